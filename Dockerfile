@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# ztauthz container image. Three stages: production node_modules, the demo
+# policy compiled to a wasm bundle with the pinned opa, and a distroless
+# Node 24 runtime that runs as a non-root user, needs no shell and writes
+# nothing to its root filesystem (it runs with readOnlyRootFilesystem).
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG OPA_IMAGE=openpolicyagent/opa:1.19.1-static
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the postinstall toolchain (opa, Envoy, ghz) is for
+# development and tests only; the runtime needs none of it.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${OPA_IMAGE} AS opa
+
+FROM ${NODE_IMAGE} AS policy
+COPY --from=opa /opa /usr/local/bin/opa
+COPY policies/demo /src/policies/demo
+RUN opa build -t wasm -e envoy/authz/allow --ignore '*_test.rego' -o /bundles/demo.tar.gz /src/policies/demo
+
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY proto ./proto
+COPY src ./src
+COPY --from=policy /bundles /app/bundles
+ENV NODE_ENV=production \
+    ZTAUTHZ_POLICY_PATH=/app/bundles/demo.tar.gz
+USER nonroot
+EXPOSE 9191 8181
+# Node 24 runs the TypeScript sources directly (type stripping); SIGTERM
+# drains in-flight Checks before exit.
+ENTRYPOINT ["/nodejs/bin/node", "src/cli.ts"]
+CMD ["serve"]

@@ -1,0 +1,150 @@
+// Builds the effective configuration: schema defaults < YAML file (--config) <
+// environment (ZTAUTHZ_*) < flags. Every value is validated with a message that
+// names the key and where the value came from.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { SCHEMA, envName, flagName, type Config, type FieldSpec } from './schema.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface ConfigSources {
+  /** Path of the YAML file, if any. */
+  readonly file?: string | undefined;
+  /** Flag values by flag name without dashes ("grpc-addr"). */
+  readonly flags?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+const BY_FLAG = new Map<string, FieldSpec>();
+for (const spec of SCHEMA) {
+  BY_FLAG.set(flagName(spec.key), spec);
+  for (const a of spec.aliases ?? []) BY_FLAG.set(a, spec);
+}
+
+/** The schema entry a flag sets, or undefined for a flag no key has. */
+export function specForFlag(flag: string): FieldSpec | undefined {
+  return BY_FLAG.get(flag);
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const values = new Map<string, unknown>();
+  for (const spec of SCHEMA) values.set(spec.key, validate(spec, spec.default, 'default'));
+
+  if (sources.file) {
+    for (const [key, raw] of flattenYaml(readYaml(sources.file), sources.file)) {
+      values.set(key, validate(specOf(key, sources.file), raw, sources.file));
+    }
+  }
+  const env = sources.env ?? {};
+  for (const spec of SCHEMA) {
+    const raw = env[envName(spec.key)];
+    if (raw !== undefined) values.set(spec.key, validate(spec, raw, `$${envName(spec.key)}`));
+  }
+  for (const [flag, raw] of Object.entries(sources.flags ?? {})) {
+    const spec = BY_FLAG.get(flag);
+    if (!spec) throw new ConfigError(`unknown flag --${flag}`);
+    values.set(spec.key, validate(spec, raw, `--${flag}`));
+  }
+  return toConfig(values);
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseYaml(text, { maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+function flattenYaml(doc: unknown, file: string, prefix = ''): Array<[string, unknown]> {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`${file}: ${prefix || 'the document'} must be a mapping`);
+  }
+  const out: Array<[string, unknown]> = [];
+  for (const [k, v] of Object.entries(doc)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (SCHEMA.some((s) => s.key === key)) out.push([key, v]);
+    else if (SCHEMA.some((s) => s.key.startsWith(key + '.'))) out.push(...flattenYaml(v, file, key));
+    else throw new ConfigError(`${file}: unknown key ${key}`);
+  }
+  return out;
+}
+
+function specOf(key: string, origin: string): FieldSpec {
+  const spec = SCHEMA.find((s) => s.key === key);
+  if (!spec) throw new ConfigError(`${origin}: unknown key ${key}`);
+  return spec;
+}
+
+function validate(spec: FieldSpec, raw: unknown, origin: string): unknown {
+  const fail = (why: string): never => {
+    throw new ConfigError(`${spec.key}: ${why} (got ${JSON.stringify(raw)} from ${origin})`);
+  };
+  switch (spec.type) {
+    case 'string':
+      if (typeof raw !== 'string') fail('must be a string');
+      return raw;
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n)) fail('must be an integer');
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        fail(`must be between ${spec.min} and ${spec.max}`);
+      }
+      return n;
+    }
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return fail('must be true or false');
+    case 'enum':
+      if (typeof raw !== 'string' || !spec.values?.includes(raw)) fail(`must be one of ${spec.values?.join(', ')}`);
+      return raw;
+    case 'addr':
+      if (typeof raw !== 'string') fail('must be host:port');
+      parseAddr(raw as string, (why) => fail(why));
+      return raw;
+    case 'decision_path':
+      if (typeof raw !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(raw)) {
+        fail('must be a decision path like envoy/authz/allow');
+      }
+      return raw;
+    case 'list': {
+      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+      if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) fail('must be a list of strings');
+      return [...(list as string[])];
+    }
+  }
+}
+
+export interface ListenAddr {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** "host:port", ":port" (every interface) or "[v6]:port". */
+export function parseAddr(addr: string, fail: (why: string) => never = (why) => { throw new ConfigError(why); }): ListenAddr {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
+  if (!m) return fail('must be host:port');
+  const port = Number(m[3]);
+  if (port > 65535) return fail('port must be at most 65535');
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function toConfig(values: Map<string, unknown>): Config {
+  const root: Record<string, Record<string, unknown>> = {};
+  for (const [key, value] of values) {
+    const [section, field] = key.split('.') as [string, string];
+    (root[section] ??= {})[field] = value;
+  }
+  return root as unknown as Config;
+}

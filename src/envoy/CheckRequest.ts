@@ -1,0 +1,171 @@
+// Turns a decoded CheckRequest into the protojson-shaped `attributes` document
+// opa-envoy-plugin policies read (lowerCamelCase names, enums by name, int64 as
+// numbers, bytes as base64, Timestamp as RFC 3339, Struct as plain JSON).
+import { isUtf8 } from 'node:buffer';
+import { CheckRequestType, PROTOJSON_OBJECT, decodeCheckRequest } from './ProtoCodec.ts';
+import { CheckError, Reason } from '../types/Reason.ts';
+import type { JsonObject, JsonValue } from '../types/Json.ts';
+
+export interface RequestLimits {
+  /** Most headers one request may carry. */
+  readonly maxHeaders: number;
+  /** Most bytes of header names and values together. */
+  readonly maxHeaderBytes: number;
+  /** Most bytes of the request path (with query). */
+  readonly maxPathBytes: number;
+  /** Most bytes of body (body or raw_body). */
+  readonly maxBodyBytes: number;
+}
+
+/** The parts of a CheckRequest the pipeline works with, already validated against the limits. */
+export interface CheckRequestView {
+  /** protojson-shaped attributes, as policies see them. */
+  readonly attributes: JsonObject;
+  /** attributes.request.http, for convenience. */
+  readonly http: HttpView;
+}
+
+export interface HttpView {
+  readonly method: string;
+  readonly path: string;
+  readonly host: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  /** raw_body as bytes (empty when Envoy sent `body` or nothing). */
+  readonly rawBody: Buffer;
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** Decodes and converts; throws CheckError for anything that cannot become policy input. */
+export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits): CheckRequestView {
+  const decoded = decodeCheckRequest(bytes);
+  const attrsMsg = decoded['attributes'] as Record<string, any> | null | undefined;
+  const httpMsg = attrsMsg?.['request']?.['http'] as Record<string, any> | undefined;
+  if (!attrsMsg || !httpMsg) {
+    throw new CheckError(Reason.requestEmpty, 'the CheckRequest has no attributes.request.http');
+  }
+  // Size checks on the decoded message, before the (more expensive) conversion.
+  const rawBody: Buffer = httpMsg['rawBody'] && httpMsg['rawBody'].length ? Buffer.from(httpMsg['rawBody']) : EMPTY_BUFFER;
+  const body: string = httpMsg['body'] ?? '';
+  const path: string = httpMsg['path'] ?? '';
+  if (Buffer.byteLength(path) > limits.maxPathBytes) {
+    throw new CheckError(Reason.requestTooLarge, `path is longer than ${limits.maxPathBytes} bytes`);
+  }
+  if (Math.max(Buffer.byteLength(body), rawBody.length) > limits.maxBodyBytes) {
+    throw new CheckError(Reason.requestTooLarge, `body is larger than ${limits.maxBodyBytes} bytes`);
+  }
+
+  const attributes = CheckRequestType.toObject(decoded, PROTOJSON_OBJECT)['attributes'] as JsonObject;
+  const request = attributes['request'] as JsonObject;
+  const http = request['http'] as JsonObject;
+  fixTimestamp(request);
+  fixMetadata(attributes, 'metadataContext');
+  fixMetadata(attributes, 'routeMetadataContext');
+  const headers = foldHeaderMap(http);
+  checkHeaderLimits(headers, limits);
+
+  return {
+    attributes,
+    http: {
+      method: (http['method'] as string | undefined) ?? '',
+      path,
+      host: (http['host'] as string | undefined) ?? '',
+      headers,
+      body,
+      rawBody,
+    },
+  };
+}
+
+function checkHeaderLimits(headers: Readonly<Record<string, string>>, limits: RequestLimits): void {
+  let count = 0;
+  let bytes = 0;
+  for (const name in headers) {
+    count++;
+    bytes += name.length + (headers[name] as string).length;
+  }
+  if (count > limits.maxHeaders) {
+    throw new CheckError(Reason.requestTooLarge, `request has ${count} headers, more than ${limits.maxHeaders}`);
+  }
+  // String length counts UTF-16 units; header bytes beyond ASCII are rare and
+  // this bound only needs to be an upper bound on memory, not exact.
+  if (bytes > limits.maxHeaderBytes) {
+    throw new CheckError(Reason.requestTooLarge, `request headers exceed ${limits.maxHeaderBytes} bytes`);
+  }
+}
+
+/**
+ * Envoy sends headers either as `headers` (map) or, with encode_raw_headers, as
+ * `headerMap` (list of raw values). Policies written for opa-envoy-plugin read
+ * `headers`, so the raw form is folded into the map the way Envoy folds
+ * repeated headers (joined with ",").
+ */
+function foldHeaderMap(http: JsonObject): Record<string, string> {
+  const map = (http['headers'] as Record<string, string> | undefined) ?? {};
+  const headerMap = http['headerMap'] as { headers?: Array<{ key?: string; value?: string; rawValue?: string }> } | undefined;
+  if (headerMap?.headers && Object.keys(map).length === 0) {
+    for (const h of headerMap.headers) {
+      const key = (h.key ?? '').toLowerCase();
+      const raw = h.rawValue !== undefined ? Buffer.from(h.rawValue, 'base64') : Buffer.from(h.value ?? '');
+      if (!isUtf8(raw)) {
+        throw new CheckError(Reason.requestInvalidUtf8, `header ${key} is not valid UTF-8`);
+      }
+      const value = raw.toString('utf8');
+      map[key] = key in map ? `${map[key]},${value}` : value;
+    }
+  }
+  http['headers'] = map;
+  return map;
+}
+
+/** google.protobuf.Timestamp -> RFC 3339 with 0, 3, 6 or 9 fractional digits, as protojson writes it. */
+function fixTimestamp(request: JsonObject): void {
+  const t = request['time'] as { seconds?: number; nanos?: number } | undefined;
+  if (!t || typeof t !== 'object') return;
+  request['time'] = timestampToRfc3339(t.seconds ?? 0, t.nanos ?? 0);
+}
+
+export function timestampToRfc3339(seconds: number, nanos: number): string {
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  if (nanos === 0) return `${base}Z`;
+  let frac = String(nanos).padStart(9, '0');
+  if (frac.endsWith('000000')) frac = frac.slice(0, 3);
+  else if (frac.endsWith('000')) frac = frac.slice(0, 6);
+  return `${base}.${frac}Z`;
+}
+
+function fixMetadata(attributes: JsonObject, key: string): void {
+  const md = attributes[key] as JsonObject | undefined;
+  if (!md) return;
+  const filter = md['filterMetadata'] as Record<string, JsonValue> | undefined;
+  if (filter) {
+    for (const ns of Object.keys(filter)) filter[ns] = structToJson(filter[ns]);
+  }
+  // typed_filter_metadata holds Any messages of types ztauthz does not know;
+  // they are passed on as {"@type", "value"(base64)} rather than dropped.
+  const typed = md['typedFilterMetadata'] as Record<string, { typeUrl?: string; value?: string }> | undefined;
+  if (typed) {
+    const out: JsonObject = {};
+    for (const ns of Object.keys(typed)) out[ns] = { '@type': typed[ns]?.typeUrl ?? '', value: typed[ns]?.value ?? '' };
+    md['typedFilterMetadata'] = out;
+  }
+}
+
+/** google.protobuf.Struct (toObject form) -> plain JSON. */
+export function structToJson(struct: any): JsonObject {
+  const out: JsonObject = {};
+  const fields = struct?.fields ?? {};
+  for (const k of Object.keys(fields)) out[k] = valueToJson(fields[k]);
+  return out;
+}
+
+function valueToJson(v: any): JsonValue {
+  if (v == null) return null;
+  if ('stringValue' in v) return v.stringValue;
+  if ('numberValue' in v) return v.numberValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('structValue' in v) return structToJson(v.structValue);
+  if ('listValue' in v) return ((v.listValue?.values ?? []) as any[]).map(valueToJson);
+  return null;
+}

@@ -1,0 +1,149 @@
+// Interprets a policy result set with opa-envoy-plugin's rules: exactly one
+// result; a boolean, or an object with a boolean `allowed` and optional
+// response fields. Anything else is an error, which the pipeline denies.
+import type { Decision, HeaderPair } from '../types/Decision.ts';
+import type { JsonObject, JsonValue } from '../types/Json.ts';
+import { CheckError, Reason } from '../types/Reason.ts';
+import { ENVOY_HTTP_STATUSES } from './ProtoCodec.ts';
+
+const NONE: readonly never[] = Object.freeze([]);
+
+export function decisionFromResultSet(resultSet: unknown): Decision {
+  if (!Array.isArray(resultSet) || resultSet.length === 0) {
+    throw new CheckError(Reason.policyUndefined, 'the decision is undefined for this input');
+  }
+  if (resultSet.length > 1) {
+    throw new CheckError(Reason.resultInvalid, `the decision has ${resultSet.length} results, expected one`);
+  }
+  const entry = resultSet[0] as { result?: JsonValue } | undefined;
+  if (!entry || !('result' in entry) || entry.result === undefined) {
+    throw new CheckError(Reason.policyUndefined, 'the decision is undefined for this input');
+  }
+  return decisionFromResult(entry.result);
+}
+
+export function decisionFromResult(result: JsonValue): Decision {
+  if (typeof result === 'boolean') {
+    return {
+      allowed: result,
+      reason: result ? Reason.allowed : Reason.policyDenied,
+      message: result ? 'allowed by policy' : 'denied by policy',
+      httpStatus: 403,
+      headers: NONE,
+      responseHeadersToAdd: NONE,
+      requestHeadersToRemove: NONE,
+      queryParametersToSet: NONE,
+      queryParametersToRemove: NONE,
+      body: '',
+      dynamicMetadata: undefined,
+      result,
+    };
+  }
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) {
+    throw invalid(`the result must be a boolean or an object, got ${typeName(result)}`);
+  }
+  const allowed = result['allowed'];
+  if (allowed === undefined) throw invalid('the result object has no "allowed" key');
+  if (typeof allowed !== 'boolean') throw invalid(`"allowed" must be a boolean, got ${typeName(allowed)}`);
+
+  return {
+    allowed,
+    reason: allowed ? Reason.allowed : Reason.policyDenied,
+    message: allowed ? 'allowed by policy' : 'denied by policy',
+    httpStatus: allowed ? 200 : httpStatusOf(result),
+    headers: headersOf(result, 'headers'),
+    responseHeadersToAdd: headersOf(result, 'response_headers_to_add'),
+    requestHeadersToRemove: stringsOf(result, 'request_headers_to_remove'),
+    queryParametersToSet: queryParamsOf(result),
+    queryParametersToRemove: stringsOf(result, 'query_parameters_to_remove'),
+    body: bodyOf(result),
+    dynamicMetadata: dynamicMetadataOf(result),
+    result,
+  };
+}
+
+function invalid(message: string): CheckError {
+  return new CheckError(Reason.resultInvalid, message);
+}
+
+function typeName(v: JsonValue | undefined): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** `{name: string | [string]}` or an array of such objects. */
+function headersOf(result: JsonObject, field: string): readonly HeaderPair[] {
+  const v = result[field];
+  if (v === undefined) return NONE;
+  const out: HeaderPair[] = [];
+  const objects = Array.isArray(v) ? v : [v];
+  for (const obj of objects) {
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      throw invalid(`"${field}" must be an object or an array of objects`);
+    }
+    pushPairs(out, obj, field);
+  }
+  return out;
+}
+
+function pushPairs(out: HeaderPair[], obj: JsonObject, field: string): void {
+  for (const key of Object.keys(obj)) {
+    const value = obj[key];
+    if (typeof value === 'string') {
+      out.push({ key, value });
+    } else if (Array.isArray(value)) {
+      for (const item of value) {
+        if (typeof item !== 'string') throw invalid(`"${field}.${key}" values must be strings`);
+        out.push({ key, value: item });
+      }
+    } else {
+      throw invalid(`"${field}.${key}" must be a string or an array of strings`);
+    }
+  }
+}
+
+function queryParamsOf(result: JsonObject): readonly HeaderPair[] {
+  const v = result['query_parameters_to_set'];
+  if (v === undefined) return NONE;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw invalid('"query_parameters_to_set" must be an object');
+  }
+  const out: HeaderPair[] = [];
+  pushPairs(out, v, 'query_parameters_to_set');
+  return out;
+}
+
+function stringsOf(result: JsonObject, field: string): readonly string[] {
+  const v = result[field];
+  if (v === undefined) return NONE;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) {
+    throw invalid(`"${field}" must be an array of strings`);
+  }
+  return v as string[];
+}
+
+function bodyOf(result: JsonObject): string {
+  const v = result['body'];
+  if (v === undefined) return '';
+  if (typeof v !== 'string') throw invalid(`"body" must be a string, got ${typeName(v)}`);
+  return v;
+}
+
+function httpStatusOf(result: JsonObject): number {
+  const v = result['http_status'];
+  if (v === undefined) return 403;
+  if (typeof v !== 'number' || !Number.isInteger(v) || !ENVOY_HTTP_STATUSES.has(v)) {
+    throw invalid(`"http_status" must be an HTTP status Envoy knows, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function dynamicMetadataOf(result: JsonObject): JsonObject | undefined {
+  const v = result['dynamic_metadata'];
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw invalid('"dynamic_metadata" must be an object');
+  }
+  return v;
+}

@@ -1,0 +1,42 @@
+// Compiles a directory of .rego (and data) files to a wasm bundle with the
+// installed opa binary. Used at start and on reload when --policy names Rego.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PROJECT_OPA = fileURLToPath(new URL('../../.tools/bin/opa', import.meta.url));
+
+/** The opa binary: ZTAUTHZ_OPA, else the project's pinned one (scripts/toolchain.sh), else PATH. */
+export function opaBinary(configured?: string): string {
+  if (configured) return configured;
+  if (process.env['ZTAUTHZ_OPA']) return process.env['ZTAUTHZ_OPA'];
+  return existsSync(PROJECT_OPA) ? PROJECT_OPA : 'opa';
+}
+
+export class CompileError extends Error {
+  override name = 'CompileError';
+}
+
+/** Runs `opa build -t wasm` with one -e per entrypoint; returns the .tar.gz bytes. */
+export function compileRegoDirectory(dir: string, entrypoints: readonly string[], opa = opaBinary()): Uint8Array {
+  const out = mkdtempSync(join(tmpdir(), 'ztauthz-build-'));
+  const bundlePath = join(out, 'bundle.tar.gz');
+  const args = ['build', '-t', 'wasm', '-o', bundlePath, '--ignore', '*_test.rego'];
+  for (const e of entrypoints) args.push('-e', e);
+  args.push(resolve(dir));
+  try {
+    execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
+    return readFileSync(bundlePath);
+  } catch (err) {
+    const e = err as { code?: string; stdout?: Buffer; stderr?: Buffer; message: string };
+    if (e.code === 'ENOENT') throw new CompileError(`cannot run opa (${opa}): run scripts/toolchain.sh or set ZTAUTHZ_OPA`);
+    // opa writes its errors to stdout or stderr depending on the command and version.
+    const output = `${e.stderr?.toString() ?? ''}\n${e.stdout?.toString() ?? ''}`.trim() || e.message;
+    const detail = output.split('\n').filter(Boolean).slice(0, 3).join(' | ');
+    throw new CompileError(`opa build failed for ${dir}: ${detail}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}

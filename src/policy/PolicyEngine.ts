@@ -1,0 +1,88 @@
+// One loaded policy: the opa-wasm instance, its data, its revision. Loading
+// checks everything that could otherwise fail at request time: entrypoints the
+// configuration needs, and builtins neither opa-wasm nor ztauthz provide.
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { BundleFiles } from './Bundle.ts';
+import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
+import type { JsonObject } from '../types/Json.ts';
+
+export interface EngineOptions {
+  /** Entrypoints (decision paths like "envoy/authz/allow") that must exist. */
+  readonly requiredEntrypoints: readonly string[];
+  /** Upper bound on wasm memory, in 64 KiB pages: a runaway evaluation fails instead of eating the host. */
+  readonly maxMemoryPages: number;
+}
+
+export class PolicyLoadError extends Error {
+  override name = 'PolicyLoadError';
+}
+
+export class PolicyEngine {
+  readonly revision: string;
+  readonly entrypoints: ReadonlySet<string>;
+  /** Host builtins the policy calls (e.g. time.now_ns), known at load time. */
+  readonly hostBuiltinsUsed: readonly string[];
+  readonly #policy: LoadedPolicy;
+  readonly #host: HostBuiltins;
+
+  private constructor(policy: LoadedPolicy, host: HostBuiltins, revision: string, builtinsUsed: readonly string[]) {
+    this.#policy = policy;
+    this.#host = host;
+    this.revision = revision;
+    this.entrypoints = new Set(Object.keys(policy.entrypoints as Record<string, number>));
+    this.hostBuiltinsUsed = builtinsUsed;
+  }
+
+  static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {
+    const host = createHostBuiltins();
+    // Compiled once, then used both to list the builtins it imports and to instantiate it.
+    let module: unknown;
+    let used: string[];
+    let policy: LoadedPolicy;
+    try {
+      module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(bundle.wasm);
+      used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
+      policy = await loadPolicy(module as Parameters<typeof loadPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, host.builtins);
+    } catch (err) {
+      throw new PolicyLoadError(`policy.wasm does not load: ${errorText(err)}`);
+    }
+    const missing = missingBuiltins(used);
+    if (missing.length > 0) {
+      throw new PolicyLoadError(`policy uses builtins ztauthz does not provide: ${missing.join(', ')}`);
+    }
+    const entrypoints = policy.entrypoints as Record<string, number>;
+    const absent = opts.requiredEntrypoints.filter((e) => !(e in entrypoints));
+    if (absent.length > 0) {
+      throw new PolicyLoadError(
+        `policy lacks entrypoint(s) ${absent.join(', ')} (has: ${Object.keys(entrypoints).join(', ') || 'none'})`,
+      );
+    }
+    try {
+      policy.setData(bundle.data);
+    } catch (err) {
+      throw new PolicyLoadError(`bundle data does not load into the policy: ${errorText(err)}`);
+    }
+    return new PolicyEngine(policy, host, bundle.revision, used);
+  }
+
+  /**
+   * Evaluates one entrypoint; returns opa-wasm's result set. Input may be an
+   * object or pre-serialised JSON bytes. Throws on evaluation errors.
+   */
+  evaluate(input: JsonObject | ArrayBuffer, entrypoint: string): unknown {
+    this.#host.beginEvaluation();
+    try {
+      return this.#policy.evaluate(input, entrypoint);
+    } catch (err) {
+      throw new Error(errorText(err));
+    }
+  }
+}
+
+/** opa-wasm throws strings and plain objects as well as Errors. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}

@@ -1,0 +1,39 @@
+// Resolves --policy PATH into bundle files: an OPA bundle (.tar.gz or a
+// directory with policy.wasm), a directory of .rego files (compiled now with
+// opa), or a bare .wasm file.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BundleError, readBundleArchive, readBundleDirectory, type BundleFiles } from './Bundle.ts';
+import { compileRegoDirectory } from './OpaCompiler.ts';
+
+export interface PolicySourceOptions {
+  /** Entrypoints to compile when the source is Rego. */
+  readonly entrypoints: readonly string[];
+  readonly opa?: string | undefined;
+}
+
+export function readPolicySource(path: string, opts: PolicySourceOptions): BundleFiles {
+  if (!existsSync(path)) throw new BundleError(`policy ${path} does not exist`);
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
+    return withRevision(readBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa)));
+  }
+  const bytes = readFileSync(path);
+  if (path.endsWith('.wasm')) {
+    return withRevision({ wasm: bytes, data: {}, revision: '', files: new Map([['/policy.wasm', bytes]]) });
+  }
+  if (path.endsWith('.tar.gz') || path.endsWith('.tgz')) return withRevision(readBundleArchive(bytes));
+  throw new BundleError(`policy ${path} is not a .tar.gz bundle, a .wasm file or a directory`);
+}
+
+/**
+ * A bundle without a manifest revision gets a content digest, so every
+ * decision record and cache entry can still name the exact policy it used.
+ */
+function withRevision(b: BundleFiles): BundleFiles {
+  if (b.revision !== '') return b;
+  const h = createHash('sha256').update(b.wasm).update(JSON.stringify(b.data));
+  return { ...b, revision: `sha256:${h.digest('hex').slice(0, 16)}` };
+}

@@ -1,0 +1,46 @@
+// grpc-js binding of envoy.service.auth.v3.Authorization/Check. The request
+// deserializer is the identity: the pipeline decodes, so bad bytes become a
+// recorded denial rather than grpc-js's INTERNAL error.
+import * as grpc from '@grpc/grpc-js';
+import type { CheckPipeline } from '../check/CheckPipeline.ts';
+import { encodeCheckResponse, type CheckResponseObject } from '../envoy/CheckResponse.ts';
+import { Reason, type ReasonCode } from '../types/Reason.ts';
+
+const identity = (b: Buffer): Buffer => b;
+
+export const authorizationServiceDefinition: grpc.ServiceDefinition = {
+  Check: {
+    path: '/envoy.service.auth.v3.Authorization/Check',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: (r: CheckResponseObject) => Buffer.from(encodeCheckResponse(r)),
+    responseDeserialize: identity,
+  },
+};
+
+/** gRPC codes for grpc_error mode, chosen so Envoy's stats tell the cases apart. */
+const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
+  [Reason.notReady]: grpc.status.UNAVAILABLE,
+  [Reason.deadlineExceeded]: grpc.status.DEADLINE_EXCEEDED,
+};
+
+export function authorizationHandlers(pipeline: CheckPipeline): grpc.UntypedServiceImplementation {
+  return {
+    Check(call: grpc.ServerUnaryCall<Buffer, CheckResponseObject>, callback: grpc.sendUnaryData<CheckResponseObject>) {
+      const deadline = call.getDeadline();
+      pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline }).then(
+        (outcome) => {
+          if (outcome.error) {
+            callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });
+          } else {
+            callback(null, outcome.response);
+          }
+        },
+        // The pipeline turns every failure into a denial; reaching this is a bug, and still not an allow.
+        (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal_error: ${err.message}` }),
+      );
+    },
+  };
+}

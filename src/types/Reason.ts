@@ -1,0 +1,59 @@
+// Stable reason codes. They appear in decision records, in the
+// `ztauthz_checks_total{reason}` metric label and in denial bodies, so they are
+// part of the public contract: add new ones, never rename.
+export const Reason = {
+  /** The policy allowed the request. */
+  allowed: 'allowed',
+  /** The policy denied the request. */
+  policyDenied: 'policy_denied',
+  /** The CheckRequest has no attributes or no attributes.request.http. */
+  requestEmpty: 'request_empty',
+  /** The CheckRequest could not be decoded (bad protobuf). */
+  requestMalformed: 'request_malformed',
+  /** A string field of the CheckRequest holds bytes that are not UTF-8. */
+  requestInvalidUtf8: 'request_invalid_utf8',
+  /** Headers, path or body exceed the configured limits. */
+  requestTooLarge: 'request_too_large',
+  /** The body is labelled JSON (or form/multipart) but does not parse. */
+  bodyInvalid: 'body_invalid',
+  /** Envoy sent part of the body only; denied unless request.truncated_body is "policy". */
+  bodyTruncated: 'body_truncated',
+  /** Policy evaluation threw (builtin error, out of memory, ...). */
+  policyError: 'policy_error',
+  /** The decision path is undefined for this input. */
+  policyUndefined: 'policy_undefined',
+  /** The policy result is not a boolean or a valid result object. */
+  resultInvalid: 'result_invalid',
+  /** The caller's deadline had passed before the decision was made. */
+  deadlineExceeded: 'deadline_exceeded',
+  /** No policy is loaded yet. */
+  notReady: 'not_ready',
+  /** A bug: an exception nobody anticipated. Still a denial. */
+  internalError: 'internal_error',
+} as const;
+
+export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+
+export const ALL_REASONS: readonly ReasonCode[] = Object.values(Reason);
+
+/** Request-shaped failures: the request could not be turned into policy input (HTTP 400, as opa-envoy-plugin). */
+export function isRequestReason(reason: ReasonCode): boolean {
+  return (
+    reason === Reason.requestEmpty ||
+    reason === Reason.requestMalformed ||
+    reason === Reason.requestInvalidUtf8 ||
+    reason === Reason.requestTooLarge ||
+    reason === Reason.bodyInvalid ||
+    reason === Reason.bodyTruncated
+  );
+}
+
+/** An error carrying a stable reason code; thrown by phases, turned into a denial by the pipeline. */
+export class CheckError extends Error {
+  readonly reason: ReasonCode;
+  constructor(reason: ReasonCode, message: string) {
+    super(message);
+    this.name = 'CheckError';
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,213 @@
+// Host builtins vs. the real OPA: every case is a Rego expression evaluated by
+// `opa eval` and by `opa build -t wasm` + opa-wasm + createHostBuiltins().
+// Values must be equal; where OPA fails (an undefined rule under opa eval's
+// default non-strict mode), the wasm evaluation must throw.
+
+import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { describe, expect, it } from "vitest";
+import { loadPolicy } from "@open-policy-agent/opa-wasm";
+import {
+  OPA_WASM_JS_BUILTINS,
+  createHostBuiltins,
+  isHostBuiltin,
+  missingBuiltins,
+  requiredBuiltins,
+} from "../src/policy/builtins/index.ts";
+import type { Case, Outcome } from "./support/builtins-opa.ts";
+import { REPO_ROOT, buildWasm, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
+import { cryptoCases, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
+import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
+import { rsaKey, token } from "./support/builtins-keys.ts";
+
+const TIMEOUT = 60_000;
+
+interface Mismatch {
+  name: string;
+  expr: string;
+  opa: unknown;
+  wasm: Outcome;
+}
+
+async function differential(pkg: string, cases: readonly Case[]): Promise<Mismatch[]> {
+  const expected = opaEvalCases(pkg, cases);
+  const actual = await wasmEvalCases(buildWasm(pkg, cases), pkg, cases, createHostBuiltins());
+  const mismatches: Mismatch[] = [];
+  cases.forEach((c, i) => {
+    const want = comparable(expected[i] as Outcome);
+    if (!isDeepStrictEqual(want, comparable(actual[i] as Outcome))) {
+      mismatches.push({ name: c.name, expr: c.expr.slice(0, 300), opa: want, wasm: actual[i] as Outcome });
+    }
+  });
+  return mismatches;
+}
+
+/** Evaluates one policy module's rules through opa-wasm, returning each rule's value. */
+async function wasmValues(cases: readonly Case[], host = createHostBuiltins(), before?: () => void): Promise<unknown[]> {
+  const policy = await loadPolicy(buildWasm("probe", cases), undefined, host.builtins);
+  return cases.map((_, i) => {
+    (before ?? (() => host.beginEvaluation()))();
+    return (policy.evaluate({}, `probe/c${i}`) as { result: unknown }[])[0]?.result;
+  });
+}
+
+describe("host builtins match opa eval", () => {
+  it("time.*", { timeout: TIMEOUT }, async () => {
+    expect(await differential("timecases", timeCases())).toEqual([]);
+  });
+  it("urlquery.*", { timeout: TIMEOUT }, async () => {
+    expect(await differential("urlcases", urlqueryCases())).toEqual([]);
+  });
+  it("crypto.*, base64url.encode_no_pad, hex.*, strings.any_*_match", { timeout: TIMEOUT }, async () => {
+    expect(await differential("misccases", [...cryptoCases(), ...encodingCases(), ...stringsCases()])).toEqual([]);
+  });
+  it("io.jwt.*", { timeout: TIMEOUT }, async () => {
+    expect(await differential("jwtcases", jwtCases())).toEqual([]);
+  });
+
+  it("an undefined rule under opa eval is a builtin error (the premise of the comparison)", { timeout: TIMEOUT }, () => {
+    const failing: Case[] = [{ name: "bad escape", expr: `urlquery.decode("%zz")` }];
+    expect(opaEvalCases("strictcheck", failing)[0]?.kind).toBe("error");
+    expect(() => opaEvalCases("strictcheck", failing, ["--strict-builtin-errors"])).toThrow(/urlquery\.decode/);
+  });
+});
+
+describe("time.now_ns", () => {
+  it("is close to opa eval's now and fixed for a whole evaluation", { timeout: TIMEOUT }, async () => {
+    const opa = JSON.parse(runOpa(["eval", "--format", "json", "[time.now_ns(), time.now_ns()]"])) as {
+      result: { expressions: { value: [number, number] }[] }[];
+    };
+    const [o1, o2] = opa.result[0]?.expressions[0]?.value ?? [0, 1];
+    expect(o1).toBe(o2);
+
+    const [pair] = (await wasmValues([{ name: "twice", expr: "[time.now_ns(), time.now_ns(), time.now_ns() == time.now_ns()]" }])) as [
+      [number, number, boolean],
+    ];
+    expect(pair[0]).toBe(pair[1]);
+    expect(pair[2]).toBe(true);
+    expect(Math.abs(pair[0] - o1)).toBeLessThan(60e9);
+    expect(Math.abs(pair[0] / 1e6 - Date.now())).toBeLessThan(60e3);
+  });
+
+  it("uses the time passed to beginEvaluation, exactly, also as decode_verify's default", { timeout: TIMEOUT }, async () => {
+    const host = createHostBuiltins();
+    const rsa = rsaKey();
+    const pem = rsa.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const tok = token({ alg: "RS256" }, { exp: 1_700_000_001 }, rsa.privateKey);
+    const cases: Case[] = [
+      { name: "exact", expr: "time.now_ns() == 1700000000123456000" },
+      { name: "decode_verify", expr: `io.jwt.decode_verify(${rego(tok)}, {"cert": ${rego(pem)}})[0]` },
+    ];
+    let nowMs = 1_700_000_000_123.456;
+    const values = () => wasmValues(cases, host, () => host.beginEvaluation(nowMs));
+    expect(await values()).toEqual([true, true]);
+    nowMs = 1_700_000_001_000;
+    expect(await values()).toEqual([false, false]);
+  });
+
+  it("reads the wall clock when no evaluation was begun", () => {
+    const ns = Number(new TextDecoder().decode(createHostBuiltins().builtins["time.now_ns"]?.() as ArrayBuffer));
+    expect(Math.abs(ns / 1e6 - Date.now())).toBeLessThan(5_000);
+  });
+});
+
+describe("which builtins are provided", () => {
+  const capabilities = JSON.parse(runOpa(["capabilities", "--current"])) as {
+    builtins: { name: string; decl?: { args?: unknown[] } }[];
+  };
+  const arity = new Map(capabilities.builtins.map((b) => [b.name, b.decl?.args?.length ?? 0]));
+  const ours = Object.keys(createHostBuiltins().builtins).sort();
+
+  it("implements only builtins the wasm leaves to the host", { timeout: TIMEOUT }, () => {
+    const calls: Case[] = ours.map((name) => {
+      const n = arity.get(name);
+      if (n === undefined) throw new Error(`${name} is not an OPA builtin`);
+      return { name, expr: `${name}(${Array.from({ length: n }, (_, i) => `input.a${i}`).join(", ")})` };
+    });
+    const required = requiredBuiltins(buildWasm("all", calls));
+    expect(ours.filter((name) => !required.includes(name))).toEqual([]);
+    expect(missingBuiltins(required)).toEqual([]);
+    for (const name of ours) expect(isHostBuiltin(name)).toBe(true);
+    for (const name of ["io.jwt.encode_sign", "http.send", "sprintf", "base64url.decode", "count"]) expect(isHostBuiltin(name)).toBe(false);
+  });
+
+  it("covers the builtins the brief asks for", () => {
+    const wanted = [
+      "time.now_ns", "time.parse_rfc3339_ns", "time.date", "time.clock", "time.weekday", "time.add_date", "time.diff",
+      "io.jwt.decode", "io.jwt.decode_verify", "urlquery.encode", "urlquery.decode", "urlquery.encode_object",
+      "urlquery.decode_object", "crypto.sha256", "crypto.sha1", "crypto.md5", "crypto.hmac.sha256", "crypto.hmac.equal",
+      "base64url.encode_no_pad",
+      ...["rs", "ps", "es", "hs"].flatMap((f) => ["256", "384", "512"].map((b) => `io.jwt.verify_${f}${b}`)),
+    ];
+    expect(wanted.filter((name) => !isHostBuiltin(name))).toEqual([]);
+  });
+
+  it("reports a policy that needs a builtin nobody provides", { timeout: TIMEOUT }, async () => {
+    const cases: Case[] = [
+      { name: "http", expr: `http.send({"method": "GET", "url": "http://127.0.0.1:1/"}).status_code` },
+      { name: "dns", expr: `net.lookup_ip_addr("localhost")` },
+      { name: "jwt", expr: `io.jwt.decode("a.b.c")` },
+      { name: "sprintf", expr: `sprintf("%d", [input.x])` },
+    ];
+    const wasm = buildWasm("needs", cases);
+    const required = requiredBuiltins(wasm);
+    expect(required).toEqual(expect.arrayContaining(["http.send", "net.lookup_ip_addr", "io.jwt.decode", "sprintf"]));
+    expect(missingBuiltins(required)).toEqual(["http.send", "net.lookup_ip_addr"]);
+    const policy = await loadPolicy(wasm, undefined, createHostBuiltins().builtins);
+    expect(() => policy.evaluate({}, "needs/c0")).toThrow(/not implemented.*http\.send/);
+  });
+
+  it("lists opa-wasm's own JS builtins correctly", () => {
+    const dir = join(REPO_ROOT, "node_modules/@open-policy-agent/opa-wasm/src/builtins");
+    const load = createRequire(import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith(".js") && f !== "index.js");
+    const fromFiles = files.flatMap((f) => Object.keys(load(join(dir, f)) as object));
+    const fromIndex = Object.keys(load(join(dir, "index.js")) as object);
+    expect([...fromFiles].sort()).toEqual([...OPA_WASM_JS_BUILTINS].sort());
+    expect([...fromIndex].sort()).toEqual([...OPA_WASM_JS_BUILTINS].sort());
+    // and opa-wasm consults them before ours, so ours must not shadow them
+    for (const name of OPA_WASM_JS_BUILTINS) expect(isHostBuiltin(name)).toBe(false);
+    expect(readFileSync(join(dir, "../opa.js"), "utf8")).toContain("builtinFuncs[builtInName] || customBuiltins[builtInName]");
+  });
+});
+
+describe("documented differences from OPA", () => {
+  it("alg none never verifies, and oversized tokens are rejected", { timeout: TIMEOUT }, async () => {
+    const divergences = jwtDivergences();
+    const opa = opaEvalCases("diverge", divergences);
+    const ours = await wasmEvalCases(buildWasm("diverge", divergences), "diverge", divergences, createHostBuiltins());
+    const summary = (o: Outcome): unknown => (o.kind === "value" ? o.value : "error");
+    divergences.forEach((d, i) => {
+      const o = opa[i] as Outcome;
+      if (d.opa === "value") expect(o.kind, d.name).toBe("value");
+      else expect(summary(o), d.name).toEqual(d.opa);
+      expect(summary(ours[i] as Outcome), d.name).toEqual(d.ours);
+    });
+  });
+
+  it("a non-string iss claim is an error (opa eval 1.19.1 panics on it)", () => {
+    const rsa = rsaKey();
+    const pem = rsa.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const decodeVerify = createHostBuiltins().builtins["io.jwt.decode_verify"];
+    const tok = token({ alg: "RS256" }, { iss: 7 }, rsa.privateKey);
+    expect(() => decodeVerify?.(tok, { cert: pem, iss: "x" })).toThrow(/iss/);
+  });
+
+  it("int64 arguments reach host builtins as doubles (opa-wasm JSON-decodes them)", { timeout: TIMEOUT }, async () => {
+    // 1699999999999999999 rounds to 1700000000000000000 on its way in, a second later.
+    const cases: Case[] = [
+      { name: "clock", expr: "time.clock(1699999999999999999)" },
+      { name: "add_date", expr: "time.add_date(1136214245123456789, 0, 0, 1) % 1000000000" },
+    ];
+    expect(opaEvalCases("precision", cases).map(comparable)).toEqual([{ value: [22, 13, 19] }, { value: 123456789 }]);
+    expect(await wasmValues(cases)).toEqual([[22, 13, 20], 123456768]);
+  });
+
+  it("sets reach host builtins as arrays in the wasm's own order", { timeout: TIMEOUT }, async () => {
+    const cases: Case[] = [{ name: "set", expr: `urlquery.encode_object({"a": {"x", "y"}})` }];
+    expect(opaEvalCases("sets", cases).map(comparable)).toEqual([{ value: "a=x&a=y" }]);
+    expect(["a=x&a=y", "a=y&a=x"]).toContain((await wasmValues(cases))[0]);
+  });
+});

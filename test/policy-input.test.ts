@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { buildPolicyInput, parsePath, type InputOptions } from '../src/envoy/PolicyInput.ts';
+import { readCheckRequest } from '../src/envoy/CheckRequest.ts';
+import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
+import { Reason } from '../src/types/Reason.ts';
+
+const LIMITS = { maxHeaders: 100, maxHeaderBytes: 65536, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
+const OPTS: InputOptions = { parseBody: true, truncatedBody: 'policy' };
+
+function input(http: Record<string, unknown>, extra: Record<string, unknown> = {}, opts = OPTS) {
+  const bytes = encodeCheckRequestJson({ attributes: { request: { http: { method: 'GET', path: '/', ...http } }, ...extra } });
+  return buildPolicyInput(readCheckRequest(bytes, LIMITS), opts);
+}
+
+describe('policy input (opa-envoy-plugin contract)', () => {
+  it('uses protojson names and value forms', () => {
+    const i = input(
+      { id: '7', path: '/x', headers: { 'x-a': 'b' }, size: '5000000000', raw_body: Buffer.from('hi').toString('base64') },
+      {
+        source: { address: { socket_address: { address: '10.0.0.1', port_value: 4000 } }, principal: 'spiffe://td/a' },
+        context_extensions: { route: 'r1' },
+        metadata_context: { filter_metadata: { 'envoy.filters.http.jwt_authn': { payload: { sub: 'u', n: 1, ok: true, l: [1, 'x'], z: null } } } },
+        tls_session: { sni: 'svc' },
+      },
+    );
+    const attrs = i['attributes'] as any;
+    expect(attrs.request.http).toMatchObject({ id: '7', method: 'GET', path: '/x', size: 5000000000, rawBody: 'aGk=' });
+    expect(attrs.source.address.socketAddress).toEqual({ address: '10.0.0.1', portValue: 4000 });
+    expect(attrs.contextExtensions).toEqual({ route: 'r1' });
+    expect(attrs.metadataContext.filterMetadata['envoy.filters.http.jwt_authn']).toEqual({ payload: { sub: 'u', n: 1, ok: true, l: [1, 'x'], z: null } });
+    expect(attrs.tlsSession).toEqual({ sni: 'svc' });
+    expect(i['version']).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
+    expect(i['source_principal']).toBe('spiffe://td/a');
+  });
+
+  it('writes request.time as RFC 3339', () => {
+    const i = input({}, { request: { time: '2024-05-06T07:08:09.120Z', http: { method: 'GET', path: '/' } } });
+    expect((i['attributes'] as any).request.time).toBe('2024-05-06T07:08:09.120Z');
+  });
+
+  it('parses path and query like opa-envoy-plugin', () => {
+    expect(input({ path: '/people' })['parsed_path']).toEqual(['people']);
+    expect(input({ path: '/' })['parsed_path']).toEqual(['']);
+    expect(input({ path: '/a/b%20c?x=1&x=2&y=a+b&z&bad=%zz' })).toMatchObject({
+      parsed_path: ['a', 'b c'],
+      parsed_query: { x: ['1', '2'], y: ['a b'], z: [''] },
+    });
+  });
+
+  it('keeps //admin visible instead of dropping it as an authority (CVE-2026-26205)', () => {
+    expect(parsePath('//admin/secret')).toEqual(['', 'admin', 'secret']);
+    expect(parsePath('/a%2Fb')).toEqual(['a/b']);
+  });
+
+  it('omits source_principal when empty', () => {
+    expect(input({})).not.toHaveProperty('source_principal');
+  });
+
+  it('parses JSON, form and multipart bodies', () => {
+    expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","n":[1]}' })['parsed_body']).toEqual({ model: 'm', n: [1] });
+    expect(input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&a=2&b=x+y' })['parsed_body']).toEqual({ a: ['1', '2'], b: ['x y'] });
+    const mp = '--XyZ\r\nContent-Disposition: form-data; name="model"\r\n\r\nfraud\r\n--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nline1\r\nline2\r\n--XyZ--\r\n';
+    expect(input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: mp })['parsed_body']).toEqual({ model: ['fraud'], file: ['line1\r\nline2'] });
+    expect(input({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' })['parsed_body']).toBeNull();
+    expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from('{"a":1}').toString('base64') })['parsed_body']).toEqual({ a: 1 });
+  });
+
+  it('marks truncated bodies and, by default, denies them', () => {
+    const partial = { method: 'POST', headers: { 'content-type': 'application/json', 'x-envoy-auth-partial-body': 'true' }, body: '{"a":' };
+    expect(input(partial)).toMatchObject({ parsed_body: null, truncated_body: true });
+    const short = { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '100' }, body: '{"a":1}' };
+    expect(input(short)).toMatchObject({ parsed_body: null, truncated_body: true });
+    expect(() => input(partial, {}, { parseBody: true, truncatedBody: 'deny' })).toThrow(expect.objectContaining({ reason: Reason.bodyTruncated }));
+  });
+
+  it('leaves body keys out when body parsing is off', () => {
+    const i = input({ method: 'POST', headers: { 'content-type': 'application/json' }, body: 'not json' }, {}, { parseBody: false, truncatedBody: 'deny' });
+    expect(i).not.toHaveProperty('parsed_body');
+    expect(i).not.toHaveProperty('truncated_body');
+  });
+
+  it.each([
+    [{ headers: { 'content-type': 'application/json' }, body: '{"a":' }, Reason.bodyInvalid],
+    [{ headers: { 'content-type': 'multipart/form-data' }, body: 'x' }, Reason.bodyInvalid],
+    [{ headers: { 'content-type': 'multipart/form-data; boundary=b' }, body: '--b\r\nno-header-end' }, Reason.bodyInvalid],
+    [{ headers: { 'content-type': 'application/json', 'content-length': 'x' }, body: '{}' }, Reason.bodyInvalid],
+    [{ path: '/a%zz' }, Reason.requestMalformed],
+  ])('refuses %j as %s', (http, reason) => {
+    expect(() => input({ method: 'POST', ...http })).toThrow(expect.objectContaining({ reason }));
+  });
+});
+
+describe('CheckRequest limits and decoding', () => {
+  const enc = (http: Record<string, unknown>) => encodeCheckRequestJson({ attributes: { request: { http: { method: 'GET', path: '/', ...http } } } });
+
+  it('refuses requests without attributes.request.http', () => {
+    expect(() => readCheckRequest(new Uint8Array(0), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestEmpty }));
+    expect(() => readCheckRequest(encodeCheckRequestJson({ attributes: {} }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestEmpty }));
+  });
+
+  it('refuses garbage bytes and invalid UTF-8', () => {
+    expect(() => readCheckRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff]), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestMalformed }));
+    // attributes(1) { request(4) { http(2) { method(2) = "\xff\xfe" } } }
+    const bad = Buffer.from([0x0a, 0x08, 0x22, 0x06, 0x12, 0x04, 0x12, 0x02, 0xff, 0xfe]);
+    expect(() => readCheckRequest(bad, LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestInvalidUtf8 }));
+  });
+
+  it('enforces header, path and body limits', () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 101; i++) many[`h${i}`] = 'v';
+    expect(() => readCheckRequest(enc({ headers: many }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
+    expect(() => readCheckRequest(enc({ headers: { big: 'x'.repeat(70000) } }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
+    expect(() => readCheckRequest(enc({ path: '/' + 'a'.repeat(9000) }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
+    expect(() => readCheckRequest(enc({ body: 'x'.repeat((1 << 20) + 1) }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
+  });
+
+  it('folds header_map (encode_raw_headers) into headers', () => {
+    const bytes = encodeCheckRequestJson({
+      attributes: { request: { http: { method: 'GET', path: '/', header_map: { headers: [
+        { key: 'x-a', raw_value: Buffer.from('1').toString('base64') },
+        { key: 'x-a', raw_value: Buffer.from('2').toString('base64') },
+      ] } } } },
+    });
+    expect(readCheckRequest(bytes, LIMITS).http.headers).toEqual({ 'x-a': '1,2' });
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { decisionFromResult, decisionFromResultSet } from '../src/envoy/PolicyResult.ts';
+import { toCheckResponse, checkResponseToJson } from '../src/envoy/CheckResponse.ts';
+import { Reason } from '../src/types/Reason.ts';
+
+describe('policy result contract (opa-envoy-plugin)', () => {
+  it('takes booleans', () => {
+    expect(decisionFromResult(true)).toMatchObject({ allowed: true, reason: 'allowed' });
+    expect(decisionFromResult(false)).toMatchObject({ allowed: false, reason: 'policy_denied', httpStatus: 403, body: '' });
+  });
+
+  it('reads every field of the object form', () => {
+    const d = decisionFromResult({
+      allowed: true,
+      headers: [{ 'x-a': '1' }, { 'x-b': ['2', '3'] }],
+      response_headers_to_add: { 'x-r': 'r' },
+      request_headers_to_remove: ['authorization'],
+      query_parameters_to_set: { q: ['1', '2'], p: 'x' },
+      query_parameters_to_remove: ['debug'],
+      dynamic_metadata: { tier: 'gold' },
+    });
+    expect(d.headers).toEqual([{ key: 'x-a', value: '1' }, { key: 'x-b', value: '2' }, { key: 'x-b', value: '3' }]);
+    expect(d.responseHeadersToAdd).toEqual([{ key: 'x-r', value: 'r' }]);
+    expect(d.requestHeadersToRemove).toEqual(['authorization']);
+    expect(d.queryParametersToSet).toEqual([{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }]);
+    expect(d.queryParametersToRemove).toEqual(['debug']);
+    const json = checkResponseToJson(toCheckResponse(d, 'id-1', { dryRun: false }));
+    expect(json['status']).toEqual({});
+    expect(json['okResponse']).toMatchObject({
+      headers: [{ header: { key: 'x-a', value: '1' } }, { header: { key: 'x-b', value: '2' } }, { header: { key: 'x-b', value: '3' } }],
+      headersToRemove: ['authorization'],
+      responseHeadersToAdd: [{ header: { key: 'x-r', value: 'r' } }],
+      queryParametersToSet: [{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }],
+      queryParametersToRemove: ['debug'],
+    });
+    expect(json['dynamicMetadata']).toEqual({ tier: 'gold', decision_id: 'id-1' });
+  });
+
+  it('turns a denial object into a denied response with status, headers and body', () => {
+    const d = decisionFromResult({ allowed: false, http_status: 401, body: 'no', headers: { 'www-authenticate': 'Bearer' } });
+    const json = checkResponseToJson(toCheckResponse(d, 'id-2', { dryRun: false }));
+    expect(json['status']).toEqual({ code: 7, message: 'policy_denied' });
+    expect(json['deniedResponse']).toEqual({
+      status: { code: 'Unauthorized' },
+      headers: [{ header: { key: 'www-authenticate', value: 'Bearer' } }],
+      body: 'no',
+    });
+  });
+
+  it('answers OK in dry run without applying a denial', () => {
+    const d = decisionFromResult({ allowed: false, http_status: 401, headers: { 'x-deny': '1' } });
+    const json = checkResponseToJson(toCheckResponse(d, 'id-3', { dryRun: true }));
+    expect(json['status']).toEqual({});
+    expect(json['okResponse']).toEqual({});
+    expect(json['deniedResponse']).toBeUndefined();
+  });
+
+  it.each([
+    [[], Reason.policyUndefined],
+    [[{}], Reason.policyUndefined],
+    [[{ result: true }, { result: true }], Reason.resultInvalid],
+    [[{ result: 'yes' }], Reason.resultInvalid],
+    [[{ result: null }], Reason.resultInvalid],
+    [[{ result: [true] }], Reason.resultInvalid],
+    [[{ result: {} }], Reason.resultInvalid],
+    [[{ result: { allowed: 'true' } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, http_status: 999 } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, http_status: 418 } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, http_status: '401' } }], Reason.resultInvalid],
+    [[{ result: { allowed: true, headers: 'x' } }], Reason.resultInvalid],
+    [[{ result: { allowed: true, headers: { a: 1 } } }], Reason.resultInvalid],
+    [[{ result: { allowed: true, request_headers_to_remove: 'x' } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, body: 5 } }], Reason.resultInvalid],
+    [[{ result: { allowed: true, dynamic_metadata: [] } }], Reason.resultInvalid],
+    [[{ result: { allowed: true, query_parameters_to_set: ['a'] } }], Reason.resultInvalid],
+  ])('refuses result set %j as %s', (resultSet, reason) => {
+    expect(() => decisionFromResultSet(resultSet)).toThrow(expect.objectContaining({ reason }));
+  });
+});

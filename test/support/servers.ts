@@ -1,0 +1,84 @@
+// Starts ztauthz for tests: in-process (fast) or as a real `serve` process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.ts';
+import { startServer, type RunningServer } from '../../src/server/Server.ts';
+import { createLogger } from '../../src/observe/Log.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+/** Node 24 from the `node` devDependency (the machine's own node may be older). */
+export const NODE = process.execPath;
+
+/** Starts a server in this process on free loopback ports. Flags as on the command line, without dashes. */
+export async function startInProcess(flags: Record<string, string> = {}): Promise<RunningServer> {
+  const config = loadConfig({
+    flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0', 'decision-log-enabled': 'false', ...flags },
+  });
+  return startServer(config, createLogger('error'));
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  /** Everything the process wrote to stdout so far (decision log). */
+  stdout(): string;
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns `ztauthz serve` and waits for its "serving" log line. */
+export function spawnServe(args: string[] = [], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
+  const child = spawn(NODE, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not start in ${timeoutMs} ms: ${err}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before serving: ${err}`));
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(err);
+      if (!m) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve({
+        child,
+        grpcPort: Number(m[1]),
+        httpPort: Number(m[2]),
+        stdout: () => out,
+        stderr: () => err,
+        stop: (signal = 'SIGTERM') =>
+          new Promise((res) => {
+            // A process killed by a signal has signalCode set and exitCode null, and its exit event has fired already.
+            if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
+            child.once('exit', (code) => res(code));
+            child.kill(signal);
+          }),
+      });
+    });
+  });
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
