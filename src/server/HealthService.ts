@@ -15,25 +15,21 @@ interface HealthResponse {
   status: Status;
 }
 
+function healthMethod(name: 'Check' | 'Watch', responseStream: boolean): grpc.MethodDefinition<HealthRequest, HealthResponse> {
+  return {
+    path: `/grpc.health.v1.Health/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (m: HealthRequest) => Buffer.from(HealthCheckRequestType.encode(m).finish()),
+    requestDeserialize: (b: Buffer) => HealthCheckRequestType.decode(b) as unknown as HealthRequest,
+    responseSerialize: (m: HealthResponse) => Buffer.from(HealthCheckResponseType.encode(m).finish()),
+    responseDeserialize: (b: Buffer) => HealthCheckResponseType.decode(b) as unknown as HealthResponse,
+  };
+}
+
 export const healthServiceDefinition: grpc.ServiceDefinition = {
-  Check: {
-    path: '/grpc.health.v1.Health/Check',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: HealthRequest) => Buffer.from(HealthCheckRequestType.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => HealthCheckRequestType.decode(b) as unknown as HealthRequest,
-    responseSerialize: (m: HealthResponse) => Buffer.from(HealthCheckResponseType.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => HealthCheckResponseType.decode(b) as unknown as HealthResponse,
-  },
-  Watch: {
-    path: '/grpc.health.v1.Health/Watch',
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: (m: HealthRequest) => Buffer.from(HealthCheckRequestType.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => HealthCheckRequestType.decode(b) as unknown as HealthRequest,
-    responseSerialize: (m: HealthResponse) => Buffer.from(HealthCheckResponseType.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => HealthCheckResponseType.decode(b) as unknown as HealthResponse,
-  },
+  Check: healthMethod('Check', false),
+  Watch: healthMethod('Watch', true),
 };
 
 /** Tracks serving status and pushes changes to Watch streams. */
