@@ -43,16 +43,20 @@ export function spawnServe(args: string[] = [], env: Record<string, string> = {}
       child.kill('SIGKILL');
       reject(new Error(`serve did not start in ${timeoutMs} ms: ${err}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    const beforeServing = (code: number | null): void => {
       clearTimeout(timer);
       reject(new Error(`serve exited with ${code} before serving: ${err}`));
-    });
+    };
+    child.on('exit', beforeServing);
+    let serving = false;
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
+      if (serving) return;
       const m = /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(err);
       if (!m) return;
+      serving = true;
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      child.off('exit', beforeServing);
       resolve({
         child,
         grpcPort: Number(m[1]),
