@@ -10,6 +10,7 @@ import { errorText } from '../policy/PolicyEngine.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { DecisionLog, DecisionRecord } from '../observe/DecisionLog.ts';
+import type { ShadowPolicy } from './ShadowPolicy.ts';
 import { denial, type Decision } from '../types/Decision.ts';
 import { CheckError, Reason, isRequestReason, type ReasonCode } from '../types/Reason.ts';
 import type { JsonObject } from '../types/Json.ts';
@@ -41,6 +42,7 @@ export interface PipelineDeps {
   readonly policies: PolicyStore;
   readonly metrics?: Metrics | undefined;
   readonly decisionLog?: DecisionLog | undefined;
+  readonly shadow?: ShadowPolicy | undefined;
 }
 
 const NO_DEADLINE: CheckContext = { deadline: Infinity };
@@ -101,6 +103,7 @@ export class CheckPipeline {
     this.#deps.metrics?.recordCheck(decision.allowed, decision.reason, checkNs / 1e9);
     if (evalNs > 0) this.#deps.metrics?.evalDuration.observe(evalNs / 1e9);
     this.#deps.decisionLog?.write(record);
+    if (input && this.#deps.shadow) this.#deps.shadow.observe(input, this.#opts.decisionPath, decision, 'none', decisionId);
     return {
       response,
       error: asGrpcError ? { reason: decision.reason, message: decision.message } : undefined,

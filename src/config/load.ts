@@ -47,7 +47,16 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (!spec) throw new ConfigError(`unknown flag --${flag}`);
     values.set(spec.key, validate(spec, raw, `--${flag}`));
   }
-  return toConfig(values);
+  const config = toConfig(values);
+  checkCombinations(config);
+  return config;
+}
+
+/** Rules that span keys. */
+function checkCombinations(c: Config): void {
+  if (c.policy.require_signature && !c.policy.signing_key) {
+    throw new ConfigError('policy.require_signature: needs policy.signing_key');
+  }
 }
 
 function readYaml(file: string): unknown {
@@ -95,6 +104,14 @@ function validate(spec: FieldSpec, raw: unknown, origin: string): unknown {
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n)) fail('must be an integer');
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        fail(`must be between ${spec.min} and ${spec.max}`);
+      }
+      return n;
+    }
+    case 'float': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) fail('must be a number');
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
         fail(`must be between ${spec.min} and ${spec.max}`);
       }

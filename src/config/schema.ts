@@ -2,7 +2,7 @@
 // flags (--grpc-addr), environment variables (ZTAUTHZ_GRPC_ADDR) and the
 // README's reference, so the four can never disagree.
 
-export type FieldType = 'string' | 'int' | 'bool' | 'enum' | 'addr' | 'list' | 'decision_path';
+export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'list' | 'decision_path';
 
 export interface FieldSpec {
   /** Dotted key, e.g. "grpc.addr". */
@@ -28,6 +28,14 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'policy.entrypoints', type: 'list', default: [], doc: 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).' },
   { key: 'policy.opa', type: 'string', default: '', doc: 'opa binary used to compile Rego. Empty: $ZTAUTHZ_OPA, then .tools/bin/opa, then PATH.' },
   { key: 'policy.max_memory_pages', type: 'int', default: 2048, min: 16, max: 65536, doc: 'Upper bound on the policy\'s wasm memory in 64 KiB pages (2048 = 128 MiB); an evaluation that needs more fails and is denied.' },
+  { key: 'policy.watch', type: 'bool', default: true, doc: 'Watch policy.path and hot-swap it when it changes; a change that does not load completely is rejected and the old policy keeps serving.' },
+  { key: 'policy.watch_debounce_ms', type: 'int', default: 200, min: 0, max: 60000, doc: 'Quiet time after the last change before a reload (a bundle copied in place fires several events).' },
+  { key: 'policy.signing_key', type: 'string', default: '', doc: 'Public key (PEM; for HS* a secret file) that verifies OPA bundle signatures (.signatures.json). Signed bundles are verified whenever it is set.' },
+  { key: 'policy.signing_key_id', type: 'string', default: 'default', doc: 'Key id (the JWT `kid`) bundles must be signed with.' },
+  { key: 'policy.signing_alg', type: 'enum', values: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'], default: 'RS256', doc: 'Signature algorithm bundles must use.' },
+  { key: 'policy.require_signature', type: 'bool', default: false, doc: 'Refuse bundles without a valid signature (and Rego directories, which are compiled here and never signed). Needs policy.signing_key.' },
+  { key: 'shadow.path', type: 'string', default: '', doc: 'A candidate policy (same forms as policy.path) evaluated on live traffic but never enforced; disagreements with the active decision are counted per route and logged. Empty: off.' },
+  { key: 'shadow.sample', type: 'float', default: 1, min: 0, max: 1, doc: 'Fraction of Checks the shadow policy evaluates.' },
   { key: 'decision.dry_run', type: 'bool', default: false, aliases: ['dry-run'], doc: 'Answer every Check with OK; the decision record keeps the real decision.' },
   { key: 'decision.on_error', type: 'enum', values: ['deny', 'grpc_error'], default: 'deny', doc: '"deny": errors are PERMISSION_DENIED CheckResponses with HTTP 403, so even Envoy with failure_mode_allow denies. "grpc_error": errors are gRPC errors, as opa-envoy-plugin does (Envoy\'s failure_mode_allow/status_on_error decide).' },
   { key: 'request.max_headers', type: 'int', default: 200, min: 1, max: 10000, doc: 'Most headers a request may carry; more is denied (request_too_large).' },
@@ -46,7 +54,20 @@ export const SCHEMA: readonly FieldSpec[] = [
 export interface Config {
   grpc: { addr: string; max_recv_msg_bytes: number };
   http: { addr: string };
-  policy: { path: string; decision: string; entrypoints: string[]; opa: string; max_memory_pages: number };
+  policy: {
+    path: string;
+    decision: string;
+    entrypoints: string[];
+    opa: string;
+    max_memory_pages: number;
+    watch: boolean;
+    watch_debounce_ms: number;
+    signing_key: string;
+    signing_key_id: string;
+    signing_alg: string;
+    require_signature: boolean;
+  };
+  shadow: { path: string; sample: number };
   decision: { dry_run: boolean; on_error: 'deny' | 'grpc_error' };
   request: {
     max_headers: number;

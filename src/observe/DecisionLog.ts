@@ -58,6 +58,17 @@ export class DecisionLog {
     out.write(this.format(record));
   }
 
+  /** Writes a non-decision event (shadow disagreement, behaviour signal) as its own line. */
+  writeEvent(event: Record<string, unknown>): void {
+    const out = this.#out;
+    if (!out) return;
+    if (out.writableLength > MAX_BUFFERED_BYTES) {
+      this.#metrics?.decisionLogDropped.inc();
+      return;
+    }
+    out.write(JSON.stringify({ timestamp: new Date().toISOString(), ...event }) + '\n');
+  }
+
   /** The line for a record (masked, bounded), newline included. */
   format(record: DecisionRecord): string {
     const view: Record<string, unknown> = { ...record };

@@ -12,7 +12,8 @@ export class Metrics {
   readonly checkDuration: Histogram<'decision'>;
   readonly evalDuration: Histogram;
   readonly policyInfo: Gauge<'revision'>;
-  readonly policyLoads: Counter<'result'>;
+  readonly policyLoads: Counter<'policy' | 'result'>;
+  readonly shadowEvaluations: Counter<'route' | 'result'>;
   readonly decisionLogDropped: Counter;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -45,8 +46,14 @@ export class Metrics {
     });
     this.policyLoads = new Counter({
       name: 'ztauthz_policy_loads_total',
-      help: 'Policy load attempts by result (success, failure).',
-      labelNames: ['result'],
+      help: 'Policy loads and reloads by policy (active, shadow) and result (success, failure: the previous policy kept serving).',
+      labelNames: ['policy', 'result'],
+      registers,
+    });
+    this.shadowEvaluations = new Counter({
+      name: 'ztauthz_shadow_evaluations_total',
+      help: 'Shadow policy evaluations by route and result (agree, disagree, error) against the active decision.',
+      labelNames: ['route', 'result'],
       registers,
     });
     this.decisionLogDropped = new Counter({

@@ -3,22 +3,20 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.ts';
 import { parseAddr } from '../config/load.ts';
 import { CheckPipeline } from '../check/CheckPipeline.ts';
-import { PolicyEngine } from '../policy/PolicyEngine.ts';
-import { PolicyStore } from '../policy/PolicyStore.ts';
-import { readPolicySource } from '../policy/PolicySource.ts';
+import type { PolicyStore } from '../policy/PolicyStore.ts';
+import { ShadowPolicy } from '../check/ShadowPolicy.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import { DecisionLog } from '../observe/DecisionLog.ts';
 import { createLogger, type Logger } from '../observe/Log.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
 import { HealthState, healthServiceDefinition } from './HealthService.ts';
 import { createHttpServer } from './HttpServer.ts';
+import { PolicyLifecycle } from './PolicyLifecycle.ts';
 
-/** The embedded demo policy, used when policy.path is empty. */
-export const DEMO_POLICY_DIR = fileURLToPath(new URL('../../policies/demo', import.meta.url));
+export { loadConfiguredPolicy } from './PolicyLifecycle.ts';
 
 export interface RunningServer {
   readonly grpcPort: number;
@@ -29,15 +27,13 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Loads the configured policy (compiling Rego if needed). Throws a one-line error on failure. */
-export async function loadConfiguredPolicy(config: Config): Promise<PolicyEngine> {
-  const path = config.policy.path || DEMO_POLICY_DIR;
-  const entrypoints = [config.policy.decision, ...config.policy.entrypoints];
-  const bundle = readPolicySource(path, { entrypoints, opa: config.policy.opa || undefined });
-  return PolicyEngine.load(bundle, { requiredEntrypoints: entrypoints, maxMemoryPages: config.policy.max_memory_pages });
-}
-
-export function createPipeline(config: Config, policies: PolicyStore, metrics?: Metrics, decisionLog?: DecisionLog): CheckPipeline {
+export function createPipeline(
+  config: Config,
+  policies: PolicyStore,
+  metrics?: Metrics,
+  decisionLog?: DecisionLog,
+  shadow?: ShadowPolicy,
+): CheckPipeline {
   return new CheckPipeline(
     {
       limits: {
@@ -51,29 +47,17 @@ export function createPipeline(config: Config, policies: PolicyStore, metrics?: 
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
     },
-    { policies, metrics, decisionLog },
+    { policies, metrics, decisionLog, shadow },
   );
 }
 
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
   const metrics = new Metrics();
-  const policies = new PolicyStore();
   const health = new HealthState();
-  policies.onActivate((engine) => {
-    metrics.setPolicyRevision(engine.revision);
-    health.setServing(true);
-  });
-
-  let engine: PolicyEngine;
-  try {
-    engine = await loadConfiguredPolicy(config);
-    metrics.policyLoads.inc({ result: 'success' });
-  } catch (err) {
-    metrics.policyLoads.inc({ result: 'failure' });
-    throw err;
-  }
-  policies.activate(engine);
-  log.info('policy loaded', { revision: engine.revision, entrypoints: [...engine.entrypoints], host_builtins: engine.hostBuiltinsUsed });
+  const lifecycle = new PolicyLifecycle(config, metrics, log);
+  lifecycle.active.onActivate(() => health.setServing(true));
+  await lifecycle.start();
+  const policies = lifecycle.active;
 
   const decisionLog = new DecisionLog(
     {
@@ -84,7 +68,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     metrics,
   );
-  const pipeline = createPipeline(config, policies, metrics, decisionLog);
+  const shadow = lifecycle.shadow.current
+    ? new ShadowPolicy(lifecycle.shadow, config.shadow.sample, (report) => {
+        metrics.shadowEvaluations.inc({ route: report.route, result: report.result });
+        if (report.result !== 'agree') decisionLog.writeEvent({ type: 'shadow', ...report });
+      })
+    : undefined;
+  const pipeline = createPipeline(config, policies, metrics, decisionLog, shadow);
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
@@ -106,11 +96,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
   } catch (err) {
     grpcServer.forceShutdown();
+    lifecycle.stop();
     throw err;
   }
   log.info('serving', { grpc: `${g.host}:${grpcPort}`, http: `${h.host}:${httpPort}` });
 
-  const onHup = (): void => decisionLog.reopen();
+  // SIGHUP: reopen the decision log (rotation) and reload policies now.
+  const onHup = (): void => {
+    decisionLog.reopen();
+    void lifecycle.reload();
+  };
   process.on('SIGHUP', onHup);
 
   return {
@@ -120,6 +115,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     metrics,
     async stop(graceMs = 10_000) {
       process.off('SIGHUP', onHup);
+      lifecycle.stop();
       health.setServing(false);
       health.endWatches();
       await new Promise<void>((resolve) => {

@@ -1,0 +1,61 @@
+// Everything between a policy path and a policy ready to serve: read (or
+// compile), verify the signature, instantiate, then a smoke evaluation of each
+// required entrypoint. Used at start, by the watcher and for the shadow policy,
+// so a reload can never accept what a start would refuse.
+import type { JsonObject } from '../types/Json.ts';
+import { BundleError } from './Bundle.ts';
+import { isSigned, verifyBundleSignature, type SigningKey } from './BundleSignature.ts';
+import { PolicyEngine, PolicyLoadError, errorText } from './PolicyEngine.ts';
+import { readPolicySource } from './PolicySource.ts';
+
+export interface LoaderOptions {
+  readonly entrypoints: readonly string[];
+  readonly maxMemoryPages: number;
+  readonly opa?: string | undefined;
+  /** Verify signatures with this key when a bundle is signed. */
+  readonly signingKey?: SigningKey | undefined;
+  /** Refuse unsigned bundles (and Rego compiled here, which is never signed). */
+  readonly requireSignature: boolean;
+  /** Throws when a result set breaks the result contract (the wiring passes the envoy one). */
+  readonly validateResult: (resultSet: unknown) => void;
+}
+
+/** The smallest input a policy must survive: a GET / with nothing else. */
+const SMOKE_INPUT: JsonObject = {
+  attributes: { request: { http: { method: 'GET', path: '/', headers: {} } } },
+  version: { ext_authz: 'v3', encoding: 'protojson' },
+  parsed_path: [''],
+  parsed_query: {},
+  identity: null,
+  route: null,
+};
+
+export async function loadPolicy(path: string, opts: LoaderOptions): Promise<PolicyEngine> {
+  const bundle = readPolicySource(path, { entrypoints: opts.entrypoints, opa: opts.opa });
+  if (isSigned(bundle.files)) {
+    if (!opts.signingKey) {
+      if (opts.requireSignature) throw new BundleError('bundle is signed but no policy.signing_key is configured');
+    } else {
+      await verifyBundleSignature(bundle.files, opts.signingKey);
+    }
+  } else if (opts.requireSignature) {
+    throw new BundleError(`policy ${path} is not signed and policy.require_signature is set`);
+  }
+  const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages });
+  for (const entrypoint of opts.entrypoints) {
+    let resultSet: unknown;
+    try {
+      resultSet = engine.evaluate(SMOKE_INPUT, entrypoint);
+    } catch (err) {
+      throw new PolicyLoadError(`smoke evaluation of ${entrypoint} failed: ${errorText(err)}`);
+    }
+    // Undefined is a legal answer (it denies); anything defined must be a valid result.
+    if (Array.isArray(resultSet) && resultSet.length === 0) continue;
+    try {
+      opts.validateResult(resultSet);
+    } catch (err) {
+      throw new PolicyLoadError(`smoke evaluation of ${entrypoint} gave an invalid result: ${errorText(err)}`);
+    }
+  }
+  return engine;
+}

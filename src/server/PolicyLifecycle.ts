@@ -1,0 +1,105 @@
+// The policy's life in a running server: first load, hot reload on change,
+// the shadow candidate. Loads, rejections and the active revision are
+// reported to metrics and the service log; the old policy serves until a new
+// one has loaded completely.
+import type { Config } from '../config/schema.ts';
+import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
+import { readSigningKey } from '../policy/BundleSignature.ts';
+import { loadPolicy, type LoaderOptions } from '../policy/PolicyLoader.ts';
+import type { PolicyEngine } from '../policy/PolicyEngine.ts';
+import { PolicyStore } from '../policy/PolicyStore.ts';
+import { PolicyWatcher } from '../policy/PolicyWatcher.ts';
+import type { Metrics } from '../observe/Metrics.ts';
+import type { Logger } from '../observe/Log.ts';
+import { DEMO_POLICY_DIR } from './defaults.ts';
+
+export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
+  const p = config.policy;
+  return {
+    entrypoints,
+    maxMemoryPages: p.max_memory_pages,
+    opa: p.opa || undefined,
+    signingKey: p.signing_key ? readSigningKey(p.signing_key, p.signing_key_id, p.signing_alg) : undefined,
+    requireSignature: p.require_signature,
+    validateResult: decisionFromResultSet,
+  };
+}
+
+/** Every entrypoint the configuration needs: the default decision path and the extra ones. */
+export function requiredEntrypoints(config: Config): string[] {
+  return [...new Set([config.policy.decision, ...config.policy.entrypoints])];
+}
+
+/** Loads the configured policy once (start-up, `check`). Throws a one-line error on failure. */
+export function loadConfiguredPolicy(config: Config): Promise<PolicyEngine> {
+  return loadPolicy(config.policy.path || DEMO_POLICY_DIR, loaderOptions(config, requiredEntrypoints(config)));
+}
+
+export class PolicyLifecycle {
+  readonly active = new PolicyStore();
+  /** The shadow candidate; empty when shadow.path is unset. */
+  readonly shadow = new PolicyStore();
+  readonly #watchers: PolicyWatcher[] = [];
+  readonly #config: Config;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+
+  constructor(config: Config, metrics: Metrics, log: Logger) {
+    this.#config = config;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.active.onActivate((engine) => metrics.setPolicyRevision(engine.revision));
+  }
+
+  /** First load: a failure here stops the server from starting. */
+  async start(): Promise<void> {
+    const opts = loaderOptions(this.#config, requiredEntrypoints(this.#config));
+    await this.#startOne('active', this.#config.policy.path || DEMO_POLICY_DIR, opts, this.active);
+    if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
+  }
+
+  async #startOne(kind: 'active' | 'shadow', path: string, opts: LoaderOptions, store: PolicyStore): Promise<void> {
+    const load = () => loadPolicy(path, opts);
+    try {
+      store.activate(await load());
+      this.#metrics.policyLoads.inc({ policy: kind, result: 'success' });
+    } catch (err) {
+      this.#metrics.policyLoads.inc({ policy: kind, result: 'failure' });
+      throw err;
+    }
+    this.#log.info(`${kind} policy loaded`, { path, revision: store.current!.revision, host_builtins: store.current!.hostBuiltinsUsed });
+    if (!this.#config.policy.watch) return;
+    const watcher = new PolicyWatcher(
+      path,
+      load,
+      {
+        onLoaded: (engine) => {
+          const previous = store.current?.revision;
+          store.activate(engine);
+          this.#metrics.policyLoads.inc({ policy: kind, result: 'success' });
+          this.#log.info(`${kind} policy reloaded`, { path, revision: engine.revision, previous });
+        },
+        onRejected: (err) => {
+          this.#metrics.policyLoads.inc({ policy: kind, result: 'failure' });
+          this.#log.warn(`${kind} policy rejected; the previous one keeps serving`, {
+            path,
+            error: err.message,
+            revision: store.current?.revision,
+          });
+        },
+      },
+      this.#config.policy.watch_debounce_ms,
+    );
+    watcher.start();
+    this.#watchers.push(watcher);
+  }
+
+  /** Reloads every watched policy now (SIGHUP). */
+  async reload(): Promise<void> {
+    await Promise.all(this.#watchers.map((w) => w.reload()));
+  }
+
+  stop(): void {
+    for (const w of this.#watchers) w.stop();
+  }
+}
