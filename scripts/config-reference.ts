@@ -1,6 +1,8 @@
-// Prints the README's configuration reference table from the schema:
-//   node scripts/config-reference.ts
+// The README's configuration reference table, generated from the schema:
+//   node scripts/config-reference.ts           prints it
+//   node scripts/config-reference.ts --write   rewrites it in README.md
 // test/readme.test.ts fails when the README's table differs from this output.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { SCHEMA, envName, flagName } from '../src/config/schema.ts';
 
 export function configReference(): string {
@@ -12,4 +14,13 @@ export function configReference(): string {
   return ['| key | flag | environment | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(configReference() + '\n');
+export const README_BLOCK = /(<!-- config-reference:start[^\n]*-->\n)[\s\S]*?(\n<!-- config-reference:end -->)/;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === '--write') {
+    const readme = new URL('../README.md', import.meta.url);
+    writeFileSync(readme, readFileSync(readme, 'utf8').replace(README_BLOCK, (_m, start: string, end: string) => start + configReference() + end));
+  } else {
+    process.stdout.write(configReference() + '\n');
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { configReference } from '../scripts/config-reference.ts';
+import { README_BLOCK, configReference } from '../scripts/config-reference.ts';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -12,8 +12,9 @@ describe('README', () => {
   });
 
   it('has the configuration reference the schema generates', () => {
-    const m = /<!-- config-reference:start[^\n]*-->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme);
-    expect(m?.[1]).toBe(configReference());
+    const m = README_BLOCK.exec(readme);
+    expect(m, 'README has the config-reference markers').not.toBeNull();
+    expect(m![0].slice(m![1]!.length, m![0].length - m![2]!.length), 'run: node scripts/config-reference.ts --write').toBe(configReference());
   });
 
   it('documents every reason code', async () => {
