@@ -5,11 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInProcess } from './support/servers.ts';
+import { inProcessPipeline, startInProcess } from './support/servers.ts';
 import { CheckClient, checkRequest } from './support/checkClient.ts';
-import { loadConfig } from '../src/config/load.ts';
-import { createPipeline, loadConfiguredPolicy, type RunningServer } from '../src/server/Server.ts';
-import { PolicyStore } from '../src/policy/PolicyStore.ts';
+import type { RunningServer } from '../src/server/Server.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 
 const TRAINER = 'spiffe://cluster.local/ns/ml-training/sa/trainer';
@@ -90,12 +88,10 @@ describe('decision.on_error', () => {
 
 describe('deadlines and readiness', () => {
   it('denies when the deadline passed before evaluation, and when no policy is loaded', async () => {
-    const config = loadConfig({ flags: {} });
-    const policies = new PolicyStore();
-    const pipeline = createPipeline(config, policies);
+    const { policies, load, pipeline } = await inProcessPipeline();
     const bytes = encodeCheckRequestJson({ attributes: { source: { principal: FRONTEND }, request: { http: INFER } } });
     expect((await pipeline.check(bytes)).decision).toMatchObject({ allowed: false, reason: 'not_ready' });
-    policies.activate(await loadConfiguredPolicy(config));
+    policies.activate(await load());
     expect((await pipeline.check(bytes)).decision).toMatchObject({ allowed: true });
     expect((await pipeline.check(bytes, { deadline: Date.now() - 1 })).decision).toMatchObject({ allowed: false, reason: 'deadline_exceeded' });
   });

@@ -251,7 +251,7 @@ describe('object-result policy through Envoy', () => {
     expect([demo.status, other.status]).toEqual([200, 200]);
     const demoRecord = await decisionFor(objectResult, demo.testId);
     const otherRecord = await decisionFor(objectResult, other.testId);
-    expect(demoRecord['input'].attributes.contextExtensions).toEqual({ ztauthz_route: 'demo' });
+    expect(demoRecord['input'].attributes.contextExtensions).toEqual({ team: 'demo' });
     expect(otherRecord['input'].attributes.contextExtensions).toBeUndefined();
   });
 

@@ -56,7 +56,7 @@ describe('serve: Authorization/Check and Health over real gRPC', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', policy_revision: expect.stringMatching(/^sha256:/) });
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/ztauthz_checks_total\{decision="allow",reason="allowed"\} \d+/);
+    expect(metrics).toMatch(/ztauthz_checks_total\{decision="allow",reason="allowed",route="[^"]+"\} \d+/);
     expect(metrics).toMatch(/ztauthz_policy_info\{revision="sha256:[0-9a-f]+"\} 1/);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
@@ -123,7 +123,7 @@ describe('serve: Authorization/Check and Health over real gRPC', () => {
       expect(res.status?.code ?? 0).toBe(0);
       const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
       for (const reason of ['request_empty', 'body_invalid', 'body_truncated', 'request_too_large', 'request_invalid_utf8']) {
-        expect(metrics).toContain(`ztauthz_checks_total{decision="deny",reason="${reason}"}`);
+        expect(metrics).toMatch(new RegExp(`ztauthz_checks_total\\{decision="deny",reason="${reason}",route="[^"]+"\\}`));
       }
     });
   });

@@ -7,9 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config/load.ts';
-import { createPipeline, loadConfiguredPolicy } from '../src/server/Server.ts';
-import { PolicyStore } from '../src/policy/PolicyStore.ts';
+import { inProcessPipeline } from './support/servers.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import { opaBinary } from '../src/policy/OpaCompiler.ts';
 import type { JsonValue } from '../src/types/Json.ts';
@@ -79,10 +77,8 @@ function opaEval(dir: string, decision: string, inputs: JsonValue[]): JsonValue[
 
 describe.each(POLICIES)('opa-envoy-plugin policy $dir', ({ dir, decision, cases }) => {
   it('gives the same results as opa eval, and the expected decisions', async () => {
-    const config = loadConfig({ flags: { policy: dir, 'decision-path': decision, 'request-truncated-body': 'policy' } });
-    const policies = new PolicyStore();
-    policies.activate(await loadConfiguredPolicy(config));
-    const pipeline = createPipeline(config, policies);
+    const { policies, load, pipeline } = await inProcessPipeline({ policy: dir, 'decision-path': decision, 'request-truncated-body': 'policy' });
+    policies.activate(await load());
 
     const inputs: JsonValue[] = [];
     const ours: JsonValue[] = [];

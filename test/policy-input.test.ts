@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildPolicyInput, parsePath, type InputOptions } from '../src/envoy/PolicyInput.ts';
+import { buildPolicyInput, type InputOptions } from '../src/envoy/PolicyInput.ts';
+import { canonicalPath } from '../src/route/CanonicalPath.ts';
 import { readCheckRequest } from '../src/envoy/CheckRequest.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import { Reason } from '../src/types/Reason.ts';
@@ -9,7 +10,8 @@ const OPTS: InputOptions = { parseBody: true, truncatedBody: 'policy' };
 
 function input(http: Record<string, unknown>, extra: Record<string, unknown> = {}, opts = OPTS) {
   const bytes = encodeCheckRequestJson({ attributes: { request: { http: { method: 'GET', path: '/', ...http } }, ...extra } });
-  return buildPolicyInput(readCheckRequest(bytes, LIMITS), opts);
+  const request = readCheckRequest(bytes, LIMITS);
+  return buildPolicyInput(request, canonicalPath(request.http.method, request.http.path, { maxPathBytes: 8192 }), opts);
 }
 
 describe('policy input (opa-envoy-plugin contract)', () => {
@@ -41,15 +43,16 @@ describe('policy input (opa-envoy-plugin contract)', () => {
   it('parses path and query like opa-envoy-plugin', () => {
     expect(input({ path: '/people' })['parsed_path']).toEqual(['people']);
     expect(input({ path: '/' })['parsed_path']).toEqual(['']);
-    expect(input({ path: '/a/b%20c?x=1&x=2&y=a+b&z&bad=%zz' })).toMatchObject({
+    expect(() => input({ path: '/a?bad=%zz' })).toThrow(expect.objectContaining({ reason: 'path_rejected' }));
+    expect(input({ path: '/a/b%20c?x=1&x=2&y=a+b&z' })).toMatchObject({
       parsed_path: ['a', 'b c'],
       parsed_query: { x: ['1', '2'], y: ['a b'], z: [''] },
     });
   });
 
-  it('keeps //admin visible instead of dropping it as an authority (CVE-2026-26205)', () => {
-    expect(parsePath('//admin/secret')).toEqual(['', 'admin', 'secret']);
-    expect(parsePath('/a%2Fb')).toEqual(['a/b']);
+  it('never turns //admin into an authority (CVE-2026-26205): the canonical path refuses it', () => {
+    expect(() => input({ path: '//admin/secret' })).toThrow(expect.objectContaining({ reason: 'path_rejected' }));
+    expect(() => input({ path: '/a%2Fb' })).toThrow(expect.objectContaining({ reason: 'path_rejected' }));
   });
 
   it('omits source_principal when empty', () => {
@@ -84,7 +87,7 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     [{ headers: { 'content-type': 'multipart/form-data' }, body: 'x' }, Reason.bodyInvalid],
     [{ headers: { 'content-type': 'multipart/form-data; boundary=b' }, body: '--b\r\nno-header-end' }, Reason.bodyInvalid],
     [{ headers: { 'content-type': 'application/json', 'content-length': 'x' }, body: '{}' }, Reason.bodyInvalid],
-    [{ path: '/a%zz' }, Reason.requestMalformed],
+    [{ path: '/a%zz' }, 'path_rejected'],
   ])('refuses %j as %s', (http, reason) => {
     expect(() => input({ method: 'POST', ...http })).toThrow(expect.objectContaining({ reason }));
   });

@@ -120,7 +120,7 @@ describe('hot reload of a watched bundle', () => {
     expect(failures).toEqual([]);
     expect([...seen].sort()).toEqual(['v1', 'v2']);
     expect(sent).toBeGreaterThan(100);
-    const ready = await (await fetch(`http://127.0.0.1:${server.httpPort}/readyz`)).json();
+    const ready = (await (await fetch(`http://127.0.0.1:${server.httpPort}/readyz`)).json()) as { policy_revision: string };
     expect(ready.policy_revision).toBe('v2');
   });
 

@@ -2,7 +2,8 @@
 // would, printed as one JSON object. Exit 0 allowed, 1 denied.
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
-import { createPipeline, loadConfiguredPolicy } from '../server/Server.ts';
+import { buildPhases, createPipeline } from '../server/Pipeline.ts';
+import { loadConfiguredPolicy } from '../server/PolicyLifecycle.ts';
 import { PolicyStore } from '../policy/PolicyStore.ts';
 import { encodeCheckRequestJson } from '../envoy/ProtoJson.ts';
 import { checkResponseToJson } from '../envoy/CheckResponse.ts';
@@ -22,8 +23,9 @@ export async function runCheck(config: Config, requestFile: string, explain: boo
     throw new UsageError(`request ${requestFile} is not a CheckRequest: ${(err as Error).message}`);
   }
   const policies = new PolicyStore();
-  policies.activate(await loadConfiguredPolicy(config));
-  const outcome = await createPipeline(config, policies).check(bytes);
+  const phases = buildPhases(config, policies);
+  policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
+  const outcome = await createPipeline(config, policies, phases).check(bytes);
   const out: Record<string, unknown> = {
     allowed: outcome.decision.allowed,
     reason: outcome.decision.reason,
@@ -36,6 +38,7 @@ export async function runCheck(config: Config, requestFile: string, explain: boo
   };
   if (explain) {
     out['path'] = outcome.record.path;
+    out['cache'] = { outcome: outcome.record.cache, key: outcome.cacheKey ?? null };
     out['input'] = outcome.input ?? null;
   }
   print(JSON.stringify(out, null, 2) + '\n');

@@ -57,6 +57,18 @@ function checkCombinations(c: Config): void {
   if (c.policy.require_signature && !c.policy.signing_key) {
     throw new ConfigError('policy.require_signature: needs policy.signing_key');
   }
+  const tls = c.grpc.tls;
+  if (tls.mode !== 'off' && tls.allowed_peers.length === 0) {
+    throw new ConfigError(`grpc.tls.allowed_peers: must name the callers allowed to ask when grpc.tls.mode is ${tls.mode}`);
+  }
+  if (tls.mode === 'files') {
+    for (const k of ['cert_file', 'key_file', 'ca_file'] as const) {
+      if (!tls[k]) throw new ConfigError(`grpc.tls.${k}: required when grpc.tls.mode is files`);
+    }
+  }
+  for (const entry of c.identity.trust_bundles) {
+    if (!/^[^=]+=.+$/.test(entry)) throw new ConfigError(`identity.trust_bundles: "${entry}" must be trust-domain=/path/bundle.pem`);
+  }
 }
 
 function readYaml(file: string): unknown {
@@ -129,6 +141,18 @@ function validate(spec: FieldSpec, raw: unknown, origin: string): unknown {
       if (typeof raw !== 'string') fail('must be host:port');
       parseAddr(raw as string, (why) => fail(why));
       return raw;
+    case 'objects': {
+      let list = raw;
+      if (typeof raw === 'string') {
+        try {
+          list = JSON.parse(raw);
+        } catch {
+          fail('must be a JSON list of objects');
+        }
+      }
+      if (!Array.isArray(list) || !list.every((o) => o !== null && typeof o === 'object' && !Array.isArray(o))) fail('must be a list of objects');
+      return list;
+    }
     case 'decision_path':
       if (typeof raw !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(raw)) {
         fail('must be a decision path like envoy/authz/allow');
@@ -158,10 +182,12 @@ export function parseAddr(addr: string, fail: (why: string) => never = (why) => 
 }
 
 function toConfig(values: Map<string, unknown>): Config {
-  const root: Record<string, Record<string, unknown>> = {};
+  const root: Record<string, unknown> = {};
   for (const [key, value] of values) {
-    const [section, field] = key.split('.') as [string, string];
-    (root[section] ??= {})[field] = value;
+    const parts = key.split('.');
+    let node = root;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]!] = value;
   }
   return root as unknown as Config;
 }

@@ -2,13 +2,13 @@
 // flags (--grpc-addr), environment variables (ZTAUTHZ_GRPC_ADDR) and the
 // README's reference, so the four can never disagree.
 
-export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'list' | 'decision_path';
+export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'list' | 'objects' | 'decision_path';
 
 export interface FieldSpec {
   /** Dotted key, e.g. "grpc.addr". */
   readonly key: string;
   readonly type: FieldType;
-  readonly default: string | number | boolean | readonly string[];
+  readonly default: string | number | boolean | readonly string[] | readonly Record<string, unknown>[];
   readonly doc: string;
   readonly values?: readonly string[];
   readonly min?: number;
@@ -17,11 +17,22 @@ export interface FieldSpec {
   readonly aliases?: readonly string[];
 }
 
+import { VOLATILE_FIELDS } from '../cache/CacheKey.ts';
+
 const MiB = 1024 * 1024;
 
 export const SCHEMA: readonly FieldSpec[] = [
   { key: 'grpc.addr', type: 'addr', default: ':9191', doc: 'gRPC listen address (host:port; ":9191" is every interface). Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
   { key: 'grpc.max_recv_msg_bytes', type: 'int', default: 4 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest CheckRequest accepted; larger ones are refused by gRPC with RESOURCE_EXHAUSTED (Envoy then denies).' },
+  { key: 'grpc.tls.mode', type: 'enum', values: ['off', 'files', 'workload_api'], default: 'off', doc: 'mTLS on the gRPC listener: "files" (grpc.tls.cert_file/key_file/ca_file, re-read when they change) or "workload_api" (X509-SVID and bundle from the SPIFFE Workload API, rotated as the agent rotates them). Callers must present a certificate the CA bundle verifies.' },
+  { key: 'grpc.tls.cert_file', type: 'string', default: '', doc: 'Server certificate chain (PEM), for mode "files".' },
+  { key: 'grpc.tls.key_file', type: 'string', default: '', doc: 'Server private key (PEM), for mode "files".' },
+  { key: 'grpc.tls.ca_file', type: 'string', default: '', doc: 'CA bundle (PEM) that verifies callers, for mode "files".' },
+  { key: 'grpc.tls.reload_interval_ms', type: 'int', default: 5000, min: 100, max: 3600000, doc: 'How often certificate files are checked for changes; a new set is served only once certificate, key and CA load consistently.' },
+  { key: 'grpc.tls.workload_api_endpoint', type: 'string', default: '', doc: 'Workload API endpoint (unix:///path or tcp://ip:port). Empty: $SPIFFE_ENDPOINT_SOCKET.' },
+  { key: 'grpc.tls.svid_hint', type: 'string', default: '', doc: 'Which X509-SVID to serve when the Workload API offers several (its hint). Empty: the first.' },
+  { key: 'grpc.tls.trust_federated_bundles', type: 'bool', default: false, doc: 'Also accept callers from federated trust domains\' bundles.' },
+  { key: 'grpc.tls.allowed_peers', type: 'list', default: [], doc: 'Who may call ztauthz at all: SPIFFE IDs, or spiffe://<trust-domain> for a whole domain. Required when grpc.tls.mode is not "off". Others get PERMISSION_DENIED (unidentifiable callers UNAUTHENTICATED). The caller is input.identity.peer.' },
   { key: 'http.addr', type: 'addr', default: ':8181', doc: 'HTTP listen address for /healthz, /readyz and /metrics.' },
   { key: 'policy.path', type: 'string', default: '', aliases: ['policy'], doc: 'Policy to load: an OPA bundle (.tar.gz, or a directory with policy.wasm), a directory of .rego files (compiled at start with opa), or a .wasm file. Empty: the embedded demo policy (policies/demo).' },
   { key: 'policy.decision', type: 'decision_path', default: 'envoy/authz/allow', aliases: ['decision-path'], doc: 'Default decision path (entrypoint), as opa-envoy-plugin\'s `path`.' },
@@ -36,6 +47,28 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'policy.require_signature', type: 'bool', default: false, doc: 'Refuse bundles without a valid signature (and Rego directories, which are compiled here and never signed). Needs policy.signing_key.' },
   { key: 'shadow.path', type: 'string', default: '', doc: 'A candidate policy (same forms as policy.path) evaluated on live traffic but never enforced; disagreements with the active decision are counted per route and logged. Empty: off.' },
   { key: 'shadow.sample', type: 'float', default: 1, min: 0, max: 1, doc: 'Fraction of Checks the shadow policy evaluates.' },
+  { key: 'identity.certificate', type: 'bool', default: true, doc: 'Take the workload identity from the peer certificate Envoy forwards (attributes.source.certificate; Envoy\'s include_peer_certificate), validated as an X509-SVID. Highest precedence; if source.principal is also set it must name the same ID.' },
+  { key: 'identity.principal', type: 'bool', default: true, doc: 'Take the workload identity from attributes.source.principal when it is a SPIFFE ID (Envoy falls back to DNS SANs and subjects, which are ignored).' },
+  { key: 'identity.xfcc', type: 'bool', default: false, doc: 'Take the workload identity from x-forwarded-client-cert (its last element). Only when the proxy in front sanitises XFCC, as Istio sidecars do; otherwise any client can forge it.' },
+  { key: 'identity.trust_domains', type: 'list', default: [], doc: 'Accepted trust domains; an ID from any other is treated as no identity. Empty: any.' },
+  { key: 'identity.trust_bundles', type: 'list', default: [], doc: 'Per-trust-domain CA bundles that forwarded certificates must chain to, as "trust-domain=/path/bundle.pem". Empty: no chain check (Envoy\'s handshake verified the peer).' },
+  { key: 'jwt.issuers', type: 'objects', default: [], doc: 'End-user token issuers (a list of {issuer, audiences, jwks_file | jwks_url, algorithms?, clock_tolerance_s?, header?, spiffe_trust_domain?}; JSON on the command line). Verified claims are input.identity.user.' },
+  { key: 'jwt.invalid', type: 'enum', values: ['deny', 'policy'], default: 'deny', doc: '"deny": a present but invalid token is answered 401 with an RFC 6750 www-authenticate before the policy runs. "policy": the policy sees user null and decides.' },
+  { key: 'jwt.max_token_bytes', type: 'int', default: 8192, min: 256, max: 1048576, doc: 'Largest token looked at; larger is invalid.' },
+  { key: 'jwt.jwks_timeout_ms', type: 'int', default: 2000, min: 100, max: 60000, doc: 'Timeout for fetching a remote JWKS.' },
+  { key: 'jwt.jwks_cooldown_ms', type: 'int', default: 30000, min: 0, max: 3600000, doc: 'Least time between two refetches of a remote JWKS on an unknown kid.' },
+  { key: 'jwt.jwks_cache_ms', type: 'int', default: 600000, min: 1000, max: 86400000, doc: 'How long a fetched JWKS is used before it is refreshed.' },
+  { key: 'routes.mode', type: 'enum', values: ['extend', 'replace'], default: 'extend', doc: '"extend": the built-in AI route catalogue plus routes.table (a table route with a catalogue route\'s name replaces it). "replace": routes.table only.' },
+  { key: 'routes.unmatched', type: 'enum', values: ['default', 'deny'], default: 'default', doc: '"default": a request no route matches goes to policy.decision with input.route null (opa-envoy-plugin policies keep working). "deny": it is denied without evaluation (route_unmatched).' },
+  { key: 'routes.entrypoints', type: 'list', default: [], doc: 'Decision path per API family for the built-in catalogue, as "api=entrypoint" (e.g. kserve-v2=ztauthz/inference/allow); catalogue routes of other APIs use policy.decision.' },
+  { key: 'routes.table', type: 'objects', default: [], doc: 'Your routes: {name, methods, path (template: /v2/models/{model}/infer, {model}:predict, {path*}), api, action, entrypoint?, model_from?, version_from?, params_from?}. See policies/routes/README.md.' },
+  { key: 'cache.enabled', type: 'bool', default: true, doc: 'Cache decisions (allows and denials; never errors). Keys cover the whole input minus cache.ignore, or a route\'s declared fields; entries die with the policy revision.' },
+  { key: 'cache.max_entries', type: 'int', default: 100000, min: 1, max: 100000000, doc: 'Most cached decisions.' },
+  { key: 'cache.max_bytes', type: 'int', default: 64 * MiB, min: 65536, max: 16384 * MiB, doc: 'Most memory the cached decisions may take (estimated per entry).' },
+  { key: 'cache.ttl_ms', type: 'int', default: 30000, min: 1, max: 86400000, doc: 'Longest life of a cached decision; shortened by a policy\'s cache_ttl_seconds result field and by the expiry of the token or certificate that identified the caller.' },
+  { key: 'cache.ignore', type: 'list', default: [...VOLATILE_FIELDS], doc: 'Input fields left out of the default cache key (they change per request and decide nothing). A field the policy\'s Rego source names is kept in the key regardless.' },
+  { key: 'cache.time_dependent_ttl_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Cache life for decisions of policies that read the clock (time.now_ns, io.jwt.decode_verify). 0: such decisions are not cached unless their route says so in cache.routes.' },
+  { key: 'cache.routes', type: 'objects', default: [], doc: 'Per-route caching: {route, key?: [input field paths, e.g. identity.spiffe_id, route.model, attributes.request.http.method], ttl_ms?}. A key list is the route author\'s statement that its policy reads nothing else; ttl_ms also allows caching a clock-reading policy.' },
   { key: 'decision.dry_run', type: 'bool', default: false, aliases: ['dry-run'], doc: 'Answer every Check with OK; the decision record keeps the real decision.' },
   { key: 'decision.on_error', type: 'enum', values: ['deny', 'grpc_error'], default: 'deny', doc: '"deny": errors are PERMISSION_DENIED CheckResponses with HTTP 403, so even Envoy with failure_mode_allow denies. "grpc_error": errors are gRPC errors, as opa-envoy-plugin does (Envoy\'s failure_mode_allow/status_on_error decide).' },
   { key: 'request.max_headers', type: 'int', default: 200, min: 1, max: 10000, doc: 'Most headers a request may carry; more is denied (request_too_large).' },
@@ -48,11 +81,43 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'decision_log.output', type: 'string', default: 'stdout', doc: '"stdout", "stderr" or a file path (appended to; reopened on SIGHUP for log rotation).' },
   { key: 'decision_log.include_input', type: 'bool', default: true, doc: 'Include the policy input in decision records.' },
   { key: 'decision_log.mask', type: 'list', default: ['/input/attributes/request/http/headers/authorization', '/input/attributes/request/http/headers/cookie', '/input/attributes/request/http/headers/proxy-authorization'], doc: 'JSON pointers removed from logged records (the input is never changed for the policy).' },
+  { key: 'decision_log.sample_allowed', type: 'float', default: 1, min: 0, max: 1, doc: 'Fraction of allowed decisions written; denials (and errors, and dry-run denials) are always written.' },
+  { key: 'tracing.enabled', type: 'bool', default: false, doc: 'One span per Check, a child of the request\'s own trace (W3C traceparent/tracestate, B3 single and multi headers in the CheckRequest), with child spans for identify and evaluate. The standard OTEL_* variables override the tracing.* keys where set; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn it off.' },
+  { key: 'tracing.exporter', type: 'enum', values: ['otlp-http', 'otlp-grpc', 'none'], default: 'otlp-http', doc: 'OTLP over HTTP (protobuf) or gRPC.' },
+  { key: 'tracing.endpoint', type: 'string', default: '', doc: 'Collector URL (for HTTP a bare origin gets /v1/traces). Empty: the OTLP default.' },
+  { key: 'tracing.sampler_ratio', type: 'float', default: 1, min: 0, max: 1, doc: 'Fraction of requests without a sampled parent that are traced; a parent\'s decision is always followed.' },
+  { key: 'tracing.service_name', type: 'string', default: 'ztauthz', doc: 'service.name of the spans.' },
+  { key: 'metrics.max_identities', type: 'int', default: 1000, min: 1, max: 1000000, doc: 'Identities with their own ztauthz_identity_checks_total series; the rest count under identity="__overflow__".' },
+  { key: 'metrics.identity_idle_seconds', type: 'int', default: 3600, min: 0, max: 604800, doc: 'An identity idle this long gives its series slot to a new one (0: never).' },
+  { key: 'behavior.enabled', type: 'bool', default: true, doc: 'Behaviour signals per identity (first-seen route, deny spike, rate jump) as metrics, decision-log events and input.behavior.' },
+  { key: 'behavior.max_identities', type: 'int', default: 10000, min: 1, max: 10000000, doc: 'Identities tracked (LRU); an evicted one comes back learning.' },
+  { key: 'behavior.max_routes_per_identity', type: 'int', default: 64, min: 1, max: 100000, doc: 'Routes remembered per identity for first_seen_route.' },
+  { key: 'behavior.window_seconds', type: 'int', default: 60, min: 1, max: 86400, doc: 'Length of one counting window.' },
+  { key: 'behavior.baseline_windows', type: 'int', default: 10, min: 1, max: 1000, doc: 'Windows the baseline averages over.' },
+  { key: 'behavior.learning_seconds', type: 'int', default: 300, min: 0, max: 604800, doc: 'A new identity\'s learning time, during which no spike or jump is raised.' },
+  { key: 'behavior.rate_jump_factor', type: 'float', default: 3, min: 1, max: 1000, doc: 'rate_jump: a window\'s requests exceed this factor times the baseline ...' },
+  { key: 'behavior.rate_jump_min', type: 'int', default: 30, min: 1, max: 100000000, doc: '... and at least this many.' },
+  { key: 'behavior.deny_spike_factor', type: 'float', default: 3, min: 1, max: 1000, doc: 'deny_spike: a window\'s denials exceed this factor times the baseline ...' },
+  { key: 'behavior.deny_spike_min', type: 'int', default: 10, min: 1, max: 100000000, doc: '... and at least this many.' },
   { key: 'log.level', type: 'enum', values: ['debug', 'info', 'warn', 'error'], default: 'info', doc: 'Level of the service log (stderr).' },
 ];
 
 export interface Config {
-  grpc: { addr: string; max_recv_msg_bytes: number };
+  grpc: {
+    addr: string;
+    max_recv_msg_bytes: number;
+    tls: {
+      mode: 'off' | 'files' | 'workload_api';
+      cert_file: string;
+      key_file: string;
+      ca_file: string;
+      reload_interval_ms: number;
+      workload_api_endpoint: string;
+      svid_hint: string;
+      trust_federated_bundles: boolean;
+      allowed_peers: string[];
+    };
+  };
   http: { addr: string };
   policy: {
     path: string;
@@ -68,6 +133,25 @@ export interface Config {
     require_signature: boolean;
   };
   shadow: { path: string; sample: number };
+  routes: { mode: 'extend' | 'replace'; unmatched: 'default' | 'deny'; entrypoints: string[]; table: Record<string, unknown>[] };
+  cache: {
+    enabled: boolean;
+    max_entries: number;
+    max_bytes: number;
+    ttl_ms: number;
+    ignore: string[];
+    time_dependent_ttl_ms: number;
+    routes: Record<string, unknown>[];
+  };
+  identity: { certificate: boolean; principal: boolean; xfcc: boolean; trust_domains: string[]; trust_bundles: string[] };
+  jwt: {
+    issuers: Record<string, unknown>[];
+    invalid: 'deny' | 'policy';
+    max_token_bytes: number;
+    jwks_timeout_ms: number;
+    jwks_cooldown_ms: number;
+    jwks_cache_ms: number;
+  };
   decision: { dry_run: boolean; on_error: 'deny' | 'grpc_error' };
   request: {
     max_headers: number;
@@ -77,7 +161,21 @@ export interface Config {
     parse_body: boolean;
     truncated_body: 'deny' | 'policy';
   };
-  decision_log: { enabled: boolean; output: string; include_input: boolean; mask: string[] };
+  decision_log: { enabled: boolean; output: string; include_input: boolean; mask: string[]; sample_allowed: number };
+  tracing: { enabled: boolean; exporter: 'otlp-http' | 'otlp-grpc' | 'none'; endpoint: string; sampler_ratio: number; service_name: string };
+  metrics: { max_identities: number; identity_idle_seconds: number };
+  behavior: {
+    enabled: boolean;
+    max_identities: number;
+    max_routes_per_identity: number;
+    window_seconds: number;
+    baseline_windows: number;
+    learning_seconds: number;
+    rate_jump_factor: number;
+    rate_jump_min: number;
+    deny_spike_factor: number;
+    deny_spike_min: number;
+  };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
 

@@ -22,15 +22,21 @@ export class PolicyEngine {
   readonly entrypoints: ReadonlySet<string>;
   /** Host builtins the policy calls (e.g. time.now_ns), known at load time. */
   readonly hostBuiltinsUsed: readonly string[];
+  /** The policy reads the clock, so the same input may be decided differently later. */
+  readonly timeDependent: boolean;
+  /** The Rego sources the bundle carries (opa build puts them there), for cache-key safety checks. */
+  readonly regoSources: readonly string[];
   readonly #policy: LoadedPolicy;
   readonly #host: HostBuiltins;
 
-  private constructor(policy: LoadedPolicy, host: HostBuiltins, revision: string, builtinsUsed: readonly string[]) {
+  private constructor(policy: LoadedPolicy, host: HostBuiltins, bundle: BundleFiles, builtinsUsed: readonly string[]) {
     this.#policy = policy;
     this.#host = host;
-    this.revision = revision;
+    this.revision = bundle.revision;
     this.entrypoints = new Set(Object.keys(policy.entrypoints as Record<string, number>));
     this.hostBuiltinsUsed = builtinsUsed;
+    this.timeDependent = builtinsUsed.some(isClockBuiltin);
+    this.regoSources = [...bundle.files].filter(([name]) => name.endsWith('.rego')).map(([, bytes]) => Buffer.from(bytes).toString('utf8'));
   }
 
   static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {
@@ -62,7 +68,7 @@ export class PolicyEngine {
     } catch (err) {
       throw new PolicyLoadError(`bundle data does not load into the policy: ${errorText(err)}`);
     }
-    return new PolicyEngine(policy, host, bundle.revision, used);
+    return new PolicyEngine(policy, host, bundle, used);
   }
 
   /**
@@ -77,6 +83,11 @@ export class PolicyEngine {
       throw new Error(errorText(err));
     }
   }
+}
+
+/** Builtins whose answer depends on when they are called (decode_verify checks exp/nbf against now). */
+function isClockBuiltin(name: string): boolean {
+  return name === 'time.now_ns' || name === 'io.jwt.decode_verify';
 }
 
 /** opa-wasm throws strings and plain objects as well as Errors. */

@@ -5,6 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { CheckPipeline } from '../check/CheckPipeline.ts';
 import { encodeCheckResponse, type CheckResponseObject } from '../envoy/CheckResponse.ts';
 import { Reason, type ReasonCode } from '../types/Reason.ts';
+import type { PeerAuth } from '../tls/PeerAuth.ts';
+import type { SpiffeIdParts } from '../types/Identity.ts';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -26,11 +28,12 @@ const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
   [Reason.deadlineExceeded]: grpc.status.DEADLINE_EXCEEDED,
 };
 
-export function authorizationHandlers(pipeline: CheckPipeline): grpc.UntypedServiceImplementation {
+export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>): grpc.UntypedServiceImplementation {
   return {
     Check(call: grpc.ServerUnaryCall<Buffer, CheckResponseObject>, callback: grpc.sendUnaryData<CheckResponseObject>) {
       const deadline = call.getDeadline();
-      pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline }).then(
+      const peer = peerAuth ? peerAuth.peerIdentity(call) : null;
+      pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline, peer }).then(
         (outcome) => {
           if (outcome.error) {
             callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });

@@ -25,27 +25,30 @@ export function loaderOptions(config: Config, entrypoints: readonly string[]): L
   };
 }
 
-/** Every entrypoint the configuration needs: the default decision path and the extra ones. */
-export function requiredEntrypoints(config: Config): string[] {
-  return [...new Set([config.policy.decision, ...config.policy.entrypoints])];
+/** Every entrypoint the configuration needs: the default decision path, the routes' and the extra ones. */
+export function requiredEntrypoints(config: Config, routeEntrypoints: readonly string[]): string[] {
+  return [...new Set([config.policy.decision, ...routeEntrypoints, ...config.policy.entrypoints])];
 }
 
-/** Loads the configured policy once (start-up, `check`). Throws a one-line error on failure. */
-export function loadConfiguredPolicy(config: Config): Promise<PolicyEngine> {
-  return loadPolicy(config.policy.path || DEMO_POLICY_DIR, loaderOptions(config, requiredEntrypoints(config)));
+/** Loads the configured policy once (`check`). Throws a one-line error on failure. */
+export function loadConfiguredPolicy(config: Config, routeEntrypoints: readonly string[]): Promise<PolicyEngine> {
+  return loadPolicy(config.policy.path || DEMO_POLICY_DIR, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
 }
 
 export class PolicyLifecycle {
-  readonly active = new PolicyStore();
+  readonly active: PolicyStore;
   /** The shadow candidate; empty when shadow.path is unset. */
   readonly shadow = new PolicyStore();
   readonly #watchers: PolicyWatcher[] = [];
   readonly #config: Config;
+  readonly #entrypoints: readonly string[];
   readonly #metrics: Metrics;
   readonly #log: Logger;
 
-  constructor(config: Config, metrics: Metrics, log: Logger) {
+  constructor(config: Config, routeEntrypoints: readonly string[], metrics: Metrics, log: Logger, active = new PolicyStore()) {
+    this.active = active;
     this.#config = config;
+    this.#entrypoints = requiredEntrypoints(config, routeEntrypoints);
     this.#metrics = metrics;
     this.#log = log;
     this.active.onActivate((engine) => metrics.setPolicyRevision(engine.revision));
@@ -53,7 +56,7 @@ export class PolicyLifecycle {
 
   /** First load: a failure here stops the server from starting. */
   async start(): Promise<void> {
-    const opts = loaderOptions(this.#config, requiredEntrypoints(this.#config));
+    const opts = loaderOptions(this.#config, this.#entrypoints);
     await this.#startOne('active', this.#config.policy.path || DEMO_POLICY_DIR, opts, this.active);
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }

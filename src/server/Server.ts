@@ -1,22 +1,23 @@
 // Server wiring: configuration in, listening gRPC and HTTP servers out.
-// Owns start-up order (policy first, then listeners) and graceful shutdown.
-import * as grpc from '@grpc/grpc-js';
+// Owns start-up order (routes, then policy, then listeners) and graceful
+// shutdown (stop accepting, drain in-flight Checks, flush, exit).
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.ts';
 import { parseAddr } from '../config/load.ts';
-import { CheckPipeline } from '../check/CheckPipeline.ts';
-import type { PolicyStore } from '../policy/PolicyStore.ts';
 import { ShadowPolicy } from '../check/ShadowPolicy.ts';
+import { PolicyStore } from '../policy/PolicyStore.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import { DecisionLog } from '../observe/DecisionLog.ts';
+import { BehaviorSignals } from '../observe/BehaviorSignals.ts';
+import { Observer } from '../observe/Observer.ts';
+import { startTracing, type Tracing } from '../observe/Tracing.ts';
 import { createLogger, type Logger } from '../observe/Log.ts';
-import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
-import { HealthState, healthServiceDefinition } from './HealthService.ts';
+import { HealthState } from './HealthService.ts';
 import { createHttpServer } from './HttpServer.ts';
 import { PolicyLifecycle } from './PolicyLifecycle.ts';
-
-export { loadConfiguredPolicy } from './PolicyLifecycle.ts';
+import { buildPhases, createPipeline } from './Pipeline.ts';
+import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
 
 export interface RunningServer {
   readonly grpcPort: number;
@@ -27,37 +28,20 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function createPipeline(
-  config: Config,
-  policies: PolicyStore,
-  metrics?: Metrics,
-  decisionLog?: DecisionLog,
-  shadow?: ShadowPolicy,
-): CheckPipeline {
-  return new CheckPipeline(
-    {
-      limits: {
-        maxHeaders: config.request.max_headers,
-        maxHeaderBytes: config.request.max_header_bytes,
-        maxPathBytes: config.request.max_path_bytes,
-        maxBodyBytes: config.request.max_body_bytes,
-      },
-      input: { parseBody: config.request.parse_body, truncatedBody: config.request.truncated_body },
-      decisionPath: config.policy.decision,
-      dryRun: config.decision.dry_run,
-      onError: config.decision.on_error,
-    },
-    { policies, metrics, decisionLog, shadow },
-  );
-}
-
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
   const health = new HealthState();
-  const lifecycle = new PolicyLifecycle(config, metrics, log);
-  lifecycle.active.onActivate(() => health.setServing(true));
+  // The route table names the entrypoints the policy must have, so it is built first.
+  const policies = new PolicyStore();
+  const phases = buildPhases(config, policies);
+  if (phases.cache) metrics.watchCache(phases.cache);
+  const lifecycle = new PolicyLifecycle(config, phases.router.entrypoints, metrics, log, policies);
+  lifecycle.active.onActivate(() => {
+    health.setServing(true);
+    // Keys carry the revision, so old entries could never be served; clearing frees their memory now.
+    phases.cache?.clear();
+  });
   await lifecycle.start();
-  const policies = lifecycle.active;
 
   const decisionLog = new DecisionLog(
     {
@@ -65,80 +49,103 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       output: config.decision_log.output,
       includeInput: config.decision_log.include_input,
       mask: config.decision_log.mask,
+      sampleAllowed: config.decision_log.sample_allowed,
     },
     metrics,
   );
-  const shadow = lifecycle.shadow.current
-    ? new ShadowPolicy(lifecycle.shadow, config.shadow.sample, (report) => {
-        metrics.shadowEvaluations.inc({ route: report.route, result: report.result });
-        if (report.result !== 'agree') decisionLog.writeEvent({ type: 'shadow', ...report });
-      })
-    : undefined;
-  const pipeline = createPipeline(config, policies, metrics, decisionLog, shadow);
-
-  const grpcServer = new grpc.Server({
-    'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
-    'grpc.max_send_message_length': 4 * 1024 * 1024,
-  });
-  grpcServer.addService(authorizationServiceDefinition, authorizationHandlers(pipeline));
-  grpcServer.addService(healthServiceDefinition, health.handlers());
-  const g = parseAddr(config.grpc.addr);
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    grpcServer.bindAsync(`${hostForBind(g.host)}:${g.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`)) : resolve(port),
-    );
-  });
-
-  const httpServer = createHttpServer(metrics, policies);
-  const h = parseAddr(config.http.addr);
-  let httpPort: number;
+  let tracing: Tracing | undefined;
+  let grpc: GrpcListener | undefined;
+  let httpServer: HttpServer | undefined;
   try {
-    httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
+    tracing = await startTracing(
+      {
+        enabled: config.tracing.enabled,
+        exporter: config.tracing.exporter,
+        endpoint: config.tracing.endpoint,
+        samplerRatio: config.tracing.sampler_ratio,
+        serviceName: config.tracing.service_name,
+      },
+      log,
+    );
+    const b = config.behavior;
+    const behavior = b.enabled
+      ? new BehaviorSignals({
+          maxIdentities: b.max_identities,
+          maxRoutesPerIdentity: b.max_routes_per_identity,
+          windowSeconds: b.window_seconds,
+          baselineWindows: b.baseline_windows,
+          learningSeconds: b.learning_seconds,
+          rateJumpFactor: b.rate_jump_factor,
+          rateJumpMin: b.rate_jump_min,
+          denySpikeFactor: b.deny_spike_factor,
+          denySpikeMin: b.deny_spike_min,
+        })
+      : undefined;
+    const observer = new Observer({ metrics, decisionLog, tracing, behavior });
+    const shadow = lifecycle.shadow.current
+      ? new ShadowPolicy(lifecycle.shadow, config.shadow.sample, (report) => {
+          metrics.shadowEvaluations.inc({ route: report.route, result: report.result });
+          if (report.result !== 'agree') decisionLog.writeEvent({ type: 'shadow', ...report });
+        })
+      : undefined;
+    const pipeline = createPipeline(config, policies, phases, { observer, shadow });
+    grpc = await startGrpcListener(config, pipeline, health, log);
+    httpServer = createHttpServer(metrics, policies);
+    const h = parseAddr(config.http.addr);
+    const httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
+    log.info('serving', { grpc: `${parseAddr(config.grpc.addr).host}:${grpc.port}`, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode });
+
+    // SIGHUP: reopen the decision log (rotation) and reload policies now.
+    const onHup = (): void => {
+      decisionLog.reopen();
+      void lifecycle.reload();
+    };
+    process.on('SIGHUP', onHup);
+    const listener = grpc;
+    const http = httpServer;
+    const tracer = tracing;
+    return {
+      grpcPort: listener.port,
+      httpPort,
+      policies,
+      metrics,
+      async stop(graceMs = 10_000) {
+        process.off('SIGHUP', onHup);
+        lifecycle.stop();
+        health.setServing(false);
+        health.endWatches();
+        await drain(listener, graceMs);
+        listener.close();
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+        await tracer.shutdown();
+        await decisionLog.close();
+      },
+    };
   } catch (err) {
-    grpcServer.forceShutdown();
+    grpc?.server.forceShutdown();
+    grpc?.close();
+    httpServer?.close();
+    await tracing?.shutdown();
     lifecycle.stop();
     throw err;
   }
-  log.info('serving', { grpc: `${g.host}:${grpcPort}`, http: `${h.host}:${httpPort}` });
-
-  // SIGHUP: reopen the decision log (rotation) and reload policies now.
-  const onHup = (): void => {
-    decisionLog.reopen();
-    void lifecycle.reload();
-  };
-  process.on('SIGHUP', onHup);
-
-  return {
-    grpcPort,
-    httpPort,
-    policies,
-    metrics,
-    async stop(graceMs = 10_000) {
-      process.off('SIGHUP', onHup);
-      lifecycle.stop();
-      health.setServing(false);
-      health.endWatches();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          grpcServer.forceShutdown();
-          resolve();
-        }, graceMs);
-        grpcServer.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await new Promise<void>((resolve) => {
-        httpServer.close(() => resolve());
-        httpServer.closeAllConnections();
-      });
-      await decisionLog.close();
-    },
-  };
 }
 
-function hostForBind(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+/** tryShutdown waits for in-flight calls; past the grace period they are cut. */
+function drain(listener: GrpcListener, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      listener.server.forceShutdown();
+      resolve();
+    }, graceMs);
+    listener.server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function listen(server: HttpServer, host: string, port: number, addr: string): Promise<number> {

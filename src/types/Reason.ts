@@ -18,6 +18,20 @@ export const Reason = {
   bodyInvalid: 'body_invalid',
   /** Envoy sent part of the body only; denied unless request.truncated_body is "policy". */
   bodyTruncated: 'body_truncated',
+  /** The request target is ambiguous or malformed (encoded slashes, dot segments, ...): refused, not repaired. */
+  pathRejected: 'path_rejected',
+  /** The host is malformed, or host and :authority disagree. */
+  hostRejected: 'host_rejected',
+  /** A route reads fields from the body but Envoy sent none. */
+  bodyMissing: 'body_missing',
+  /** No route matches and routes.unmatched is "deny", or the path does not fit the route context_extensions names. */
+  routeUnmatched: 'route_unmatched',
+  /** context_extensions names a route or entrypoint that does not exist (a deployment error). */
+  routeUnknown: 'route_unknown',
+  /** A bearer token was present but invalid (with jwt.invalid: deny): 401 before the policy runs. */
+  tokenInvalid: 'token_invalid',
+  /** A token's issuer keys could not be fetched: nobody can be verified, so nobody is. */
+  tokenKeysUnavailable: 'token_keys_unavailable',
   /** Policy evaluation threw (builtin error, out of memory, ...). */
   policyError: 'policy_error',
   /** The decision path is undefined for this input. */
@@ -44,16 +58,22 @@ export function isRequestReason(reason: ReasonCode): boolean {
     reason === Reason.requestInvalidUtf8 ||
     reason === Reason.requestTooLarge ||
     reason === Reason.bodyInvalid ||
-    reason === Reason.bodyTruncated
+    reason === Reason.bodyTruncated ||
+    reason === Reason.pathRejected ||
+    reason === Reason.hostRejected ||
+    reason === Reason.bodyMissing
   );
 }
 
 /** An error carrying a stable reason code; thrown by phases, turned into a denial by the pipeline. */
 export class CheckError extends Error {
   readonly reason: ReasonCode;
-  constructor(reason: ReasonCode, message: string) {
+  /** What the client gets, when a phase knows better than the default for its reason (e.g. a 401 challenge). */
+  readonly response: { readonly httpStatus: number; readonly headers: ReadonlyArray<{ key: string; value: string }> } | undefined;
+  constructor(reason: ReasonCode, message: string, response?: CheckError['response']) {
     super(message);
     this.name = 'CheckError';
     this.reason = reason;
+    this.response = response;
   }
 }

@@ -86,3 +86,15 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** The `check` command's pipeline, in-process: the same phases `serve` builds. */
+export async function inProcessPipeline(flags: Record<string, string> = {}) {
+  const { buildPhases, createPipeline } = await import('../../src/server/Pipeline.ts');
+  const { loadConfiguredPolicy } = await import('../../src/server/PolicyLifecycle.ts');
+  const { PolicyStore } = await import('../../src/policy/PolicyStore.ts');
+  const config = loadConfig({ flags });
+  const policies = new PolicyStore();
+  const phases = buildPhases(config, policies);
+  const load = () => loadConfiguredPolicy(config, phases.router.entrypoints);
+  return { config, policies, phases, load, pipeline: createPipeline(config, policies, phases) };
+}

@@ -1,0 +1,100 @@
+# data.json is where who-may-do-what lives, so its consistency is tested
+# like code: a typo there would otherwise grant nothing or, worse, read as
+# a grant nobody intended. These also pin rules 4 and 5 on the shipped data.
+package ztauthz.data_test
+
+import rego.v1
+
+import data.ztauthz.lib.caller
+import data.ztauthz.lib.catalog
+
+lib := data.ztauthz_library
+
+tenants := {t | some t in lib.namespaces}
+
+test_every_identity_is_a_mesh_workload_with_a_tenant if {
+	prefix := concat("", ["spiffe://", lib.trust_domain, "/ns/"])
+	every id, _ in lib.identities {
+		startswith(id, prefix)
+		parts := split(substring(id, count(prefix), -1), "/")
+		count(parts) == 3
+		parts[1] == "sa"
+		lib.namespaces[parts[0]] in tenants
+	}
+}
+
+test_every_resource_belongs_to_a_known_tenant if {
+	every _, m in lib.models {
+		m.tenant in tenants
+	}
+	every _, s in lib.feature_services {
+		s.tenant in tenants
+		is_string(s.kind)
+	}
+	count(tenants) >= 2
+}
+
+test_every_role_names_real_actions_and_a_scope if {
+	every _, role in lib.roles {
+		every family, g in role {
+			count(g.actions) > 0
+			every a in g.actions {
+				a in catalog.family_actions(family)
+			}
+			g.scope in {"granted", "tenant"}
+		}
+	}
+}
+
+test_every_identity_holds_existing_roles if {
+	every _, entry in lib.identities {
+		count(entry.roles) > 0
+		every r in entry.roles {
+			lib.roles[r]
+		}
+	}
+}
+
+# The policy would refuse these anyway; in data they are still a mistake.
+test_no_identity_lists_another_tenants_resource if {
+	every id, entry in lib.identities {
+		tenant := lib.namespaces[split(id, "/")[4]]
+		every m in object.get(entry, "models", []) {
+			lib.models[m].tenant == tenant
+		}
+		every s in object.get(entry, "feature_services", []) {
+			lib.feature_services[s].tenant == tenant
+		}
+	}
+}
+
+registry_writes := {"register_model", "create_version", "promote_model", "delete_model"}
+
+# Rule 4 on the shipped data: the serving role never writes.
+test_model_server_role_is_read_only if {
+	actions := {a | some a in lib.roles["model-server"].models.actions}
+	count(actions & registry_writes) == 0
+	actions == {"get_model", "get_version", "download_artifact", "load_model", "unload_model"}
+}
+
+# Rule 5 on the shipped data: exactly the release identity can promote to
+# Production.
+test_only_release_identity_promotes_to_production if {
+	promoters := {id |
+		some id, entry in lib.identities
+		some r in entry.roles
+		g := lib.roles[r].models
+		"promote_model" in g.actions
+		some s in g.stages
+		lower(s) == "production"
+	}
+	promoters == {"spiffe://cluster.local/ns/fraud-mlops/sa/release"}
+}
+
+test_batch_identities_have_valid_windows if {
+	batch := [e | some e in lib.identities; e.batch]
+	count(batch) > 0
+	every e in batch {
+		caller.minute_of_day(e.batch.start_utc) != caller.minute_of_day(e.batch.end_utc)
+	}
+}

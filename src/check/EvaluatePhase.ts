@@ -1,0 +1,98 @@
+// The evaluate phase: look the decision up in the cache, or evaluate the
+// policy and store what it decided. Lookup, evaluation and store run in one
+// synchronous stretch, so concurrent misses on the same key cannot both
+// evaluate (single flight by construction: nothing can interleave).
+import type { DecisionCache } from '../cache/DecisionCache.ts';
+import { fullInputKey, keepReferencedFields, parseFieldPath, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
+import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
+import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
+import type { Decision } from '../types/Decision.ts';
+import type { JsonObject } from '../types/Json.ts';
+import { CheckError, Reason } from '../types/Reason.ts';
+
+export type CacheOutcome = 'hit' | 'miss' | 'bypass' | 'off';
+
+export interface CachePolicy {
+  readonly cache: DecisionCache | undefined;
+  /** Fields left out of the default key (before the per-policy safety filter). */
+  readonly ignore: readonly string[];
+  /** Lifetime for decisions of time-dependent policies; 0: they are not cached. */
+  readonly timeDependentTtlMs: number;
+}
+
+/** What a route says about caching its decisions. */
+export interface RouteCaching {
+  /** The only input fields the route's policy reads (its author's statement). */
+  readonly key?: readonly FieldPath[] | undefined;
+  /** Lifetime for this route, which also allows caching a time-dependent policy. */
+  readonly ttlMs?: number | undefined;
+}
+
+export interface Evaluated {
+  readonly decision: Decision;
+  readonly cache: CacheOutcome;
+  readonly evalNs: number;
+  /** The cache key used (for `check --explain`), when the cache was consulted. */
+  readonly key: string | undefined;
+}
+
+export class EvaluatePhase {
+  readonly #policy: CachePolicy;
+  /** Ignore lists after the safety filter, per policy revision. */
+  #ignoreFor: { revision: string; fields: FieldPath[] } | undefined;
+
+  constructor(policy: CachePolicy) {
+    this.#policy = policy;
+  }
+
+  evaluate(engine: PolicyEngine, entrypoint: string, input: JsonObject, route: RouteCaching | undefined, expiresAtS: number | undefined): Evaluated {
+    const cache = this.#policy.cache;
+    if (!cache) return run(engine, entrypoint, input, 'off', undefined);
+    let ttlMs = route?.ttlMs ?? Infinity;
+    if (engine.timeDependent && route?.ttlMs === undefined) {
+      if (this.#policy.timeDependentTtlMs <= 0) return run(engine, entrypoint, input, 'bypass', undefined);
+      ttlMs = this.#policy.timeDependentTtlMs;
+    }
+    const key = route?.key
+      ? selectedFieldsKey(engine.revision, entrypoint, input, route.key)
+      : fullInputKey(engine.revision, entrypoint, input, this.#ignore(engine));
+    const cached = cache.get(key);
+    if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
+    const evaluated = run(engine, entrypoint, input, 'miss', key);
+    // Only what the policy decided is stored; errors threw out of run() above.
+    const limit = Math.min(ttlMs, policyTtlMs(evaluated.decision), expiresAtS === undefined ? Infinity : expiresAtS * 1000 - Date.now());
+    cache.set(key, evaluated.decision, limit);
+    return evaluated;
+  }
+
+  #ignore(engine: PolicyEngine): FieldPath[] {
+    if (this.#ignoreFor?.revision !== engine.revision) {
+      this.#ignoreFor = { revision: engine.revision, fields: keepReferencedFields(this.#policy.ignore, engine.regoSources).map(parseFieldPath) };
+    }
+    return this.#ignoreFor.fields;
+  }
+}
+
+function run(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache: CacheOutcome, key: string | undefined): Evaluated {
+  const start = process.hrtime.bigint();
+  let resultSet: unknown;
+  try {
+    resultSet = engine.evaluate(input, entrypoint);
+  } catch (err) {
+    throw new CheckError(Reason.policyError, `policy evaluation of ${entrypoint} failed: ${errorText(err)}`);
+  }
+  const evalNs = Number(process.hrtime.bigint() - start);
+  return { decision: decisionFromResultSet(resultSet), cache, evalNs, key };
+}
+
+/**
+ * A policy may shorten its decision's cache life with the optional result
+ * field `cache_ttl_seconds` (0: do not cache). opa-envoy-plugin ignores the
+ * field, so such policies stay portable.
+ */
+function policyTtlMs(decision: Decision): number {
+  const r = decision.result;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return Infinity;
+  const ttl = r['cache_ttl_seconds'];
+  return typeof ttl === 'number' && ttl >= 0 ? ttl * 1000 : Infinity;
+}

@@ -1,0 +1,36 @@
+// The route phase: canonicalise the target (before anything else reads it),
+// then choose the route and decision path. Caching statements for routes come
+// from the cache configuration, keyed by route name.
+import type { CheckRequestView } from '../envoy/CheckRequest.ts';
+import type { Canonical, Router } from '../route/Router.ts';
+import type { JsonObject } from '../types/Json.ts';
+import type { RouteCaching } from './EvaluatePhase.ts';
+
+export interface Routed {
+  /** The matched route's name; undefined when none matched. */
+  readonly name: string | undefined;
+  readonly entrypoint: string;
+  readonly caching: RouteCaching | undefined;
+}
+
+export class RoutePhase {
+  readonly #router: Router;
+  readonly #caching: ReadonlyMap<string, RouteCaching>;
+
+  constructor(router: Router, caching: ReadonlyMap<string, RouteCaching>) {
+    this.#router = router;
+    this.#caching = caching;
+  }
+
+  /** Throws path_rejected / host_rejected / request_too_large. */
+  canonicalise(request: CheckRequestView): Canonical {
+    return this.#router.canonicalise(request.http);
+  }
+
+  /** Sets input.route (null when unmatched) and says which decision path decides. */
+  select(request: CheckRequestView, input: JsonObject, canon: Canonical): Routed {
+    const sel = this.#router.select(request.http, input, canon);
+    input['route'] = sel.route as unknown as JsonObject | null;
+    return { name: sel.route?.name, entrypoint: sel.entrypoint, caching: sel.route ? this.#caching.get(sel.route.name) : undefined };
+  }
+}

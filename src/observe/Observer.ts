@@ -1,0 +1,187 @@
+// The one thing the Check pipeline talks to about observability. Three calls
+// per Check: begin() when the request's headers are known (the span joins
+// the request's trace), behavior() before evaluation (input.behavior), and
+// finish() once the answer is made: metrics, behaviour bookkeeping and its
+// events, the decision record (sampled, masked) and the end of the span.
+// Every part is optional; `new Observer()` only builds decision records, which
+// is what `ztauthz check` needs.
+import type { Decision } from '../types/Decision.ts';
+import type { Identity } from '../types/Identity.ts';
+import type { JsonObject } from '../types/Json.ts';
+import type { RouteMatch } from '../types/Route.ts';
+import { BehaviorSignals, LEARNING_VIEW, type BehaviorView } from './BehaviorSignals.ts';
+import { isoTimestamp, type DecisionLog, type DecisionRecord, type RecordIdentity, type RecordRoute } from './DecisionLog.ts';
+import { NO_ROUTE, isErrorReason, type CacheResult, type Metrics } from './Metrics.ts';
+import { checkSpanAttributes } from './TraceAttributes.ts';
+import { NOOP_TRACE, NOOP_TRACING, type CheckTrace, type Tracing } from './Tracing.ts';
+
+export type { BehaviorView } from './BehaviorSignals.ts';
+export type { CheckTrace } from './Tracing.ts';
+
+/** Everything known about one answered Check. */
+export interface ObservedCheck {
+  readonly decisionId: string;
+  /** When the answer was made, ms since the epoch (Date.now()). */
+  readonly timestamp: number;
+  readonly identity: Identity | null;
+  readonly route: RouteMatch | null;
+  readonly decision: Decision;
+  readonly cache: CacheResult;
+  /** Revision of the policy that decided ("" when none was loaded). */
+  readonly revision: string;
+  /** The decision path (entrypoint) evaluated. */
+  readonly path: string;
+  readonly dryRun: boolean;
+  /** The input the policy saw (undefined when the request never became input). */
+  readonly input: JsonObject | undefined;
+  /** Operator notes for the record's message (e.g. why a token was ignored): appended as " (a; b)". */
+  readonly notes?: readonly string[] | undefined;
+  /** What behavior() returned for this Check; when absent, finish() counts the request itself. */
+  readonly behavior?: BehaviorView | undefined;
+  readonly timings: { readonly checkNs: number; readonly evalNs: number };
+}
+
+export interface ObserverParts {
+  readonly metrics?: Metrics | undefined;
+  readonly decisionLog?: DecisionLog | undefined;
+  /** From startTracing(); absent: tracing off. */
+  readonly tracing?: Tracing | undefined;
+  /** Behaviour tracking; absent: off (input.behavior is then always the learning view). */
+  readonly behavior?: BehaviorSignals | undefined;
+}
+
+export class Observer {
+  readonly #metrics: Metrics | undefined;
+  readonly #log: DecisionLog | undefined;
+  readonly #tracing: Tracing;
+  readonly #signals: BehaviorSignals | undefined;
+
+  constructor(parts: ObserverParts = {}) {
+    this.#metrics = parts.metrics;
+    this.#log = parts.decisionLog;
+    this.#tracing = parts.tracing ?? NOOP_TRACING;
+    this.#signals = parts.behavior;
+    if (parts.behavior) parts.metrics?.watchBehavior(parts.behavior);
+  }
+
+  /**
+   * Start of a Check, once the request's headers are known (lower-case names,
+   * as in the CheckRequest; undefined when it did not decode). `startTime`
+   * (performance.now()) backdates the span to when the bytes arrived. When
+   * tracing is off this returns a shared no-op and reads nothing.
+   */
+  begin(headers: Readonly<Record<string, string>> | undefined, startTime?: number): CheckTrace {
+    return this.#tracing.enabled ? this.#tracing.begin(headers, startTime) : NOOP_TRACE;
+  }
+
+  /**
+   * input.behavior for a Check by `identity` (SPIFFE ID, null: none verified)
+   * on `route` (route name, null: none matched). Counts the request. Stable
+   * on steady traffic: one of a few shared, frozen objects.
+   */
+  behavior(identity: string | null, route: string | null, now: number): BehaviorView {
+    return this.#signals ? this.#signals.observe(identity, route, now) : LEARNING_VIEW;
+  }
+
+  /** After the answer: metrics, behaviour bookkeeping, decision record, span end. Returns the record (unmasked). */
+  finish(trace: CheckTrace, check: ObservedCheck): DecisionRecord {
+    const d = check.decision;
+    const spiffeId = check.identity?.spiffe_id ?? null;
+    const routeName = check.route?.name ?? null;
+    const m = this.#metrics;
+    let identityLabel: string | undefined;
+    if (m) {
+      m.recordCheck(d.allowed, d.reason, check.timings.checkNs / 1e9, routeName ?? NO_ROUTE);
+      if (check.timings.evalNs > 0) m.evalDuration.observe(check.timings.evalNs / 1e9);
+      if (check.cache !== 'off') m.cacheLookups.inc({ result: check.cache });
+      identityLabel = m.recordIdentity(spiffeId, routeName ?? NO_ROUTE, d.allowed, check.timestamp);
+    }
+
+    let behavior = check.behavior;
+    const signals = this.#signals;
+    if (signals && spiffeId !== null) {
+      behavior ??= signals.observe(spiffeId, routeName, check.timestamp);
+      for (const event of signals.settle(spiffeId, routeName, d.allowed, check.timestamp)) {
+        if (identityLabel !== undefined) m?.recordSignal(identityLabel, event.signal);
+        this.#log?.writeEvent({ type: 'behavior', decision_id: check.decisionId, trace_id: trace.traceId, ...event });
+      }
+    }
+
+    const record: DecisionRecord = {
+      decision_id: check.decisionId,
+      trace_id: trace.traceId,
+      span_id: trace.spanId,
+      timestamp: isoTimestamp(check.timestamp),
+      path: check.path,
+      revision: check.revision,
+      allowed: d.allowed,
+      reason: d.reason,
+      message: check.notes?.length ? `${d.message} (${check.notes.join('; ')})` : d.message,
+      dry_run: check.dryRun,
+      http_status: d.allowed ? 200 : d.httpStatus,
+      result: d.result,
+      input: check.input,
+      identity: recordIdentity(check.identity),
+      route: recordRoute(check.route),
+      cache: check.cache,
+      behavior,
+      metrics: {
+        timer_check_ns: check.timings.checkNs,
+        timer_eval_ns: check.timings.evalNs,
+        timer_server_handler_ns: check.timings.checkNs,
+        timer_rego_query_eval_ns: check.timings.evalNs,
+      },
+    };
+    this.#log?.write(record);
+
+    if (trace.recording) {
+      trace.setAttributes(
+        checkSpanAttributes({
+          decisionId: check.decisionId,
+          allowed: d.allowed,
+          reason: d.reason,
+          httpStatus: d.httpStatus,
+          dryRun: check.dryRun,
+          cache: check.cache,
+          path: check.path,
+          revision: check.revision,
+          identity: check.identity,
+          route: check.route,
+          behavior,
+        }),
+      );
+      // A policy denial is the service working; only errors mark the span failed.
+      if (isErrorReason(d.reason)) trace.setError(d.reason, d.message);
+    }
+    trace.end();
+    return record;
+  }
+
+  /** Exports buffered spans. */
+  flush(): Promise<void> {
+    return this.#tracing.flush();
+  }
+
+  /** Flushes and stops tracing. (The decision log is closed by its owner.) */
+  shutdown(): Promise<void> {
+    return this.#tracing.shutdown();
+  }
+}
+
+function recordIdentity(id: Identity | null): RecordIdentity | null {
+  if (!id) return null;
+  return {
+    spiffe_id: id.spiffe_id,
+    trust_domain: id.trust_domain,
+    namespace: id.namespace,
+    service_account: id.service_account,
+    source: id.source,
+    peer: id.peer?.spiffe_id ?? null,
+    user: id.user ? { iss: id.user.iss, sub: id.user.sub } : null,
+  };
+}
+
+function recordRoute(r: RouteMatch | null): RecordRoute | null {
+  if (!r) return null;
+  return { name: r.name, api: r.api, action: r.action, model: r.model, version: r.version };
+}

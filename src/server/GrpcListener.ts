@@ -1,0 +1,67 @@
+// The gRPC listener: plain or mTLS (certificate files or the SPIFFE Workload
+// API, rotated without a restart), with the caller allowlist in front of every
+// method, serving Authorization/Check and grpc.health.v1.Health.
+import * as grpc from '@grpc/grpc-js';
+import type { Config } from '../config/schema.ts';
+import { parseAddr } from '../config/load.ts';
+import type { CheckPipeline } from '../check/CheckPipeline.ts';
+import { trySpiffeId } from '../identity/SpiffeId.ts';
+import { PeerAuth, peerAuthInterceptor } from '../tls/PeerAuth.ts';
+import { startFileServerTls, startWorkloadApiServerTls, type ServerTls } from '../tls/ServerTls.ts';
+import type { Logger } from '../observe/Log.ts';
+import type { SpiffeIdParts } from '../types/Identity.ts';
+import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
+import { healthServiceDefinition, type HealthState } from './HealthService.ts';
+
+export interface GrpcListener {
+  readonly port: number;
+  readonly server: grpc.Server;
+  close(): void;
+}
+
+export async function startGrpcListener(config: Config, pipeline: CheckPipeline, health: HealthState, log: Logger): Promise<GrpcListener> {
+  const t = config.grpc.tls;
+  let tls: ServerTls | undefined;
+  let peerAuth: PeerAuth<SpiffeIdParts> | undefined;
+  if (t.mode !== 'off') {
+    peerAuth = new PeerAuth({ allowed: t.allowed_peers, parseId: trySpiffeId });
+    const events = {
+      onRotated: (m: { serial: string; notAfter: Date }, prev: { serial: string } | null) =>
+        log.info('grpc tls certificate loaded', { serial: m.serial, not_after: m.notAfter.toISOString(), previous_serial: prev?.serial ?? null }),
+      onRejected: (err: Error) => log.warn('grpc tls: new certificate refused, keeping the current one', { error: err.message }),
+    };
+    tls =
+      t.mode === 'files'
+        ? await startFileServerTls({ certFile: t.cert_file, keyFile: t.key_file, caFile: t.ca_file }, { ...events, refreshIntervalMs: t.reload_interval_ms })
+        : await startWorkloadApiServerTls({
+            ...events,
+            endpoint: t.workload_api_endpoint || undefined,
+            trustFederatedBundles: t.trust_federated_bundles,
+            ...(t.svid_hint ? { pickSvid: (ctx) => ctx.svids.find((s) => s.hint === t.svid_hint) } : {}),
+            onError: (err) => log.warn('grpc tls: workload api', { error: err.message }),
+          });
+  }
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
+    'grpc.max_send_message_length': 4 * 1024 * 1024,
+    interceptors: peerAuth ? [peerAuthInterceptor(peerAuth)] : [],
+  });
+  server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth));
+  server.addService(healthServiceDefinition, health.handlers());
+  const { host, port } = parseAddr(config.grpc.addr);
+  try {
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`)) : resolve(p),
+      );
+    });
+    return {
+      port: bound,
+      server,
+      close: () => tls?.close(),
+    };
+  } catch (err) {
+    tls?.close();
+    throw err;
+  }
+}

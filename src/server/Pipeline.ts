@@ -1,0 +1,146 @@
+// Builds the Check pipeline's phases from configuration: used by `serve` and
+// by `check`, so the two can never decide differently.
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/schema.ts';
+import { ConfigError } from '../config/load.ts';
+import { CheckPipeline } from '../check/CheckPipeline.ts';
+import { EvaluatePhase, type RouteCaching } from '../check/EvaluatePhase.ts';
+import { IdentifyPhase } from '../check/IdentifyPhase.ts';
+import { RoutePhase } from '../check/RoutePhase.ts';
+import type { ShadowPolicy } from '../check/ShadowPolicy.ts';
+import { DecisionCache } from '../cache/DecisionCache.ts';
+import { parseFieldPath } from '../cache/CacheKey.ts';
+import { WorkloadIdentifier } from '../identity/WorkloadIdentity.ts';
+import { UserTokenVerifier, type IssuerOptions } from '../identity/UserToken.ts';
+import { Router } from '../route/Router.ts';
+import { parseRouteConfig } from '../route/RouteConfig.ts';
+import { CATALOGUE } from '../route/Catalogue.ts';
+import type { PolicyStore } from '../policy/PolicyStore.ts';
+import type { Observer } from '../observe/Observer.ts';
+
+/** Everything built from configuration before any request: errors here stop the start with the key named. */
+export interface Phases {
+  readonly identify: IdentifyPhase;
+  readonly router: Router;
+  readonly route: RoutePhase;
+  readonly evaluate: EvaluatePhase;
+  readonly cache: DecisionCache | undefined;
+}
+
+export function buildPhases(config: Config, policies: PolicyStore): Phases {
+  const router = configError('routes', () =>
+    new Router(parseRouteConfig({ mode: config.routes.mode, unmatched: config.routes.unmatched, table: config.routes.table }, 'routes'), {
+      defaultEntrypoint: config.policy.decision,
+      maxPathBytes: config.request.max_path_bytes,
+      maxBodyBytes: config.request.max_body_bytes,
+      hasEntrypoint: (path) => policies.current?.entrypoints.has(path) ?? false,
+      catalogue: catalogueWithEntrypoints(config.routes.entrypoints),
+    }),
+  );
+  const cache = config.cache.enabled
+    ? new DecisionCache({ maxEntries: config.cache.max_entries, maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_ms })
+    : undefined;
+  return {
+    identify: new IdentifyPhase(workloadIdentifier(config), userTokens(config)),
+    router,
+    route: new RoutePhase(router, routeCaching(config, router)),
+    evaluate: new EvaluatePhase({ cache, ignore: config.cache.ignore, timeDependentTtlMs: config.cache.time_dependent_ttl_ms }),
+    cache,
+  };
+}
+
+export interface Observers {
+  readonly observer?: Observer | undefined;
+  readonly shadow?: ShadowPolicy | undefined;
+}
+
+export function createPipeline(config: Config, policies: PolicyStore, phases: Phases, observers: Observers = {}): CheckPipeline {
+  return new CheckPipeline(
+    {
+      limits: {
+        maxHeaders: config.request.max_headers,
+        maxHeaderBytes: config.request.max_header_bytes,
+        maxPathBytes: config.request.max_path_bytes,
+        maxBodyBytes: config.request.max_body_bytes,
+      },
+      input: { parseBody: config.request.parse_body, truncatedBody: config.request.truncated_body },
+      decisionPath: config.policy.decision,
+      dryRun: config.decision.dry_run,
+      onError: config.decision.on_error,
+    },
+    { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow },
+  );
+}
+
+/** The built-in catalogue with routes.entrypoints applied ("api=entrypoint"). */
+function catalogueWithEntrypoints(entries: readonly string[]): typeof CATALOGUE {
+  const byApi = new Map<string, string>();
+  for (const entry of entries) {
+    const m = /^([a-z][a-z0-9_-]*)=([A-Za-z_][A-Za-z0-9_]*(?:\/[A-Za-z_][A-Za-z0-9_]*)*)$/.exec(entry);
+    if (!m) throw new ConfigError(`routes.entrypoints: "${entry}" must be api=decision/path`);
+    if (!CATALOGUE.some((r) => r.api === m[1])) throw new ConfigError(`routes.entrypoints: no catalogue route has api ${m[1]}`);
+    byApi.set(m[1]!, m[2]!);
+  }
+  return byApi.size === 0 ? CATALOGUE : CATALOGUE.map((r) => (byApi.has(r.api) ? { ...r, entrypoint: byApi.get(r.api)! } : r));
+}
+
+function workloadIdentifier(config: Config): WorkloadIdentifier {
+  const bundles = new Map<string, string>();
+  for (const entry of config.identity.trust_bundles) {
+    const eq = entry.indexOf('=');
+    const file = entry.slice(eq + 1);
+    bundles.set(entry.slice(0, eq), configError('identity.trust_bundles', () => readFileSync(file, 'utf8')));
+  }
+  return configError('identity', () =>
+    new WorkloadIdentifier({
+      certificate: config.identity.certificate,
+      principal: config.identity.principal,
+      xfcc: config.identity.xfcc,
+      trustDomains: config.identity.trust_domains,
+      trustBundles: bundles,
+    }),
+  );
+}
+
+function userTokens(config: Config): UserTokenVerifier | undefined {
+  const j = config.jwt;
+  if (j.issuers.length === 0) return undefined;
+  return configError('jwt.issuers', () =>
+    new UserTokenVerifier({
+      issuers: j.issuers as unknown as IssuerOptions[],
+      invalid: j.invalid,
+      max_token_bytes: j.max_token_bytes,
+      jwks_timeout_ms: j.jwks_timeout_ms,
+      jwks_cooldown_ms: j.jwks_cooldown_ms,
+      jwks_cache_ms: j.jwks_cache_ms,
+    }),
+  );
+}
+
+function routeCaching(config: Config, router: Router): Map<string, RouteCaching> {
+  const out = new Map<string, RouteCaching>();
+  config.cache.routes.forEach((entry, i) => {
+    const where = `cache.routes[${i}]`;
+    const { route, key, ttl_ms } = entry as { route?: unknown; key?: unknown; ttl_ms?: unknown };
+    if (typeof route !== 'string' || !router.selector.table.has(route)) throw new ConfigError(`${where}.route: ${JSON.stringify(route)} is not a route of the table`);
+    if (key !== undefined && (!Array.isArray(key) || key.length === 0 || !key.every((k) => typeof k === 'string' && /^[A-Za-z0-9_.-]+$/.test(k)))) {
+      throw new ConfigError(`${where}.key: must be a non-empty list of input field paths like identity.spiffe_id`);
+    }
+    if (ttl_ms !== undefined && (typeof ttl_ms !== 'number' || !Number.isInteger(ttl_ms) || ttl_ms < 0)) throw new ConfigError(`${where}.ttl_ms: must be a whole number of milliseconds`);
+    if (out.has(route)) throw new ConfigError(`${where}.route: ${route} is configured twice`);
+    out.set(route, { key: key?.map(parseFieldPath), ttlMs: ttl_ms });
+  });
+  return out;
+}
+
+/** Runs a constructor that validates its options; its error becomes a ConfigError naming the key. */
+function configError<T>(key: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const message = (err as Error).message;
+    // Validators that already name the key in full (routes.table[0]...) are passed through as they are.
+    throw new ConfigError(message.startsWith(key) ? message : `${key}: ${message}`);
+  }
+}

@@ -1,0 +1,108 @@
+// Decision-log lines written through the Observer: allow, deny, cache hit and
+// error records with OPA's field names, masking of secrets (and `erased`),
+// sampling of allowed decisions only, and behaviour events.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { DecisionLog, isoTimestamp, type DecisionLogOptions } from '../../src/observe/DecisionLog.ts';
+import { Metrics } from '../../src/observe/Metrics.ts';
+import { Observer } from '../../src/observe/Observer.ts';
+import { Reason } from '../../src/types/Reason.ts';
+import { DEFAULT_MASK, FRONTEND, MODEL_SERVER, deny, input, observed, route, tempFile, workload } from './support/checks.ts';
+
+async function withLog(opts: Partial<DecisionLogOptions>, run: (observer: Observer, metrics: Metrics) => void): Promise<any[]> {
+  const file = tempFile('decisions.log');
+  const metrics = new Metrics({ processMetrics: false });
+  const log = new DecisionLog({ enabled: true, output: file, includeInput: true, mask: DEFAULT_MASK, ...opts }, metrics);
+  run(new Observer({ metrics, decisionLog: log }), metrics);
+  await log.close();
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+describe('decision records', () => {
+  it('one line per decision: allow, deny, cache hit, error; OPA names; secrets masked and listed in erased', async () => {
+    const liveInput = input();
+    const lines = await withLog({}, (o) => {
+      o.finish(o.begin(undefined), observed({ input: liveInput }));
+      o.finish(o.begin(undefined), observed({ decision: deny(), identity: workload(MODEL_SERVER), route: route('feast-get-online-features', 'read_features', null) }));
+      o.finish(o.begin(undefined), observed({ cache: 'hit', timings: { checkNs: 9000, evalNs: 0 } }));
+      o.finish(o.begin(undefined), observed({ decision: deny(Reason.policyError), cache: 'bypass' }));
+      o.finish(o.begin(undefined), observed({ decision: deny(Reason.requestMalformed), identity: null, route: null, input: undefined, cache: 'off', revision: '' }));
+    });
+    expect(lines).toHaveLength(5);
+    const [allow, denied, hit, error, malformed] = lines;
+    for (const l of lines) {
+      expect(Object.keys(l)).toEqual(expect.arrayContaining(['decision_id', 'timestamp', 'path', 'revision', 'allowed', 'reason', 'metrics', 'identity', 'route', 'cache']));
+      expect(l.decision_id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(new Date(l.timestamp).toISOString()).toBe(l.timestamp);
+    }
+    expect(allow).toMatchObject({
+      allowed: true, reason: 'allowed', http_status: 200, revision: 'rev-1', path: 'envoy/authz/allow', cache: 'miss', dry_run: false,
+      identity: { spiffe_id: FRONTEND, trust_domain: 'cluster.local', namespace: 'fraud-web', service_account: 'frontend', source: 'principal', peer: null, user: null },
+      route: { name: 'kserve-v2-infer', api: 'kserve', action: 'infer', model: 'fraud-detector', version: null },
+      metrics: { timer_check_ns: 120000, timer_eval_ns: 40000, timer_server_handler_ns: 120000, timer_rego_query_eval_ns: 40000 },
+      result: { allowed: true },
+    });
+    // Masking: the secrets are gone from the line, the rest of the input stays, and the live input is untouched.
+    const headers = allow.input.attributes.request.http.headers;
+    expect(headers.authorization).toBeUndefined();
+    expect(headers.cookie).toBeUndefined();
+    expect(headers['x-request-id']).toBe('r1');
+    expect(allow.erased).toEqual(DEFAULT_MASK.slice(0, 2));
+    expect(JSON.stringify(lines)).not.toContain('secret');
+    expect((liveInput as any).attributes.request.http.headers.authorization).toBe('Bearer secret-token');
+    expect(denied).toMatchObject({ allowed: false, reason: 'policy_denied', http_status: 403, identity: { spiffe_id: MODEL_SERVER }, route: { name: 'feast-get-online-features', action: 'read_features' } });
+    expect(hit).toMatchObject({ allowed: true, cache: 'hit', metrics: { timer_eval_ns: 0 } });
+    expect(error).toMatchObject({ allowed: false, reason: 'policy_error', message: 'policy_error happened', cache: 'bypass' });
+    expect(malformed).toMatchObject({ allowed: false, reason: 'request_malformed', identity: null, route: null, cache: 'off', revision: '' });
+    expect(malformed.input).toBeUndefined();
+    expect(malformed.erased).toBeUndefined();
+  });
+
+  it('timestamps are Date#toISOString, to the millisecond', () => {
+    for (const ms of [0, 1, 999, 1000, 1767225600123, 1767225600005.7, 1767225659999, Date.now()]) expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString());
+    let t = 1767225600000;
+    for (let i = 0; i < 5000; i++, t += 7.3) expect(isoTimestamp(t)).toBe(new Date(t).toISOString());
+  });
+
+  it('notes from the pipeline are appended to the message', async () => {
+    const [line] = await withLog({}, (o) => o.finish(o.begin(undefined), observed({ decision: deny(), notes: ['token ignored: expired', 'xfcc untrusted'] })));
+    expect(line.message).toBe('no rule allows this (token ignored: expired; xfcc untrusted)');
+  });
+
+  it('dry run records the real decision', async () => {
+    const [line] = await withLog({}, (o) => o.finish(o.begin(undefined), observed({ decision: deny(), dryRun: true })));
+    expect(line).toMatchObject({ allowed: false, dry_run: true, reason: 'policy_denied' });
+  });
+
+  it('include_input: false leaves the input out entirely', async () => {
+    const [line] = await withLog({ includeInput: false }, (o) => o.finish(o.begin(undefined), observed()));
+    expect(line.input).toBeUndefined();
+    expect(line.erased).toBeUndefined();
+  });
+});
+
+describe('sampling', () => {
+  it('sample_allowed: 0 drops every allowed decision and no denial', async () => {
+    let metrics!: Metrics;
+    const lines = await withLog({ sampleAllowed: 0 }, (o, m) => {
+      metrics = m;
+      for (let i = 0; i < 1000; i++) {
+        o.finish(o.begin(undefined), observed());
+        o.finish(o.begin(undefined), observed({ decision: i % 2 ? deny() : deny(Reason.internalError) }));
+        o.finish(o.begin(undefined), observed({ decision: deny(), dryRun: true }));
+      }
+    });
+    expect(lines).toHaveLength(2000);
+    expect(lines.every((l) => l.allowed === false)).toBe(true);
+    expect((await metrics.decisionLogSampledOut.get()).values[0]!.value).toBe(1000);
+  });
+
+  it('sample_allowed: 0.25 keeps a quarter of allowed decisions (by the random source) and every denial', async () => {
+    let n = 0;
+    const lines = await withLog({ sampleAllowed: 0.25, random: () => (n++ % 4) / 4 }, (o) => {
+      for (let i = 0; i < 400; i++) o.finish(o.begin(undefined), observed({ decision: i % 4 === 3 ? deny() : observed().decision }));
+    });
+    expect(lines.filter((l) => l.allowed)).toHaveLength(75);
+    expect(lines.filter((l) => !l.allowed)).toHaveLength(100);
+  });
+});
