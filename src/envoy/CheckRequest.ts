@@ -5,6 +5,9 @@ import { isUtf8 } from 'node:buffer';
 import { CheckRequestType, PROTOJSON_OBJECT, decodeCheckRequest } from './ProtoCodec.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
+import type { CheckRequestView, HttpView } from '../types/Request.ts';
+
+export type { CheckRequestView, HttpView } from '../types/Request.ts';
 
 export interface RequestLimits {
   /** Most headers one request may carry. */
@@ -15,24 +18,6 @@ export interface RequestLimits {
   readonly maxPathBytes: number;
   /** Most bytes of body (body or raw_body). */
   readonly maxBodyBytes: number;
-}
-
-/** The parts of a CheckRequest the pipeline works with, already validated against the limits. */
-export interface CheckRequestView {
-  /** protojson-shaped attributes, as policies see them. */
-  readonly attributes: JsonObject;
-  /** attributes.request.http, for convenience. */
-  readonly http: HttpView;
-}
-
-export interface HttpView {
-  readonly method: string;
-  readonly path: string;
-  readonly host: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-  /** raw_body as bytes (empty when Envoy sent `body` or nothing). */
-  readonly rawBody: Buffer;
 }
 
 const EMPTY_BUFFER = Buffer.alloc(0);

@@ -11,7 +11,7 @@
 //
 // Canonicalising before the input is built means an ambiguous path is refused
 // as path_rejected before anything else looks at it.
-import type { HttpView } from '../envoy/CheckRequest.ts';
+import type { HttpView } from '../types/Request.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 import type { BodyInput } from './BodyFields.ts';
 import { canonicalPath, type CanonicalPath } from './CanonicalPath.ts';
