@@ -7,6 +7,7 @@ import rego.v1
 
 import data.ztauthz.lib.caller
 import data.ztauthz.lib.catalog
+import data.ztauthz.models
 
 lib := data.ztauthz_library
 
@@ -27,9 +28,11 @@ test_every_resource_belongs_to_a_known_tenant if {
 	every _, m in lib.models {
 		m.tenant in tenants
 	}
-	every _, s in lib.feature_services {
-		s.tenant in tenants
-		is_string(s.kind)
+	every key in ["feature_services", "push_sources", "feature_views"] {
+		every _, s in lib[key] {
+			s.tenant in tenants
+			is_string(s.kind)
+		}
 	}
 	count(tenants) >= 2
 }
@@ -62,19 +65,51 @@ test_no_identity_lists_another_tenants_resource if {
 		every m in object.get(entry, "models", []) {
 			lib.models[m].tenant == tenant
 		}
-		every s in object.get(entry, "feature_services", []) {
-			lib.feature_services[s].tenant == tenant
+		every key in ["feature_services", "push_sources", "feature_views"] {
+			every s in object.get(entry, key, []) {
+				lib[key][s].tenant == tenant
+			}
 		}
 	}
 }
 
-registry_writes := {"register_model", "create_version", "promote_model", "delete_model"}
+registry_writes := {
+	"register_model", "register_model_version", "promote_model", "upload_artifact",
+	"delete_model", "delete_model_version", "delete_artifact",
+}
 
 # Rule 4 on the shipped data: the serving role never writes.
 test_model_server_role_is_read_only if {
 	actions := {a | some a in lib.roles["model-server"].models.actions}
 	count(actions & registry_writes) == 0
-	actions == {"get_model", "get_version", "download_artifact", "load_model", "unload_model"}
+	actions == {
+		"read_model", "read_model_version", "get_download_uri", "list_artifacts", "download_artifact",
+		"load_model", "unload_model",
+	}
+	every a in registry_writes {
+		a in catalog.family_actions("models")
+	}
+}
+
+# An artifact path must have one owner: no prefix may sit inside another
+# model's (or be listed twice), or the path resolves to no model at all.
+test_artifact_prefixes_do_not_overlap if {
+	prefixes := [[m, p] | some m, spec in lib.models; some p in object.get(spec, "artifact_prefixes", [])]
+	count(prefixes) > 0
+	every i, a in prefixes {
+		regex.match(`^[^/\\]+(/[^/\\]+)*$`, a[1])
+		every j, b in prefixes {
+			apart(i, j, a[1], b[1])
+		}
+	}
+}
+
+apart(i, j, _, _) if i == j
+
+apart(i, j, p, q) if {
+	i != j
+	not models.under_prefix(p, q)
+	not models.under_prefix(q, p)
 }
 
 # Rule 5 on the shipped data: exactly the release identity can promote to

@@ -25,6 +25,14 @@ recs_training_service := "spiffe://cluster.local/ns/recs-training/sa/training-op
 
 fraud_training_service := "spiffe://cluster.local/ns/fraud-training/sa/training-operator"
 
+# The demo mesh's workloads (README, test/fixtures/requests, the mesh e2e
+# test), part of team-fraud.
+web_frontend := "spiffe://cluster.local/ns/web/sa/frontend"
+
+ml_server := "spiffe://cluster.local/ns/ml-serving/sa/model-server"
+
+ml_trainer := "spiffe://cluster.local/ns/ml-training/sa/trainer"
+
 # 2025-01-15 in UTC; the batch scorer's window is 01:00-05:00.
 t_0230 := 1736908200000000000
 
@@ -62,15 +70,20 @@ with_user(identity, claims) := object.union(identity, {"user": {
 	"claims": object.union({"sub": "alice"}, claims),
 }})
 
+# As deploy/config/library.yaml routes the catalogue's apis. triton-grpc
+# is split there by route; its model_stats route goes to inference.
 entrypoints := {
+	"v1-models": "ztauthz/inference/allow",
 	"kserve-v1": "ztauthz/inference/allow",
+	"tf-serving": "ztauthz/inference/allow",
 	"kserve-v2": "ztauthz/inference/allow",
 	"kserve-v2-grpc": "ztauthz/inference/allow",
-	"tfserving": "ztauthz/inference/allow",
+	"triton": "ztauthz/inference/allow",
 	"openai": "ztauthz/inference/allow",
-	"model-registry": "ztauthz/models/allow",
+	"mlflow": "ztauthz/models/allow",
 	"triton-repository": "ztauthz/models/allow",
-	"feature-store": "ztauthz/features/allow",
+	"triton-grpc": "ztauthz/models/allow",
+	"feast": "ztauthz/features/allow",
 	"training": "ztauthz/training/allow",
 }
 
@@ -81,8 +94,13 @@ route(api, action, model, params) := {
 	"model": model,
 	"version": null,
 	"params": params,
-	"entrypoint": entrypoints[api],
+	"entrypoint": entrypoint(api, action),
 }
+
+entrypoint(api, action) := "ztauthz/inference/allow" if {
+	api == "triton-grpc"
+	action == "model_stats"
+} else := object.get(entrypoints, api, "envoy/authz/allow")
 
 # Envoy's destination principal is the callee sidecar's SVID; only the
 # training family reads it.

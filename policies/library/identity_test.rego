@@ -28,9 +28,9 @@ test_input_without_identity_key_denied if {
 }
 
 test_null_identity_denied_by_every_family if {
-	dm := models.allow with input as f.request(null, f.route("model-registry", "get_model", "fraud-detector", {}))
+	dm := models.allow with input as f.request(null, f.route("mlflow", "read_model", "fraud-detector", {}))
 	f.denied(dm, "models", "identity_missing", "no verified identity")
-	fs_route := f.route("feature-store", "read_features", null, {"feature_service": "fraud-training-features"})
+	fs_route := f.route("feast", "read_features", null, {"feature_service": "fraud-training-features"})
 	df := features.allow with input as f.request(null, fs_route)
 	f.denied(df, "features", "identity_missing", "no verified identity")
 	dt := training.allow with input as f.request_to(null, f.route("training", "create_job", null, {}), f.recs_training_service)

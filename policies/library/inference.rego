@@ -1,4 +1,5 @@
-# Model inference: KServe v1/v2 (HTTP and gRPC), TF Serving, OpenAI-style.
+# Model inference: the shared /v1/models routes, KServe v1/v2 (HTTP and gRPC),
+# TF Serving, Triton (REST and gRPC statistics), OpenAI-compatible servers.
 # A caller reaches a model only if the model is in its own tenant, one of its
 # roles grants the action on a model it is granted, the end user carries the
 # tier the model asks for, and (for batch identities) it is inside its window.
@@ -49,8 +50,9 @@ default route_ok := false
 
 route_ok if catalog.route_family == family
 
-# Model-less actions (server_live, server_ready, openai list_models) cannot
-# be scoped to a tenant, so they fail here and nothing in the library allows
+# Model-less actions (server_live, server_ready, server_metadata,
+# /v1/models list_models, Triton's all-model stats) cannot be scoped to a
+# tenant, so they fail here and nothing in the library allows
 # them: a listing would show every tenant's models behind a shared gateway.
 default model_named := false
 

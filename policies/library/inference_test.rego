@@ -18,14 +18,25 @@ test_frontend_infers_granted_model if {
 
 test_frontend_reads_readiness_and_metadata if {
 	f.allowed(decide(f.fraud_frontend, "kserve-v2", "model_ready", "fraud-detector"), "inference")
-	f.allowed(decide(f.fraud_frontend, "kserve-v1", "model_ready", "fraud-detector"), "inference")
-	f.allowed(decide(f.fraud_frontend, "tfserving", "model_metadata", "fraud-detector"), "inference")
+	f.allowed(decide(f.fraud_frontend, "kserve-v2-grpc", "model_ready", "fraud-detector"), "inference")
+	f.allowed(decide(f.fraud_frontend, "v1-models", "model_metadata", "fraud-detector"), "inference")
+	f.allowed(decide(f.fraud_frontend, "tf-serving", "model_metadata", "fraud-detector"), "inference")
 }
 
 test_frontend_infers_over_every_inference_api if {
-	every api in ["kserve-v1", "kserve-v2", "kserve-v2-grpc", "tfserving", "openai"] {
+	every api in ["v1-models", "tf-serving", "kserve-v2", "kserve-v2-grpc", "triton", "openai"] {
 		f.allowed(decide(f.fraud_frontend, api, "infer", "fraud-detector"), "inference")
 	}
+}
+
+# The demo mesh's frontend (web namespace, team-fraud) reaches only the
+# model it is granted.
+test_demo_frontend_infers_its_granted_model_only if {
+	f.allowed(decide(f.web_frontend, "kserve-v2", "infer", "fraud-detector"), "inference")
+	f.denied(decide(f.web_frontend, "kserve-v2", "infer", "fraud-graph-v2"), "inference", "model_not_granted", "model not granted to caller")
+	f.denied(decide(f.web_frontend, "kserve-v2", "infer", "recs-ranker"), "inference", "tenant_mismatch", "tenant mismatch")
+	f.denied(decide(f.ml_trainer, "kserve-v2", "infer", "fraud-detector"), "inference", "action_not_permitted", "action not permitted for caller")
+	f.denied(decide(f.ml_server, "kserve-v2", "infer", "fraud-detector"), "inference", "action_not_permitted", "action not permitted for caller")
 }
 
 test_frontend_may_not_explain if {
@@ -33,9 +44,19 @@ test_frontend_may_not_explain if {
 	f.denied(d, "inference", "action_not_permitted", "action not permitted for caller")
 }
 
-test_frontend_may_not_embed if {
-	d := decide(f.fraud_frontend, "openai", "embed", "fraud-detector")
-	f.denied(d, "inference", "action_not_permitted", "action not permitted for caller")
+# Triton's per-model statistics (REST and gRPC) are not an inference client's.
+test_frontend_may_not_read_model_stats if {
+	every api in ["triton", "triton-grpc"] {
+		d := decide(f.fraud_frontend, api, "model_stats", "fraud-detector")
+		f.denied(d, "inference", "action_not_permitted", "action not permitted for caller")
+	}
+}
+
+# The catalogue calls OpenAI embeddings "infer" too: what limits them is the
+# model grant, and the embedding model is not granted to the frontend.
+test_frontend_may_not_use_ungranted_embedding_model if {
+	d := decide(f.recs_frontend, "openai", "infer", "recs-embedder")
+	f.denied(d, "inference", "model_not_granted", "model not granted to caller")
 }
 
 test_frontend_same_tenant_model_not_granted if {
@@ -65,7 +86,15 @@ test_model_less_actions_denied if {
 		"inference", "model_required", "request names no model",
 	)
 	f.denied(
-		decide(f.fraud_frontend, "openai", "list_models", null),
+		decide(f.fraud_frontend, "v1-models", "list_models", null),
+		"inference", "model_required", "request names no model",
+	)
+	f.denied(
+		decide(f.fraud_frontend, "kserve-v2-grpc", "server_metadata", null),
+		"inference", "model_required", "request names no model",
+	)
+	f.denied(
+		decide(f.fraud_frontend, "triton", "model_stats", null),
 		"inference", "model_required", "request names no model",
 	)
 	f.denied(
@@ -75,13 +104,24 @@ test_model_less_actions_denied if {
 }
 
 test_route_of_another_family_denied if {
-	d := decide(f.fraud_frontend, "model-registry", "get_model", "fraud-detector")
+	d := decide(f.fraud_frontend, "mlflow", "read_model", "fraud-detector")
 	f.denied(d, "inference", "route", "route not decided by this policy")
+
+	# triton-grpc is split by action: repository loads are not inference.
+	d2 := decide(f.fraud_frontend, "triton-grpc", "load_model", "fraud-detector")
+	f.denied(d2, "inference", "route", "route not decided by this policy")
 }
 
 test_action_the_api_does_not_have_denied if {
 	d := decide(f.fraud_frontend, "kserve-v1", "model_metadata", "fraud-detector")
 	f.denied(d, "inference", "route", "route not decided by this policy")
+}
+
+# The names the library was first written with are not the catalogue's:
+# a route carrying one is refused, not matched loosely.
+test_names_outside_the_catalogue_denied if {
+	f.denied(decide(f.fraud_frontend, "tfserving", "infer", "fraud-detector"), "inference", "route", "route not decided by this policy")
+	f.denied(decide(f.fraud_frontend, "openai", "embed", "fraud-detector"), "inference", "route", "route not decided by this policy")
 }
 
 test_null_route_denied if {

@@ -4,6 +4,7 @@ package ztauthz.lib_test
 import rego.v1
 
 import data.ztauthz.lib.caller
+import data.ztauthz.lib.catalog
 import data.ztauthz.lib.result
 
 test_decide_allows_only_when_every_check_is_true if {
@@ -47,4 +48,20 @@ test_minute_of_day_parses_only_hh_mm if {
 	not caller.minute_of_day("7:00")
 	not caller.minute_of_day("07:00:00")
 	not caller.minute_of_day(420)
+}
+
+# route_family is a complete rule: a pair listed under two families would
+# make it a conflict error (a denial, but for the wrong reason) instead of
+# choosing one.
+test_every_api_action_pair_has_one_family if {
+	pairs := [[api, a] | some _, apis in catalog.actions; some api, acts in apis; some a in acts]
+	count(pairs) == count({p | some p in pairs})
+}
+
+test_route_family_follows_api_and_action if {
+	catalog.route_family == "inference" with input as {"route": {"api": "triton-grpc", "action": "model_stats"}}
+	catalog.route_family == "models" with input as {"route": {"api": "triton-grpc", "action": "load_model"}}
+	catalog.route_family == "features" with input as {"route": {"api": "feast", "action": "write_features"}}
+	not catalog.route_family with input as {"route": {"api": "feast", "action": "infer"}}
+	not catalog.route_family with input as {"route": null}
 }

@@ -48,7 +48,7 @@ test_job_for_other_tenants_model_denied if {
 }
 
 test_batch_only_creates_jobs if {
-	every action in ["cancel_job", "get_job", "list_jobs"] {
+	every action in ["cancel_job", "read_job", "list_jobs", "delete_job"] {
 		d := decide(f.recs_batch, action, null, {"job": "nightly-42"}, f.recs_training_service, f.t_0230)
 		f.denied(d, "training", "action_not_permitted", "action not permitted for caller")
 	}

@@ -45,6 +45,7 @@ export class Metrics {
   readonly policyInfo: Gauge<'revision'>;
   readonly policyLoads: Counter<'policy' | 'result'>;
   readonly shadowEvaluations: Counter<'route' | 'result'>;
+  readonly peersRefused: Counter<'reason'>;
   readonly decisionLogDropped: Counter;
   readonly decisionLogSampledOut: Counter;
   readonly identities: IdentityLabels;
@@ -144,6 +145,12 @@ export class Metrics {
       name: 'ztauthz_policy_loads_total',
       help: 'Policy loads and reloads by policy (active, shadow) and result (success, failure: the previous policy kept serving).',
       labelNames: ['policy', 'result'],
+      registers,
+    });
+    this.peersRefused = new Counter({
+      name: 'ztauthz_grpc_peers_refused_total',
+      help: 'Callers of the mTLS gRPC listener refused before any Check: not_allowed (identified, not on grpc.tls.allowed_peers) or unidentified (no usable SPIFFE ID).',
+      labelNames: ['reason'],
       registers,
     });
     this.shadowEvaluations = new Counter({

@@ -9,6 +9,7 @@ import { trySpiffeId } from '../identity/SpiffeId.ts';
 import { PeerAuth, peerAuthInterceptor } from '../tls/PeerAuth.ts';
 import { startFileServerTls, startWorkloadApiServerTls, type ServerTls } from '../tls/ServerTls.ts';
 import type { Logger } from '../observe/Log.ts';
+import type { Metrics } from '../observe/Metrics.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
 import { healthServiceDefinition, type HealthState } from './HealthService.ts';
@@ -19,7 +20,16 @@ export interface GrpcListener {
   close(): void;
 }
 
-export async function startGrpcListener(config: Config, pipeline: CheckPipeline, health: HealthState, log: Logger): Promise<GrpcListener> {
+/** Past this many refusal warnings a minute, refusals are only counted. */
+const REFUSAL_WARNINGS_PER_MINUTE = 10;
+
+export async function startGrpcListener(
+  config: Config,
+  pipeline: CheckPipeline,
+  health: HealthState,
+  log: Logger,
+  metrics: Metrics,
+): Promise<GrpcListener> {
   const t = config.grpc.tls;
   let tls: ServerTls | undefined;
   let peerAuth: PeerAuth<SpiffeIdParts> | undefined;
@@ -44,7 +54,7 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
     'grpc.max_send_message_length': 4 * 1024 * 1024,
-    interceptors: peerAuth ? [peerAuthInterceptor(peerAuth)] : [],
+    interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
   server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth));
   server.addService(healthServiceDefinition, health.handlers());
@@ -64,4 +74,20 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
     tls?.close();
     throw err;
   }
+}
+
+/** Counts every refused caller and logs a bounded number of them (a rogue sidecar must not flood the log). */
+function refusalReporter(log: Logger, metrics: Metrics): (status: grpc.StatusObject) => void {
+  let windowStart = 0;
+  let warned = 0;
+  return (status) => {
+    const code = status.code === grpc.status.PERMISSION_DENIED ? 'not_allowed' : 'unidentified';
+    metrics.peersRefused.inc({ reason: code });
+    const now = Date.now();
+    if (now - windowStart > 60_000) {
+      windowStart = now;
+      warned = 0;
+    }
+    if (warned++ < REFUSAL_WARNINGS_PER_MINUTE) log.warn('grpc caller refused', { reason: code, details: status.details.slice(0, 300) });
+  };
 }

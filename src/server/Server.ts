@@ -89,7 +89,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         })
       : undefined;
     const pipeline = createPipeline(config, policies, phases, { observer, shadow });
-    grpc = await startGrpcListener(config, pipeline, health, log);
+    grpc = await startGrpcListener(config, pipeline, health, log, metrics);
     httpServer = createHttpServer(metrics, policies);
     const h = parseAddr(config.http.addr);
     const httpPort = await listen(httpServer, h.host, h.port, config.http.addr);

@@ -124,7 +124,11 @@ export class PeerAuth<P extends ParsedSpiffeId = ParsedSpiffeId> {
  * before any handler runs. `exempt` lists full method paths left open to any
  * verified TLS client (e.g. '/grpc.health.v1.Health/Check').
  */
-export function peerAuthInterceptor(auth: PeerAuth<ParsedSpiffeId>, exempt: readonly string[] = []): grpc.ServerInterceptor {
+export function peerAuthInterceptor(
+  auth: PeerAuth<ParsedSpiffeId>,
+  exempt: readonly string[] = [],
+  onRefused: (status: grpc.StatusObject) => void = () => {},
+): grpc.ServerInterceptor {
   const open = new Set(exempt);
   return (method, call) => {
     const responder = new grpc.ResponderBuilder()
@@ -132,7 +136,11 @@ export function peerAuthInterceptor(auth: PeerAuth<ParsedSpiffeId>, exempt: read
         const listener = new grpc.ServerListenerBuilder()
           .withOnReceiveMetadata((metadata, nextMetadata) => {
             const verdict = open.has(method.path) ? null : auth.authorize(call).error;
-            if (verdict) call.sendStatus(verdict);
+            if (verdict) {
+              // A refused caller never reaches the pipeline, so this is the only trace it leaves.
+              onRefused(verdict);
+              call.sendStatus(verdict);
+            }
             else nextMetadata(metadata);
           })
           .build();

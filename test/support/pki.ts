@@ -138,12 +138,40 @@ export class Pki {
   }
 }
 
-/** Envoy's encoding of source.certificate: every byte outside the URL-unreserved set as %XX. */
+/** Full URL-encoding of source.certificate: every byte outside the URL-unreserved set as %XX (ztauthz accepts it; not what Envoy 1.40 sends). */
 export function envoyUrlEncode(pem: string): string {
   return pem.replace(/[^A-Za-z0-9._~-]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
-/** The encoding of older Envoys: only newline, space, "+", "/" and "=" replaced. */
+/** What Envoy (1.40 included) sends in source.certificate: only newline, space, "+", "/" and "=" replaced (test/e2e-mesh.test.ts pins it). */
 export function envoyLegacyUrlEncode(pem: string): string {
   return pem.replace(/[\n +/=]/g, (c) => ({ '\n': '%0A', ' ': '%20', '+': '%2B', '/': '%2F', '=': '%3D' })[c] as string);
+}
+
+/** An X509-SVID on disk, for processes that read certificate files (Envoy, `ztauthz serve --grpc-tls-mode files`). */
+export interface SvidFiles {
+  /** The SPIFFE ID, the certificate's one URI SAN. */
+  readonly id: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The issuing CA's certificate: the trust bundle for this SVID. */
+  readonly caFile: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * A conforming X509-SVID for `id` issued by `ca`, written as `<name>.pem` and
+ * `<name>.key` in the Pki's directory. The key is the Pki's shared leaf key
+ * (see the constructor); `opts` as for Pki.leaf, e.g. a different validity.
+ */
+export function writeSvid(pki: Pki, ca: Ca, id: string, name: string, opts: Omit<LeafOptions, 'uris'> = {}): SvidFiles {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`writeSvid: name ${JSON.stringify(name)} must be a plain file name`);
+  const cert = pki.leaf(ca, { ...opts, uris: [id] });
+  const key = readFileSync(join(pki.dir, 'leaf.key'), 'utf8');
+  const certFile = join(pki.dir, `${name}.pem`);
+  const keyFile = join(pki.dir, `${name}.key`);
+  writeFileSync(certFile, cert);
+  writeFileSync(keyFile, key, { mode: 0o600 });
+  return { id, certFile, keyFile, caFile: join(ca.dir, 'ca.pem'), cert, key };
 }

@@ -1,28 +1,44 @@
 # The route vocabulary: which APIs each family decides and which actions
-# each API has. The route table names the entrypoint; this is the library's
-# own view, so a route sent to the wrong entrypoint (or an action the API
-# does not have) is refused instead of being judged by the wrong rules.
+# each API has, in the exact api and action strings of ztauthz's route
+# catalogue (src/route/Catalogue.ts, tabled in policies/routes/README.md).
+# The route table names the entrypoint; this is the library's own view, so a
+# route sent to the wrong entrypoint (or an action the API does not have) is
+# refused instead of being judged by the wrong rules.
+#
+# A family is chosen by (api, action), not by api alone: triton-grpc mixes
+# per-model statistics (an inference-side read, like Triton's REST
+# model_stats) with repository load/unload (model management). Each pair
+# still belongs to exactly one family; see ztauthz.yaml for how the one
+# catalogue route of the pair that is not "models" reaches inference.
 package ztauthz.lib.catalog
 
 import rego.v1
 
 actions := {
 	"inference": {
-		"kserve-v1": {"infer", "explain", "model_ready"},
-		"kserve-v2": {"infer", "model_ready", "model_metadata", "server_live", "server_ready"},
-		"kserve-v2-grpc": {"infer", "model_ready", "model_metadata", "server_live", "server_ready"},
-		"tfserving": {"infer", "model_metadata"},
-		"openai": {"infer", "embed", "list_models", "model_metadata"},
+		# GET /v1/models[/{model}] and :predict are shared by TF Serving,
+		# KServe v1 and OpenAI-compatible servers (one route each).
+		"v1-models": {"list_models", "model_metadata", "infer"},
+		"kserve-v1": {"explain"},
+		"tf-serving": {"infer", "model_metadata"},
+		"kserve-v2": {"infer", "model_ready", "model_metadata", "server_metadata", "server_live", "server_ready"},
+		"kserve-v2-grpc": {"infer", "model_ready", "model_metadata", "server_metadata", "server_live", "server_ready"},
+		"triton": {"infer", "model_stats"},
+		"triton-grpc": {"model_stats"},
+		# Chat, completions and embeddings are all "infer" on the body's model.
+		"openai": {"infer"},
 	},
 	"models": {
-		"model-registry": {
-			"register_model", "get_model", "search_models", "delete_model",
-			"create_version", "get_version", "promote_model", "download_artifact",
+		"mlflow": {
+			"register_model", "read_model", "search_models", "delete_model", "promote_model",
+			"register_model_version", "read_model_version", "get_download_uri", "delete_model_version",
+			"list_artifacts", "download_artifact", "upload_artifact", "delete_artifact",
 		},
 		"triton-repository": {"list_models", "load_model", "unload_model"},
+		"triton-grpc": {"list_models", "load_model", "unload_model"},
 	},
-	"features": {"feature-store": {"read_features", "push_features"}},
-	"training": {"training": {"create_job", "list_jobs", "get_job", "cancel_job"}},
+	"features": {"feast": {"read_features", "push_features", "write_features"}},
+	"training": {"training": {"create_job", "list_jobs", "read_job", "cancel_job", "delete_job"}},
 }
 
 route_family := family if {
@@ -33,3 +49,7 @@ route_family := family if {
 # Every action of a family, for checking that data.json's roles only name
 # actions that exist (a typo there would otherwise silently grant nothing).
 family_actions(family) := {a | some acts in actions[family]; some a in acts}
+
+# Every api of a family, for checking that ztauthz.yaml routes each catalogue
+# api to the family that decides it.
+family_apis(family) := {api | some api, _ in actions[family]}
