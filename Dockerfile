@@ -29,11 +29,16 @@ COPY package.json ./
 COPY proto ./proto
 COPY src ./src
 COPY --from=policy /bundles /app/bundles
-ENV NODE_ENV=production \
-    ZTAUTHZ_POLICY_PATH=/app/bundles/demo.tar.gz
-USER nonroot
+ENV NODE_ENV=production
+# Numeric, so the kubelet can verify runAsNonRoot (a user name it cannot):
+# 65532 is the distroless image's "nonroot".
+USER 65532:65532
 EXPOSE 9191 8181
 # Node 24 runs the TypeScript sources directly (type stripping); SIGTERM
 # drains in-flight Checks before exit.
 ENTRYPOINT ["/nodejs/bin/node", "src/cli.ts"]
-CMD ["serve"]
+# The baked-in demo bundle, as a flag rather than ZTAUTHZ_POLICY_PATH: the
+# environment would override policy.path of a mounted --config file, while
+# arguments given to the container (deploy/kubernetes: serve --config ...)
+# replace this CMD as a whole.
+CMD ["serve", "--policy", "/app/bundles/demo.tar.gz"]

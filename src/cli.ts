@@ -2,7 +2,7 @@
 // ztauthz command line: `serve` and `check`. Exit codes: 0 ok/allowed,
 // 1 denied (check), 2 usage, configuration or policy load errors.
 import { parseArgs, UsageError, type OptionSpec } from './cli/args.ts';
-import { loadConfig, ConfigError } from './config/load.ts';
+import { loadConfig } from './config/load.ts';
 import { runCheck } from './cli/check.ts';
 import { runServe } from './cli/serve.ts';
 
@@ -45,7 +45,8 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     process.stderr.write(`ztauthz: ${oneLine(err.message)}\n`);
-    if (err instanceof UsageError || err instanceof ConfigError) process.stderr.write(USAGE);
+    // A configuration error is one line (what Kubernetes shows); usage only helps with bad arguments.
+    if (err instanceof UsageError) process.stderr.write(USAGE);
     process.exitCode = 2;
   },
 );

@@ -90,5 +90,7 @@ describe('ztauthz serve refuses to start, with a one-line reason', () => {
     const firstLine = r.stderr.split('\n')[0];
     expect(firstLine).toMatch(/^ztauthz: /);
     expect(firstLine).toMatch(message);
+    // One line, as `kubectl logs` of a crash-looping pod should show it.
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });

@@ -144,6 +144,40 @@ describe('hot reload of a watched bundle', () => {
   });
 });
 
+describe('a bundle mounted from a Kubernetes ConfigMap', () => {
+  it('reloads when the kubelet swaps the ..data link, and ignores the kubelet\'s hidden entries', async () => {
+    // The kubelet's layout: <vol>/..<ts>/file, <vol>/..data -> ..<ts>, <vol>/file -> ..data/file.
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const vol = join(tmp, 'configmap');
+    mkdirSync(join(vol, '..2026_01'), { recursive: true });
+    writeFileSync(join(vol, '..2026_01', 'bundle.tar.gz'), readFileSync(join(tmp, 'v1.tar.gz')));
+    symlinkSync('..2026_01', join(vol, '..data'));
+    symlinkSync('..data/bundle.tar.gz', join(vol, 'bundle.tar.gz'));
+    const server = await startInProcess({ policy: join(vol, 'bundle.tar.gz'), 'policy-watch-debounce-ms': '50' });
+    const client = new CheckClient(server.grpcPort);
+    try {
+      expect(versionOf(await client.check(checkRequest({ path: '/a' })))).toBe('v1');
+      mkdirSync(join(vol, '..2026_02'));
+      writeFileSync(join(vol, '..2026_02', 'bundle.tar.gz'), readFileSync(join(tmp, 'v2.tar.gz')));
+      symlinkSync('..2026_02', join(vol, '..data_tmp'));
+      renameSync(join(vol, '..data_tmp'), join(vol, '..data'));
+      await until('v2 from the swapped ConfigMap', async () => versionOf(await client.check(checkRequest({ path: '/c' }))) === 'v2');
+    } finally {
+      client.close();
+      await server.stop(1000);
+    }
+    // A bundle directory on such a volume reads only the visible files.
+    const dirVol = join(tmp, 'configmap-dir');
+    mkdirSync(join(dirVol, '..2026_01'), { recursive: true });
+    const files = (await import('../src/policy/Bundle.ts')).readBundleArchive(readFileSync(join(tmp, 'v1.tar.gz')));
+    writeFileSync(join(dirVol, 'policy.wasm'), files.wasm);
+    writeFileSync(join(dirVol, 'data.json'), JSON.stringify(files.data));
+    writeFileSync(join(dirVol, '..2026_01', 'data.json'), '{"stale": true}');
+    const { readBundleDirectory } = await import('../src/policy/Bundle.ts');
+    expect(readBundleDirectory(dirVol).data).toEqual(files.data);
+  });
+});
+
 describe('signed bundles (OPA signature format, signed by the real opa)', () => {
   const priv = join(tmp, 'priv.pem');
   const pub = join(tmp, 'pub.pem');

@@ -37,6 +37,9 @@ export function readBundleDirectory(dir: string): BundleFiles {
   let total = 0;
   const walk = (d: string): void => {
     for (const name of readdirSync(d)) {
+      // The kubelet's ..data and ..<timestamp> entries of a ConfigMap volume
+      // duplicate the visible files; they are not part of the bundle.
+      if (name.startsWith('..')) continue;
       const full = join(d, name);
       const st = statSync(full);
       if (st.isDirectory()) walk(full);

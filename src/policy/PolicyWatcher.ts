@@ -37,7 +37,9 @@ export class PolicyWatcher {
     const dir = isDir ? this.#path : dirname(this.#path);
     const name = basename(this.#path);
     this.#watcher = watch(dir, { recursive: isDir, persistent: false }, (_event, file) => {
-      if (isDir || file === null || file === name) this.#schedule();
+      // A Kubernetes ConfigMap or Secret volume swaps its content by renaming
+      // the ..data link, so that event counts for every file in the volume.
+      if (isDir || file === null || file === name || file === '..data') this.#schedule();
     });
     this.#watcher.on('error', (err) => this.#events.onRejected(err));
   }
