@@ -8,9 +8,10 @@ import type { JsonObject, JsonValue } from '../types/Json.ts';
 
 /**
  * Fields left out of the default key, as paths into the input. Each changes
- * per request (ids, clocks, trace context, the client's ephemeral port) and
- * decides nothing in a sane policy; a policy whose source names one of them
- * keeps it in the key (see keepReferencedFields).
+ * per request (ids, clocks, trace context, the client's ephemeral port). The
+ * list is a contract, documented in the README: a policy that decides on one
+ * of them (including by iterating every header) must run with a cache.ignore
+ * that leaves it out, or the cache would answer it from another request.
  */
 export const VOLATILE_FIELDS: readonly string[] = [
   'attributes.request.http.id',
@@ -38,21 +39,8 @@ export function parseFieldPath(path: string): FieldPath {
   return path.split('.');
 }
 
-/**
- * Drops the volatile fields a policy's source mentions by name: a policy that
- * reads `x-request-id` must get a key that includes it. Sources are the Rego
- * files a bundle carries; without them the list is trusted as documented.
- */
-export function keepReferencedFields(fields: readonly string[], regoSources: readonly string[]): string[] {
-  if (regoSources.length === 0) return [...fields];
-  return fields.filter((f) => {
-    const last = f.slice(f.lastIndexOf('.') + 1);
-    return !regoSources.some((src) => src.includes(last));
-  });
-}
-
-/** Key over the whole input minus `ignore`. */
-export function fullInputKey(revision: string, entrypoint: string, input: JsonObject, ignore: readonly FieldPath[]): string {
+/** Key over the whole input minus `ignore`. `policy` names the exact loaded policy instance (see PolicyEngine.instance). */
+export function fullInputKey(policy: string, entrypoint: string, input: JsonObject, ignore: readonly FieldPath[]): string {
   const removed: Array<[JsonObject, string, JsonValue]> = [];
   for (const path of ignore) {
     const parent = walk(input, path, path.length - 1);
@@ -73,7 +61,7 @@ export function fullInputKey(revision: string, entrypoint: string, input: JsonOb
       parent[key] = value;
     }
   }
-  return digest(revision, entrypoint, text);
+  return digest(policy, entrypoint, text);
 }
 
 /**
@@ -81,14 +69,19 @@ export function fullInputKey(revision: string, entrypoint: string, input: JsonOb
  * nothing else. A field that is absent is keyed as absent, not skipped, so
  * {a: absent, b: 1} and {a: 1, b: absent} never share a key.
  */
-export function selectedFieldsKey(revision: string, entrypoint: string, input: JsonObject, fields: readonly FieldPath[]): string {
-  const values: Array<JsonValue | undefined> = new Array(fields.length);
+export function selectedFieldsKey(policy: string, entrypoint: string, route: string, input: JsonObject, fields: readonly FieldPath[]): string {
+  // Each field as [] when absent or [value] when present: no value a client
+  // sends can look like an absent field. The route is part of the key: the
+  // statement "reads nothing else" is only true for its own route.
+  const values: JsonValue[] = new Array(fields.length + 1);
+  values[0] = route;
   for (let i = 0; i < fields.length; i++) {
     const path = fields[i]!;
     const parent = walk(input, path, path.length - 1);
-    values[i] = parent ? parent[path[path.length - 1] as string] : undefined;
+    const v = parent ? parent[path[path.length - 1] as string] : undefined;
+    values[i + 1] = v === undefined ? [] : [v];
   }
-  return digest(revision, entrypoint, JSON.stringify(values, (_k, v: unknown) => (v === undefined ? { '\u0000absent': true } : v)));
+  return digest(policy, entrypoint, JSON.stringify(values));
 }
 
 function walk(input: JsonObject, path: FieldPath, depth: number): JsonObject | undefined {
@@ -100,11 +93,11 @@ function walk(input: JsonObject, path: FieldPath, depth: number): JsonObject | u
   return node !== null && typeof node === 'object' && !Array.isArray(node) ? node : undefined;
 }
 
-function digest(revision: string, entrypoint: string, text: string): string {
-  // Length-prefixed parts: no choice of revision/entrypoint text can make two
+function digest(policy: string, entrypoint: string, text: string): string {
+  // Length-prefixed parts: no choice of policy/entrypoint text can make two
   // different triples hash the same bytes.
   return createHash('sha256')
-    .update(`${revision.length}:${revision}${entrypoint.length}:${entrypoint}`)
+    .update(`${policy.length}:${policy}${entrypoint.length}:${entrypoint}`)
     .update(text)
     .digest('base64url');
 }

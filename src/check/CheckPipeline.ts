@@ -108,7 +108,7 @@ export class CheckPipeline {
       behavior = obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
       input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
-      const evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, identified.expiresAt));
+      const evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt));
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
     } catch (err) {

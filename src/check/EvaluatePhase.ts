@@ -3,7 +3,7 @@
 // synchronous stretch, so concurrent misses on the same key cannot both
 // evaluate (single flight by construction: nothing can interleave).
 import type { DecisionCache } from '../cache/DecisionCache.ts';
-import { fullInputKey, keepReferencedFields, parseFieldPath, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
+import { fullInputKey, parseFieldPath, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
 import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { Decision } from '../types/Decision.ts';
@@ -14,8 +14,10 @@ export type CacheOutcome = 'hit' | 'miss' | 'bypass' | 'off';
 
 export interface CachePolicy {
   readonly cache: DecisionCache | undefined;
-  /** Fields left out of the default key (before the per-policy safety filter). */
+  /** Fields left out of the default key (cache.ignore). */
   readonly ignore: readonly string[];
+  /** The active policy: a decision is stored only while the policy that made it is still the active one. */
+  readonly current: () => PolicyEngine | undefined;
   /** Lifetime for decisions of time-dependent policies; 0: they are not cached. */
   readonly timeDependentTtlMs: number;
 }
@@ -38,14 +40,21 @@ export interface Evaluated {
 
 export class EvaluatePhase {
   readonly #policy: CachePolicy;
-  /** Ignore lists after the safety filter, per policy revision. */
-  #ignoreFor: { revision: string; fields: FieldPath[] } | undefined;
+  readonly #ignore: readonly FieldPath[];
 
   constructor(policy: CachePolicy) {
     this.#policy = policy;
+    this.#ignore = policy.ignore.map(parseFieldPath);
   }
 
-  evaluate(engine: PolicyEngine, entrypoint: string, input: JsonObject, route: RouteCaching | undefined, expiresAtS: number | undefined): Evaluated {
+  evaluate(
+    engine: PolicyEngine,
+    entrypoint: string,
+    input: JsonObject,
+    route: RouteCaching | undefined,
+    routeName: string | undefined,
+    expiresAtS: number | undefined,
+  ): Evaluated {
     const cache = this.#policy.cache;
     if (!cache) return run(engine, entrypoint, input, 'off', undefined);
     let ttlMs = route?.ttlMs ?? Infinity;
@@ -53,23 +62,20 @@ export class EvaluatePhase {
       if (this.#policy.timeDependentTtlMs <= 0) return run(engine, entrypoint, input, 'bypass', undefined);
       ttlMs = this.#policy.timeDependentTtlMs;
     }
-    const key = route?.key
-      ? selectedFieldsKey(engine.revision, entrypoint, input, route.key)
-      : fullInputKey(engine.revision, entrypoint, input, this.#ignore(engine));
+    const key =
+      route?.key && routeName !== undefined
+        ? selectedFieldsKey(engine.instance, entrypoint, routeName, input, route.key)
+        : fullInputKey(engine.instance, entrypoint, input, this.#ignore);
     const cached = cache.get(key);
     if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
     const evaluated = run(engine, entrypoint, input, 'miss', key);
     // Only what the policy decided is stored; errors threw out of run() above.
+    // A Check that started before a reload finishes on the old policy; its
+    // decision must not outlive that policy in the cache.
+    if (this.#policy.current() !== engine) return evaluated;
     const limit = Math.min(ttlMs, policyTtlMs(evaluated.decision), expiresAtS === undefined ? Infinity : expiresAtS * 1000 - Date.now());
     cache.set(key, evaluated.decision, limit);
     return evaluated;
-  }
-
-  #ignore(engine: PolicyEngine): FieldPath[] {
-    if (this.#ignoreFor?.revision !== engine.revision) {
-      this.#ignoreFor = { revision: engine.revision, fields: keepReferencedFields(this.#policy.ignore, engine.regoSources).map(parseFieldPath) };
-    }
-    return this.#ignoreFor.fields;
   }
 }
 

@@ -17,6 +17,8 @@ export class PolicyLoadError extends Error {
   override name = 'PolicyLoadError';
 }
 
+let loads = 0;
+
 export class PolicyEngine {
   readonly revision: string;
   readonly entrypoints: ReadonlySet<string>;
@@ -24,8 +26,12 @@ export class PolicyEngine {
   readonly hostBuiltinsUsed: readonly string[];
   /** The policy reads the clock, so the same input may be decided differently later. */
   readonly timeDependent: boolean;
-  /** The Rego sources the bundle carries (opa build puts them there), for cache-key safety checks. */
-  readonly regoSources: readonly string[];
+  /**
+   * Unique per loaded instance: the revision plus a load counter. Cache keys
+   * use it, so a reload that keeps the manifest revision (or a Check that
+   * finishes on the old policy after a swap) can never share entries.
+   */
+  readonly instance: string;
   readonly #policy: LoadedPolicy;
   readonly #host: HostBuiltins;
 
@@ -36,7 +42,7 @@ export class PolicyEngine {
     this.entrypoints = new Set(Object.keys(policy.entrypoints as Record<string, number>));
     this.hostBuiltinsUsed = builtinsUsed;
     this.timeDependent = builtinsUsed.some(isClockBuiltin);
-    this.regoSources = [...bundle.files].filter(([name]) => name.endsWith('.rego')).map(([, bytes]) => Buffer.from(bytes).toString('utf8'));
+    this.instance = `${bundle.revision}#${++loads}`;
   }
 
   static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {

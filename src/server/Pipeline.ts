@@ -44,7 +44,12 @@ export function buildPhases(config: Config, policies: PolicyStore): Phases {
     identify: new IdentifyPhase(workloadIdentifier(config), userTokens(config)),
     router,
     route: new RoutePhase(router, routeCaching(config, router)),
-    evaluate: new EvaluatePhase({ cache, ignore: config.cache.ignore, timeDependentTtlMs: config.cache.time_dependent_ttl_ms }),
+    evaluate: new EvaluatePhase({
+      cache,
+      ignore: config.cache.ignore,
+      timeDependentTtlMs: config.cache.time_dependent_ttl_ms,
+      current: () => policies.current,
+    }),
     cache,
   };
 }

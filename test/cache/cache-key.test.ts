@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { VOLATILE_FIELDS, fullInputKey, keepReferencedFields, parseFieldPath, selectedFieldsKey } from '../../src/cache/CacheKey.ts';
+import { VOLATILE_FIELDS, fullInputKey, parseFieldPath, selectedFieldsKey } from '../../src/cache/CacheKey.ts';
 import { DecisionCache } from '../../src/cache/DecisionCache.ts';
 import { decisionFromResult } from '../../src/envoy/PolicyResult.ts';
 import type { JsonObject } from '../../src/types/Json.ts';
@@ -46,21 +46,18 @@ describe('cache key', () => {
     expect(i).toEqual(before);
   });
 
-  it('keeps a volatile field in the key when the policy source names it', () => {
-    const kept = keepReferencedFields(VOLATILE_FIELDS, ['allow if input.attributes.request.http.headers["x-request-id"] != ""']);
-    expect(kept).not.toContain('attributes.request.http.headers.x-request-id');
-    expect(kept).toContain('attributes.request.time');
-    expect(keepReferencedFields(VOLATILE_FIELDS, [])).toEqual(VOLATILE_FIELDS);
-  });
-
   it('keys selected fields, telling absent from present', () => {
     const fields = ['attributes.source.principal', 'attributes.request.http.headers.x-tenant'].map(parseFieldPath);
-    const k1 = selectedFieldsKey('r', 'e', input({ path: '/a' }), fields);
-    expect(selectedFieldsKey('r', 'e', input({ path: '/b' }), fields)).toBe(k1);
-    expect(selectedFieldsKey('r', 'e', input({ headers: { 'x-tenant': 't' } }), fields)).not.toBe(k1);
-    expect(selectedFieldsKey('r', 'e', input({ headers: { 'x-tenant': 'null' } }), fields)).not.toBe(
-      selectedFieldsKey('r', 'e', { attributes: { source: { principal: 'spiffe://td/a' }, request: { http: { headers: { 'x-tenant': null } } } } }, fields),
-    );
+    const k1 = selectedFieldsKey('r', 'e', 'route-a', input({ path: '/a' }), fields);
+    expect(selectedFieldsKey('r', 'e', 'route-a', input({ path: '/b' }), fields)).toBe(k1);
+    expect(selectedFieldsKey('r', 'e', 'route-a', input({ headers: { 'x-tenant': 't' } }), fields)).not.toBe(k1);
+    // The same fields on another route never share a key: the narrow-key statement holds per route.
+    expect(selectedFieldsKey('r', 'e', 'route-b', input({ path: '/a' }), fields)).not.toBe(k1);
+    // Absent is not null, and no client value can look absent.
+    const withNull = { attributes: { source: { principal: 'spiffe://td/a' }, request: { http: { headers: { 'x-tenant': null } } } } };
+    expect(selectedFieldsKey('r', 'e', 'route-a', withNull, fields)).not.toBe(k1);
+    const forged = { attributes: { source: { principal: 'spiffe://td/a' }, request: { http: { headers: { 'x-tenant': [] as never } } } } };
+    expect(selectedFieldsKey('r', 'e', 'route-a', forged, fields)).not.toBe(k1);
   });
 });
 
