@@ -27,6 +27,8 @@ import { PolicyStore } from '../src/policy/PolicyStore.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import type { CheckPipeline } from '../src/check/CheckPipeline.ts';
 import type { DecisionCache } from '../src/cache/DecisionCache.ts';
+import * as grpc from '@grpc/grpc-js';
+import { prng } from '../test/support/prng.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BENCH_POLICY = fileURLToPath(new URL('../test/fixtures/policies/cache-bench', import.meta.url));
@@ -38,17 +40,6 @@ const IDENTITIES = 10_000;
 const MODELS = 50;
 const ZIPF_S = 1.1;
 
-/** mulberry32: the same request streams on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(0x5eed);
 const hex = (len: number): string => Array.from({ length: len }, () => Math.floor(rand() * 16).toString(16)).join('');
@@ -283,7 +274,6 @@ const startServe = (): Promise<Served> =>
  * constant OK answer, so the difference to the rows above is ztauthz's work.
  */
 const NOOP_SERVER = `
-import * as grpc from '@grpc/grpc-js';
 const { authorizationServiceDefinition } = await import(${JSON.stringify(`${ROOT}src/server/AuthorizationService.ts`)});
 const server = new grpc.Server();
 const ok = { status: {}, okResponse: {} };

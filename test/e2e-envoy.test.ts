@@ -15,6 +15,7 @@ import { ROOT, spawnServe, type ServeProcess } from './support/servers.ts';
 import { startEnvoy, type RunningEnvoy } from './support/envoy.ts';
 import { startEchoUpstream, type EchoUpstream, type EchoedRequest } from './support/upstream.ts';
 import { CheckClient, checkRequest } from './support/checkClient.ts';
+import { eventually } from './support/mesh.ts';
 
 const CONFIG = join(ROOT, 'deploy/envoy/ext-authz.yaml');
 
@@ -105,16 +106,6 @@ function jsonLines(text: string): Json[] {
     .map((l) => JSON.parse(l) as Json);
 }
 
-/** Polls until `find` returns something: logs are written by other processes. */
-async function eventually<T>(what: string, find: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** ztauthz's decision records (stdout) for a request, by the x-test-id in their input. */
 function decisionsFor(stack: Stack, testId: string): Json[] {

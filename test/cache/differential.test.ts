@@ -20,6 +20,7 @@ import type { PolicyEngine } from '../../src/policy/PolicyEngine.ts';
 import { frame, inferRequest } from '../route/grpcMessages.ts';
 import { makeKey, nowS, sign, type TestKey } from '../identity/tokens.ts';
 import { inProcessPipeline } from '../support/servers.ts';
+import { prng } from '../support/prng.ts';
 
 const policyDir = (name: string): string => fileURLToPath(new URL(`../fixtures/policies/${name}`, import.meta.url));
 const REV1 = policyDir('cache-diff/rev1');
@@ -32,17 +33,6 @@ const SEED = process.env['ZTAUTHZ_DIFF_SEED'] !== undefined ? Number(process.env
 
 type Pipelines = Awaited<ReturnType<typeof inProcessPipeline>>;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const chance = (p: number): boolean => rand() < p;
