@@ -317,6 +317,21 @@ describe('jwt-rbac policy: the request body through Envoy', () => {
 });
 
 describe('ztauthz unreachable', () => {
+  test('a ztauthz slower than the filter timeout (0.5 s) is a denial, not an allow', async () => {
+    const before = await objectResult.envoy.stats('ext_authz\\.error');
+    // Frozen, not dead: the connection stays open and the Check simply never answers in time.
+    objectResult.ztauthz.child.kill('SIGSTOP');
+    try {
+      const res = await send(objectResult, `/slow/${randomUUID()}`, { headers: { 'x-api-key': 'let-me-in' } });
+      expect(res.status).toBe(403);
+      expect(seenUpstream(res.testId)).toHaveLength(0);
+    } finally {
+      objectResult.ztauthz.child.kill('SIGCONT');
+    }
+    const after = await objectResult.envoy.stats('ext_authz\\.error');
+    expect(after['http.ingress_http.ext_authz.error']).toBe((before['http.ingress_http.ext_authz.error'] ?? 0) + 1);
+  });
+
   // Last in the file: it kills the object-result stack's ztauthz.
   test('Envoy fails closed with status_on_error 403 and the upstream sees nothing', async () => {
     const before = await objectResult.envoy.stats('ext_authz\\.error');
