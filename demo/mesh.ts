@@ -17,13 +17,13 @@
 // (what an outbound sidecar would do with ISTIO_MUTUAL), authenticating the
 // callee by its SPIFFE ID.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, spawnServe, type ServeProcess } from '../test/support/servers.ts';
 import { startEnvoy, type RunningEnvoy } from '../test/support/envoy.ts';
 import { Pki, writeSvid, type Ca, type SvidFiles } from '../test/support/pki.ts';
 import { eventually, jsonLines, meshRequest, type Json, type MeshCall } from '../test/support/mesh.ts';
+import { listenLoopback } from '../test/support/upstream.ts';
 
 export const TRUST_DOMAIN = 'cluster.local';
 const SIDECAR_CONFIG = join(ROOT, 'deploy/envoy/mtls-sidecar.yaml');
@@ -160,19 +160,7 @@ async function startStub(handler: Handler): Promise<Stub> {
       res.end(out.body);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...(await listenLoopback(server)), received };
 }
 
 // ---- the mesh ----------------------------------------------------------------

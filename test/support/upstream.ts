@@ -1,7 +1,7 @@
 // An HTTP echo server standing in for the service behind Envoy: it answers
 // every request with 200 and a JSON description of what it received, and
 // keeps a list of those requests so a test can assert what did (not) arrive.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface EchoedRequest {
@@ -41,13 +41,17 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       res.end(payload);
     });
   });
+  return { ...(await listenLoopback(server)), received };
+}
+
+/** Listens on 127.0.0.1 on a free port; close() also ends kept-alive connections, so tests stop at once. */
+export async function listenLoopback(server: Server): Promise<{ port: number; close(): Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,
-    received,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
