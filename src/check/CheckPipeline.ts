@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readCheckRequest, type RequestLimits } from '../envoy/CheckRequest.ts';
 import { buildPolicyInput, type InputOptions } from '../envoy/PolicyInput.ts';
 import { toCheckResponse, type CheckResponseObject } from '../envoy/CheckResponse.ts';
-import { errorText } from '../policy/PolicyEngine.ts';
+import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 import type { DecisionRecord } from '../observe/DecisionLog.ts';
 import { Observer, type CheckTrace } from '../observe/Observer.ts';
@@ -20,6 +20,8 @@ import type { ShadowPolicy } from './ShadowPolicy.ts';
 import type { IdentifyPhase } from './IdentifyPhase.ts';
 import type { CacheOutcome, EvaluatePhase } from './EvaluatePhase.ts';
 import type { RoutePhase, Routed } from './RoutePhase.ts';
+import type { RawRequestKeyer, RawKey } from '../envoy/RawRequestKey.ts';
+import type { RequestShortcut } from '../cache/RequestShortcut.ts';
 
 export interface PipelineOptions {
   readonly limits: RequestLimits;
@@ -56,6 +58,8 @@ export interface PipelineDeps {
   /** Metrics, decision log, tracing, behaviour signals; a bare Observer only builds records. */
   readonly observer?: Observer | undefined;
   readonly shadow?: ShadowPolicy | undefined;
+  /** Repeated requests answered from the decision cache without decoding (present only with the cache). */
+  readonly shortcut?: { readonly keyer: RawRequestKeyer; readonly table: RequestShortcut } | undefined;
 }
 
 const RECORDS_ONLY = new Observer();
@@ -76,11 +80,21 @@ export class CheckPipeline {
     const t0 = performance.now();
     const decisionId = randomUUID();
     const obs = this.#deps.observer ?? RECORDS_ONLY;
+    // Taken once: a policy swapped while this Check awaits does not change its answer midway.
+    const engine = this.#deps.policies.current;
+    // The shortcut answers without an input, so not when a record or the shadow policy needs one.
+    const shortcut = engine && !this.#deps.shadow && !obs.recordsInput ? this.#deps.shortcut : undefined;
+    const raw = shortcut?.keyer.key(bytes, `${engine!.instance}\n${ctx.peer?.spiffe_id ?? ''}`);
+    // Set when the shortcut already counted this request for input.behavior.
+    let counted: BehaviorView | undefined;
+    if (raw) {
+      const fast = this.#fromShortcut(raw, engine!, shortcut!.table, obs, ctx, started, t0, decisionId);
+      if (fast && 'response' in fast) return fast;
+      counted = fast;
+    }
     let trace: CheckTrace | undefined;
     let identity: Identity | null = null;
     let behavior: BehaviorView | undefined;
-    // Taken once: a policy swapped while this Check awaits does not change its answer midway.
-    const engine = this.#deps.policies.current;
     let input: JsonObject | undefined;
     let routed: Routed | undefined;
     let entrypoint = this.#opts.decisionPath;
@@ -105,12 +119,15 @@ export class CheckPipeline {
       routed = selected;
       entrypoint = selected.entrypoint;
       // Before the cache key: signals are a few shared values, so steady traffic keeps hitting.
-      behavior = obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
+      behavior = counted ?? obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
       input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
       const evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt));
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
+      if (raw && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
+        shortcut!.table.remember(raw.key, { cacheKey, identity, route: (input['route'] as unknown as RouteMatch | null) ?? null, entrypoint, behavior });
+      }
     } catch (err) {
       decision = errorDecision(err);
     }
@@ -143,6 +160,46 @@ export class CheckPipeline {
       input,
       cacheKey,
     };
+  }
+
+  /**
+   * A repeat of remembered request bytes: answered from the decision cache
+   * entry the full path stored, if it is still there and input.behavior is
+   * what it was then. Otherwise the full path runs, with the behaviour view
+   * when this already counted the request (the same identity and route, as
+   * they come from the same bytes).
+   */
+  #fromShortcut(raw: RawKey, engine: PolicyEngine, table: RequestShortcut, obs: Observer, ctx: CheckContext, started: bigint, t0: number, decisionId: string): CheckOutcome | BehaviorView | undefined {
+    const known = table.get(raw.key);
+    if (!known) return undefined;
+    const decision = this.#deps.evaluate.cached(known.cacheKey);
+    if (!decision) {
+      table.forget(raw.key);
+      return undefined;
+    }
+    const now = Date.now();
+    if (now > ctx.deadline) return undefined;
+    // Counts the request, as the full path would; a changed signal means a different input.
+    const behavior = obs.behavior(known.identity?.spiffe_id ?? null, known.route?.name ?? null, now);
+    if (behavior !== known.behavior) return behavior;
+    const trace = obs.begin(raw.traceHeaders, t0);
+    const record = obs.finish(trace, {
+      decisionId,
+      timestamp: now,
+      identity: known.identity,
+      route: known.route,
+      decision,
+      cache: 'hit',
+      revision: engine.revision,
+      path: known.entrypoint,
+      dryRun: this.#opts.dryRun,
+      input: undefined,
+      behavior,
+      notes: undefined,
+      shortcut: true,
+      timings: { checkNs: Number(process.hrtime.bigint() - started), evalNs: 0 },
+    });
+    return { response: toCheckResponse(decision, decisionId, { dryRun: this.#opts.dryRun }), error: undefined, decision, record, input: undefined, cacheKey: known.cacheKey };
   }
 }
 

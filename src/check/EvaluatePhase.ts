@@ -47,6 +47,11 @@ export class EvaluatePhase {
     this.#ignore = policy.ignore.map(parseFieldPath);
   }
 
+  /** The decision cached under a key an earlier evaluate() used (the request shortcut's way in). */
+  cached(key: string): Decision | undefined {
+    return this.#policy.cache?.get(key);
+  }
+
   evaluate(
     engine: PolicyEngine,
     entrypoint: string,

@@ -16,6 +16,12 @@ export interface Identified {
   readonly notes: readonly string[];
   /** Seconds since the epoch after which this identity must not be relied on (token or certificate expiry). */
   readonly expiresAt: number | undefined;
+  /**
+   * True when the same request bytes always give this same identity: no
+   * token was looked at (its validity depends on the clock and on fetched
+   * keys) and no present source was refused (a certificate not yet valid).
+   */
+  readonly fromBytesAlone: boolean;
 }
 
 export class IdentifyPhase {
@@ -34,8 +40,10 @@ export class IdentifyPhase {
     let expiresAt = workload.expiresAt;
 
     let user = null;
+    let tokenSeen = false;
     if (this.#tokens) {
       const token = await this.#tokens.verify(headers);
+      tokenSeen = token.user !== null || token.error !== undefined;
       if (token.error) {
         notes.push(`token: ${token.error.reason}`);
         if (token.deny) {
@@ -51,7 +59,8 @@ export class IdentifyPhase {
     }
 
     const w = workload.identity;
-    if (!w && !peer && !user) return { identity: null, notes, expiresAt };
+    const fromBytesAlone = !tokenSeen && notes.length === 0;
+    if (!w && !peer && !user) return { identity: null, notes, expiresAt, fromBytesAlone };
     return {
       identity: {
         spiffe_id: w?.spiffe_id ?? null,
@@ -65,6 +74,7 @@ export class IdentifyPhase {
       },
       notes,
       expiresAt,
+      fromBytesAlone,
     };
   }
 }

@@ -95,6 +95,11 @@ export class DecisionLog {
     if (opts.enabled) this.#out = openOutput(opts.output);
   }
 
+  /** Whether records carry the policy input (a Check answered without building one could not log it). */
+  get recordsInput(): boolean {
+    return this.#opts.enabled && this.#opts.includeInput;
+  }
+
   /** Writes a record unless it is an allowed decision sampled out, or the output is behind. True when written. */
   write(record: DecisionRecord): boolean {
     const out = this.#out;

@@ -40,6 +40,7 @@ export class Metrics {
   readonly checkDuration: Histogram<'decision'>;
   readonly evalDuration: Histogram;
   readonly cacheLookups: Counter<'result'>;
+  readonly shortcuts: Counter;
   readonly identityChecks: Counter<'identity' | 'route' | 'decision'>;
   readonly behaviorSignals: Counter<'signal' | 'identity'>;
   readonly policyInfo: Gauge<'revision'>;
@@ -98,6 +99,11 @@ export class Metrics {
       name: 'ztauthz_decision_cache_lookups_total',
       help: 'Decision cache lookups by result: hit, miss, bypass (the Check was not cacheable).',
       labelNames: ['result'],
+      registers,
+    });
+    this.shortcuts = new Counter({
+      name: 'ztauthz_request_shortcuts_total',
+      help: 'Cache hits answered by the request shortcut: repeated request bytes, answered without decoding or building the input.',
       registers,
     });
     this.identityChecks = new Counter({

@@ -38,6 +38,8 @@ export interface ObservedCheck {
   readonly notes?: readonly string[] | undefined;
   /** What behavior() returned for this Check; when absent, finish() counts the request itself. */
   readonly behavior?: BehaviorView | undefined;
+  /** Answered by the request shortcut (a hit found by the request's bytes). */
+  readonly shortcut?: boolean | undefined;
   readonly timings: { readonly checkNs: number; readonly evalNs: number };
 }
 
@@ -62,6 +64,11 @@ export class Observer {
     this.#tracing = parts.tracing ?? NOOP_TRACING;
     this.#signals = parts.behavior;
     if (parts.behavior) parts.metrics?.watchBehavior(parts.behavior);
+  }
+
+  /** Whether decision records need the policy input. */
+  get recordsInput(): boolean {
+    return this.#log?.recordsInput ?? false;
   }
 
   /**
@@ -94,6 +101,7 @@ export class Observer {
       m.recordCheck(d.allowed, d.reason, check.timings.checkNs / 1e9, routeName ?? NO_ROUTE);
       if (check.timings.evalNs > 0) m.evalDuration.observe(check.timings.evalNs / 1e9);
       if (check.cache !== 'off') m.cacheLookups.inc({ result: check.cache });
+      if (check.shortcut) m.shortcuts.inc();
       identityLabel = m.recordIdentity(spiffeId, routeName ?? NO_ROUTE, d.allowed, check.timestamp);
     }
 

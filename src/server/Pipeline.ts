@@ -10,6 +10,8 @@ import { RoutePhase } from '../check/RoutePhase.ts';
 import type { ShadowPolicy } from '../check/ShadowPolicy.ts';
 import { DecisionCache } from '../cache/DecisionCache.ts';
 import { parseFieldPath } from '../cache/CacheKey.ts';
+import { RequestShortcut } from '../cache/RequestShortcut.ts';
+import { RawRequestKeyer } from '../envoy/RawRequestKey.ts';
 import { WorkloadIdentifier } from '../identity/WorkloadIdentity.ts';
 import { UserTokenVerifier, type IssuerOptions } from '../identity/UserToken.ts';
 import { Router } from '../route/Router.ts';
@@ -25,6 +27,8 @@ export interface Phases {
   readonly route: RoutePhase;
   readonly evaluate: EvaluatePhase;
   readonly cache: DecisionCache | undefined;
+  /** Repeated request bytes to their cache entry; present with the cache. */
+  readonly shortcut: { readonly keyer: RawRequestKeyer; readonly table: RequestShortcut } | undefined;
 }
 
 export function buildPhases(config: Config, policies: PolicyStore): Phases {
@@ -51,6 +55,9 @@ export function buildPhases(config: Config, policies: PolicyStore): Phases {
       current: () => policies.current,
     }),
     cache,
+    shortcut: cache
+      ? { keyer: new RawRequestKeyer(config.cache.ignore), table: new RequestShortcut(config.cache.max_entries, config.cache.max_bytes, config.cache.ttl_ms) }
+      : undefined,
   };
 }
 
@@ -73,7 +80,7 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
     },
-    { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow },
+    { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow, shortcut: phases.shortcut },
   );
 }
 

@@ -40,6 +40,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     health.setServing(true);
     // Keys carry the revision, so old entries could never be served; clearing frees their memory now.
     phases.cache?.clear();
+    phases.shortcut?.table.clear();
   });
   await lifecycle.start();
 

@@ -1,0 +1,251 @@
+// A key over a CheckRequest's wire bytes with the per-request fields left
+// out, computed without decoding the request: the request shortcut's lookup
+// (see cache/RequestShortcut.ts), which lets a repeated request skip decode,
+// identify, input building and the input key.
+//
+// Soundness: the hashed stream is every byte of the request except the
+// skipped fields, with each message the scan descends into written as
+// tag, contents, 0x00 (a byte no field tag starts with) instead of its length
+// prefix. That stream can be parsed back unambiguously, so two requests share
+// a key only if they are byte-identical apart from the skipped fields, and
+// every skipped field is one cache.ignore leaves out of the input key anyway.
+// Whatever the scan does not understand (other wire types, malformed bytes)
+// gives no key, and the request takes the full path.
+import { hash } from 'node:crypto';
+
+/** Field numbers in envoy.service.auth.v3 / envoy.config.core.v3. */
+const F = {
+  checkAttributes: 1,
+  source: 1,
+  request: 4,
+  peerAddress: 1,
+  socketAddress: 1,
+  portValue: 3,
+  time: 1,
+  http: 2,
+  httpId: 1,
+  headers: 3,
+} as const;
+
+/** The input paths (cache.ignore entries) the scan knows how to leave out. */
+const SKIPPABLE: Record<string, 'time' | 'httpId' | 'port'> = {
+  'attributes.request.time': 'time',
+  'attributes.request.http.id': 'httpId',
+  'attributes.source.address.socketAddress.portValue': 'port',
+};
+const HEADER_PREFIX = 'attributes.request.http.headers.';
+
+/** Trace context headers: on a shortcut the span still joins the request's trace. */
+const TRACE_HEADERS = new Set(['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']);
+
+export interface RawKey {
+  readonly key: string;
+  /** Trace headers among the skipped ones (only those), for the span. */
+  readonly traceHeaders: Record<string, string> | undefined;
+}
+
+export class RawRequestKeyer {
+  readonly #skipTime: boolean;
+  readonly #skipHttpId: boolean;
+  readonly #skipPort: boolean;
+  /** Header names to skip, as bytes, by length for a quick first test. */
+  readonly #headers: Map<number, Array<{ readonly bytes: Buffer; readonly name: string }>>;
+  #scratch = Buffer.allocUnsafe(4096);
+  #len = 0;
+  #trace: Record<string, string> | undefined;
+
+  /** `ignore`: the cache.ignore list; entries the scan cannot map are simply kept in the key (more specific, never less). */
+  constructor(ignore: readonly string[]) {
+    const kinds = new Set(ignore.map((p) => SKIPPABLE[p]).filter((k) => k !== undefined));
+    this.#skipTime = kinds.has('time');
+    this.#skipHttpId = kinds.has('httpId');
+    this.#skipPort = kinds.has('port');
+    this.#headers = new Map();
+    for (const path of ignore) {
+      if (!path.startsWith(HEADER_PREFIX)) continue;
+      const name = path.slice(HEADER_PREFIX.length);
+      if (name.length === 0 || name.includes('.')) continue; // a dotted rest is not one header name
+      const bytes = Buffer.from(name, 'utf8');
+      const list = this.#headers.get(bytes.length) ?? [];
+      list.push({ bytes, name });
+      this.#headers.set(bytes.length, list);
+    }
+  }
+
+  /** `context`: what else the decision depends on (policy instance, mTLS peer), length-prefixed into the key. */
+  key(bytes: Uint8Array, context: string): RawKey | undefined {
+    this.#len = 0;
+    this.#trace = undefined;
+    this.#appendText(`${context.length}:${context}`);
+    if (!this.#message(bytes, 0, bytes.length, 0)) return undefined;
+    const key = hash('sha256', this.#scratch.subarray(0, this.#len), 'base64url');
+    return { key, traceHeaders: this.#trace };
+  }
+
+  /**
+   * Scans one message; `level` says which: 0 CheckRequest, 1 AttributeContext,
+   * 2 source Peer, 3 Address, 4 SocketAddress, 5 AttributeContext.Request, 6 HttpRequest.
+   */
+  #message(b: Uint8Array, start: number, end: number, level: number): boolean {
+    let p = start;
+    while (p < end) {
+      const fieldStart = p;
+      const tag = varint(b, p, end);
+      if (tag < 0) return false;
+      const tagEnd = (p = next);
+      const field = Math.floor(tag / 8);
+      const wire = tag & 7;
+      if (field === 0) return false;
+      let valueStart = p;
+      let valueEnd: number;
+      if (wire === 0) {
+        valueEnd = skipVarint(b, p, end);
+        if (valueEnd < 0) return false;
+      } else if (wire === 1) valueEnd = p + 8;
+      else if (wire === 5) valueEnd = p + 4;
+      else if (wire === 2) {
+        const n = varint(b, p, end);
+        if (n < 0) return false;
+        valueStart = next;
+        valueEnd = valueStart + n;
+      } else return false;
+      if (valueEnd > end) return false;
+      p = valueEnd;
+
+      const child = wire === 2 ? descend(level, field) : -1;
+      if (child >= 0) {
+        this.#append(b, fieldStart, tagEnd);
+        if (!this.#message(b, valueStart, valueEnd, child)) return false;
+        this.#appendByte(0);
+        continue;
+      }
+      if (this.#skip(b, level, field, wire, valueStart, valueEnd)) continue;
+      this.#append(b, fieldStart, valueEnd);
+    }
+    return p === end;
+  }
+
+  #skip(b: Uint8Array, level: number, field: number, wire: number, start: number, end: number): boolean {
+    if (level === 4) return this.#skipPort && field === F.portValue && wire === 0;
+    if (level === 5) return this.#skipTime && field === F.time && wire === 2;
+    if (level !== 6) return false;
+    if (field === F.httpId && wire === 2) return this.#skipHttpId;
+    if (field === F.headers && wire === 2) return this.#skipHeader(b, start, end);
+    return false;
+  }
+
+  /** A headers map entry {1: name, 2: value} whose name is on the list. */
+  #skipHeader(b: Uint8Array, start: number, end: number): boolean {
+    let nameAt = -1;
+    let nameLen = 0;
+    let valueAt = -1;
+    let valueLen = 0;
+    let p = start;
+    while (p < end) {
+      const tag = varint(b, p, end);
+      if (tag < 0 || (tag & 7) !== 2) return false;
+      const n = varint(b, next, end);
+      if (n < 0 || next + n > end) return false;
+      // A repeated name or value field makes the entry unusual: keep it.
+      if (tag === 0x0a && nameAt < 0) {
+        nameAt = next;
+        nameLen = n;
+      } else if (tag === 0x12 && valueAt < 0) {
+        valueAt = next;
+        valueLen = n;
+      } else return false;
+      p = next + n;
+    }
+    if (nameAt < 0) return false;
+    const candidates = this.#headers.get(nameLen);
+    if (!candidates) return false;
+    let name: string | undefined;
+    for (const c of candidates) {
+      let i = 0;
+      while (i < nameLen && c.bytes[i] === b[nameAt + i]) i++;
+      if (i === nameLen) {
+        name = c.name;
+        break;
+      }
+    }
+    if (name === undefined) return false;
+    if (valueAt >= 0 && TRACE_HEADERS.has(name)) (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
+    return true;
+  }
+
+  #append(b: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#reserve(n);
+    const out = this.#scratch;
+    let len = this.#len;
+    // Most fields are a few bytes: a loop beats making a subarray view to copy from.
+    if (n < 64) for (let i = start; i < end; i++) out[len++] = b[i]!;
+    else {
+      out.set(b.subarray(start, end), len);
+      len += n;
+    }
+    this.#len = len;
+  }
+
+  #appendText(text: string): void {
+    this.#reserve(Buffer.byteLength(text));
+    this.#len += this.#scratch.write(text, this.#len);
+  }
+
+  #appendByte(x: number): void {
+    this.#reserve(1);
+    this.#scratch[this.#len++] = x;
+  }
+
+  #reserve(n: number): void {
+    if (this.#len + n <= this.#scratch.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#scratch.length * 2, this.#len + n));
+    this.#scratch.copy(grown, 0, 0, this.#len);
+    this.#scratch = grown;
+  }
+}
+
+/** Which message a length-delimited field at this level is scanned as, or -1 to take its bytes whole. */
+function descend(level: number, field: number): number {
+  switch (level) {
+    case 0:
+      return field === F.checkAttributes ? 1 : -1;
+    case 1:
+      return field === F.source ? 2 : field === F.request ? 5 : -1;
+    case 2:
+      return field === F.peerAddress ? 3 : -1;
+    case 3:
+      return field === F.socketAddress ? 4 : -1;
+    case 5:
+      return field === F.http ? 6 : -1;
+    default:
+      return -1;
+  }
+}
+
+/** Where the last varint() ended. Module state: the scan is synchronous and single-threaded. */
+let next = 0;
+
+/** Reads a varint of at most 5 bytes (32 bits) at p; -1 if malformed. Sets `next`. */
+function varint(b: Uint8Array, p: number, end: number): number {
+  let result = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (p >= end) return -1;
+    const x = b[p++]!;
+    result += (x & 0x7f) * 2 ** shift;
+    if (x < 0x80) {
+      next = p;
+      return result;
+    }
+  }
+  return -1;
+}
+
+/** Skips a varint value of up to 10 bytes (int64); returns where it ends, or -1. */
+function skipVarint(b: Uint8Array, p: number, end: number): number {
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) return -1;
+    if (b[p++]! < 0x80) return p;
+  }
+  return -1;
+}

@@ -1,0 +1,94 @@
+// The request shortcut through the real server: repeated request bytes are
+// answered from the cache without decoding, and every Check is still counted,
+// recorded and answered for its own caller.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/server/Server.ts';
+import { CheckClient, checkRequest, headerValue } from '../support/checkClient.ts';
+import { startInProcess } from '../support/servers.ts';
+
+const POLICY = 'test/fixtures/policies/cache-identities';
+const SCORER = 'spiffe://cluster.local/ns/web/sa/frontend';
+
+describe('request shortcut over real gRPC', () => {
+  let dir: string;
+  const running: Array<{ server: RunningServer; client: CheckClient }> = [];
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ztauthz-shortcut-'));
+  });
+  afterAll(async () => {
+    for (const r of running) r.client.close();
+    await Promise.all(running.map((r) => r.server.stop(1000)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(log: string, includeInput: boolean) {
+    const server = await startInProcess({
+      'policy-path': POLICY,
+      'decision-log-enabled': 'true',
+      'decision-log-output': log,
+      'decision-log-include-input': String(includeInput),
+    });
+    const client = new CheckClient(server.grpcPort);
+    running.push({ server, client });
+    return { server, client };
+  }
+
+  /** The same request as Envoy would send it again: new request id and trace, new client port. */
+  const again = (i: number) =>
+    checkRequest({
+      method: 'POST',
+      path: '/v2/models/churn/infer',
+      principal: SCORER,
+      headers: { 'x-request-id': `req-${i}`, traceparent: `00-${(i + 1).toString(16).padStart(32, '0')}-${'3'.repeat(16)}-01` },
+    });
+
+  async function sendSequentially(client: CheckClient, n: number) {
+    const answers = [];
+    for (let i = 0; i < n; i++) answers.push(await client.check(again(i)));
+    return answers;
+  }
+
+  const records = (file: string) =>
+    readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
+
+  const metric = async (server: RunningServer, re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text())?.[1] ?? 0);
+
+  it('answers repeats from the cache, still counting and recording each Check with its caller and route', async () => {
+    const log = join(dir, 'no-input.log');
+    const { server, client } = await start(log, false);
+    const answers = await sendSequentially(client, 30);
+    for (const a of answers) expect(headerValue(a, 'x-cid-caller')).toBe(SCORER);
+    expect(await metric(server, /^ztauthz_decision_cache_lookups_total\{result="hit"\} (\d+)$/m)).toBe(29);
+    expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBe(29);
+    expect(await metric(server, /^ztauthz_checks_total\{decision="allow",reason="allowed",route="kserve-v2-infer"\} (\d+)$/m)).toBe(30);
+    await server.stop(1000);
+    const recs = records(log);
+    expect(recs).toHaveLength(30);
+    for (const r of recs) {
+      expect(r['identity']?.spiffe_id).toBe(SCORER);
+      expect(r['route']?.name).toBe('kserve-v2-infer');
+      expect(r['input']).toBeUndefined();
+    }
+    expect(recs.filter((r) => r['cache'] === 'hit')).toHaveLength(29);
+    // Each Check keeps its own decision id.
+    expect(new Set(recs.map((r) => r['decision_id'])).size).toBe(30);
+  });
+
+  it('is not taken when decision records carry the input: every record has it', async () => {
+    const log = join(dir, 'with-input.log');
+    const { server, client } = await start(log, true);
+    await sendSequentially(client, 10);
+    expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBe(0);
+    await server.stop(1000);
+    const recs = records(log);
+    expect(recs).toHaveLength(10);
+    for (const r of recs) expect(r['input']?.attributes?.source?.principal).toBe(SCORER);
+    expect(recs.filter((r) => r['cache'] === 'hit')).toHaveLength(9);
+  });
+});
