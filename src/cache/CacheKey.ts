@@ -65,6 +65,18 @@ export function fullInputKey(policy: string, entrypoint: string, input: JsonObje
 }
 
 /**
+ * The same key as fullInputKey would separate, from what the input is built
+ * of: the request's raw key (its bytes minus cache.ignore, see
+ * envoy/RawRequestKey.ts; it already names the policy instance), the verified
+ * identity and input.behavior. Everything else in the input is derived from
+ * those bytes and the configuration, so equal parts mean equal inputs outside
+ * cache.ignore, without serialising the input.
+ */
+export function requestDerivedKey(rawKey: string, entrypoint: string, identity: JsonValue | undefined, behavior: JsonValue | undefined): string {
+  return digest(rawKey, entrypoint, `${JSON.stringify(identity ?? null)}\n${JSON.stringify(behavior ?? null)}`);
+}
+
+/**
  * Key over selected fields only: a route's declaration that its policy reads
  * nothing else. A field that is absent is keyed as absent, not skipped, so
  * {a: absent, b: 1} and {a: 1, b: absent} never share a key.

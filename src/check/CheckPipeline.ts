@@ -82,13 +82,14 @@ export class CheckPipeline {
     const obs = this.#deps.observer ?? RECORDS_ONLY;
     // Taken once: a policy swapped while this Check awaits does not change its answer midway.
     const engine = this.#deps.policies.current;
+    const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
+    const raw = keyer?.key(bytes, `${engine!.instance}\n${ctx.peer?.spiffe_id ?? ''}`);
     // The shortcut answers without an input, so not when a record or the shadow policy needs one.
-    const shortcut = engine && !this.#deps.shadow && !obs.recordsInput ? this.#deps.shortcut : undefined;
-    const raw = shortcut?.keyer.key(bytes, `${engine!.instance}\n${ctx.peer?.spiffe_id ?? ''}`);
+    const shortcut = raw && !this.#deps.shadow && !obs.recordsInput ? this.#deps.shortcut : undefined;
     // Set when the shortcut already counted this request for input.behavior.
     let counted: BehaviorView | undefined;
-    if (raw) {
-      const fast = this.#fromShortcut(raw, engine!, shortcut!.table, obs, ctx, started, t0, decisionId);
+    if (shortcut) {
+      const fast = this.#fromShortcut(raw!, engine!, shortcut.table, obs, ctx, started, t0, decisionId);
       if (fast && 'response' in fast) return fast;
       counted = fast;
     }
@@ -122,11 +123,11 @@ export class CheckPipeline {
       behavior = counted ?? obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
       input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
-      const evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt));
+      const evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, keyer?.coversIgnore ? raw?.key : undefined));
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
-      if (raw && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
-        shortcut!.table.remember(raw.key, { cacheKey, identity, route: (input['route'] as unknown as RouteMatch | null) ?? null, entrypoint, behavior });
+      if (shortcut && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
+        shortcut.table.remember(raw!.key, { cacheKey, identity, route: (input['route'] as unknown as RouteMatch | null) ?? null, entrypoint, behavior });
       }
     } catch (err) {
       decision = errorDecision(err);

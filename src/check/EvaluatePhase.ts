@@ -3,7 +3,7 @@
 // synchronous stretch, so concurrent misses on the same key cannot both
 // evaluate (single flight by construction: nothing can interleave).
 import type { DecisionCache } from '../cache/DecisionCache.ts';
-import { fullInputKey, parseFieldPath, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
+import { fullInputKey, parseFieldPath, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
 import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { Decision } from '../types/Decision.ts';
@@ -59,6 +59,8 @@ export class EvaluatePhase {
     route: RouteCaching | undefined,
     routeName: string | undefined,
     expiresAtS: number | undefined,
+    /** The request's raw key when it covers cache.ignore: keys the input without serialising it. */
+    rawKey?: string,
   ): Evaluated {
     const cache = this.#policy.cache;
     if (!cache) return run(engine, entrypoint, input, 'off', undefined);
@@ -70,7 +72,9 @@ export class EvaluatePhase {
     const key =
       route?.key && routeName !== undefined
         ? selectedFieldsKey(engine.instance, entrypoint, routeName, input, route.key)
-        : fullInputKey(engine.instance, entrypoint, input, this.#ignore);
+        : rawKey !== undefined
+          ? requestDerivedKey(rawKey, entrypoint, input['identity'], input['behavior'])
+          : fullInputKey(engine.instance, entrypoint, input, this.#ignore);
     const cached = cache.get(key);
     if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
     const evaluated = run(engine, entrypoint, input, 'miss', key);

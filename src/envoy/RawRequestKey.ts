@@ -50,6 +50,12 @@ export class RawRequestKeyer {
   readonly #skipPort: boolean;
   /** Header names to skip, as bytes, by length for a quick first test. */
   readonly #headers: Map<number, Array<{ readonly bytes: Buffer; readonly name: string }>>;
+  /**
+   * Every cache.ignore entry is one the scan leaves out. Then the raw key,
+   * with the identity and input.behavior, determines the input minus
+   * cache.ignore exactly, and can stand for it as the decision cache key.
+   */
+  readonly coversIgnore: boolean;
   #scratch = Buffer.allocUnsafe(4096);
   #len = 0;
   #trace: Record<string, string> | undefined;
@@ -61,15 +67,19 @@ export class RawRequestKeyer {
     this.#skipHttpId = kinds.has('httpId');
     this.#skipPort = kinds.has('port');
     this.#headers = new Map();
+    let covered = 0;
     for (const path of ignore) {
+      if (SKIPPABLE[path]) covered++;
       if (!path.startsWith(HEADER_PREFIX)) continue;
       const name = path.slice(HEADER_PREFIX.length);
       if (name.length === 0 || name.includes('.')) continue; // a dotted rest is not one header name
+      covered++;
       const bytes = Buffer.from(name, 'utf8');
       const list = this.#headers.get(bytes.length) ?? [];
       list.push({ bytes, name });
       this.#headers.set(bytes.length, list);
     }
+    this.coversIgnore = covered === ignore.length;
   }
 
   /** `context`: what else the decision depends on (policy instance, mTLS peer), length-prefixed into the key. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RawRequestKeyer } from '../../src/envoy/RawRequestKey.ts';
-import { VOLATILE_FIELDS, fullInputKey, parseFieldPath } from '../../src/cache/CacheKey.ts';
+import { VOLATILE_FIELDS, fullInputKey, parseFieldPath, requestDerivedKey } from '../../src/cache/CacheKey.ts';
 import { CheckRequestType, PROTOJSON_OBJECT } from '../../src/envoy/ProtoCodec.ts';
 import { encodeCheckRequestJson } from '../../src/envoy/ProtoJson.ts';
 import type { JsonObject } from '../../src/types/Json.ts';
@@ -76,6 +76,21 @@ describe('raw request key (the request shortcut)', () => {
     expect(strict.key(request({ httpId: '1' }), 'p')!.key).toBe(strict.key(request({ httpId: '2' }), 'p')!.key);
     const none = new RawRequestKeyer([]);
     expect(none.key(request({ port: 1 }), 'p')!.key).not.toBe(none.key(request({ port: 2 }), 'p')!.key);
+  });
+
+  it('stands in for the input key only when it leaves out all of cache.ignore', () => {
+    expect(new RawRequestKeyer(VOLATILE_FIELDS).coversIgnore).toBe(true);
+    expect(new RawRequestKeyer([]).coversIgnore).toBe(true);
+    // A field inside the parsed body cannot be cut from the bytes: the full input key is used.
+    expect(new RawRequestKeyer([...VOLATILE_FIELDS, 'parsed_body.nonce']).coversIgnore).toBe(false);
+    const raw = key(request())!;
+    const id = { spiffe_id: 'spiffe://td/ns/a/sa/b', user: null };
+    const base = requestDerivedKey(raw, 'envoy/authz/allow', id, { learning: true });
+    expect(requestDerivedKey(raw, 'envoy/authz/allow', id, { learning: true })).toBe(base);
+    expect(requestDerivedKey(raw, 'envoy/authz/allow', { ...id, user: { sub: 'alice' } }, { learning: true })).not.toBe(base);
+    expect(requestDerivedKey(raw, 'envoy/authz/allow', id, { learning: false })).not.toBe(base);
+    expect(requestDerivedKey(raw, 'other/allow', id, { learning: true })).not.toBe(base);
+    expect(requestDerivedKey(key(request({ path: '/x' }))!, 'envoy/authz/allow', id, { learning: true })).not.toBe(base);
   });
 
   it('gives no key for bytes it does not understand', () => {
