@@ -3,7 +3,7 @@
 // request and that policies do not decide on (VOLATILE_FIELDS). A hash of a
 // complete serialisation cannot collide by accident, so one input's decision
 // is never served to another input.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 
 /**
@@ -108,8 +108,5 @@ function walk(input: JsonObject, path: FieldPath, depth: number): JsonObject | u
 function digest(policy: string, entrypoint: string, text: string): string {
   // Length-prefixed parts: no choice of policy/entrypoint text can make two
   // different triples hash the same bytes.
-  return createHash('sha256')
-    .update(`${policy.length}:${policy}${entrypoint.length}:${entrypoint}`)
-    .update(text)
-    .digest('base64url');
+  return hash('sha256', `${policy.length}:${policy}${entrypoint.length}:${entrypoint}${text}`, 'base64url');
 }

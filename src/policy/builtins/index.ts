@@ -54,12 +54,21 @@ export function createHostBuiltins(): HostBuiltins {
   // OPA evaluates a whole query against one "now". Until the engine calls
   // beginEvaluation we read the wall clock per call rather than risk serving
   // a stale time (token expiry checks depend on it).
+  // The time is taken when the evaluation begins but converted to ns only if
+  // a builtin asks: most evaluations never read the clock.
+  let fixedMs: number | undefined;
   let fixed: bigint | undefined;
-  const clock = { nowNs: () => fixed ?? wallClockNs() };
+  const clock = {
+    nowNs: (): bigint => {
+      if (fixedMs === undefined) return wallClockNs();
+      return (fixed ??= wallClockNs(fixedMs));
+    },
+  };
   return {
     builtins: Object.freeze(families(clock)),
     beginEvaluation(nowMs?: number): void {
-      fixed = wallClockNs(nowMs);
+      fixedMs = nowMs ?? performance.timeOrigin + performance.now();
+      fixed = undefined;
     },
   };
 }
