@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // ztauthz command line: `serve` and `check`. Exit codes: 0 ok/allowed,
 // 1 denied (check), 2 usage, configuration or policy load errors.
+import cluster from 'node:cluster';
 import { parseArgs, UsageError, type OptionSpec } from './cli/args.ts';
 import { loadConfig } from './config/load.ts';
 import { runCheck } from './cli/check.ts';
 import { runServe } from './cli/serve.ts';
 
 const USAGE = `usage:
-  ztauthz serve [--config FILE] [--grpc-addr HOST:PORT] [--http-addr HOST:PORT] [--policy PATH] [config flags]
+  ztauthz serve [--config FILE] [--grpc-addr HOST:PORT] [--http-addr HOST:PORT] [--policy PATH] [--workers N] [config flags]
   ztauthz check --request FILE.json [--policy PATH] [--explain] [config flags]
 
 Every configuration key is also a flag (--section-key) and an environment
@@ -48,6 +49,8 @@ main(process.argv.slice(2)).then(
     // A configuration error is one line (what Kubernetes shows); usage only helps with bad arguments.
     if (err instanceof UsageError) process.stderr.write(USAGE);
     process.exitCode = 2;
+    // A cluster worker's IPC channel would keep it alive; its primary is waiting for it to exit.
+    if (cluster.isWorker) process.exit(2);
   },
 );
 

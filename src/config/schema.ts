@@ -24,6 +24,8 @@ const MiB = 1024 * 1024;
 export const SCHEMA: readonly FieldSpec[] = [
   { key: 'grpc.addr', type: 'addr', default: ':9191', doc: 'gRPC listen address (host:port; ":9191" is every interface). Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
   { key: 'grpc.max_recv_msg_bytes', type: 'int', default: 4 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest CheckRequest accepted; larger ones are refused by gRPC with RESOURCE_EXHAUSTED (Envoy then denies).' },
+  { key: 'grpc.max_connection_age_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Oldest a client connection may get: past it (plus up to 10% jitter) the server sends a GOAWAY, the client (Envoy) opens a new connection for its next calls, and calls in flight finish within grpc.max_connection_age_grace_ms. Envoy keeps few long-lived HTTP/2 connections to ztauthz, so with several workers (server.workers) connections must be aged out for load to spread, and keep spreading, across them. 0: connections live forever, except that with server.workers above 1 it means 30000 (30 s).' },
+  { key: 'grpc.max_connection_age_grace_ms', type: 'int', default: 10000, min: 0, max: 3600000, doc: 'After the GOAWAY of an aged connection, how long its calls in flight may take before the connection is closed under them.' },
   { key: 'grpc.tls.mode', type: 'enum', values: ['off', 'files', 'workload_api'], default: 'off', doc: 'mTLS on the gRPC listener: "files" (grpc.tls.cert_file/key_file/ca_file, re-read when they change) or "workload_api" (X509-SVID and bundle from the SPIFFE Workload API, rotated as the agent rotates them). Callers must present a certificate the CA bundle verifies.' },
   { key: 'grpc.tls.cert_file', type: 'string', default: '', doc: 'Server certificate chain (PEM), for mode "files".' },
   { key: 'grpc.tls.key_file', type: 'string', default: '', doc: 'Server private key (PEM), for mode "files".' },
@@ -34,6 +36,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'grpc.tls.trust_federated_bundles', type: 'bool', default: false, doc: 'Also accept callers from federated trust domains\' bundles.' },
   { key: 'grpc.tls.allowed_peers', type: 'list', default: [], doc: 'Who may call ztauthz at all: SPIFFE IDs, or spiffe://<trust-domain> for a whole domain. Required when grpc.tls.mode is not "off". Others get PERMISSION_DENIED (unidentifiable callers UNAUTHENTICATED). The caller is input.identity.peer.' },
   { key: 'http.addr', type: 'addr', default: ':8181', doc: 'HTTP listen address for /healthz, /readyz and /metrics.' },
+  { key: 'server.workers', type: 'int', default: 1, min: 1, max: 64, aliases: ['workers'], doc: 'Processes serving Checks (0 is not allowed). Above 1, a primary process forks this many workers that share the gRPC port (connections are handed out round-robin; see grpc.max_connection_age_ms) and serves the HTTP side itself: /metrics summed over the workers, /readyz ready once every worker is. Each worker is a whole ztauthz with its own policy instance (memory, watch, reloads), decision cache, behaviour tracking and metrics. A worker that dies is restarted.' },
   { key: 'policy.path', type: 'string', default: '', aliases: ['policy'], doc: 'Policy to load: an OPA bundle (.tar.gz, or a directory with policy.wasm), a directory of .rego files (compiled at start with opa), or a .wasm file. Empty: the embedded demo policy (policies/demo).' },
   { key: 'policy.decision', type: 'decision_path', default: 'envoy/authz/allow', aliases: ['decision-path'], doc: 'Default decision path (entrypoint), as opa-envoy-plugin\'s `path`.' },
   { key: 'policy.entrypoints', type: 'list', default: [], doc: 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).' },
@@ -79,7 +82,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'request.truncated_body', type: 'enum', values: ['deny', 'policy'], default: 'deny', doc: '"deny": a body Envoy sent only in part is denied (body_truncated) before the policy runs. "policy": the policy sees truncated_body: true and parsed_body: null, as in opa-envoy-plugin.' },
   { key: 'decision_log.enabled', type: 'bool', default: true, doc: 'Write one JSON line per decision.' },
   { key: 'decision_log.output', type: 'string', default: 'stdout', doc: '"stdout", "stderr" or a file path (appended to; reopened on SIGHUP for log rotation).' },
-  { key: 'decision_log.include_input', type: 'bool', default: true, doc: 'Include the policy input in decision records.' },
+  { key: 'decision_log.include_input', type: 'bool', default: true, doc: 'Include the policy input in decision records. Turns off the request shortcut (see Decision cache), which answers repeated requests without building an input.' },
   { key: 'decision_log.mask', type: 'list', default: ['/input/attributes/request/http/headers/authorization', '/input/attributes/request/http/headers/cookie', '/input/attributes/request/http/headers/proxy-authorization'], doc: 'JSON pointers removed from logged records (the input is never changed for the policy).' },
   { key: 'decision_log.sample_allowed', type: 'float', default: 1, min: 0, max: 1, doc: 'Fraction of allowed decisions written; denials (and errors, and dry-run denials) are always written.' },
   { key: 'tracing.enabled', type: 'bool', default: false, doc: 'One span per Check, a child of the request\'s own trace (W3C traceparent/tracestate, B3 single and multi headers in the CheckRequest), with child spans for identify and evaluate. The standard OTEL_* variables override the tracing.* keys where set; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn it off.' },
@@ -106,6 +109,8 @@ export interface Config {
   grpc: {
     addr: string;
     max_recv_msg_bytes: number;
+    max_connection_age_ms: number;
+    max_connection_age_grace_ms: number;
     tls: {
       mode: 'off' | 'files' | 'workload_api';
       cert_file: string;
@@ -119,6 +124,7 @@ export interface Config {
     };
   };
   http: { addr: string };
+  server: { workers: number };
   policy: {
     path: string;
     decision: string;

@@ -20,8 +20,25 @@ export interface GrpcListener {
   close(): void;
 }
 
+/**
+ * grpc-js options on the Check path's cost: channelz bookkeeping (per-call
+ * counters and traces nobody here reads) is about a sixth of a no-op call's
+ * CPU (bench/transport.ts). Exported so the benchmark's no-op server runs
+ * the same transport.
+ */
+export const GRPC_SERVER_TUNING = Object.freeze({ 'grpc.enable_channelz': 0 });
+
 /** Past this many refusal warnings a minute, refusals are only counted. */
 const REFUSAL_WARNINGS_PER_MINUTE = 10;
+
+/** grpc.max_connection_age_ms when it is 0 but several workers share the port: without ageing, Envoy's few long-lived connections would stay on whichever workers accepted them. */
+export const WORKERS_DEFAULT_CONNECTION_AGE_MS = 30_000;
+
+/** The connection age the listener enforces (0: none). */
+export function connectionAgeMs(config: Config): number {
+  const age = config.grpc.max_connection_age_ms;
+  return age === 0 && config.server.workers > 1 ? WORKERS_DEFAULT_CONNECTION_AGE_MS : age;
+}
 
 export async function startGrpcListener(
   config: Config,
@@ -51,9 +68,13 @@ export async function startGrpcListener(
             onError: (err) => log.warn('grpc tls: workload api', { error: err.message }),
           });
   }
+  const maxAge = connectionAgeMs(config);
   const server = new grpc.Server({
+    ...GRPC_SERVER_TUNING,
     'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
     'grpc.max_send_message_length': 4 * 1024 * 1024,
+    // Aged connections get a GOAWAY (the client reconnects, possibly to another worker); calls in flight get the grace period.
+    ...(maxAge > 0 ? { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': config.grpc.max_connection_age_grace_ms } : {}),
     interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
   server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth));

@@ -1,10 +1,39 @@
 // The HTTP side: liveness, readiness (with the active policy revision) and
-// Prometheus metrics. Nothing here touches the Check path.
+// Prometheus metrics. Nothing here touches the Check path. With several
+// workers (server/Cluster.ts) the primary serves it, from what the workers
+// report; the workers themselves bind no HTTP port.
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 
+/** Where /readyz and /metrics get their answers. */
+export interface HttpSource {
+  /** `ready` decides 200 or 503; `body` is sent as JSON. */
+  readiness(): Promise<{ ready: boolean; body: Record<string, unknown> }>;
+  metrics(): Promise<{ contentType: string; text: string }>;
+}
+
+/** The HTTP side of one server process. */
 export function createHttpServer(metrics: Metrics, policies: PolicyStore): Server {
+  return createHttpSourceServer(localSource(metrics, policies));
+}
+
+/** The readiness and metrics of this process: ready once a policy is loaded. */
+export function localSource(metrics: Metrics, policies: PolicyStore): HttpSource {
+  return {
+    async readiness() {
+      const engine = policies.current;
+      return engine
+        ? { ready: true, body: { status: 'ready', policy_revision: engine.revision } }
+        : { ready: false, body: { status: 'not ready', reason: 'no policy loaded' } };
+    },
+    async metrics() {
+      return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
+    },
+  };
+}
+
+export function createHttpSourceServer(source: HttpSource): Server {
   return createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -15,17 +44,15 @@ export function createHttpServer(metrics: Metrics, policies: PolicyStore): Serve
       case '/healthz':
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
         return;
-      case '/readyz': {
-        const engine = policies.current;
-        const body = engine
-          ? { status: 'ready', policy_revision: engine.revision }
-          : { status: 'not ready', reason: 'no policy loaded' };
-        res.writeHead(engine ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
+      case '/readyz':
+        source.readiness().then(
+          ({ ready, body }) => res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n'),
+          (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'not ready', reason: err.message }) + '\n'),
+        );
         return;
-      }
       case '/metrics':
-        metrics.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        source.metrics().then(
+          ({ contentType, text }) => res.writeHead(200, { 'content-type': contentType }).end(text),
           (err: Error) => res.writeHead(500).end(err.message),
         );
         return;
@@ -34,3 +61,4 @@ export function createHttpServer(metrics: Metrics, policies: PolicyStore): Serve
     }
   });
 }
+

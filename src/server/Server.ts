@@ -28,7 +28,12 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Bind http.addr (/healthz, /readyz, /metrics). A cluster worker does not: its primary serves them. */
+  readonly http?: boolean;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.log.level), opts: ServerOptions = {}): Promise<RunningServer> {
   const metrics = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
   const health = new HealthState();
   // The route table names the entrypoints the policy must have, so it is built first.
@@ -91,9 +96,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       : undefined;
     const pipeline = createPipeline(config, policies, phases, { observer, shadow });
     grpc = await startGrpcListener(config, pipeline, health, log, metrics);
-    httpServer = createHttpServer(metrics, policies);
     const h = parseAddr(config.http.addr);
-    const httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
+    let httpPort = 0;
+    if (opts.http !== false) {
+      httpServer = createHttpServer(metrics, policies);
+      httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
+    }
     log.info('serving', { grpc: `${parseAddr(config.grpc.addr).host}:${grpc.port}`, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode });
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.
@@ -117,10 +125,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         health.endWatches();
         await drain(listener, graceMs);
         listener.close();
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        });
+        if (http) {
+          await new Promise<void>((resolve) => {
+            http.close(() => resolve());
+            http.closeAllConnections();
+          });
+        }
         await tracer.shutdown();
         await decisionLog.close();
       },
