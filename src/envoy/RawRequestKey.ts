@@ -9,6 +9,11 @@
 // prefix. That stream can be parsed back unambiguously, so two requests share
 // a key only if they are byte-identical apart from the skipped fields, and
 // every skipped field is one cache.ignore leaves out of the input key anyway.
+// One exception, which changes no decision: header map entries go into the
+// stream sorted by name, after the HttpRequest's other fields, because
+// clients and proxies write the same headers in varying order and a map's
+// order means nothing. That is only sound without duplicate names (the last
+// one wins when decoding), so a request with any gets no key.
 // Whatever the scan does not understand (other wire types, malformed bytes)
 // gives no key, and the request takes the full path.
 import { hash } from 'node:crypto';
@@ -59,6 +64,8 @@ export class RawRequestKeyer {
   #scratch = Buffer.allocUnsafe(4096);
   #len = 0;
   #trace: Record<string, string> | undefined;
+  /** Kept header entries of the HttpRequest being scanned: [from, to, nameAt, nameLen] each. */
+  #kept: number[] = [];
 
   /** `ignore`: the cache.ignore list; entries the scan cannot map are simply kept in the key (more specific, never less). */
   constructor(ignore: readonly string[]) {
@@ -86,6 +93,7 @@ export class RawRequestKeyer {
   key(bytes: Uint8Array, context: string): RawKey | undefined {
     this.#len = 0;
     this.#trace = undefined;
+    this.#kept.length = 0;
     this.#appendText(`${context.length}:${context}`);
     if (!this.#message(bytes, 0, bytes.length, 0)) return undefined;
     const key = hash('sha256', this.#scratch.subarray(0, this.#len), 'base64url');
@@ -129,23 +137,29 @@ export class RawRequestKeyer {
         this.#appendByte(0);
         continue;
       }
-      if (this.#skip(b, level, field, wire, valueStart, valueEnd)) continue;
+      if (level === 6 && field === F.headers && wire === 2) {
+        if (!this.#header(b, fieldStart, valueStart, valueEnd)) return false;
+        continue;
+      }
+      if (this.#skip(level, field, wire)) continue;
       this.#append(b, fieldStart, valueEnd);
     }
-    return p === end;
+    if (p !== end) return false;
+    return level === 6 ? this.#appendHeadersSorted(b) : true;
   }
 
-  #skip(b: Uint8Array, level: number, field: number, wire: number, start: number, end: number): boolean {
+  #skip(level: number, field: number, wire: number): boolean {
     if (level === 4) return this.#skipPort && field === F.portValue && wire === 0;
     if (level === 5) return this.#skipTime && field === F.time && wire === 2;
-    if (level !== 6) return false;
-    if (field === F.httpId && wire === 2) return this.#skipHttpId;
-    if (field === F.headers && wire === 2) return this.#skipHeader(b, start, end);
-    return false;
+    return level === 6 && field === F.httpId && wire === 2 && this.#skipHttpId;
   }
 
-  /** A headers map entry {1: name, 2: value} whose name is on the list. */
-  #skipHeader(b: Uint8Array, start: number, end: number): boolean {
+  /**
+   * A headers map entry {1: name, 2: value}: skipped when its name is on the
+   * list, otherwise kept for the sorted pass. False: an entry this scan does
+   * not vouch for (no name, a repeated name or value field).
+   */
+  #header(b: Uint8Array, from: number, start: number, end: number): boolean {
     let nameAt = -1;
     let nameLen = 0;
     let valueAt = -1;
@@ -168,7 +182,7 @@ export class RawRequestKeyer {
     }
     if (nameAt < 0) return false;
     const candidates = this.#headers.get(nameLen);
-    if (!candidates) return false;
+    if (!candidates) return this.#keep(from, end, nameAt, nameLen);
     let name: string | undefined;
     for (const c of candidates) {
       let i = 0;
@@ -178,8 +192,32 @@ export class RawRequestKeyer {
         break;
       }
     }
-    if (name === undefined) return false;
+    if (name === undefined) return this.#keep(from, end, nameAt, nameLen);
     if (valueAt >= 0 && TRACE_HEADERS.has(name)) (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
+    return true;
+  }
+
+  #keep(from: number, to: number, nameAt: number, nameLen: number): true {
+    this.#kept.push(from, to, nameAt, nameLen);
+    return true;
+  }
+
+  /** The kept header entries, by name; false on a duplicate name. */
+  #appendHeadersSorted(b: Uint8Array): boolean {
+    const kept = this.#kept;
+    const count = kept.length / 4;
+    const order: number[] = [];
+    for (let i = 0; i < count; i++) order.push(i * 4);
+    order.sort((x, y) => compareBytes(b, kept[x + 2]!, kept[x + 3]!, kept[y + 2]!, kept[y + 3]!));
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      if (i > 0 && compareBytes(b, kept[order[i - 1]! + 2]!, kept[order[i - 1]! + 3]!, kept[at + 2]!, kept[at + 3]!) === 0) {
+        kept.length = 0;
+        return false;
+      }
+      this.#append(b, kept[at]!, kept[at + 1]!);
+    }
+    kept.length = 0;
     return true;
   }
 
@@ -231,6 +269,15 @@ function descend(level: number, field: number): number {
     default:
       return -1;
   }
+}
+
+function compareBytes(b: Uint8Array, aAt: number, aLen: number, bAt: number, bLen: number): number {
+  const n = Math.min(aLen, bLen);
+  for (let i = 0; i < n; i++) {
+    const d = b[aAt + i]! - b[bAt + i]!;
+    if (d !== 0) return d;
+  }
+  return aLen - bLen;
 }
 
 /** Where the last varint() ended. Module state: the scan is synchronous and single-threaded. */

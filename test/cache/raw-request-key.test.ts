@@ -42,6 +42,12 @@ function request(o: Over = {}): Uint8Array {
 }
 
 const keyer = new RawRequestKeyer(VOLATILE_FIELDS);
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+}
 const key = (b: Uint8Array, ctx = 'policy#1\n'): string | undefined => keyer.key(b, ctx)?.key;
 
 describe('raw request key (the request shortcut)', () => {
@@ -68,6 +74,20 @@ describe('raw request key (the request shortcut)', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(key(request(), 'policy#2\n')).not.toBe(base);
     expect(key(request(), 'policy#1\nspiffe://td/peer')).not.toBe(base);
+  });
+
+  it('does not depend on the order headers come in, and gives no key when a name repeats', () => {
+    const a = key(request({ headers: { 'x-tenant': 't', 'x-team': 'u', accept: '*/*' } }));
+    const b = key(request({ headers: { accept: '*/*', 'x-team': 'u', 'x-tenant': 't' } }));
+    expect(a).toBe(b);
+    expect(key(request({ headers: { accept: '*/*', 'x-team': 'v', 'x-tenant': 't' } }))).not.toBe(a);
+    // The wire format allows a map key twice (the last one wins): sorting would hide which was last.
+    const ld = (field: number, body: Uint8Array): Uint8Array => Uint8Array.from([(field << 3) | 2, body.length, ...body]);
+    const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+    const entry = (k: string, v: string): Uint8Array => ld(3, Uint8Array.from([...ld(1, text(k)), ...ld(2, text(v))]));
+    const withHeaders = (...entries: Uint8Array[]): Uint8Array => ld(1, ld(4, ld(2, Uint8Array.from(entries.flatMap((e) => [...e])))));
+    expect(key(withHeaders(entry('x-role', 'admin'), entry('x-role', 'viewer')))).toBeUndefined();
+    expect(key(withHeaders(entry('x-role', 'admin'), entry('x-team', 'viewer')))).toBe(key(withHeaders(entry('x-team', 'viewer'), entry('x-role', 'admin'))));
   });
 
   it('keeps in the key what cache.ignore keeps (a policy that reads x-request-id)', () => {
@@ -109,13 +129,20 @@ describe('raw request key (the request shortcut)', () => {
     const ignore = VOLATILE_FIELDS.map(parseFieldPath);
     const inputKey = (b: Uint8Array): string | undefined => {
       try {
-        const json = CheckRequestType.toObject(CheckRequestType.decode(b), PROTOJSON_OBJECT) as JsonObject;
+        // Key order of a decoded map means nothing to a policy: compare with keys sorted.
+        const json = sortKeys(CheckRequestType.toObject(CheckRequestType.decode(b), PROTOJSON_OBJECT)) as JsonObject;
         return fullInputKey('p', 'e', json, ignore);
       } catch {
         return undefined;
       }
     };
-    const bases = [request(), request({ requestId: 'r-9', port: 1 }), request({ headers: { 'x-b3-sampled': '1', b3: 'x' } })];
+    const bases = [
+      request(),
+      request({ requestId: 'r-9', port: 1 }),
+      request({ headers: { 'x-b3-sampled': '1', b3: 'x' } }),
+      request({ headers: { b: '2', a: '1', c: '3' } }),
+      request({ headers: { c: '3', a: '1', b: '2' } }),
+    ];
     const byKey = new Map<string, string>();
     let keyed = 0;
     for (let i = 0; i < 20_000; i++) {
