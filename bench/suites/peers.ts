@@ -1,0 +1,64 @@
+// The drop-in comparison: the same opa-envoy-style Rego file served by
+// ztauthz (cache hit and miss paths) and by opa-envoy-plugin, next to a no-op
+// grpc-js server (the transport's ceiling), all answering the same requests.
+import { join } from 'node:path';
+import { opaEnvoyPluginAvailable, startNoop, startOpaEnvoyPlugin, startZtauthz, type Contender, type Tools } from '../lib/Contenders.ts';
+import { measure, type Row, type RunSettings } from '../lib/Measure.ts';
+import type { Shape } from '../lib/Requests.ts';
+
+export const TABLE = 'Peers: the same Rego, the same requests';
+const DROP_IN = 'bench/policies/drop-in';
+
+export interface SuiteContext {
+  readonly tools: Tools;
+  readonly run: RunSettings;
+  readonly serverCores: string;
+  readonly notes: string[];
+  /** `--quick`: the suite runs a reduced set. */
+  readonly quick?: boolean;
+}
+
+/** Starts a contender, measures, and always stops it. */
+export async function withContender<T>(start: () => Promise<Contender>, body: (c: Contender) => Promise<T>): Promise<T> {
+  const c = await start();
+  try {
+    return await body(c);
+  } finally {
+    await c.process.stop();
+  }
+}
+
+/**
+ * A comparison row that may fail without failing the suite (a peer that does
+ * not start): the note says which row is missing and why.
+ */
+export async function optional<T>(ctx: SuiteContext, what: string, body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0]!.slice(0, 300);
+    console.error(`  ${what} failed: ${message}`);
+    ctx.notes.push(`${what} is missing: ${message}`);
+    return undefined;
+  }
+}
+
+export async function peers(ctx: SuiteContext): Promise<Row[]> {
+  const { tools: t, run: s, serverCores: cores } = ctx;
+  const rows: Row[] = [];
+  const hit: Shape = {};
+  const miss: Shape = { distinct: true };
+  const policy = { policy: DROP_IN };
+  rows.push(await withContender(() => startZtauthz(t, 'ztauthz (cache hit)', { cores, flags: policy }), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' })));
+  rows.push(await withContender(() => startZtauthz(t, 'ztauthz (cache miss)', { cores, flags: policy }), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' })));
+  if (opaEnvoyPluginAvailable(t)) {
+    const opa = await optional(ctx, 'Peers: the opa-envoy-plugin row', () =>
+      withContender(() => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.opa-envoy-plugin' })),
+    );
+    if (opa) rows.push(opa);
+  } else {
+    ctx.notes.push(`opa-envoy-plugin is not installed (${t.opaEnvoyPlugin}): run \`bash scripts/peers.sh\` first; its rows are missing from this run.`);
+  }
+  rows.push(await withContender(() => startNoop(t, cores), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.noop' })));
+  return rows;
+}

@@ -1,0 +1,80 @@
+// What the gRPC transport alone costs on this machine: three servers that
+// answer every Check with the same constant OK and do nothing else, so the
+// numbers are the floor under any ext_authz server written on them.
+//   1. grpc-js as ztauthz configures it (the no-op contender of the suite);
+//   2. grpc-js with default options;
+//   3. a bare node:http2 gRPC responder (no grpc-js): the floor of Node's HTTP/2.
+// Each is measured as fast as ghz drives it and at a fixed 2,000 RPS: CPU per
+// call falls as load rises (more calls share each event-loop turn and
+// write), so only equal offered load compares work per call.
+//
+//   PATH=$PWD/node_modules/.bin:$PATH node bench/transport.ts
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runGhz } from './lib/Ghz.ts';
+import { startPinned } from './lib/Pinned.ts';
+import { delimited, requests } from './lib/Requests.ts';
+import { prng } from '../test/support/prng.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '5');
+
+const GRPC_JS = (options: string): string => `
+import * as grpc from '@grpc/grpc-js';
+const { authorizationServiceDefinition } = await import(${JSON.stringify(join(ROOT, 'src/server/AuthorizationService.ts'))});
+const server = new grpc.Server(${options});
+const ok = { status: {}, okResponse: {} };
+server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
+server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'serving on ' + port));
+`;
+
+// One gRPC message (not compressed, 2 bytes: CheckResponse.status = {}), then grpc-status 0 in trailers.
+const BARE_HTTP2 = `
+import http2 from 'node:http2';
+const body = Buffer.from([0, 0, 0, 0, 2, 0x0a, 0x00]);
+const server = http2.createServer();
+server.on('stream', (stream) => {
+  stream.on('data', () => {});
+  stream.on('end', () => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(body);
+  });
+});
+server.listen(0, '127.0.0.1', () => console.error('serving on ' + server.address().port));
+`;
+
+const { GRPC_SERVER_TUNING } = await import('../src/server/GrpcListener.ts');
+const servers: Array<[string, string]> = [
+  ['grpc-js, ztauthz options', GRPC_JS(JSON.stringify(GRPC_SERVER_TUNING))],
+  ['grpc-js, default options', GRPC_JS('{}')],
+  ['bare node:http2', BARE_HTTP2],
+];
+
+const tmp = mkdtempSync(join(tmpdir(), 'ztauthz-transport-'));
+const data = join(tmp, 'requests.bin');
+writeFileSync(data, delimited(requests({}, 1000, 'transport', prng(1))));
+const rows: string[] = [];
+try {
+  for (const [name, script] of servers) {
+    const p = await startPinned({ cores: '0', command: process.execPath, args: ['--input-type=module', '-e', script], cwd: ROOT, ready: /serving on (\d+)/ });
+    try {
+      const base = { ghz: join(ROOT, '.tools/bin/ghz'), cwd: ROOT, cores: '1', port: Number(p.ready[0]), dataFile: data, concurrency: 32, connections: 2 };
+      runGhz({ ...base, seconds: 2 });
+      for (const rps of [undefined, 2000]) {
+        const cpu0 = p.cpuSeconds();
+        const r = runGhz({ ...base, seconds: SECONDS, ...(rps ? { rps } : {}) });
+        const us = ((p.cpuSeconds() - cpu0) * 1e6) / r.count;
+        rows.push(`| ${name} | ${rps ? '2,000 (fixed)' : 'as fast as ghz drives it'} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} ms | ${Math.round(us)} µs |`);
+        console.error(rows[rows.length - 1]);
+      }
+    } finally {
+      await p.stop();
+    }
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+console.log('| server | offered load | RPS | p50 | server CPU per call |\n|---|---|---:|---:|---:|\n' + rows.join('\n'));
