@@ -82,10 +82,12 @@ export class CheckPipeline {
     const obs = this.#deps.observer ?? RECORDS_ONLY;
     // Taken once: a policy swapped while this Check awaits does not change its answer midway.
     const engine = this.#deps.policies.current;
-    const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
-    const raw = keyer?.key(bytes, `${engine!.instance}\n${ctx.peer?.spiffe_id ?? ''}`);
     // The shortcut answers without an input, so not when a record or the shadow policy needs one.
-    const shortcut = raw && !this.#deps.shadow && !obs.recordsInput ? this.#deps.shortcut : undefined;
+    const answersWithoutInput = !this.#deps.shadow && !obs.recordsInput;
+    const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
+    // The raw key serves the shortcut and, when it covers cache.ignore, the decision key.
+    const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, `${engine!.instance}\n${ctx.peer?.spiffe_id ?? ''}`) : undefined;
+    const shortcut = raw && answersWithoutInput ? this.#deps.shortcut : undefined;
     // Set when the shortcut already counted this request for input.behavior.
     let counted: BehaviorView | undefined;
     if (shortcut) {

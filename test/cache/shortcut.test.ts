@@ -91,4 +91,22 @@ describe('request shortcut over real gRPC', () => {
     for (const r of recs) expect(r['input']?.attributes?.source?.principal).toBe(SCORER);
     expect(recs.filter((r) => r['cache'] === 'hit')).toHaveLength(9);
   });
+
+  it('does not serve a repeat past a change of input.behavior (the caller leaves learning)', async () => {
+    const server = await startInProcess({ 'policy-path': 'test/fixtures/policies/behavior-echo', 'behavior-window-seconds': '1', 'behavior-learning-seconds': '0' });
+    const client = new CheckClient(server.grpcPort);
+    running.push({ server, client });
+    const seen: string[] = [];
+    const until = Date.now() + 3_500;
+    for (let i = 0; Date.now() < until; i++) {
+      const r = await client.check(again(i));
+      const state = `learning=${headerValue(r, 'x-learning')} first_seen=${headerValue(r, 'x-first-seen')}`;
+      if (seen[seen.length - 1] !== state) seen.push(state);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    // Each state in turn, each answered fresh when it began: a stale repeat would put a state back.
+    // (The route was learned as allowed while learning, so first_seen_route never shows.)
+    expect(seen).toEqual(['learning=true first_seen=false', 'learning=false first_seen=false']);
+    expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBeGreaterThan(20);
+  });
 });
