@@ -52,10 +52,11 @@ if (!tasksetAvailable()) throw new Error('taskset (util-linux) is missing or can
 
 const notes: string[] = [];
 const cores = availableParallelism();
-const serverCores = '0';
-const ghzCores = cores >= 2 ? '1' : '0';
+// A machine with cores to spare can give ghz more than one (BENCH_GHZ_CORES=1-3), so that it saturates the server.
+const serverCores = process.env['BENCH_SERVER_CORES'] ?? '0';
+const ghzCores = process.env['BENCH_GHZ_CORES'] ?? (cores >= 2 ? '1' : '0');
 if (cores < 2) notes.push(`This machine offers ${cores} core: the servers and ghz share core 0, so every row is load-generator bound and RPS says little.`);
-else if (cores > 2) notes.push(`This machine has ${cores} cores; the bench uses cores 0 (servers) and 1 (ghz) only.`);
+else if (cores > 2 && !process.env['BENCH_GHZ_CORES']) notes.push(`This machine has ${cores} cores; the bench uses cores ${serverCores} (servers) and ${ghzCores} (ghz) only: BENCH_GHZ_CORES (e.g. 1-3) gives ghz more.`);
 
 const seconds = Number(args.seconds ?? (quick ? 3 : 7));
 const warmSeconds = quick ? 1 : 2;

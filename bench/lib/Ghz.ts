@@ -55,7 +55,7 @@ function ghzArgs(o: GhzOptions): string[] {
     '-c', String(o.concurrency),
     '--connections', String(o.connections),
     ...(o.rps ? ['-r', String(o.rps)] : []),
-    '--cpus', '1',
+    '--cpus', String(coreCount(o.cores)),
     '-O', 'json',
     `127.0.0.1:${o.port}`,
   ];
@@ -66,13 +66,21 @@ function ghzArgs(o: GhzOptions): string[] {
   return ['-c', o.cores, 'bash', '-c', script, 'ghz', o.ghz, ...args];
 }
 
-const ENV = { ...process.env, GOMAXPROCS: '1' };
+/** How many cores a taskset CPU list names ("1", "1-3", "1,3"). */
+export function coreCount(list: string): number {
+  return list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a! + 1);
+  }, 0);
+}
+
+const env = (cores: string): NodeJS.ProcessEnv => ({ ...process.env, GOMAXPROCS: String(coreCount(cores)) });
 
 /** Runs ghz and waits for it without blocking the event loop (signals, timers keep working). */
 export async function runGhzAsync(o: GhzOptions): Promise<GhzResult> {
   const t0 = process.hrtime.bigint();
   const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = track(spawn('taskset', ghzArgs(o), { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: ENV }));
+    const child = track(spawn('taskset', ghzArgs(o), { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: env(o.cores) }));
     const out: Buffer[] = [];
     let err = '';
     child.stdout!.on('data', (d: Buffer) => out.push(d));
@@ -86,7 +94,7 @@ export async function runGhzAsync(o: GhzOptions): Promise<GhzResult> {
 /** The same, blocking (the single-file benches). */
 export function runGhz(o: GhzOptions): GhzResult {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('taskset', ghzArgs(o), { cwd: o.cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: ENV });
+  const r = spawnSync('taskset', ghzArgs(o), { cwd: o.cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: env(o.cores) });
   return parse(r, Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
