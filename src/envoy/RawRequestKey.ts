@@ -66,6 +66,10 @@ export class RawRequestKeyer {
   #trace: Record<string, string> | undefined;
   /** Kept header entries of the HttpRequest being scanned: [from, to, nameAt, nameLen] each. */
   #kept: number[] = [];
+  /** Their offsets in #kept, sorted by name (reused). */
+  #order: number[] = [];
+  #context = '';
+  #contextBytes = Buffer.from('0:');
 
   /** `ignore`: the cache.ignore list; entries the scan cannot map are simply kept in the key (more specific, never less). */
   constructor(ignore: readonly string[]) {
@@ -94,7 +98,7 @@ export class RawRequestKeyer {
     this.#len = 0;
     this.#trace = undefined;
     this.#kept.length = 0;
-    this.#appendText(`${context.length}:${context}`);
+    this.#appendContext(context);
     if (!this.#message(bytes, 0, bytes.length, 0)) return undefined;
     const key = hash('sha256', this.#scratch.subarray(0, this.#len), 'base64url');
     return { key, traceHeaders: this.#trace };
@@ -205,20 +209,27 @@ export class RawRequestKeyer {
   /** The kept header entries, by name; false on a duplicate name. */
   #appendHeadersSorted(b: Uint8Array): boolean {
     const kept = this.#kept;
+    const order = this.#order;
     const count = kept.length / 4;
-    const order: number[] = [];
-    for (let i = 0; i < count; i++) order.push(i * 4);
-    order.sort((x, y) => compareBytes(b, kept[x + 2]!, kept[x + 3]!, kept[y + 2]!, kept[y + 3]!));
-    for (let i = 0; i < order.length; i++) {
-      const at = order[i]!;
-      if (i > 0 && compareBytes(b, kept[order[i - 1]! + 2]!, kept[order[i - 1]! + 3]!, kept[at + 2]!, kept[at + 3]!) === 0) {
-        kept.length = 0;
-        return false;
+    // Insertion sort of entry offsets: a request has a few dozen headers at most,
+    // and this allocates nothing.
+    for (let i = 0; i < count; i++) {
+      const at = i * 4;
+      let j = i;
+      while (j > 0 && compareBytes(b, kept[order[j - 1]! + 2]!, kept[order[j - 1]! + 3]!, kept[at + 2]!, kept[at + 3]!) > 0) {
+        order[j] = order[j - 1]!;
+        j--;
       }
-      this.#append(b, kept[at]!, kept[at + 1]!);
+      order[j] = at;
+    }
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) {
+      const at = order[i]!;
+      if (i > 0 && compareBytes(b, kept[order[i - 1]! + 2]!, kept[order[i - 1]! + 3]!, kept[at + 2]!, kept[at + 3]!) === 0) ok = false;
+      else this.#append(b, kept[at]!, kept[at + 1]!);
     }
     kept.length = 0;
-    return true;
+    return ok;
   }
 
   #append(b: Uint8Array, start: number, end: number): void {
@@ -235,9 +246,13 @@ export class RawRequestKeyer {
     this.#len = len;
   }
 
-  #appendText(text: string): void {
-    this.#reserve(Buffer.byteLength(text));
-    this.#len += this.#scratch.write(text, this.#len);
+  /** The context, length-prefixed; its bytes are kept while it stays the same (it changes with the policy instance and the caller). */
+  #appendContext(context: string): void {
+    if (context !== this.#context) {
+      this.#context = context;
+      this.#contextBytes = Buffer.from(`${context.length}:${context}`);
+    }
+    this.#append(this.#contextBytes, 0, this.#contextBytes.length);
   }
 
   #appendByte(x: number): void {
