@@ -1,10 +1,10 @@
 // The servers a run compares, each started fresh, pinned, and checked to
 // answer the run's request with the expected decision before it is measured.
-import { createServer } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CheckClient } from '../../test/support/checkClient.ts';
+import { freePorts } from '../../test/support/envoy.ts';
 import { startPinned, type Pinned } from './Pinned.ts';
 
 export interface Tools {
@@ -127,31 +127,6 @@ async function startOpaEnvoyPluginOnce(t: Tools, policyDir: string, cores: strin
     throw new Error(`${(err as Error).message}; opa-envoy-plugin said: ${p.output().slice(-1500)}`);
   }
   return { name: 'opa-envoy-plugin', port: port!, process: p };
-}
-
-/** `count` distinct free loopback ports: all bound at once, then released. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number): Promise<void> {
