@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decisionFromResult, decisionFromResultSet } from '../src/envoy/PolicyResult.ts';
-import { toCheckResponse, checkResponseToJson } from '../src/envoy/CheckResponse.ts';
+import { ResponseEncoder, checkResponseToJson } from '../src/envoy/CheckResponse.ts';
 import { Reason } from '../src/types/Reason.ts';
 
 describe('policy result contract (opa-envoy-plugin)', () => {
@@ -24,7 +24,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     expect(d.requestHeadersToRemove).toEqual(['authorization']);
     expect(d.queryParametersToSet).toEqual([{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }]);
     expect(d.queryParametersToRemove).toEqual(['debug']);
-    const json = checkResponseToJson(toCheckResponse(d, 'id-1', { dryRun: false }));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-1', false));
     expect(json['status']).toEqual({});
     expect(json['okResponse']).toMatchObject({
       headers: [{ header: { key: 'x-a', value: '1' } }, { header: { key: 'x-b', value: '2' } }, { header: { key: 'x-b', value: '3' } }],
@@ -38,7 +38,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
 
   it('turns a denial object into a denied response with status, headers and body', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, body: 'no', headers: { 'www-authenticate': 'Bearer' } });
-    const json = checkResponseToJson(toCheckResponse(d, 'id-2', { dryRun: false }));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-2', false));
     expect(json['status']).toEqual({ code: 7, message: 'policy_denied' });
     expect(json['deniedResponse']).toEqual({
       status: { code: 'Unauthorized' },
@@ -49,7 +49,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
 
   it('answers OK in dry run without applying a denial', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, headers: { 'x-deny': '1' } });
-    const json = checkResponseToJson(toCheckResponse(d, 'id-3', { dryRun: true }));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: true }).encode(d, 'id-3', false));
     expect(json['status']).toEqual({});
     expect(json['okResponse']).toEqual({});
     expect(json['deniedResponse']).toBeUndefined();

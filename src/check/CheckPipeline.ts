@@ -5,11 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { readCheckRequest, type RequestLimits } from '../envoy/CheckRequest.ts';
 import { buildPolicyInput, type InputOptions } from '../envoy/PolicyInput.ts';
-import { toCheckResponse, type CheckResponseObject } from '../envoy/CheckResponse.ts';
+import { ResponseEncoder } from '../envoy/CheckResponse.ts';
 import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 import type { DecisionRecord } from '../observe/DecisionLog.ts';
-import { Observer, type CheckTrace } from '../observe/Observer.ts';
+import { Observer, decisionRecord, type CheckTrace, type FinishedCheck } from '../observe/Observer.ts';
 import type { BehaviorView } from '../observe/BehaviorSignals.ts';
 import { denial, type Decision } from '../types/Decision.ts';
 import type { Identity, SpiffeIdParts } from '../types/Identity.ts';
@@ -40,9 +40,11 @@ export interface CheckContext {
 
 /** What one Check produced: either a CheckResponse or, in grpc_error mode, an error for the transport. */
 export interface CheckOutcome {
-  readonly response: CheckResponseObject | undefined;
+  /** The encoded CheckResponse. */
+  readonly response: Buffer | undefined;
   readonly error: { readonly reason: ReasonCode; readonly message: string } | undefined;
   readonly decision: Decision;
+  /** Built on first read: most Checks never need it. */
   readonly record: DecisionRecord;
   /** The exact input the policy saw (undefined when the request never became input). */
   readonly input: JsonObject | undefined;
@@ -69,14 +71,16 @@ const NO_DEADLINE: CheckContext = { deadline: Infinity };
 export class CheckPipeline {
   readonly #opts: PipelineOptions;
   readonly #deps: PipelineDeps;
+  readonly #responses: ResponseEncoder;
 
   constructor(opts: PipelineOptions, deps: PipelineDeps) {
     this.#opts = opts;
     this.#deps = deps;
+    this.#responses = new ResponseEncoder({ dryRun: opts.dryRun });
   }
 
   async check(bytes: Uint8Array, ctx: CheckContext = NO_DEADLINE): Promise<CheckOutcome> {
-    const started = process.hrtime.bigint();
+    // One clock for the span's start and the Check's timer.
     const t0 = performance.now();
     const decisionId = randomUUID();
     const obs = this.#deps.observer ?? RECORDS_ONLY;
@@ -91,7 +95,7 @@ export class CheckPipeline {
     // Set when the shortcut already counted this request for input.behavior.
     let counted: BehaviorView | undefined;
     if (shortcut) {
-      const fast = this.#fromShortcut(raw!, engine!, shortcut.table, obs, ctx, started, t0, decisionId);
+      const fast = this.#fromShortcut(raw!, engine!, shortcut.table, obs, ctx, t0, decisionId);
       if (fast && 'response' in fast) return fast;
       counted = fast;
     }
@@ -137,9 +141,9 @@ export class CheckPipeline {
 
     const failed = !decision.allowed && decision.reason !== Reason.policyDenied;
     const asGrpcError = failed && this.#opts.onError === 'grpc_error' && !isRequestReason(decision.reason);
-    const response = asGrpcError ? undefined : toCheckResponse(decision, decisionId, { dryRun: this.#opts.dryRun });
+    const response = asGrpcError ? undefined : this.#responses.encode(decision, decisionId, cache === 'hit');
     trace ??= obs.begin(undefined, t0);
-    const record = obs.finish(trace, {
+    const finished = obs.finish(trace, {
       decisionId,
       timestamp: Date.now(),
       identity,
@@ -152,17 +156,10 @@ export class CheckPipeline {
       input,
       behavior,
       notes,
-      timings: { checkNs: Number(process.hrtime.bigint() - started), evalNs },
+      timings: { checkNs: elapsedNs(t0), evalNs },
     });
     if (input && this.#deps.shadow) this.#deps.shadow.observe(input, entrypoint, decision, routed?.name ?? 'none', decisionId);
-    return {
-      response,
-      error: asGrpcError ? { reason: decision.reason, message: decision.message } : undefined,
-      decision,
-      record,
-      input,
-      cacheKey,
-    };
+    return new Outcome(response, asGrpcError ? { reason: decision.reason, message: decision.message } : undefined, decision, input, cacheKey, finished);
   }
 
   /**
@@ -172,7 +169,7 @@ export class CheckPipeline {
    * when this already counted the request (the same identity and route, as
    * they come from the same bytes).
    */
-  #fromShortcut(raw: RawKey, engine: PolicyEngine, table: RequestShortcut, obs: Observer, ctx: CheckContext, started: bigint, t0: number, decisionId: string): CheckOutcome | BehaviorView | undefined {
+  #fromShortcut(raw: RawKey, engine: PolicyEngine, table: RequestShortcut, obs: Observer, ctx: CheckContext, t0: number, decisionId: string): CheckOutcome | BehaviorView | undefined {
     const known = table.get(raw.key);
     if (!known) return undefined;
     const decision = this.#deps.evaluate.cached(known.cacheKey);
@@ -186,7 +183,7 @@ export class CheckPipeline {
     const behavior = obs.behavior(known.identity?.spiffe_id ?? null, known.route?.name ?? null, now);
     if (behavior !== known.behavior) return behavior;
     const trace = obs.begin(raw.traceHeaders, t0);
-    const record = obs.finish(trace, {
+    const finished = obs.finish(trace, {
       decisionId,
       timestamp: now,
       identity: known.identity,
@@ -200,10 +197,37 @@ export class CheckPipeline {
       behavior,
       notes: undefined,
       shortcut: true,
-      timings: { checkNs: Number(process.hrtime.bigint() - started), evalNs: 0 },
+      timings: { checkNs: elapsedNs(t0), evalNs: 0 },
     });
-    return { response: toCheckResponse(decision, decisionId, { dryRun: this.#opts.dryRun }), error: undefined, decision, record, input: undefined, cacheKey: known.cacheKey };
+    return new Outcome(this.#responses.encode(decision, decisionId, true), undefined, decision, undefined, known.cacheKey, finished);
   }
+}
+
+class Outcome implements CheckOutcome {
+  readonly response: Buffer | undefined;
+  readonly error: CheckOutcome['error'];
+  readonly decision: Decision;
+  readonly input: JsonObject | undefined;
+  readonly cacheKey: string | undefined;
+  readonly #finished: FinishedCheck;
+  #record: DecisionRecord | undefined;
+
+  constructor(response: Buffer | undefined, error: CheckOutcome['error'], decision: Decision, input: JsonObject | undefined, cacheKey: string | undefined, finished: FinishedCheck) {
+    this.response = response;
+    this.error = error;
+    this.decision = decision;
+    this.input = input;
+    this.cacheKey = cacheKey;
+    this.#finished = finished;
+  }
+
+  get record(): DecisionRecord {
+    return (this.#record ??= decisionRecord(this.#finished));
+  }
+}
+
+function elapsedNs(since: number): number {
+  return Math.round((performance.now() - since) * 1e6);
 }
 
 /**

@@ -1,8 +1,16 @@
-// Turns a Decision into a CheckResponse (as a protobufjs-encodable object) and
-// back into protojson for humans (`ztauthz check`).
+// Turns a Decision into CheckResponse bytes, and those back into protojson
+// for humans (`ztauthz check`).
+//
+// Everything in a response but its decision_id depends on the Decision
+// alone, and cache hits hand out the same Decision object again and again;
+// so the bytes without the id are built once per Decision (protobufjs) and
+// each Check only appends its id. dynamic_metadata is the response's last
+// field (4) and protobufjs writes fields by number and map entries in
+// insertion order, so the result is the very bytes protobufjs would write
+// for the whole response.
 import type { Decision, HeaderPair } from '../types/Decision.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
-import { CheckResponseType, PROTOJSON_OBJECT } from './ProtoCodec.ts';
+import { CheckResponseType, PROTOJSON_OBJECT, StructType } from './ProtoCodec.ts';
 import { structToJson } from './CheckRequest.ts';
 
 /** google.rpc.Code values Envoy looks at: OK allows, anything else denies. */
@@ -15,6 +23,89 @@ export interface ResponseOptions {
 
 /** A CheckResponse in protobufjs' object form (camelCase, enums as numbers). */
 export type CheckResponseObject = Record<string, unknown>;
+
+const DECISION_ID = 'decision_id';
+/** Struct.fields entry {1: "decision_id", 2: Value} up to the Value's length: the constant part of every id entry. */
+const ID_KEY = Buffer.from([0x0a, DECISION_ID.length, ...Buffer.from(DECISION_ID, 'latin1')]);
+/** Tag of CheckResponse.dynamic_metadata (field 4, length-delimited). */
+const DYNAMIC_METADATA_TAG = 0x22;
+
+interface ResponseTemplate {
+  /** Fields 1-3. */
+  readonly head: Uint8Array;
+  /** The policy's dynamic metadata as Struct.fields entries, decision_id left out (the Check's own id replaces it). */
+  readonly metadata: Uint8Array;
+}
+
+/** Encodes CheckResponses for one configuration (dry run or not). */
+export class ResponseEncoder {
+  readonly #opts: ResponseOptions;
+  /** Keyed by the Decision object: only decisions served again (cache hits) are remembered, and they go with their cache entry. */
+  readonly #templates = new WeakMap<Decision, ResponseTemplate>();
+
+  constructor(opts: ResponseOptions) {
+    this.#opts = opts;
+  }
+
+  /** `reused`: the decision came from the cache, so it will likely be encoded again. */
+  encode(decision: Decision, decisionId: string, reused: boolean): Buffer {
+    let t = reused ? this.#templates.get(decision) : undefined;
+    if (!t) {
+      t = template(decision, this.#opts);
+      if (reused) this.#templates.set(decision, t);
+    }
+    return withDecisionId(t, decisionId);
+  }
+}
+
+function template(decision: Decision, opts: ResponseOptions): ResponseTemplate {
+  const { dynamicMetadata, ...rest } = toCheckResponse(decision, '', opts);
+  const fields = { ...((dynamicMetadata as { fields: Record<string, unknown> }).fields) };
+  delete fields[DECISION_ID];
+  return { head: CheckResponseType.encode(rest).finish(), metadata: StructType.encode({ fields }).finish() };
+}
+
+function withDecisionId(t: ResponseTemplate, id: string): Buffer {
+  const idBytes = Buffer.byteLength(id, 'utf8');
+  const value = 1 + varintSize(idBytes) + idBytes; // Value{3: string_value}
+  const entry = ID_KEY.length + 1 + varintSize(value) + value; // {1: key, 2: Value}
+  const struct = t.metadata.length + 1 + varintSize(entry) + entry;
+  const out = Buffer.allocUnsafe(t.head.length + 1 + varintSize(struct) + struct);
+  out.set(t.head, 0);
+  let p = t.head.length;
+  out[p++] = DYNAMIC_METADATA_TAG;
+  p = writeVarint(out, p, struct);
+  out.set(t.metadata, p);
+  p += t.metadata.length;
+  out[p++] = 0x0a;
+  p = writeVarint(out, p, entry);
+  out.set(ID_KEY, p);
+  p += ID_KEY.length;
+  out[p++] = 0x12;
+  p = writeVarint(out, p, value);
+  out[p++] = 0x1a;
+  p = writeVarint(out, p, idBytes);
+  out.write(id, p, 'utf8');
+  return out;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Buffer, p: number, n: number): number {
+  while (n >= 0x80) {
+    out[p++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[p++] = n;
+  return p;
+}
 
 export function toCheckResponse(decision: Decision, decisionId: string, opts: ResponseOptions): CheckResponseObject {
   const metadata: JsonObject = { ...(decision.dynamicMetadata ?? {}), decision_id: decisionId };
@@ -50,9 +141,9 @@ export function encodeCheckResponse(resp: CheckResponseObject): Uint8Array {
   return CheckResponseType.encode(resp).finish();
 }
 
-/** The response as protojson (lowerCamelCase, Struct as JSON), as grpcurl prints it. */
-export function checkResponseToJson(resp: CheckResponseObject): JsonObject {
-  const msg = CheckResponseType.decode(encodeCheckResponse(resp));
+/** CheckResponse bytes as protojson (lowerCamelCase, Struct as JSON), as grpcurl prints them. */
+export function checkResponseToJson(bytes: Uint8Array): JsonObject {
+  const msg = CheckResponseType.decode(bytes);
   const obj = CheckResponseType.toObject(msg, PROTOJSON_OBJECT) as JsonObject;
   if (obj['dynamicMetadata']) obj['dynamicMetadata'] = structToJson(obj['dynamicMetadata']);
   return obj;

@@ -29,6 +29,7 @@ function loadRoot(): protobuf.Root {
 export const protoRoot = loadRoot();
 export const CheckRequestType = protoRoot.lookupType('envoy.service.auth.v3.CheckRequest');
 export const CheckResponseType = protoRoot.lookupType('envoy.service.auth.v3.CheckResponse');
+export const StructType = protoRoot.lookupType('google.protobuf.Struct');
 export const HealthCheckRequestType = protoRoot.lookupType('grpc.health.v1.HealthCheckRequest');
 export const HealthCheckResponseType = protoRoot.lookupType('grpc.health.v1.HealthCheckResponse');
 export const StatusCodeEnum = protoRoot.lookupEnum('envoy.type.v3.StatusCode');

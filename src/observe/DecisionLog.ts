@@ -95,6 +95,11 @@ export class DecisionLog {
     if (opts.enabled) this.#out = openOutput(opts.output);
   }
 
+  /** Whether write() can write anything (records are only built for an enabled log). */
+  get enabled(): boolean {
+    return this.#out !== undefined;
+  }
+
   /** Whether records carry the policy input (a Check answered without building one could not log it). */
   get recordsInput(): boolean {
     return this.#opts.enabled && this.#opts.includeInput;

@@ -3,8 +3,16 @@
 // share counters. Label values come from closed or bounded sets: reason codes,
 // decisions, route names from the route table, and identities through
 // IdentityLabels (at most `max` of them, the rest under "__overflow__").
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+//
+// The per-Check series (recordCheck) cost a few Map lookups and number
+// increments per Check and allocate nothing once a combination has been seen:
+// counts wait in cells (CheckSeries.ts) until a scrape flushes them into
+// prom-client, and latencies go to BucketHistogram, which builds its buckets
+// only when scraped.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ALL_REASONS, Reason, type ReasonCode } from '../types/Reason.ts';
+import { BucketHistogram, type HistogramSeries } from './BucketHistogram.ts';
+import { ALLOW, Cell, DECISIONS, DENY, DecisionCells } from './CheckSeries.ts';
 import { IdentityLabels } from './IdentityLabels.ts';
 
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -35,13 +43,6 @@ export type CacheResult = 'hit' | 'miss' | 'bypass' | 'off';
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly checks: Counter<'decision' | 'reason' | 'route'>;
-  readonly checkErrors: Counter<'reason'>;
-  readonly checkDuration: Histogram<'decision'>;
-  readonly evalDuration: Histogram;
-  readonly cacheLookups: Counter<'result'>;
-  readonly shortcuts: Counter;
-  readonly identityChecks: Counter<'identity' | 'route' | 'decision'>;
   readonly behaviorSignals: Counter<'signal' | 'identity'>;
   readonly policyInfo: Gauge<'revision'>;
   readonly policyLoads: Counter<'policy' | 'result'>;
@@ -50,9 +51,24 @@ export class Metrics {
   readonly decisionLogDropped: Counter;
   readonly decisionLogSampledOut: Counter;
   readonly identities: IdentityLabels;
-  /** identity -> the label sets it has series under; kept only when slots can be given back, so eviction can remove them. */
-  readonly #identitySeries = new Map<string, Set<string>>();
-  readonly #trackSeries: boolean;
+  /** route -> reason -> [deny, allow] of ztauthz_checks_total. */
+  readonly #checks: DecisionCells;
+  /** identity label -> route -> [deny, allow] of ztauthz_identity_checks_total. */
+  readonly #identityChecks: DecisionCells;
+  /** ztauthz_check_errors_total by reason, for error reasons only. */
+  readonly #checkErrors = new Map<ReasonCode, Cell>();
+  readonly #cacheLookups: Record<Exclude<CacheResult, 'off'>, Cell>;
+  readonly #shortcuts: Cell;
+  /** Every Cell outside #checks and #identityChecks, for #flush. */
+  readonly #singleCells: Cell[];
+  readonly #checkDuration: BucketHistogram;
+  /** ztauthz_check_duration_seconds by DENY/ALLOW; made on first use, as prom-client shows a label set only once observed. */
+  readonly #durations: [HistogramSeries | undefined, HistogramSeries | undefined] = [undefined, undefined];
+  readonly #evalDuration: HistogramSeries;
+  /** Something was counted since the last flush; saves walking every cell once per affected metric per scrape. */
+  #unflushed = false;
+  /** identity label -> the signals it has series under, so eviction can remove them. */
+  readonly #identitySignals = new Map<string, Set<string>>();
   #behaviorSize: (() => number) | undefined;
 
   constructor(opts: MetricsOptions = {}) {
@@ -61,57 +77,74 @@ export class Metrics {
       collectDefaultMetrics({ register: this.registry, prefix: 'ztauthz_' });
       for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(`ztauthz_${name}`);
     }
-    const idleSeconds = opts.identityIdleSeconds ?? 3600;
-    this.#trackSeries = idleSeconds > 0;
     this.identities = new IdentityLabels({
       max: opts.maxIdentities ?? 1000,
-      idleMs: idleSeconds * 1000,
+      idleMs: (opts.identityIdleSeconds ?? 3600) * 1000,
       onEvict: (identity) => this.#removeIdentitySeries(identity),
     });
-    this.checks = new Counter({
+    // Every metric fed from cells brings them up to date before it is read.
+    const collect = (): void => this.#flush();
+    const checks = new Counter({
       name: 'ztauthz_checks_total',
       help: 'Check calls answered, by decision (allow, deny), stable reason code and route ("none": no route matched).',
       labelNames: ['decision', 'reason', 'route'],
       registers,
+      collect,
     });
-    this.checkErrors = new Counter({
+    this.#checks = new DecisionCells(checks, (route, reason, decision) => ({ decision, reason, route }));
+    const checkErrors = new Counter({
       name: 'ztauthz_check_errors_total',
       help: 'Checks that ended in an error (every reason but allowed and policy_denied), by stable reason code. Always denials.',
       labelNames: ['reason'],
       registers,
+      collect,
     });
-    // Zero series for every error reason, so rate() and alerts see 0 rather than nothing.
-    for (const reason of ALL_REASONS) if (isErrorReason(reason)) this.checkErrors.inc({ reason }, 0);
-    this.checkDuration = new Histogram({
+    for (const reason of ALL_REASONS) {
+      if (!isErrorReason(reason)) continue;
+      const cell = new Cell(checkErrors, { reason });
+      this.#checkErrors.set(reason, cell);
+      // Zero series for every error reason, so rate() and alerts see 0 rather than nothing.
+      checkErrors.inc(cell.labels, 0);
+    }
+    this.#checkDuration = new BucketHistogram({
       name: 'ztauthz_check_duration_seconds',
       help: 'Time to answer one Check, from the bytes arriving to the response being built.',
-      labelNames: ['decision'],
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry: this.registry,
     });
-    this.evalDuration = new Histogram({
+    this.#evalDuration = new BucketHistogram({
       name: 'ztauthz_policy_evaluation_duration_seconds',
       help: 'Time spent in policy evaluation (wasm) for one Check.',
       buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.cacheLookups = new Counter({
+      registry: this.registry,
+    }).series();
+    const cacheLookups = new Counter({
       name: 'ztauthz_decision_cache_lookups_total',
       help: 'Decision cache lookups by result: hit, miss, bypass (the Check was not cacheable).',
       labelNames: ['result'],
       registers,
+      collect,
     });
-    this.shortcuts = new Counter({
-      name: 'ztauthz_request_shortcuts_total',
-      help: 'Cache hits answered by the request shortcut: repeated request bytes, answered without decoding or building the input.',
-      registers,
-    });
-    this.identityChecks = new Counter({
+    const lookups = (result: string): Cell => new Cell(cacheLookups, { result });
+    this.#cacheLookups = { hit: lookups('hit'), miss: lookups('miss'), bypass: lookups('bypass') };
+    this.#shortcuts = new Cell(
+      new Counter({
+        name: 'ztauthz_request_shortcuts_total',
+        help: 'Cache hits answered by the request shortcut: repeated request bytes, answered without decoding or building the input.',
+        registers,
+        collect,
+      }),
+      {},
+    );
+    this.#singleCells = [...this.#checkErrors.values(), ...Object.values(this.#cacheLookups), this.#shortcuts];
+    const identityChecks = new Counter({
       name: 'ztauthz_identity_checks_total',
       help: 'Checks per calling workload (SPIFFE ID; "none": no verified identity; "__overflow__": past metrics.max_identities), route and decision.',
       labelNames: ['identity', 'route', 'decision'],
       registers,
+      collect,
     });
+    this.#identityChecks = new DecisionCells(identityChecks, (identity, route, decision) => ({ identity, route, decision }));
     const identities = this.identities;
     new Gauge({
       name: 'ztauthz_identity_labels',
@@ -177,27 +210,50 @@ export class Metrics {
     });
   }
 
-  /** One answered Check. `route` is the route name (NO_ROUTE when none matched). */
-  recordCheck(allowed: boolean, reason: ReasonCode, seconds: number, route: string = NO_ROUTE): void {
-    const decision = allowed ? 'allow' : 'deny';
-    this.checks.inc({ decision, reason, route });
-    this.checkDuration.observe({ decision }, seconds);
-    if (isErrorReason(reason)) this.checkErrors.inc({ reason });
+  /**
+   * Every per-Check series of one answered Check. `route` is the route name
+   * (NO_ROUTE when none matched); `evalSeconds` 0: no evaluation ran (not
+   * observed); cache 'off' is not counted. `spiffeId` (null: none verified)
+   * at `now` (ms) picks the identity label. Returns the identity label value
+   * used ("none", "__overflow__" or the SPIFFE ID).
+   */
+  recordCheck(
+    allowed: boolean,
+    reason: ReasonCode,
+    route: string,
+    seconds: number,
+    evalSeconds: number,
+    cache: CacheResult,
+    shortcut: boolean,
+    spiffeId: string | null,
+    now: number,
+  ): string {
+    const d = allowed ? ALLOW : DENY;
+    this.#unflushed = true;
+    this.#checks.pair(route, reason)[d].pending++;
+    if (isErrorReason(reason)) this.#checkErrors.get(reason)!.pending++;
+    (this.#durations[d] ??= this.#checkDuration.series({ decision: DECISIONS[d] })).observe(seconds);
+    if (evalSeconds > 0) this.#evalDuration.observe(evalSeconds);
+    if (cache !== 'off') this.#cacheLookups[cache].pending++;
+    if (shortcut) this.#shortcuts.pending++;
+    return this.recordIdentity(spiffeId, route, allowed, now);
   }
 
   /** Counts a Check for its caller; returns the identity label value used (possibly "none" or "__overflow__"). */
   recordIdentity(spiffeId: string | null, route: string, allowed: boolean, now: number): string {
+    // label() may evict an idle identity, which drops that identity's cells: take the pair after it.
     const identity = this.identities.label(spiffeId, now);
-    const decision = allowed ? 'allow' : 'deny';
-    this.identityChecks.inc({ identity, route, decision });
-    if (this.#trackSeries) this.#noteSeries(identity, `c\u0000${route}\u0000${decision}`);
+    this.#identityChecks.pair(identity, route)[allowed ? ALLOW : DENY].pending++;
+    this.#unflushed = true;
     return identity;
   }
 
-  /** A behaviour signal raised for an identity label value (from recordIdentity). */
+  /** A behaviour signal raised for an identity label value (from recordIdentity). Rare, so straight to prom-client. */
   recordSignal(identity: string, signal: string): void {
     this.behaviorSignals.inc({ signal, identity });
-    if (this.#trackSeries) this.#noteSeries(identity, `s\u0000${signal}`);
+    let signals = this.#identitySignals.get(identity);
+    if (!signals) this.#identitySignals.set(identity, (signals = new Set()));
+    signals.add(signal);
   }
 
   /** Exposes the decision cache's size and evictions (read at scrape time). */
@@ -243,20 +299,20 @@ export class Metrics {
     this.policyInfo.set({ revision }, 1);
   }
 
-  #noteSeries(identity: string, key: string): void {
-    let keys = this.#identitySeries.get(identity);
-    if (!keys) this.#identitySeries.set(identity, (keys = new Set()));
-    keys.add(key);
+  /** Moves pending counts into prom-client. Idempotent: every cell-fed metric calls it when read. */
+  #flush(): void {
+    if (!this.#unflushed) return;
+    this.#unflushed = false;
+    this.#checks.flush();
+    this.#identityChecks.flush();
+    for (const cell of this.#singleCells) cell.flush();
   }
 
+  /** An evicted identity's series go; if it comes back they restart from zero. */
   #removeIdentitySeries(identity: string): void {
-    const keys = this.#identitySeries.get(identity);
-    this.#identitySeries.delete(identity);
-    for (const key of keys ?? []) {
-      const [kind, a = '', b = ''] = key.split('\u0000');
-      if (kind === 'c') this.identityChecks.remove({ identity, route: a, decision: b });
-      else this.behaviorSignals.remove({ signal: a, identity });
-    }
+    this.#identityChecks.drop(identity);
+    for (const signal of this.#identitySignals.get(identity) ?? []) this.behaviorSignals.remove({ signal, identity });
+    this.#identitySignals.delete(identity);
   }
 }
 

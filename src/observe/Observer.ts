@@ -90,19 +90,20 @@ export class Observer {
     return this.#signals ? this.#signals.observe(identity, route, now) : LEARNING_VIEW;
   }
 
-  /** After the answer: metrics, behaviour bookkeeping, decision record, span end. Returns the record (unmasked). */
-  finish(trace: CheckTrace, check: ObservedCheck): DecisionRecord {
+  /**
+   * After the answer: metrics, behaviour bookkeeping, decision record, span
+   * end. The record is built only when the log takes it; the returned facts
+   * build it on demand (decisionRecord()).
+   */
+  finish(trace: CheckTrace, check: ObservedCheck): FinishedCheck {
     const d = check.decision;
     const spiffeId = check.identity?.spiffe_id ?? null;
     const routeName = check.route?.name ?? null;
     const m = this.#metrics;
     let identityLabel: string | undefined;
     if (m) {
-      m.recordCheck(d.allowed, d.reason, check.timings.checkNs / 1e9, routeName ?? NO_ROUTE);
-      if (check.timings.evalNs > 0) m.evalDuration.observe(check.timings.evalNs / 1e9);
-      if (check.cache !== 'off') m.cacheLookups.inc({ result: check.cache });
-      if (check.shortcut) m.shortcuts.inc();
-      identityLabel = m.recordIdentity(spiffeId, routeName ?? NO_ROUTE, d.allowed, check.timestamp);
+      const t = check.timings;
+      identityLabel = m.recordCheck(d.allowed, d.reason, routeName ?? NO_ROUTE, t.checkNs / 1e9, t.evalNs / 1e9, check.cache, check.shortcut === true, spiffeId, check.timestamp);
     }
 
     let behavior = check.behavior;
@@ -115,32 +116,8 @@ export class Observer {
       }
     }
 
-    const record: DecisionRecord = {
-      decision_id: check.decisionId,
-      trace_id: trace.traceId,
-      span_id: trace.spanId,
-      timestamp: isoTimestamp(check.timestamp),
-      path: check.path,
-      revision: check.revision,
-      allowed: d.allowed,
-      reason: d.reason,
-      message: check.notes?.length ? `${d.message} (${check.notes.join('; ')})` : d.message,
-      dry_run: check.dryRun,
-      http_status: d.allowed ? 200 : d.httpStatus,
-      result: d.result,
-      input: check.input,
-      identity: recordIdentity(check.identity),
-      route: recordRoute(check.route),
-      cache: check.cache,
-      behavior,
-      metrics: {
-        timer_check_ns: check.timings.checkNs,
-        timer_eval_ns: check.timings.evalNs,
-        timer_server_handler_ns: check.timings.checkNs,
-        timer_rego_query_eval_ns: check.timings.evalNs,
-      },
-    };
-    this.#log?.write(record);
+    const finished: FinishedCheck = { check, traceId: trace.traceId, spanId: trace.spanId, behavior };
+    if (this.#log?.enabled) this.#log.write(decisionRecord(finished));
 
     if (trace.recording) {
       trace.setAttributes(
@@ -162,7 +139,7 @@ export class Observer {
       if (isErrorReason(d.reason)) trace.setError(d.reason, d.message);
     }
     trace.end();
-    return record;
+    return finished;
   }
 
   /** Exports buffered spans. */
@@ -174,6 +151,45 @@ export class Observer {
   shutdown(): Promise<void> {
     return this.#tracing.shutdown();
   }
+}
+
+/** What finish() knew of a Check: enough to build its decision record. */
+export interface FinishedCheck {
+  readonly check: ObservedCheck;
+  readonly traceId: string | undefined;
+  readonly spanId: string | undefined;
+  readonly behavior: BehaviorView | undefined;
+}
+
+/** The decision record (unmasked) of a finished Check. */
+export function decisionRecord(f: FinishedCheck): DecisionRecord {
+  const check = f.check;
+  const d = check.decision;
+  return {
+    decision_id: check.decisionId,
+    trace_id: f.traceId,
+    span_id: f.spanId,
+    timestamp: isoTimestamp(check.timestamp),
+    path: check.path,
+    revision: check.revision,
+    allowed: d.allowed,
+    reason: d.reason,
+    message: check.notes?.length ? `${d.message} (${check.notes.join('; ')})` : d.message,
+    dry_run: check.dryRun,
+    http_status: d.allowed ? 200 : d.httpStatus,
+    result: d.result,
+    input: check.input,
+    identity: recordIdentity(check.identity),
+    route: recordRoute(check.route),
+    cache: check.cache,
+    behavior: f.behavior,
+    metrics: {
+      timer_check_ns: check.timings.checkNs,
+      timer_eval_ns: check.timings.evalNs,
+      timer_server_handler_ns: check.timings.checkNs,
+      timer_rego_query_eval_ns: check.timings.evalNs,
+    },
+  };
 }
 
 function recordIdentity(id: Identity | null): RecordIdentity | null {

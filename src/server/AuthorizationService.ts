@@ -3,7 +3,6 @@
 // recorded denial rather than grpc-js's INTERNAL error.
 import * as grpc from '@grpc/grpc-js';
 import type { CheckPipeline } from '../check/CheckPipeline.ts';
-import { encodeCheckResponse, type CheckResponseObject } from '../envoy/CheckResponse.ts';
 import { Reason, type ReasonCode } from '../types/Reason.ts';
 import type { PeerAuth } from '../tls/PeerAuth.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
@@ -17,7 +16,8 @@ export const authorizationServiceDefinition: grpc.ServiceDefinition = {
     responseStream: false,
     requestSerialize: identity,
     requestDeserialize: identity,
-    responseSerialize: (r: CheckResponseObject) => Buffer.from(encodeCheckResponse(r)),
+    // The pipeline answers with encoded bytes (see envoy/CheckResponse.ts).
+    responseSerialize: identity,
     responseDeserialize: identity,
   },
 };
@@ -30,7 +30,7 @@ const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
 
 export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>): grpc.UntypedServiceImplementation {
   return {
-    Check(call: grpc.ServerUnaryCall<Buffer, CheckResponseObject>, callback: grpc.sendUnaryData<CheckResponseObject>) {
+    Check(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
       const deadline = call.getDeadline();
       const peer = peerAuth ? peerAuth.peerIdentity(call) : null;
       pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline, peer }).then(

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeCheckRequestJson } from '../../src/envoy/ProtoJson.ts';
-import { checkResponseToJson, encodeCheckResponse } from '../../src/envoy/CheckResponse.ts';
+import { checkResponseToJson } from '../../src/envoy/CheckResponse.ts';
+import { CheckResponseType } from '../../src/envoy/ProtoCodec.ts';
 import { VOLATILE_FIELDS } from '../../src/cache/CacheKey.ts';
 import { loadPolicy } from '../../src/policy/PolicyLoader.ts';
 import { loaderOptions, requiredEntrypoints } from '../../src/server/PolicyLifecycle.ts';
@@ -194,10 +195,9 @@ function request(overrides: { authorization?: string; target?: Target; principal
 function comparable(o: CheckOutcome): string {
   let response = '';
   if (o.response) {
-    const md = o.response['dynamicMetadata'] as { fields: Record<string, unknown> } | undefined;
-    const fields = md ? { ...md.fields } : undefined;
-    if (fields) delete fields['decision_id'];
-    response = Buffer.from(encodeCheckResponse({ ...o.response, ...(md ? { dynamicMetadata: { fields } } : {}) })).toString('hex');
+    const msg = CheckResponseType.decode(o.response) as unknown as { dynamicMetadata?: { fields: Record<string, unknown> } };
+    if (msg.dynamicMetadata) delete msg.dynamicMetadata.fields['decision_id'];
+    response = Buffer.from(CheckResponseType.encode(msg).finish()).toString('hex');
   }
   return JSON.stringify({ response, error: o.error ?? null, reason: o.decision.reason, result: o.decision.result ?? null, revision: o.record.revision });
 }

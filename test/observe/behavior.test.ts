@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { BehaviorSignals, LEARNING_VIEW, QUIET_VIEW, type BehaviorView, type SignalEvent } from '../../src/observe/BehaviorSignals.ts';
 import { DecisionLog } from '../../src/observe/DecisionLog.ts';
 import { Metrics } from '../../src/observe/Metrics.ts';
-import { Observer } from '../../src/observe/Observer.ts';
+import { Observer, decisionRecord } from '../../src/observe/Observer.ts';
 import { DEFAULT_MASK, FRONTEND, MODEL_SERVER, deny, observed, route, tempFile, workload } from './support/checks.ts';
 
 const MIN = 60_000;
@@ -165,7 +165,7 @@ describe('through the Observer', () => {
     const feast = route('feast-get-online-features', 'read_features', null);
     const view = observer.behavior(MODEL_SERVER, feast.name, at);
     expect(view.first_seen_route).toBe(true);
-    const record = observer.finish(observer.begin(undefined), observed({ identity: serving, route: feast, decision: deny(), behavior: view, timestamp: at }));
+    const record = decisionRecord(observer.finish(observer.begin(undefined), observed({ identity: serving, route: feast, decision: deny(), behavior: view, timestamp: at })));
     expect(record.behavior).toEqual({ first_seen_route: true, deny_spike: false, rate_jump: false, learning: false });
     await log.close();
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Metrics } from '../../src/observe/Metrics.ts';
+import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
+import { Metrics, NO_ROUTE } from '../../src/observe/Metrics.ts';
 import { IdentityLabels, NO_IDENTITY, OVERFLOW_IDENTITY } from '../../src/observe/IdentityLabels.ts';
 import { Observer } from '../../src/observe/Observer.ts';
 import { BehaviorSignals } from '../../src/observe/BehaviorSignals.ts';
@@ -136,5 +137,128 @@ describe('per-identity series', () => {
     expect(evicted).toEqual([]);
     // 1000 map entries plus the 1000 labels kept in `seen` here: far under 8 MB; a million would be ~100 MB.
     expect(grown).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('per-Check series counted at scrape time', () => {
+  const t = 1_000_000;
+  const allow = (m: Metrics, route: string, seconds = 0.0002, spiffeId: string | null = FRONTEND): string =>
+    m.recordCheck(true, Reason.allowed, route, seconds, 0.0001, 'hit', false, spiffeId, t);
+  const checks = async (m: Metrics): Promise<Map<string, number>> =>
+    new Map((await values(m, 'ztauthz_checks_total')).map((r) => [`${r.labels['decision']}/${r.labels['reason']}/${r.labels['route']}`, r.value]));
+
+  it('every scrape shows what was counted since, once', async () => {
+    const m = new Metrics({ processMetrics: false });
+    for (let i = 0; i < 5; i++) allow(m, 'r1');
+    m.recordCheck(false, Reason.policyError, NO_ROUTE, 0.001, 0, 'off', false, null, t);
+    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 5], ['deny/policy_error/none', 1]]));
+    // A second read (text, JSON, one metric) must not add the same counts again.
+    const text = await m.registry.metrics();
+    expect(text).toContain('ztauthz_checks_total{decision="allow",reason="allowed",route="r1"} 5');
+    expect(text).toContain('ztauthz_check_errors_total{reason="policy_error"} 1');
+    expect(text).toContain(`ztauthz_identity_checks_total{identity="${FRONTEND}",route="r1",decision="allow"} 5`);
+    await m.registry.getMetricsAsJSON();
+    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 5], ['deny/policy_error/none', 1]]));
+    for (let i = 0; i < 3; i++) allow(m, 'r1');
+    allow(m, 'r2');
+    m.recordCheck(false, Reason.policyError, NO_ROUTE, 0.001, 0, 'miss', true, null, t);
+    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 8], ['deny/policy_error/none', 2], ['allow/allowed/r2', 1]]));
+    const again = await m.registry.metrics();
+    expect(again).toContain('ztauthz_check_errors_total{reason="policy_error"} 2');
+    expect(again).toContain('ztauthz_check_errors_total{reason="internal_error"} 0');
+    expect(again).toContain('ztauthz_decision_cache_lookups_total{result="hit"} 9');
+    expect(again).toContain('ztauthz_decision_cache_lookups_total{result="miss"} 1');
+    expect(again).not.toContain('ztauthz_decision_cache_lookups_total{result="off"}');
+    expect(again).not.toContain('result="bypass"');
+    expect(again).toContain('ztauthz_request_shortcuts_total 1');
+    expect(again).toContain(`ztauthz_identity_checks_total{identity="${FRONTEND}",route="r1",decision="allow"} 8`);
+    expect(again).toContain('ztauthz_identity_checks_total{identity="none",route="none",decision="deny"} 2');
+    expect(again).toContain('ztauthz_check_duration_seconds_count{decision="allow"} 9');
+    expect(again).toContain('ztauthz_check_duration_seconds_count{decision="deny"} 2');
+    // Evaluation time is observed only for Checks that evaluated (evalSeconds > 0).
+    expect(again).toContain('ztauthz_policy_evaluation_duration_seconds_count 9');
+    expect(promtool(['check', 'metrics'], again).status).toBe(0);
+  });
+
+  it('histograms read as prom-client Histograms fed the same observations', async () => {
+    const m = new Metrics({ processMetrics: false });
+    const reference = new Registry();
+    const buckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+    const checkDuration = new Histogram({
+      name: 'ztauthz_check_duration_seconds',
+      help: 'Time to answer one Check, from the bytes arriving to the response being built.',
+      labelNames: ['decision'],
+      buckets,
+      registers: [reference],
+    });
+    const evalDuration = new Histogram({ name: 'ztauthz_policy_evaluation_duration_seconds', help: 'Time spent in policy evaluation (wasm) for one Check.', buckets, registers: [reference] });
+    const same = async (): Promise<void> => {
+      for (const name of ['ztauthz_check_duration_seconds', 'ztauthz_policy_evaluation_duration_seconds']) {
+        expect(await m.registry.getSingleMetricAsString(name)).toBe(await reference.getSingleMetricAsString(name));
+        expect(await m.registry.getSingleMetric(name)!.get()).toEqual(await reference.getSingleMetric(name)!.get());
+      }
+    };
+    // Before any Check: the unlabelled histogram shows zeros, the labelled one nothing.
+    await same();
+    // Bounds are inclusive (le); 2 is past every bound (+Inf only); 0 is in the first bucket.
+    const seconds = [0.00001, 0.00005, 0.0001, 0.00012, 0.0004, 0.001, 0.003, 0.2, 1, 2, 0];
+    seconds.forEach((s, i) => {
+      const allowed = i % 3 !== 0;
+      m.recordCheck(allowed, allowed ? Reason.allowed : Reason.policyDenied, 'r', s, i % 2 ? s / 2 : 0, 'miss', false, null, t);
+      checkDuration.observe({ decision: allowed ? 'allow' : 'deny' }, s);
+      if (i % 2) evalDuration.observe(s / 2);
+    });
+    await same();
+    const text = await m.registry.getSingleMetricAsString('ztauthz_check_duration_seconds');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="0.00005",decision="allow"} 2');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="0.0001",decision="allow"} 3');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="1",decision="allow"} 7');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="+Inf",decision="allow"} 7');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="+Inf",decision="deny"} 4');
+    expect(text).toContain(`ztauthz_check_duration_seconds_sum{decision="deny"} ${0.00001 + 0.00012 + 0.003 + 2}`);
+  });
+
+  it('an evicted identity loses its series, flushed or not; back, it starts from zero', async () => {
+    const m = new Metrics({ processMetrics: false, maxIdentities: 1, identityIdleSeconds: 60 });
+    const a = 'spiffe://td/a';
+    const b = 'spiffe://td/b';
+    m.recordCheck(true, Reason.allowed, 'r1', 0.001, 0, 'off', false, a, t);
+    m.recordCheck(false, Reason.policyDenied, 'r2', 0.001, 0, 'off', false, a, t);
+    m.recordSignal(a, 'rate_jump');
+    expect(identityLabelValues(await values(m, 'ztauthz_identity_checks_total'))).toEqual(new Set([a]));
+    m.recordCheck(true, Reason.allowed, 'r1', 0.001, 0, 'off', false, a, t + 1); // counted, never scraped
+    // b takes a's slot once a has been idle 60 s.
+    expect(m.recordCheck(true, Reason.allowed, 'r1', 0.001, 0, 'off', false, b, t + 61_001)).toBe(b);
+    let rows = await values(m, 'ztauthz_identity_checks_total');
+    expect(rows.map((r) => [r.labels['identity'], r.value])).toEqual([[b, 1]]);
+    expect(await values(m, 'ztauthz_behavior_signals_total')).toEqual([]);
+    // The per-route series do not depend on identities.
+    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 3], ['deny/policy_denied/r2', 1]]));
+    // a comes back when b is idle in turn, and counts from zero.
+    expect(m.recordCheck(true, Reason.allowed, 'r1', 0.001, 0, 'off', false, a, t + 200_000)).toBe(a);
+    rows = await values(m, 'ztauthz_identity_checks_total');
+    expect(rows.map((r) => [r.labels['identity'], r.labels['route'], r.value])).toEqual([[a, 'r1', 1]]);
+  });
+
+  it('sums over workers: the cluster primary aggregates getMetricsAsJSON()', async () => {
+    const workers = [new Metrics({ processMetrics: false }), new Metrics({ processMetrics: false })];
+    for (let i = 0; i < 3; i++) allow(workers[0]!, 'r1', 0.0002);
+    allow(workers[1]!, 'r1', 0.002);
+    workers[1]!.recordCheck(false, Reason.notReady, NO_ROUTE, 0.00003, 0, 'bypass', false, null, t);
+    const once = async (): Promise<string> => AggregatorRegistry.aggregate(await Promise.all(workers.map((w) => w.registry.getMetricsAsJSON()))).metrics();
+    await once();
+    const text = await once();
+    expect(text).toContain('ztauthz_checks_total{decision="allow",reason="allowed",route="r1"} 4');
+    expect(text).toContain('ztauthz_checks_total{decision="deny",reason="not_ready",route="none"} 1');
+    expect(text).toContain('ztauthz_check_errors_total{reason="not_ready"} 1');
+    expect(text).toContain('ztauthz_check_errors_total{reason="policy_error"} 0');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="0.00025",decision="allow"} 3');
+    expect(text).toContain('ztauthz_check_duration_seconds_bucket{le="0.0025",decision="allow"} 4');
+    expect(text).toContain('ztauthz_check_duration_seconds_count{decision="allow"} 4');
+    expect(text).toContain(`ztauthz_check_duration_seconds_sum{decision="allow"} ${0.0002 * 3 + 0.002}`);
+    expect(text).toContain('ztauthz_check_duration_seconds_count{decision="deny"} 1');
+    expect(text).toContain('ztauthz_policy_evaluation_duration_seconds_count 4');
+    expect(text).toContain(`ztauthz_identity_checks_total{identity="${FRONTEND}",route="r1",decision="allow"} 4`);
+    expect(promtool(['check', 'metrics'], text).status).toBe(0);
   });
 });

@@ -3,7 +3,7 @@
 // OTEL_* environment wins over tracing.* options; tracing off is a no-op.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Observer } from '../../src/observe/Observer.ts';
+import { Observer, decisionRecord } from '../../src/observe/Observer.ts';
 import { NOOP_TRACE, resolveTracing, startTracing, type Tracing, type TracingOptions } from '../../src/observe/Tracing.ts';
 import { Reason } from '../../src/types/Reason.ts';
 import { startOtlpGrpcReceiver, startOtlpReceiver, waitForSpans, type OtlpReceiver, type ReceivedSpan } from './support/otlpReceiver.ts';
@@ -18,7 +18,7 @@ function runCheck(observer: Observer, headers: Record<string, string> | undefine
   const trace = observer.begin(headers, performance.now());
   const value = trace.phase('evaluate', () => 42);
   expect(value).toBe(42);
-  return { trace, record: observer.finish(trace, observed(over)) };
+  return { trace, record: decisionRecord(observer.finish(trace, observed(over))) };
 }
 
 function spansOf(r: OtlpReceiver, traceId: string): ReceivedSpan[] {
@@ -234,7 +234,7 @@ describe('tracing off', () => {
     expect(a).toBe(NOOP_TRACE);
     expect(observer.begin(undefined)).toBe(NOOP_TRACE);
     expect(a.phase('evaluate', () => 'ran')).toBe('ran');
-    const record = observer.finish(a, observed());
+    const record = decisionRecord(observer.finish(a, observed()));
     expect(record.trace_id).toBeUndefined();
     expect(record.span_id).toBeUndefined();
     expect(new Observer().begin(undefined)).toBe(NOOP_TRACE);

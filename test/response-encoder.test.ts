@@ -1,0 +1,80 @@
+// The CheckResponse bytes a Check sends: the per-Decision template with the
+// Check's decision id appended must be exactly what protobufjs writes for
+// the whole response, however often a template is reused.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ResponseEncoder, checkResponseToJson, encodeCheckResponse, toCheckResponse } from '../src/envoy/CheckResponse.ts';
+import { decisionFromResult } from '../src/envoy/PolicyResult.ts';
+import type { Decision } from '../src/types/Decision.ts';
+import type { JsonObject, JsonValue } from '../src/types/Json.ts';
+import { Reason } from '../src/types/Reason.ts';
+import { denial } from '../src/types/Decision.ts';
+import { prng } from './support/prng.ts';
+
+function protobufjsBytes(d: Decision, id: string, dryRun: boolean): string {
+  return Buffer.from(encodeCheckResponse(toCheckResponse(d, id, { dryRun }))).toString('hex');
+}
+
+/** A random policy result in the opa-envoy-plugin object form. */
+function randomResult(next: () => number): JsonObject {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const text = (n: number): string => Array.from({ length: Math.floor(next() * n) }, () => pick(['a', 'z', '-', 'é', '✓', '\u0000', ' ', '9'])).join('');
+  const value = (depth: number): JsonValue => {
+    const k = Math.floor(next() * (depth > 2 ? 4 : 6));
+    if (k === 0) return null;
+    if (k === 1) return next() < 0.5;
+    if (k === 2) return Math.round(next() * 1e6) / 100;
+    if (k === 3) return text(300);
+    if (k === 4) return Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(next() * 4) }, () => [text(8) || 'k', value(depth + 1)]));
+  };
+  const headers = (): JsonObject => Object.fromEntries(Array.from({ length: Math.floor(next() * 4) }, (_, i) => [`x-h${i}`, text(200)]));
+  const r: JsonObject = { allowed: next() < 0.6 };
+  if (next() < 0.5) r['headers'] = headers();
+  if (next() < 0.3) r['response_headers_to_add'] = headers();
+  if (next() < 0.3) r['request_headers_to_remove'] = ['authorization', text(10) || 'x'];
+  if (next() < 0.3) r['query_parameters_to_set'] = { q: text(20) };
+  if (next() < 0.2) r['query_parameters_to_remove'] = ['debug'];
+  if (next() < 0.4) r['body'] = text(400);
+  if (next() < 0.4) r['http_status'] = pick([401, 403, 429, 503]);
+  if (next() < 0.7) r['dynamic_metadata'] = Object.fromEntries(Array.from({ length: Math.floor(next() * 6) }, () => [text(12) || 'm', value(0)]));
+  return r;
+}
+
+describe('CheckResponse encoding', () => {
+  it('writes the bytes protobufjs writes for the whole response, fresh or from a reused template', () => {
+    const next = prng(7);
+    let compared = 0;
+    for (let i = 0; i < 2000; i++) {
+      const d = decisionFromResult(randomResult(next));
+      for (const dryRun of [false, true]) {
+        const encoder = new ResponseEncoder({ dryRun });
+        // Fresh, then the remembered template twice with other ids: no id or byte may leak between them.
+        for (const reused of [false, true, true]) {
+          const id = randomUUID();
+          expect(Buffer.from(encoder.encode(d, id, reused)).toString('hex')).toBe(protobufjsBytes(d, id, dryRun));
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(12_000);
+  });
+
+  it('covers length prefixes of more than one byte and errors without a policy result', () => {
+    const big = decisionFromResult({ allowed: true, dynamic_metadata: { blob: 'x'.repeat(70_000) }, headers: { 'x-big': 'y'.repeat(300) } });
+    const encoder = new ResponseEncoder({ dryRun: false });
+    for (const d of [big, denial(Reason.requestMalformed, 'bad', 400, 'request_malformed: bad')]) {
+      const id = randomUUID();
+      expect(Buffer.from(encoder.encode(d, id, true)).toString('hex')).toBe(protobufjsBytes(d, id, false));
+    }
+  });
+
+  it("puts the Check's own decision_id over one the policy's dynamic metadata carries", () => {
+    const d = decisionFromResult({ allowed: true, dynamic_metadata: { decision_id: 'forged', tier: 'gold' } });
+    const encoder = new ResponseEncoder({ dryRun: false });
+    for (const reused of [false, true, true]) {
+      const json = checkResponseToJson(encoder.encode(d, `id-${String(reused)}`, reused));
+      expect(json['dynamicMetadata']).toEqual({ tier: 'gold', decision_id: `id-${String(reused)}` });
+    }
+  });
+});
