@@ -24,8 +24,9 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '5');
 const GRPC_JS = (options: string): string => `
 import * as grpc from '@grpc/grpc-js';
 const { authorizationServiceDefinition } = await import(${JSON.stringify(join(ROOT, 'src/server/AuthorizationService.ts'))});
+const { encodeCheckResponse } = await import(${JSON.stringify(join(ROOT, 'src/envoy/CheckResponse.ts'))});
 const server = new grpc.Server(${options});
-const ok = { status: {}, okResponse: {} };
+const ok = Buffer.from(encodeCheckResponse({ status: {}, okResponse: {} }));
 server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'serving on ' + port));
 `;

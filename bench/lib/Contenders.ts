@@ -52,15 +52,16 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
 
 /**
  * The transport's ceiling: grpc-js with ztauthz's own service definition and
- * server options (raw request bytes in, the same response encoder out)
+ * server options (raw request bytes in, encoded response bytes out)
  * answering a constant OK, so the gap to ztauthz is ztauthz's own work.
  */
 const NOOP_SERVER = (root: string): string => `
 import * as grpc from '@grpc/grpc-js';
 const { authorizationServiceDefinition } = await import(${JSON.stringify(join(root, 'src/server/AuthorizationService.ts'))});
 const { GRPC_SERVER_TUNING } = await import(${JSON.stringify(join(root, 'src/server/GrpcListener.ts'))});
+const { encodeCheckResponse } = await import(${JSON.stringify(join(root, 'src/envoy/CheckResponse.ts'))});
 const server = new grpc.Server({ ...GRPC_SERVER_TUNING, 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-const ok = { status: {}, okResponse: {} };
+const ok = Buffer.from(encodeCheckResponse({ status: {}, okResponse: {} }));
 server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'noop serving on ' + port));
 `;

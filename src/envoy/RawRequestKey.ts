@@ -43,7 +43,17 @@ const HEADER_PREFIX = 'attributes.request.http.headers.';
 /** Trace context headers: on a shortcut the span still joins the request's trace. */
 const TRACE_HEADERS = new Set(['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']);
 
+/**
+ * Streams up to this long are the key themselves (as latin1, one byte a
+ * character); longer ones are keyed by their SHA-256. Both are exact for
+ * practical purposes, and a short stream is cheaper to copy into a string
+ * than to hash. The bound keeps a shortcut entry small (its key counts
+ * towards cache.max_bytes).
+ */
+const VERBATIM_MAX_BYTES = 1024;
+
 export interface RawKey {
+  /** The stream itself (up to VERBATIM_MAX_BYTES) or "#" and its SHA-256 (base64url): a stream never starts with "#". */
   readonly key: string;
   /** Trace headers among the skipped ones (only those), for the span. */
   readonly traceHeaders: Record<string, string> | undefined;
@@ -68,8 +78,9 @@ export class RawRequestKeyer {
   #kept: number[] = [];
   /** Their offsets in #kept, sorted by name (reused). */
   #order: number[] = [];
-  #context = '';
-  #contextBytes = Buffer.from('0:');
+  #policy = '';
+  #peer = '';
+  #contextBytes = Buffer.from('0:0:');
 
   /** `ignore`: the cache.ignore list; entries the scan cannot map are simply kept in the key (more specific, never less). */
   constructor(ignore: readonly string[]) {
@@ -93,14 +104,15 @@ export class RawRequestKeyer {
     this.coversIgnore = covered === ignore.length;
   }
 
-  /** `context`: what else the decision depends on (policy instance, mTLS peer), length-prefixed into the key. */
-  key(bytes: Uint8Array, context: string): RawKey | undefined {
+  /** `policy` (the policy instance) and `peer` (the mTLS caller's SPIFFE ID, or ""): what else the decision depends on, length-prefixed into the key. */
+  key(bytes: Uint8Array, policy: string, peer: string): RawKey | undefined {
     this.#len = 0;
     this.#trace = undefined;
     this.#kept.length = 0;
-    this.#appendContext(context);
+    this.#appendContext(policy, peer);
     if (!this.#message(bytes, 0, bytes.length, 0)) return undefined;
-    const key = hash('sha256', this.#scratch.subarray(0, this.#len), 'base64url');
+    const stream = this.#scratch;
+    const key = this.#len <= VERBATIM_MAX_BYTES ? stream.toString('latin1', 0, this.#len) : `#${hash('sha256', stream.subarray(0, this.#len), 'base64url')}`;
     return { key, traceHeaders: this.#trace };
   }
 
@@ -247,10 +259,11 @@ export class RawRequestKeyer {
   }
 
   /** The context, length-prefixed; its bytes are kept while it stays the same (it changes with the policy instance and the caller). */
-  #appendContext(context: string): void {
-    if (context !== this.#context) {
-      this.#context = context;
-      this.#contextBytes = Buffer.from(`${context.length}:${context}`);
+  #appendContext(policy: string, peer: string): void {
+    if (policy !== this.#policy || peer !== this.#peer) {
+      this.#policy = policy;
+      this.#peer = peer;
+      this.#contextBytes = Buffer.from(`${policy.length}:${policy}${peer.length}:${peer}`);
     }
     this.#append(this.#contextBytes, 0, this.#contextBytes.length);
   }

@@ -48,12 +48,12 @@ function sortKeys(v: unknown): unknown {
   if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
   return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
 }
-const key = (b: Uint8Array, ctx = 'policy#1\n'): string | undefined => keyer.key(b, ctx)?.key;
+const key = (b: Uint8Array, policy = 'policy#1', peer = ''): string | undefined => keyer.key(b, policy, peer)?.key;
 
 describe('raw request key (the request shortcut)', () => {
   it('is the same when only the per-request fields differ, and hands the trace headers on', () => {
-    const a = keyer.key(request(), 'p')!;
-    const b = keyer.key(request({ requestId: 'r-2', traceparent: '00-11111111111111111111111111111111-2222222222222222-01', httpId: '99', port: 51234, time: '2026-06-01T12:00:00Z' }), 'p')!;
+    const a = keyer.key(request(), 'p', '')!;
+    const b = keyer.key(request({ requestId: 'r-2', traceparent: '00-11111111111111111111111111111111-2222222222222222-01', httpId: '99', port: 51234, time: '2026-06-01T12:00:00Z' }), 'p', '')!;
     expect(a.key).toBe(b.key);
     expect(b.traceHeaders).toEqual({ traceparent: '00-11111111111111111111111111111111-2222222222222222-01' });
   });
@@ -72,8 +72,10 @@ describe('raw request key (the request shortcut)', () => {
     const keys = variants.map((v) => key(request(v)));
     for (const k of keys) expect(k).not.toBe(base);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(key(request(), 'policy#2\n')).not.toBe(base);
-    expect(key(request(), 'policy#1\nspiffe://td/peer')).not.toBe(base);
+    expect(key(request(), 'policy#2')).not.toBe(base);
+    expect(key(request(), 'policy#1', 'spiffe://td/peer')).not.toBe(base);
+    // The parts are length-prefixed: moving text from one to the other is another key.
+    expect(key(request(), 'policy#1s', 'piffe://td/peer')).not.toBe(key(request(), 'policy#1', 'spiffe://td/peer'));
   });
 
   it('does not depend on the order headers come in, and gives no key when a name repeats', () => {
@@ -92,10 +94,10 @@ describe('raw request key (the request shortcut)', () => {
 
   it('keeps in the key what cache.ignore keeps (a policy that reads x-request-id)', () => {
     const strict = new RawRequestKeyer(VOLATILE_FIELDS.filter((f) => f !== 'attributes.request.http.headers.x-request-id'));
-    expect(strict.key(request({ requestId: 'a' }), 'p')!.key).not.toBe(strict.key(request({ requestId: 'b' }), 'p')!.key);
-    expect(strict.key(request({ httpId: '1' }), 'p')!.key).toBe(strict.key(request({ httpId: '2' }), 'p')!.key);
+    expect(strict.key(request({ requestId: 'a' }), 'p', '')!.key).not.toBe(strict.key(request({ requestId: 'b' }), 'p', '')!.key);
+    expect(strict.key(request({ httpId: '1' }), 'p', '')!.key).toBe(strict.key(request({ httpId: '2' }), 'p', '')!.key);
     const none = new RawRequestKeyer([]);
-    expect(none.key(request({ port: 1 }), 'p')!.key).not.toBe(none.key(request({ port: 2 }), 'p')!.key);
+    expect(none.key(request({ port: 1 }), 'p', '')!.key).not.toBe(none.key(request({ port: 2 }), 'p', '')!.key);
   });
 
   it('stands in for the input key only when it leaves out all of cache.ignore', () => {
@@ -111,6 +113,17 @@ describe('raw request key (the request shortcut)', () => {
     expect(requestDerivedKey(raw, 'envoy/authz/allow', id, { learning: false })).not.toBe(base);
     expect(requestDerivedKey(raw, 'other/allow', id, { learning: true })).not.toBe(base);
     expect(requestDerivedKey(key(request({ path: '/x' }))!, 'envoy/authz/allow', id, { learning: true })).not.toBe(base);
+  });
+
+  it('is the stream itself for small requests and its SHA-256 past 1 KiB, both exact', () => {
+    const small = key(request())!;
+    expect(small.startsWith('#')).toBe(false);
+    expect(small).toContain('/v2/models/'); // the path's bytes, verbatim
+    const big = (v: string): string => key(request({ headers: { 'x-blob': v.repeat(1100) } }))!;
+    expect(big('a')).toMatch(/^#[A-Za-z0-9_-]{43}$/);
+    expect(big('a')).toBe(big('a'));
+    expect(big('a')).not.toBe(big('b'));
+    expect(key(request({ headers: { 'x-blob': 'a'.repeat(1100) }, requestId: 'other' }))).toBe(big('a'));
   });
 
   it('gives no key for bytes it does not understand', () => {
