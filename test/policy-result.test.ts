@@ -7,6 +7,9 @@ describe('policy result contract (opa-envoy-plugin)', () => {
   it('takes booleans', () => {
     expect(decisionFromResult(true)).toMatchObject({ allowed: true, reason: 'allowed' });
     expect(decisionFromResult(false)).toMatchObject({ allowed: false, reason: 'policy_denied', httpStatus: 403, body: '' });
+    // One frozen object per boolean: the response encoder's template is built once for it.
+    expect(decisionFromResult(true)).toBe(decisionFromResult(true));
+    expect(Object.isFrozen(decisionFromResult(false))).toBe(true);
   });
 
   it('reads every field of the object form', () => {
@@ -24,7 +27,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     expect(d.requestHeadersToRemove).toEqual(['authorization']);
     expect(d.queryParametersToSet).toEqual([{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }]);
     expect(d.queryParametersToRemove).toEqual(['debug']);
-    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-1', false));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-1'));
     expect(json['status']).toEqual({});
     expect(json['okResponse']).toMatchObject({
       headers: [{ header: { key: 'x-a', value: '1' } }, { header: { key: 'x-b', value: '2' } }, { header: { key: 'x-b', value: '3' } }],
@@ -38,7 +41,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
 
   it('turns a denial object into a denied response with status, headers and body', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, body: 'no', headers: { 'www-authenticate': 'Bearer' } });
-    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-2', false));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-2'));
     expect(json['status']).toEqual({ code: 7, message: 'policy_denied' });
     expect(json['deniedResponse']).toEqual({
       status: { code: 'Unauthorized' },
@@ -49,7 +52,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
 
   it('answers OK in dry run without applying a denial', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, headers: { 'x-deny': '1' } });
-    const json = checkResponseToJson(new ResponseEncoder({ dryRun: true }).encode(d, 'id-3', false));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: true }).encode(d, 'id-3'));
     expect(json['status']).toEqual({});
     expect(json['okResponse']).toEqual({});
     expect(json['deniedResponse']).toBeUndefined();

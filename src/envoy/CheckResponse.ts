@@ -40,20 +40,21 @@ interface ResponseTemplate {
 /** Encodes CheckResponses for one configuration (dry run or not). */
 export class ResponseEncoder {
   readonly #opts: ResponseOptions;
-  /** Keyed by the Decision object: only decisions served again (cache hits) are remembered, and they go with their cache entry. */
+  /**
+   * Keyed by the Decision object, so a template lives as long as its
+   * decision: in the decision cache, or one of the two boolean decisions
+   * (see PolicyResult.ts). An error's decision is made per Check and its
+   * template goes with it.
+   */
   readonly #templates = new WeakMap<Decision, ResponseTemplate>();
 
   constructor(opts: ResponseOptions) {
     this.#opts = opts;
   }
 
-  /** `reused`: the decision came from the cache, so it will likely be encoded again. */
-  encode(decision: Decision, decisionId: string, reused: boolean): Buffer {
-    let t = reused ? this.#templates.get(decision) : undefined;
-    if (!t) {
-      t = template(decision, this.#opts);
-      if (reused) this.#templates.set(decision, t);
-    }
+  encode(decision: Decision, decisionId: string): Buffer {
+    let t = this.#templates.get(decision);
+    if (!t) this.#templates.set(decision, (t = template(decision, this.#opts)));
     return withDecisionId(t, decisionId);
   }
 }

@@ -22,23 +22,31 @@ export function decisionFromResultSet(resultSet: unknown): Decision {
   return decisionFromResult(entry.result);
 }
 
+/**
+ * The decisions of a boolean result, one object each: the response encoder
+ * keeps its bytes per Decision object, so a policy answering true or false
+ * gets them built once, cached or not.
+ */
+const booleanDecision = (result: boolean): Decision =>
+  Object.freeze({
+    allowed: result,
+    reason: result ? Reason.allowed : Reason.policyDenied,
+    message: result ? 'allowed by policy' : 'denied by policy',
+    httpStatus: 403,
+    headers: NONE,
+    responseHeadersToAdd: NONE,
+    requestHeadersToRemove: NONE,
+    queryParametersToSet: NONE,
+    queryParametersToRemove: NONE,
+    body: '',
+    dynamicMetadata: undefined,
+    result,
+  });
+const ALLOWED = booleanDecision(true);
+const DENIED = booleanDecision(false);
+
 export function decisionFromResult(result: JsonValue): Decision {
-  if (typeof result === 'boolean') {
-    return {
-      allowed: result,
-      reason: result ? Reason.allowed : Reason.policyDenied,
-      message: result ? 'allowed by policy' : 'denied by policy',
-      httpStatus: 403,
-      headers: NONE,
-      responseHeadersToAdd: NONE,
-      requestHeadersToRemove: NONE,
-      queryParametersToSet: NONE,
-      queryParametersToRemove: NONE,
-      body: '',
-      dynamicMetadata: undefined,
-      result,
-    };
-  }
+  if (typeof result === 'boolean') return result ? ALLOWED : DENIED;
   if (result === null || typeof result !== 'object' || Array.isArray(result)) {
     throw invalid(`the result must be a boolean or an object, got ${typeName(result)}`);
   }
