@@ -2,7 +2,7 @@
 // deserializer is the identity: the pipeline decodes, so bad bytes become a
 // recorded denial rather than grpc-js's INTERNAL error.
 import * as grpc from '@grpc/grpc-js';
-import type { CheckPipeline } from '../check/CheckPipeline.ts';
+import type { CheckOutcome, CheckPipeline } from '../check/CheckPipeline.ts';
 import { Reason, type ReasonCode } from '../types/Reason.ts';
 import type { PeerAuth } from '../tls/PeerAuth.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
@@ -33,17 +33,23 @@ export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAu
     Check(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
       const deadline = call.getDeadline();
       const peer = peerAuth ? peerAuth.peerIdentity(call) : null;
-      pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline, peer }).then(
-        (outcome) => {
-          if (outcome.error) {
-            callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });
-          } else {
-            callback(null, outcome.response);
-          }
-        },
-        // The pipeline turns every failure into a denial; reaching this is a bug, and still not an allow.
-        (err: Error) => callback({ code: grpc.status.INTERNAL, details: `internal_error: ${err.message}` }),
-      );
+      try {
+        const outcome = pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline, peer });
+        if (outcome instanceof Promise) outcome.then((o) => answer(callback, o), (err: Error) => fail(callback, err));
+        else answer(callback, outcome);
+      } catch (err) {
+        fail(callback, err as Error);
+      }
     },
   };
+}
+
+function answer(callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void {
+  if (outcome.error) callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });
+  else callback(null, outcome.response);
+}
+
+/** The pipeline turns every failure into a denial; reaching this is a bug, and still not an allow. */
+function fail(callback: grpc.sendUnaryData<Buffer>, err: Error): void {
+  callback({ code: grpc.status.INTERNAL, details: `internal_error: ${err.message}` });
 }

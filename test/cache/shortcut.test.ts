@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest, headerValue } from '../support/checkClient.ts';
-import { startInProcess } from '../support/servers.ts';
+import { inProcessPipeline, startInProcess } from '../support/servers.ts';
+import { CheckRequestType } from '../../src/envoy/ProtoCodec.ts';
+import type { CheckOutcome } from '../../src/check/CheckPipeline.ts';
 
 const POLICY = 'test/fixtures/policies/cache-identities';
 const SCORER = 'spiffe://cluster.local/ns/web/sa/frontend';
@@ -108,5 +110,18 @@ describe('request shortcut over real gRPC', () => {
     // (The route was learned as allowed while learning, so first_seen_route never shows.)
     expect(seen).toEqual(['learning=true first_seen=false', 'learning=false first_seen=false']);
     expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBeGreaterThan(20);
+  });
+
+  it('answers a repeat without a promise: the shortcut is synchronous, the full path is not', async () => {
+    const encode = (o: object): Uint8Array => CheckRequestType.encode(CheckRequestType.fromObject(o)).finish();
+    const { policies, load, pipeline } = await inProcessPipeline({ 'policy-path': POLICY, 'decision-log-enabled': 'false' });
+    policies.activate(await load());
+    const first = pipeline.check(encode(again(0)));
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).record.cache).toBe('miss');
+    const repeat = pipeline.check(encode(again(1)));
+    expect(repeat).not.toBeInstanceOf(Promise);
+    expect((repeat as CheckOutcome).record.cache).toBe('hit');
+    expect((repeat as CheckOutcome).decision).toBe((await first).decision);
   });
 });
