@@ -49,9 +49,9 @@ describe('CheckResponse encoding', () => {
       const d = decisionFromResult(randomResult(next));
       for (const dryRun of [false, true]) {
         const encoder = new ResponseEncoder({ dryRun });
-        // Fresh, then the remembered template twice with other ids: no id or byte may leak between them.
-        for (let n = 0; n < 3; n++) {
-          const id = randomUUID();
+        // Fresh, then the remembered template with other ids, of another length in between (its length
+        // prefixes change, up to two bytes): no id or byte may leak between them.
+        for (const id of [randomUUID(), `${'é'.repeat(100)}-${i}`, randomUUID()]) {
           expect(Buffer.from(encoder.encode(d, id)).toString('hex')).toBe(protobufjsBytes(d, id, dryRun));
           compared++;
         }

@@ -35,6 +35,9 @@ interface ResponseTemplate {
   readonly head: Uint8Array;
   /** The policy's dynamic metadata as Struct.fields entries, decision_id left out (the Check's own id replaces it). */
   readonly metadata: Uint8Array;
+  /** Every byte before the decision id's own, for ids of `prefixFor` bytes (decision ids are UUIDs: always 36). */
+  prefix: Buffer;
+  prefixFor: number;
 }
 
 /** Encodes CheckResponses for one configuration (dry run or not). */
@@ -63,15 +66,27 @@ function template(decision: Decision, opts: ResponseOptions): ResponseTemplate {
   const { dynamicMetadata, ...rest } = toCheckResponse(decision, '', opts);
   const fields = { ...((dynamicMetadata as { fields: Record<string, unknown> }).fields) };
   delete fields[DECISION_ID];
-  return { head: CheckResponseType.encode(rest).finish(), metadata: StructType.encode({ fields }).finish() };
+  return { head: CheckResponseType.encode(rest).finish(), metadata: StructType.encode({ fields }).finish(), prefix: Buffer.alloc(0), prefixFor: -1 };
 }
 
 function withDecisionId(t: ResponseTemplate, id: string): Buffer {
   const idBytes = Buffer.byteLength(id, 'utf8');
+  if (t.prefixFor !== idBytes) {
+    t.prefix = prefixFor(t, idBytes);
+    t.prefixFor = idBytes;
+  }
+  const out = Buffer.allocUnsafe(t.prefix.length + idBytes);
+  out.set(t.prefix, 0);
+  out.write(id, t.prefix.length, 'utf8');
+  return out;
+}
+
+/** The response up to the decision id's bytes: the id's length is in three length prefixes before it. */
+function prefixFor(t: ResponseTemplate, idBytes: number): Buffer {
   const value = 1 + varintSize(idBytes) + idBytes; // Value{3: string_value}
   const entry = ID_KEY.length + 1 + varintSize(value) + value; // {1: key, 2: Value}
   const struct = t.metadata.length + 1 + varintSize(entry) + entry;
-  const out = Buffer.allocUnsafe(t.head.length + 1 + varintSize(struct) + struct);
+  const out = Buffer.allocUnsafe(t.head.length + 1 + varintSize(struct) + struct - idBytes);
   out.set(t.head, 0);
   let p = t.head.length;
   out[p++] = DYNAMIC_METADATA_TAG;
@@ -85,8 +100,7 @@ function withDecisionId(t: ResponseTemplate, id: string): Buffer {
   out[p++] = 0x12;
   p = writeVarint(out, p, value);
   out[p++] = 0x1a;
-  p = writeVarint(out, p, idBytes);
-  out.write(id, p, 'utf8');
+  writeVarint(out, p, idBytes);
   return out;
 }
 
