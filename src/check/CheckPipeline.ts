@@ -108,7 +108,7 @@ export class CheckPipeline {
     const answersWithoutInput = !this.#deps.shadow && !obs.recordsInput;
     const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
     // The raw key serves the shortcut and, when it covers cache.ignore, the decision key.
-    const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, engine!.instance, ctx.peer?.spiffe_id ?? '') : undefined;
+    const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, engine!.instance, ctx.peer?.spiffe_id ?? '', obs.traces) : undefined;
     const shortcut = raw && answersWithoutInput ? this.#deps.shortcut : undefined;
     // Set when the shortcut already counted this request for input.behavior.
     let counted: BehaviorView | undefined;

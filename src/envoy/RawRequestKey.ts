@@ -55,7 +55,7 @@ const VERBATIM_MAX_BYTES = 1024;
 export interface RawKey {
   /** The stream itself (up to VERBATIM_MAX_BYTES) or "#" and its SHA-256 (base64url): a stream never starts with "#". */
   readonly key: string;
-  /** Trace headers among the skipped ones (only those), for the span. */
+  /** Trace headers among the skipped ones (only those), for the span; only when asked for. */
   readonly traceHeaders: Record<string, string> | undefined;
 }
 
@@ -63,8 +63,8 @@ export class RawRequestKeyer {
   readonly #skipTime: boolean;
   readonly #skipHttpId: boolean;
   readonly #skipPort: boolean;
-  /** Header names to skip, as bytes, by length for a quick first test. */
-  readonly #headers: Map<number, Array<{ readonly bytes: Buffer; readonly name: string }>>;
+  /** Header names to skip, as bytes, indexed by their length for a quick first test (an array: cheaper than a Map per header). */
+  readonly #headers: Array<Array<{ readonly bytes: Buffer; readonly name: string }> | undefined>;
   /**
    * Every cache.ignore entry is one the scan leaves out. Then the raw key,
    * with the identity and input.behavior, determines the input minus
@@ -74,6 +74,7 @@ export class RawRequestKeyer {
   #scratch = Buffer.allocUnsafe(4096);
   #len = 0;
   #trace: Record<string, string> | undefined;
+  #readTrace = false;
   /** Kept header entries of the HttpRequest being scanned: [from, to, nameAt, nameLen] each. */
   #kept: number[] = [];
   /** Their offsets in #kept, sorted by name (reused). */
@@ -88,7 +89,7 @@ export class RawRequestKeyer {
     this.#skipTime = kinds.has('time');
     this.#skipHttpId = kinds.has('httpId');
     this.#skipPort = kinds.has('port');
-    this.#headers = new Map();
+    this.#headers = [];
     let covered = 0;
     for (const path of ignore) {
       if (SKIPPABLE[path]) covered++;
@@ -97,15 +98,18 @@ export class RawRequestKeyer {
       if (name.length === 0 || name.includes('.')) continue; // a dotted rest is not one header name
       covered++;
       const bytes = Buffer.from(name, 'utf8');
-      const list = this.#headers.get(bytes.length) ?? [];
-      list.push({ bytes, name });
-      this.#headers.set(bytes.length, list);
+      (this.#headers[bytes.length] ??= []).push({ bytes, name });
     }
     this.coversIgnore = covered === ignore.length;
   }
 
-  /** `policy` (the policy instance) and `peer` (the mTLS caller's SPIFFE ID, or ""): what else the decision depends on, length-prefixed into the key. */
-  key(bytes: Uint8Array, policy: string, peer: string): RawKey | undefined {
+  /**
+   * `policy` (the policy instance) and `peer` (the mTLS caller's SPIFFE ID,
+   * or ""): what else the decision depends on, length-prefixed into the key.
+   * `traceHeaders`: hand the skipped trace headers on (only tracing reads them).
+   */
+  key(bytes: Uint8Array, policy: string, peer: string, traceHeaders: boolean): RawKey | undefined {
+    this.#readTrace = traceHeaders;
     this.#len = 0;
     this.#trace = undefined;
     this.#kept.length = 0;
@@ -197,7 +201,7 @@ export class RawRequestKeyer {
       p = next + n;
     }
     if (nameAt < 0) return false;
-    const candidates = this.#headers.get(nameLen);
+    const candidates = nameLen < this.#headers.length ? this.#headers[nameLen] : undefined;
     if (!candidates) return this.#keep(from, end, nameAt, nameLen);
     let name: string | undefined;
     for (const c of candidates) {
@@ -209,7 +213,7 @@ export class RawRequestKeyer {
       }
     }
     if (name === undefined) return this.#keep(from, end, nameAt, nameLen);
-    if (valueAt >= 0 && TRACE_HEADERS.has(name)) (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
+    if (this.#readTrace && valueAt >= 0 && TRACE_HEADERS.has(name)) (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
     return true;
   }
 

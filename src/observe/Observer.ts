@@ -66,6 +66,11 @@ export class Observer {
     if (parts.behavior) parts.metrics?.watchBehavior(parts.behavior);
   }
 
+  /** Whether Checks get spans (and so the request's trace headers are read). */
+  get traces(): boolean {
+    return this.#tracing.enabled;
+  }
+
   /** Whether decision records need the policy input. */
   get recordsInput(): boolean {
     return this.#log?.recordsInput ?? false;

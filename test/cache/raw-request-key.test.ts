@@ -48,14 +48,18 @@ function sortKeys(v: unknown): unknown {
   if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
   return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
 }
-const key = (b: Uint8Array, policy = 'policy#1', peer = ''): string | undefined => keyer.key(b, policy, peer)?.key;
+const key = (b: Uint8Array, policy = 'policy#1', peer = ''): string | undefined => keyer.key(b, policy, peer, false)?.key;
 
 describe('raw request key (the request shortcut)', () => {
   it('is the same when only the per-request fields differ, and hands the trace headers on', () => {
-    const a = keyer.key(request(), 'p', '')!;
-    const b = keyer.key(request({ requestId: 'r-2', traceparent: '00-11111111111111111111111111111111-2222222222222222-01', httpId: '99', port: 51234, time: '2026-06-01T12:00:00Z' }), 'p', '')!;
+    const a = keyer.key(request(), 'p', '', true)!;
+    const b = keyer.key(request({ requestId: 'r-2', traceparent: '00-11111111111111111111111111111111-2222222222222222-01', httpId: '99', port: 51234, time: '2026-06-01T12:00:00Z' }), 'p', '', true)!;
     expect(a.key).toBe(b.key);
     expect(b.traceHeaders).toEqual({ traceparent: '00-11111111111111111111111111111111-2222222222222222-01' });
+    // Read only when asked for (tracing on); the key is the same either way.
+    const untraced = keyer.key(request({ traceparent: '00-11111111111111111111111111111111-2222222222222222-01' }), 'p', '', false)!;
+    expect(untraced.traceHeaders).toBeUndefined();
+    expect(untraced.key).toBe(b.key);
   });
 
   it('differs on anything else: caller, path, any other header, body, destination, context extensions, and the context', () => {
@@ -94,10 +98,10 @@ describe('raw request key (the request shortcut)', () => {
 
   it('keeps in the key what cache.ignore keeps (a policy that reads x-request-id)', () => {
     const strict = new RawRequestKeyer(VOLATILE_FIELDS.filter((f) => f !== 'attributes.request.http.headers.x-request-id'));
-    expect(strict.key(request({ requestId: 'a' }), 'p', '')!.key).not.toBe(strict.key(request({ requestId: 'b' }), 'p', '')!.key);
-    expect(strict.key(request({ httpId: '1' }), 'p', '')!.key).toBe(strict.key(request({ httpId: '2' }), 'p', '')!.key);
+    expect(strict.key(request({ requestId: 'a' }), 'p', '', true)!.key).not.toBe(strict.key(request({ requestId: 'b' }), 'p', '', true)!.key);
+    expect(strict.key(request({ httpId: '1' }), 'p', '', true)!.key).toBe(strict.key(request({ httpId: '2' }), 'p', '', true)!.key);
     const none = new RawRequestKeyer([]);
-    expect(none.key(request({ port: 1 }), 'p', '')!.key).not.toBe(none.key(request({ port: 2 }), 'p', '')!.key);
+    expect(none.key(request({ port: 1 }), 'p', '', true)!.key).not.toBe(none.key(request({ port: 2 }), 'p', '', true)!.key);
   });
 
   it('stands in for the input key only when it leaves out all of cache.ignore', () => {

@@ -8,6 +8,10 @@ import { NOOP_TRACE, resolveTracing, startTracing, type Tracing, type TracingOpt
 import { Reason } from '../../src/types/Reason.ts';
 import { startOtlpGrpcReceiver, startOtlpReceiver, waitForSpans, type OtlpReceiver, type ReceivedSpan } from './support/otlpReceiver.ts';
 import { FRONTEND, deny, observed } from './support/checks.ts';
+import { inProcessPipeline } from '../support/servers.ts';
+import { checkRequest } from '../support/checkClient.ts';
+import { createPipeline } from '../../src/server/Pipeline.ts';
+import { CheckRequestType } from '../../src/envoy/ProtoCodec.ts';
 
 const CHECK = 'envoy.service.auth.v3.Authorization/Check';
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
@@ -129,6 +133,24 @@ describe('Check spans over OTLP/HTTP (protobuf)', () => {
     runCheck(observer, { traceparent: `00-${sentinel}-${hex(8)}-01` });
     await exported(sentinel, 2);
     expect(spansOf(receiver, unsampled)).toEqual([]);
+  });
+
+  it('a repeat answered by the request shortcut (no decode) still joins its own trace', async () => {
+    const { config, policies, phases, load } = await inProcessPipeline({ 'policy-path': 'test/fixtures/policies/cache-identities', 'decision-log-enabled': 'false' });
+    policies.activate(await load());
+    const pipeline = createPipeline(config, policies, phases, { observer });
+    const request = (traceId: string, parent: string): Uint8Array =>
+      CheckRequestType.encode(CheckRequestType.fromObject(checkRequest({ method: 'POST', path: '/v2/models/churn/infer', principal: FRONTEND, headers: { traceparent: `00-${traceId}-${parent}-01` } }))).finish();
+    expect((await pipeline.check(request(hex(16), hex(8)))).record.cache).toBe('miss');
+    const traceId = hex(16);
+    const parent = hex(8);
+    const repeat = pipeline.check(request(traceId, parent));
+    expect(repeat).not.toBeInstanceOf(Promise); // the shortcut answered
+    const record = (await repeat).record;
+    expect(record.cache).toBe('hit');
+    expect(record.trace_id).toBe(traceId);
+    const spans = await exported(traceId, 1);
+    expect(spans.find((s) => s.name === CHECK)!.parentSpanId).toBe(parent);
   });
 
   it('no trace headers (or an undecodable request): a new root span', async () => {
