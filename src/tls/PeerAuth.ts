@@ -71,7 +71,14 @@ export class PeerAuth<P extends ParsedSpiffeId = ParsedSpiffeId> {
    * names a workload).
    */
   peerIdentity(call: HasAuthContext): P | null {
-    const ctx = call.getAuthContext();
+    let ctx: ReturnType<HasAuthContext['getAuthContext']>;
+    try {
+      ctx = call.getAuthContext();
+    } catch {
+      // grpc-js throws here when the TLS socket closed before the call was
+      // handled (the peer certificate is gone): no verified caller, refused.
+      return null;
+    }
     const cert = ctx.sslPeerCertificate;
     if (ctx.transportSecurityType !== 'ssl' || !cert?.raw) return null;
     const key = cert.fingerprint256;

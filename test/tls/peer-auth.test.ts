@@ -141,6 +141,23 @@ describe('PeerAuth configuration', () => {
     const auth = new PeerAuth({ allowed: ['spiffe://a.example'], parseId: parseTestId });
     expect(auth.peerIdentity({ getAuthContext: () => ({}) })).toBeNull();
   });
+
+  it('a call whose TLS socket closed before its caller was checked is refused, not a crash', () => {
+    // grpc-js 1.14's getAuthContext reads getPeerCertificate().raw, and a
+    // destroyed TLSSocket's getPeerCertificate() is null: under ghz load
+    // against the mTLS listener (calls cancelled as connections close) that
+    // TypeError escaped the interceptor and ended the process.
+    const auth = new PeerAuth({ allowed: ['spiffe://a.example'], parseId: parseTestId });
+    const closed = {
+      getAuthContext: (): never => {
+        const peerCertificate = null as unknown as { raw?: Buffer };
+        return { sslPeerCertificate: peerCertificate.raw } as never;
+      },
+    };
+    expect(() => closed.getAuthContext()).toThrow(TypeError);
+    expect(auth.peerIdentity(closed)).toBeNull();
+    expect(auth.authorize(closed).error?.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
 });
 
 describe('uriSans (Node subjectAltName text)', () => {
