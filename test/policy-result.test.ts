@@ -27,7 +27,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     expect(d.requestHeadersToRemove).toEqual(['authorization']);
     expect(d.queryParametersToSet).toEqual([{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }]);
     expect(d.queryParametersToRemove).toEqual(['debug']);
-    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-1'));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-1', false));
     expect(json['status']).toEqual({});
     expect(json['okResponse']).toMatchObject({
       headers: [{ header: { key: 'x-a', value: '1' } }, { header: { key: 'x-b', value: '2' } }, { header: { key: 'x-b', value: '3' } }],
@@ -41,7 +41,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
 
   it('turns a denial object into a denied response with status, headers and body', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, body: 'no', headers: { 'www-authenticate': 'Bearer' } });
-    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-2'));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-2', false));
     expect(json['status']).toEqual({ code: 7, message: 'policy_denied' });
     expect(json['deniedResponse']).toEqual({
       status: { code: 'Unauthorized' },
@@ -52,7 +52,7 @@ describe('policy result contract (opa-envoy-plugin)', () => {
 
   it('answers OK in dry run without applying a denial', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, headers: { 'x-deny': '1' } });
-    const json = checkResponseToJson(new ResponseEncoder({ dryRun: true }).encode(d, 'id-3'));
+    const json = checkResponseToJson(new ResponseEncoder({ dryRun: true }).encode(d, 'id-3', false));
     expect(json['status']).toEqual({});
     expect(json['okResponse']).toEqual({});
     expect(json['deniedResponse']).toBeUndefined();

@@ -49,10 +49,11 @@ describe('CheckResponse encoding', () => {
       const d = decisionFromResult(randomResult(next));
       for (const dryRun of [false, true]) {
         const encoder = new ResponseEncoder({ dryRun });
-        // Fresh, then the remembered template with other ids, of another length in between (its length
-        // prefixes change, up to two bytes): no id or byte may leak between them.
-        for (const id of [randomUUID(), `${'é'.repeat(100)}-${i}`, randomUUID()]) {
-          expect(Buffer.from(encoder.encode(d, id)).toString('hex')).toBe(protobufjsBytes(d, id, dryRun));
+        // Made for one Check (encoded whole), then served from the cache twice (its template), with an
+        // id of another length in between (the length prefixes change): no id or byte may leak between them.
+        const ids = [randomUUID(), `${'é'.repeat(100)}-${i}`, randomUUID()];
+        for (const [n, id] of ids.entries()) {
+          expect(Buffer.from(encoder.encode(d, id, n > 0)).toString('hex')).toBe(protobufjsBytes(d, id, dryRun));
           compared++;
         }
       }
@@ -65,7 +66,12 @@ describe('CheckResponse encoding', () => {
     const encoder = new ResponseEncoder({ dryRun: false });
     for (const d of [big, denial(Reason.requestMalformed, 'bad', 400, 'request_malformed: bad')]) {
       const id = randomUUID();
-      expect(Buffer.from(encoder.encode(d, id)).toString('hex')).toBe(protobufjsBytes(d, id, false));
+      expect(Buffer.from(encoder.encode(d, id, true)).toString('hex')).toBe(protobufjsBytes(d, id, false));
+    }
+    // The shared boolean decisions keep a template even when not from the cache.
+    for (const d of [decisionFromResult(true), decisionFromResult(false), decisionFromResult(true)]) {
+      const id = randomUUID();
+      expect(Buffer.from(encoder.encode(d, id, false)).toString('hex')).toBe(protobufjsBytes(d, id, false));
     }
   });
 
@@ -73,7 +79,7 @@ describe('CheckResponse encoding', () => {
     const d = decisionFromResult({ allowed: true, dynamic_metadata: { decision_id: 'forged', tier: 'gold' } });
     const encoder = new ResponseEncoder({ dryRun: false });
     for (const id of ['id-1', 'id-2']) {
-      expect(checkResponseToJson(encoder.encode(d, id))['dynamicMetadata']).toEqual({ tier: 'gold', decision_id: id });
+      expect(checkResponseToJson(encoder.encode(d, id, true))['dynamicMetadata']).toEqual({ tier: 'gold', decision_id: id });
     }
   });
 });

@@ -164,7 +164,7 @@ export class CheckPipeline {
 
     const failed = !decision.allowed && decision.reason !== Reason.policyDenied;
     const asGrpcError = failed && this.#opts.onError === 'grpc_error' && !isRequestReason(decision.reason);
-    const response = asGrpcError ? undefined : this.#responses.encode(decision, decisionId);
+    const response = asGrpcError ? undefined : this.#responses.encode(decision, decisionId, cache === 'hit');
     trace ??= obs.begin(undefined, t0);
     const finished = obs.finish(trace, {
       decisionId,
@@ -222,7 +222,7 @@ export class CheckPipeline {
       shortcut: true,
       timings: { checkNs: elapsedNs(t0), evalNs: 0 },
     });
-    return new Outcome(this.#responses.encode(decision, decisionId), undefined, decision, undefined, known.cacheKey, finished);
+    return new Outcome(this.#responses.encode(decision, decisionId, true), undefined, decision, undefined, known.cacheKey, finished);
   }
 }
 

@@ -35,9 +35,6 @@ interface ResponseTemplate {
   readonly head: Uint8Array;
   /** The policy's dynamic metadata as Struct.fields entries, decision_id left out (the Check's own id replaces it). */
   readonly metadata: Uint8Array;
-  /** Every byte before the decision id's own, for ids of `prefixFor` bytes (decision ids are UUIDs: always 36). */
-  prefix: Buffer;
-  prefixFor: number;
 }
 
 /** Encodes CheckResponses for one configuration (dry run or not). */
@@ -46,8 +43,7 @@ export class ResponseEncoder {
   /**
    * Keyed by the Decision object, so a template lives as long as its
    * decision: in the decision cache, or one of the two boolean decisions
-   * (see PolicyResult.ts). An error's decision is made per Check and its
-   * template goes with it.
+   * (see PolicyResult.ts).
    */
   readonly #templates = new WeakMap<Decision, ResponseTemplate>();
 
@@ -55,38 +51,29 @@ export class ResponseEncoder {
     this.#opts = opts;
   }
 
-  encode(decision: Decision, decisionId: string): Buffer {
+  /** `reused`: the decision came from the cache (a decision made for this Check alone is encoded whole, unless it is a shared one). */
+  encode(decision: Decision, decisionId: string, reused: boolean): Buffer {
     let t = this.#templates.get(decision);
-    if (!t) this.#templates.set(decision, (t = template(decision, this.#opts)));
+    if (!t) {
+      if (!reused && !Object.isFrozen(decision)) return asBuffer(encodeCheckResponse(toCheckResponse(decision, decisionId, this.#opts)));
+      t = { head: CheckResponseType.encode(responseBody(decision, this.#opts)).finish(), metadata: StructType.encode(jsonToStruct(decision.dynamicMetadata ?? {}, DECISION_ID)).finish() };
+      this.#templates.set(decision, t);
+    }
     return withDecisionId(t, decisionId);
   }
 }
 
-function template(decision: Decision, opts: ResponseOptions): ResponseTemplate {
-  const { dynamicMetadata, ...rest } = toCheckResponse(decision, '', opts);
-  const fields = { ...((dynamicMetadata as { fields: Record<string, unknown> }).fields) };
-  delete fields[DECISION_ID];
-  return { head: CheckResponseType.encode(rest).finish(), metadata: StructType.encode({ fields }).finish(), prefix: Buffer.alloc(0), prefixFor: -1 };
+/** protobufjs hands out Buffers under Node; a view, not a copy, otherwise. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function withDecisionId(t: ResponseTemplate, id: string): Buffer {
   const idBytes = Buffer.byteLength(id, 'utf8');
-  if (t.prefixFor !== idBytes) {
-    t.prefix = prefixFor(t, idBytes);
-    t.prefixFor = idBytes;
-  }
-  const out = Buffer.allocUnsafe(t.prefix.length + idBytes);
-  out.set(t.prefix, 0);
-  out.write(id, t.prefix.length, 'utf8');
-  return out;
-}
-
-/** The response up to the decision id's bytes: the id's length is in three length prefixes before it. */
-function prefixFor(t: ResponseTemplate, idBytes: number): Buffer {
   const value = 1 + varintSize(idBytes) + idBytes; // Value{3: string_value}
   const entry = ID_KEY.length + 1 + varintSize(value) + value; // {1: key, 2: Value}
   const struct = t.metadata.length + 1 + varintSize(entry) + entry;
-  const out = Buffer.allocUnsafe(t.head.length + 1 + varintSize(struct) + struct - idBytes);
+  const out = Buffer.allocUnsafe(t.head.length + 1 + varintSize(struct) + struct);
   out.set(t.head, 0);
   let p = t.head.length;
   out[p++] = DYNAMIC_METADATA_TAG;
@@ -100,7 +87,8 @@ function prefixFor(t: ResponseTemplate, idBytes: number): Buffer {
   out[p++] = 0x12;
   p = writeVarint(out, p, value);
   out[p++] = 0x1a;
-  writeVarint(out, p, idBytes);
+  p = writeVarint(out, p, idBytes);
+  out.write(id, p, 'utf8');
   return out;
 }
 
@@ -122,8 +110,13 @@ function writeVarint(out: Buffer, p: number, n: number): number {
   return p;
 }
 
+/** The whole response in protobufjs' object form (the reference the encoder's bytes are tested against). */
 export function toCheckResponse(decision: Decision, decisionId: string, opts: ResponseOptions): CheckResponseObject {
-  const metadata: JsonObject = { ...(decision.dynamicMetadata ?? {}), decision_id: decisionId };
+  return { ...responseBody(decision, opts), dynamicMetadata: jsonToStruct({ ...(decision.dynamicMetadata ?? {}), decision_id: decisionId }) };
+}
+
+/** Every field but dynamic_metadata. */
+function responseBody(decision: Decision, opts: ResponseOptions): CheckResponseObject {
   if (decision.allowed || opts.dryRun) {
     // In dry-run a denial's headers/body are not applied: only what an allow
     // would carry, so a dry-run rollout changes nothing for traffic.
@@ -138,7 +131,6 @@ export function toCheckResponse(decision: Decision, decisionId: string, opts: Re
         queryParametersToSet: d?.queryParametersToSet.map((p) => ({ key: p.key, value: p.value })) ?? [],
         queryParametersToRemove: d?.queryParametersToRemove ?? [],
       },
-      dynamicMetadata: jsonToStruct(metadata),
     };
   }
   return {
@@ -148,7 +140,6 @@ export function toCheckResponse(decision: Decision, decisionId: string, opts: Re
       headers: headerOptions(decision.headers),
       body: decision.body,
     },
-    dynamicMetadata: jsonToStruct(metadata),
   };
 }
 
@@ -171,10 +162,10 @@ function headerOptions(headers: readonly HeaderPair[] | undefined): unknown[] {
   return headers.map((h) => ({ header: { key: h.key, value: h.value } }));
 }
 
-/** Plain JSON -> google.protobuf.Struct object form. */
-export function jsonToStruct(obj: JsonObject): Record<string, unknown> {
+/** Plain JSON -> google.protobuf.Struct object form, without the key `leaveOut` if given. */
+export function jsonToStruct(obj: JsonObject, leaveOut?: string): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) fields[k] = jsonToValue(obj[k] as JsonValue);
+  for (const k of Object.keys(obj)) if (k !== leaveOut) fields[k] = jsonToValue(obj[k] as JsonValue);
   return { fields };
 }
 
