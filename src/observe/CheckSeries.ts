@@ -13,7 +13,7 @@ export const ALLOW = 1;
 /** Decision label values, indexed by DENY and ALLOW. */
 export const DECISIONS = ['deny', 'allow'] as const;
 
-export type Decision = (typeof DECISIONS)[number];
+export type DecisionLabel = (typeof DECISIONS)[number];
 
 export class Cell {
   readonly #counter: Counter<string>;
@@ -50,11 +50,11 @@ export type DecisionPair = readonly [Cell, Cell];
  */
 export class DecisionCells {
   readonly #counter: Counter<string>;
-  readonly #labels: (outer: string, inner: string, decision: Decision) => Record<string, string>;
+  readonly #labels: (outer: string, inner: string, decision: DecisionLabel) => Record<string, string>;
   readonly #cells = new Map<string, Map<string, DecisionPair>>();
 
   /** `labels` makes a series' label object, with the names in the order /metrics shows them. */
-  constructor(counter: Counter<string>, labels: (outer: string, inner: string, decision: Decision) => Record<string, string>) {
+  constructor(counter: Counter<string>, labels: (outer: string, inner: string, decision: DecisionLabel) => Record<string, string>) {
     this.#counter = counter;
     this.#labels = labels;
   }
@@ -69,7 +69,7 @@ export class DecisionCells {
     return pair;
   }
 
-  #cell(outer: string, inner: string, decision: Decision): Cell {
+  #cell(outer: string, inner: string, decision: DecisionLabel): Cell {
     return new Cell(this.#counter, this.#labels(outer, inner, decision));
   }
 
