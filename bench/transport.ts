@@ -13,23 +13,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { noopServerSource } from './lib/Contenders.ts';
 import { runGhz } from './lib/Ghz.ts';
+import { GRPC_SERVER_TUNING } from '../src/server/GrpcListener.ts';
 import { startPinned } from './lib/Pinned.ts';
 import { delimited, requests } from './lib/Requests.ts';
 import { prng } from '../test/support/prng.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '5');
-
-const GRPC_JS = (options: string): string => `
-import * as grpc from '@grpc/grpc-js';
-const { authorizationServiceDefinition } = await import(${JSON.stringify(join(ROOT, 'src/server/AuthorizationService.ts'))});
-const { encodeCheckResponse } = await import(${JSON.stringify(join(ROOT, 'src/envoy/CheckResponse.ts'))});
-const server = new grpc.Server(${options});
-const ok = Buffer.from(encodeCheckResponse({ status: {}, okResponse: {} }));
-server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
-server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'serving on ' + port));
-`;
 
 // One gRPC message (not compressed, 2 bytes: CheckResponse.status = {}), then grpc-status 0 in trailers.
 const BARE_HTTP2 = `
@@ -47,10 +39,9 @@ server.on('stream', (stream) => {
 server.listen(0, '127.0.0.1', () => console.error('serving on ' + server.address().port));
 `;
 
-const { GRPC_SERVER_TUNING } = await import('../src/server/GrpcListener.ts');
 const servers: Array<[string, string]> = [
-  ['grpc-js, ztauthz options', GRPC_JS(JSON.stringify(GRPC_SERVER_TUNING))],
-  ['grpc-js, default options', GRPC_JS('{}')],
+  ['grpc-js, ztauthz options', noopServerSource(ROOT, GRPC_SERVER_TUNING)],
+  ['grpc-js, default options', noopServerSource(ROOT, {})],
   ['bare node:http2', BARE_HTTP2],
 ];
 

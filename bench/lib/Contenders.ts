@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CheckClient } from '../../test/support/checkClient.ts';
 import { freePorts } from '../../test/support/envoy.ts';
 import { startPinned, type Pinned } from './Pinned.ts';
+import { GRPC_SERVER_TUNING } from '../../src/server/GrpcListener.ts';
 
 export interface Tools {
   readonly root: string;
@@ -51,16 +52,16 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
 }
 
 /**
- * The transport's ceiling: grpc-js with ztauthz's own service definition and
- * server options (raw request bytes in, encoded response bytes out)
- * answering a constant OK, so the gap to ztauthz is ztauthz's own work.
+ * The transport's ceiling: grpc-js with ztauthz's own service definition
+ * (raw request bytes in, encoded response bytes out) and the given server
+ * options, answering a constant OK, so the gap to ztauthz is ztauthz's own
+ * work. Prints "noop serving on PORT". Also bench/transport.ts's grpc-js rows.
  */
-const NOOP_SERVER = (root: string): string => `
+export const noopServerSource = (root: string, options: Record<string, unknown>): string => `
 import * as grpc from '@grpc/grpc-js';
 const { authorizationServiceDefinition } = await import(${JSON.stringify(join(root, 'src/server/AuthorizationService.ts'))});
-const { GRPC_SERVER_TUNING } = await import(${JSON.stringify(join(root, 'src/server/GrpcListener.ts'))});
 const { encodeCheckResponse } = await import(${JSON.stringify(join(root, 'src/envoy/CheckResponse.ts'))});
-const server = new grpc.Server({ ...GRPC_SERVER_TUNING, 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+const server = new grpc.Server(${JSON.stringify(options)});
 const ok = Buffer.from(encodeCheckResponse({ status: {}, okResponse: {} }));
 server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'noop serving on ' + port));
@@ -70,7 +71,8 @@ export async function startNoop(t: Tools, cores: string): Promise<Contender> {
   const p = await startPinned({
     cores,
     command: process.execPath,
-    args: ['--input-type=module', '-e', NOOP_SERVER(t.root)],
+    // ztauthz's own transport options (GrpcListener.ts) and a message bound like its default.
+    args: ['--input-type=module', '-e', noopServerSource(t.root, { ...GRPC_SERVER_TUNING, 'grpc.max_receive_message_length': 4 * 1024 * 1024 })],
     cwd: t.root,
     ready: /noop serving on (\d+)/,
   });

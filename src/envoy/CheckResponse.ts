@@ -12,6 +12,7 @@ import type { Decision, HeaderPair } from '../types/Decision.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 import { CheckResponseType, PROTOJSON_OBJECT, StructType } from './ProtoCodec.ts';
 import { structToJson } from './CheckRequest.ts';
+import { isSharedDecision } from './PolicyResult.ts';
 
 /** google.rpc.Code values Envoy looks at: OK allows, anything else denies. */
 export const GrpcCode = { OK: 0, PERMISSION_DENIED: 7 } as const;
@@ -55,7 +56,7 @@ export class ResponseEncoder {
   encode(decision: Decision, decisionId: string, reused: boolean): Buffer {
     let t = this.#templates.get(decision);
     if (!t) {
-      if (!reused && !Object.isFrozen(decision)) return asBuffer(encodeCheckResponse(toCheckResponse(decision, decisionId, this.#opts)));
+      if (!reused && !isSharedDecision(decision)) return asBuffer(encodeCheckResponse(toCheckResponse(decision, decisionId, this.#opts)));
       t = { head: CheckResponseType.encode(responseBody(decision, this.#opts)).finish(), metadata: StructType.encode(jsonToStruct(decision.dynamicMetadata ?? {}, DECISION_ID)).finish() };
       this.#templates.set(decision, t);
     }

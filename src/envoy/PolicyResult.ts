@@ -45,6 +45,11 @@ const booleanDecision = (result: boolean): Decision =>
 const ALLOWED = booleanDecision(true);
 const DENIED = booleanDecision(false);
 
+/** One of the two decisions every boolean result shares (their response bytes are worth keeping). */
+export function isSharedDecision(d: Decision): boolean {
+  return d === ALLOWED || d === DENIED;
+}
+
 export function decisionFromResult(result: JsonValue): Decision {
   if (typeof result === 'boolean') return result ? ALLOWED : DENIED;
   if (result === null || typeof result !== 'object' || Array.isArray(result)) {
