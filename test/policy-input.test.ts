@@ -4,6 +4,8 @@ import { canonicalPath } from '../src/route/CanonicalPath.ts';
 import { readCheckRequest } from '../src/envoy/CheckRequest.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import { Reason } from '../src/types/Reason.ts';
+import { isUtf8 } from 'node:buffer';
+import { prng } from './support/prng.ts';
 
 const LIMITS = { maxHeaders: 100, maxHeaderBytes: 65536, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
 const OPTS: InputOptions = { parseBody: true, truncatedBody: 'policy' };
@@ -106,6 +108,30 @@ describe('CheckRequest limits and decoding', () => {
     // attributes(1) { request(4) { http(2) { method(2) = "\xff\xfe" } } }
     const bad = Buffer.from([0x0a, 0x08, 0x22, 0x06, 0x12, 0x04, 0x12, 0x02, 0xff, 0xfe]);
     expect(() => readCheckRequest(bad, LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestInvalidUtf8 }));
+  });
+
+  it('refuses a string field exactly when its bytes are not UTF-8', () => {
+    const rand = prng(0x07f8);
+    // Bytes drawn mostly from the ranges where UTF-8 goes wrong: continuation
+    // bytes, lead bytes, overlongs (c0, c1, e0 80), surrogates (ed a0), beyond U+10FFFF (f4 90, f5).
+    const pool = [0x41, 0x80, 0x8f, 0x90, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xbd, 0xf0, 0xf4, 0xf5, 0xff];
+    let refused = 0;
+    for (let i = 0; i < 4000; i++) {
+      const bytes = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 6) }, () => pool[Math.floor(rand() * pool.length)]!));
+      if (i % 7 === 0) bytes.set([0xef, 0xbf, 0xbd].slice(0, bytes.length)); // U+FFFD itself, spelt validly
+      // attributes(1) { request(4) { http(2) { method(2) = bytes } } }
+      const http = Buffer.concat([Buffer.from([0x12, bytes.length]), bytes]);
+      const request = Buffer.concat([Buffer.from([0x12, http.length]), http]);
+      const attributes = Buffer.concat([Buffer.from([0x22, request.length]), request]);
+      const message = Buffer.concat([Buffer.from([0x0a, attributes.length]), attributes]);
+      if (isUtf8(bytes)) {
+        expect(readCheckRequest(message, LIMITS).http.method).toBe(bytes.toString('utf8'));
+      } else {
+        refused++;
+        expect(() => readCheckRequest(message, LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestInvalidUtf8 }));
+      }
+    }
+    expect(refused).toBeGreaterThan(1000);
   });
 
   it('enforces header, path and body limits', () => {

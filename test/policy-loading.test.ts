@@ -8,6 +8,8 @@ import { readPolicySource } from '../src/policy/PolicySource.ts';
 import { readBundleArchive } from '../src/policy/Bundle.ts';
 import { PolicyEngine } from '../src/policy/PolicyEngine.ts';
 import { compileRegoDirectory } from '../src/policy/OpaCompiler.ts';
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { JsonObject } from '../src/types/Json.ts';
 
 const ENTRY = ['envoy/authz/allow'];
 const OPTS = { requiredEntrypoints: ENTRY, maxMemoryPages: 256 };
@@ -134,5 +136,36 @@ describe('evaluation limits', () => {
     expect(() => engine.evaluate(big, 'envoy/authz/allow')).toThrow();
     // The instance still evaluates normally afterwards.
     expect(allowedFor(engine, 'spiffe://cluster.local/ns/web/sa/frontend')).toBe(true);
+  });
+});
+
+describe('evaluation through opa_eval (WasmEval)', () => {
+  let engine: PolicyEngine;
+  let reference: LoadedPolicy;
+  beforeAll(async () => {
+    const dir = join(tmp, 'echo');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'echo.rego'), 'package echo\n\nresult := {"input": input, "size": count(input.pad)}\n');
+    const files = readBundleArchive(compileRegoDirectory(dir, ['echo/result']));
+    engine = await PolicyEngine.load(files, { requiredEntrypoints: ['echo/result'], maxMemoryPages: 256 });
+    reference = await loadPolicy(files.wasm, { initial: 5, maximum: 256 });
+    reference.setData(files.data);
+  });
+
+  it('gives the result set opa-wasm gives, for text beyond ASCII and for inputs larger than the starting memory', () => {
+    const inputs: JsonObject[] = [
+      { pad: '' },
+      { pad: 'modèle-日本語-🦙', nested: { list: [1, 2.5, -3, true, null, 'x"y\\z\n'] } },
+      // 5 pages (320 KiB) to start with: this input needs the memory grown before it is written.
+      { pad: 'é'.repeat(400_000) },
+      { pad: 'short again' },
+    ];
+    for (const input of inputs) {
+      expect(engine.evaluate(input, 'echo/result')).toEqual(reference.evaluate(input, 'echo/result'));
+    }
+  });
+
+  it('names an unknown entrypoint instead of evaluating another one', () => {
+    expect(() => engine.evaluate({ pad: '' }, 'echo/other')).toThrow(/entrypoint echo\/other is not valid/);
   });
 });

@@ -47,8 +47,12 @@ class StrictReader extends protobuf.BufferReader {
     const buf = this.buf as Buffer;
     const start = this.pos;
     this.pos = end;
-    if (!isUtf8(buf.subarray(start, end))) throw new InvalidUtf8Error();
-    return buf.toString('utf8', start, end);
+    const text = buf.toString('utf8', start, end);
+    // Decoding turns every invalid sequence into U+FFFD, so text without one
+    // came from valid UTF-8; only text with one (which valid bytes may also
+    // spell) pays for the exact check.
+    if (text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end))) throw new InvalidUtf8Error();
+    return text;
   }
 }
 

@@ -3,6 +3,7 @@
 // configuration needs, and builtins neither opa-wasm nor ztauthz provide.
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { BundleFiles } from './Bundle.ts';
+import { WasmEval } from './WasmEval.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
 import type { JsonObject } from '../types/Json.ts';
 
@@ -33,10 +34,12 @@ export class PolicyEngine {
    */
   readonly instance: string;
   readonly #policy: LoadedPolicy;
+  readonly #eval: WasmEval | undefined;
   readonly #host: HostBuiltins;
 
   private constructor(policy: LoadedPolicy, host: HostBuiltins, bundle: BundleFiles, builtinsUsed: readonly string[]) {
     this.#policy = policy;
+    this.#eval = WasmEval.of(policy);
     this.#host = host;
     this.revision = bundle.revision;
     this.entrypoints = new Set(Object.keys(policy.entrypoints as Record<string, number>));
@@ -77,14 +80,11 @@ export class PolicyEngine {
     return new PolicyEngine(policy, host, bundle, used);
   }
 
-  /**
-   * Evaluates one entrypoint; returns opa-wasm's result set. Input may be an
-   * object or pre-serialised JSON bytes. Throws on evaluation errors.
-   */
-  evaluate(input: JsonObject | ArrayBuffer, entrypoint: string): unknown {
+  /** Evaluates one entrypoint; returns opa-wasm's result set. Throws on evaluation errors. */
+  evaluate(input: JsonObject, entrypoint: string): unknown {
     this.#host.beginEvaluation();
     try {
-      return this.#policy.evaluate(input, entrypoint);
+      return this.#eval ? this.#eval.evaluate(input, entrypoint) : this.#policy.evaluate(input, entrypoint);
     } catch (err) {
       throw new Error(errorText(err));
     }
