@@ -49,16 +49,39 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
   const hit: Shape = {};
   const miss: Shape = { distinct: true };
   const policy = { policy: DROP_IN };
-  rows.push(await withContender(() => startZtauthz(t, 'ztauthz (cache hit)', { cores, flags: policy }), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' })));
-  rows.push(await withContender(() => startZtauthz(t, 'ztauthz (cache miss)', { cores, flags: policy }), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' })));
+  const ztauthz = (name: string) => () => startZtauthz(t, name, { cores, flags: policy });
+  const opaEnvoyPlugin = () => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp);
+  rows.push(await withContender(ztauthz('ztauthz (cache hit)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' })));
+  const zMiss = await withContender(ztauthz('ztauthz (cache miss)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' }));
+  rows.push(zMiss);
+  let opa: Row | undefined;
   if (opaEnvoyPluginAvailable(t)) {
-    const opa = await optional(ctx, 'Peers: the opa-envoy-plugin row', () =>
-      withContender(() => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.opa-envoy-plugin' })),
+    opa = await optional(ctx, 'Peers: the opa-envoy-plugin row', () =>
+      withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.opa-envoy-plugin' })),
     );
     if (opa) rows.push(opa);
   } else {
     ctx.notes.push(`opa-envoy-plugin is not installed (${t.opaEnvoyPlugin}): run \`bash scripts/peers.sh\` first; its rows are missing from this run.`);
   }
   rows.push(await withContender(() => startNoop(t, cores), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.noop' })));
+  if (opa) rows.push(...(await sameOfferedLoad(ctx, zMiss, opa, ztauthz('ztauthz (cache miss)'), opaEnvoyPlugin)));
+  return rows;
+}
+
+/**
+ * The miss path's latency against opa-envoy-plugin's at the same offered
+ * load: at full speed each is measured at its own throughput, so the slower
+ * one also queues longer. Half the lower of the two saturated rates is a load
+ * both serve without a standing queue.
+ */
+async function sameOfferedLoad(ctx: SuiteContext, zMiss: Row, opa: Row, ztauthz: () => Promise<Contender>, opaEnvoyPlugin: () => Promise<Contender>): Promise<Row[]> {
+  const { tools: t, run: s } = ctx;
+  const rps = Math.max(100, Math.floor(Math.min(zMiss.rps, opa.rps) / 2 / 100) * 100);
+  const scenario = `every request distinct, ${rps.toLocaleString('en-US')} RPS offered`;
+  const rows: Row[] = [];
+  const z = await optional(ctx, 'Peers: the fixed-load ztauthz row', () => withContender(ztauthz, (c) => measure(t, c, s, { table: TABLE, scenario, shape: { distinct: true }, expect: 'allow', tag: 'peers.miss.fixed', rps })));
+  const o = await optional(ctx, 'Peers: the fixed-load opa-envoy-plugin row', () => withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario, shape: { distinct: true }, expect: 'allow', tag: 'peers.opa-envoy-plugin.fixed', rps })));
+  if (z) rows.push(z);
+  if (o) rows.push(o);
   return rows;
 }
