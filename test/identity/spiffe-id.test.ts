@@ -9,6 +9,7 @@ import {
   trustDomainOf,
   trySpiffeId,
 } from '../../src/identity/SpiffeId.ts';
+import { prng } from '../support/prng.ts';
 
 const TD255 = 'a'.repeat(255);
 // 'spiffe://example.org' is 20 bytes: this path makes the ID exactly 2048.
@@ -122,6 +123,23 @@ describe('parseSpiffeId (SPIFFE ID standard)', () => {
     for (const p of ['/ns/web/sa/frontend/extra', '/ns/web/sa', '/ns/web/xx/frontend', '/NS/web/sa/frontend', '/x/ns/web/sa/f']) {
       expect(mustParseSpiffeId(`spiffe://td${p}`)).toMatchObject({ namespace: null, service_account: null });
     }
+  });
+
+  it('accepts a path exactly when every segment is non-empty, not a dot segment and in the character class', () => {
+    // The standard's rule, segment by segment, as the reference for random paths.
+    const valid = (path: string) =>
+      path.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && /^[A-Za-z0-9._-]+$/.test(seg));
+    const rand = prng(0x5b1ff3);
+    const alphabet = ['/', '/', '.', '.', 'a', 'Z', '9', '-', '_', '%', ':', ' ', 'é', '\\', '?'];
+    let accepted = 0;
+    for (let i = 0; i < 5000; i++) {
+      let path = '/';
+      for (let n = Math.floor(rand() * 9); n > 0; n--) path += alphabet[Math.floor(rand() * alphabet.length)];
+      const r = parseSpiffeId(`spiffe://td${path}`);
+      expect(r instanceof SpiffeIdError, path).toBe(!valid(path));
+      if (!(r instanceof SpiffeIdError)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(200);
   });
 
   it('has throwing and null-returning variants', () => {
