@@ -5,7 +5,10 @@
 # SIGTERM and prints "@@name value" result lines.
 #
 # Environment: EXTRA (mount points to lay over /etc), MOUNTS ("path=dir ..."),
-# ROOT (the repository: the image's /app), NODE, GRPCURL, RUN_UID.
+# ROOT (the repository: the image's /app), APP (an empty directory every user
+# can reach, where ROOT is mounted for the container's user: a checkout under
+# a 0700 directory such as mktemp -d makes is out of that user's reach), NODE,
+# GRPCURL, RUN_UID.
 set -euo pipefail
 ip link set lo up
 # Mount points for the volumes, over a read-only /etc.
@@ -15,6 +18,9 @@ for spec in $MOUNTS; do
   mount --bind "$dir" "$path"
   mount -o remount,bind,ro "$path"
 done
+mount --bind "$ROOT" "$APP"
+node=$NODE
+if [[ $NODE == "$ROOT"/* ]]; then node="$APP${NODE#"$ROOT"}"; fi
 # readOnlyRootFilesystem: everything read-only but /proc, /sys and /dev.
 findmnt -rno TARGET | while read -r m; do
   case "$m" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
@@ -24,9 +30,9 @@ if touch /tmp/.ztauthz-rw-probe 2>/dev/null || touch "$ROOT/.ztauthz-rw-probe" 2
   echo "@@ the root filesystem is writable" >&2
   exit 97
 fi
-cd "$ROOT"
+cd "$APP"
 env -i PATH=/usr/bin:/bin NODE_ENV=production \
-  setpriv --reuid="$RUN_UID" --regid="$RUN_UID" --clear-groups --no-new-privs -- "$NODE" src/cli.ts "$@" &
+  setpriv --reuid="$RUN_UID" --regid="$RUN_UID" --clear-groups --no-new-privs -- "$node" src/cli.ts "$@" &
 pid=$!
 probe() {
   "$NODE" -e 'fetch(process.argv[1]).then(async (r) => { console.log(r.status + " " + (await r.text()).length); process.exit(r.status === 200 ? 0 : 1); }, () => process.exit(1))' "$1"
