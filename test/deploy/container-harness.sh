@@ -6,9 +6,9 @@
 #
 # Environment: EXTRA (mount points to lay over /etc), MOUNTS ("path=dir ..."),
 # ROOT (the repository: the image's /app), APP (an empty directory every user
-# can reach, where ROOT is mounted for the container's user: a checkout under
-# a 0700 directory such as mktemp -d makes is out of that user's reach), NODE,
-# GRPCURL, RUN_UID.
+# can reach, and an empty APP.top beside it, where ROOT is mounted for the
+# container's user: a checkout in a 0700 directory such as mktemp -d makes is
+# out of that user's reach), NODE, GRPCURL, RUN_UID.
 set -euo pipefail
 ip link set lo up
 # Mount points for the volumes, over a read-only /etc.
@@ -18,7 +18,10 @@ for spec in $MOUNTS; do
   mount --bind "$dir" "$path"
   mount -o remount,bind,ro "$path"
 done
-mount --bind "$ROOT" "$APP"
+# An overlay rather than a bind mount: its root directory takes the mode of
+# the empty top layer (0755), where a bind mount would keep the checkout's own
+# (0700 under mktemp -d).
+mount -t overlay overlay -o "lowerdir=$APP.top:$ROOT" "$APP"
 node=$NODE
 if [[ $NODE == "$ROOT"/* ]]; then node="$APP${NODE#"$ROOT"}"; fi
 # readOnlyRootFilesystem: everything read-only but /proc, /sys and /dev.

@@ -84,8 +84,8 @@ function runPod(pod: Pod, name: string): Promise<Run> {
   const extra = join(scratch, name, 'etc-extra');
   for (const m of pod.mounts) mkdirSync(join(extra, posix.relative('/etc', m.path)), { recursive: true, mode: 0o755 });
   const app = join(scratch, name, 'app');
-  mkdirSync(app, { recursive: true });
-  for (const d of [extra, join(extra, 'ztauthz'), join(scratch, name), app]) chmodSync(d, 0o755);
+  for (const d of [app, `${app}.top`]) mkdirSync(d, { recursive: true });
+  for (const d of [extra, join(extra, 'ztauthz'), join(scratch, name), app, `${app}.top`]) chmodSync(d, 0o755);
   for (const m of pod.mounts) expect(m.path.startsWith('/etc/ztauthz/'), m.path).toBe(true);
   const env = {
     PATH: `/usr/sbin:/usr/bin:/sbin:/bin`,
