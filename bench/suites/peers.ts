@@ -65,7 +65,7 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
   }
   rows.push(await withContender(() => startNoop(t, cores), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.noop' })));
   // --quick leaves the fixed-load pair out to stay within its minute; its p99 target falls back to full speed.
-  if (opa && !ctx.quick) rows.push(...(await sameOfferedLoad(ctx, zMiss, opa, ztauthz('ztauthz (cache miss)'), opaEnvoyPlugin)));
+  if (opa && !ctx.quick) rows.push(...(await sameOfferedLoad(ctx, miss, zMiss, opa, ztauthz('ztauthz (cache miss)'), opaEnvoyPlugin)));
   return rows;
 }
 
@@ -75,13 +75,13 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
  * one also queues longer. Half the lower of the two saturated rates is a load
  * both serve without a standing queue.
  */
-async function sameOfferedLoad(ctx: SuiteContext, zMiss: Row, opa: Row, ztauthz: () => Promise<Contender>, opaEnvoyPlugin: () => Promise<Contender>): Promise<Row[]> {
+async function sameOfferedLoad(ctx: SuiteContext, shape: Shape, zMiss: Row, opa: Row, ztauthz: () => Promise<Contender>, opaEnvoyPlugin: () => Promise<Contender>): Promise<Row[]> {
   const { tools: t, run: s } = ctx;
   const rps = Math.max(100, Math.floor(Math.min(zMiss.rps, opa.rps) / 2 / 100) * 100);
   const scenario = `every request distinct, ${rps.toLocaleString('en-US')} RPS offered`;
   const rows: Row[] = [];
-  const z = await optional(ctx, 'Peers: the fixed-load ztauthz row', () => withContender(ztauthz, (c) => measure(t, c, s, { table: TABLE, scenario, shape: { distinct: true }, expect: 'allow', tag: 'peers.miss.fixed', rps })));
-  const o = await optional(ctx, 'Peers: the fixed-load opa-envoy-plugin row', () => withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario, shape: { distinct: true }, expect: 'allow', tag: 'peers.opa-envoy-plugin.fixed', rps })));
+  const z = await optional(ctx, 'Peers: the fixed-load ztauthz row', () => withContender(ztauthz, (c) => measure(t, c, s, { table: TABLE, scenario, shape, expect: 'allow', tag: 'peers.miss.fixed', rps })));
+  const o = await optional(ctx, 'Peers: the fixed-load opa-envoy-plugin row', () => withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario, shape, expect: 'allow', tag: 'peers.opa-envoy-plugin.fixed', rps })));
   if (z) rows.push(z);
   if (o) rows.push(o);
   return rows;
