@@ -9,7 +9,8 @@ import { ResponseEncoder } from '../envoy/CheckResponse.ts';
 import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 import type { DecisionRecord } from '../observe/DecisionLog.ts';
-import { Observer, decisionRecord, type CheckTrace, type FinishedCheck } from '../observe/Observer.ts';
+import { Observer, decisionRecord, type CheckTrace, type FinishedCheck, type ObservedCheck } from '../observe/Observer.ts';
+import { NOOP_TRACE } from '../observe/Tracing.ts';
 import type { BehaviorView } from '../observe/BehaviorSignals.ts';
 import { denial, type Decision } from '../types/Decision.ts';
 import type { Identity, SpiffeIdParts } from '../types/Identity.ts';
@@ -102,22 +103,83 @@ export class CheckPipeline {
     const t0 = performance.now();
     const decisionId = randomUUID();
     const obs = this.#deps.observer ?? RECORDS_ONLY;
-    // Taken once: a policy swapped while this Check awaits does not change its answer midway.
-    const engine = this.#deps.policies.current;
-    // The shortcut answers without an input, so not when a record or the shadow policy needs one.
-    const answersWithoutInput = !this.#deps.shadow && !obs.recordsInput;
-    const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
-    // The raw key serves the shortcut and, when it covers cache.ignore, the decision key.
-    const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, engine!.instance, ctx.peer?.spiffe_id ?? '', obs.traces) : undefined;
-    const shortcut = raw && answersWithoutInput ? this.#deps.shortcut : undefined;
-    // Set when the shortcut already counted this request for input.behavior.
-    let counted: BehaviorView | undefined;
-    if (shortcut) {
-      const fast = this.#fromShortcut(raw!, engine!, shortcut.table, obs, ctx, t0, decisionId);
-      if (fast && 'response' in fast) return fast;
-      counted = fast;
+    let engine: PolicyEngine | undefined;
+    try {
+      // Taken once: a policy swapped while this Check awaits does not change its answer midway.
+      engine = this.#deps.policies.current;
+      // The shortcut answers without an input, so not when a record or the shadow policy needs one.
+      const answersWithoutInput = !this.#deps.shadow && !obs.recordsInput;
+      const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
+      // The raw key serves the shortcut and, when it covers cache.ignore, the decision key.
+      const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, engine!.instance, ctx.peer?.spiffe_id ?? '', obs.traces) : undefined;
+      const shortcut = raw && answersWithoutInput ? this.#deps.shortcut : undefined;
+      // Set when the shortcut already counted this request for input.behavior.
+      let counted: BehaviorView | undefined;
+      if (shortcut) {
+        const fast = this.#fromShortcut(raw!, engine!, shortcut.table, obs, ctx, t0, decisionId);
+        if (fast && 'response' in fast) return fast;
+        counted = fast;
+      }
+      return this.#full(bytes, ctx, { t0, decisionId, obs, engine, raw, remember: shortcut?.table, counted });
+    } catch (err) {
+      return this.#failClosed({ t0, decisionId, obs, engine }, err, 'check');
     }
-    return this.#full(bytes, ctx, { t0, decisionId, obs, engine, raw, remember: shortcut?.table, counted });
+  }
+
+  /**
+   * The last line of the fail-closed guarantee, for a caller that caught
+   * something the pipeline itself did not (a bug in the transport glue): a
+   * denial (or, in grpc_error mode, an error), encoded without touching any
+   * observer, since one of them may be what failed.
+   */
+  lastResort(err: unknown): CheckOutcome {
+    return this.#failClosed({ t0: performance.now(), decisionId: randomUUID(), obs: RECORDS_ONLY, engine: undefined }, err, 'the Check handler');
+  }
+
+  /** The CheckResponse, or in grpc_error mode the transport error, for a decision. */
+  #encode(decision: Decision, decisionId: string, reused: boolean): Pick<CheckOutcome, 'response' | 'error'> {
+    const failed = !decision.allowed && decision.reason !== Reason.policyDenied;
+    if (failed && this.#opts.onError === 'grpc_error' && !isRequestReason(decision.reason)) {
+      return { response: undefined, error: { reason: decision.reason, message: decision.message } };
+    }
+    return { response: this.#responses.encode(decision, decisionId, reused), error: undefined };
+  }
+
+  /**
+   * Something threw outside the phases' own error handling (while answering,
+   * observing, or in the pipeline itself): the answer is an internal_error
+   * denial, and it is recorded as such without the input, since serialising
+   * or masking the input may be what failed. If recording fails again the
+   * denial still stands; nothing here can throw.
+   */
+  #failClosed(start: Pick<Started, 't0' | 'decisionId' | 'obs' | 'engine'>, err: unknown, stage: string, known?: ObservedCheck): CheckOutcome {
+    const decision = internalError(err, stage);
+    let encoded: Pick<CheckOutcome, 'response' | 'error'>;
+    try {
+      encoded = this.#encode(decision, start.decisionId, false);
+    } catch {
+      encoded = this.#encode(decision, '', false);
+    }
+    const facts: ObservedCheck = {
+      decisionId: start.decisionId,
+      timestamp: Date.now(),
+      identity: known?.identity ?? null,
+      route: known?.route ?? null,
+      decision,
+      cache: known?.cache === 'hit' ? 'hit' : 'off',
+      revision: start.engine?.revision ?? '',
+      path: known?.path ?? this.#opts.decisionPath,
+      dryRun: this.#opts.dryRun,
+      input: undefined,
+      timings: { checkNs: elapsedNs(start.t0), evalNs: known?.timings.evalNs ?? 0 },
+    };
+    let finished: FinishedCheck | undefined;
+    try {
+      finished = start.obs.finish(NOOP_TRACE, facts);
+    } catch {
+      // The observer itself is broken: the denial is answered all the same.
+    }
+    return new Outcome(encoded.response, encoded.error, decision, undefined, undefined, finished ?? { check: facts, traceId: undefined, spanId: undefined, behavior: undefined });
   }
 
   async #full(bytes: Uint8Array, ctx: CheckContext, start: Started): Promise<CheckOutcome> {
@@ -162,11 +224,7 @@ export class CheckPipeline {
       decision = errorDecision(err);
     }
 
-    const failed = !decision.allowed && decision.reason !== Reason.policyDenied;
-    const asGrpcError = failed && this.#opts.onError === 'grpc_error' && !isRequestReason(decision.reason);
-    const response = asGrpcError ? undefined : this.#responses.encode(decision, decisionId, cache === 'hit');
-    trace ??= obs.begin(undefined, t0);
-    const finished = obs.finish(trace, {
+    const facts: ObservedCheck = {
       decisionId,
       timestamp: Date.now(),
       identity,
@@ -180,9 +238,27 @@ export class CheckPipeline {
       behavior,
       notes,
       timings: { checkNs: elapsedNs(t0), evalNs },
-    });
-    if (input && this.#deps.shadow) this.#deps.shadow.observe(input, entrypoint, decision, routed?.name ?? 'none', decisionId);
-    return new Outcome(response, asGrpcError ? { reason: decision.reason, message: decision.message } : undefined, decision, input, cacheKey, finished);
+    };
+    let outcome: CheckOutcome;
+    try {
+      const { response, error } = this.#encode(decision, decisionId, cache === 'hit');
+      const finished = obs.finish(trace ?? obs.begin(undefined, t0), facts);
+      outcome = new Outcome(response, error, decision, input, cacheKey, finished);
+    } catch (err) {
+      // Encoding, metrics, the decision record (masking, serialising the
+      // input), tracing or behaviour failed: the answer becomes a denial,
+      // recorded as one.
+      return this.#failClosed(start, err, 'answering', facts);
+    }
+    // The shadow policy is never enforced, so not even its failure changes the answer (it counts its own errors).
+    if (input && this.#deps.shadow) {
+      try {
+        this.#deps.shadow.observe(input, entrypoint, decision, routed?.name ?? 'none', decisionId);
+      } catch {
+        // See ShadowPolicy: a throw here is a bug in it, and this Check's answer is already made.
+      }
+    }
+    return outcome;
   }
 
   /**
@@ -271,5 +347,16 @@ function errorDecision(err: unknown): Decision {
     if (isRequestReason(err.reason)) return denial(err.reason, err.message, 400, `${err.reason}: ${err.message}`);
     return denial(err.reason, err.message, 403, err.reason);
   }
-  return denial(Reason.internalError, `unexpected error: ${errorText(err)}`, 403, Reason.internalError);
+  return internalError(err, 'a phase');
+}
+
+/** An error nobody anticipated, in `stage`: a denial whose body names only the reason. Never throws, whatever was thrown. */
+function internalError(err: unknown, stage: string): Decision {
+  let text: string;
+  try {
+    text = errorText(err);
+  } catch {
+    text = 'an unprintable value was thrown';
+  }
+  return denial(Reason.internalError, `unexpected error in ${stage}: ${text}`, 403, Reason.internalError);
 }

@@ -1,6 +1,9 @@
 // grpc-js binding of envoy.service.auth.v3.Authorization/Check. The request
 // deserializer is the identity: the pipeline decodes, so bad bytes become a
-// recorded denial rather than grpc-js's INTERNAL error.
+// recorded denial rather than grpc-js's INTERNAL error. The pipeline never
+// throws or rejects; should the glue here throw anyway, the pipeline's
+// lastResort answer (a denial) goes out, never a transport error that an
+// Envoy with failure_mode_allow would let through.
 import * as grpc from '@grpc/grpc-js';
 import type { CheckOutcome, CheckPipeline } from '../check/CheckPipeline.ts';
 import { Reason, type ReasonCode } from '../types/Reason.ts';
@@ -31,14 +34,14 @@ const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
 export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>): grpc.UntypedServiceImplementation {
   return {
     Check(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
-      const deadline = call.getDeadline();
-      const peer = peerAuth ? peerAuth.peerIdentity(call) : null;
       try {
+        const deadline = call.getDeadline();
+        const peer = peerAuth ? peerAuth.peerIdentity(call) : null;
         const outcome = pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline, peer });
-        if (outcome instanceof Promise) outcome.then((o) => answer(callback, o), (err: Error) => fail(callback, err));
+        if (outcome instanceof Promise) outcome.then((o) => answer(callback, o), (err: unknown) => answer(callback, pipeline.lastResort(err)));
         else answer(callback, outcome);
       } catch (err) {
-        fail(callback, err as Error);
+        answer(callback, pipeline.lastResort(err));
       }
     },
   };
@@ -47,9 +50,4 @@ export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAu
 function answer(callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void {
   if (outcome.error) callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });
   else callback(null, outcome.response);
-}
-
-/** The pipeline turns every failure into a denial; reaching this is a bug, and still not an allow. */
-function fail(callback: grpc.sendUnaryData<Buffer>, err: Error): void {
-  callback({ code: grpc.status.INTERNAL, details: `internal_error: ${err.message}` });
 }
