@@ -41,7 +41,7 @@ export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits): Chec
     throw new CheckError(Reason.requestTooLarge, `body is larger than ${limits.maxBodyBytes} bytes`);
   }
 
-  const attributes = CheckRequestType.toObject(decoded, PROTOJSON_OBJECT)['attributes'] as JsonObject;
+  const attributes = toProtoJsonObject(decoded)['attributes'] as JsonObject;
   const request = attributes['request'] as JsonObject;
   const http = request['http'] as JsonObject;
   fixTimestamp(request);
@@ -61,6 +61,19 @@ export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits): Chec
       rawBody,
     },
   };
+}
+
+/**
+ * protobufjs' conversion trusts what its decoder let through, and some of that
+ * it cannot convert (a Struct map entry without its value decodes to null,
+ * which toObject then reads): such a request is malformed, not a bug.
+ */
+function toProtoJsonObject(decoded: ReturnType<typeof decodeCheckRequest>): Record<string, unknown> {
+  try {
+    return CheckRequestType.toObject(decoded, PROTOJSON_OBJECT);
+  } catch (err) {
+    throw new CheckError(Reason.requestMalformed, `the CheckRequest does not convert: ${(err as Error).message}`);
+  }
 }
 
 function checkHeaderLimits(headers: Readonly<Record<string, string>>, limits: RequestLimits): void {
