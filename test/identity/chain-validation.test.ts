@@ -208,4 +208,11 @@ describe('name constraints (URI names match by host: for SPIFFE IDs, the trust d
   it('a DNS-only constraint does not restrict the URI SAN (other name forms are unconstrained)', () => {
     expectBothAccept(chain([['dns-only', { nameConstraints: 'critical,permitted;DNS:svc.example' }]]));
   });
+
+  it('directory names: permitted dirName O=ztauthz-test allows the leaf subject, O=other refuses it', () => {
+    // The extension file's lines after "[nc_dn]" form the section dirName names.
+    const dn = (o: string): IntermediateOptions => ({ nameConstraints: 'critical,permitted;dirName:nc_dn', extra: ['[nc_dn]', `O=${o}`] });
+    expectBothAccept(chain([['dn-ok', dn('ztauthz-test')]]));
+    expectBothReject(chain([['dn-bad', dn('other')]]), /permitted subtree violation/, 'directory name not permitted by name constraints');
+  });
 });
