@@ -7,6 +7,7 @@
 // differently is refused instead of being half-checked.
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { LRUCache } from 'lru-cache';
 import * as pkijs from 'pkijs';
 import { parseCertificatePem, PemError, type PemOptions } from './Pem.ts';
 
@@ -79,8 +80,12 @@ export function hasKeyUsage(ku: { readonly bits: number }, bit: number): boolean
   return (ku.bits & (1 << bit)) !== 0;
 }
 
+const KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.subjectAltName, OID.nameConstraints]);
+
 // Certificates are small; these bound the work a hostile one can cause.
-const BER_LIMITS = { maxDepth: 32, maxNodes: 4096 } as const;
+// Contents of OCTET and BIT STRINGs are not parsed speculatively: extension
+// values are decoded on their own, and keys and signatures are OpenSSL's.
+const BER_LIMITS = { maxDepth: 32, maxNodes: 4096, parseEmbedded: false } as const;
 
 /** The one ASN.1 value of `bytes`, which must be DER with nothing after it. */
 function decodeDer(bytes: Uint8Array, what: string): asn1js.AsnType {
@@ -142,13 +147,13 @@ function subtrees(list: readonly pkijs.GeneralSubtree[] | undefined): GeneralNam
   });
 }
 
-/** The parsed value of a known extension, refused unless pkijs read all of it as the expected type. */
-function parsed<T>(e: pkijs.Extension, type: abstract new (...args: never[]) => T, what: string): T {
-  const v = e.parsedValue as unknown;
-  if (!(v instanceof type) || (v as { parsingError?: string }).parsingError !== undefined) {
+/** A pkijs structure from an extension's decoded value, refused unless it fits the type. */
+function build<T>(type: new (params: { schema: asn1js.AsnType }) => T, value: asn1js.AsnType, what: string): T {
+  try {
+    return new type({ schema: value });
+  } catch {
     throw new CertificateError(`not a DER certificate (bad ${what})`);
   }
-  return v;
 }
 
 function readExtensions(cert: pkijs.Certificate): CertificateExtensions {
@@ -168,36 +173,39 @@ function readExtensions(cert: pkijs.Certificate): CertificateExtensions {
   for (const e of extensions) {
     if (seen.has(e.extnID)) throw new CertificateError('not a DER certificate (duplicate extension)');
     seen.add(e.extnID);
+    if (!KNOWN_EXTENSIONS.has(e.extnID)) {
+      if (e.critical) result.otherCritical.push(e.extnID);
+      continue;
+    }
     // The extension's own content must be DER too, and nothing but one value.
-    decodeDer(e.extnValue.valueBlock.valueHexView, 'extension value');
+    const value = decodeDer(e.extnValue.valueBlock.valueHexView, 'extension value');
     switch (e.extnID) {
       case OID.basicConstraints: {
-        const bc = parsed(e, pkijs.BasicConstraints, 'basicConstraints');
+        const bc = build(pkijs.BasicConstraints, value, 'basicConstraints');
         const pl = bc.pathLenConstraint;
         if (pl !== undefined && (typeof pl !== 'number' || pl < 0)) throw new CertificateError('not a DER certificate (bad pathLenConstraint)');
         result.basicConstraints = { critical: e.critical, ca: bc.cA, pathLen: pl ?? null };
         break;
       }
       case OID.keyUsage:
-        result.keyUsage = { critical: e.critical, bits: keyUsageBits(parsed(e, asn1js.BitString, 'keyUsage')) };
+        if (!(value instanceof asn1js.BitString)) throw new CertificateError('not a DER certificate (bad keyUsage)');
+        result.keyUsage = { critical: e.critical, bits: keyUsageBits(value) };
         break;
       case OID.extKeyUsage:
-        result.extKeyUsage = [...parsed(e, pkijs.ExtKeyUsage, 'extKeyUsage').keyPurposes];
+        result.extKeyUsage = [...build(pkijs.ExtKeyUsage, value, 'extKeyUsage').keyPurposes];
         break;
       case OID.subjectAltName:
-        for (const g of parsed(e, pkijs.AltName, 'subjectAltName').altNames) {
+        for (const g of build(pkijs.AltName, value, 'subjectAltName').altNames) {
           const name = generalName(g, 'subjectAltName');
           result.altNames.push(name);
           if (name.type === NameType.uri) result.uris.push(name.value);
         }
         break;
       case OID.nameConstraints: {
-        const nc = parsed(e, pkijs.NameConstraints, 'nameConstraints');
+        const nc = build(pkijs.NameConstraints, value, 'nameConstraints');
         result.nameConstraints = { permitted: subtrees(nc.permittedSubtrees), excluded: subtrees(nc.excludedSubtrees) ?? [] };
         break;
       }
-      default:
-        if (e.critical) result.otherCritical.push(e.extnID);
     }
   }
   return result;
@@ -232,16 +240,35 @@ export function parseCertificateDer(der: Buffer): ParsedCertificate {
   return { x509, ext, subject: cert.subject, selfIssued: cert.subject.isEqual(cert.issuer), notBefore, notAfter };
 }
 
-/** Every certificate of a PEM text; errors are CertificateError with a loggable message. */
-export function parseCertificates(pem: string, opts: PemOptions): ParsedCertificate[] {
-  let ders: Buffer[];
+function pemDers(pem: string, opts: PemOptions): Buffer[] {
   try {
-    ders = parseCertificatePem(pem, opts);
+    return parseCertificatePem(pem, opts);
   } catch (e) {
     if (e instanceof PemError) throw new CertificateError(e.message);
     throw e;
   }
-  return ders.map(parseCertificateDer);
+}
+
+/** Every certificate of a PEM text; errors are CertificateError with a loggable message. */
+export function parseCertificates(pem: string, opts: PemOptions): ParsedCertificate[] {
+  return pemDers(pem, opts).map(parseCertificateDer);
+}
+
+// Parsing with pkijs costs several hundred microseconds per certificate, and
+// the intermediates of a trust domain arrive with every workload's leaf: keep
+// the parsed ones, by their exact bytes. Only successes are kept, and only
+// intermediates, so a stream of new leaves does not push them out.
+const intermediates = new LRUCache<string, ParsedCertificate>({ max: 32 });
+
+/** A peer chain, leaf first: like parseCertificates, with the intermediates' parses shared across calls. */
+export function parseChain(pem: string, opts: PemOptions): ParsedCertificate[] {
+  return pemDers(pem, opts).map((der, i) => {
+    if (i === 0) return parseCertificateDer(der);
+    const key = der.toString('base64');
+    let c = intermediates.get(key);
+    if (c === undefined) intermediates.set(key, (c = parseCertificateDer(der)));
+    return c;
+  });
 }
 
 /** A certificate allowed to sign others: CA=true and, when key usage is present, keyCertSign. */

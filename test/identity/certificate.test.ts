@@ -1,7 +1,7 @@
 // Reading certificates (pkijs under a DER gate) and the name matching of
 // name constraints, on real openssl-made certificates and on crafted bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertificateError, KeyUsageBit, NameType, OID, hasKeyUsage, parseCertificateDer, type GeneralName } from '../../src/identity/Certificate.ts';
+import { CertificateError, KeyUsageBit, NameType, OID, hasKeyUsage, parseCertificateDer, parseChain, type GeneralName } from '../../src/identity/Certificate.ts';
 import { matches, uriHost } from '../../src/identity/PathValidation.ts';
 import { Pki } from '../support/pki.ts';
 
@@ -50,6 +50,17 @@ describe('certificate fields from real certificates', () => {
     const ca = pki.ca('p.example');
     const { ext } = parseCertificateDer(der(pki.leaf(ca, { extra: ['certificatePolicies=critical,1.2.3.4', '1.3.6.1.4.1.99999.1=ASN1:NULL'] })));
     expect(ext.otherCritical).toEqual(['2.5.29.32']);
+  });
+
+  it('shares the parse of an intermediate between chains, never that of a leaf', () => {
+    const root = pki.ca('share.example');
+    const inter = pki.intermediate(root, 'share-i');
+    const leafA = pki.leaf({ ...inter, name: 'share.example' });
+    const leafB = pki.leaf({ ...inter, name: 'share.example' });
+    const a = parseChain(leafA + inter.pem, { strict: true });
+    const b = parseChain(leafB + inter.pem, { strict: true });
+    expect(b[1]).toBe(a[1]);
+    expect(parseChain(leafA + inter.pem, { strict: true })[0]).not.toBe(a[0]);
   });
 
   it('rejects every truncation of a certificate', () => {
