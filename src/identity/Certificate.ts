@@ -98,12 +98,24 @@ function decodeDer(bytes: Uint8Array, what: string): asn1js.AsnType {
 }
 
 // What BER allows and DER does not, as far as asn1js records it: indefinite
-// or non-minimal lengths, and constructed strings.
+// or non-minimal lengths, constructed strings, BOOLEANs other than 00/FF.
+// asn1js's value warnings that mean "not DER" (others, such as an INTEGER
+// too big for a number, are about representation only).
+const NON_DER_VALUE = /needlessly long|non-zero length|more then 1 octet/i;
+
 function berOnly(block: asn1js.AsnType, depth: number): string | undefined {
   const b = block as asn1js.BaseBlock;
   if (b.lenBlock.isIndefiniteForm) return 'indefinite length';
-  if (b.lenBlock.warnings.length > 0 || b.idBlock.warnings.length > 0) return 'non-minimal encoding';
-  if (!b.idBlock.isConstructed) return undefined;
+  if (b.lenBlock.warnings.length > 0 || b.idBlock.warnings.length > 0 || b.valueBlock.warnings.some((w) => NON_DER_VALUE.test(w))) {
+    return 'non-minimal encoding';
+  }
+  if (!b.idBlock.isConstructed) {
+    if (b.idBlock.tagClass === 1 && b.idBlock.tagNumber === 1) {
+      const v = (b.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
+      if (v.length !== 1 || (v[0] !== 0x00 && v[0] !== 0xff)) return 'BOOLEAN not 00 or FF';
+    }
+    return undefined;
+  }
   if (b.idBlock.tagClass === 1 && b.idBlock.tagNumber !== 16 && b.idBlock.tagNumber !== 17) return 'constructed string';
   const kids = (b.valueBlock as unknown as { value?: asn1js.AsnType[] }).value ?? [];
   for (const k of kids) {

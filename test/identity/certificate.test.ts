@@ -70,6 +70,16 @@ describe('certificate fields from real certificates', () => {
     }
   });
 
+  it('rejects a BOOLEAN TRUE other than FF', () => {
+    const full = der(pki.leaf(pki.ca('bool.example')));
+    const bc = Buffer.from('0603551d130101ff', 'hex'); // basicConstraints, critical TRUE
+    const at = full.indexOf(bc);
+    expect(at).toBeGreaterThan(0);
+    const odd = Buffer.from(full);
+    odd[at + bc.length - 1] = 0x01;
+    expect(() => parseCertificateDer(odd)).toThrow('not a DER certificate (certificate: BOOLEAN not 00 or FF)');
+  });
+
   it('rejects BER that is not DER: a non-minimal and an indefinite outer length', () => {
     const full = der(pki.leaf(pki.ca('b.example')));
     expect(full[0]).toBe(0x30);
