@@ -4,11 +4,19 @@
 // rule that plain TLS verification against a merged CA pool lacks.
 import { isTrustDomain } from './SpiffeId.ts';
 import { isSignedBy, isSigningCertificate, parseCertificates, type ParsedCertificate } from './Certificate.ts';
+import { validatePath, type ChainResult } from './PathValidation.ts';
+
+export type { ChainResult };
 
 const MAX_BUNDLE_CERTIFICATES = 64;
 const MAX_BUNDLE_BYTES = 1024 * 1024;
 // Leaf + intermediates: more than this is not a workload chain.
 const MAX_CHAIN_DEPTH = 8;
+// Complete paths to an anchor validated before giving up.
+const MAX_PATHS_TRIED = 16;
+// Partial paths looked at: intermediates that all sign each other would
+// otherwise make every ordering of them a candidate.
+const MAX_SEARCH_STEPS = 256;
 
 export class TrustBundles {
   readonly #anchors: ReadonlyMap<string, readonly ParsedCertificate[]>;
@@ -32,6 +40,7 @@ export class TrustBundles {
         throw new Error(`trust bundle for ${td}: ${(e as Error).message}`);
       }
       if (!certs.every(isSigningCertificate)) throw new Error(`trust bundle for ${td}: holds a certificate that is not a CA`);
+      if (certs.some((c) => c.ext.otherCritical.length > 0)) throw new Error(`trust bundle for ${td}: holds a certificate with an unsupported critical extension`);
       anchors.set(td, certs);
     }
     return new TrustBundles(anchors);
@@ -50,38 +59,49 @@ export class TrustBundles {
   }
 }
 
-export type ChainResult =
-  | { readonly ok: true; readonly notBefore: number; readonly notAfter: number }
-  | { readonly ok: false; readonly reason: string };
-
 /**
- * Walks leaf -> intermediates -> an anchor of `anchors`, each link checked for
- * issuer name and signature, each issuer for CA=true and keyCertSign. The
- * result's window is the intersection of every certificate's validity, so
- * the caller checks time once for the whole chain.
+ * Builds the paths from `leaf` through `intermediates` (as sent, in any
+ * order, each used once) to an anchor of `anchors`, and validates them per
+ * RFC 5280 (PathValidation.ts) until one passes. Signatures are checked at
+ * most once per pair and the search is bounded, so a hostile set of
+ * intermediates that all name each other costs a fixed amount of work. When
+ * no path passes, the reason is that of the first path found to an anchor.
  */
 export function verifyChain(
   leaf: ParsedCertificate,
   intermediates: readonly ParsedCertificate[],
   anchors: readonly ParsedCertificate[],
 ): ChainResult {
-  let current = leaf;
-  let notBefore = leaf.notBefore;
-  let notAfter = leaf.notAfter;
-  const unused = [...intermediates];
-  for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
-    const anchor = anchors.find((a) => isSignedBy(current, a));
-    if (anchor !== undefined) {
-      return { ok: true, notBefore: Math.max(notBefore, anchor.notBefore), notAfter: Math.min(notAfter, anchor.notAfter) };
+  const verified = new Map<ParsedCertificate, Map<ParsedCertificate, boolean>>();
+  const signedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean => {
+    let row = verified.get(child);
+    if (row === undefined) verified.set(child, (row = new Map()));
+    let ok = row.get(parent);
+    if (ok === undefined) row.set(parent, (ok = isSignedBy(child, parent)));
+    return ok;
+  };
+  let firstFailure: ChainResult | undefined;
+  let budget = MAX_PATHS_TRIED;
+  let steps = MAX_SEARCH_STEPS;
+  const below: ParsedCertificate[] = [leaf]; // leaf ... current
+  const search = (current: ParsedCertificate): ChainResult | undefined => {
+    if (--steps < 0) return firstFailure ?? { ok: false, reason: 'chain search limit reached' };
+    for (const anchor of anchors) {
+      if (!signedBy(current, anchor)) continue;
+      const r = validatePath([anchor, ...below.toReversed()], signedBy);
+      if (r.ok) return r;
+      firstFailure ??= r;
+      if (--budget === 0) return firstFailure;
     }
-    const i = unused.findIndex((c) => isSignedBy(current, c));
-    if (i < 0) return { ok: false, reason: 'not signed by the trust bundle of its trust domain' };
-    const next = unused[i] as ParsedCertificate;
-    if (!isSigningCertificate(next)) return { ok: false, reason: 'chain holds an issuer that is not a CA' };
-    unused.splice(i, 1);
-    notBefore = Math.max(notBefore, next.notBefore);
-    notAfter = Math.min(notAfter, next.notAfter);
-    current = next;
-  }
-  return { ok: false, reason: 'chain too long' };
+    if (below.length >= MAX_CHAIN_DEPTH) return undefined;
+    for (const next of intermediates) {
+      if (below.includes(next) || !signedBy(current, next)) continue;
+      below.push(next);
+      const r = search(next);
+      below.pop();
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  };
+  return search(leaf) ?? firstFailure ?? { ok: false, reason: 'not signed by the trust bundle of its trust domain' };
 }

@@ -129,8 +129,8 @@ export class WorkloadIdentifier {
     return { identity: { ...id, source }, reason: undefined };
   }
 
-  // The same sidecar certificate arrives on every request: parse, DER-walk and
-  // verify it once, then check only the clock.
+  // The same sidecar certificate arrives on every request: parse it and
+  // validate its chain once, then check only the clock.
   #certificate(encoded: string): SvidResult {
     const maxBytes = this.#opts.maxCertificateBytes ?? MAX_PEM_BYTES;
     // Oversized text is refused uncached, so it cannot flush the cache.

@@ -3,8 +3,7 @@
 // Split in two: checkX509Svid does everything that does not depend on the
 // clock (and can be cached per certificate text), checkValidity the rest.
 import type { SpiffeIdParts } from '../types/Identity.ts';
-import { KeyUsageBit, OID, hasKeyUsage } from './Der.ts';
-import { CertificateError, parseCertificates, type ParsedCertificate } from './Certificate.ts';
+import { CertificateError, KeyUsageBit, OID, hasKeyUsage, parseChain, type ParsedCertificate } from './Certificate.ts';
 import { decodeEnvoyPem, PemError, MAX_PEM_BYTES } from './Pem.ts';
 import { parseSpiffeId, SpiffeIdError } from './SpiffeId.ts';
 import { verifyChain, type TrustBundles } from './TrustBundle.ts';
@@ -60,7 +59,7 @@ export function leafError(leaf: ParsedCertificate): string | undefined {
 export function checkX509Svid(pem: string, opts: X509SvidOptions = {}): SvidResult {
   let certs: ParsedCertificate[];
   try {
-    certs = parseCertificates(pem, { strict: true, maxBytes: opts.maxBytes ?? MAX_PEM_BYTES });
+    certs = parseChain(pem, { strict: true, maxBytes: opts.maxBytes ?? MAX_PEM_BYTES });
   } catch (e) {
     if (e instanceof CertificateError) return fail(e.message);
     throw e;

@@ -1,7 +1,8 @@
 // Real X.509 certificates for the identity tests, issued by the openssl CLI
-// (an encoder independent of src/identity/Der.ts, so a bug cannot cancel
-// itself out): a CA per trust domain, intermediates, and leaf SVIDs with
-// chosen SANs, key usage, EKU, basic constraints and validity dates.
+// (an encoder independent of the pkijs reader in src/identity/Certificate.ts,
+// so a bug cannot cancel itself out): a CA per trust domain, intermediates
+// with chosen constraints, and leaf SVIDs with chosen SANs, key usage, EKU,
+// basic constraints and validity dates.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,16 @@ export interface LeafOptions {
   /** Further openssl extension lines, e.g. "1.2.3.4=critical,ASN1:NULL". */
   readonly extra?: readonly string[];
   readonly subject?: string;
+}
+
+export interface IntermediateOptions {
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  readonly ca?: boolean;
+  readonly pathLen?: number;
+  readonly nameConstraints?: string;
+  readonly keyUsage?: string;
+  readonly extra?: readonly string[];
 }
 
 const HOUR = 3600_000;
@@ -67,27 +78,41 @@ export class Pki {
     openssl(['req', '-new', '-key', 'leaf.key', '-subj', '/O=ztauthz-test', '-out', 'leaf.csr'], this.dir);
   }
 
-  /** A self-signed root CA, valid from an hour ago for `days`. `name` is usually the trust domain. */
-  ca(name: string, days = 2): Ca {
+  /**
+   * A self-signed root CA, valid from an hour ago for `days`. `name` is usually
+   * the trust domain; `basicConstraints` and `extra` (openssl -addext values)
+   * change or add extensions.
+   */
+  ca(name: string, days = 2, opts: { basicConstraints?: string; extra?: readonly string[] } = {}): Ca {
     const dir = this.#caDir(name);
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ca.key'], dir);
     openssl(
       ['req', '-new', '-x509', '-key', 'ca.key', '-subj', `/O=${name}`, '-days', String(days), '-out', 'ca.pem',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-        '-addext', `subjectAltName=URI:spiffe://${name}`],
+        '-addext', `basicConstraints=${opts.basicConstraints ?? 'critical,CA:TRUE'}`, '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        '-addext', `subjectAltName=URI:spiffe://${name}`, ...(opts.extra ?? []).flatMap((e) => ['-addext', e])],
       dir,
     );
     return { name, dir, pem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
   }
 
-  /** An intermediate CA signed by `parent`, with its own key; `ca: false` makes it CA=false (keyCertSign kept). */
-  intermediate(parent: Ca, name: string, opts: { notBefore?: Date; notAfter?: Date; ca?: boolean } = {}): Ca {
+  /**
+   * An intermediate CA signed by `parent`, with its own key. Defaults: CA=true,
+   * keyCertSign+cRLSign; `ca: false` makes it CA=false (keyCertSign kept),
+   * `pathLen` adds a pathLenConstraint, `nameConstraints` an openssl
+   * nameConstraints value (e.g. "critical,permitted;URI:td.example"),
+   * `keyUsage` replaces the key usage, `extra` adds extension lines.
+   */
+  intermediate(parent: Ca, name: string, opts: IntermediateOptions = {}): Ca {
     const dir = this.#caDir(name);
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ca.key'], dir);
     openssl(['req', '-new', '-key', 'ca.key', '-subj', `/O=${name}`, '-out', 'ca.csr'], dir);
-    const ext = opts.ca === false
-      ? ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,keyCertSign,cRLSign']
-      : ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'];
+    const pathLen = opts.pathLen === undefined ? '' : `,pathlen:${opts.pathLen}`;
+    const ext = [
+      opts.ca === false ? 'basicConstraints=critical,CA:FALSE' : `basicConstraints=critical,CA:TRUE${pathLen}`,
+      `keyUsage=${opts.keyUsage ?? 'critical,keyCertSign,cRLSign'}`,
+      ...(opts.nameConstraints === undefined ? [] : [`nameConstraints=${opts.nameConstraints}`]),
+      ...(opts.extra ?? []),
+    ];
     const pem = this.#issue(parent, join(dir, 'ca.csr'), `/O=${name}`, ext, opts.notBefore, opts.notAfter);
     writeFileSync(join(dir, 'ca.pem'), pem);
     return { name, dir, pem };
