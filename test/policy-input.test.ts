@@ -3,6 +3,7 @@ import { buildPolicyInput, type InputOptions } from '../src/envoy/PolicyInput.ts
 import { canonicalPath } from '../src/route/CanonicalPath.ts';
 import { readCheckRequest } from '../src/envoy/CheckRequest.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
+import { CheckRequestType } from '../src/envoy/ProtoCodec.ts';
 import { Reason } from '../src/types/Reason.ts';
 import { isUtf8 } from 'node:buffer';
 import { prng } from './support/prng.ts';
@@ -151,5 +152,83 @@ describe('CheckRequest limits and decoding', () => {
       ] } } } },
     });
     expect(readCheckRequest(bytes, LIMITS).http.headers).toEqual({ 'x-a': '1,2' });
+  });
+});
+
+describe('CheckRequest wire strictness (one meaning per accepted request)', () => {
+  // Hand-built wire bytes: a length-delimited field, a varint field, a string.
+  const ld = (field: number, ...parts: Uint8Array[]): Uint8Array => {
+    const body = Buffer.concat(parts);
+    return Buffer.concat([varint((field << 3) | 2), varint(body.length), body]);
+  };
+  const vi = (field: number, value: number | bigint): Uint8Array => Buffer.concat([varint(field << 3), varint(value)]);
+  const str = (field: number, text: string): Uint8Array => ld(field, Buffer.from(text));
+  function varint(v: number | bigint): Uint8Array {
+    let n = BigInt.asUintN(64, BigInt(v));
+    const out: number[] = [];
+    do {
+      const low = Number(n & 0x7fn);
+      n >>= 7n;
+      out.push(n > 0n ? low | 0x80 : low);
+    } while (n > 0n);
+    return Uint8Array.from(out);
+  }
+  // CheckRequest { attributes(1) { request(4) { ... } } }
+  const withRequest = (...parts: Uint8Array[]): Uint8Array => ld(1, ld(4, ...parts));
+  const http = (...parts: Uint8Array[]): Uint8Array => ld(2, ...parts);
+  const refused = (bytes: Uint8Array, reason: string = Reason.requestMalformed) =>
+    expect(() => readCheckRequest(bytes, LIMITS)).toThrow(expect.objectContaining({ reason }));
+
+  it('refuses an embedded message sent twice, which protobufjs would replace instead of merge', () => {
+    // Merged as the spec says: GET /public; replaced: no method, /public. Neither is guessed.
+    refused(withRequest(http(str(2, 'GET'), str(4, '/admin')), http(str(4, '/public'))));
+    refused(Buffer.concat([withRequest(http(str(2, 'GET'), str(4, '/'))), withRequest(http(str(2, 'POST'), str(4, '/')))]));
+    // attributes.source twice
+    refused(ld(1, ld(1, str(4, 'spiffe://td/a')), ld(1, str(4, 'spiffe://td/b')), ld(4, http(str(2, 'GET'), str(4, '/')))));
+    // A Struct value (metadata) with its struct_value twice, deep inside a map entry.
+    const value = ld(2, ld(5, ld(1, str(1, 'a'), ld(2, str(3, 'x')))), ld(5, ld(1, str(1, 'b'), ld(2, str(3, 'y')))));
+    refused(ld(1, ld(11, ld(1, str(1, 'ns'), ld(2, ld(1, str(1, 'k'), value)))), ld(4, http(str(2, 'GET'), str(4, '/')))));
+  });
+
+  it('refuses two members of one oneof (the spec keeps the last, protobufjs both)', () => {
+    // source.address.socket_address { port_value(3) = 80, named_port(4) = "http" }
+    const socket = ld(1, str(2, '10.0.0.1'), vi(3, 80), str(4, 'http'));
+    refused(ld(1, ld(1, ld(1, socket)), ld(4, http(str(2, 'GET'), str(4, '/')))));
+    // a metadata Value with string_value(3) and bool_value(4)
+    const value = ld(2, str(3, 'x'), vi(4, 1));
+    refused(ld(1, ld(11, ld(1, str(1, 'ns'), ld(2, ld(1, str(1, 'k'), value)))), ld(4, http(str(2, 'GET'), str(4, '/')))));
+  });
+
+  it('refuses a known field with the wrong wire type, a 6-to-9-byte 32-bit varint and group wire types', () => {
+    refused(withRequest(http(vi(2, 5), str(4, '/')))); // method as a varint
+    const port = (bytes: number[]) => ld(1, ld(1, ld(1, ld(1, Buffer.from([0x18, ...bytes])))), ld(4, http(str(2, 'GET'), str(4, '/'))));
+    refused(port([0xd0, 0x80, 0x80, 0x80, 0x80, 0x00])); // 80 in 6 bytes: protobufjs would take 10
+    expect(readCheckRequest(port([0xd0, 0x80, 0x80, 0x80, 0x00]), LIMITS).attributes).toMatchObject({ source: { address: { socketAddress: { portValue: 80 } } } });
+    refused(withRequest(http(str(2, 'GET'), str(4, '/'), Buffer.from([0xfb, 0x06, 0xfc, 0x06])))); // group 111, empty
+    refused(withRequest(http(str(2, 'GET'), str(4, '/'), Buffer.from([0x03])))); // field 0
+  });
+
+  it('accepts what the spec gives one meaning: unknown fields, and a scalar repeated (the last one wins)', () => {
+    const r = readCheckRequest(withRequest(http(str(2, 'GET'), str(4, '/a'), str(4, '/b'), vi(99, 7), str(98, 'new field'))), LIMITS);
+    expect(r.http).toMatchObject({ method: 'GET', path: '/b' });
+  });
+
+  const timed = (time: { seconds?: number; nanos?: number }): Uint8Array =>
+    CheckRequestType.encode(CheckRequestType.fromObject({ attributes: { request: { time, http: { method: 'GET', path: '/' } } } })).finish();
+
+  it('refuses request.time outside the Timestamp range as request_malformed', () => {
+    for (const t of [{ seconds: 1e15 }, { seconds: 253_402_300_800 }, { seconds: -62_135_596_801 }, { seconds: 0, nanos: -1 }, { seconds: 0, nanos: 1_000_000_000 }]) {
+      refused(timed(t));
+    }
+    // int64 beyond 2^53: hand-built, as fromObject cannot hold it.
+    refused(withRequest(ld(1, vi(1, 2n ** 62n)), http(str(2, 'GET'), str(4, '/'))));
+    refused(withRequest(ld(1, vi(1, -(2n ** 62n))), http(str(2, 'GET'), str(4, '/'))));
+  });
+
+  it('writes the ends of the Timestamp range', () => {
+    const time = (t: { seconds?: number; nanos?: number }) => (readCheckRequest(timed(t), LIMITS).attributes as any).request.time;
+    expect(time({ seconds: -62_135_596_800 })).toBe('0001-01-01T00:00:00Z');
+    expect(time({ seconds: 253_402_300_799, nanos: 999_999_999 })).toBe('9999-12-31T23:59:59.999999999Z');
+    expect(time({})).toBe('1970-01-01T00:00:00Z');
   });
 });

@@ -1,11 +1,14 @@
 // Every form --policy accepts, and the ways a policy can be unfit to load.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { readPolicySource } from '../src/policy/PolicySource.ts';
-import { readBundleArchive } from '../src/policy/Bundle.ts';
+import { BundleError, MAX_BUNDLE_BYTES, checkInflatedSize, loadBundleArchive, readBundleArchive, readBundleDirectory } from '../src/policy/Bundle.ts';
 import { PolicyEngine } from '../src/policy/PolicyEngine.ts';
 import { compileRegoDirectory } from '../src/policy/OpaCompiler.ts';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
@@ -16,7 +19,7 @@ const OPTS = { requiredEntrypoints: ENTRY, maxMemoryPages: 256 };
 let tmp: string;
 let archive: Uint8Array;
 
-const load = (path: string, opts = OPTS) => PolicyEngine.load(readPolicySource(path, { entrypoints: opts.requiredEntrypoints }), opts);
+const load = async (path: string, opts = OPTS) => PolicyEngine.load(await readPolicySource(path, { entrypoints: opts.requiredEntrypoints }), opts);
 const input = (principal: string) => ({ attributes: { source: { principal }, request: { http: { method: 'POST' } } }, parsed_path: ['v2', 'models', 'm', 'infer'] });
 const allowedFor = (engine: PolicyEngine, principal: string) => (engine.evaluate(input(principal), 'envoy/authz/allow') as any)[0].result.allowed;
 
@@ -61,17 +64,17 @@ describe('policy sources', () => {
 });
 
 describe('policies that must not load', () => {
-  it('a corrupt archive', () => {
+  it('a corrupt archive', async () => {
     const f = join(tmp, 'corrupt.tar.gz');
     writeFileSync(f, Buffer.from('this is not gzip'));
-    expect(() => readPolicySource(f, { entrypoints: ENTRY })).toThrow(/not a gzip archive/);
+    await expect(readPolicySource(f, { entrypoints: ENTRY })).rejects.toThrow(/not a gzip archive/);
   });
 
-  it('a truncated archive', () => {
+  it('a truncated archive', async () => {
     const tar = gunzipSync(archive);
     const f = join(tmp, 'truncated.tar.gz');
     writeFileSync(f, gzipSync(tar.subarray(0, Math.floor(tar.length / 2))));
-    expect(() => readPolicySource(f, { entrypoints: ENTRY })).toThrow(/truncated|checksum/);
+    await expect(readPolicySource(f, { entrypoints: ENTRY })).rejects.toThrow(/truncated|checksum/);
   });
 
   it('a corrupt policy.wasm', async () => {
@@ -87,26 +90,26 @@ describe('policies that must not load', () => {
     );
   });
 
-  it('Rego that does not compile', () => {
+  it('Rego that does not compile', async () => {
     const dir = join(tmp, 'bad-rego');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'p.rego'), 'package envoy.authz\nallow if {');
-    expect(() => readPolicySource(dir, { entrypoints: ENTRY })).toThrow(/opa build failed/);
+    await expect(readPolicySource(dir, { entrypoints: ENTRY })).rejects.toThrow(/opa build failed/);
   });
 
   it('a policy needing a builtin ztauthz lacks, named at load time', async () => {
     await expect(load('test/fixtures/policies/needs-http-send')).rejects.toThrow(/does not provide: http\.send/);
   });
 
-  it('a data.json that is not JSON', () => {
+  it('a data.json that is not JSON', async () => {
     const dir = join(tmp, 'bad-data');
     mkdirSync(dir, { recursive: true });
     copyFileSync(join(tmp, 'policy.wasm'), join(dir, 'policy.wasm'));
     writeFileSync(join(dir, 'data.json'), '{"a":');
-    expect(() => readPolicySource(dir, { entrypoints: ENTRY })).toThrow(/data\.json is not valid JSON/);
+    await expect(readPolicySource(dir, { entrypoints: ENTRY })).rejects.toThrow(/data\.json is not valid JSON/);
   });
 
-  it('an archive whose entries escape the bundle root', () => {
+  it('an archive whose entries escape the bundle root', async () => {
     const header = Buffer.alloc(512);
     header.write('../evil/data.json', 0);
     header.write('0000644\0', 100);
@@ -125,7 +128,7 @@ describe('policies that must not load', () => {
     body.write('{}');
     const f = join(tmp, 'escape.tar.gz');
     writeFileSync(f, gzipSync(Buffer.concat([header, body, Buffer.alloc(1024)])));
-    expect(() => readPolicySource(f, { entrypoints: ENTRY })).toThrow(/escapes the bundle root/);
+    await expect(readPolicySource(f, { entrypoints: ENTRY })).rejects.toThrow(/escapes the bundle root/);
   });
 });
 
@@ -167,5 +170,128 @@ describe('evaluation through opa_eval (WasmEval)', () => {
 
   it('names an unknown entrypoint instead of evaluating another one', () => {
     expect(() => engine.evaluate({ pad: '' }, 'echo/other')).toThrow(/entrypoint echo\/other is not valid/);
+  });
+});
+
+/** A ustar header for one regular file of `size` bytes. */
+function tarHeader(name: string, size: number): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  header.write('00000000000\0', 136);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  header.fill(' ', 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return header;
+}
+
+/** Writes a .tar.gz of one file of `mib` MiB of zeros, streamed: never held in memory. */
+async function zeroBomb(file: string, mib: number): Promise<void> {
+  const mebibyte = Buffer.alloc(1 << 20);
+  async function* tar() {
+    yield tarHeader('data.json', mib << 20);
+    for (let i = 0; i < mib; i++) yield mebibyte;
+    yield Buffer.alloc(1024);
+  }
+  await pipeline(Readable.from(tar()), createGzip(), createWriteStream(file));
+}
+
+describe('gzip bombs', () => {
+  it('are refused by size with a clear BundleError, before the tar is read', async () => {
+    const small = gzipSync(Buffer.concat([tarHeader('data.json', 3 << 20), Buffer.alloc(3 << 20), Buffer.alloc(1024)]));
+    await expect(checkInflatedSize(small, 2 << 20)).rejects.toThrow(BundleError);
+    await expect(checkInflatedSize(small, 2 << 20)).rejects.toThrow(/inflates to more than 2097152 bytes/);
+    await expect(checkInflatedSize(small, 4 << 20)).resolves.toBeUndefined();
+    await expect(checkInflatedSize(Buffer.from('not gzip at all'), 4 << 20)).rejects.toThrow(/not a gzip archive/);
+    // A bundle that loads is read as before.
+    expect((await loadBundleArchive(archive)).data).toHaveProperty('ztauthz_demo');
+  });
+
+  // 300 MiB of zeros is a 300 KB .tar.gz. Refusing it used to inflate up to
+  // the 256 MiB limit into memory first, and the process kept that memory
+  // (RSS +260 MiB, also after a full GC). Measured in a child process, so
+  // nothing else in this one counts; coarse on purpose.
+  it('cost little memory to refuse: a 300 MiB-of-zeros .tar.gz, measured in a child process', async () => {
+    const bomb = join(tmp, 'bomb.tar.gz');
+    await zeroBomb(bomb, 300);
+    const out = execFileSync(process.execPath, [join(import.meta.dirname, 'support', 'bundle-bomb-rss.ts'), bomb], { encoding: 'utf8', timeout: 60_000 });
+    const r = JSON.parse(out) as { before: number; after: number; error?: { name: string; message: string } };
+    expect(r.error).toEqual({ name: 'BundleError', message: `bundle archive inflates to more than ${MAX_BUNDLE_BYTES} bytes (refused before it was held in memory)` });
+    expect(r.after - r.before).toBeLessThan(100 * 1024 * 1024);
+  }, 90_000);
+});
+
+describe('bundle directories and symlinks', () => {
+  let wasm: Uint8Array;
+  beforeAll(() => {
+    wasm = readBundleArchive(archive).wasm;
+  });
+  const fresh = (name: string): string => {
+    const d = join(tmp, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+
+  it('loads a ConfigMap volume as the kubelet lays it out (file -> ..data/file, ..data -> ..<timestamp>)', () => {
+    const dir = fresh('configmap');
+    const ts = '..2026_12_04_17_00_00.000000001';
+    mkdirSync(join(dir, ts));
+    writeFileSync(join(dir, ts, 'policy.wasm'), wasm);
+    writeFileSync(join(dir, ts, 'data.json'), JSON.stringify({ a: 1 }));
+    symlinkSync(ts, join(dir, '..data'));
+    symlinkSync('..data/policy.wasm', join(dir, 'policy.wasm'));
+    symlinkSync('..data/data.json', join(dir, 'data.json'));
+    const b = readBundleDirectory(dir);
+    expect([...b.files.keys()].sort()).toEqual(['/data.json', '/policy.wasm']);
+    expect(b.data).toEqual({ a: 1 });
+    // And through a symlink to the directory itself, and with a link inside it to a subdirectory.
+    mkdirSync(join(dir, ts, 'sub'));
+    writeFileSync(join(dir, ts, 'sub', 'data.json'), JSON.stringify({ b: 2 }));
+    symlinkSync('..data/sub', join(dir, 'sub'));
+    symlinkSync(dir, join(tmp, 'configmap-link'));
+    expect(readBundleDirectory(join(tmp, 'configmap-link')).data).toEqual({ a: 1, sub: { b: 2 } });
+  });
+
+  it('refuses a symlink whose target is outside the bundle directory', () => {
+    const outside = fresh('outside');
+    writeFileSync(join(outside, 'data.json'), JSON.stringify({ secret: true }));
+    const absolute = fresh('escape-absolute');
+    writeFileSync(join(absolute, 'policy.wasm'), wasm);
+    symlinkSync(join(outside, 'data.json'), join(absolute, 'data.json'));
+    expect(() => readBundleDirectory(absolute)).toThrow(BundleError);
+    expect(() => readBundleDirectory(absolute)).toThrow(/bundle entry \/data\.json is a symlink to .*outside the bundle directory/);
+    const relative = fresh('escape-relative');
+    writeFileSync(join(relative, 'policy.wasm'), wasm);
+    symlinkSync('../outside/data.json', join(relative, 'data.json'));
+    expect(() => readBundleDirectory(relative)).toThrow(/outside the bundle directory/);
+    const viaDir = fresh('escape-dir');
+    writeFileSync(join(viaDir, 'policy.wasm'), wasm);
+    symlinkSync(outside, join(viaDir, 'ns'));
+    expect(() => readBundleDirectory(viaDir)).toThrow(/bundle entry \/ns is a symlink to .*outside the bundle directory/);
+    // A sibling whose name merely starts with the directory's is outside too.
+    const sibling = fresh('escape-dir-sibling');
+    writeFileSync(join(sibling, 'data.json'), '{}');
+    symlinkSync(join(sibling, 'data.json'), join(viaDir, 'x.json'));
+    unlinkSync(join(viaDir, 'ns'));
+    expect(() => readBundleDirectory(viaDir)).toThrow(/bundle entry \/x\.json .*outside the bundle directory/);
+  });
+
+  it('refuses a symlink loop and a dangling symlink with a BundleError', () => {
+    const loop = fresh('loop');
+    writeFileSync(join(loop, 'policy.wasm'), wasm);
+    mkdirSync(join(loop, 'sub'));
+    symlinkSync('..', join(loop, 'sub', 'up'));
+    expect(() => readBundleDirectory(loop)).toThrow(/symlink loop/);
+    const dangling = fresh('dangling');
+    writeFileSync(join(dangling, 'policy.wasm'), wasm);
+    symlinkSync('nowhere.json', join(dangling, 'data.json'));
+    expect(() => readBundleDirectory(dangling)).toThrow(BundleError);
   });
 });

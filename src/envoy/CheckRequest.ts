@@ -124,7 +124,20 @@ function fixTimestamp(request: JsonObject): void {
   request['time'] = timestampToRfc3339(t.seconds ?? 0, t.nanos ?? 0);
 }
 
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z. */
+const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
+const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
+
+/** Whether seconds and nanos make a Timestamp inside its documented range (the request shortcut holds skipped times to this too). */
+export function timestampInRange(seconds: number, nanos: number): boolean {
+  return Number.isInteger(seconds) && seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS && Number.isInteger(nanos) && nanos >= 0 && nanos <= 999_999_999;
+}
+
+/** Throws request_malformed for a Timestamp outside its range (protojson refuses to write one, and Date cannot). */
 export function timestampToRfc3339(seconds: number, nanos: number): string {
+  if (!timestampInRange(seconds, nanos)) {
+    throw new CheckError(Reason.requestMalformed, `attributes.request.time is outside the Timestamp range (seconds ${seconds}, nanos ${nanos})`);
+  }
   const base = new Date(seconds * 1000).toISOString().slice(0, 19);
   if (nanos === 0) return `${base}Z`;
   let frac = String(nanos).padStart(9, '0');

@@ -16,7 +16,24 @@
 // one wins when decoding), so a request with any gets no key.
 // Whatever the scan does not understand (other wire types, malformed bytes)
 // gives no key, and the request takes the full path.
+//
+// The shortcut never answers a request the full path would refuse. Two
+// requests with one key differ only in skipped fields, so those are held to
+// what the full path demands of them, and a request that fails gives no key:
+// request.time a well-formed Timestamp (seconds and nanos once each, nothing
+// else) in the Timestamp range, and at most one per Request (the strict wire
+// pass of ProtoCodec.ts refuses a message field twice); the http id and
+// skipped header values valid UTF-8; a skipped port a varint of at most 5
+// bytes, never next to named_port (its oneof sibling); headers, skipped ones
+// included, within the full path's count and byte limits; no skipped header
+// beside a header_map (the full path folds header_map in only when headers
+// is empty, so a skipped header would change the input). Headers the pipeline
+// reads itself (host, content type and length, XFCC, bearer tokens) are never
+// skipped, whatever cache.ignore says: they decide refusals (host_rejected,
+// body_invalid, token_invalid) before any policy runs.
 import { hash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { timestampInRange } from './CheckRequest.ts';
 
 /** Field numbers in envoy.service.auth.v3 / envoy.config.core.v3. */
 const F = {
@@ -30,6 +47,8 @@ const F = {
   http: 2,
   httpId: 1,
   headers: 3,
+  namedPort: 4,
+  headerMap: 13,
 } as const;
 
 /** The input paths (cache.ignore entries) the scan knows how to leave out. */
@@ -39,6 +58,20 @@ const SKIPPABLE: Record<string, 'time' | 'httpId' | 'port'> = {
   'attributes.source.address.socketAddress.portValue': 'port',
 };
 const HEADER_PREFIX = 'attributes.request.http.headers.';
+
+/**
+ * Headers the pipeline reads before the policy (identity, route, body
+ * parsing), so refusals depend on them: never left out of the key. Token
+ * headers of jwt.issuers come on top (KeyerOptions.readHeaders).
+ */
+export const PIPELINE_HEADERS: readonly string[] = [':authority', 'host', 'content-type', 'content-length', 'x-envoy-auth-partial-body', 'x-forwarded-client-cert', 'authorization'];
+
+export interface KeyerOptions {
+  /** The full path's header limits (request.max_headers, request.max_header_bytes): a request over them gets no key. */
+  readonly limits?: { readonly maxHeaders: number; readonly maxHeaderBytes: number } | undefined;
+  /** More headers the pipeline reads (the jwt.issuers headers), kept in the key like PIPELINE_HEADERS. */
+  readonly readHeaders?: readonly string[] | undefined;
+}
 
 /** Trace context headers: on a shortcut the span still joins the request's trace. */
 const TRACE_HEADERS = new Set(['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']);
@@ -81,10 +114,19 @@ export class RawRequestKeyer {
   #order: number[] = [];
   #policy = '';
   #peer = '';
+  readonly #maxHeaders: number;
+  readonly #maxHeaderBytes: number;
+  /** The HttpRequest being scanned: its header entries, their name and value bytes, whether one was skipped. */
+  #headerCount = 0;
+  #headerBytes = 0;
+  #skippedHeader = false;
   #contextBytes = Buffer.from('0:0:');
 
   /** `ignore`: the cache.ignore list; entries the scan cannot map are simply kept in the key (more specific, never less). */
-  constructor(ignore: readonly string[]) {
+  constructor(ignore: readonly string[], opts: KeyerOptions = {}) {
+    this.#maxHeaders = opts.limits?.maxHeaders ?? Infinity;
+    this.#maxHeaderBytes = opts.limits?.maxHeaderBytes ?? Infinity;
+    const read = new Set([...PIPELINE_HEADERS, ...(opts.readHeaders ?? []).map((h) => h.toLowerCase())]);
     const kinds = new Set(ignore.map((p) => SKIPPABLE[p]).filter((k) => k !== undefined));
     this.#skipTime = kinds.has('time');
     this.#skipHttpId = kinds.has('httpId');
@@ -96,6 +138,7 @@ export class RawRequestKeyer {
       if (!path.startsWith(HEADER_PREFIX)) continue;
       const name = path.slice(HEADER_PREFIX.length);
       if (name.length === 0 || name.includes('.')) continue; // a dotted rest is not one header name
+      if (read.has(name)) continue; // kept in the key: the raw key no longer stands for the input key
       covered++;
       const bytes = Buffer.from(name, 'utf8');
       (this.#headers[bytes.length] ??= []).push({ bytes, name });
@@ -126,6 +169,16 @@ export class RawRequestKeyer {
    */
   #message(b: Uint8Array, start: number, end: number, level: number): boolean {
     let p = start;
+    // Per message: a skipped time seen (level 5); a skipped port and named_port seen (level 4); a header_map seen (level 6).
+    let time = false;
+    let port = false;
+    let namedPort = false;
+    let headerMap = false;
+    if (level === 6) {
+      this.#headerCount = 0;
+      this.#headerBytes = 0;
+      this.#skippedHeader = false;
+    }
     while (p < end) {
       const fieldStart = p;
       const tag = varint(b, p, end);
@@ -161,17 +214,33 @@ export class RawRequestKeyer {
         if (!this.#header(b, fieldStart, valueStart, valueEnd)) return false;
         continue;
       }
-      if (this.#skip(level, field, wire)) continue;
+      // Skipped fields, each held to what the full path demands of it.
+      if (level === 4) {
+        if (field === F.namedPort) namedPort = true;
+        else if (field === F.portValue && wire === 0 && this.#skipPort) {
+          if (valueEnd - valueStart > 5) return false;
+          port = true;
+          continue;
+        }
+      } else if (level === 5 && field === F.time && wire === 2 && this.#skipTime) {
+        if (time || !timestampOk(b, valueStart, valueEnd)) return false;
+        time = true;
+        continue;
+      } else if (level === 6) {
+        if (field === F.headerMap) headerMap = true;
+        else if (field === F.httpId && wire === 2 && this.#skipHttpId) {
+          if (!utf8(b, valueStart, valueEnd)) return false;
+          continue;
+        }
+      }
       this.#append(b, fieldStart, valueEnd);
     }
     if (p !== end) return false;
-    return level === 6 ? this.#appendHeadersSorted(b) : true;
-  }
-
-  #skip(level: number, field: number, wire: number): boolean {
-    if (level === 4) return this.#skipPort && field === F.portValue && wire === 0;
-    if (level === 5) return this.#skipTime && field === F.time && wire === 2;
-    return level === 6 && field === F.httpId && wire === 2 && this.#skipHttpId;
+    if (level === 4) return !(port && namedPort);
+    if (level !== 6) return true;
+    if (headerMap && this.#skippedHeader) return false;
+    if (this.#headerCount > this.#maxHeaders || this.#headerBytes > this.#maxHeaderBytes) return false;
+    return this.#appendHeadersSorted(b);
   }
 
   /**
@@ -201,6 +270,9 @@ export class RawRequestKeyer {
       p = next + n;
     }
     if (nameAt < 0) return false;
+    // UTF-8 bytes: never fewer than the UTF-16 units the full path counts.
+    this.#headerCount++;
+    this.#headerBytes += nameLen + valueLen;
     const candidates = nameLen < this.#headers.length ? this.#headers[nameLen] : undefined;
     if (!candidates) return this.#keep(from, end, nameAt, nameLen);
     let name: string | undefined;
@@ -213,6 +285,8 @@ export class RawRequestKeyer {
       }
     }
     if (name === undefined) return this.#keep(from, end, nameAt, nameLen);
+    if (valueAt >= 0 && !utf8(b, valueAt, valueAt + valueLen)) return false;
+    this.#skippedHeader = true;
     if (this.#readTrace && valueAt >= 0 && TRACE_HEADERS.has(name)) (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
     return true;
   }
@@ -328,6 +402,51 @@ function varint(b: Uint8Array, p: number, end: number): number {
     }
   }
   return -1;
+}
+
+/** Whether b[start, end) is UTF-8 (ASCII checked inline, the rest by isUtf8). */
+function utf8(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return isUtf8(b.subarray(i, end));
+  return true;
+}
+
+/**
+ * A google.protobuf.Timestamp the full path accepts: seconds (1) and nanos
+ * (2) as varints, each at most once, nothing else, inside the Timestamp
+ * range. Anything unusual (another field, a repeat, a long nanos) gives no
+ * key rather than an imitation of the decoder's reading of it.
+ */
+function timestampOk(b: Uint8Array, p: number, end: number): boolean {
+  let seconds = 0;
+  let nanos = 0;
+  let sawSeconds = false;
+  let sawNanos = false;
+  while (p < end) {
+    const tag = b[p++];
+    const valueEnd = skipVarint(b, p, end);
+    if (valueEnd < 0) return false;
+    if (tag === 0x08 && !sawSeconds) {
+      sawSeconds = true;
+      seconds = int64(b, p, valueEnd);
+    } else if (tag === 0x10 && !sawNanos && valueEnd - p <= 5) {
+      sawNanos = true;
+      nanos = varint(b, p, valueEnd);
+    } else return false;
+    p = valueEnd;
+  }
+  return timestampInRange(seconds, nanos);
+}
+
+/** An int64 varint (as protobufjs reads it: two's complement, 64 bits), exact where it matters (|v| < 2^53). */
+function int64(b: Uint8Array, p: number, end: number): number {
+  if (end - p <= 6) {
+    let v = 0;
+    for (let i = 0; p < end; i++, p++) v += (b[p]! & 0x7f) * 2 ** (7 * i);
+    return v;
+  }
+  let v = 0n;
+  for (let i = 0n; p < end; i += 7n, p++) v |= BigInt(b[p]! & 0x7f) << i;
+  return Number(BigInt.asIntN(64, v));
 }
 
 /** Skips a varint value of up to 10 bytes (int64); returns where it ends, or -1. */

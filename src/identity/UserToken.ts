@@ -114,14 +114,23 @@ export class UserTokenVerifier {
     if (issuer === undefined) return this.#fail(tokenError('invalid', 'token: issuer not accepted'));
     const headerErr = issuerHeaderError(protectedHeader, issuer.algorithms, issuer.opts.spiffe_trust_domain !== undefined);
     if (headerErr !== undefined) return this.#fail(tokenError('invalid', `token: ${headerErr}`));
+    const clockTolerance = issuer.opts.clock_tolerance_s ?? 30;
+    const now = this.#now();
     const { payload } = await jwtVerify(token, issuer.getKey, {
       algorithms: [...issuer.algorithms],
       audience: [...issuer.opts.audiences],
       ...(issuer.opts.issuer !== '' ? { issuer: issuer.opts.issuer } : {}),
       requiredClaims: ['exp', 'sub', 'aud'],
-      clockTolerance: issuer.opts.clock_tolerance_s ?? 30,
-      currentDate: new Date(this.#now()),
+      clockTolerance,
+      currentDate: new Date(now),
     });
+    // jose checks that iat is a number, but holds it to the clock only with
+    // maxTokenAge, which ztauthz does not set: a token issued in the future
+    // (a wrong issuer clock, or one minted to outlive a key rotation) would
+    // pass. Refused past the clock tolerance, as jose's own iat check does.
+    if (typeof payload.iat === 'number' && payload.iat > Math.floor(now / 1000) + clockTolerance) {
+      return this.#fail(tokenError('invalid', 'token: iat in the future'));
+    }
     // jose checks presence; the types UserIdentity promises are checked here.
     if (typeof payload.sub !== 'string') return this.#fail(tokenError('invalid', 'token: sub is not a string'));
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];

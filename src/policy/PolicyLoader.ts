@@ -31,7 +31,7 @@ const SMOKE_INPUT: JsonObject = {
 };
 
 export async function loadPolicy(path: string, opts: LoaderOptions): Promise<PolicyEngine> {
-  const bundle = readPolicySource(path, { entrypoints: opts.entrypoints, opa: opts.opa });
+  const bundle = await readPolicySource(path, { entrypoints: opts.entrypoints, opa: opts.opa });
   if (isSigned(bundle.files)) {
     if (!opts.signingKey) {
       if (opts.requireSignature) throw new BundleError('bundle is signed but no policy.signing_key is configured');

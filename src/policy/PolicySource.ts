@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BundleError, readBundleArchive, readBundleDirectory, type BundleFiles } from './Bundle.ts';
+import { BundleError, loadBundleArchive, readBundleDirectory, type BundleFiles } from './Bundle.ts';
 import { compileRegoDirectory } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
@@ -13,18 +13,18 @@ export interface PolicySourceOptions {
   readonly opa?: string | undefined;
 }
 
-export function readPolicySource(path: string, opts: PolicySourceOptions): BundleFiles {
+export async function readPolicySource(path: string, opts: PolicySourceOptions): Promise<BundleFiles> {
   if (!existsSync(path)) throw new BundleError(`policy ${path} does not exist`);
   const st = statSync(path);
   if (st.isDirectory()) {
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
-    return withRevision(readBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa)));
+    return withRevision(await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa)));
   }
   const bytes = readFileSync(path);
   if (path.endsWith('.wasm')) {
     return withRevision({ wasm: bytes, data: {}, revision: '', files: new Map([['/policy.wasm', bytes]]) });
   }
-  if (path.endsWith('.tar.gz') || path.endsWith('.tgz')) return withRevision(readBundleArchive(bytes));
+  if (path.endsWith('.tar.gz') || path.endsWith('.tgz')) return withRevision(await loadBundleArchive(bytes));
   throw new BundleError(`policy ${path} is not a .tar.gz bundle, a .wasm file or a directory`);
 }
 

@@ -56,7 +56,7 @@ export function buildPhases(config: Config, policies: PolicyStore): Phases {
     }),
     cache,
     shortcut: cache
-      ? { keyer: new RawRequestKeyer(config.cache.ignore), table: new RequestShortcut(config.cache.max_entries, config.cache.max_bytes, config.cache.ttl_ms) }
+      ? { keyer: rawRequestKeyer(config), table: new RequestShortcut(config.cache.max_entries, config.cache.max_bytes, config.cache.ttl_ms) }
       : undefined,
   };
 }
@@ -94,6 +94,14 @@ function catalogueWithEntrypoints(entries: readonly string[]): typeof CATALOGUE 
     byApi.set(m[1]!, m[2]!);
   }
   return byApi.size === 0 ? CATALOGUE : CATALOGUE.map((r) => (byApi.has(r.api) ? { ...r, entrypoint: byApi.get(r.api)! } : r));
+}
+
+/** The shortcut's keyer, told what the full path refuses on: header limits, and the token headers it reads. */
+function rawRequestKeyer(config: Config): RawRequestKeyer {
+  return new RawRequestKeyer(config.cache.ignore, {
+    limits: { maxHeaders: config.request.max_headers, maxHeaderBytes: config.request.max_header_bytes },
+    readHeaders: config.jwt.issuers.map((i) => (typeof i['header'] === 'string' ? i['header'] : 'authorization')),
+  });
 }
 
 function workloadIdentifier(config: Config): WorkloadIdentifier {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RawRequestKeyer } from '../../src/envoy/RawRequestKey.ts';
+import { readCheckRequest } from '../../src/envoy/CheckRequest.ts';
 import { VOLATILE_FIELDS, fullInputKey, parseFieldPath, requestDerivedKey } from '../../src/cache/CacheKey.ts';
 import { CheckRequestType, PROTOJSON_OBJECT } from '../../src/envoy/ProtoCodec.ts';
 import { encodeCheckRequestJson } from '../../src/envoy/ProtoJson.ts';
@@ -180,5 +181,128 @@ describe('raw request key (the request shortcut)', () => {
       if (seen !== undefined) expect(inputKey(b)).toBe(seen);
     }
     expect(keyed).toBeGreaterThan(2_000);
+  });
+
+  // The shortcut never answers a request the full path would refuse: the
+  // fields the key leaves out are held to the full path's rules.
+  describe('gives no key where the full path would refuse a skipped field', () => {
+    const LIMITS = { maxHeaders: 20, maxHeaderBytes: 4096, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
+    const strict = new RawRequestKeyer(VOLATILE_FIELDS, { limits: LIMITS });
+    const skey = (b: Uint8Array) => strict.key(b, 'p', '', false)?.key;
+    const verdict = (b: Uint8Array): string => {
+      try {
+        readCheckRequest(b, LIMITS);
+        return 'accepted';
+      } catch (e) {
+        return (e as { reason?: string }).reason ?? 'threw';
+      }
+    };
+    const ld = (field: number, ...parts: Uint8Array[]): Uint8Array => {
+      const body = Buffer.concat(parts);
+      return Buffer.concat([Uint8Array.from([(field << 3) | 2]), varint(body.length), body]);
+    };
+    function varint(v: number | bigint): Uint8Array {
+      let n = BigInt.asUintN(64, BigInt(v));
+      const out: number[] = [];
+      do {
+        const low = Number(n & 0x7fn);
+        n >>= 7n;
+        out.push(n > 0n ? low | 0x80 : low);
+      } while (n > 0n);
+      return Uint8Array.from(out);
+    }
+    const str = (field: number, v: Uint8Array | string) => ld(field, typeof v === 'string' ? Buffer.from(v) : v);
+    const ts = (seconds: number | bigint, nanos?: number) => Buffer.concat([Uint8Array.from([0x08]), varint(seconds), ...(nanos === undefined ? [] : [Uint8Array.from([0x10]), varint(nanos)])]);
+    const header = (k: string, v: Uint8Array | string) => ld(3, str(1, k), str(2, v));
+    /** CheckRequest { attributes { source { address { socket_address { address, <port> } } }, request { <times>, http { <http> } } } } */
+    const build = (o: { times?: Uint8Array[]; port?: Uint8Array; http?: Uint8Array[] } = {}) =>
+      ld(1,
+        ld(1, ld(1, ld(1, str(2, '10.0.0.1'), o.port ?? Uint8Array.from([0x18, 0x80, 0xfa, 0x01])))),
+        ld(4, ...(o.times ?? [ld(1, ts(1_700_000_000, 5))]), ld(2, str(2, 'GET'), str(4, '/x'), ...(o.http ?? [str(1, '17'), header('x-request-id', 'r-1')]))));
+    const base = build();
+
+    it('the base request is accepted and keyed, and so are its ordinary variants', () => {
+      expect(verdict(base)).toBe('accepted');
+      expect(skey(base)).toBeDefined();
+      for (const b of [build({ times: [ld(1, ts(1_800_000_000))] }), build({ times: [] }), build({ times: [ld(1, ts(-62_135_596_800))] }), build({ times: [ld(1, ts(253_402_300_799, 999_999_999))] })]) {
+        expect(verdict(b)).toBe('accepted');
+        expect(skey(b)).toBe(skey(base));
+      }
+    });
+
+    it.each([
+      ['seconds past year 9999', build({ times: [ld(1, ts(253_402_300_800))] })],
+      ['seconds before year 1', build({ times: [ld(1, ts(-62_135_596_801))] })],
+      ['huge seconds', build({ times: [ld(1, ts(10n ** 15n))] })],
+      ['seconds 2^62', build({ times: [ld(1, ts(2n ** 62n))] })],
+      ['negative nanos', build({ times: [ld(1, ts(0, -1))] })],
+      ['nanos of a whole second', build({ times: [ld(1, ts(0, 1_000_000_000))] })],
+      ['time twice (an embedded message repeated)', build({ times: [ld(1, ts(1_700_000_000)), ld(1, ts(1_700_000_001))] })],
+      ['a truncated seconds varint', build({ times: [ld(1, Uint8Array.from([0x08, 0x80]))] })],
+      ['seconds with a wrong wire type', build({ times: [ld(1, Uint8Array.from([0x0a, 0x00]))] })],
+    ])('request.time: %s', (_name, b) => {
+      expect(verdict(b)).not.toBe('accepted');
+      expect(skey(b)).toBeUndefined();
+    });
+
+    it('is not fooled by an unusual but valid Timestamp either: no key, the full path decides', () => {
+      const unknownField = build({ times: [ld(1, ts(1_700_000_000), Uint8Array.from([0x18, 0x01]))] });
+      expect(verdict(unknownField)).toBe('accepted');
+      expect(skey(unknownField)).toBeUndefined();
+    });
+
+    it.each([
+      ['http id not UTF-8', build({ http: [str(1, Uint8Array.from([0xff, 0xfe])), header('x-request-id', 'r-1')] }), 'request_invalid_utf8'],
+      ['a skipped header value not UTF-8', build({ http: [str(1, '17'), header('x-request-id', Uint8Array.from([0x72, 0xc0, 0xaf]))] }), 'request_invalid_utf8'],
+      ['a skipped header making the headers too many', build({ http: [str(1, '17'), ...Array.from({ length: 20 }, (_, i) => header(`h${i}`, 'v')), header('x-request-id', 'r-1')] }), 'request_too_large'],
+      ['a skipped header making the header bytes too many', build({ http: [str(1, '17'), header('x-request-id', 'r'.repeat(5000))] }), 'request_too_large'],
+      ['port in 6 bytes', build({ port: Uint8Array.from([0x18, 0x80, 0xfa, 0x81, 0x80, 0x80, 0x00]) }), 'request_malformed'],
+      ['port next to named_port (one oneof)', build({ port: Buffer.concat([Uint8Array.from([0x18, 0x50]), str(4, 'http')]) }), 'request_malformed'],
+    ])('%s', (_name, b, reason) => {
+      expect(verdict(b)).toBe(reason);
+      expect(skey(b)).toBeUndefined();
+    });
+
+    it('gives no key to a skipped header beside header_map (the full path then ignores header_map)', () => {
+      const headerMap = ld(13, ld(1, str(1, 'x-role'), str(2, 'admin')));
+      const withMap = build({ http: [str(1, '17'), headerMap] });
+      const both = build({ http: [str(1, '17'), headerMap, header('x-request-id', 'r-1')] });
+      expect(skey(withMap)).toBeDefined();
+      expect(skey(both)).toBeUndefined();
+      expect(readCheckRequest(withMap, LIMITS).http.headers).toEqual({ 'x-role': 'admin' });
+      expect(readCheckRequest(both, LIMITS).http.headers).toEqual({ 'x-request-id': 'r-1' });
+    });
+
+    it('never skips a header the pipeline reads itself, whatever cache.ignore says', () => {
+      const k = new RawRequestKeyer([...VOLATILE_FIELDS, 'attributes.request.http.headers.content-type', 'attributes.request.http.headers.x-token'], { readHeaders: ['X-Token'] });
+      expect(k.coversIgnore).toBe(false);
+      const with_ = (h: Record<string, string>) => k.key(request({ headers: h }), 'p', '', false)!.key;
+      expect(with_({ 'content-type': 'text/plain' })).not.toBe(with_({ 'content-type': 'application/json' }));
+      expect(with_({ 'x-token': 'a' })).not.toBe(with_({ 'x-token': 'b' }));
+    });
+
+    // The rule checked on mutated requests: a request that shares a key with
+    // one the full path accepts is accepted too.
+    it('never gives a refused request the key of an accepted one (20,000 mutations)', () => {
+      const rand = prng(0x5c07);
+      const bases = [base, build({ http: [str(1, '123456'), header('x-request-id', 'abcdef-0123'), header('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'), header('x-a', 'b')] })];
+      const accepted = new Set<string>();
+      const refused = new Map<string, string>();
+      let sharedWithBase = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const b = Uint8Array.from(bases[i % bases.length]!);
+        const flips = 1 + Math.floor(rand() * 2);
+        for (let f = 0; f < flips; f++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+        const k = skey(b);
+        if (k === undefined) continue;
+        if (k === skey(bases[i % bases.length]!)) sharedWithBase++;
+        const v = verdict(b);
+        if (v === 'accepted') accepted.add(k);
+        else refused.set(k, v);
+      }
+      for (const b of bases) accepted.add(skey(b)!);
+      for (const [k, v] of refused) expect(accepted.has(k), `a ${v} request shares an accepted request's key`).toBe(false);
+      expect(sharedWithBase).toBeGreaterThan(1_000);
+    });
   });
 });

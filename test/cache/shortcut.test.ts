@@ -124,4 +124,46 @@ describe('request shortcut over real gRPC', () => {
     expect((repeat as CheckOutcome).record.cache).toBe('hit');
     expect((repeat as CheckOutcome).decision).toBe((await first).decision);
   });
+
+  // The raw key leaves out request.time, http.id, the client port and the
+  // trace/request-id headers; a request that differs from a cached one only
+  // there still gets the full path's refusal, never the cached answer.
+  it('never answers from the cache a request the full path refuses, however close to a cached one', async () => {
+    const encode = (o: object): Buffer => Buffer.from(CheckRequestType.encode(CheckRequestType.fromObject(o)).finish());
+    const { policies, load, pipeline } = await inProcessPipeline({ 'policy-path': POLICY, 'decision-log-enabled': 'false', 'request-max-header-bytes': '4096' });
+    policies.activate(await load());
+    const first = await pipeline.check(encode(again(0)));
+    expect(first.record.cache).toBe('miss');
+    const repeat = pipeline.check(encode(again(1))) as CheckOutcome;
+    expect(repeat.record.cache).toBe('hit');
+    const withTime = (time: object) => {
+      const o = again(2) as any;
+      o.attributes.request.time = time;
+      return encode(o);
+    };
+    const splice = (bytes: Buffer, text: string, replacement: number[]): Buffer => {
+      const at = bytes.indexOf(text);
+      expect(at).toBeGreaterThan(0);
+      const out = Buffer.from(bytes);
+      out.set(replacement, at);
+      return out;
+    };
+    const bigId = again(3) as any;
+    bigId.attributes.request.http.headers['x-request-id'] = 'r'.repeat(5000);
+    const cases: Array<[string, Buffer, string]> = [
+      ['time past year 9999', withTime({ seconds: 1e15 }), 'request_malformed'],
+      ['time before year 1', withTime({ seconds: -62_135_596_801 }), 'request_malformed'],
+      ['time with negative nanos', withTime({ seconds: 1_700_000_000, nanos: -1 }), 'request_malformed'],
+      ['time with a whole second of nanos', withTime({ seconds: 1_700_000_000, nanos: 1_000_000_000 }), 'request_malformed'],
+      ['http id not UTF-8', splice(encode(again(4)), '1234', [0xff, 0xfe, 0xfd, 0xfc]), 'request_invalid_utf8'],
+      ['x-request-id not UTF-8', splice(encode(again(5)), 'req-5', [0x72, 0x65, 0x71, 0xc0, 0xaf]), 'request_invalid_utf8'],
+      ['x-request-id over request.max_header_bytes', encode(bigId), 'request_too_large'],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      const out = await pipeline.check(bytes);
+      expect({ name, reason: out.decision.reason, cache: out.record.cache }).toEqual({ name, reason, cache: expect.not.stringMatching(/^hit$/) });
+    }
+    // And the cached answer is still there for the good repeats.
+    expect((pipeline.check(encode(again(6))) as CheckOutcome).record.cache).toBe('hit');
+  });
 });

@@ -82,7 +82,7 @@ describe.each(['kubernetes/base', 'kubernetes/overlays/central', 'kubernetes/ove
     expect(ztauthz['startupProbe']['httpGet']).toEqual({ path: '/healthz', port: httpName });
   });
 
-  it('the policy the configuration names is in the mounted policy ConfigMap, and loads', () => {
+  it('the policy the configuration names is in the mounted policy ConfigMap, and loads', async () => {
     const { all, pod, ztauthz, config } = wired(k);
     const mount = (ztauthz['volumeMounts'] as Manifest[]).find((m) => m['mountPath'] === posix.dirname(config.policy.path))!;
     expect(mount, `a volume mounted at ${posix.dirname(config.policy.path)}`).toBeDefined();
@@ -91,7 +91,7 @@ describe.each(['kubernetes/base', 'kubernetes/overlays/central', 'kubernetes/ove
     const b64 = cm['binaryData'][posix.basename(config.policy.path)] as string;
     const file = join(scratch, `${k.replace(/\W/g, '_')}-bundle.tar.gz`);
     writeFileSync(file, Buffer.from(b64, 'base64'));
-    const bundle = readPolicySource(file, { entrypoints: [config.policy.decision] });
+    const bundle = await readPolicySource(file, { entrypoints: [config.policy.decision] });
     expect(bundle.wasm.length).toBeGreaterThan(0);
     // No reload on change under a mounted ConfigMap: a new bundle is a rollout.
     expect(config.policy.watch).toBe(false);

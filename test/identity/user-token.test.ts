@@ -110,6 +110,19 @@ describe('invalid tokens: an error with a reason, never a user', () => {
     await rejects(bearer(await sign(rsa, claims({ nbf: nowS() + 3600 }))), 'token: nbf in the future', 'The access token is not valid yet');
   });
 
+  it.each([
+    ['an hour', 3600],
+    ['ten years', 10 * 365 * 86400],
+    ['a minute (past the 30 s clock tolerance)', 60],
+  ])('issued in the future: iat %s ahead', async (_name, ahead) => {
+    await rejects(bearer(await sign(rsa, claims({ iat: nowS() + ahead, exp: nowS() + ahead + 600 }))), 'token: iat in the future');
+  });
+
+  it('accepts an iat ahead by less than the clock tolerance, and a token without iat', async () => {
+    expect((await verifier().verify(bearer(await sign(rsa, claims({ iat: nowS() + 20 }))))).user?.sub).toBe('alice');
+    expect((await verifier().verify(bearer(await sign(rsa, claims({ iat: undefined }))))).user?.sub).toBe('alice');
+  });
+
   it('a wrong audience', async () => {
     await rejects(bearer(await sign(rsa, claims({ aud: 'someone-else' }))), 'token: aud not accepted');
   });
