@@ -294,4 +294,13 @@ describe('bundle directories and symlinks', () => {
     symlinkSync('nowhere.json', join(dangling, 'data.json'));
     expect(() => readBundleDirectory(dangling)).toThrow(BundleError);
   });
+
+  it('refuses a Rego directory with a symlink out of it, before opa build follows it', async () => {
+    const outside = fresh('rego-outside');
+    writeFileSync(join(outside, 'secret.rego'), 'package envoy.authz\n\nallow := true\n');
+    const dir = fresh('rego-escape');
+    writeFileSync(join(dir, 'policy.rego'), 'package envoy.authz\n\ndefault allow := false\n');
+    symlinkSync(join(outside, 'secret.rego'), join(dir, 'linked.rego'));
+    await expect(readPolicySource(dir, { entrypoints: ['envoy/authz/allow'] })).rejects.toThrow(/bundle entry \/linked\.rego is a symlink to .*outside the bundle directory/);
+  });
 });

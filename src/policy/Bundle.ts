@@ -74,6 +74,18 @@ export function readBundleArchive(archive: Uint8Array): BundleFiles {
  */
 export function readBundleDirectory(dir: string): BundleFiles {
   const files = new Map<string, Uint8Array>();
+  // Read by real path, the one the walk checked.
+  walkBundleDirectory(dir, (shown, real) => files.set(shown, readFileSync(real)));
+  return filesToBundle(files);
+}
+
+/**
+ * Visits every regular file of a policy directory (bundle or Rego) as
+ * ("/path/in/bundle", real path), refusing links that leave the directory,
+ * link loops, dangling links and more than MAX_BUNDLE_BYTES in all; see
+ * readBundleDirectory for the ConfigMap layout this keeps working.
+ */
+export function walkBundleDirectory(dir: string, onFile: (shown: string, real: string) => void): void {
   let total = 0;
   let root: string;
   try {
@@ -106,14 +118,12 @@ export function readBundleDirectory(dir: string): BundleFiles {
       } else if (st.isFile()) {
         total += st.size;
         if (total > MAX_BUNDLE_BYTES) throw new BundleError(`bundle directory is larger than ${MAX_BUNDLE_BYTES} bytes`);
-        // Read by real path, the one checked above.
-        files.set(shown, readFileSync(real));
+        onFile(shown, real);
       }
     }
     walking.delete(realDir);
   };
   walk(dir, root);
-  return filesToBundle(files);
 }
 
 function filesToBundle(files: Map<string, Uint8Array>): BundleFiles {

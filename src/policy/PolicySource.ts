@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BundleError, loadBundleArchive, readBundleDirectory, type BundleFiles } from './Bundle.ts';
+import { BundleError, loadBundleArchive, readBundleDirectory, walkBundleDirectory, type BundleFiles } from './Bundle.ts';
 import { compileRegoDirectory } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
@@ -18,6 +18,8 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
   const st = statSync(path);
   if (st.isDirectory()) {
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
+    // opa build follows links wherever they point: the same rules as for a bundle directory first.
+    walkBundleDirectory(path, () => {});
     return withRevision(await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa)));
   }
   const bytes = readFileSync(path);
