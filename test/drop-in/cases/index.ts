@@ -1,5 +1,6 @@
 // Every differential case, in one list.
 import type { DropInCase } from './types.ts';
 import { INPUT_CASES } from './input.ts';
+import { RESULT_CASES } from './result.ts';
 
-export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES];
+export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES, ...RESULT_CASES];
