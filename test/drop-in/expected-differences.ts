@@ -86,11 +86,59 @@ export const GLOBAL_DIFFERENCES: readonly GlobalDifference[] = [
   },
 ];
 
-/**
- * Pair by pair: `<case id>/<request name>`, `<case id>/*` for every pair of a
- * case, and `cache:<case id>/<request name>` where ztauthz with its decision
- * cache on answers otherwise than with it off.
- */
+const REFUSED: Record<string, string> = {
+  bi_strings_indexof_n: 'indexof_n',
+  bi_strings_count: 'strings.count',
+  bi_numbers_range_step: 'numbers.range_step',
+  bi_collections_json_patch: 'json.patch',
+  bi_collections_obj_subset: 'object.subset',
+  bi_regex_find_n: 'regex.find_n',
+  bi_regex_replace: 'regex.replace',
+  bi_regex_template: 'regex.template_match',
+  bi_regex_globs: 'regex.globs_match',
+  bi_glob_quote: 'glob.quote_meta',
+  bi_encoding_json_indent: 'json.marshal_with_options',
+  bi_x509: 'crypto.x509.parse_certificates',
+  bi_x509_verify: 'crypto.x509.parse_and_verify_certificates',
+  bi_x509_key_pem_keys: 'crypto.parse_private_keys',
+  bi_net_is_valid: 'net.cidr_is_valid',
+  bi_net_matches: 'net.cidr_contains_matches',
+  bi_net_merge: 'net.cidr_merge',
+  bi_net_expand: 'net.cidr_expand',
+  bi_time_format: 'time.format',
+  bi_time_format_layout: 'time.format (with a layout)',
+  bi_time_parse_ns: 'time.parse_ns',
+  bi_units_semver_bytes: 'units.parse_bytes',
+  bi_units_semver_units: 'units.parse',
+  bi_units_semver_semver_valid: 'semver.is_valid',
+  bi_units_semver_semver_cmp: 'semver.compare',
+  bi_uuid_graphql_uuid_len: 'uuid.rfc4122',
+  bi_uuid_graphql_uuid_same: 'uuid.rfc4122',
+  bi_uuid_graphql_uuid_parse: 'uuid.parse',
+  bi_uuid_graphql_gql_valid: 'graphql.is_valid',
+  bi_uuid_graphql_gql_schema_valid: 'graphql.schema_is_valid',
+  bi_uuid_graphql_gql_parse: 'graphql.parse_query',
+  bi_misc_render: 'strings.render_template',
+  bi_misc_schema_ok: 'json.verify_schema',
+  bi_misc_match_schema: 'json.match_schema',
+  bi_misc_rego_parse: 'rego.parse_module',
+  bi_http_send: 'http.send',
+};
+const refusedEntries = Object.fromEntries(
+  Object.entries(REFUSED).map(([id, b]) => [
+    `${id}/*`,
+    `Refused at load: "policy uses builtins ztauthz does not provide: ${b}". opa build -t wasm leaves ${b.split(' ')[0]} to the host, and neither opa-wasm's JS builtins nor src/policy/builtins/ implement it; opa-envoy-plugin evaluates it. Fix: a host implementation in src/policy/builtins/ (tested against opa eval).`,
+  ]),
+);
+
+const BUILTIN_ERROR =
+  'A builtin error: opa-envoy-plugin (topdown, non-strict builtin errors) makes the failing expression undefined and evaluates on, so the rule or key is just missing; ztauthz aborts the whole evaluation (gRPC error), because opa-wasm turns a throwing host builtin (src/policy/builtins/*) or a failing native one into an evaluation error. Fix: catch builtin errors in the host builtins and in the wasm abort path and return undefined, as OPA does without strict-builtin-errors.';
+const SPRINTF_JS =
+  'sprintf: opa-wasm implements it in JS (node_modules/@open-policy-agent/opa-wasm/src/builtins/strings.js, sprintf-js), not with Go fmt: ';
+const BASE64_WASM = 'base64 in the wasm (OPA\'s native wasm builtins, not src/policy/builtins) is lenient where Go is strict: ';
+const BAD_UTF8 =
+  'A builtin produced bytes that are not UTF-8 (base64url.decode / hex.decode of arbitrary bytes) and the policy returned them in dynamic_metadata: opa-envoy-plugin fails the check (gRPC UNKNOWN "proto: invalid UTF-8 in string"), ztauthz sends the string with U+FFFD replacement characters (the wasm result is decoded lossily as UTF-8).';
+
 const PATH_REJECTED =
   'ztauthz refuses the request target (400 path_rejected, src/route/CanonicalPath.ts) where opa-envoy-plugin evaluates the policy on it: a deliberate hardening against path-confusion bypasses (README, Canonical paths), but a policy that allowed it before now sees a 400.';
 const TIME_RFC3339 =
@@ -141,6 +189,8 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'in_time/whole-seconds': TIME_RFC3339,
   'in_time/nanos': TIME_RFC3339,
   'in_time/epoch': TIME_RFC3339,
+  'in_time_seconds/before':
+    TIME_RFC3339 + ' Here the policy allows when request.time.seconds is before a deadline: opa-envoy-plugin allows, ztauthz denies (the rule is undefined on a string).',
   // --- input document ---
   'in_top_keys/*': EXTRA_INPUT_KEYS,
   'cfg_skip_body/*': EXTRA_INPUT_KEYS,
@@ -151,6 +201,62 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
     'http_status 401.0: opa-envoy-plugin refuses it (gRPC error "error converting JSON number to int: strconv.ParseInt: parsing \\"401.0\\""), ztauthz accepts it as 401 (src/envoy/PolicyResult.ts checks the numeric value). Rego computes 401.0 from arithmetic such as 400 + 1.0 or x * 1.0.',
   'cfg_dry_run/bad-json-body':
     'dry-run and a request whose body does not parse: opa-envoy-plugin still answers its 400 (request_parse_error happens before dry-run applies), ztauthz answers OK (dry-run covers its body_invalid denial too).',
+  // --- builtins: refused at load ---
+  ...refusedEntries,
+  // --- builtins: errors ---
+  'bi_sprintf_format_int_2/big': BUILTIN_ERROR + ' Here format_int on 12345678901234567890 (native wasm: "strings: get uint failed"), which opa formats exactly.',
+  'bi_sprintf_format_int_2/exp': BUILTIN_ERROR + ' Here format_int(1e21, 2): "strings: get uint failed".',
+  'bi_sprintf_format_int_16/big': BUILTIN_ERROR + ' Here format_int(12345678901234567890, 16).',
+  'bi_sprintf_format_int_16/exp': BUILTIN_ERROR + ' Here format_int(1e21, 16).',
+  'bi_sprintf_format_int_frac/big': BUILTIN_ERROR + ' Here format_int(12345678901234567890 + 0.9, 10).',
+  'bi_sprintf_format_int_frac/exp': BUILTIN_ERROR + ' Here format_int(1e21 + 0.9, 10).',
+  'bi_regex_split/invalid': BUILTIN_ERROR + ' Here regex.split("(", ...): JS "Invalid regular expression".',
+  'bi_regex_split/case-flag': 'regex.split with "(?i)abc": RE2 accepts the flag group, the JS RegExp of opa-wasm\'s regex.split (src/builtins/regex.js) does not, and the error aborts the evaluation (see the builtin-error entries).',
+  'bi_encoding_hex_decode/json': BUILTIN_ERROR + ' Here hex.decode("zz") (src/policy/builtins/encoding.ts throws).',
+  'bi_urlquery/bad-escape': BUILTIN_ERROR + ' Here urlquery.decode("%zz") (src/policy/builtins/urlquery.ts throws), which also loses every other key of the answer.',
+  'bi_jwt_decode/garbage': BUILTIN_ERROR + ' Here io.jwt.decode("not.a.jwt") (src/policy/builtins/jwt.ts).',
+  'bi_jwt_decode/empty': BUILTIN_ERROR + ' Here io.jwt.decode("").',
+  'bi_jwt_decode/two-parts': BUILTIN_ERROR + ' Here io.jwt.decode of a token with two sections.',
+  'bi_jwt_verify/garbage': BUILTIN_ERROR + ' Here io.jwt.decode_verify("x.y.z", ...): opa gives undefined for the keys that decode and the verify_* results, ztauthz fails the whole check.',
+  'bi_time/invalid': BUILTIN_ERROR + ' Here time.parse_rfc3339_ns("yesterday") (src/policy/builtins/time.ts).',
+  'bi_time/far': BUILTIN_ERROR + ' Here time.add_date past year 2262 ("time outside of valid range").',
+  'bi_sprintf_q/*': SPRINTF_JS + 'the %q verb is not supported ("[sprintf] unexpected placeholder") and the error aborts the evaluation.',
+  // --- builtins: other results ---
+  'bi_sprintf/big': SPRINTF_JS + '%v and %d of 12345678901234567890 print 12345678901234567000 (a float64); opa prints the exact integer.',
+  'bi_sprintf/exp': SPRINTF_JS + '%v of 1e21 prints "1e+21" (opa "1e21"), %d of it "1" (opa "%!d(string=1e21)"), and big quotients lose digits.',
+  'bi_sprintf/float': SPRINTF_JS + '%d of 3.5 prints "3"; Go prints "%!d(float64=3.5)".',
+  'bi_sprintf_v_set/*': SPRINTF_JS + '%v of the set {1, 2, 3} prints "1,2,3"; opa "{1, 2, 3}".',
+  'bi_sprintf_v_object/*': SPRINTF_JS + '%v of an object prints "[object Object]"; opa the Rego text {"k": [1, "x", null, true]}.',
+  'bi_sprintf_missing_arg/*': SPRINTF_JS + 'a missing argument prints "undefined"; Go "%!s(MISSING)".',
+  'bi_sprintf_pad/big': SPRINTF_JS + '%05d of 12345678901234567890 prints 12345678901234567000.',
+  'bi_sprintf_pad/float': SPRINTF_JS + '%05d of 3.5 prints "00003"; Go "%!d(float64=003.5)".',
+  'bi_sprintf_pad/exp': SPRINTF_JS + '%05d of 1e21 prints "00001"; Go "%!d(string=01e21)".',
+  'bi_sprintf_f2/small': SPRINTF_JS + '%.2f of the integer 6 prints "6.00"; Go "%!f(int64=06)".',
+  'bi_sprintf_f2/exp': SPRINTF_JS + '%.2f of a big integer prints a rounded float; Go "%!f(big.Int=...)".',
+  'bi_sprintf_f2/quote': SPRINTF_JS + '%.2f of the integer 0 prints "0.00"; Go "%!f(int64=00)".',
+  'bi_numbers_as_string/big':
+    'Integer arithmetic beyond 2^53: 9007199254740993 * 2 is 18014398509481986 in opa (arbitrary precision), 18014398509481984 in the wasm (float64), shown with sprintf %v.',
+  'bi_numbers_as_string/huge': 'Integer arithmetic beyond 2^64: the product of two 20-digit integers prints as 1.219326311370218e+39 in ztauthz, exactly in opa.',
+  'bi_types/number':
+    'to_number("007"): the wasm keeps the number as its source text "007", which is not JSON, so reading the result fails ("Unexpected number in JSON") and the check fails with a gRPC error; opa gives 7. The wasm\'s number-to-JSON path (or opa-wasm\'s result parsing in src/policy/PolicyEngine.ts) must canonicalise such numbers.',
+  'bi_regex_split/groups': 'regex.split runs on JS String.prototype.split (opa-wasm src/builtins/regex.js): capture groups are spliced into the result (["", "k1", "v1", ";", ...]); Go returns ["", ";", ""].',
+  'bi_regex_split/empty': 'regex.split("x*", ""): JS split gives [], Go [""].',
+  'bi_regex_split/lookahead': 'regex.split("a(?=b)", ...): JS accepts the lookahead and splits, RE2 refuses the pattern (opa: undefined).',
+  'bi_encoding_b64_valid/json': BASE64_WASM + 'base64.is_valid("eyJrIjoxfQ") (no padding) is true in ztauthz, false in opa.',
+  'bi_encoding_b64_valid/yaml': BASE64_WASM + 'base64.is_valid("a-_b") (URL alphabet) is true in ztauthz, false in opa.',
+  'bi_encoding_b64_valid/unicode': BASE64_WASM + 'base64.is_valid("Wm/DqwÅ") (a non-alphabet character) is true in ztauthz, false in opa.',
+  'bi_encoding_b64_valid/empty': BASE64_WASM + 'base64.is_valid("") is false in ztauthz, true in opa.',
+  'bi_encoding_b64_decode/json': BASE64_WASM + 'base64.decode of unpadded input succeeds in ztauthz, is an error (undefined) in opa.',
+  'bi_encoding_b64_decode/yaml': BASE64_WASM + 'base64.decode("a-_b") succeeds in ztauthz, is an error (undefined) in opa.',
+  'bi_encoding_b64_decode/unicode': BASE64_WASM + 'base64.decode skips the non-alphabet "Å" in ztauthz, is an error (undefined) in opa.',
+  'bi_encoding_b64_decode/empty': BASE64_WASM + 'base64.decode("") is undefined in ztauthz, "" in opa.',
+  'bi_encoding_b64url_decode/empty': BASE64_WASM + 'base64url.decode("") is undefined in ztauthz, "" in opa.',
+  'bi_encoding_b64url_decode/yaml': BAD_UTF8,
+  'bi_encoding_hex_decode/yaml': BAD_UTF8,
+  'bi_encoding_json_marshal/*':
+    'json.marshal of an object literal: opa writes keys sorted ({"a":…,"b":…,"c":…}), ztauthz in reverse order of the literal ({"c":…,"b":…,"a":…}). Anything hashed or signed over json.marshal differs. Cause: the wasm json.marshal keeps the object\'s insertion order and the compiled literal inserts keys last to first.',
+  'bi_encoding_yaml_marshal/*': 'yaml.marshal: opa-wasm\'s JS implementation (src/builtins/yaml.js) indents sequences ("b:\\n  - 1") and keeps insertion order; opa (Go yaml) writes "b:\\n- 1" with sorted keys.',
+  'bi_strings_indexof/empty-needle': 'indexof("abc", ""): opa gives undefined (an "empty search character" error, non-strict), ztauthz 0.',
   // --- ztauthz's decision cache (cache.ignore) ---
   'cache:in_time/nanos':
     'Decision cache: request.time is in cache.ignore by default, so with the cache on a policy that reads it gets the answer cached for an earlier request with another time (here the echo of 00:00:00Z). opa-envoy-plugin has no cache. A policy reading an ignored field needs a cache.ignore without it.',
@@ -158,4 +264,10 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'cache:in_time/epoch': 'Decision cache: as cache:in_time/nanos.',
   'cache:in_time_rule/night':
     'Decision cache: a business-hours rule on request.time: the night request is ALLOWED from the cached morning decision (request.time is in cache.ignore). A wrong allow.',
+  'cache:vol_source_port/low':
+    'Decision cache: source.address.socketAddress.portValue is in cache.ignore, so a policy that denies low client ports ALLOWS port 80 from the cached answer for port 40000. The contract is documented (cache.ignore), but nothing at load time warns that the policy reads an ignored field.',
+  'cache:vol_request_id/untrusted': 'Decision cache: x-request-id is in cache.ignore, so a policy keyed on it ALLOWS "other-2" from the cached answer for "trusted-1". A wrong allow.',
+  'cache:vol_request_id/bad-trace': 'Decision cache: traceparent is in cache.ignore, so a policy that rejects a trace id ALLOWS it from the cached answer. A wrong allow.',
+  'cache:vol_any_header/script-in-trace':
+    'Decision cache: a WAF-style rule over every header value ALLOWS "<script>" in x-b3-traceid (in cache.ignore) from the cached answer for a clean request, the exact case the README warns about. Static analysis of the policy (it iterates input.attributes.request.http.headers) could catch it at load.',
 };

@@ -322,6 +322,7 @@ allow if {
   {
     id: 'in_time',
     about: 'attributes.request.time',
+    group: 'volatile',
     decision: 'result',
     rego: echo('object.get(input.attributes.request, "time", "ABSENT")'),
     requests: [
@@ -334,6 +335,7 @@ allow if {
   {
     id: 'in_time_rule',
     about: 'a business-hours rule on the request time',
+    group: 'volatile',
     rego: `package PKG
 
 default allow := false
@@ -349,6 +351,72 @@ allow if {
     requests: [
       { name: 'morning', request: req({}, { time: 1767258000 }) },
       { name: 'night', request: req({}, { time: 1767225600 }) },
+    ],
+  },
+  {
+    id: 'in_time_seconds',
+    about: 'request.time read the way opa-envoy-plugin gives it (seconds)',
+    group: 'volatile',
+    rego: `package PKG
+
+default allow := false
+allow if input.attributes.request.time.seconds < 1767225600
+`,
+    requests: [
+      { name: 'before', request: req({}, { time: 1767225599 }) },
+      { name: 'after', request: req({}, { time: 1767225601 }) },
+    ],
+  },
+  {
+    id: 'vol_source_port',
+    about: 'a policy on the client port (in cache.ignore by default)',
+    group: 'volatile',
+    rego: `package PKG
+
+default allow := false
+allow if input.attributes.source.address.socketAddress.portValue >= 1024
+`,
+    requests: [
+      { name: 'high', request: req({}, { sourcePort: 40000 }) },
+      { name: 'low', request: req({}, { sourcePort: 80 }) },
+    ],
+  },
+  {
+    id: 'vol_request_id',
+    about: 'a policy on x-request-id and traceparent (in cache.ignore by default)',
+    group: 'volatile',
+    rego: `package PKG
+
+default allow := false
+allow if {
+  startswith(input.attributes.request.http.headers["x-request-id"], "trusted-")
+  not contains(object.get(input.attributes.request.http.headers, "traceparent", ""), "deadbeef")
+}
+`,
+    requests: [
+      { name: 'trusted', request: get('/', { 'x-request-id': 'trusted-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }) },
+      { name: 'untrusted', request: get('/', { 'x-request-id': 'other-2', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }) },
+      { name: 'trusted-again', request: get('/', { 'x-request-id': 'trusted-3', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }) },
+      { name: 'bad-trace', request: get('/', { 'x-request-id': 'trusted-4', traceparent: '00-deadbeefdeadbeefdeadbeefdeadbeef-b7ad6b7169203331-01' }) },
+    ],
+  },
+  {
+    id: 'vol_any_header',
+    about: 'a WAF-style rule over every header value',
+    group: 'volatile',
+    rego: `package PKG
+
+default allow := false
+allow if {
+  every _, value in input.attributes.request.http.headers {
+    not contains(lower(value), "<script")
+  }
+}
+`,
+    requests: [
+      { name: 'clean', request: get('/', { 'x-b3-traceid': 'abc' }) },
+      { name: 'script-in-trace', request: get('/', { 'x-b3-traceid': '<script>alert(1)</script>' }) },
+      { name: 'script-in-agent', request: get('/', { 'user-agent': '<SCRIPT>' }) },
     ],
   },
   {
