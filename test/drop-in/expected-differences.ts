@@ -34,7 +34,7 @@ export const GLOBAL_DIFFERENCES: readonly GlobalDifference[] = [
   {
     id: 'explicit_empty_strings',
     reason:
-      'ztauthz writes proto3 empty strings onto the wire (denied_response.body "", a header value "") where Go leaves zero values out, so a decoder sees "" against absent. Same meaning for Envoy. Cause: src/envoy/CheckResponse.ts sets the fields unconditionally.',
+      'ztauthz writes proto3 empty strings onto the wire (denied_response.body "", a header value "") where Go leaves zero values out, so a decoder sees "" against absent. Same meaning for Envoy. Cause: responseBody and headerOptions in src/envoy/CheckResponse.ts set body and header values even when empty, and protobufjs writes a field that is set even when it holds the default.',
     setAside: (a) =>
       onResponse(a, (r) => {
         const strip = (v: any): void => {
@@ -53,7 +53,7 @@ export const GLOBAL_DIFFERENCES: readonly GlobalDifference[] = [
   {
     id: 'empty_ok_response',
     reason:
-      'An allow without headers or other changes: opa-envoy-plugin sends no http_response (a boolean true) where ztauthz always sends an empty ok_response. Envoy treats the two alike. Cause: src/envoy/CheckResponse.ts encodes okResponse for every allow.',
+      'An allow without headers or other changes: opa-envoy-plugin sends no http_response (a boolean true) where ztauthz always sends an empty ok_response. Envoy treats the two alike. Cause: responseBody in src/envoy/CheckResponse.ts always sets okResponse (with empty lists).',
     setAside: (a) =>
       onResponse(a, (r) => {
         if (isOk(r) && r['okResponse'] && Object.keys(r['okResponse']).length === 0) {
@@ -65,7 +65,7 @@ export const GLOBAL_DIFFERENCES: readonly GlobalDifference[] = [
   {
     id: 'bare_denied_response',
     reason:
-      'A plain denial (a boolean false): opa-envoy-plugin sends only status PERMISSION_DENIED, ztauthz adds denied_response {status: 403}. Envoy answers 403 with an empty body either way. Cause: ztauthz encodes a denied_response for every denial.',
+      'A plain denial (a boolean false): opa-envoy-plugin sends only status PERMISSION_DENIED, ztauthz adds denied_response {status: 403}. Envoy answers 403 with an empty body either way. Cause: responseBody in src/envoy/CheckResponse.ts sets deniedResponse for every denial.',
     setAside: (a) =>
       onResponse(a, (r) => {
         const d = r['deniedResponse'];
@@ -78,7 +78,7 @@ export const GLOBAL_DIFFERENCES: readonly GlobalDifference[] = [
   {
     id: 'status_message',
     reason:
-      'ztauthz puts its reason code in status.message of every answer that is not OK (policy_denied, path_rejected, body_invalid, ...); opa-envoy-plugin leaves it empty except on its own 400s ("request_parse_error: ..."). Envoy only logs it.',
+      'ztauthz puts its reason code in status.message of every answer that is not OK (policy_denied, path_rejected, body_invalid, ...); opa-envoy-plugin leaves it empty except on its own 400s ("request_parse_error: ..."). Envoy only logs it. Cause: responseBody in src/envoy/CheckResponse.ts sets status.message to decision.reason.',
     setAside: (a) =>
       onResponse(a, (r) => {
         if (r['status']?.message !== undefined) delete r['status'].message;
@@ -254,7 +254,7 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'bi_encoding_b64url_decode/yaml': BAD_UTF8,
   'bi_encoding_hex_decode/yaml': BAD_UTF8,
   'bi_encoding_json_marshal/*':
-    'json.marshal of an object literal: opa writes keys sorted ({"a":…,"b":…,"c":…}), ztauthz in reverse order of the literal ({"c":…,"b":…,"a":…}). Anything hashed or signed over json.marshal differs. Cause: the wasm json.marshal keeps the object\'s insertion order and the compiled literal inserts keys last to first.',
+    'json.marshal of an object literal: opa writes keys sorted ({"a":…,"b":…,"c":…}), ztauthz in reverse order of the literal ({"c":…,"b":…,"a":…}). Anything hashed, compared or signed over json.marshal differs. Likely cause (not yet confirmed): OPA\'s native wasm json.marshal writes objects in their hash-table order instead of sorting keys.',
   'bi_encoding_yaml_marshal/*': 'yaml.marshal: opa-wasm\'s JS implementation (src/builtins/yaml.js) indents sequences ("b:\\n  - 1") and keeps insertion order; opa (Go yaml) writes "b:\\n- 1" with sorted keys.',
   'bi_strings_indexof/empty-needle': 'indexof("abc", ""): opa gives undefined (an "empty search character" error, non-strict), ztauthz 0.',
   // --- ztauthz's decision cache (cache.ignore) ---

@@ -3,5 +3,6 @@ import type { DropInCase } from './types.ts';
 import { INPUT_CASES } from './input.ts';
 import { RESULT_CASES } from './result.ts';
 import { BUILTIN_CASES } from './builtins.ts';
+import { TUTORIAL_CASES } from './tutorials.ts';
 
-export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES, ...RESULT_CASES, ...BUILTIN_CASES];
+export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES, ...RESULT_CASES, ...BUILTIN_CASES, ...TUTORIAL_CASES];

@@ -3,6 +3,21 @@
 // field, and decides on it, as policies written for opa-envoy-plugin do.
 import type { DropInCase } from './types.ts';
 import { get, metadata, post, req } from './request.ts';
+import { Pki, envoyLegacyUrlEncode } from '../../support/pki.ts';
+
+/** An X509-SVID and a plain certificate, URL-encoded as Envoy forwards source.certificate. */
+const certs = (() => {
+  const pki = new Pki();
+  try {
+    const ca = pki.ca('cluster.local');
+    return {
+      svid: envoyLegacyUrlEncode(pki.leaf(ca, { uris: ['spiffe://cluster.local/ns/web/sa/frontend'] })),
+      dnsOnly: envoyLegacyUrlEncode(pki.leaf(ca, { uris: [], dns: ['web.example.com'] })),
+    };
+  } finally {
+    pki.cleanup();
+  }
+})();
 
 /** A policy that allows and echoes `expr` as dynamic_metadata.v. */
 const echo = (expr: string, extra = ''): string => `package PKG
@@ -468,12 +483,15 @@ allow if {
   },
   {
     id: 'in_certificate',
-    about: 'source.certificate (URL-encoded PEM as Envoy sends it)',
+    about: 'source.certificate (URL-encoded PEM as Envoy sends it) and the principal beside it',
     decision: 'result',
-    rego: echo('object.get(input.attributes.source, "certificate", "ABSENT")'),
+    rego: echo('[object.get(input.attributes.source, "certificate", "ABSENT"), object.get(input, "source_principal", "ABSENT")]'),
     requests: [
       { name: 'absent', request: req() },
       { name: 'garbage', request: req({}, { sourceCertificate: '-----BEGIN%20CERTIFICATE-----%0Anot-a-cert%0A-----END%20CERTIFICATE-----%0A' }) },
+      { name: 'svid', request: req({}, { sourceCertificate: certs.svid, sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }) },
+      { name: 'svid-other-principal', request: req({}, { sourceCertificate: certs.svid, sourcePrincipal: 'spiffe://cluster.local/ns/x/sa/y' }) },
+      { name: 'dns-cert', request: req({}, { sourceCertificate: certs.dnsOnly, sourcePrincipal: 'web.example.com' }) },
     ],
   },
   {
