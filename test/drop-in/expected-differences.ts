@@ -146,7 +146,7 @@ const TIME_RFC3339 =
 const EXTRA_INPUT_KEYS =
   'ztauthz adds input.identity, input.route, input.canonical and input.behavior (src/server/Pipeline.ts); a policy that iterates input or counts its keys sees them. Documented as ztauthz keys, but not invisible.';
 const BAD_JSON =
-  'A body labelled JSON that does not parse: both answer 400 (status PERMISSION_DENIED, denied_response 400) but with different bodies: opa-envoy-plugin "request_parse_error: unexpected EOF", ztauthz "body_invalid: body is labelled JSON but does not parse: Unexpected end of JSON input" (src/envoy/RequestBody.ts).';
+  'A body labelled JSON that does not parse: both answer 400 (status PERMISSION_DENIED, denied_response 400) with the reason as body, but the bodies differ: opa-envoy-plugin "request_parse_error: <Go encoding/json error>" (e.g. "unexpected EOF"), ztauthz "body_invalid: body is labelled JSON but does not parse: <JSON.parse error>" (src/envoy/RequestBody.ts). A BOM, trailing text, two values, only whitespace and NaN are all refused by both.';
 
 /**
  * Pair by pair: `<case id>/<request name>`, `<case id>/*` for every pair of a
@@ -168,11 +168,31 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
     'Both refuse a query with ";" with a 400, but with different bodies: opa-envoy-plugin "request_parse_error: invalid semicolon separator in query" (Go url.ParseQuery), ztauthz "path_rejected: ..." (src/route/CanonicalPath.ts).',
   'in_parsed_query/bad-escape':
     'Both refuse a bad %-escape in the query with a 400, but with different bodies: opa-envoy-plugin "request_parse_error: invalid URL escape \\"%zz\\"", ztauthz "path_rejected: path rejected: bad percent-encoding at byte 5".',
+  'edge_targets/lowercase-escape': PATH_REJECTED + ' (/a%2fb: opa-envoy-plugin gives ["a","b"].)',
+  'edge_targets/escaped-percent': PATH_REJECTED + ' (/100%25: opa-envoy-plugin gives ["100%"].)',
+  'edge_targets/escaped-null': PATH_REJECTED + ' (/a%00b: opa-envoy-plugin gives ["a\\u0000b"].)',
+  'edge_targets/absolute-form': PATH_REJECTED + ' (http://other.example/x: opa-envoy-plugin gives ["http:","","other.example","x"].)',
+  'edge_targets/unicode-raw': PATH_REJECTED + ' (a raw non-ASCII /café: opa-envoy-plugin gives ["café"].)',
+  'edge_targets/backslash': PATH_REJECTED + ' (/a\\b: opa-envoy-plugin gives ["a\\\\b"].)',
+  'edge_targets/encoded-dot-segment': PATH_REJECTED + ' (/a/%2e%2e/b: opa-envoy-plugin gives ["a","..","b"].)',
+  'edge_targets/asterisk':
+    'OPTIONS * (asterisk-form target): opa-envoy-plugin gives parsed_path ["*"], ztauthz [] (src/route/CanonicalPath.ts treats "*" as a target without segments).',
+  'edge_host/disagree':
+    'host "api.example.com" with an :authority header "admin.example.com": ztauthz denies 400 host_rejected (src/route/ canonical host check), opa-envoy-plugin evaluates. Deliberate hardening, but a policy that allowed it before now sees a 400. (Envoy itself sends the two equal.)',
+  'edge_host/userinfo': 'host "user@api.example.com": ztauthz denies 400 host_rejected ("not a valid host name"), opa-envoy-plugin evaluates.',
+  'edge_host/empty-host':
+    'Proto3 zero values sent explicitly (http.host ""): opa-envoy-plugin drops them, so input.attributes.request.http.host is undefined (here: undefined decision, gRPC error), ztauthz keeps host "". Same cause as in_body/empty-string.',
   // --- headers ---
   'in_headers_all/none':
     'A request without headers: opa-envoy-plugin has no attributes.request.http.headers key, ztauthz an empty object. Cause: foldHeaderMap in src/envoy/CheckRequest.ts always sets http.headers (the contract says only populated fields appear).',
   'in_header_map/single':
     'Headers sent as headerMap (encode_raw_headers): ztauthz folds them into attributes.request.http.headers, opa-envoy-plugin v1.19.1-envoy does not (headers absent; headerMap left as is, rawValue base64). Cause: foldHeaderMap in src/envoy/CheckRequest.ts (a documented ztauthz choice; policies written against opa-envoy-plugin must read headerMap themselves).',
+  'edge_header_bytes/latin1':
+    'A headerMap raw value that is not UTF-8: opa-envoy-plugin passes headerMap through (rawValue base64) and evaluates, ztauthz denies 400 request_invalid_utf8 while folding it into headers (foldHeaderMap in src/envoy/CheckRequest.ts).',
+  'edge_header_bytes/uppercase-name':
+    'headerMap with an upper-case name: ztauthz folds it into headers lower-cased ("x-upper"), opa-envoy-plugin leaves headers absent and headerMap as sent. Same cause as in_header_map/single.',
+  'edge_enums_tls/udp':
+    'Enum fields: opa-envoy-plugin gives socketAddress.protocol as its number (1), ztauthz as its name ("UDP"). Cause: PROTOJSON_OBJECT in src/envoy/ProtoCodec.ts converts with enums: String (protojson); opa-envoy-plugin walks the message with protoreflect.',
   'in_header_map/repeated': 'Same as in_header_map/single: ztauthz folds headerMap into headers ("1,2"), opa-envoy-plugin leaves headers absent.',
   // --- body ---
   'in_body/empty-string':
@@ -183,6 +203,21 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
     'content-type "Application/JSON": opa-envoy-plugin matches the media type case-sensitively and leaves parsed_body null; ztauthz lower-cases it (bodyKind in src/envoy/RequestBody.ts) and parses the body.',
   'in_parsed_body_form/bad-escape':
     'An urlencoded body with a bad escape (a=%zz): opa-envoy-plugin answers 400 "request_parse_error: invalid URL escape", ztauthz allows with parsed_body {} (parseQueryString in src/envoy/QueryString.ts drops the pair silently).',
+  'edge_bodies/json-bom': BAD_JSON,
+  'edge_bodies/json-trailing': BAD_JSON,
+  'edge_bodies/json-two-values': BAD_JSON,
+  'edge_bodies/json-whitespace': BAD_JSON,
+  'edge_bodies/json-nan': BAD_JSON,
+  'edge_bodies/multipart-unclosed':
+    'A multipart body without its closing boundary: both answer 400, with different bodies (opa-envoy-plugin "request_parse_error: unexpected EOF", ztauthz "body_invalid: multipart body has no closing boundary").',
+  'edge_bodies/content-length-not-number':
+    'content-length "abc": both answer 400, with different bodies (opa-envoy-plugin "request_parse_error: strconv.ParseInt: parsing \\"abc\\": invalid syntax", ztauthz "body_invalid: content-length is not a number").',
+  'edge_bodies/json-huge-number':
+    'A JSON body with 1e400: opa-envoy-plugin keeps the number (and here fails the check because the policy echoes it into dynamic_metadata, "proto: invalid number format"), ztauthz parses it with JSON.parse into Infinity and hands the policy null. A policy comparing it (> 1000) decides differently. Cause: JSON.parse in src/envoy/RequestBody.ts.',
+  'edge_bodies/form-semicolon':
+    'An urlencoded body with ";" (a=1;b=2): opa-envoy-plugin answers 400 "request_parse_error: invalid semicolon separator in query" (Go url.ParseQuery), ztauthz drops the pair and evaluates with parsed_body {} (parseQueryString in src/envoy/QueryString.ts).',
+  'edge_bodies/partial-no-type':
+    'x-envoy-auth-partial-body: true on a body without content-type: opa-envoy-plugin sets truncated_body true, ztauthz false. Cause: parseBody in src/envoy/RequestBody.ts returns "not parsed" for an unknown content type before it looks at truncation.',
   'in_parsed_body_multipart/no-boundary':
     'multipart/form-data without a boundary parameter: opa-envoy-plugin gives parsed_body null (and evaluates), ztauthz denies 400 body_invalid "multipart body without a boundary" (parseMultipart in src/envoy/RequestBody.ts).',
   // --- time ---

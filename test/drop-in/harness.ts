@@ -118,7 +118,8 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
  * ztauthz on the same directory, as close to opa-envoy-plugin as its
  * configuration goes: errors as gRPC errors, no route catalogue (every
  * request goes to the decision path with input.route null), partial bodies
- * handed to the policy, no decision log, no watch. The decision cache (which
+ * handed to the policy, request size limits raised to gRPC's 4 MiB, no
+ * decision log, no watch. The decision cache (which
  * opa-envoy-plugin lacks) on or off; on, it keys on the stream id too, which
  * the dispatcher reads, and otherwise ignores its default cache.ignore fields.
  */
@@ -130,7 +131,16 @@ export async function startZtauthz(policyDir: string, config: ServerConfig, tmp:
       policy: { path: policyDir, decision: DECISION_PATH, watch: false },
       routes: { mode: 'replace', unmatched: 'default' },
       decision: { on_error: 'grpc_error', dry_run: config.dryRun ?? false },
-      request: { parse_body: !(config.skipBodyParse ?? false), truncated_body: 'policy' },
+      // opa-envoy-plugin's only bound is gRPC's 4 MiB message: ztauthz's request.* limits
+      // (1 MiB body, 8 KiB path, 200 headers, 128 KiB of headers by default) raised to it.
+      request: {
+        parse_body: !(config.skipBodyParse ?? false),
+        truncated_body: 'policy',
+        max_body_bytes: 4 * 1024 * 1024,
+        max_path_bytes: 1024 * 1024,
+        max_headers: 10000,
+        max_header_bytes: 4 * 1024 * 1024,
+      },
       cache: { enabled: cache, ignore: VOLATILE_FIELDS.filter((f) => f !== 'attributes.request.http.id') },
       decision_log: { enabled: false },
       log: { level: 'info' },

@@ -4,5 +4,6 @@ import { INPUT_CASES } from './input.ts';
 import { RESULT_CASES } from './result.ts';
 import { BUILTIN_CASES } from './builtins.ts';
 import { TUTORIAL_CASES } from './tutorials.ts';
+import { EDGE_CASES } from './edges.ts';
 
-export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES, ...RESULT_CASES, ...BUILTIN_CASES, ...TUTORIAL_CASES];
+export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES, ...RESULT_CASES, ...BUILTIN_CASES, ...TUTORIAL_CASES, ...EDGE_CASES];

@@ -14,7 +14,7 @@ export interface HttpSpec {
   /** Replaces every header, pseudo-headers included; null: no headers at all. */
   rawHeaders?: Record<string, string> | null;
   /** Envoy's encode_raw_headers form: repeated names kept apart. */
-  headerMap?: Array<[string, string]>;
+  headerMap?: Array<[string, string | Buffer]>;
   body?: string;
   rawBody?: Buffer;
   size?: number;
@@ -73,7 +73,7 @@ export function req(h: HttpSpec = {}, a: AttributesSpec = {}): object {
   const headers =
     h.rawHeaders === undefined ? { ':method': method, ':path': path, ':authority': host, ':scheme': h.scheme ?? 'http', ...h.headers } : h.rawHeaders;
   if (headers !== null) http['headers'] = headers;
-  if (h.headerMap) http['headerMap'] = { headers: h.headerMap.map(([key, v]) => ({ key, rawValue: Buffer.from(v) })) };
+  if (h.headerMap) http['headerMap'] = { headers: h.headerMap.map(([key, v]) => ({ key, rawValue: Buffer.isBuffer(v) ? v : Buffer.from(v) })) };
   if (h.body !== undefined) http['body'] = h.body;
   if (h.rawBody !== undefined) http['rawBody'] = h.rawBody;
   if (h.size !== undefined) http['size'] = h.size;
