@@ -1,14 +1,22 @@
 // The drop-in promise, measured: every case's policy is loaded by the real
-// opa-envoy-plugin (v1.19.1-envoy, from scripts/peers.sh) and by ztauthz, each
-// case's CheckRequests go to both over gRPC, and the CheckResponses must be
-// the same field by field (decision ids aside; gRPC errors by code).
+// opa-envoy-plugin (v1.19.1-envoy, from scripts/peers.sh --required) and by
+// ztauthz, each case's CheckRequests go to both over gRPC, and the
+// CheckResponses must be the same field by field (decision ids aside; gRPC
+// errors by code). ztauthz runs twice per group, with its decision cache off
+// (the comparison) and on: a `cache:<pair>` entry compares ztauthz with the
+// cache on against itself with the cache off.
 //
-// Known differences are not hidden: they are listed, with their reasons, in
-// expected-differences.ts. This test asserts that every pair not listed there
-// answers identically AND that every listed pair still differs, so fixing a
-// difference fails the test until its entry is removed.
+// Known differences are not hidden: they are listed, with their causes, in
+// expected-differences.ts: encoding differences common to most answers as
+// GLOBAL_DIFFERENCES (set aside on both sides before comparing), the rest
+// pair by pair. This test asserts that every pair not listed answers
+// identically, that every listed pair still differs, and that every global
+// difference still matters somewhere, so a fix fails the test until its
+// entry is removed.
 //
-// DROPIN_REPORT=FILE writes every pair's two answers as JSON, for diagnosis.
+// Cases live in cases/*.ts; harness.ts lays them out as policy directories
+// (one per group of cases with the same server settings) and starts the
+// servers. DROPIN_REPORT=FILE writes every pair's two answers as JSON.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -148,6 +148,9 @@ const EXTRA_INPUT_KEYS =
 const BAD_JSON =
   'A body labelled JSON that does not parse: both answer 400 (status PERMISSION_DENIED, denied_response 400) with the reason as body, but the bodies differ: opa-envoy-plugin "request_parse_error: <Go encoding/json error>" (e.g. "unexpected EOF"), ztauthz "body_invalid: body is labelled JSON but does not parse: <JSON.parse error>" (src/envoy/RequestBody.ts). A BOM, trailing text, two values, only whitespace and NaN are all refused by both.';
 
+const NO_PROTO_DESCRIPTOR =
+  'gRPC bodies: opa-envoy-plugin with proto-descriptor decodes the first message of an application/grpc raw_body (gRPC-Web too: it matches the content type by substring) into parsed_body by the service and method in the path, int64 as strings as protojson writes them; ztauthz has no such setting and gives parsed_body null. Needs a policy-side descriptor (e.g. request.proto_descriptor) and a protobufjs decode in src/envoy/RequestBody.ts. ';
+
 /**
  * Pair by pair: `<case id>/<request name>`, `<case id>/*` for every pair of a
  * case, and `cache:<case id>/<request name>` where ztauthz with its decision
@@ -176,12 +179,21 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'edge_targets/backslash': PATH_REJECTED + ' (/a\\b: opa-envoy-plugin gives ["a\\\\b"].)',
   'edge_targets/encoded-dot-segment': PATH_REJECTED + ' (/a/%2e%2e/b: opa-envoy-plugin gives ["a","..","b"].)',
   'edge_targets/asterisk':
-    'OPTIONS * (asterisk-form target): opa-envoy-plugin gives parsed_path ["*"], ztauthz [] (src/route/CanonicalPath.ts treats "*" as a target without segments).',
+    'OPTIONS * (asterisk-form target): opa-envoy-plugin gives parsed_path ["*"], ztauthz [] (the ASTERISK target in src/route/CanonicalPath.ts has no segments).',
   'edge_host/disagree':
     'host "api.example.com" with an :authority header "admin.example.com": ztauthz denies 400 host_rejected (src/route/ canonical host check), opa-envoy-plugin evaluates. Deliberate hardening, but a policy that allowed it before now sees a 400. (Envoy itself sends the two equal.)',
   'edge_host/userinfo': 'host "user@api.example.com": ztauthz denies 400 host_rejected ("not a valid host name"), opa-envoy-plugin evaluates.',
   'edge_host/empty-host':
     'Proto3 zero values sent explicitly (http.host ""): opa-envoy-plugin drops them, so input.attributes.request.http.host is undefined (here: undefined decision, gRPC error), ztauthz keeps host "". Same cause as in_body/empty-string.',
+  // --- gRPC bodies (proto-descriptor) ---
+  'grpc_body/hello': NO_PROTO_DESCRIPTOR + 'Here ztauthz gives null for {"name":"bob","count":"3",...}.',
+  'grpc_body/empty-message': NO_PROTO_DESCRIPTOR + 'An empty message is {} in opa-envoy-plugin.',
+  'grpc_body/grpc-web': NO_PROTO_DESCRIPTOR + 'application/grpc-web+proto is decoded too.',
+  'grpc_body/truncated-frame': NO_PROTO_DESCRIPTOR + 'A frame declaring more bytes than arrived gives truncated_body true in opa-envoy-plugin.',
+  'grpc_body/short-frame': NO_PROTO_DESCRIPTOR + 'Fewer than 5 bytes: opa-envoy-plugin answers 400 "request_parse_error: less than 5 bytes".',
+  'grpc_body/bad-protobuf': NO_PROTO_DESCRIPTOR + 'Bytes that are not the message: opa-envoy-plugin answers 400 "request_parse_error: proto: cannot parse invalid wire-format data".',
+  'grpc_body/three-segments': NO_PROTO_DESCRIPTOR + 'A path that is not /Service/Method: opa-envoy-plugin answers 400 "request_parse_error: invalid parsed path".',
+  'grpc_rule/bob': NO_PROTO_DESCRIPTOR + 'So a policy on a message field denies in ztauthz what opa-envoy-plugin allows.',
   // --- headers ---
   'in_headers_all/none':
     'A request without headers: opa-envoy-plugin has no attributes.request.http.headers key, ztauthz an empty object. Cause: foldHeaderMap in src/envoy/CheckRequest.ts always sets http.headers (the contract says only populated fields appear).',
@@ -202,7 +214,7 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'in_parsed_body_json/uppercase-type':
     'content-type "Application/JSON": opa-envoy-plugin matches the media type case-sensitively and leaves parsed_body null; ztauthz lower-cases it (bodyKind in src/envoy/RequestBody.ts) and parses the body.',
   'in_parsed_body_form/bad-escape':
-    'An urlencoded body with a bad escape (a=%zz): opa-envoy-plugin answers 400 "request_parse_error: invalid URL escape", ztauthz allows with parsed_body {} (parseQueryString in src/envoy/QueryString.ts drops the pair silently).',
+    'An urlencoded body with a bad escape (a=%zz): opa-envoy-plugin answers 400 "request_parse_error: invalid URL escape", ztauthz allows with parsed_body {} (parseQueryString in src/envoy/QueryString.ts drops pairs with a bad escape, as Go\'s URL.Query() does, but opa-envoy-plugin parses form bodies with url.ParseQuery and fails on the error).',
   'edge_bodies/json-bom': BAD_JSON,
   'edge_bodies/json-trailing': BAD_JSON,
   'edge_bodies/json-two-values': BAD_JSON,
@@ -273,7 +285,7 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
     'Integer arithmetic beyond 2^53: 9007199254740993 * 2 is 18014398509481986 in opa (arbitrary precision), 18014398509481984 in the wasm (float64), shown with sprintf %v.',
   'bi_numbers_as_string/huge': 'Integer arithmetic beyond 2^64: the product of two 20-digit integers prints as 1.219326311370218e+39 in ztauthz, exactly in opa.',
   'bi_types/number':
-    'to_number("007"): the wasm keeps the number as its source text "007", which is not JSON, so reading the result fails ("Unexpected number in JSON") and the check fails with a gRPC error; opa gives 7. The wasm\'s number-to-JSON path (or opa-wasm\'s result parsing in src/policy/PolicyEngine.ts) must canonicalise such numbers.',
+    'to_number("007"): the wasm keeps the number as its source text "007", which is not JSON, so reading the result fails ("Unexpected number in JSON") and the check fails with a gRPC error; opa gives 7. The wasm writes the number in its source form and opa-wasm JSON.parses the wasm\'s JSON text (node_modules/@open-policy-agent/opa-wasm/src/opa.js); ztauthz must canonicalise such numbers (or to_number must be a host builtin).',
   'bi_regex_split/groups': 'regex.split runs on JS String.prototype.split (opa-wasm src/builtins/regex.js): capture groups are spliced into the result (["", "k1", "v1", ";", ...]); Go returns ["", ";", ""].',
   'bi_regex_split/empty': 'regex.split("x*", ""): JS split gives [], Go [""].',
   'bi_regex_split/lookahead': 'regex.split("a(?=b)", ...): JS accepts the lookahead and splits, RE2 refuses the pattern (opa: undefined).',

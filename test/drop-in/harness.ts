@@ -76,6 +76,8 @@ export async function startOpaEnvoyPlugin(policyDir: string, config: ServerConfi
 async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, tmp: string): Promise<Peer> {
   const [grpcPort, httpPort, diagPort] = (await freePorts(3)) as [number, number, number];
   const file = join(tmp, `opa-envoy-${grpcPort}.yaml`);
+  const descriptor = config.protoDescriptor ? join(tmp, `descriptor-${grpcPort}.pb`) : undefined;
+  if (descriptor) writeFileSync(descriptor, config.protoDescriptor!);
   writeFileSync(
     file,
     toYaml({
@@ -86,6 +88,7 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
           'dry-run': config.dryRun ?? false,
           'skip-request-body-parse': config.skipBodyParse ?? false,
           'enable-reflection': false,
+          ...(descriptor ? { 'proto-descriptor': descriptor } : {}),
         },
       },
       decision_logs: { console: false },

@@ -7,6 +7,11 @@ export interface ServerConfig {
   readonly dryRun?: boolean;
   /** opa-envoy-plugin's skip-request-body-parse; ztauthz's request.parse_body inverted. */
   readonly skipBodyParse?: boolean;
+  /**
+   * opa-envoy-plugin's proto-descriptor (a FileDescriptorSet), with which it
+   * parses gRPC request bodies into parsed_body; ztauthz has no equivalent.
+   */
+  readonly protoDescriptor?: Uint8Array;
 }
 
 export interface DropInRequest {
