@@ -43,6 +43,8 @@ for (const c of ALL_CASES) {
 const tmp = mkdtempSync(join(tmpdir(), 'ztauthz-dropin-'));
 const pairs = new Map<string, Pair>();
 const running: Peer[] = [];
+/** Decision-cache hits of each group's cache-on ztauthz. */
+const cacheHits = new Map<string, number>();
 
 /** The builtins a refusal names, e.g. "policy uses builtins ztauthz does not provide: http.send, net.cidr_merge". */
 function missingBuiltins(message: string): string[] {
@@ -50,7 +52,12 @@ function missingBuiltins(message: string): string[] {
   return m ? m[1]!.split(',').map((s) => s.trim().replace(/[^a-z0-9_.]+$/i, '')) : [];
 }
 
-async function sendAll(peer: Peer, cases: readonly DropInCase[]): Promise<Map<string, Answer>> {
+/**
+ * Sends every request of the cases in order; `twice` sends each one again
+ * right after and keeps the second answer (for the cache-on server: an
+ * answer from the cache, or its request shortcut, where one is kept).
+ */
+async function sendAll(peer: Peer, cases: readonly DropInCase[], twice = false): Promise<Map<string, Answer>> {
   const client = new CheckClient(peer.port);
   const answers = new Map<string, Answer>();
   try {
@@ -59,6 +66,7 @@ async function sendAll(peer: Peer, cases: readonly DropInCase[]): Promise<Map<st
         const request = structuredClone(r.request) as { attributes: { request: { http?: Record<string, unknown> } } };
         const http = request.attributes.request.http;
         if (http) http['id'] = c.id;
+        if (twice) await ask(client, request);
         answers.set(`${c.id}/${r.name}`, await ask(client, request));
       }
     }
@@ -116,8 +124,9 @@ async function runGroup(name: string, cases: DropInCase[]): Promise<void> {
   const [peerAnswers, plainAnswers, cachedAnswers] = await Promise.all([
     sendAll(peer, cases),
     plain.peer ? sendAll(plain.peer, plain.loaded) : new Map<string, Answer>(),
-    cached.peer ? sendAll(cached.peer, cached.loaded) : new Map<string, Answer>(),
+    cached.peer ? sendAll(cached.peer, cached.loaded, true) : new Map<string, Answer>(),
   ]);
+  if (cached.peer) cacheHits.set(name, await cached.peer.cacheHits!());
   for (const c of cases) {
     for (const r of c.requests) {
       const key = `${c.id}/${r.name}`;
@@ -172,6 +181,10 @@ describe('ztauthz as a drop-in for opa-envoy-plugin v1.19.1-envoy', () => {
   it('has enough cases', () => {
     expect(ALL_CASES.length).toBeGreaterThanOrEqual(60);
     expect([...pairs.keys()].filter((k) => !k.startsWith('cache:')).length).toBeGreaterThanOrEqual(300);
+  });
+
+  it('answers from its decision cache when the cache is on (so the cache: pairs test it)', () => {
+    expect(cacheHits.get('main') ?? 0).toBeGreaterThan(100);
   });
 
   it('answers every pair not listed in expected-differences.ts exactly as opa-envoy-plugin does (and the same with its cache on)', () => {

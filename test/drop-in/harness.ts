@@ -48,6 +48,8 @@ export function writePolicyDir(dir: string, cases: readonly DropInCase[]): void 
 export interface Peer {
   readonly name: string;
   readonly port: number;
+  /** ztauthz only: decision-cache hits so far, from its /metrics. */
+  cacheHits?(): Promise<number>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -159,6 +161,10 @@ export async function startZtauthz(policyDir: string, config: ServerConfig, tmp:
   return {
     name: cache ? 'ztauthz (cache on)' : 'ztauthz',
     port: serve.grpcPort,
+    cacheHits: async () => {
+      const text = await (await fetch(`http://127.0.0.1:${serve.httpPort}/metrics`)).text();
+      return Number(/^ztauthz_decision_cache_lookups_total\{result="hit"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    },
     output: () => serve.stderr(),
     stop: async () => {
       await serve.stop();
