@@ -261,6 +261,10 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'bi_regex_split/case-flag': 'regex.split with "(?i)abc": RE2 accepts the flag group, the JS RegExp of opa-wasm\'s regex.split (src/builtins/regex.js) does not, and the error aborts the evaluation (see the builtin-error entries).',
   'bi_encoding_hex_decode/json': BUILTIN_ERROR + ' Here hex.decode("zz") (src/policy/builtins/encoding.ts throws).',
   'bi_urlquery/bad-escape': BUILTIN_ERROR + ' Here urlquery.decode("%zz") (src/policy/builtins/urlquery.ts throws), which also loses every other key of the answer.',
+  'tut_malformed_token/garbage':
+    BUILTIN_ERROR +
+    ' The everyday shape: "default allow := false; allow if io.jwt.decode(bearer) ..." with the header "Authorization: Bearer garbage". opa-envoy-plugin denies (403); ztauthz with on_error grpc_error answers a gRPC error, so an Envoy with failure_mode_allow: true ALLOWS the request (with the default on_error deny it is a 403 with reason policy_error).',
+  'tut_malformed_token/not-json': BUILTIN_ERROR + ' As tut_malformed_token/garbage, with a token whose sections are not JSON.',
   'bi_jwt_decode/garbage': BUILTIN_ERROR + ' Here io.jwt.decode("not.a.jwt") (src/policy/builtins/jwt.ts).',
   'bi_jwt_decode/empty': BUILTIN_ERROR + ' Here io.jwt.decode("").',
   'bi_jwt_decode/two-parts': BUILTIN_ERROR + ' Here io.jwt.decode of a token with two sections.',

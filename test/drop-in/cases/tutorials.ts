@@ -102,6 +102,25 @@ result := {"allowed": false, "http_status": 403, "body": sprintf("user %s may no
     ],
   },
   {
+    id: 'tut_malformed_token',
+    about: 'the common decode-only rule with a default deny, fed tokens that do not decode',
+    rego: `package PKG
+
+default allow := false
+allow if {
+  [_, payload, _] := io.jwt.decode(trim_prefix(input.attributes.request.http.headers.authorization, "Bearer "))
+  payload.role == "admin"
+}
+`,
+    requests: [
+      { name: 'admin', request: get('/', { authorization: `Bearer ${jwtOf({ alg: 'none' }, { role: 'admin' })}` }) },
+      { name: 'user', request: get('/', { authorization: `Bearer ${jwtOf({ alg: 'none' }, { role: 'user' })}` }) },
+      { name: 'garbage', request: get('/', { authorization: 'Bearer garbage' }) },
+      { name: 'not-json', request: get('/', { authorization: 'Bearer eyJh.eyJh.c2ln' }) },
+      { name: 'no-header', request: get('/') },
+    ],
+  },
+  {
     id: 'tut_istio_custom',
     about: 'Istio CUSTOM provider sample: a header decides, the check result goes back as headers',
     decision: 'result',
