@@ -1,9 +1,13 @@
 // Parses the request body the way opa-envoy-plugin does, by content type:
 // JSON, urlencoded form and multipart form become policy data; anything else
 // is null. A body that claims a type and does not parse is an input error.
+// JSON is parsed within bounds and refused when ambiguous (see JsonBody.ts),
+// so nothing after this point meets a body nested deeper, or larger, than the
+// configuration allows.
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonValue } from '../types/Json.ts';
 import { parseQueryString } from './QueryString.ts';
+import { DEFAULT_JSON_LIMITS, parseJsonBody, type JsonBodyLimits } from './JsonBody.ts';
 
 export interface ParsedBody {
   readonly parsed: JsonValue;
@@ -13,7 +17,7 @@ export interface ParsedBody {
 const NOT_PARSED: ParsedBody = { parsed: null, truncated: false };
 const TRUNCATED: ParsedBody = { parsed: null, truncated: true };
 
-export function parseBody(headers: Readonly<Record<string, string>>, body: string, rawBody: Buffer): ParsedBody {
+export function parseBody(headers: Readonly<Record<string, string>>, body: string, rawBody: Buffer, json: JsonBodyLimits = DEFAULT_JSON_LIMITS): ParsedBody {
   const contentType = headers['content-type'];
   if (!contentType) return NOT_PARSED;
   const kind = bodyKind(contentType);
@@ -25,11 +29,7 @@ export function parseBody(headers: Readonly<Record<string, string>>, body: strin
 
   switch (kind) {
     case 'json':
-      try {
-        return { parsed: JSON.parse(text) as JsonValue, truncated: false };
-      } catch (err) {
-        throw new CheckError(Reason.bodyInvalid, `body is labelled JSON but does not parse: ${(err as Error).message}`);
-      }
+      return { parsed: parseJsonBody(text, json), truncated: false };
     case 'form':
       return { parsed: parseQueryString(text), truncated: false };
     case 'multipart':
