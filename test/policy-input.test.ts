@@ -6,6 +6,7 @@ import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import { Reason } from '../src/types/Reason.ts';
 import { isUtf8 } from 'node:buffer';
 import { prng } from './support/prng.ts';
+import protobuf from 'protobufjs';
 
 const LIMITS = { maxHeaders: 100, maxHeaderBytes: 65536, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
 const OPTS: InputOptions = { parseBody: true, truncatedBody: 'policy' };
@@ -68,6 +69,39 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: mp })['parsed_body']).toEqual({ model: ['fraud'], file: ['line1\r\nline2'] });
     expect(input({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' })['parsed_body']).toBeNull();
     expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from('{"a":1}').toString('base64') })['parsed_body']).toEqual({ a: 1 });
+  });
+
+  it('parses JSON bodies within request.max_body_* and refuses duplicate keys, or keeps the last with body_duplicate_keys: last', () => {
+    const json = (body: string, opts = OPTS) => input({ method: 'POST', headers: { 'content-type': 'application/json' }, body }, {}, opts);
+    const tight: InputOptions = { ...OPTS, json: { maxDepth: 2, maxKeys: 3, maxElements: 4, duplicateKeys: 'deny' } };
+    expect(json('{"a":[1,2,3,4],"b":{}}', tight)['parsed_body']).toEqual({ a: [1, 2, 3, 4], b: {} });
+    expect(() => json('{"a":[[1]]}', tight)).toThrow(expect.objectContaining({ reason: Reason.bodyTooDeep }));
+    expect(() => json('{"a":1,"b":{"c":1,"d":2}}', tight)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => json('[1,2,3,4,5]', tight)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    // Without json options: the configuration defaults.
+    expect(() => json(`${'['.repeat(65)}${']'.repeat(65)}`)).toThrow(expect.objectContaining({ reason: Reason.bodyTooDeep }));
+    expect(() => json('{"model":"a","mod\\u0065l":"b"}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
+    const last: InputOptions = { ...OPTS, json: { maxDepth: 64, maxKeys: 100, maxElements: 100, duplicateKeys: 'last' } };
+    expect(json('{"model":"a","mod\\u0065l":"b"}', last)['parsed_body']).toEqual({ model: 'b' });
+    // The same for raw_body.
+    const raw = (body: string) => input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from(body).toString('base64') });
+    expect(() => raw('{"model":"a","model":"b"}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
+  });
+
+  it('refuses a metadata Struct nested deeper than decoding allows as request_malformed, naming the nesting', () => {
+    let v: unknown = 'x';
+    for (let i = 0; i < 49; i++) v = { a: v };
+    const deep = () => input({}, { metadata_context: { filter_metadata: { jwt: { v } } } });
+    const limit = protobuf.util.recursionLimit;
+    try {
+      protobuf.util.recursionLimit = 1000; // so that encodeCheckRequestJson writes it at all
+      expect(deep).toThrow(expect.objectContaining({ reason: Reason.requestMalformed, message: expect.stringMatching(/nests messages deeper than 100/) }));
+    } finally {
+      protobuf.util.recursionLimit = limit;
+    }
+    let ok: unknown = 'x';
+    for (let i = 0; i < 40; i++) ok = i % 2 ? [ok] : { a: ok };
+    expect((input({}, { metadata_context: { filter_metadata: { jwt: { ok } } } })['attributes'] as any).metadataContext.filterMetadata.jwt.ok).toEqual(ok);
   });
 
   it('marks truncated bodies and, by default, denies them', () => {
