@@ -101,6 +101,18 @@ describe('JSON body bounds', () => {
     }
   });
 
+  it('counts the elements of number runs exactly at the bound, however runs and containers alternate', () => {
+    for (const [text, elements] of [
+      ['[[{"":[]},""],1,[[""]]]', 7],
+      ['[[1,2,3],[4,5,6]]', 8],
+      ['[1, 2 ,3,[4,"5,6",7],-8e-1,{"a":[9]},10]', 11],
+      ['[0,true,1,null,2,false,"x"]', 7],
+    ] as const) {
+      expect(reasonOf(() => scanJson(text, { ...LIMITS, maxElements: elements })), text).toBeUndefined();
+      expect(reasonOf(() => scanJson(text, { ...LIMITS, maxElements: elements - 1 })), text).toBe(Reason.bodyTooManyElements);
+    }
+  });
+
   it('refuses 5,000 levels of arrays or objects before parsing, and takes exactly max_body_depth', () => {
     for (const [open, close] of [['[', ']'], ['{"a":', '}']]) {
       expect(reasonOf(() => parseJsonBody(open!.repeat(5000) + '1' + close!.repeat(5000), LIMITS))).toBe(Reason.bodyTooDeep);

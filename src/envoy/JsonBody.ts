@@ -60,6 +60,7 @@ const SMALL_OBJECT_KEYS = 8;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
+const COLON = 0x3a;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
@@ -96,9 +97,50 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
   // Index of the next backslash at or after the scan position (n: none), so a
   // string's escapes are found without looking at its characters.
   let nextBackslash = -1;
+  // Runs of numbers and literals in arrays (tensor data), see below: where
+  // the next character that ends such a run is (-1: look again), and the runs
+  // whose commas are not counted yet, with an upper bound of those commas.
+  let nextQuote = -1;
+  let nextOpenBrace = -1;
+  let nextCloseBrace = -1;
+  let nextOpenBracket = -1;
+  let nextCloseBracket = -1;
+  const runs: number[] = [];
+  let runsUpper = 0;
+  const commas = { comma: -1 };
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
+    if (c > COMMA && c < OPEN_BRACKET) {
+      // Digits, ".", "-", ":", "E": the characters most bodies are mostly made of, skipped first.
+      if (c !== COLON && depth > 0 && isObject[depth] !== true) {
+        // A number in an array: up to the next quote, bracket or brace there
+        // are only numbers, literals, commas and whitespace (in valid JSON),
+        // and each comma is one more element. Found with indexOf (native)
+        // rather than character by character: tensors are long runs of
+        // numbers. Their commas are only counted when an upper bound of them
+        // could cross max_body_elements, so at the usual sizes they are not
+        // counted at all.
+        if (nextQuote < i) nextQuote = indexOrEnd(text, '"', i);
+        if (nextOpenBrace < i) nextOpenBrace = indexOrEnd(text, '{', i);
+        if (nextCloseBrace < i) nextCloseBrace = indexOrEnd(text, '}', i);
+        if (nextOpenBracket < i) nextOpenBracket = indexOrEnd(text, '[', i);
+        if (nextCloseBracket < i) nextCloseBracket = indexOrEnd(text, ']', i);
+        const end = Math.min(nextQuote, nextOpenBrace, nextCloseBrace, nextOpenBracket, nextCloseBracket);
+        // Each comma follows at least one other character of the run.
+        runsUpper += (end - i + 1) >> 1;
+        runs.push(i, end);
+        if (elementCount + runsUpper > maxElements) {
+          elementCount += settleRuns(text, runs, commas);
+          runsUpper = 0;
+          if (elementCount > maxElements) tooManyElements(maxElements);
+        }
+        i = end;
+        continue;
+      }
+      i++;
+      continue;
+    }
     if (c === QUOTE) {
       if (nextBackslash < i) {
         nextBackslash = text.indexOf('\\', i);
@@ -125,7 +167,11 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
       if (isObject[depth] === true) {
         if (++keyCount > maxKeys) tooManyKeys(maxKeys);
         expectKey = true;
-      } else if (++elementCount > maxElements) tooManyElements(maxElements);
+      } else if (++elementCount + runsUpper > maxElements) {
+        elementCount += settleRuns(text, runs, commas);
+        runsUpper = 0;
+        if (elementCount > maxElements) tooManyElements(maxElements);
+      }
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) {
         throw new CheckError(Reason.bodyTooDeep, `JSON body nests deeper than ${maxDepth} levels (request.max_body_depth)`);
@@ -141,7 +187,11 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
       if (next !== CLOSE_BRACE && next !== CLOSE_BRACKET) {
         if (object) {
           if (++keyCount > maxKeys) tooManyKeys(maxKeys);
-        } else if (++elementCount > maxElements) tooManyElements(maxElements);
+        } else if (++elementCount + runsUpper > maxElements) {
+          elementCount += settleRuns(text, runs, commas);
+          runsUpper = 0;
+          if (elementCount > maxElements) tooManyElements(maxElements);
+        }
       }
       i = j;
       continue;
@@ -154,6 +204,34 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
     }
     i++;
   }
+}
+
+/** text.indexOf(ch, from), or the text's length when there is none. */
+function indexOrEnd(text: string, ch: string, from: number): number {
+  const at = text.indexOf(ch, from);
+  return at < 0 ? text.length : at;
+}
+
+/**
+ * The elements of the runs not counted yet: the commas in the ranges
+ * [from, to) given as pairs, in order, which are then forgotten. `next` carries
+ * the next comma found so far from call to call, so no stretch of text is
+ * searched twice however the ranges fall (a search that ends past a range is
+ * the answer for the ranges up to that comma).
+ */
+function settleRuns(text: string, ranges: number[], next: { comma: number }): number {
+  let count = 0;
+  for (let r = 0; r < ranges.length; r += 2) {
+    const from = ranges[r] as number;
+    const to = ranges[r + 1] as number;
+    if (next.comma < from) next.comma = indexOrEnd(text, ',', from);
+    while (next.comma < to) {
+      count++;
+      next.comma = indexOrEnd(text, ',', next.comma + 1);
+    }
+  }
+  ranges.length = 0;
+  return count;
 }
 
 function isJsonSpace(c: number): boolean {
