@@ -88,6 +88,35 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(() => raw('{"model":"a","model":"b"}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
   });
 
+  it('takes any name in a query or form, "__proto__", "toString" and "constructor" included (they threw)', () => {
+    const q = input({ path: '/a?toString=1&__proto__=2&constructor=3&hasOwnProperty=4&toString=5' })['parsed_query'] as Record<string, unknown>;
+    // Compared as JSON text: in an object literal, __proto__ would set the prototype.
+    expect(JSON.stringify(q)).toBe('{"toString":["1","5"],"__proto__":["2"],"constructor":["3"],"hasOwnProperty":["4"]}');
+    expect(Object.getPrototypeOf(q)).toBe(Object.prototype);
+    const form = input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '__proto__=x&valueOf=y' })['parsed_body'];
+    expect(Object.keys(form as object)).toEqual(['__proto__', 'valueOf']);
+    const mp = '--B\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name="toString"\r\n\r\nw\r\n--B--\r\n';
+    const parsed = input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body: mp })['parsed_body'];
+    expect(JSON.stringify(parsed)).toBe('{"__proto__":["v"],"toString":["w"]}');
+  });
+
+  it('bounds form and multipart bodies by request.max_body_keys (names) and max_body_elements (values)', () => {
+    const tight: InputOptions = { ...OPTS, json: { maxDepth: 64, maxKeys: 2, maxElements: 3, duplicateKeys: 'deny' } };
+    const form = (body: string) => input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }, {}, tight)['parsed_body'];
+    expect(form('a=1&b=2&a=3')).toEqual({ a: ['1', '3'], b: ['2'] });
+    expect(() => form('a=1&b=2&c=3')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => form('a=1&a=2&a=3&a=4')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    const part = (name: string) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nv\r\n`;
+    const mp = (body: string) => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body }, {}, tight)['parsed_body'];
+    expect(mp(part('a') + part('b') + part('a') + '--B--\r\n')).toEqual({ a: ['v', 'v'], b: ['v'] });
+    expect(() => mp(part('a') + part('b') + part('c') + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => mp(part('a').repeat(4) + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    // Unnamed parts count too: each costs a header parse.
+    expect(() => mp('--B\r\nX: y\r\n\r\nv\r\n'.repeat(4) + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    // The query string is not a body: only request.max_path_bytes bounds it.
+    expect(Object.keys(input({ path: '/a?a=1&b=2&c=3&d=4' }, {}, tight)['parsed_query'] as object)).toHaveLength(4);
+  });
+
   it('refuses a metadata Struct nested deeper than decoding allows as request_malformed, naming the nesting', () => {
     let v: unknown = 'x';
     for (let i = 0; i < 49; i++) v = { a: v };

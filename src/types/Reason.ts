@@ -20,9 +20,9 @@ export const Reason = {
   bodyTruncated: 'body_truncated',
   /** The JSON body nests arrays and objects deeper than request.max_body_depth. */
   bodyTooDeep: 'body_too_deep',
-  /** The JSON body has more object keys than request.max_body_keys. */
+  /** The JSON body has more object keys (a form body more names) than request.max_body_keys. */
   bodyTooManyKeys: 'body_too_many_keys',
-  /** The JSON body has more array elements than request.max_body_elements. */
+  /** The JSON body has more array elements (a form body more values) than request.max_body_elements. */
   bodyTooManyElements: 'body_too_many_elements',
   /** The JSON body has a key twice in one object (after unescaping): ambiguous, refused unless request.body_duplicate_keys is "last". */
   bodyDuplicateKey: 'body_duplicate_key',
