@@ -170,6 +170,15 @@ describe('JSON body bounds', () => {
     expect(parseJsonBody('{"model":"allowed","mod\\u0065l":"other"}', LAST)).toEqual({ model: 'other' });
   });
 
+  it('with deny_any_case, also refuses keys that differ in case only, as Go\'s encoding/json matches them', () => {
+    const anyCase: JsonBodyLimits = { ...LIMITS, duplicateKeys: 'deny_any_case' };
+    for (const text of ['{"model":"a","Model":"b"}', '{"model":"a","MODEL":"b"}', '{"x":{"kind":1,"\u212aind":2}}', '{"messages":[],"me\u017f\u017fages":[]}', '{"model":"a","mod\u0065l":"b"}']) {
+      expect(reasonOf(() => parseJsonBody(text, anyCase)), text).toBe(Reason.bodyDuplicateKey);
+    }
+    expect(reasonOf(() => parseJsonBody('{"model":"a","Model":"b"}', LIMITS))).toBeUndefined();
+    expect(reasonOf(() => parseJsonBody('{"model":"a","x":{"Model":"b"}}', anyCase))).toBeUndefined();
+  });
+
   it('does not take equal keys in different objects, keys and values, or strings that merely contain a key, for duplicates', () => {
     const fine = [
       '{"model":"a","x":{"model":"b"}}',

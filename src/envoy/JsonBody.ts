@@ -51,8 +51,13 @@ export interface JsonBodyLimits {
   readonly maxKeys: number;
   /** Most array elements in the whole body. */
   readonly maxElements: number;
-  /** "deny": a key given twice in one object (after unescaping) refuses the body; "last": the last one counts (JSON.parse). */
-  readonly duplicateKeys: 'deny' | 'last';
+  /**
+   * "deny": a key given twice in one object (after unescaping) refuses the
+   * body; "deny_any_case": also two keys that differ in case only (Go's
+   * encoding/json fills a struct field from either); "last": the last one
+   * counts (JSON.parse).
+   */
+  readonly duplicateKeys: 'deny' | 'deny_any_case' | 'last';
 }
 
 /** The configuration defaults (request.max_body_depth, max_body_keys, max_body_elements, body_duplicate_keys). */
@@ -87,7 +92,8 @@ export function parseJsonBody(text: string, limits: JsonBodyLimits): JsonValue {
  */
 export function scanJson(text: string, limits: JsonBodyLimits): void {
   const { maxDepth, maxKeys, maxElements } = limits;
-  const checkKeys = limits.duplicateKeys === 'deny';
+  const checkKeys = limits.duplicateKeys !== 'last';
+  const anyCase = limits.duplicateKeys === 'deny_any_case';
   const n = text.length;
   // Per open container: its keys (objects, when checked), or null (arrays, or keys not checked).
   // isObject[d] says what the container at depth d is.
@@ -161,7 +167,10 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
       }
       if (expectKey) {
         expectKey = false;
-        if (checkKeys) addKey(keys, depth, escaped ? unescapeKey(text, i, end) : text.slice(i + 1, end));
+        if (checkKeys) {
+          const key = escaped ? unescapeKey(text, i, end) : text.slice(i + 1, end);
+          addKey(keys, depth, anyCase ? foldCase(key) : key);
+        }
       }
       i = end + 1;
       continue;
@@ -290,11 +299,22 @@ function addKey(keys: Array<string[] | Set<string> | null>, depth: number, key: 
   seen.add(key);
 }
 
+/**
+ * A key with case folded, for deny_any_case. Go's encoding/json matches a
+ * key to a struct field with bytes.EqualFold (Unicode simple folding: "kind",
+ * "KIND" and "\u212Aind", with KELVIN SIGN, are one field); upper then lower
+ * case maps each such family to one string. It also joins a few
+ * strings Go keeps apart ("ß" and "ss"): more refusals, never fewer.
+ */
+function foldCase(key: string): string {
+  return key.toUpperCase().toLowerCase();
+}
+
 function duplicate(key: string): never {
   const shown = key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}…` : JSON.stringify(key);
   throw new CheckError(
     Reason.bodyDuplicateKey,
-    `JSON body has the key ${shown} twice in one object: parsers disagree on which one counts (request.body_duplicate_keys)`,
+    `JSON body has the key ${shown} twice in one object (request.body_duplicate_keys; deny_any_case compares keys without case): parsers disagree on which one counts`,
   );
 }
 
