@@ -66,6 +66,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: '/nonexistent/ztauthz.yaml' })).toThrow(ConfigError);
   });
 
+  it('bounds JSON bodies: depth, keys, elements and duplicate keys, each settable', () => {
+    expect(loadConfig().request).toMatchObject({ max_body_depth: 64, max_body_keys: 100_000, max_body_elements: 1_000_000, body_duplicate_keys: 'deny' });
+    const c = loadConfig({
+      file: yamlFile('request:\n  max_body_depth: 16\n  body_duplicate_keys: last\n'),
+      env: { ZTAUTHZ_REQUEST_MAX_BODY_KEYS: '5000' },
+      flags: { 'request-max-body-elements': '2000000' },
+    });
+    expect(c.request).toMatchObject({ max_body_depth: 16, max_body_keys: 5000, max_body_elements: 2_000_000, body_duplicate_keys: 'last' });
+    expect(() => loadConfig({ flags: { 'request-body-duplicate-keys': 'first' } })).toThrow(/request\.body_duplicate_keys/);
+    expect(() => loadConfig({ flags: { 'request-max-body-depth': '0' } })).toThrow(/request\.max_body_depth/);
+    expect(() => loadConfig({ flags: { 'request-max-body-depth': '513' } })).toThrow(/request\.max_body_depth/);
+  });
+
   it('parses listen addresses', () => {
     expect(parseAddr(':9191')).toEqual({ host: '0.0.0.0', port: 9191 });
     expect(parseAddr('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });

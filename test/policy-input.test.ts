@@ -7,6 +7,7 @@ import { CheckRequestType } from '../src/envoy/ProtoCodec.ts';
 import { Reason } from '../src/types/Reason.ts';
 import { isUtf8 } from 'node:buffer';
 import { prng } from './support/prng.ts';
+import protobuf from 'protobufjs';
 
 const LIMITS = { maxHeaders: 100, maxHeaderBytes: 65536, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
 const OPTS: InputOptions = { parseBody: true, truncatedBody: 'policy' };
@@ -69,6 +70,68 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: mp })['parsed_body']).toEqual({ model: ['fraud'], file: ['line1\r\nline2'] });
     expect(input({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' })['parsed_body']).toBeNull();
     expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from('{"a":1}').toString('base64') })['parsed_body']).toEqual({ a: 1 });
+  });
+
+  it('parses JSON bodies within request.max_body_* and refuses duplicate keys, or keeps the last with body_duplicate_keys: last', () => {
+    const json = (body: string, opts = OPTS) => input({ method: 'POST', headers: { 'content-type': 'application/json' }, body }, {}, opts);
+    const tight: InputOptions = { ...OPTS, json: { maxDepth: 2, maxKeys: 3, maxElements: 4, duplicateKeys: 'deny' } };
+    expect(json('{"a":[1,2,3,4],"b":{}}', tight)['parsed_body']).toEqual({ a: [1, 2, 3, 4], b: {} });
+    expect(() => json('{"a":[[1]]}', tight)).toThrow(expect.objectContaining({ reason: Reason.bodyTooDeep }));
+    expect(() => json('{"a":1,"b":{"c":1,"d":2}}', tight)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => json('[1,2,3,4,5]', tight)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    // Without json options: the configuration defaults.
+    expect(() => json(`${'['.repeat(65)}${']'.repeat(65)}`)).toThrow(expect.objectContaining({ reason: Reason.bodyTooDeep }));
+    expect(() => json('{"model":"a","mod\\u0065l":"b"}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
+    const last: InputOptions = { ...OPTS, json: { maxDepth: 64, maxKeys: 100, maxElements: 100, duplicateKeys: 'last' } };
+    expect(json('{"model":"a","mod\\u0065l":"b"}', last)['parsed_body']).toEqual({ model: 'b' });
+    // The same for raw_body.
+    const raw = (body: string) => input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from(body).toString('base64') });
+    expect(() => raw('{"model":"a","model":"b"}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
+  });
+
+  it('takes any name in a query or form, "__proto__", "toString" and "constructor" included (they threw)', () => {
+    const q = input({ path: '/a?toString=1&__proto__=2&constructor=3&hasOwnProperty=4&toString=5' })['parsed_query'] as Record<string, unknown>;
+    // Compared as JSON text: in an object literal, __proto__ would set the prototype.
+    expect(JSON.stringify(q)).toBe('{"toString":["1","5"],"__proto__":["2"],"constructor":["3"],"hasOwnProperty":["4"]}');
+    expect(Object.getPrototypeOf(q)).toBe(Object.prototype);
+    const form = input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '__proto__=x&valueOf=y' })['parsed_body'];
+    expect(Object.keys(form as object)).toEqual(['__proto__', 'valueOf']);
+    const mp = '--B\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name="toString"\r\n\r\nw\r\n--B--\r\n';
+    const parsed = input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body: mp })['parsed_body'];
+    expect(JSON.stringify(parsed)).toBe('{"__proto__":["v"],"toString":["w"]}');
+  });
+
+  it('bounds form and multipart bodies by request.max_body_keys (names) and max_body_elements (values)', () => {
+    const tight: InputOptions = { ...OPTS, json: { maxDepth: 64, maxKeys: 2, maxElements: 3, duplicateKeys: 'deny' } };
+    const form = (body: string) => input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }, {}, tight)['parsed_body'];
+    expect(form('a=1&b=2&a=3')).toEqual({ a: ['1', '3'], b: ['2'] });
+    expect(() => form('a=1&b=2&c=3')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => form('a=1&a=2&a=3&a=4')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    const part = (name: string) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nv\r\n`;
+    const mp = (body: string) => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body }, {}, tight)['parsed_body'];
+    expect(mp(part('a') + part('b') + part('a') + '--B--\r\n')).toEqual({ a: ['v', 'v'], b: ['v'] });
+    expect(() => mp(part('a') + part('b') + part('c') + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => mp(part('a').repeat(4) + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    // Unnamed parts count too: each costs a header parse.
+    expect(() => mp('--B\r\nX: y\r\n\r\nv\r\n'.repeat(4) + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    // The query string is not a body: only request.max_path_bytes bounds it.
+    expect(Object.keys(input({ path: '/a?a=1&b=2&c=3&d=4' }, {}, tight)['parsed_query'] as object)).toHaveLength(4);
+  });
+
+  it('refuses a metadata Struct nested deeper than decoding allows as request_malformed, naming the nesting', () => {
+    let v: unknown = 'x';
+    for (let i = 0; i < 49; i++) v = { a: v };
+    const deep = () => input({}, { metadata_context: { filter_metadata: { jwt: { v } } } });
+    const limit = protobuf.util.recursionLimit;
+    try {
+      protobuf.util.recursionLimit = 1000; // so that encodeCheckRequestJson writes it at all
+      expect(deep).toThrow(expect.objectContaining({ reason: Reason.requestMalformed, message: expect.stringMatching(/nests messages deeper than 100/) }));
+    } finally {
+      protobuf.util.recursionLimit = limit;
+    }
+    let ok: unknown = 'x';
+    for (let i = 0; i < 40; i++) ok = i % 2 ? [ok] : { a: ok };
+    expect((input({}, { metadata_context: { filter_metadata: { jwt: { ok } } } })['attributes'] as any).metadataContext.filterMetadata.jwt.ok).toEqual(ok);
   });
 
   it('marks truncated bodies and, by default, denies them', () => {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ResponseEncoder, checkResponseToJson, encodeCheckResponse, toCheckResponse } from '../src/envoy/CheckResponse.ts';
-import { decisionFromResult } from '../src/envoy/PolicyResult.ts';
+import { MAX_DYNAMIC_METADATA_DEPTH, decisionFromResult } from '../src/envoy/PolicyResult.ts';
 import type { Decision } from '../src/types/Decision.ts';
 import type { JsonObject, JsonValue } from '../src/types/Json.ts';
 import { Reason } from '../src/types/Reason.ts';
@@ -72,6 +72,22 @@ describe('CheckResponse encoding', () => {
     for (const d of [decisionFromResult(true), decisionFromResult(false), decisionFromResult(true)]) {
       const id = randomUUID();
       expect(Buffer.from(encoder.encode(d, id, false)).toString('hex')).toBe(protobufjsBytes(d, id, false));
+    }
+  });
+
+  it('encodes dynamic_metadata as deep as the result check lets through (48 levels); deeper is result_invalid, not an encoder error', () => {
+    const encoder = new ResponseEncoder({ dryRun: false });
+    for (const kind of ['object', 'array', 'mixed'] as const) {
+      const nested = (levels: number): JsonValue => {
+        let v: JsonValue = 'leaf';
+        for (let i = 0; i < levels; i++) v = kind === 'object' || (kind === 'mixed' && i % 2) ? { a: v } : [v];
+        return v;
+      };
+      // The metadata object itself is level 1.
+      const d = decisionFromResult({ allowed: true, dynamic_metadata: { x: nested(MAX_DYNAMIC_METADATA_DEPTH - 1) } });
+      for (const reused of [false, true]) expect(checkResponseToJson(encoder.encode(d, 'id', reused))['dynamicMetadata']).toMatchObject({ decision_id: 'id' });
+      expect(() => decisionFromResult({ allowed: true, dynamic_metadata: { x: nested(MAX_DYNAMIC_METADATA_DEPTH) } })).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
+      expect(() => decisionFromResult({ allowed: false, dynamic_metadata: { x: nested(5000) } })).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
     }
   });
 

@@ -78,6 +78,10 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'request.max_header_bytes', type: 'int', default: 128 * 1024, min: 1024, max: 64 * MiB, doc: 'Most bytes of header names and values together; more is denied (request_too_large).' },
   { key: 'request.max_path_bytes', type: 'int', default: 8192, min: 256, max: 1024 * 1024, doc: 'Longest request path (with query); longer is denied (request_too_large).' },
   { key: 'request.max_body_bytes', type: 'int', default: 1 * MiB, min: 0, max: 64 * MiB, doc: 'Largest body (body or raw_body) looked at; larger is denied (request_too_large).' },
+  { key: 'request.max_body_depth', type: 'int', default: 64, min: 1, max: 512, doc: 'Deepest nesting of arrays and objects in a JSON body (the top-level container is 1); deeper is denied (body_too_deep) before it is parsed.' },
+  { key: 'request.max_body_keys', type: 'int', default: 100000, min: 1, max: 100000000, doc: 'Most object keys in a whole JSON body (all objects together), or names in a form or multipart body; more is denied (body_too_many_keys) before the body is parsed. Each key costs 1 to 2 us of a Check (parsing, the cache key, the policy\'s copy of the input), an array element about a tenth of that.' },
+  { key: 'request.max_body_elements', type: 'int', default: 1000000, min: 1, max: 100000000, doc: 'Most array elements in a whole JSON body (all arrays together, e.g. tensor data), or values (parts) in a form or multipart body; more is denied (body_too_many_elements) before the body is parsed. A body of request.max_body_bytes at its default cannot hold more.' },
+  { key: 'request.body_duplicate_keys', type: 'enum', values: ['deny', 'deny_any_case', 'last'], default: 'deny', doc: '"deny": a JSON body with a key twice in one object (also when spelt with escapes, "mod\\u0065l") is denied (body_duplicate_key): backends that keep the first would serve another value than the one authorized. "deny_any_case": also keys that differ in case only ("model", "Model"), for backends in Go (Ollama, for one), whose encoding/json fills a struct field from any case and keeps the last. "last": the last one counts, as JSON.parse and opa-envoy-plugin do.' },
   { key: 'request.parse_body', type: 'bool', default: true, doc: 'Fill parsed_body and truncated_body (opa-envoy-plugin\'s skip-request-body-parse, inverted).' },
   { key: 'request.truncated_body', type: 'enum', values: ['deny', 'policy'], default: 'deny', doc: '"deny": a body Envoy sent only in part is denied (body_truncated) before the policy runs. "policy": the policy sees truncated_body: true and parsed_body: null, as in opa-envoy-plugin.' },
   { key: 'decision_log.enabled', type: 'bool', default: true, doc: 'Write one JSON line per decision.' },
@@ -164,6 +168,10 @@ export interface Config {
     max_header_bytes: number;
     max_path_bytes: number;
     max_body_bytes: number;
+    max_body_depth: number;
+    max_body_keys: number;
+    max_body_elements: number;
+    body_duplicate_keys: 'deny' | 'deny_any_case' | 'last';
     parse_body: boolean;
     truncated_body: 'deny' | 'policy';
   };

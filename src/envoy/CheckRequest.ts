@@ -163,20 +163,34 @@ function fixMetadata(attributes: JsonObject, key: string): void {
   }
 }
 
+/**
+ * Struct levels structToJson follows. Metadata Structs come from the request
+ * (jwt_authn payloads carry client-chosen claims), but decoding already bounds
+ * them: protobufjs, like protoc, refuses messages nested deeper than 100
+ * (decodeCheckRequest: request_malformed), and each JSON level is two messages,
+ * so a decoded Struct nests at most about 48 levels. This bound only keeps the
+ * recursion below safe should the decoder ever allow more.
+ */
+const MAX_STRUCT_DEPTH = 100;
+
 /** google.protobuf.Struct (toObject form) -> plain JSON. */
-export function structToJson(struct: any): JsonObject {
+export function structToJson(struct: any, depth = 1): JsonObject {
+  if (depth > MAX_STRUCT_DEPTH) throw new CheckError(Reason.requestMalformed, `a google.protobuf.Struct nests deeper than ${MAX_STRUCT_DEPTH} levels`);
   const out: JsonObject = {};
   const fields = struct?.fields ?? {};
-  for (const k of Object.keys(fields)) out[k] = valueToJson(fields[k]);
+  for (const k of Object.keys(fields)) out[k] = valueToJson(fields[k], depth);
   return out;
 }
 
-function valueToJson(v: any): JsonValue {
+function valueToJson(v: any, depth: number): JsonValue {
   if (v == null) return null;
   if ('stringValue' in v) return v.stringValue;
   if ('numberValue' in v) return v.numberValue;
   if ('boolValue' in v) return v.boolValue;
-  if ('structValue' in v) return structToJson(v.structValue);
-  if ('listValue' in v) return ((v.listValue?.values ?? []) as any[]).map(valueToJson);
+  if ('structValue' in v) return structToJson(v.structValue, depth + 1);
+  if ('listValue' in v) {
+    if (depth + 1 > MAX_STRUCT_DEPTH) throw new CheckError(Reason.requestMalformed, `a google.protobuf.Struct nests deeper than ${MAX_STRUCT_DEPTH} levels`);
+    return ((v.listValue?.values ?? []) as any[]).map((x) => valueToJson(x, depth + 1));
+  }
   return null;
 }

@@ -4,6 +4,7 @@
 import type { CheckRequestView } from './CheckRequest.ts';
 import type { JsonObject } from '../types/Json.ts';
 import { parseBody } from './RequestBody.ts';
+import type { JsonBodyLimits } from './JsonBody.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import { parseQueryString } from './QueryString.ts';
 
@@ -12,6 +13,8 @@ export interface InputOptions {
   readonly parseBody: boolean;
   /** "deny": a truncated body is denied before the policy runs; "policy": the policy sees truncated_body. */
   readonly truncatedBody: 'deny' | 'policy';
+  /** Bounds and duplicate-key rule for JSON bodies (request.max_body_depth, ...); absent: the configuration defaults. */
+  readonly json?: JsonBodyLimits | undefined;
 }
 
 const VERSION: JsonObject = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' }) as JsonObject;
@@ -36,7 +39,7 @@ export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts
     parsed_query: parseQueryString(target.query),
   };
   if (opts.parseBody) {
-    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody);
+    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json);
     if (body.truncated && opts.truncatedBody === 'deny') {
       throw new CheckError(Reason.bodyTruncated, 'Envoy sent a partial body (raise with_request_body.max_request_bytes, or set request.truncated_body: policy)');
     }

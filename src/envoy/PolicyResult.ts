@@ -152,11 +152,36 @@ function httpStatusOf(result: JsonObject): number {
   return v;
 }
 
+/**
+ * Deepest dynamic_metadata (the object itself is 1) the CheckResponse can
+ * carry: each level is two protobuf messages (Value, Struct or ListValue), and
+ * protobufjs, like protoc, refuses to nest messages deeper than 100. A policy
+ * may copy request data (parsed_body) into its metadata; too deep is a result
+ * error here, inside the pipeline, rather than an encoder exception after it.
+ */
+export const MAX_DYNAMIC_METADATA_DEPTH = 48;
+
 function dynamicMetadataOf(result: JsonObject): JsonObject | undefined {
   const v = result['dynamic_metadata'];
   if (v === undefined) return undefined;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw invalid('"dynamic_metadata" must be an object');
   }
+  if (nestsDeeperThan(v, MAX_DYNAMIC_METADATA_DEPTH)) {
+    throw invalid(`"dynamic_metadata" nests deeper than ${MAX_DYNAMIC_METADATA_DEPTH} levels, more than a CheckResponse can carry`);
+  }
   return v;
+}
+
+/** Whether arrays and objects nest deeper than `max` (the value itself is level 1); iterative, and stops at the first level past `max`. */
+function nestsDeeperThan(root: JsonValue, max: number): boolean {
+  const stack: Array<[JsonValue, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (const child of children) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -77,6 +77,12 @@ export function decodeCheckRequest(bytes: Uint8Array): DecodedCheckRequest {
     if (err instanceof InvalidUtf8Error) {
       throw new CheckError(Reason.requestInvalidUtf8, 'a string field of the CheckRequest is not valid UTF-8');
     }
+    if ((err as Error).message === 'maximum nesting depth exceeded') {
+      // protobufjs' Reader.recursionLimit (100, protoc's default): the only
+      // client-influenced nesting in a CheckRequest is a metadata Struct, two
+      // messages per JSON level.
+      throw new CheckError(Reason.requestMalformed, 'the CheckRequest nests messages deeper than 100 levels (a metadata Struct about 48 levels deep)');
+    }
     throw new CheckError(Reason.requestMalformed, `the CheckRequest does not decode: ${(err as Error).message}`);
   }
 }

@@ -1,9 +1,14 @@
 // Parses the request body the way opa-envoy-plugin does, by content type:
 // JSON, urlencoded form and multipart form become policy data; anything else
 // is null. A body that claims a type and does not parse is an input error.
+// JSON is parsed within bounds and refused when ambiguous (see JsonBody.ts),
+// forms within the same bounds on names and values, so nothing after this
+// point meets a body nested deeper, or with more members, than the
+// configuration allows.
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonValue } from '../types/Json.ts';
-import { parseQueryString } from './QueryString.ts';
+import { FormValues, parseQueryString } from './QueryString.ts';
+import { DEFAULT_JSON_LIMITS, parseJsonBody, type JsonBodyLimits } from './JsonBody.ts';
 
 export interface ParsedBody {
   readonly parsed: JsonValue;
@@ -13,7 +18,7 @@ export interface ParsedBody {
 const NOT_PARSED: ParsedBody = { parsed: null, truncated: false };
 const TRUNCATED: ParsedBody = { parsed: null, truncated: true };
 
-export function parseBody(headers: Readonly<Record<string, string>>, body: string, rawBody: Buffer): ParsedBody {
+export function parseBody(headers: Readonly<Record<string, string>>, body: string, rawBody: Buffer, limits: JsonBodyLimits = DEFAULT_JSON_LIMITS): ParsedBody {
   const contentType = headers['content-type'];
   if (!contentType) return NOT_PARSED;
   const kind = bodyKind(contentType);
@@ -25,15 +30,11 @@ export function parseBody(headers: Readonly<Record<string, string>>, body: strin
 
   switch (kind) {
     case 'json':
-      try {
-        return { parsed: JSON.parse(text) as JsonValue, truncated: false };
-      } catch (err) {
-        throw new CheckError(Reason.bodyInvalid, `body is labelled JSON but does not parse: ${(err as Error).message}`);
-      }
+      return { parsed: parseJsonBody(text, limits), truncated: false };
     case 'form':
-      return { parsed: parseQueryString(text), truncated: false };
+      return { parsed: parseQueryString(text, limits), truncated: false };
     case 'multipart':
-      return { parsed: parseMultipart(contentType, text), truncated: false };
+      return { parsed: parseMultipart(contentType, text, limits), truncated: false };
   }
 }
 
@@ -58,18 +59,29 @@ function isTruncated(headers: Readonly<Record<string, string>>, arrivedBytes: nu
   return Number(cl) > arrivedBytes;
 }
 
-/** multipart/form-data -> {name: [value, ...]}, values as text. */
-function parseMultipart(contentType: string, text: string): Record<string, JsonValue> {
+/** multipart/form-data -> {name: [value, ...]}, values as text, within request.max_body_keys (names) and max_body_elements (parts). */
+function parseMultipart(contentType: string, text: string, limits: JsonBodyLimits): Record<string, JsonValue> {
   const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const boundary = m?.[1] ?? m?.[2];
   if (!boundary) throw new CheckError(Reason.bodyInvalid, 'multipart body without a boundary');
   const delimiter = `--${boundary}`;
-  const out: Record<string, string[]> = {};
-  const parts = text.split(delimiter);
-  // parts[0] is the preamble; the part after the closing delimiter starts with "--".
+  const form = new FormValues(limits, 'multipart body');
+  // The parts between delimiters, as text.split(delimiter) would cut them but
+  // one at a time, so a bound stops before the rest is cut. What comes before
+  // the first delimiter is the preamble; the part after the closing delimiter
+  // starts with "--".
   let closed = false;
-  for (let i = 1; i < parts.length; i++) {
-    const part = parts[i] as string;
+  let parts = 0;
+  let at = text.indexOf(delimiter);
+  while (at >= 0) {
+    // Every part counts, named or not: each costs a header parse.
+    if (++parts > limits.maxElements + 1) {
+      throw new CheckError(Reason.bodyTooManyElements, `multipart body has more than ${limits.maxElements} parts (request.max_body_elements)`);
+    }
+    const from = at + delimiter.length;
+    const next = text.indexOf(delimiter, from);
+    const part = text.slice(from, next < 0 ? text.length : next);
+    at = next;
     if (part.startsWith('--')) {
       closed = true;
       break;
@@ -81,8 +93,8 @@ function parseMultipart(contentType: string, text: string): Record<string, JsonV
     if (value.endsWith('\r\n')) value = value.slice(0, -2);
     const name = /content-disposition:[^\r\n]*\bname="([^"]*)"/i.exec(head)?.[1];
     if (name === undefined) continue;
-    (out[name] ??= []).push(value);
+    form.add(name, value);
   }
   if (!closed) throw new CheckError(Reason.bodyInvalid, 'multipart body has no closing boundary');
-  return out;
+  return form.values;
 }

@@ -75,7 +75,16 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
         maxPathBytes: config.request.max_path_bytes,
         maxBodyBytes: config.request.max_body_bytes,
       },
-      input: { parseBody: config.request.parse_body, truncatedBody: config.request.truncated_body },
+      input: {
+        parseBody: config.request.parse_body,
+        truncatedBody: config.request.truncated_body,
+        json: {
+          maxDepth: config.request.max_body_depth,
+          maxKeys: config.request.max_body_keys,
+          maxElements: config.request.max_body_elements,
+          duplicateKeys: config.request.body_duplicate_keys,
+        },
+      },
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,

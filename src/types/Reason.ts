@@ -18,6 +18,14 @@ export const Reason = {
   bodyInvalid: 'body_invalid',
   /** Envoy sent part of the body only; denied unless request.truncated_body is "policy". */
   bodyTruncated: 'body_truncated',
+  /** The JSON body nests arrays and objects deeper than request.max_body_depth. */
+  bodyTooDeep: 'body_too_deep',
+  /** The JSON body has more object keys (a form body more names) than request.max_body_keys. */
+  bodyTooManyKeys: 'body_too_many_keys',
+  /** The JSON body has more array elements (a form body more values) than request.max_body_elements. */
+  bodyTooManyElements: 'body_too_many_elements',
+  /** The JSON body has a key twice in one object (after unescaping): ambiguous, refused unless request.body_duplicate_keys is "last". */
+  bodyDuplicateKey: 'body_duplicate_key',
   /** The request target is ambiguous or malformed (encoded slashes, dot segments, ...): refused, not repaired. */
   pathRejected: 'path_rejected',
   /** The host is malformed, or host and :authority disagree. */
@@ -59,6 +67,10 @@ export function isRequestReason(reason: ReasonCode): boolean {
     reason === Reason.requestTooLarge ||
     reason === Reason.bodyInvalid ||
     reason === Reason.bodyTruncated ||
+    reason === Reason.bodyTooDeep ||
+    reason === Reason.bodyTooManyKeys ||
+    reason === Reason.bodyTooManyElements ||
+    reason === Reason.bodyDuplicateKey ||
     reason === Reason.pathRejected ||
     reason === Reason.hostRejected ||
     reason === Reason.bodyMissing
