@@ -67,7 +67,7 @@ describe('configuration', () => {
   });
 
   it('bounds JSON bodies: depth, keys, elements and duplicate keys, each settable', () => {
-    expect(loadConfig().request).toMatchObject({ max_body_depth: 64, max_body_keys: 100_000, max_body_elements: 1_000_000, body_duplicate_keys: 'deny' });
+    expect(loadConfig().request).toMatchObject({ max_body_depth: 64, max_body_keys: 10_000, max_body_elements: 1_000_000, body_duplicate_keys: 'deny' });
     const c = loadConfig({
       file: yamlFile('request:\n  max_body_depth: 16\n  body_duplicate_keys: last\n'),
       env: { ZTAUTHZ_REQUEST_MAX_BODY_KEYS: '5000' },

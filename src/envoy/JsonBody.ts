@@ -61,7 +61,7 @@ export interface JsonBodyLimits {
 }
 
 /** The configuration defaults (request.max_body_depth, max_body_keys, max_body_elements, body_duplicate_keys). */
-export const DEFAULT_JSON_LIMITS: JsonBodyLimits = Object.freeze({ maxDepth: 64, maxKeys: 100_000, maxElements: 1_000_000, duplicateKeys: 'deny' });
+export const DEFAULT_JSON_LIMITS: JsonBodyLimits = Object.freeze({ maxDepth: 64, maxKeys: 10_000, maxElements: 1_000_000, duplicateKeys: 'deny' });
 
 /** Objects with more keys than this keep them in a Set; fewer are compared one by one (cheaper for the usual few). */
 const SMALL_OBJECT_KEYS = 8;

@@ -131,6 +131,8 @@ interface MessageRule {
   /** Known fields by number (a sparse array: faster than a Map here). */
   readonly fields: Array<FieldRule | undefined>;
   readonly oneofs: number;
+  /** A map entry: protobufjs reads it inline, so it adds no level of nesting. */
+  readonly entry?: boolean;
 }
 
 const WIRE_VARINT = 0;
@@ -163,6 +165,7 @@ function messageRule(type: protobuf.Type, memo: Map<protobuf.Type, MessageRule>)
         name: `${rule.name}.${f.name} entry`,
         fields: [undefined, scalarRule(f.keyType, null, false, -1), value],
         oneofs: 0,
+        entry: true,
       };
       fields[f.id] = { wire: WIRE_LEN, packed: false, varint32: false, child: entry, once: 0, oneof: -1 };
     } else if (f.resolvedType instanceof protobuf.Type) {
@@ -212,7 +215,7 @@ function skipVarint32(b: Buffer, p: number, end: number): void {
 }
 
 function checkWire(b: Buffer, start: number, end: number, rule: MessageRule, depth: number): void {
-  if (depth > protobuf.Reader.recursionLimit) throw new WireError(`messages nested deeper than ${protobuf.Reader.recursionLimit}`);
+  if (depth > protobuf.Reader.recursionLimit) throw new WireError(`it nests messages deeper than ${protobuf.Reader.recursionLimit} levels (a metadata Struct about 48 levels deep)`);
   let seen = 0;
   const oneofs = rule.oneofs > 0 ? new Array<number>(rule.oneofs).fill(0) : undefined;
   let p = start;
@@ -243,7 +246,7 @@ function checkWire(b: Buffer, start: number, end: number, rule: MessageRule, dep
       const n = varint(b, p, end, 5);
       const valueEnd = at + n;
       if (valueEnd > end) throw new WireError(`${rule.name} field ${field} runs past the end of its message`);
-      if (f.child) checkWire(b, at, valueEnd, f.child, depth + 1);
+      if (f.child) checkWire(b, at, valueEnd, f.child, f.child.entry ? depth : depth + 1);
       else if (f.wire !== WIRE_LEN) checkPacked(b, at, valueEnd, f, rule, field);
       p = valueEnd;
     } else p = skipScalar(b, p, end, f, rule, field);
