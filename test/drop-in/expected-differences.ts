@@ -210,6 +210,10 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'in_body/empty-string':
     'Proto3 zero values sent explicitly on the wire (body "", size 0): opa-envoy-plugin drops them (protoreflect sees them as unpopulated), ztauthz keeps them as body "" and size 0. Cause: protobufjs decode keeps every field present on the wire and src/envoy/CheckRequest.ts converts with toObject; zero scalars would have to be dropped.',
   'in_parsed_body_json/invalid': BAD_JSON,
+  'in_parsed_body_json/duplicate-keys':
+    'Deliberate (safety): a JSON body with a key twice in one object. opa-envoy-plugin decides on the last value (Go encoding/json), ztauthz refuses it 400 body_duplicate_key, since a backend that keeps the first would serve what was not authorized. request.body_duplicate_keys: last restores last-wins.',
+  'edge_bodies/json-deep':
+    'Deliberate (safety): a JSON body nested deeper than request.max_body_depth (64). ztauthz refuses it 400 body_too_deep before parsing; opa-envoy-plugin fails the Check itself with gRPC INTERNAL "Response message parsing error: maximum nesting depth exceeded" (its result cannot be encoded), which an Envoy with failure_mode_allow lets through.',
   'in_body_rules/post-invalid-json': BAD_JSON,
   'in_parsed_body_json/uppercase-type':
     'content-type "Application/JSON": opa-envoy-plugin matches the media type case-sensitively and leaves parsed_body null; ztauthz lower-cases it (bodyKind in src/envoy/RequestBody.ts) and parses the body.',
