@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BIN, INSTALL_TIMEOUT_MS, ROOT, configMapOfVolume, container, parseManifests, renderDeploy, type Manifest, type Rendered,
 } from './support.ts';
+import { NODE } from '../support/servers.ts';
 
 let rendered: Rendered;
 let scratch: string;
@@ -94,6 +95,7 @@ function runPod(pod: Pod, name: string): Promise<Run> {
     ROOT,
     APP: app,
     NODE: process.execPath,
+    SERVER: NODE,
     GRPCURL: join(BIN, 'grpcurl'),
     RUN_UID: String(UID),
   };
