@@ -48,6 +48,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 if [[ $ready == 1 ]]; then
+  echo "@@exe $(readlink "/proc/$pid/exe" || true)"
   echo "@@healthz $(probe http://127.0.0.1:8181/healthz || true)"
   echo "@@readyz $(probe http://127.0.0.1:8181/readyz || true)"
   "$NODE" -e 'fetch("http://127.0.0.1:8181/metrics").then(async (r) => console.log("@@metrics " + r.status + " " + /^ztauthz_/m.test(await r.text())))'
