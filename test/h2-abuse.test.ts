@@ -75,6 +75,7 @@ describe.each(RUNTIMES)('HTTP/2 abuse, server on %s', (runtime) => {
     const s = server;
     const pid = s.child.pid!;
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toMatch(runtime === 'bun' ? /\/bun(\.exe)?$/ : /\/node$/);
+    expect(s.stderr()).toMatch(new RegExp(`"msg":"serving",[^\\n]*"runtime":"${runtime} `));
     const probeClient = new CheckClient(s.grpcPort);
     clients.push(probeClient);
     for (let i = 0; i < WARM_UP / 50; i++) await Promise.all(Array.from({ length: 50 }, () => probeClient.check(checkRequest(), 10_000)));
