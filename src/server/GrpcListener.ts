@@ -28,7 +28,7 @@ export interface GrpcListener {
  * hold any number of streams, answered or not, so a client that opens
  * streams and never sends their message, never grants flow-control window,
  * or never reads its socket made the server hold them all (test/h2-abuse:
- * RSS 2.4-8x within 3 s and Checks of other clients past 1 s, on Node 24 and
+ * RSS 1.7-7x within 3 s and Checks of other clients past 1 s, on Node 24 and
  * on Bun); a client beyond it gets its streams refused or the connection
  * closed. Envoy's connection pool opens another connection when it reaches
  * the peer's limit, and grpc-js and Go gRPC clients queue, so honest clients
