@@ -1,12 +1,19 @@
 # syntax=docker/dockerfile:1
-# ztauthz container image. Three stages: production node_modules, the demo
-# policy compiled to a wasm bundle with the pinned opa, and a distroless
-# Node 24 runtime that runs as a non-root user, needs no shell and writes
-# nothing to its root filesystem (it runs with readOnlyRootFilesystem).
+# ztauthz container image. Stages: production node_modules, the demo policy
+# compiled to a wasm bundle with the pinned opa, and a distroless runtime
+# image (Node 24 or Bun) that runs as a non-root user, needs no shell and
+# writes nothing to its root filesystem (it runs with readOnlyRootFilesystem).
+#
+# RUNTIME picks the runtime, node or bun. Its default is package.json's
+# config.runtime, the one place the runtime is chosen (test/deploy/wiring.test.ts
+# holds the two equal, and the Bun image's tag to the bun devDependency); a
+# one-off image on the other runtime: --build-arg RUNTIME=bun.
 
+ARG RUNTIME=node
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG OPA_IMAGE=openpolicyagent/opa:1.19.1-static
-ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+ARG BUN_RUNTIME_IMAGE=oven/bun:1.4.5-distroless
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -22,7 +29,15 @@ COPY --from=opa /opa /usr/local/bin/opa
 COPY policies/demo /src/policies/demo
 RUN opa build -t wasm -e envoy/authz/allow --ignore '*_test.rego' -o /bundles/demo.tar.gz /src/policies/demo
 
-FROM ${RUNTIME_IMAGE}
+# Each runtime's distroless base and where its binary lives there (ENTRYPOINT
+# takes no build arguments, hence a stage per runtime).
+FROM ${NODE_RUNTIME_IMAGE} AS runtime-node
+ENTRYPOINT ["/nodejs/bin/node", "src/cli.ts"]
+
+FROM ${BUN_RUNTIME_IMAGE} AS runtime-bun
+ENTRYPOINT ["/usr/local/bin/bun", "src/cli.ts"]
+
+FROM runtime-${RUNTIME}
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
@@ -34,9 +49,8 @@ ENV NODE_ENV=production
 # 65532 is the distroless image's "nonroot".
 USER 65532:65532
 EXPOSE 9191 8181
-# Node 24 runs the TypeScript sources directly (type stripping); SIGTERM
-# drains in-flight Checks before exit.
-ENTRYPOINT ["/nodejs/bin/node", "src/cli.ts"]
+# The runtime stage's ENTRYPOINT: Node 24 (type stripping) and Bun both run
+# the TypeScript sources directly; SIGTERM drains in-flight Checks before exit.
 # The baked-in demo bundle, as a flag rather than ZTAUTHZ_POLICY_PATH: the
 # environment would override policy.path of a mounted --config file, while
 # arguments given to the container (deploy/kubernetes: serve --config ...)

@@ -7,6 +7,7 @@ import { CheckClient } from '../../test/support/checkClient.ts';
 import { freePorts } from '../../test/support/envoy.ts';
 import { startPinned, type Pinned } from './Pinned.ts';
 import { GRPC_SERVER_TUNING } from '../../src/server/GrpcListener.ts';
+import { RUNTIME_BIN } from '../../test/support/runtime.ts';
 
 export interface Tools {
   readonly root: string;
@@ -43,7 +44,8 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
   const flags = Object.entries({ 'decision-log-enabled': 'false', 'policy-watch': 'false', ...o.flags }).map(([k, v]) => `--${k}=${v}`);
   const p = await startPinned({
     cores: o.cores,
-    command: process.execPath,
+    // The chosen runtime (package.json config.runtime, ZTAUTHZ_RUNTIME); the harness stays on Node.
+    command: RUNTIME_BIN,
     args: ['src/cli.ts', 'serve', ...(o.configFile ? ['--config', o.configFile] : []), '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...flags],
     cwd: t.root,
     ready: /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/,

@@ -132,7 +132,7 @@ export function evaluateTargets(rows: readonly Row[]): Target[] {
 function machineLine(m: Report['machine']): string {
   return [
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, kernel ${m.kernel}`,
-    `Node ${m.node}, ghz ${m.ghz}, opa ${m.opa}, opa-envoy-plugin ${m.opaEnvoyPlugin ?? 'not installed'}, Envoy ${m.envoy}`,
+    `Node ${m.node}${m.serverRuntime ? ` (ztauthz served by ${m.serverRuntime})` : ''}, ghz ${m.ghz}, opa ${m.opa}, opa-envoy-plugin ${m.opaEnvoyPlugin ?? 'not installed'}, Envoy ${m.envoy}`,
     `load average ${m.loadAverageAtStart.toFixed(2)} at start`,
   ].join('; ');
 }

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { RUNTIME, RUNTIME_BIN } from '../../test/support/runtime.ts';
 
 export interface Machine {
   readonly cpu: string;
@@ -9,6 +10,8 @@ export interface Machine {
   readonly memoryGiB: number;
   readonly kernel: string;
   readonly node: string;
+  /** The runtime ztauthz's server ran on (scripts/runtime.sh): "node v24…" or "bun 1.4.5". */
+  readonly serverRuntime?: string;
   readonly ghz: string;
   readonly opa: string;
   readonly envoy: string;
@@ -39,6 +42,7 @@ export function describeMachine(tools: { ghz: string; opa: string; envoy: string
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
+    serverRuntime: `${RUNTIME} ${output(RUNTIME_BIN, ['--version'])}`,
     ghz: goModuleVersion(tools.ghz),
     opa: /Version: (\S+)/.exec(output(tools.opa, ['version']))?.[1] ?? 'unknown',
     envoy: /version: \S+\/([\d.]+)/.exec(output(tools.envoy, ['--version']))?.[1] ?? 'unknown',

@@ -23,6 +23,7 @@ import type { Logger } from '../observe/Log.ts';
 import { createHttpSourceServer } from './HttpServer.ts';
 import { connectionAgeMs } from './GrpcListener.ts';
 import { WORKER_SLOT_ENV, isWorkerMessage, type AskMessage, type WorkerMessage, type WorkerStatus } from './ClusterWorker.ts';
+import { RUNTIME_VERSION } from './Runtime.ts';
 
 /** A slot whose worker died more often than this within a minute stops the service (exit 1) rather than spin. */
 export const MAX_RESTARTS_PER_MINUTE = 5;
@@ -132,6 +133,7 @@ class Primary {
         tls: this.#config.grpc.tls.mode,
         workers: this.#slots.length,
         max_connection_age_ms: connectionAgeMs(this.#config),
+        runtime: RUNTIME_VERSION,
       });
     }
     await allGone;

@@ -21,12 +21,21 @@ export interface GrpcListener {
 }
 
 /**
- * grpc-js options on the Check path's cost: channelz bookkeeping (per-call
- * counters and traces nobody here reads) is about a sixth of a no-op call's
- * CPU (bench/transport.ts). Exported so the benchmark's no-op server runs
+ * grpc-js options on the Check path's cost and its exposure. Channelz
+ * bookkeeping (per-call counters and traces nobody here reads) is about a
+ * sixth of a no-op call's CPU (bench/transport.ts). SETTINGS_MAX_CONCURRENT_STREAMS
+ * 100 (grpc-js and Node leave it unlimited): without it one connection could
+ * hold any number of streams, answered or not, so a client that opens
+ * streams and never sends their message, never grants flow-control window,
+ * or never reads its socket made the server hold them all (test/h2-abuse:
+ * RSS 1.7-7x within 3 s and Checks of other clients past 1 s, on Node 24 and
+ * on Bun); a client beyond it gets its streams refused or the connection
+ * closed. Envoy's connection pool opens another connection when it reaches
+ * the peer's limit, and grpc-js and Go gRPC clients queue, so honest clients
+ * only see more connections. Exported so the benchmark's no-op server runs
  * the same transport.
  */
-export const GRPC_SERVER_TUNING = Object.freeze({ 'grpc.enable_channelz': 0 });
+export const GRPC_SERVER_TUNING = Object.freeze({ 'grpc.enable_channelz': 0, 'grpc.max_concurrent_streams': 100 });
 
 /** Past this many refusal warnings a minute, refusals are only counted. */
 const REFUSAL_WARNINGS_PER_MINUTE = 10;

@@ -18,6 +18,7 @@ import { createHttpServer } from './HttpServer.ts';
 import { PolicyLifecycle } from './PolicyLifecycle.ts';
 import { buildPhases, createPipeline } from './Pipeline.ts';
 import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
+import { RUNTIME_VERSION } from './Runtime.ts';
 
 export interface RunningServer {
   readonly grpcPort: number;
@@ -102,7 +103,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpServer = createHttpServer(metrics, policies);
       httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
     }
-    log.info('serving', { grpc: `${parseAddr(config.grpc.addr).host}:${grpc.port}`, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode });
+    log.info('serving', { grpc: `${parseAddr(config.grpc.addr).host}:${grpc.port}`, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.
     const onHup = (): void => {

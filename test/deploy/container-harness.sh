@@ -8,7 +8,8 @@
 # ROOT (the repository: the image's /app), APP (an empty directory every user
 # can reach, and an empty APP.top beside it, where ROOT is mounted for the
 # container's user: a checkout in a 0700 directory such as mktemp -d makes is
-# out of that user's reach), NODE, GRPCURL, RUN_UID.
+# out of that user's reach), NODE (Node 24, for the HTTP probes), SERVER (the
+# runtime binary ztauthz runs on: node or bun, as the image's), GRPCURL, RUN_UID.
 set -euo pipefail
 ip link set lo up
 # Mount points for the volumes, over a read-only /etc.
@@ -22,8 +23,8 @@ done
 # the empty top layer (0755), where a bind mount would keep the checkout's own
 # (0700 under mktemp -d).
 mount -t overlay overlay -o "lowerdir=$APP.top:$ROOT" "$APP"
-node=$NODE
-if [[ $NODE == "$ROOT"/* ]]; then node="$APP${NODE#"$ROOT"}"; fi
+server=${SERVER:-$NODE}
+if [[ $server == "$ROOT"/* ]]; then server="$APP${server#"$ROOT"}"; fi
 # readOnlyRootFilesystem: everything read-only but /proc, /sys and /dev.
 findmnt -rno TARGET | while read -r m; do
   case "$m" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
@@ -35,7 +36,7 @@ if touch /tmp/.ztauthz-rw-probe 2>/dev/null || touch "$ROOT/.ztauthz-rw-probe" 2
 fi
 cd "$APP"
 env -i PATH=/usr/bin:/bin NODE_ENV=production \
-  setpriv --reuid="$RUN_UID" --regid="$RUN_UID" --clear-groups --no-new-privs -- "$node" src/cli.ts "$@" &
+  setpriv --reuid="$RUN_UID" --regid="$RUN_UID" --clear-groups --no-new-privs -- "$server" src/cli.ts "$@" &
 pid=$!
 probe() {
   "$NODE" -e 'fetch(process.argv[1]).then(async (r) => { console.log(r.status + " " + (await r.text()).length); process.exit(r.status === 200 ? 0 : 1); }, () => process.exit(1))' "$1"
@@ -47,6 +48,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 if [[ $ready == 1 ]]; then
+  echo "@@exe $(readlink "/proc/$pid/exe" || true)"
   echo "@@healthz $(probe http://127.0.0.1:8181/healthz || true)"
   echo "@@readyz $(probe http://127.0.0.1:8181/readyz || true)"
   "$NODE" -e 'fetch("http://127.0.0.1:8181/metrics").then(async (r) => console.log("@@metrics " + r.status + " " + /^ztauthz_/m.test(await r.text())))'

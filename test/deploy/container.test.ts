@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BIN, INSTALL_TIMEOUT_MS, ROOT, configMapOfVolume, container, parseManifests, renderDeploy, type Manifest, type Rendered,
 } from './support.ts';
+import { NODE } from '../support/servers.ts';
+import { RUNTIME } from '../support/runtime.ts';
 
 let rendered: Rendered;
 let scratch: string;
@@ -94,6 +96,7 @@ function runPod(pod: Pod, name: string): Promise<Run> {
     ROOT,
     APP: app,
     NODE: process.execPath,
+    SERVER: NODE,
     GRPCURL: join(BIN, 'grpcurl'),
     RUN_UID: String(UID),
   };
@@ -123,6 +126,8 @@ describe.each([
     const r = await runPod(podOf(k, name), name);
     const why = `${r.stderr}\n${r.stdout.slice(-2000)}`;
     expect(r.code, why).toBe(0);
+    // On the chosen runtime (package.json config.runtime or ZTAUTHZ_RUNTIME), as the image would be.
+    expect(r.results.get('exe'), why).toMatch(RUNTIME === 'bun' ? /\/bun(\.exe)?$/ : /\/node$/);
     expect(r.results.get('healthz'), why).toMatch(/^200 /);
     expect(r.results.get('readyz'), why).toMatch(/^200 /);
     expect(r.results.get('metrics'), why).toBe('200 true');

@@ -250,18 +250,34 @@ describe('Dockerfile', () => {
     expect(stages.some((s) => /^RUN opa build -t wasm /m.test(s))).toBe(true);
   });
 
-  it('the runtime stage: distroless Node 24, no shell used, numeric non-root user, exec-form entrypoint', () => {
-    expect(/ARG RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian\d+:nonroot/.test(text)).toBe(true);
-    expect(runtime).toMatch(/^\$\{RUNTIME_IMAGE\}/);
-    expect(runtime).not.toMatch(/^RUN /m);
+  it('the runtime stage: distroless Node 24 or Bun, no shell used, numeric non-root user, exec-form entrypoint', () => {
+    expect(/ARG NODE_RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian\d+:nonroot/.test(text)).toBe(true);
+    expect(text).toMatch(/^ARG BUN_RUNTIME_IMAGE=oven\/bun:[\d.]+-distroless$/m);
+    expect(runtime).toMatch(/^runtime-\$\{RUNTIME\}\n/);
+    const base = (name: string) => stages.find((s) => new RegExp(`^\\S+ AS runtime-${name}\\n`).test(s))!;
+    expect(base('node')).toMatch(/^\$\{NODE_RUNTIME_IMAGE\} AS runtime-node\n/);
+    expect(base('node')).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "src\/cli\.ts"\]$/m);
+    expect(base('bun')).toMatch(/^\$\{BUN_RUNTIME_IMAGE\} AS runtime-bun\n/);
+    expect(base('bun')).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/bun", "src\/cli\.ts"\]$/m);
+    for (const s of [runtime, base('node'), base('bun')]) expect(s).not.toMatch(/^RUN /m);
     const user = /^USER\s+(\d+):(\d+)/m.exec(runtime);
     expect(Number(user?.[1])).toBeGreaterThan(0);
-    expect(runtime).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "src\/cli\.ts"\]$/m);
     // No ZTAUTHZ_* environment: it would override the mounted configuration file.
     const env = runtime.match(/^ENV[^\n]*(?:\\\n[^\n]*)*/gm) ?? [];
     expect(env.length).toBeGreaterThan(0);
     for (const e of env) expect(e).not.toMatch(/ZTAUTHZ_/);
     const cmd = /^CMD (\[.*\])$/m.exec(runtime);
     expect(JSON.parse(cmd![1]!)).toEqual(['serve', '--policy', '/app/bundles/demo.tar.gz']);
+  });
+
+  it("the runtime is chosen in one place: RUNTIME's default is package.json config.runtime, and the images are the pinned devDependencies'", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(['node', 'bun']).toContain(pkg.config.runtime);
+    expect(/^ARG RUNTIME=(\w+)$/m.exec(text)?.[1]).toBe(pkg.config.runtime);
+    expect(/^ARG BUN_RUNTIME_IMAGE=oven\/bun:([\d.]+)-distroless$/m.exec(text)?.[1]).toBe(pkg.devDependencies.bun);
+    const nodeMajor = /(\d+)\./.exec(pkg.devDependencies.node)?.[1];
+    expect(/^ARG NODE_RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs(\d+)-/m.exec(text)?.[1]).toBe(nodeMajor);
+    // The npm scripts that run ztauthz go through the launcher that reads it.
+    for (const script of ['start', 'ztauthz', 'demo']) expect(pkg.scripts[script]).toMatch(/^bash scripts\/runtime\.sh /);
   });
 });

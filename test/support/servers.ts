@@ -4,11 +4,17 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import { createLogger } from '../../src/observe/Log.ts';
+import { RUNTIME_BIN, runtimeBin, type RuntimeName } from './runtime.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-/** Node 24 from the `node` devDependency (the machine's own node may be older). */
-export const NODE = process.execPath;
+/**
+ * The runtime every server and CLI process the tests start runs on: Node 24
+ * or Bun from the devDependencies, as package.json config.runtime or
+ * ZTAUTHZ_RUNTIME chooses (test/support/runtime.ts). The test runner stays on
+ * Node (process.execPath).
+ */
+export const NODE = RUNTIME_BIN;
 
 /** Starts a server in this process on free loopback ports. Flags as on the command line, without dashes. */
 export async function startInProcess(flags: Record<string, string> = {}): Promise<RunningServer> {
@@ -28,9 +34,13 @@ export interface ServeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns `ztauthz serve` and waits for its "serving" log line. */
+/**
+ * Spawns `ztauthz serve` and waits for its "serving" log line. ZTAUTHZ_RUNTIME
+ * in env runs this one server on that runtime instead of the chosen one.
+ */
 export function spawnServe(args: string[] = [], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
-  const child = spawn(NODE, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], {
+  const bin = env['ZTAUTHZ_RUNTIME'] ? runtimeBin(env['ZTAUTHZ_RUNTIME'] as RuntimeName) : NODE;
+  const child = spawn(bin, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
