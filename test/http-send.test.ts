@@ -100,6 +100,7 @@ describe('http.send matches opa eval', () => {
       { name: 'undecodable json body is null', rule: req({ method: 'GET', url: `${http.url}/badjson` }) },
       { name: 'multi-valued headers', rule: req({ method: 'GET', url: `${http.url}/multi` }) },
       { name: 'POST body', rule: `http.send({"method": "POST", "url": "${http.url}/echo", "body": {"x": [1, 2], "y": "z"}}).body.body` },
+      { name: 'POST body, HTML characters escaped as Go does', rule: `http.send({"method": "POST", "url": "${http.url}/echo", "body": {"h": "<a&b>", "n": 1.5, "m": 100}}).body.body` },
       { name: 'POST raw_body', rule: `http.send({"method": "POST", "url": "${http.url}/echo", "raw_body": "a=b&c"}).body` },
       { name: 'headers', rule: `http.send({"method": "PUT", "url": "${http.url}/echo", "headers": {"X-Custom": "v1", "Content-Type": "text/x"}, "raw_body": "q"}).body` },
       { name: 'redirect not followed', rule: req({ method: 'GET', url: `${http.url}/redirect` }) },
@@ -135,5 +136,93 @@ describe('http.send matches opa eval', () => {
       if (!same) mismatches.push({ name: c.name, opa: want, ztauthz: got });
     }
     expect(mismatches).toEqual([]);
+  });
+});
+
+describe('http.send caching', () => {
+  it('the same request twice in one evaluation is sent once, under opa eval and ztauthz', { timeout: TIMEOUT }, async () => {
+    const rule = (path: string): string => `[x | some _ in [1, 2]; x := http.send({"method": "GET", "url": "${http.url}${path}"}).body.n]`;
+    const opaDir = writeModule('intraopa', [rule('/count/intra-opa')]);
+    expect((await opaEval(opaDir, 'data.intraopa'))['c0']).toEqual([1, 1]);
+    expect(http.hits.get('/count/intra-opa')).toBe(1);
+    const dir = writeModule('intra', [rule('/count/intra'), `[http.send({"method": "GET", "url": "${http.url}/count/intra2"}).body.n, http.send({"url": "${http.url}/count/intra2", "method": "GET"}).body.n]`]);
+    const engine = await engineFor(dir, 'intra', 2, runtime());
+    expect(await ztauthzEval(engine, 'intra/c0')).toEqual({ value: [1, 1] });
+    expect(http.hits.get('/count/intra')).toBe(1);
+    // Key order does not make another request.
+    expect(await ztauthzEval(engine, 'intra/c1')).toEqual({ value: [1, 1] });
+    // The next evaluation sends again: the intra-query cache lives for one evaluation.
+    expect(await ztauthzEval(engine, 'intra/c0')).toEqual({ value: [2, 2] });
+  });
+
+  it('inter-query: cache: true follows Cache-Control, force_cache its duration, within cache_max_bytes', { timeout: TIMEOUT }, async () => {
+    const send = (path: string, extra: Record<string, unknown> = {}): string => `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}${path}`, ...extra })}).body.n`;
+    const rules = [
+      send('/maxage/a', { cache: true }),
+      send('/nostore/a', { cache: true }),
+      send('/count/plain', { cache: true }),
+      send('/count/forced', { force_cache: true, force_cache_duration_seconds: 60 }),
+      send('/count/uncached'),
+      `count(http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/big/a?bytes=5000`, force_cache: true, force_cache_duration_seconds: 60 })}).raw_body)`,
+    ];
+    const rt = runtime({ cacheMaxBytes: 4096 });
+    const engine = await engineFor(writeModule('inter', rules), 'inter', rules.length, rt);
+    const twice = async (i: number): Promise<unknown[]> => [await ztauthzEval(engine, `inter/c${i}`), await ztauthzEval(engine, `inter/c${i}`)];
+    expect(await twice(0)).toEqual([{ value: 1 }, { value: 1 }]);
+    expect(http.hits.get('/maxage/a')).toBe(1);
+    expect(await twice(1)).toEqual([{ value: 1 }, { value: 2 }]);
+    // No Cache-Control or Expires: nothing says the response stays fresh.
+    expect(await twice(2)).toEqual([{ value: 1 }, { value: 2 }]);
+    expect(await twice(3)).toEqual([{ value: 1 }, { value: 1 }]);
+    expect(await twice(4)).toEqual([{ value: 1 }, { value: 2 }]);
+    // Larger than the cache's bound: served, never stored.
+    expect(await twice(5)).toEqual([{ value: 5000 }, { value: 5000 }]);
+    expect(http.hits.get('/big/a')).toBe(2);
+    expect(rt.client.cachedBytes).toBeLessThanOrEqual(4096);
+  });
+});
+
+describe('http.send bounds', () => {
+  const one = async (rt: HttpSendRuntime, fields: Record<string, unknown>, deadline?: number): Promise<Outcome> => {
+    const dir = writeModule('bound', [`http.send(${JSON.stringify(fields)})`]);
+    const engine = await engineFor(dir, 'bound', 1, rt);
+    try {
+      const rs = (await engine.evaluateOffThread({}, 'bound/c0', deadline)) as { result: unknown }[];
+      return { value: rs[0]?.result };
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  };
+
+  it('hosts outside http_send.allowed_hosts, also as a redirect hop, are not reached', { timeout: TIMEOUT }, async () => {
+    const rt = runtime({ allowedHosts: [`127.0.0.1:${http.port}`] });
+    const before = https.hits.get('/json') ?? 0;
+    const direct = await one(rt, { method: 'GET', url: `${https.url}/json`, tls_insecure_skip_verify: true, raise_error: false });
+    expect(direct).toMatchObject({ value: { status_code: 0, error: { code: 'eval_http_send_network_error', message: expect.stringMatching(/unallowed host/) } } });
+    const hop = await one(rt, { method: 'GET', url: `${http.url}/redirect?to=${encodeURIComponent(`${https.url}/json`)}`, enable_redirect: true, tls_insecure_skip_verify: true });
+    expect(hop).toEqual({ error: expect.stringMatching(/http\.send: .*unallowed host/) });
+    expect(https.hits.get('/json') ?? 0).toBe(before);
+    expect(await one(runtime({ allowedHosts: ['*.example.com'] }), { method: 'GET', url: `${http.url}/json` })).toEqual({ error: expect.stringMatching(/unallowed host/) });
+    expect(await one(runtime({ allowedHosts: ['*'] }), { method: 'GET', url: `${http.url}/json` })).toMatchObject({ value: { status_code: 200 } });
+  });
+
+  it('responses larger than http_send.max_response_bytes are an error', { timeout: TIMEOUT }, async () => {
+    const rt = runtime({ maxResponseBytes: 1024 });
+    expect(await one(rt, { method: 'GET', url: `${http.url}/big/small?bytes=1000` })).toMatchObject({ value: { status_code: 200 } });
+    expect(await one(rt, { method: 'GET', url: `${http.url}/big/large?bytes=5000` })).toEqual({ error: expect.stringMatching(/max_response_bytes/) });
+  });
+
+  it('the policy timeout is cut to http_send.timeout_ms and to the Check deadline', { timeout: TIMEOUT }, async () => {
+    const rt = runtime({ timeoutMs: 200 });
+    let t0 = Date.now();
+    expect(await one(rt, { method: 'GET', url: `${http.url}/slow?ms=3000`, timeout: '10s', raise_error: false })).toMatchObject({ value: { status_code: 0, error: { code: 'eval_http_send_network_error', message: expect.stringMatching(/timed out/) } } });
+    expect(Date.now() - t0).toBeLessThan(2500);
+    t0 = Date.now();
+    expect(await one(runtime(), { method: 'GET', url: `${http.url}/slow?ms=3000` }, Date.now() + 300)).toEqual({ error: expect.stringMatching(/timed out/) });
+    expect(Date.now() - t0).toBeLessThan(2500);
+  });
+
+  it('policy requests may not read ztauthz files or environment', { timeout: TIMEOUT }, async () => {
+    expect(await one(runtime(), { method: 'GET', url: `${https.url}/json`, tls_ca_cert_file: '/etc/hostname' })).toEqual({ error: expect.stringMatching(/tls_ca_cert_file.*not supported/) });
   });
 });

@@ -85,7 +85,7 @@ function handler(hits: Map<string, number>) {
       }
       if (path === '/echo') return json(200, { method: req.method, body, custom: req.headers['x-custom'] ?? null, type: req.headers['content-type'] ?? null });
       if (path === '/redirect') {
-        res.writeHead(302, { location: '/json' });
+        res.writeHead(302, { location: url.searchParams.get('to') ?? '/json' });
         return void res.end();
       }
       if (path.startsWith('/status/')) return json(Number(path.slice(8)), { status: Number(path.slice(8)) });
