@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/server/Server.ts';
 import { CheckClient, checkRequest, type CheckResult } from './support/checkClient.ts';
-import { spawnServe, startInProcess } from './support/servers.ts';
+import { runCli, spawnServe, startInProcess } from './support/servers.ts';
 import { startHttpServer, type TestServer } from './support/httpSendServers.ts';
 
 let upstream: TestServer;
@@ -28,6 +28,9 @@ import rego.v1
 default allow := false
 
 allow if input.parsed_path[0] == "fast"
+
+# For \`ztauthz check\`: an entrypoint that always calls out.
+quick if http.send({"method": "GET", "url": "${upstream.url}/json"}).body.ok
 
 allow if {
 	input.parsed_path[0] == "quick"
@@ -134,6 +137,14 @@ describe('http.send in a serve process', () => {
       client.close();
       await serve.stop();
     }
+  });
+
+  it('`ztauthz check` evaluates on a worker and exits once it has answered', { timeout: 120_000 }, async () => {
+    const before = upstream.hits.get('/json') ?? 0;
+    const r = await runCli(['check', '--request', 'test/fixtures/requests/frontend-infer.json', '--policy', policyDir, '--http-send-allowed-hosts', '127.0.0.1', '--policy-decision', 'envoy/authz/quick']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ allowed: true });
+    expect(upstream.hits.get('/json')).toBe(before + 1);
   });
 
   it('without http_send.allowed_hosts the policy is refused at start', { timeout: 120_000 }, async () => {

@@ -106,6 +106,8 @@ export class HttpSendRuntime {
         entrypoint: job.entrypoint,
         deadline: job.deadline,
       };
+      // A worker with a Check keeps the process alive; an idle one does not.
+      slot.worker.ref();
       slot.worker.postMessage(msg satisfies WorkerMessage);
     }
   }
@@ -127,12 +129,11 @@ export class HttpSendRuntime {
         Atomics.notify(counter, 0);
       });
     });
-    port1.unref();
-    worker.unref();
     worker.on('message', (reply: WorkerReply) => {
       const job = slot.job;
       if (!job || job.id !== reply.job) return;
       slot.job = undefined;
+      worker.unref();
       this.#settle(job, () => (reply.ok ? job.resolve(reply.result) : job.reject(new Error(reply.message))));
       this.#dispatch();
     });
@@ -148,6 +149,10 @@ export class HttpSendRuntime {
     };
     worker.on('error', (err) => lost(`failed: ${err.message}`));
     worker.on('exit', (code) => lost(`exited with code ${code}`));
+    // Idle, neither keeps the process alive (`ztauthz check` exits once it has answered); unref'd
+    // after the listeners are attached, since attaching a 'message' listener refs a port again.
+    port1.unref();
+    worker.unref();
     this.#slots.push(slot);
     return slot;
   }
