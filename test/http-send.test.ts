@@ -226,3 +226,20 @@ describe('http.send bounds', () => {
     expect(await one(runtime(), { method: 'GET', url: `${https.url}/json`, tls_ca_cert_file: '/etc/hostname' })).toEqual({ error: expect.stringMatching(/tls_ca_cert_file.*not supported/) });
   });
 });
+
+describe('http.send workers', () => {
+  it('drop a replaced policy once its last evaluation is done, and start no more than http_send.workers', { timeout: TIMEOUT }, async () => {
+    const rt = runtime({ workers: 2 });
+    const dir = writeModule('retire', [`http.send({"method": "GET", "url": "${http.url}/slow?ms=300"}).status_code`]);
+    const a = await engineFor(dir, 'retire', 1, rt);
+    const b = await engineFor(dir, 'retire', 1, rt);
+    const running = [1, 2, 3].map(() => a.evaluateOffThread({}, 'retire/c0'));
+    // Retired while its evaluations run: they finish on it.
+    a.retire();
+    expect(await Promise.all(running)).toEqual([[{ result: 200 }], [{ result: 200 }], [{ result: 200 }]]);
+    expect(rt.workers).toBe(2);
+    expect(rt.instances).toBe(0);
+    expect(await b.evaluateOffThread({}, 'retire/c0')).toEqual([{ result: 200 }]);
+    expect(rt.instances).toBe(1);
+  });
+});

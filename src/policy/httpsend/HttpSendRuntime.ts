@@ -77,6 +77,11 @@ export class HttpSendRuntime {
     return this.#slots.length;
   }
 
+  /** Policy instances the workers hold, summed over the workers (for tests). */
+  get instances(): number {
+    return this.#slots.reduce((n, s) => n + s.loaded.size, 0);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const job of this.#queue.splice(0)) job.reject(new Error('http.send evaluation pool closed'));
