@@ -9,6 +9,9 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 
 const { values: args } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '7' }, checks: { type: 'string', default: '20000' } } });
 const HERE = fileURLToPath(new URL('..', import.meta.url));
@@ -21,14 +24,14 @@ interface Tree {
   readonly requests: readonly Uint8Array[];
 }
 
-async function tree(name: string, root: string, flags: Record<string, string>): Promise<Tree> {
+async function tree(name: string, root: string, flags: Record<string, string>, policy = join(root, 'test/fixtures/policies/cache-bench')): Promise<Tree> {
   const src = (p: string): Promise<any> => import(join(root, 'src', p));
   const { loadConfig } = await src('config/load.ts');
   const { buildPhases, createPipeline } = await src('server/Pipeline.ts');
   const { loadConfiguredPolicy } = await src('server/PolicyLifecycle.ts');
   const { PolicyStore } = await src('policy/PolicyStore.ts');
   const { encodeCheckRequestJson } = await src('envoy/ProtoJson.ts');
-  const config = loadConfig({ flags: { 'decision-log-enabled': 'false', policy: join(root, 'test/fixtures/policies/cache-bench'), ...flags } });
+  const config = loadConfig({ flags: { 'decision-log-enabled': 'false', policy, ...flags } });
   const policies = new PolicyStore();
   const phases = buildPhases(config, policies);
   policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
@@ -73,4 +76,29 @@ for (const [label, flags] of scenarios) {
   }
   for (const t of trees) rows.push(`| ${label} | ${t.name} | ${best.get(t.name)!.ns.toFixed(0)} | ${best.get(t.name)!.cpu.toFixed(0)} |`);
 }
+
+// What a Check costs when its policy does call http.send (this checkout only):
+// the main-thread attempt, the hand-over to a worker, the request made on the
+// main thread (or answered from the inter-query cache) and the answer back.
+const upstream = createServer((_q, s) => {
+  s.writeHead(200, { 'content-type': 'application/json' });
+  s.end('{"ok":true}');
+});
+await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+const port = (upstream.address() as { port: number }).port;
+const dir = mkdtempSync(join(tmpdir(), 'ztauthz-bench-httpsend-'));
+for (const [label, extra] of [['http.send to loopback, every Check', ''], ['http.send, inter-query cache hit', ', "force_cache": true, "force_cache_duration_seconds": 600']] as const) {
+  writeFileSync(join(dir, 'p.rego'), `package envoy.authz\nimport rego.v1\ndefault allow := false\nallow if http.send({"method": "GET", "url": "http://127.0.0.1:${port}/"${extra}}).body.ok\n`);
+  const t = await tree('this checkout', HERE, { 'cache-enabled': 'false', 'http-send-allowed-hosts': '127.0.0.1' }, dir);
+  let best = { ns: Infinity, cpu: Infinity };
+  for (let r = 0; r < Math.min(ROUNDS, 3); r++) {
+    const m = await round(t);
+    best = { ns: Math.min(best.ns, m.ns), cpu: Math.min(best.cpu, m.cpu) };
+  }
+  rows.push(`| ${label} (cache off) | ${t.name} | ${best.ns.toFixed(0)} | ${best.cpu.toFixed(0)} |`);
+}
+rmSync(dir, { recursive: true, force: true });
+upstream.close();
+upstream.closeAllConnections();
 console.log(rows.join('\n'));
+process.exit(0);
