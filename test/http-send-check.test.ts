@@ -108,6 +108,15 @@ describe('http.send on the Check path', () => {
     expect(allowed(r)).toBe(false);
     expect(r.deniedResponse?.status?.code).toBe('Forbidden');
   });
+
+  it('counts http.send calls by result in /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const count = (result: string): number => Number(new RegExp(`ztauthz_http_send_calls_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+    // The slow one, 10 quick ones, 2 counted ones; the closed port.
+    expect(count('response')).toBe(13);
+    expect(count('error')).toBe(1);
+    expect(count('cache_hit')).toBe(0);
+  });
 });
 
 describe('http.send and the decision cache', () => {

@@ -61,6 +61,11 @@ export class PolicyLifecycle {
   readonly #log: Logger;
   #httpSend: HttpSendRuntime | undefined;
 
+  /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
+  get httpSend(): HttpSendRuntime | undefined {
+    return this.#httpSend;
+  }
+
   constructor(config: Config, routeEntrypoints: readonly string[], metrics: Metrics, log: Logger, active = new PolicyStore()) {
     this.active = active;
     this.#config = config;

@@ -48,6 +48,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     phases.shortcut?.table.clear();
   });
   await lifecycle.start();
+  if (lifecycle.httpSend) metrics.watchHttpSend(lifecycle.httpSend.client.counts);
 
   const decisionLog = new DecisionLog(
     {

@@ -90,8 +90,8 @@ export class HttpSendClient {
   readonly #cache: LRUCache<string, CachedResponse> | undefined;
   readonly #allow: readonly { host: string; port: string | undefined; suffix: boolean }[];
   readonly #any: boolean;
-  /** Requests that reached the network (tests and metrics read it). */
-  networkRequests = 0;
+  /** http.send calls by outcome (ztauthz_http_send_calls_total): answered by the server, by the inter-query cache, or failed. */
+  readonly counts = { response: 0, cache_hit: 0, error: 0 };
 
   constructor(limits: HttpSendLimits) {
     this.#limits = limits;
@@ -107,6 +107,7 @@ export class HttpSendClient {
       const key = p.interQuery !== undefined && this.#cache ? cacheKey(request as Record<string, unknown>) : undefined;
       if (key !== undefined) {
         const hit = this.#cache!.get(key);
+        if (hit) this.counts.cache_hit++;
         if (hit) return { ok: true, response: shape(hit.status, hit.statusCode, hit.headers, Buffer.from(hit.rawBody), p.forceJson, p.forceYaml), cacheable: true };
       }
       const res = await this.#execute(p);
@@ -119,8 +120,10 @@ export class HttpSendClient {
           if (bytes <= this.#limits.cacheMaxBytes) this.#cache!.set(key, { response, rawBody, headers: res.headers, status: res.status, statusCode: res.statusCode, bytes }, { ttl: Math.ceil(ttlMs) });
         }
       }
+      this.counts.response++;
       return { ok: true, response, cacheable: CACHEABLE_STATUS.has(res.statusCode) };
     } catch (err) {
+      this.counts.error++;
       if (err instanceof SendError) return { ok: false, code: err.code, message: err.message };
       return { ok: false, code: 'eval_http_send_internal_error', message: err instanceof Error ? err.message : String(err) };
     }
