@@ -83,9 +83,13 @@ function handler(hits: Map<string, number>) {
         res.writeHead(200, [['content-type', 'text/plain'], ['x-multi', 'a'], ['x-multi', 'b'], ['X-Mixed-Case', 'v']]);
         return void res.end('multi');
       }
-      if (path === '/echo') return json(200, { method: req.method, body, custom: req.headers['x-custom'] ?? null, type: req.headers['content-type'] ?? null });
+      if (path === '/echo') return json(200, { method: req.method, body, custom: req.headers['x-custom'] ?? null, auth: req.headers['authorization'] ?? null, type: req.headers['content-type'] ?? null });
       if (path === '/redirect') {
         res.writeHead(302, { location: url.searchParams.get('to') ?? '/json' });
+        return void res.end();
+      }
+      if (path === '/redirect307') {
+        res.writeHead(307, { location: '/echo' });
         return void res.end();
       }
       if (path.startsWith('/status/')) return json(Number(path.slice(8)), { status: Number(path.slice(8)) });

@@ -43,6 +43,7 @@ const REFUSED_KEYS = ['tls_ca_cert_file', 'tls_ca_cert_env_variable', 'tls_clien
 /** RFC 7231 6.1, as OPA's cacheableHTTPStatusCodes. */
 export const CACHEABLE_STATUS = new Set([200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501]);
 const DEFAULT_TIMEOUT_MS = 5000;
+const SENSITIVE_HEADERS = new Set(['authorization', 'www-authenticate', 'cookie', 'cookie2', 'proxy-authorization']);
 const MAX_REDIRECTS = 10;
 
 class SendError extends Error {
@@ -77,7 +78,6 @@ interface Prepared {
 }
 
 interface CachedResponse {
-  readonly response: Record<string, unknown>;
   readonly rawBody: string;
   readonly headers: Record<string, string[]>;
   readonly status: string;
@@ -117,7 +117,7 @@ export class HttpSendClient {
         if (ttlMs > 0) {
           const rawBody = res.body.toString('utf8');
           const bytes = rawBody.length * 2 + JSON.stringify(res.headers).length * 2 + 256;
-          if (bytes <= this.#limits.cacheMaxBytes) this.#cache!.set(key, { response, rawBody, headers: res.headers, status: res.status, statusCode: res.statusCode, bytes }, { ttl: Math.ceil(ttlMs) });
+          if (bytes <= this.#limits.cacheMaxBytes) this.#cache!.set(key, { rawBody, headers: res.headers, status: res.status, statusCode: res.statusCode, bytes }, { ttl: Math.ceil(ttlMs) });
         }
       }
       this.counts.response++;
@@ -166,13 +166,19 @@ export class HttpSendClient {
     let url = p.url;
     let method = p.method;
     let body = p.body;
+    let headers = p.headers;
     for (let hop = 0; ; hop++) {
       if (!this.allowed(url)) throw urlError(method, url.href, `unallowed host: ${url.host} (not in http_send.allowed_hosts)`);
-      const res = await this.#once(method, url, p, body, end);
+      const res = await this.#once(method, url, headers, p, body, end);
       const location = res.headers['location']?.[0];
       if (!p.enableRedirect || location === undefined || ![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
       if (hop + 1 >= MAX_REDIRECTS) throw urlError(method, url.href, 'stopped after 10 redirects');
-      url = new URL(location, url);
+      const next = new URL(location, url);
+      // As Go's client: credentials do not follow a redirect to another host.
+      if (next.hostname !== p.url.hostname && !next.hostname.endsWith(`.${p.url.hostname}`)) {
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !SENSITIVE_HEADERS.has(k)));
+      }
+      url = next;
       // As Go's client: 301/302/303 turn into a bodiless GET (HEAD stays HEAD); 307/308 repeat the request.
       if (res.statusCode <= 303 && method !== 'HEAD') {
         method = 'GET';
@@ -181,12 +187,12 @@ export class HttpSendClient {
     }
   }
 
-  #once(method: string, url: URL, p: Prepared, body: Buffer | undefined, end: number): Promise<{ status: string; statusCode: number; headers: Record<string, string[]>; body: Buffer }> {
+  #once(method: string, url: URL, requestHeaders: Readonly<Record<string, string>>, p: Prepared, body: Buffer | undefined, end: number): Promise<{ status: string; statusCode: number; headers: Record<string, string[]>; body: Buffer }> {
     const left = end - Date.now();
     if (left <= 0) return Promise.reject(urlError(method, url.href, 'request timed out'));
     const max = this.#limits.maxResponseBytes;
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { 'user-agent': 'ztauthz http.send', ...p.headers };
+      const headers: Record<string, string | number> = { 'user-agent': 'ztauthz http.send', ...requestHeaders };
       if (body !== undefined && (body.length > 0 || !['GET', 'HEAD'].includes(method))) headers['content-length'] = body.length;
       const https = url.protocol === 'https:';
       const opts: RequestOptions & Record<string, unknown> = { method, headers };

@@ -138,6 +138,7 @@ export class HttpSendRuntime {
       const job = slot.job;
       if (!job || job.id !== reply.job) return;
       slot.job = undefined;
+      if (!reply.loaded) slot.loaded.delete(job.engine.id);
       worker.unref();
       this.#settle(job, () => (reply.ok ? job.resolve(reply.result) : job.reject(new Error(reply.message))));
       this.#dispatch();

@@ -27,7 +27,8 @@ export interface EvalJob {
   readonly deadline: number;
 }
 export type WorkerMessage = EvalJob | { readonly type: 'unload'; readonly engine: string };
-export type WorkerReply = { readonly job: number; readonly ok: true; readonly result: unknown } | { readonly job: number; readonly ok: false; readonly message: string };
+/** `loaded`: whether the worker holds the job's engine afterwards (a load that failed is retried with the next job). */
+export type WorkerReply = { readonly job: number; readonly loaded: boolean } & ({ readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly message: string });
 
 const init = workerData as Init;
 const signal = new Int32Array(init.signal);
@@ -114,12 +115,12 @@ parentPort!.on('message', (msg: WorkerMessage) => {
       current = { deadline: msg.deadline, sent: new Map() };
       try {
         const result = loaded.eval ? loaded.eval.evaluate(msg.input, msg.entrypoint) : loaded.policy.evaluate(msg.input, msg.entrypoint);
-        reply = { job: msg.job, ok: true, result };
+        reply = { job: msg.job, loaded: true, ok: true, result };
       } finally {
         current = undefined;
       }
     } catch (err) {
-      reply = { job: msg.job, ok: false, message: errorText(err) };
+      reply = { job: msg.job, loaded: engines.has(msg.engine), ok: false, message: errorText(err) };
     }
     parentPort!.postMessage(reply);
   })();
