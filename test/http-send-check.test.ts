@@ -135,6 +135,24 @@ describe('http.send and the decision cache', () => {
   });
 });
 
+describe('http.send in a shadow policy', () => {
+  it('is evaluated on a worker after the answer, and counted', async () => {
+    const server = await startInProcess({ 'shadow-path': policyDir, 'http-send-allowed-hosts': '127.0.0.1' });
+    const client = new CheckClient(server.grpcPort);
+    try {
+      const before = upstream.hits.get('/json') ?? 0;
+      await client.check(checkRequest({ path: '/quick/shadow' }));
+      const series = async (): Promise<string> => (await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()).split('\n').filter((l) => l.startsWith('ztauthz_shadow_evaluations_total{')).join('\n');
+      for (let i = 0; i < 200 && !(await series()); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await series()).toMatch(/result="(agree|disagree)"\} 1/);
+      expect(upstream.hits.get('/json')).toBe(before + 1);
+    } finally {
+      client.close();
+      await server.stop(1000);
+    }
+  });
+});
+
 describe('http.send in a serve process', () => {
   it('loads the worker and answers', { timeout: 120_000 }, async () => {
     const serve = await spawnServe(['--policy', policyDir, '--http-send-allowed-hosts', '127.0.0.1']);
