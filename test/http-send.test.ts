@@ -108,6 +108,7 @@ describe('http.send matches opa eval', () => {
       { name: 'redirect to the same host keeps Authorization', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/redirect?to=/echo`, headers: { Authorization: 'Bearer t' }, enable_redirect: true })}).body` },
       { name: 'redirect to another host drops Authorization', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/redirect?to=${encodeURIComponent(`http://localhost:${http.port}/echo`)}`, headers: { Authorization: 'Bearer t', 'X-Custom': 'kept' }, enable_redirect: true })}).body` },
       { name: '307 repeats the POST', rule: `http.send(${JSON.stringify({ method: 'POST', url: `${http.url}/redirect307`, raw_body: 'again', enable_redirect: true })}).body` },
+      { name: 'integers beyond 2^53 in a JSON body stay exact', rule: `[b.n == 9007199254740993, b.n == 9007199254740992, json.marshal(b.id)] if { b := http.send({"method": "GET", "url": "${http.url}/bigint"}).body }` },
       { name: '404', rule: req({ method: 'GET', url: `${http.url}/status/404` }) },
       { name: '500', rule: req({ method: 'GET', url: `${http.url}/status/500` }) },
       { name: 'network error, raise_error false', rule: req({ method: 'GET', url: 'http://127.0.0.1:1/', raise_error: false }) },

@@ -88,6 +88,10 @@ function handler(hits: Map<string, number>) {
         res.writeHead(302, { location: url.searchParams.get('to') ?? '/json' });
         return void res.end();
       }
+      if (path === '/bigint') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end('{"n": 9007199254740993, "id": 123456789012345678901234567890}');
+      }
       if (path === '/redirect307') {
         res.writeHead(307, { location: '/echo' });
         return void res.end();

@@ -24,7 +24,7 @@ export interface HttpSendLimits {
 export type HttpSendErrorCode = 'eval_http_send_network_error' | 'eval_http_send_internal_error';
 
 /** What the worker gets back: the response object, or the error OPA would report. */
-export type SendResult = { readonly ok: true; readonly response: unknown; readonly cacheable: boolean } | { readonly ok: false; readonly code: HttpSendErrorCode; readonly message: string };
+export type SendResult = { readonly ok: true; /** The response object as JSON text. */ readonly json: string; readonly cacheable: boolean } | { readonly ok: false; readonly code: HttpSendErrorCode; readonly message: string };
 
 const ALLOWED_KEYS = new Set([
   'method', 'url', 'body', 'enable_redirect', 'force_json_decode', 'force_yaml_decode', 'headers', 'raw_body',
@@ -108,10 +108,10 @@ export class HttpSendClient {
       if (key !== undefined) {
         const hit = this.#cache!.get(key);
         if (hit) this.counts.cache_hit++;
-        if (hit) return { ok: true, response: shape(hit.status, hit.statusCode, hit.headers, Buffer.from(hit.rawBody), p.forceJson, p.forceYaml), cacheable: true };
+        if (hit) return { ok: true, json: shape(hit.status, hit.statusCode, hit.headers, Buffer.from(hit.rawBody), p.forceJson, p.forceYaml), cacheable: true };
       }
       const res = await this.#execute(p);
-      const response = shape(res.status, res.statusCode, res.headers, res.body, p.forceJson, p.forceYaml);
+      const json = shape(res.status, res.statusCode, res.headers, res.body, p.forceJson, p.forceYaml);
       if (key !== undefined && CACHEABLE_STATUS.has(res.statusCode)) {
         const ttlMs = typeof p.interQuery === 'number' ? p.interQuery * 1000 : freshnessMs(res.headers);
         if (ttlMs > 0) {
@@ -121,7 +121,7 @@ export class HttpSendClient {
         }
       }
       this.counts.response++;
-      return { ok: true, response, cacheable: CACHEABLE_STATUS.has(res.statusCode) };
+      return { ok: true, json, cacheable: CACHEABLE_STATUS.has(res.statusCode) };
     } catch (err) {
       this.counts.error++;
       if (err instanceof SendError) return { ok: false, code: err.code, message: err.message };
@@ -390,26 +390,32 @@ function parseTimeoutMs(v: unknown): number {
   return v.startsWith('-') ? -total : total;
 }
 
-/** OPA's response object. A body that does not decode is null. */
-function shape(status: string, statusCode: number, headers: Record<string, string[]>, body: Buffer, forceJson: boolean, forceYaml: boolean): Record<string, unknown> {
+/**
+ * OPA's response object, as JSON text. A body that does not decode is null.
+ * A JSON body with long digit runs is embedded as the server sent it, so
+ * integers beyond 2^53 reach the policy exactly (the wasm parses the text;
+ * a JavaScript number would round them).
+ */
+function shape(status: string, statusCode: number, headers: Record<string, string[]>, body: Buffer, forceJson: boolean, forceYaml: boolean): string {
   const raw = body.toString('utf8');
   const type = headers['content-type']?.[0] ?? '';
-  let decoded: unknown = null;
+  let decoded = 'null';
   if (forceJson || isJsonType(type)) {
     try {
-      decoded = JSON.parse(raw);
+      const value: unknown = JSON.parse(raw);
+      decoded = /\d{16,}/.test(raw) ? raw.trim() : JSON.stringify(value);
     } catch {
-      decoded = null;
+      decoded = 'null';
     }
   } else if (forceYaml || type.includes('application/yaml') || type.includes('application/x-yaml')) {
     try {
       // YAML 1.1, as OPA's decoder: y, yes, on... are booleans.
-      decoded = parseYaml(raw, { version: '1.1' }) ?? null;
+      decoded = JSON.stringify(parseYaml(raw, { version: '1.1' }) ?? null);
     } catch {
-      decoded = null;
+      decoded = 'null';
     }
   }
-  return { status, status_code: statusCode, body: decoded, raw_body: raw, headers };
+  return `{"status":${JSON.stringify(status)},"status_code":${statusCode},"body":${decoded},"raw_body":${JSON.stringify(raw)},"headers":${JSON.stringify(headers)}}`;
 }
 
 function isJsonType(contentType: string): boolean {

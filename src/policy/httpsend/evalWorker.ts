@@ -80,9 +80,16 @@ function httpSend(request: unknown): unknown {
     result = exchange(request, evaluation.deadline);
     if (!result.ok || result.cacheable) evaluation.sent.set(key, result);
   }
-  if (result.ok) return result.response;
+  // JSON text as an ArrayBuffer: opa-wasm hands it to the wasm's own parser verbatim (exact numbers).
+  if (result.ok) return jsonBuffer(result.json);
   if (raise) throw new BuiltinError('http.send', result.message);
   return { status_code: 0, error: { code: result.code, message: result.message } };
+}
+
+const encoder = new TextEncoder();
+function jsonBuffer(json: string): ArrayBuffer {
+  const bytes = encoder.encode(json);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 async function load(engine: string, spec: NonNullable<EvalJob['load']>): Promise<Loaded> {
