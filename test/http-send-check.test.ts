@@ -135,6 +135,23 @@ describe('http.send and the decision cache', () => {
   });
 });
 
+describe('http.send and shutdown', () => {
+  it('a Check waiting on http.send when the server stops is answered before the workers end', async () => {
+    const server = await startInProcess({ policy: policyDir, 'http-send-allowed-hosts': '127.0.0.1', 'http-send-timeout-ms': '3000' });
+    const client = new CheckClient(server.grpcPort);
+    try {
+      const before = upstream.hits.get('/slow') ?? 0;
+      const pending = client.check(checkRequest({ path: '/slow' }));
+      while ((upstream.hits.get('/slow') ?? 0) === before) await new Promise((r) => setTimeout(r, 5));
+      const stopped = server.stop(5000);
+      expect(allowed(await pending)).toBe(true);
+      await stopped;
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('http.send in a shadow policy', () => {
   it('is evaluated on a worker after the answer, and counted', async () => {
     const server = await startInProcess({ 'shadow-path': policyDir, 'http-send-allowed-hosts': '127.0.0.1' });

@@ -129,6 +129,10 @@ export class PolicyLifecycle {
 
   stop(): void {
     for (const w of this.#watchers) w.stop();
-    void this.#httpSend?.close();
+  }
+
+  /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */
+  async close(): Promise<void> {
+    await this.#httpSend?.close();
   }
 }

@@ -125,6 +125,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         health.setServing(false);
         health.endWatches();
         await drain(listener, graceMs);
+        await lifecycle.close();
         listener.close();
         if (http) {
           await new Promise<void>((resolve) => {
@@ -142,6 +143,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     httpServer?.close();
     await tracing?.shutdown();
     lifecycle.stop();
+    await lifecycle.close();
     throw err;
   }
 }
