@@ -252,4 +252,18 @@ describe('http.send workers', () => {
     expect(await b.evaluateOffThread({}, 'retire/c0')).toEqual([{ result: 200 }]);
     expect(rt.instances).toBe(1);
   });
+
+  it('close() answers the evaluations in flight and queued with an error', { timeout: TIMEOUT }, async () => {
+    const rt = runtime({ workers: 1 });
+    const dir = writeModule('closing', [`http.send({"method": "GET", "url": "${http.url}/slow?ms=2000"}).status_code`]);
+    const engine = await engineFor(dir, 'closing', 1, rt);
+    const before = http.hits.get('/slow') ?? 0;
+    const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'answered', (err: Error) => err.message);
+    const running = outcome(engine.evaluateOffThread({}, 'closing/c0'));
+    const queued = outcome(engine.evaluateOffThread({}, 'closing/c0'));
+    while ((http.hits.get('/slow') ?? 0) === before) await new Promise((r) => setTimeout(r, 5));
+    await rt.close();
+    expect(await running).toMatch(/closed/);
+    expect(await queued).toMatch(/closed/);
+  });
 });

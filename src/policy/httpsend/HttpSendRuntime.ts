@@ -85,7 +85,14 @@ export class HttpSendRuntime {
   async close(): Promise<void> {
     this.#closed = true;
     for (const job of this.#queue.splice(0)) job.reject(new Error('http.send evaluation pool closed'));
-    await Promise.all(this.#slots.splice(0).map((s) => s.worker.terminate()));
+    const slots = this.#slots.splice(0);
+    for (const slot of slots) {
+      const job = slot.job;
+      slot.job = undefined;
+      job?.reject(new Error('http.send evaluation pool closed'));
+      slot.port.close();
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
   #dispatch(): void {
