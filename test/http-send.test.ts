@@ -48,9 +48,9 @@ function writeModule(pkg: string, rules: readonly string[]): string {
 }
 
 /** `opa eval` without blocking this process's event loop (the test servers live here). */
-function opaEval(dir: string, query: string): Promise<Record<string, unknown>> {
+function opaEval(dir: string, query: string, extra: readonly string[] = []): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    execFile(OPA, ['eval', '--format', 'json', '-d', dir, query], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(OPA, ['eval', '--format', 'json', ...extra, '-d', dir, query], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`opa eval failed: ${stderr}${stdout}`));
       const out = JSON.parse(stdout) as { result?: { expressions: { value: Record<string, unknown> }[] }[] };
       resolve(out.result?.[0]?.expressions[0]?.value ?? {});
@@ -208,12 +208,32 @@ describe('http.send bounds', () => {
     const rt = runtime({ allowedHosts: [`127.0.0.1:${http.port}`] });
     const before = https.hits.get('/json') ?? 0;
     const direct = await one(rt, { method: 'GET', url: `${https.url}/json`, tls_insecure_skip_verify: true, raise_error: false });
-    expect(direct).toMatchObject({ value: { status_code: 0, error: { code: 'eval_http_send_network_error', message: expect.stringMatching(/unallowed host/) } } });
+    expect(direct).toMatchObject({ value: { status_code: 0, error: { code: 'eval_http_send_internal_error', message: expect.stringMatching(/unallowed host/) } } });
     const hop = await one(rt, { method: 'GET', url: `${http.url}/redirect?to=${encodeURIComponent(`${https.url}/json`)}`, enable_redirect: true, tls_insecure_skip_verify: true });
     expect(hop).toEqual({ error: expect.stringMatching(/http\.send: .*unallowed host/) });
     expect(https.hits.get('/json') ?? 0).toBe(before);
     expect(await one(runtime({ allowedHosts: ['*.example.com'] }), { method: 'GET', url: `${http.url}/json` })).toEqual({ error: expect.stringMatching(/unallowed host/) });
     expect(await one(runtime({ allowedHosts: ['*'] }), { method: 'GET', url: `${http.url}/json` })).toMatchObject({ value: { status_code: 200 } });
+  });
+
+  it('refused hosts give the error codes OPA gives with capabilities allow_net', { timeout: TIMEOUT }, async () => {
+    const caps = JSON.parse(await new Promise<string>((resolve, reject) => execFile(OPA, ['capabilities', '--current'], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(out))))) as Record<string, unknown>;
+    caps['allow_net'] = ['127.0.0.1'];
+    const capsDir = mkdtempSync(join(tmpdir(), 'ztauthz-httpsend-caps-'));
+    dirs.push(capsDir);
+    writeFileSync(join(capsDir, 'caps.json'), JSON.stringify(caps));
+    const rules = [
+      `http.send({"method": "GET", "url": "http://localhost:${http.port}/json", "raise_error": false}).error.code`,
+      `http.send({"method": "GET", "url": "${http.url}/redirect?to=${encodeURIComponent(`http://localhost:${http.port}/json`)}", "enable_redirect": true, "raise_error": false}).error.code`,
+      `http.send({"method": "GET", "url": "http://localhost:${http.port}/json"}).status_code`,
+      `http.send({"method": "GET", "url": "${http.url}/json"}).status_code`,
+    ];
+    const dir = writeModule('allownet', rules);
+    const expected = await opaEval(dir, 'data.allownet', ['--capabilities', join(capsDir, 'caps.json')]);
+    expect(expected).toEqual({ c0: 'eval_http_send_internal_error', c1: 'eval_http_send_network_error', c3: 200 });
+    const engine = await engineFor(dir, 'allownet', rules.length, runtime({ allowedHosts: ['127.0.0.1'] }));
+    const got = await Promise.all(rules.map((_, i) => ztauthzEval(engine, `allownet/c${i}`)));
+    expect(got).toEqual([{ value: expected['c0'] }, { value: expected['c1'] }, { error: expect.stringMatching(/unallowed host: localhost/) }, { value: 200 }]);
   });
 
   it('responses larger than http_send.max_response_bytes are an error', { timeout: TIMEOUT }, async () => {

@@ -168,7 +168,11 @@ export class HttpSendClient {
     let body = p.body;
     let headers = p.headers;
     for (let hop = 0; ; hop++) {
-      if (!this.allowed(url)) throw urlError(method, url.href, `unallowed host: ${url.host} (not in http_send.allowed_hosts)`);
+      if (!this.allowed(url)) {
+        // As OPA with allow_net: the request's own URL fails before any request (an internal error), a redirect hop as a url.Error.
+        const why = `unallowed host: ${url.hostname} (not in http_send.allowed_hosts)`;
+        throw hop === 0 ? internal(why) : urlError(method, url.href, why);
+      }
       const res = await this.#once(method, url, headers, p, body, end);
       const location = res.headers['location']?.[0];
       if (!p.enableRedirect || location === undefined || ![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
