@@ -287,3 +287,14 @@ describe('http.send workers', () => {
     expect(await queued).toMatch(/closed/);
   });
 });
+
+describe('http_send configuration', () => {
+  it('validates allowed_hosts entries and defaults to none', async () => {
+    const { loadConfig } = await import('../src/config/load.ts');
+    expect(loadConfig({}).http_send).toEqual({ allowed_hosts: [], timeout_ms: 1000, max_response_bytes: 1 << 20, workers: 2, cache_max_bytes: 16 << 20 });
+    expect(loadConfig({ flags: { 'http-send-allowed-hosts': 'jwks.example.com,*.corp.example,10.0.0.1:8443,[::1]:80,*' } }).http_send.allowed_hosts).toHaveLength(5);
+    for (const bad of ['http://jwks.example.com', 'jwks.example.com/keys', 'a b', '*example.com']) {
+      expect(() => loadConfig({ flags: { 'http-send-allowed-hosts': bad } })).toThrow(/http_send\.allowed_hosts: .* is not a host/);
+    }
+  });
+});
