@@ -2,10 +2,10 @@
 // policy and store what it decided. Lookup, evaluation and store run in one
 // synchronous stretch, so concurrent misses on the same key cannot both
 // evaluate (single flight by construction: nothing can interleave).
-// Policies that call http.send are the exception: they are evaluated on a
-// worker (PolicyEngine.evaluateOffThread), so their evaluation is awaited and
-// concurrent misses may each evaluate; by default they are not cached at all
-// (they count as time-dependent).
+// Policies that call http.send are the exception: an evaluation that reaches
+// http.send is finished on a worker (PolicyEngine.evaluateOffThread) and
+// awaited, so concurrent misses may each evaluate; by default their decisions
+// are not cached at all (they count as time-dependent).
 import type { DecisionCache } from '../cache/DecisionCache.ts';
 import { fullInputKey, parseFieldPath, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';

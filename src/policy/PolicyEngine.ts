@@ -42,7 +42,11 @@ export class PolicyEngine {
    * decided differently later.
    */
   readonly timeDependent: boolean;
-  /** The policy calls http.send: Checks evaluate it on a worker (evaluateOffThread), never on the main thread. */
+  /**
+   * The policy imports http.send. Its main-thread instance stops at http.send
+   * (HTTP_SEND_OFF_THREAD); an evaluation that gets there is done again on a
+   * worker (evaluateOffThread), where http.send can wait.
+   */
   readonly callsOut: boolean;
   /**
    * Unique per loaded instance: the revision plus a load counter. Cache keys
@@ -73,15 +77,15 @@ export class PolicyEngine {
 
   static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {
     const host = createHostBuiltins();
-    const withStub = (used: readonly string[]) =>
+    const withStub = (used: readonly string[]): HostBuiltins['builtins'] =>
       used.includes('http.send')
-      ? {
-          ...host.builtins,
-          'http.send': () => {
-            throw new Error(HTTP_SEND_OFF_THREAD);
-          },
-        }
-      : host.builtins;
+        ? {
+            ...host.builtins,
+            'http.send': () => {
+              throw new Error(HTTP_SEND_OFF_THREAD);
+            },
+          }
+        : host.builtins;
     // Compiled once, then used both to list the builtins it imports and to instantiate it.
     let module: unknown;
     let used: string[];
