@@ -298,3 +298,48 @@ describe('http_send configuration', () => {
     }
   });
 });
+
+describe('http.send retries', () => {
+  /** A port nothing listens on until start(ms) has a server take it `ms` later. */
+  async function latePort(): Promise<{ port: number; start: (ms: number) => void; close: () => void }> {
+    const { createServer } = await import('node:http');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const server = createServer((_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/json' });
+      s.end('{"late": true}');
+    });
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      port,
+      start: (ms) => void (timer = setTimeout(() => server.listen(port, '127.0.0.1'), ms)),
+      close: () => (clearTimeout(timer), server.close(), server.closeAllConnections()),
+    };
+  }
+
+  it('max_retry_attempts retries a refused connection until the server is up, as opa eval does', { timeout: TIMEOUT }, async () => {
+    const rule = (port: number, retries: number): string => `http.send({"method": "GET", "url": "http://127.0.0.1:${port}/", "max_retry_attempts": ${retries}, "raise_error": false}).status_code`;
+    let late = await latePort();
+    try {
+      const dir = writeModule('retryopa', [rule(late.port, 5)]);
+      // opa eval starts in well under 250 ms, then retries after 100, 200, 400... ms.
+      late.start(250);
+      expect(await opaEval(dir, 'data.retryopa')).toEqual({ c0: 200 });
+    } finally {
+      late.close();
+    }
+    late = await latePort();
+    try {
+      const dir = writeModule('retry', [rule(late.port, 5), rule(late.port, 0)]);
+      const engine = await engineFor(dir, 'retry', 2, runtime());
+      // Without retries the refused connection is the answer.
+      expect(await ztauthzEval(engine, 'retry/c1')).toEqual({ value: 0 });
+      late.start(250);
+      expect(await ztauthzEval(engine, 'retry/c0')).toEqual({ value: 200 });
+    } finally {
+      late.close();
+    }
+  });
+});
