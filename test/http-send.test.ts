@@ -343,3 +343,64 @@ describe('http.send retries', () => {
     }
   });
 });
+
+describe('http.send inter-query cache against an OPA server', () => {
+  /** `opa run --server` on a free port, with the module in `dir`. */
+  async function opaServer(dir: string): Promise<{ query: (path: string) => Promise<unknown>; stop: () => void }> {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const child = spawn(OPA, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', dir], { stdio: 'ignore' });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/health`)).ok) break;
+      } catch {
+        if (i > 300) throw new Error('opa run --server did not start');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      query: async (path) => ((await (await fetch(`${base}/v1/data/${path}`, { method: 'POST', body: '{}' })).json()) as { result?: unknown }).result,
+      stop: () => void child.kill(),
+    };
+  }
+
+  it('two queries in a row: what is sent again and what is served from the cache', { timeout: TIMEOUT }, async () => {
+    const rules = (prefix: string): string[] => {
+      const send = (path: string, extra: Record<string, unknown>): string => `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}${path}`, ...extra })}).body.n`;
+      return [
+        send(`/maxage/${prefix}`, { cache: true }),
+        send(`/nostore/${prefix}`, { cache: true }),
+        send(`/count/${prefix}-plain`, { cache: true }),
+        send(`/count/${prefix}-forced`, { force_cache: true, force_cache_duration_seconds: 60 }),
+        send(`/etag/${prefix}`, { cache: true }),
+        send(`/expires/${prefix}`, { cache: true }),
+        send(`/count/${prefix}-nocache`, {}),
+      ];
+    };
+    const paths = (prefix: string): string[] => [`/maxage/${prefix}`, `/nostore/${prefix}`, `/count/${prefix}-plain`, `/count/${prefix}-forced`, `/etag/${prefix}`, `/expires/${prefix}`, `/count/${prefix}-nocache`];
+    const opaDir = writeModule('interopa', rules('opa'));
+    const opa = await opaServer(opaDir);
+    const want: unknown[] = [];
+    try {
+      for (let i = 0; i < rules('opa').length; i++) want.push([await opa.query(`interopa/c${i}`), await opa.query(`interopa/c${i}`)]);
+    } finally {
+      opa.stop();
+    }
+    const wantHits = paths('opa').map((p) => http.hits.get(p));
+    const engine = await engineFor(writeModule('interzt', rules('zt')), 'interzt', rules('zt').length, runtime());
+    const got: unknown[] = [];
+    for (let i = 0; i < rules('zt').length; i++) {
+      const once = async (): Promise<unknown> => ((await engine.evaluateOffThread({}, `interzt/c${i}`)) as { result: unknown }[])[0]?.result;
+      got.push([await once(), await once()]);
+    }
+    expect({ values: got, hits: paths('zt').map((p) => http.hits.get(p)) }).toEqual({ values: want, hits: wantHits });
+    // The expected behaviour, spelled out: fresh entries served, no-store and header-less ones sent again, the ETag one revalidated (304).
+    expect(want).toEqual([[1, 1], [1, 2], [1, 2], [1, 1], [1, 1], [1, 1], [1, 2]]);
+    expect(wantHits).toEqual([1, 2, 2, 1, 2, 1, 2]);
+  });
+});

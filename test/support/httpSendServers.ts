@@ -105,6 +105,14 @@ function handler(hits: Map<string, number>) {
       }
       if (path.startsWith('/count/')) return json(200, { n });
       if (path.startsWith('/maxage/')) return json(200, { n }, { 'cache-control': 'max-age=60' });
+      if (path.startsWith('/etag/')) {
+        if (req.headers['if-none-match'] === '"v1"') {
+          res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=0', 'x-revalidated': String(n) });
+          return void res.end();
+        }
+        return json(200, { n }, { etag: '"v1"', 'cache-control': 'max-age=0' });
+      }
+      if (path.startsWith('/expires/')) return json(200, { n }, { expires: new Date(Date.now() + 60_000).toUTCString() });
       if (path.startsWith('/nostore/')) return json(200, { n }, { 'cache-control': 'no-store, max-age=60' });
       if (path.startsWith('/big')) {
         res.writeHead(200, { 'content-type': 'text/plain' });

@@ -77,7 +77,16 @@ interface Prepared {
   readonly interQuery: undefined | 'headers' | number;
 }
 
+interface Fetched {
+  readonly status: string;
+  readonly statusCode: number;
+  readonly headers: Record<string, string[]>;
+  readonly body: Buffer;
+}
+
 interface CachedResponse {
+  /** ms since the epoch; past it the entry is revalidated (or dropped without validators). */
+  readonly expiresAt: number;
   readonly rawBody: string;
   readonly headers: Record<string, string[]>;
   readonly status: string;
@@ -97,7 +106,7 @@ export class HttpSendClient {
     this.#limits = limits;
     this.#any = limits.allowedHosts.includes('*');
     this.#allow = limits.allowedHosts.filter((h) => h !== '*').map(parseHostPattern);
-    this.#cache = limits.cacheMaxBytes > 0 ? new LRUCache<string, CachedResponse>({ maxSize: limits.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.bytes), ttlAutopurge: false }) : undefined;
+    this.#cache = limits.cacheMaxBytes > 0 ? new LRUCache<string, CachedResponse>({ maxSize: limits.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.bytes) }) : undefined;
   }
 
   /** One http.send call; never throws. `deadline` (ms since the epoch) is the Check's. */
@@ -105,21 +114,36 @@ export class HttpSendClient {
     try {
       const p = prepare(request, this.#limits.timeoutMs, deadline);
       const key = p.interQuery !== undefined && this.#cache ? cacheKey(request as Record<string, unknown>) : undefined;
+      let res: Fetched | undefined;
       if (key !== undefined) {
         const hit = this.#cache!.get(key);
-        if (hit) this.counts.cache_hit++;
-        if (hit) return { ok: true, json: shape(hit.status, hit.statusCode, hit.headers, Buffer.from(hit.rawBody), p.forceJson, p.forceYaml), cacheable: true };
-      }
-      const res = await this.#execute(p);
-      const json = shape(res.status, res.statusCode, res.headers, res.body, p.forceJson, p.forceYaml);
-      if (key !== undefined && CACHEABLE_STATUS.has(res.statusCode)) {
-        const ttlMs = typeof p.interQuery === 'number' ? p.interQuery * 1000 : freshnessMs(res.headers);
-        if (ttlMs > 0) {
-          const rawBody = res.body.toString('utf8');
-          const bytes = rawBody.length * 2 + JSON.stringify(res.headers).length * 2 + 256;
-          if (bytes <= this.#limits.cacheMaxBytes) this.#cache!.set(key, { rawBody, headers: res.headers, status: res.status, statusCode: res.statusCode, bytes }, { ttl: Math.ceil(ttlMs) });
+        if (hit && hit.expiresAt > Date.now()) {
+          this.counts.cache_hit++;
+          return { ok: true, json: shape(hit.status, hit.statusCode, hit.headers, Buffer.from(hit.rawBody), p.forceJson, p.forceYaml), cacheable: true };
+        }
+        if (hit) {
+          // Stale: as OPA, asked again with the validators it had (ETag, Last-Modified), if any.
+          this.#cache!.delete(key);
+          const etag = hit.headers['etag']?.[0];
+          const modified = hit.headers['last-modified']?.[0];
+          if (etag !== undefined || modified !== undefined) {
+            const conditional = { ...p.headers, ...(etag !== undefined ? { 'if-none-match': etag } : {}), ...(modified !== undefined ? { 'if-modified-since': modified } : {}) };
+            const answer = await this.#execute({ ...p, headers: conditional });
+            if (answer.statusCode === 304) {
+              // Not modified: the cached body with the 304's headers, fresh again.
+              const headers = { ...hit.headers, ...answer.headers };
+              this.#store(key, p, { status: hit.status, statusCode: hit.statusCode, headers, body: Buffer.from(hit.rawBody) });
+              this.counts.response++;
+              return { ok: true, json: shape(hit.status, hit.statusCode, headers, Buffer.from(hit.rawBody), p.forceJson, p.forceYaml), cacheable: true };
+            }
+            // A new 200 is the answer; anything else is asked again plainly, as OPA does.
+            if (answer.statusCode === 200) res = answer;
+          }
         }
       }
+      res ??= await this.#execute(p);
+      const json = shape(res.status, res.statusCode, res.headers, res.body, p.forceJson, p.forceYaml);
+      if (key !== undefined) this.#store(key, p, res);
       this.counts.response++;
       return { ok: true, json, cacheable: CACHEABLE_STATUS.has(res.statusCode) };
     } catch (err) {
@@ -127,6 +151,23 @@ export class HttpSendClient {
       if (err instanceof SendError) return { ok: false, code: err.code, message: err.message };
       return { ok: false, code: 'eval_http_send_internal_error', message: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /**
+   * Into the inter-query cache as OPA's insertIntoHTTPSendInterQueryCache: a
+   * cacheable status, no no-store (unless forced); kept until its expiry, or
+   * past it when validators allow asking whether it is still current.
+   */
+  #store(key: string, p: Prepared, res: Fetched): void {
+    if (!CACHEABLE_STATUS.has(res.statusCode)) return;
+    const expiresAt = typeof p.interQuery === 'number' ? Date.now() + p.interQuery * 1000 : expiry(res.headers);
+    if (expiresAt === undefined) return;
+    const validators = res.headers['etag'] !== undefined || res.headers['last-modified'] !== undefined;
+    if (expiresAt <= Date.now() && !validators) return;
+    const rawBody = res.body.toString('utf8');
+    const bytes = rawBody.length * 2 + JSON.stringify(res.headers).length * 2 + 256;
+    if (bytes > this.#limits.cacheMaxBytes) return;
+    this.#cache!.set(key, { rawBody, headers: res.headers, status: res.status, statusCode: res.statusCode, bytes, expiresAt });
   }
 
   /** Bytes held by the inter-query cache. */
@@ -141,7 +182,7 @@ export class HttpSendClient {
     return this.#allow.some((a) => (a.suffix ? host.endsWith(a.host) && host.length > a.host.length : host === a.host) && (a.port === undefined || a.port === port));
   }
 
-  async #execute(p: Prepared): Promise<{ status: string; statusCode: number; headers: Record<string, string[]>; body: Buffer }> {
+  async #execute(p: Prepared): Promise<Fetched> {
     const end = Date.now() + p.timeoutMs;
     let lastError: SendError | undefined;
     for (let attempt = 0; attempt <= p.retries; attempt++) {
@@ -162,7 +203,7 @@ export class HttpSendClient {
     throw lastError ?? urlError(p.method, p.url.href, 'request timed out');
   }
 
-  async #follow(p: Prepared, end: number): Promise<{ status: string; statusCode: number; headers: Record<string, string[]>; body: Buffer }> {
+  async #follow(p: Prepared, end: number): Promise<Fetched> {
     let url = p.url;
     let method = p.method;
     let body = p.body;
@@ -428,19 +469,23 @@ function isJsonType(contentType: string): boolean {
   return type === 'application' && sub !== undefined && (sub === 'json' || sub.endsWith('+json'));
 }
 
-/** Freshness from Cache-Control max-age (counted from Date, as OPA) or Expires; 0 when not storable. */
-function freshnessMs(headers: Record<string, string[]>): number {
-  const cc = (headers['cache-control']?.[0] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (cc.includes('no-store')) return 0;
+/**
+ * OPA's expiryFromHeaders: Cache-Control max-age counted from Date, else
+ * Expires (0 when absent or invalid: stale at once). Undefined: not storable
+ * (no-store; max-age without a Date header, an error OPA ignores).
+ */
+function expiry(headers: Record<string, string[]>): number | undefined {
+  const cc = (headers['cache-control']?.[0] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+  if (cc.includes('no-store')) return undefined;
   const maxAge = cc.find((d) => d.startsWith('max-age='));
   if (maxAge !== undefined) {
     const secs = Number(maxAge.slice(8));
     const date = Date.parse(headers['date']?.[0] ?? '');
-    if (!Number.isFinite(secs) || Number.isNaN(date)) return 0;
-    return date + secs * 1000 - Date.now();
+    if (!Number.isInteger(secs) || secs < 0 || Number.isNaN(date)) return undefined;
+    return date + secs * 1000;
   }
   const expires = Date.parse(headers['expires']?.[0] ?? '');
-  return Number.isNaN(expires) ? 0 : expires - Date.now();
+  return Number.isNaN(expires) ? 0 : expires;
 }
 
 /** The request object minus cache_ignored_headers, canonically encoded. */
