@@ -81,7 +81,8 @@ describe('ztauthz serve refuses to start, with a one-line reason', () => {
     [['--policy', '/nonexistent/policy'], /policy \/nonexistent\/policy does not exist/],
     [['--policy', 'test/fixtures/README.md'], /is not a \.tar\.gz bundle, a \.wasm file or a directory/],
     [['--policy', 'policies/demo', '--decision-path', 'envoy/authz/nothing'], /opa build failed.*nothing/],
-    [['--policy', 'test/fixtures/policies/needs-http-send'], /builtins ztauthz does not provide: http\.send/],
+    [['--policy', 'test/fixtures/policies/needs-http-send'], /uses http\.send, which needs http_send\.allowed_hosts/],
+    [['--policy', 'test/fixtures/policies/needs-net-lookup'], /builtins ztauthz does not provide: net\.lookup_ip_addr/],
     [['--grpc-addr', 'not-an-address'], /grpc\.addr: must be host:port/],
     [['--grpc-max-recv-msg-bytes', 'x'], /grpc\.max_recv_msg_bytes: must be an integer/],
   ])('%j', async (args, message) => {

@@ -98,7 +98,11 @@ describe('policies that must not load', () => {
   });
 
   it('a policy needing a builtin ztauthz lacks, named at load time', async () => {
-    await expect(load('test/fixtures/policies/needs-http-send')).rejects.toThrow(/does not provide: http\.send/);
+    await expect(load('test/fixtures/policies/needs-net-lookup')).rejects.toThrow(/does not provide: net\.lookup_ip_addr/);
+  });
+
+  it('a policy calling http.send without http_send.allowed_hosts, refused naming the setting', async () => {
+    await expect(load('test/fixtures/policies/needs-http-send')).rejects.toThrow(/uses http\.send, which needs http_send\.allowed_hosts/);
   });
 
   it('a data.json that is not JSON', async () => {

@@ -214,7 +214,9 @@ export class CheckPipeline {
       behavior = counted ?? obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
       input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
-      const evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, this.#deps.shortcut?.keyer.coversIgnore ? raw?.key : undefined));
+      let evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, this.#deps.shortcut?.keyer.coversIgnore ? raw?.key : undefined, ctx.deadline));
+      // Only a policy that calls http.send is evaluated asynchronously (on a worker); the others stay without an extra await.
+      if (evaluated instanceof Promise) evaluated = await evaluated;
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
       if (remember && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {

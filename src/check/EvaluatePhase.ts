@@ -2,10 +2,14 @@
 // policy and store what it decided. Lookup, evaluation and store run in one
 // synchronous stretch, so concurrent misses on the same key cannot both
 // evaluate (single flight by construction: nothing can interleave).
+// Policies that call http.send are the exception: an evaluation that reaches
+// http.send is finished on a worker (PolicyEngine.evaluateOffThread) and
+// awaited, so concurrent misses may each evaluate; by default their decisions
+// are not cached at all (they count as time-dependent).
 import type { DecisionCache } from '../cache/DecisionCache.ts';
 import { fullInputKey, parseFieldPath, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
-import { errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
+import { HTTP_SEND_OFF_THREAD, errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { Decision } from '../types/Decision.ts';
 import type { JsonObject } from '../types/Json.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
@@ -61,12 +65,16 @@ export class EvaluatePhase {
     expiresAtS: number | undefined,
     /** The request's raw key when it covers cache.ignore: keys the input without serialising it. */
     rawKey?: string,
-  ): Evaluated {
+    /** The Check's deadline (ms since the epoch): bounds the http.send calls of the evaluation. */
+    deadline: number = Infinity,
+  ): Evaluated | Promise<Evaluated> {
     const cache = this.#policy.cache;
-    if (!cache) return run(engine, entrypoint, input, 'off', undefined);
+    if (!cache) return engine.callsOut ? runCallsOut(engine, entrypoint, input, 'off', undefined, deadline) : run(engine, entrypoint, input, 'off', undefined);
     let ttlMs = route?.ttlMs ?? Infinity;
     if (engine.timeDependent && route?.ttlMs === undefined) {
-      if (this.#policy.timeDependentTtlMs <= 0) return run(engine, entrypoint, input, 'bypass', undefined);
+      if (this.#policy.timeDependentTtlMs <= 0) {
+        return engine.callsOut ? runCallsOut(engine, entrypoint, input, 'bypass', undefined, deadline) : run(engine, entrypoint, input, 'bypass', undefined);
+      }
       ttlMs = this.#policy.timeDependentTtlMs;
     }
     const key =
@@ -77,6 +85,15 @@ export class EvaluatePhase {
           : fullInputKey(engine.instance, entrypoint, input, this.#ignore);
     const cached = cache.get(key);
     if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
+    const store = (evaluated: Evaluated): Evaluated => {
+      if (this.#policy.current() !== engine) return evaluated;
+      cache.set(key, evaluated.decision, Math.min(ttlMs, policyTtlMs(evaluated.decision), expiresAtS === undefined ? Infinity : expiresAtS * 1000 - Date.now()));
+      return evaluated;
+    };
+    if (engine.callsOut) {
+      const evaluated = runCallsOut(engine, entrypoint, input, 'miss', key, deadline);
+      return evaluated instanceof Promise ? evaluated.then(store) : store(evaluated);
+    }
     const evaluated = run(engine, entrypoint, input, 'miss', key);
     // Only what the policy decided is stored; errors threw out of run() above.
     // A Check that started before a reload finishes on the old policy; its
@@ -93,6 +110,38 @@ function run(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache:
   let resultSet: unknown;
   try {
     resultSet = engine.evaluate(input, entrypoint);
+  } catch (err) {
+    throw new CheckError(Reason.policyError, `policy evaluation of ${entrypoint} failed: ${errorText(err)}`);
+  }
+  const evalNs = Number(process.hrtime.bigint() - start);
+  return { decision: decisionFromResultSet(resultSet), cache, evalNs, key };
+}
+
+/**
+ * run() for a policy that calls http.send: it is evaluated on the main thread
+ * first, where http.send stops the evaluation (HTTP_SEND_OFF_THREAD); only
+ * an evaluation that reaches http.send is done again on a worker. Entrypoints
+ * and inputs that never call out stay as fast as any other policy.
+ */
+function runCallsOut(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache: CacheOutcome, key: string | undefined, deadline: number): Evaluated | Promise<Evaluated> {
+  const start = process.hrtime.bigint();
+  let resultSet: unknown;
+  try {
+    resultSet = engine.evaluate(input, entrypoint);
+  } catch (err) {
+    const text = errorText(err);
+    if (text.includes(HTTP_SEND_OFF_THREAD)) return runOffThread(engine, entrypoint, input, cache, key, deadline);
+    throw new CheckError(Reason.policyError, `policy evaluation of ${entrypoint} failed: ${text}`);
+  }
+  const evalNs = Number(process.hrtime.bigint() - start);
+  return { decision: decisionFromResultSet(resultSet), cache, evalNs, key };
+}
+
+async function runOffThread(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache: CacheOutcome, key: string | undefined, deadline: number): Promise<Evaluated> {
+  const start = process.hrtime.bigint();
+  let resultSet: unknown;
+  try {
+    resultSet = await engine.evaluateOffThread(input, entrypoint, deadline);
   } catch (err) {
     throw new CheckError(Reason.policyError, `policy evaluation of ${entrypoint} failed: ${errorText(err)}`);
   }

@@ -40,12 +40,12 @@ export class ShadowPolicy {
   observe(input: JsonObject, entrypoint: string, active: Decision, route: string, decisionId: string): void {
     const engine = this.#store.current;
     if (!engine || (this.#sample < 1 && this.#random() >= this.#sample)) return;
-    setImmediate(() => {
+    setImmediate(async () => {
       let shadow: Decision | undefined;
       let result: ShadowResult;
       let reason = '';
       try {
-        shadow = decisionFromResultSet(engine.evaluate(input, entrypoint));
+        shadow = decisionFromResultSet(await engine.evaluateAnywhere(input, entrypoint));
         result = shadow.allowed === active.allowed && (active.allowed || shadow.httpStatus === active.httpStatus) ? 'agree' : 'disagree';
       } catch (err) {
         result = 'error';

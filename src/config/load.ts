@@ -3,6 +3,7 @@
 // names the key and where the value came from.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { checkHostPattern } from '../policy/httpsend/HttpSendClient.ts';
 import { SCHEMA, envName, flagName, type Config, type FieldSpec } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -65,6 +66,10 @@ function checkCombinations(c: Config): void {
     for (const k of ['cert_file', 'key_file', 'ca_file'] as const) {
       if (!tls[k]) throw new ConfigError(`grpc.tls.${k}: required when grpc.tls.mode is files`);
     }
+  }
+  for (const host of c.http_send.allowed_hosts) {
+    const problem = checkHostPattern(host);
+    if (problem) throw new ConfigError(`http_send.allowed_hosts: ${problem}`);
   }
   for (const entry of c.identity.trust_bundles) {
     if (!/^[^=]+=.+$/.test(entry)) throw new ConfigError(`identity.trust_bundles: "${entry}" must be trust-domain=/path/bundle.pem`);

@@ -61,6 +61,11 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'jwt.jwks_timeout_ms', type: 'int', default: 2000, min: 100, max: 60000, doc: 'Timeout for fetching a remote JWKS.' },
   { key: 'jwt.jwks_cooldown_ms', type: 'int', default: 30000, min: 0, max: 3600000, doc: 'Least time between two refetches of a remote JWKS on an unknown kid.' },
   { key: 'jwt.jwks_cache_ms', type: 'int', default: 600000, min: 1000, max: 86400000, doc: 'How long a fetched JWKS is used before it is refreshed.' },
+  { key: 'http_send.allowed_hosts', type: 'list', default: [], doc: 'Hosts policies may reach with http.send (and every redirect hop): "name", "name:port", "*.domain", or "*" for any. Names are matched as written in the URL, not resolved (as OPA\'s capabilities allow_net). Empty: a policy that calls http.send is refused at load.' },
+  { key: 'http_send.timeout_ms', type: 'int', default: 1000, min: 10, max: 60000, doc: 'Longest one http.send call may take, retries included: the policy\'s own timeout (OPA\'s default 5 s) is cut to it, and to what is left of the Check\'s gRPC deadline. Envoy gives ext_authz 200 ms by default; a worker waiting longer than Envoy does is capacity lost.' },
+  { key: 'http_send.max_response_bytes', type: 'int', default: 1 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest http.send response body; larger is an http.send error.' },
+  { key: 'http_send.workers', type: 'int', default: 2, min: 1, max: 64, doc: 'Worker threads that evaluate policies calling http.send (one Check each at a time, blocked while its request waits); started on first use. Policies without http.send are evaluated on the main thread and never use them.' },
+  { key: 'http_send.cache_max_bytes', type: 'int', default: 16 * MiB, min: 0, max: 1024 * MiB, doc: 'Memory for http.send\'s inter-query cache (requests with cache: true, kept as Cache-Control/Expires allow, or force_cache for force_cache_duration_seconds). 0: no inter-query cache.' },
   { key: 'routes.mode', type: 'enum', values: ['extend', 'replace'], default: 'extend', doc: '"extend": the built-in AI route catalogue plus routes.table (a table route with a catalogue route\'s name replaces it). "replace": routes.table only.' },
   { key: 'routes.unmatched', type: 'enum', values: ['default', 'deny'], default: 'default', doc: '"default": a request no route matches goes to policy.decision with input.route null (opa-envoy-plugin policies keep working). "deny": it is denied without evaluation (route_unmatched).' },
   { key: 'routes.entrypoints', type: 'list', default: [], doc: 'Decision path per API family for the built-in catalogue, as "api=entrypoint" (e.g. kserve-v2=ztauthz/inference/allow); catalogue routes of other APIs use policy.decision.' },
@@ -70,8 +75,8 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'cache.max_bytes', type: 'int', default: 64 * MiB, min: 65536, max: 16384 * MiB, doc: 'Most memory the cached decisions may take (estimated per entry).' },
   { key: 'cache.ttl_ms', type: 'int', default: 30000, min: 1, max: 86400000, doc: 'Longest life of a cached decision; shortened by a policy\'s cache_ttl_seconds result field and by the expiry of the token or certificate that identified the caller.' },
   { key: 'cache.ignore', type: 'list', default: [...VOLATILE_FIELDS], doc: 'Input fields left out of the default cache key: they change per request and, by contract, decide nothing. A policy that reads one of them (also by iterating every header) must run with a list that keeps it in the key.' },
-  { key: 'cache.time_dependent_ttl_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Cache life for decisions of policies that read the clock (time.now_ns, io.jwt.decode_verify). 0: such decisions are not cached unless their route says so in cache.routes.' },
-  { key: 'cache.routes', type: 'objects', default: [], doc: 'Per-route caching: {route, key?: [input field paths, e.g. identity.spiffe_id, route.model, attributes.request.http.method], ttl_ms?}. A key list is the route author\'s statement that its policy reads nothing else; ttl_ms also allows caching a clock-reading policy.' },
+  { key: 'cache.time_dependent_ttl_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Cache life for decisions of policies that read the clock (time.now_ns, io.jwt.decode_verify) or call http.send (its answers depend on the outside world). 0: such decisions are not cached unless their route says so in cache.routes.' },
+  { key: 'cache.routes', type: 'objects', default: [], doc: 'Per-route caching: {route, key?: [input field paths, e.g. identity.spiffe_id, route.model, attributes.request.http.method], ttl_ms?}. A key list is the route author\'s statement that its policy reads nothing else; ttl_ms also allows caching a clock-reading or http.send-calling policy.' },
   { key: 'decision.dry_run', type: 'bool', default: false, aliases: ['dry-run'], doc: 'Answer every Check with OK; the decision record keeps the real decision.' },
   { key: 'decision.on_error', type: 'enum', values: ['deny', 'grpc_error'], default: 'deny', doc: '"deny": errors are PERMISSION_DENIED CheckResponses with HTTP 403, so even Envoy with failure_mode_allow denies. "grpc_error": errors are gRPC errors, as opa-envoy-plugin does (Envoy\'s failure_mode_allow/status_on_error decide).' },
   { key: 'request.max_headers', type: 'int', default: 200, min: 1, max: 10000, doc: 'Most headers a request may carry; more is denied (request_too_large).' },
@@ -162,6 +167,7 @@ export interface Config {
     jwks_cooldown_ms: number;
     jwks_cache_ms: number;
   };
+  http_send: { allowed_hosts: string[]; timeout_ms: number; max_response_bytes: number; workers: number; cache_max_bytes: number };
   decision: { dry_run: boolean; on_error: 'deny' | 'grpc_error' };
   request: {
     max_headers: number;

@@ -210,6 +210,23 @@ export class Metrics {
     });
   }
 
+  /** Exposes http.send's calls (counted by its client) as ztauthz_http_send_calls_total{result}. */
+  watchHttpSend(counts: { readonly response: number; readonly cache_hit: number; readonly error: number }): void {
+    const seen = { response: 0, cache_hit: 0, error: 0 };
+    new Counter({
+      name: 'ztauthz_http_send_calls_total',
+      help: 'http.send calls of policies by result: response (answered by the server, any status), cache_hit (inter-query cache), error (network, timeout, refused host, size bound, invalid request).',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        for (const k of ['response', 'cache_hit', 'error'] as const) {
+          this.inc({ result: k }, counts[k] - seen[k]);
+          seen[k] = counts[k];
+        }
+      },
+    });
+  }
+
   /**
    * Every per-Check series of one answered Check. `route` is the route name
    * (NO_ROUTE when none matched); `evalSeconds` 0: no evaluation ran (not

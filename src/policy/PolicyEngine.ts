@@ -6,13 +6,25 @@ import type { BundleFiles } from './Bundle.ts';
 import { WasmEval } from './WasmEval.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
 import type { JsonObject } from '../types/Json.ts';
+import type { HttpSendRuntime } from './httpsend/HttpSendRuntime.ts';
 
 export interface EngineOptions {
   /** Entrypoints (decision paths like "envoy/authz/allow") that must exist. */
   readonly requiredEntrypoints: readonly string[];
   /** Upper bound on wasm memory, in 64 KiB pages: a runaway evaluation fails instead of eating the host. */
   readonly maxMemoryPages: number;
+  /**
+   * Where policies that call http.send are evaluated (worker threads); without
+   * it (http_send.allowed_hosts empty) such policies are refused at load.
+   */
+  readonly httpSend?: HttpSendRuntime | undefined;
 }
+
+/**
+ * What http.send does in the main-thread instance: it stops the evaluation,
+ * which is then done again on a worker (or, at load, accepted as far as it got).
+ */
+export const HTTP_SEND_OFF_THREAD = 'http.send: continues off the main thread';
 
 export class PolicyLoadError extends Error {
   override name = 'PolicyLoadError';
@@ -25,8 +37,17 @@ export class PolicyEngine {
   readonly entrypoints: ReadonlySet<string>;
   /** Host builtins the policy calls (e.g. time.now_ns), known at load time. */
   readonly hostBuiltinsUsed: readonly string[];
-  /** The policy reads the clock, so the same input may be decided differently later. */
+  /**
+   * The policy reads the clock or calls http.send, so the same input may be
+   * decided differently later.
+   */
   readonly timeDependent: boolean;
+  /**
+   * The policy imports http.send. Its main-thread instance stops at http.send
+   * (HTTP_SEND_OFF_THREAD); an evaluation that gets there is done again on a
+   * worker (evaluateOffThread), where http.send can wait.
+   */
+  readonly callsOut: boolean;
   /**
    * Unique per loaded instance: the revision plus a load counter. Cache keys
    * use it, so a reload that keeps the manifest revision (or a Check that
@@ -36,20 +57,35 @@ export class PolicyEngine {
   readonly #policy: LoadedPolicy;
   readonly #eval: WasmEval | undefined;
   readonly #host: HostBuiltins;
+  readonly #offThread: { readonly runtime: HttpSendRuntime; readonly spec: { id: string; module: unknown; data: unknown; maxMemoryPages: number } } | undefined;
 
-  private constructor(policy: LoadedPolicy, host: HostBuiltins, bundle: BundleFiles, builtinsUsed: readonly string[]) {
+  private constructor(policy: LoadedPolicy, host: HostBuiltins, bundle: BundleFiles, builtinsUsed: readonly string[], module: unknown, opts: EngineOptions) {
     this.#policy = policy;
     this.#eval = WasmEval.of(policy);
     this.#host = host;
     this.revision = bundle.revision;
     this.entrypoints = new Set(Object.keys(policy.entrypoints as Record<string, number>));
     this.hostBuiltinsUsed = builtinsUsed;
-    this.timeDependent = builtinsUsed.some(isClockBuiltin);
+    this.callsOut = builtinsUsed.includes('http.send');
+    this.timeDependent = this.callsOut || builtinsUsed.some(isClockBuiltin);
     this.instance = `${bundle.revision}#${++loads}`;
+    this.#offThread =
+      this.callsOut && opts.httpSend
+        ? { runtime: opts.httpSend, spec: { id: this.instance, module, data: bundle.data, maxMemoryPages: opts.maxMemoryPages } }
+        : undefined;
   }
 
   static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {
     const host = createHostBuiltins();
+    const withStub = (used: readonly string[]): HostBuiltins['builtins'] =>
+      used.includes('http.send')
+        ? {
+            ...host.builtins,
+            'http.send': () => {
+              throw new Error(HTTP_SEND_OFF_THREAD);
+            },
+          }
+        : host.builtins;
     // Compiled once, then used both to list the builtins it imports and to instantiate it.
     let module: unknown;
     let used: string[];
@@ -57,11 +93,14 @@ export class PolicyEngine {
     try {
       module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(bundle.wasm);
       used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
-      policy = await loadPolicy(module as Parameters<typeof loadPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, host.builtins);
+      policy = await loadPolicy(module as Parameters<typeof loadPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, withStub(used));
     } catch (err) {
       throw new PolicyLoadError(`policy.wasm does not load: ${errorText(err)}`);
     }
-    const missing = missingBuiltins(used);
+    if (used.includes('http.send') && !opts.httpSend) {
+      throw new PolicyLoadError('policy uses http.send, which needs http_send.allowed_hosts: the hosts policies may reach (empty: none)');
+    }
+    const missing = missingBuiltins(used).filter((b) => b !== 'http.send');
     if (missing.length > 0) {
       throw new PolicyLoadError(`policy uses builtins ztauthz does not provide: ${missing.join(', ')}`);
     }
@@ -77,7 +116,7 @@ export class PolicyEngine {
     } catch (err) {
       throw new PolicyLoadError(`bundle data does not load into the policy: ${errorText(err)}`);
     }
-    return new PolicyEngine(policy, host, bundle, used);
+    return new PolicyEngine(policy, host, bundle, used, module, opts);
   }
 
   /** Evaluates one entrypoint; returns opa-wasm's result set. Throws on evaluation errors. */
@@ -88,6 +127,31 @@ export class PolicyEngine {
     } catch (err) {
       throw new Error(errorText(err));
     }
+  }
+
+  /**
+   * Evaluates on an http.send worker (callsOut policies). `deadline` (ms
+   * since the epoch) bounds every http.send call of the evaluation.
+   */
+  evaluateOffThread(input: JsonObject, entrypoint: string, deadline: number = Infinity): Promise<unknown> {
+    if (!this.#offThread) return Promise.reject(new Error('policy does not call http.send'));
+    return this.#offThread.runtime.evaluate(this.#offThread.spec, input, entrypoint, deadline);
+  }
+
+  /** Evaluates on the main thread, and again on a worker if the evaluation reaches http.send. */
+  evaluateAnywhere(input: JsonObject, entrypoint: string, deadline?: number): unknown {
+    if (!this.callsOut) return this.evaluate(input, entrypoint);
+    try {
+      return this.evaluate(input, entrypoint);
+    } catch (err) {
+      if (errorText(err).includes(HTTP_SEND_OFF_THREAD)) return this.evaluateOffThread(input, entrypoint, deadline);
+      throw err;
+    }
+  }
+
+  /** The policy was replaced: workers drop their instances of it once its last evaluation is done. */
+  retire(): void {
+    this.#offThread?.runtime.retire(this.instance);
   }
 }
 

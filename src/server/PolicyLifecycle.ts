@@ -12,6 +12,7 @@ import { PolicyWatcher } from '../policy/PolicyWatcher.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { Logger } from '../observe/Log.ts';
 import { DEMO_POLICY_DIR } from './defaults.ts';
+import { HttpSendRuntime } from '../policy/httpsend/HttpSendRuntime.ts';
 
 export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
   const p = config.policy;
@@ -22,7 +23,21 @@ export function loaderOptions(config: Config, entrypoints: readonly string[]): L
     signingKey: p.signing_key ? readSigningKey(p.signing_key, p.signing_key_id, p.signing_alg) : undefined,
     requireSignature: p.require_signature,
     validateResult: decisionFromResultSet,
+    httpSend: httpSendRuntime(config),
   };
+}
+
+/** The worker pool for policies that call http.send; none (such policies are refused) without allowed hosts. */
+export function httpSendRuntime(config: Config): HttpSendRuntime | undefined {
+  const h = config.http_send;
+  if (h.allowed_hosts.length === 0) return undefined;
+  return new HttpSendRuntime({
+    allowedHosts: h.allowed_hosts,
+    timeoutMs: h.timeout_ms,
+    maxResponseBytes: h.max_response_bytes,
+    cacheMaxBytes: h.cache_max_bytes,
+    workers: h.workers,
+  });
 }
 
 /** Every entrypoint the configuration needs: the default decision path, the routes' and the extra ones. */
@@ -44,6 +59,12 @@ export class PolicyLifecycle {
   readonly #entrypoints: readonly string[];
   readonly #metrics: Metrics;
   readonly #log: Logger;
+  #httpSend: HttpSendRuntime | undefined;
+
+  /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
+  get httpSend(): HttpSendRuntime | undefined {
+    return this.#httpSend;
+  }
 
   constructor(config: Config, routeEntrypoints: readonly string[], metrics: Metrics, log: Logger, active = new PolicyStore()) {
     this.active = active;
@@ -57,6 +78,7 @@ export class PolicyLifecycle {
   /** First load: a failure here stops the server from starting. */
   async start(): Promise<void> {
     const opts = loaderOptions(this.#config, this.#entrypoints);
+    this.#httpSend = opts.httpSend;
     await this.#startOne('active', this.#config.policy.path || DEMO_POLICY_DIR, opts, this.active);
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
@@ -77,8 +99,11 @@ export class PolicyLifecycle {
       load,
       {
         onLoaded: (engine) => {
-          const previous = store.current?.revision;
+          const replaced = store.current;
+          const previous = replaced?.revision;
           store.activate(engine);
+          // Its http.send workers drop it once the Checks still running on it finish.
+          replaced?.retire();
           this.#metrics.policyLoads.inc({ policy: kind, result: 'success' });
           this.#log.info(`${kind} policy reloaded`, { path, revision: engine.revision, previous });
         },
@@ -104,5 +129,10 @@ export class PolicyLifecycle {
 
   stop(): void {
     for (const w of this.#watchers) w.stop();
+  }
+
+  /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */
+  async close(): Promise<void> {
+    await this.#httpSend?.close();
   }
 }

@@ -49,6 +49,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     phases.shortcut?.table.clear();
   });
   await lifecycle.start();
+  if (lifecycle.httpSend) metrics.watchHttpSend(lifecycle.httpSend.client.counts);
 
   const decisionLog = new DecisionLog(
     {
@@ -125,6 +126,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         health.setServing(false);
         health.endWatches();
         await drain(listener, graceMs);
+        await lifecycle.close();
         listener.close();
         if (http) {
           await new Promise<void>((resolve) => {
@@ -142,6 +144,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     httpServer?.close();
     await tracing?.shutdown();
     lifecycle.stop();
+    await lifecycle.close();
     throw err;
   }
 }
