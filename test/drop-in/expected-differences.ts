@@ -122,7 +122,6 @@ const REFUSED: Record<string, string> = {
   bi_misc_schema_ok: 'json.verify_schema',
   bi_misc_match_schema: 'json.match_schema',
   bi_misc_rego_parse: 'rego.parse_module',
-  bi_http_send: 'http.send',
 };
 const refusedEntries = Object.fromEntries(
   Object.entries(REFUSED).map(([id, b]) => [

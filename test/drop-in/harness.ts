@@ -148,6 +148,8 @@ export async function startZtauthz(policyDir: string, config: ServerConfig, tmp:
       },
       cache: { enabled: cache, ignore: VOLATILE_FIELDS.filter((f) => f !== 'attributes.request.http.id') },
       decision_log: { enabled: false },
+      // opa-envoy-plugin lets policies reach any host; the cases only reach loopback.
+      http_send: { allowed_hosts: ['127.0.0.1'] },
       log: { level: 'info' },
     }),
   );
