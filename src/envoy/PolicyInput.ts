@@ -6,12 +6,15 @@ import type { JsonObject } from '../types/Json.ts';
 import { parseBody } from './RequestBody.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import { parseQueryString } from './QueryString.ts';
+import { goParsedPathAndQuery } from './GoUrl.ts';
 
 export interface InputOptions {
   /** Parse the body into parsed_body/truncated_body (opa-envoy-plugin's skip-request-body-parse, inverted). */
   readonly parseBody: boolean;
   /** "deny": a truncated body is denied before the policy runs; "policy": the policy sees truncated_body. */
   readonly truncatedBody: 'deny' | 'policy';
+  /** compat: opa-envoy: parsed_path and parsed_query from the raw target as opa-envoy-plugin parses it (GoUrl.ts), not the canonical one. */
+  readonly compat?: boolean | undefined;
 }
 
 const VERSION: JsonObject = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' }) as JsonObject;
@@ -29,11 +32,12 @@ export interface TargetView {
  * "a%2Fb" never get this far (opa-envoy-plugin turns "//admin/x" into ["x"]).
  */
 export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts: InputOptions): JsonObject {
+  const go = opts.compat ? goParsedPathAndQuery(req.http.path) : undefined;
   const input: JsonObject = {
     attributes: req.attributes,
     version: VERSION,
-    parsed_path: target.segments as string[],
-    parsed_query: parseQueryString(target.query),
+    parsed_path: go ? go.segments : (target.segments as string[]),
+    parsed_query: go ? go.query : parseQueryString(target.query),
   };
   if (opts.parseBody) {
     const body = parseBody(req.http.headers, req.http.body, req.http.rawBody);

@@ -75,10 +75,11 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
         maxPathBytes: config.request.max_path_bytes,
         maxBodyBytes: config.request.max_body_bytes,
       },
-      input: { parseBody: config.request.parse_body, truncatedBody: config.request.truncated_body },
+      input: { parseBody: config.request.parse_body, truncatedBody: config.request.truncated_body, compat: config.compat === 'opa-envoy' },
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
+      compat: config.compat === 'opa-envoy',
     },
     { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow, shortcut: phases.shortcut },
   );
