@@ -10,6 +10,8 @@ import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import { canonicalPath } from '../src/route/CanonicalPath.ts';
 import { Reason } from '../src/types/Reason.ts';
 import { CheckClient } from './support/checkClient.ts';
+import { authorizationHandlers } from '../src/server/AuthorizationService.ts';
+import type { CheckPipeline } from '../src/check/CheckPipeline.ts';
 import { startInProcess } from './support/servers.ts';
 
 const LIMITS = { maxHeaders: 100, maxHeaderBytes: 65536, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
@@ -94,6 +96,25 @@ describe('the request as input', () => {
     const target = canonicalPath('OPTIONS', '*', { maxPathBytes: 8192 });
     expect(buildPolicyInput(req, target, { parseBody: false, truncatedBody: 'deny' })['parsed_path']).toEqual([]);
     expect(buildPolicyInput(req, target, { parseBody: false, truncatedBody: 'deny', compat: true })['parsed_path']).toEqual(['*']);
+  });
+});
+
+describe('gRPC codes in grpc_error mode', () => {
+  const codeFor = (reason: string, compat: boolean): Promise<number | undefined> =>
+    new Promise((resolve) => {
+      const pipeline = { check: () => ({ response: undefined, error: { reason, message: 'x' } }) } as unknown as CheckPipeline;
+      const call = { request: Buffer.alloc(0), getDeadline: () => Infinity } as unknown as grpc.ServerUnaryCall<Buffer, Buffer>;
+      (authorizationHandlers(pipeline, undefined, { compat })['Check'] as grpc.handleUnaryCall<Buffer, Buffer>)(call, (err) => resolve((err as { code?: number } | null)?.code));
+    });
+
+  it('policy errors are UNKNOWN as in opa-envoy-plugin; not_ready is UNAVAILABLE unless compat; deadline and internal errors keep their codes', async () => {
+    for (const compat of [false, true]) {
+      for (const r of [Reason.policyError, Reason.policyUndefined, Reason.resultInvalid]) expect(await codeFor(r, compat)).toBe(grpc.status.UNKNOWN);
+      expect(await codeFor(Reason.deadlineExceeded, compat)).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(await codeFor(Reason.internalError, compat)).toBe(grpc.status.INTERNAL);
+    }
+    expect(await codeFor(Reason.notReady, false)).toBe(grpc.status.UNAVAILABLE);
+    expect(await codeFor(Reason.notReady, true)).toBe(grpc.status.UNKNOWN);
   });
 });
 
