@@ -29,7 +29,8 @@ export interface TargetView {
 /**
  * `target` is the canonical form, so parsed_path is what route matching saw:
  * "/people" -> ["people"], "/" -> [""], as opa-envoy-plugin, but "//admin" and
- * "a%2Fb" never get this far (opa-envoy-plugin turns "//admin/x" into ["x"]).
+ * "a%2Fb" never get this far (opa-envoy-plugin v1.19.1-envoy gives ["admin",
+ * "x"] and ["a", "b"]). With compat, opa-envoy-plugin's own parse (GoUrl.ts).
  */
 export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts: InputOptions): JsonObject {
   const go = opts.compat ? goParsedPathAndQuery(req.http.path) : undefined;
