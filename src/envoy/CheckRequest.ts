@@ -57,7 +57,7 @@ export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits, opts:
   }
 
   const object = toProtoJsonObject(decoded);
-  dropZeroScalars(object, CheckRequestType);
+  dropZeroScalars(object, zeroPlan(CheckRequestType));
   const attributes = (object['attributes'] as JsonObject | undefined) ?? {};
   const http = ((attributes['request'] as JsonObject | undefined)?.['http'] as JsonObject | undefined) ?? {};
   checkTimestamp(attributes['request'] as JsonObject | undefined);
@@ -124,6 +124,29 @@ const INPUT_OBJECT: protobuf.IConversionOptions = {
 /** Messages whose toObject form is not a field-per-key object of their own fields (converted elsewhere). */
 const OPAQUE = new Set(['.google.protobuf.Struct', '.google.protobuf.Value', '.google.protobuf.ListValue']);
 
+/** What dropZeroScalars does with a field: drop it when zero, walk its message, walk each message of its map or list. */
+type Step = { readonly kind: 'zero' } | { readonly kind: 'message' | 'each'; readonly child: ZeroPlan };
+type ZeroPlan = Readonly<Record<string, Step | undefined>>;
+const PLANS = new Map<protobuf.Type, ZeroPlan>();
+
+/** Built once per message type (protobufjs' reflection getters, fullName among them, are too slow per Check). */
+function zeroPlan(type: protobuf.Type): ZeroPlan {
+  let plan = PLANS.get(type);
+  if (plan) return plan;
+  const steps: Record<string, Step | undefined> = Object.create(null);
+  PLANS.set(type, steps);
+  for (const field of type.fieldsArray) {
+    field.resolve();
+    const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
+    if (message) {
+      if (!OPAQUE.has(message.fullName)) steps[field.name] = { kind: field.map || field.repeated ? 'each' : 'message', child: zeroPlan(message) };
+    } else if (!field.map && !field.repeated && !field.partOf) {
+      steps[field.name] = { kind: 'zero' };
+    }
+  }
+  return steps;
+}
+
 /**
  * Leaves out the singular scalar fields holding their proto3 zero value ("",
  * 0, false, the enum's 0, empty bytes): protobufjs keeps every field present
@@ -131,19 +154,19 @@ const OPAQUE = new Set(['.google.protobuf.Struct', '.google.protobuf.Value', '.g
  * member (or proto3 optional) that is set is populated whatever its value,
  * and map entries and list elements are kept as they are.
  */
-function dropZeroScalars(obj: Record<string, unknown>, type: protobuf.Type): void {
+function dropZeroScalars(obj: Record<string, unknown>, plan: ZeroPlan): void {
   for (const key in obj) {
-    const field = type.fields[key];
-    if (!field) continue;
+    const step = plan[key];
+    if (step === undefined) continue;
     const value = obj[key];
-    const child = field.resolvedType instanceof protobuf.Type && !OPAQUE.has(field.resolvedType.fullName) ? field.resolvedType : undefined;
-    if (field.map || field.repeated) {
-      if (!child || value === null || typeof value !== 'object') continue;
-      for (const v of Object.values(value as Record<string, unknown>)) if (v !== null && typeof v === 'object') dropZeroScalars(v as Record<string, unknown>, child);
-    } else if (field.resolvedType instanceof protobuf.Type) {
-      if (child && value !== null && typeof value === 'object') dropZeroScalars(value as Record<string, unknown>, child);
-    } else if (!field.partOf && (value === '' || value === false || (value === 0 && !Object.is(value, -0)))) {
-      delete obj[key];
+    if (step.kind === 'zero') {
+      if (value === '' || value === false || (value === 0 && !Object.is(value, -0))) delete obj[key];
+    } else if (value !== null && typeof value === 'object') {
+      if (step.kind === 'message') dropZeroScalars(value as Record<string, unknown>, step.child);
+      else for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v !== null && typeof v === 'object') dropZeroScalars(v as Record<string, unknown>, step.child);
+      }
     }
   }
 }
