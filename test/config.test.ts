@@ -32,6 +32,7 @@ describe('configuration', () => {
     expect(c.routes.unmatched).toBe('default');
     expect(c.request.truncated_body).toBe('policy');
     expect(c.cache.ignore).toEqual([]);
+    expect(c.jwt.invalid).toBe('policy');
     // Request limits at gRPC's message size, so no field of an accepted message exceeds them.
     for (const k of ['max_body_bytes', 'max_path_bytes', 'max_headers', 'max_header_bytes'] as const) expect(c.request[k]).toBe(c.grpc.max_recv_msg_bytes);
     const bigger = loadConfig({ env: { ZTAUTHZ_COMPAT: 'opa-envoy', ZTAUTHZ_GRPC_MAX_RECV_MSG_BYTES: String(16 * 1024 * 1024) } });

@@ -79,6 +79,8 @@ function compatPreset(values: ReadonlyMap<string, unknown>): Array<[string, unkn
     ['request.max_headers', message],
     ['request.max_header_bytes', message],
     ['cache.ignore', []],
+    // Only with jwt.issuers (none by default): a bad token is the policy's business, not a 401 before it.
+    ['jwt.invalid', 'policy'],
   ];
 }
 
