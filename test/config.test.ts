@@ -23,6 +23,31 @@ describe('configuration', () => {
     expect(c.decision.dry_run).toBe(false);
   });
 
+  it('compat: opa-envoy presets opa-envoy-plugin behaviour, and a key given explicitly wins over the preset', () => {
+    const plain = loadConfig();
+    expect(plain.compat).toBe('');
+    const c = loadConfig({ flags: { compat: 'opa-envoy' } });
+    expect(c.decision.on_error).toBe('grpc_error');
+    expect(c.routes.mode).toBe('replace');
+    expect(c.routes.unmatched).toBe('default');
+    expect(c.request.truncated_body).toBe('policy');
+    expect(c.cache.ignore).toEqual([]);
+    expect(c.jwt.invalid).toBe('policy');
+    // Request limits at gRPC's message size, so no field of an accepted message exceeds them.
+    for (const k of ['max_body_bytes', 'max_path_bytes', 'max_headers', 'max_header_bytes'] as const) expect(c.request[k]).toBe(c.grpc.max_recv_msg_bytes);
+    const bigger = loadConfig({ env: { ZTAUTHZ_COMPAT: 'opa-envoy', ZTAUTHZ_GRPC_MAX_RECV_MSG_BYTES: String(16 * 1024 * 1024) } });
+    expect(bigger.request.max_body_bytes).toBe(16 * 1024 * 1024);
+    // Explicit keys, from any source, are kept as given.
+    const file = yamlFile('compat: opa-envoy\ndecision:\n  on_error: deny\ncache:\n  ignore: [attributes.request.http.id]\n');
+    const mixed = loadConfig({ file, flags: { 'request-max-body-bytes': '1024' }, env: { ZTAUTHZ_ROUTES_MODE: 'extend' } });
+    expect(mixed.decision.on_error).toBe('deny');
+    expect(mixed.cache.ignore).toEqual(['attributes.request.http.id']);
+    expect(mixed.request.max_body_bytes).toBe(1024);
+    expect(mixed.routes.mode).toBe('extend');
+    expect(mixed.request.truncated_body).toBe('policy');
+    expect(() => loadConfig({ flags: { compat: 'opa' } })).toThrow(/compat: must be one of , opa-envoy/);
+  });
+
   it('layers file < environment < flags', () => {
     const file = yamlFile('grpc:\n  addr: "127.0.0.1:1000"\nhttp:\n  addr: "127.0.0.1:2000"\ndecision:\n  dry_run: true\n');
     const c = loadConfig({

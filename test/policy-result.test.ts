@@ -2,8 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { decisionFromResult, decisionFromResultSet } from '../src/envoy/PolicyResult.ts';
 import { ResponseEncoder, checkResponseToJson } from '../src/envoy/CheckResponse.ts';
 import { Reason } from '../src/types/Reason.ts';
+import { parseResultSet } from '../src/policy/WasmEval.ts';
 
 describe('policy result contract (opa-envoy-plugin)', () => {
+  it('refuses an http_status written as 401.0 or 4.01e2, as opa-envoy-plugin (json.Number.Int64) does', () => {
+    for (const text of ['401.0', '4.01e2', '401e0', '401E0']) {
+      expect(() => decisionFromResultSet(parseResultSet(`[{"result":{"allowed":false,"http_status":${text}}}]`)), text).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
+    }
+    expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":false,"http_status":401}}]')).httpStatus).toBe(401);
+    // Only the result's own http_status counts, and only on a denial.
+    expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":false,"dynamic_metadata":{"http_status":1.5}}}]')).httpStatus).toBe(403);
+    expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":true,"http_status":200.0}}]')).allowed).toBe(true);
+  });
+
   it('takes booleans', () => {
     expect(decisionFromResult(true)).toMatchObject({ allowed: true, reason: 'allowed' });
     expect(decisionFromResult(false)).toMatchObject({ allowed: false, reason: 'policy_denied', httpStatus: 403, body: '' });

@@ -11,8 +11,8 @@ import { Reason } from '../src/types/Reason.ts';
 import { denial } from '../src/types/Decision.ts';
 import { prng } from './support/prng.ts';
 
-function protobufjsBytes(d: Decision, id: string, dryRun: boolean): string {
-  return Buffer.from(encodeCheckResponse(toCheckResponse(d, id, { dryRun }))).toString('hex');
+function protobufjsBytes(d: Decision, id: string, dryRun: boolean, compat = false): string {
+  return Buffer.from(encodeCheckResponse(toCheckResponse(d, id, { dryRun, compat }))).toString('hex');
 }
 
 /** A random policy result in the opa-envoy-plugin object form. */
@@ -47,13 +47,13 @@ describe('CheckResponse encoding', () => {
     let compared = 0;
     for (let i = 0; i < 2000; i++) {
       const d = decisionFromResult(randomResult(next));
-      for (const dryRun of [false, true]) {
-        const encoder = new ResponseEncoder({ dryRun });
+      for (const [dryRun, compat] of [[false, i % 2 === 1], [true, i % 2 === 0]] as const) {
+        const encoder = new ResponseEncoder({ dryRun, compat });
         // Made for one Check (encoded whole), then served from the cache twice (its template), with an
         // id of another length in between (the length prefixes change): no id or byte may leak between them.
         const ids = [randomUUID(), `${'é'.repeat(100)}-${i}`, randomUUID()];
         for (const [n, id] of ids.entries()) {
-          expect(Buffer.from(encoder.encode(d, id, n > 0)).toString('hex')).toBe(protobufjsBytes(d, id, dryRun));
+          expect(Buffer.from(encoder.encode(d, id, n > 0)).toString('hex')).toBe(protobufjsBytes(d, id, dryRun, compat));
           compared++;
         }
       }
@@ -89,6 +89,29 @@ describe('CheckResponse encoding', () => {
       expect(() => decisionFromResult({ allowed: true, dynamic_metadata: { x: nested(MAX_DYNAMIC_METADATA_DEPTH) } })).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
       expect(() => decisionFromResult({ allowed: false, dynamic_metadata: { x: nested(5000) } })).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
     }
+  });
+
+  it("shapes answers as opa-envoy-plugin does: status alone for a boolean, no proto3 empty strings, the reason in status.message unless compat", () => {
+    const json = (d: Decision, opts: { dryRun: boolean; compat?: boolean }) => {
+      const out = checkResponseToJson(new ResponseEncoder(opts).encode(d, 'id', false));
+      delete out['dynamicMetadata'];
+      return out;
+    };
+    expect(json(decisionFromResult(true), { dryRun: false })).toEqual({ status: {} });
+    expect(json(decisionFromResult(false), { dryRun: false })).toEqual({ status: { code: 7, message: 'policy_denied' } });
+    expect(json(decisionFromResult(false), { dryRun: false, compat: true })).toEqual({ status: { code: 7 } });
+    expect(json(decisionFromResult(false), { dryRun: true })).toEqual({ status: {}, okResponse: {} });
+    // A result object always carries its ok_response (empty or not), a denial its denied_response.
+    expect(json(decisionFromResult({ allowed: true }), { dryRun: false })).toEqual({ status: {}, okResponse: {} });
+    expect(json(decisionFromResult({ allowed: false, body: '', headers: { 'x-e': '' } }), { dryRun: false, compat: true })).toEqual({
+      status: { code: 7 },
+      deniedResponse: { status: { code: 'Forbidden' }, headers: [{ header: { key: 'x-e' } }] },
+    });
+    expect(json(decisionFromResult({ allowed: true, query_parameters_to_set: { q: '' } }), { dryRun: false })).toEqual({ status: {}, okResponse: { queryParametersToSet: [{ key: 'q' }] } });
+    // ztauthz's own 400s: with compat status.message is the body, as opa-envoy-plugin's request_parse_error.
+    const bad = denial(Reason.bodyInvalid, 'x', 400, 'body_invalid: x');
+    expect(json(bad, { dryRun: false, compat: true })['status']).toEqual({ code: 7, message: 'body_invalid: x' });
+    expect(json(bad, { dryRun: false })['status']).toEqual({ code: 7, message: 'body_invalid' });
   });
 
   it("puts the Check's own decision_id over one the policy's dynamic metadata carries", () => {

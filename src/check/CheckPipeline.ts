@@ -30,6 +30,14 @@ export interface PipelineOptions {
   readonly decisionPath: string;
   readonly dryRun: boolean;
   readonly onError: 'deny' | 'grpc_error';
+  /**
+   * compat: opa-envoy (see docs/compatibility.md): a request without http is
+   * evaluated, headerMap left unfolded, no path/host refusals, parsed_path and
+   * parsed_query as opa-envoy-plugin parses them, no ztauthz input keys
+   * (identity, route, canonical, behavior), no reason in status.message, and
+   * dry-run does not cover a request that cannot become input.
+   */
+  readonly compat?: boolean | undefined;
 }
 
 export interface CheckContext {
@@ -86,11 +94,14 @@ export class CheckPipeline {
   readonly #opts: PipelineOptions;
   readonly #deps: PipelineDeps;
   readonly #responses: ResponseEncoder;
+  /** compat: opa-envoy in dry-run: a request that cannot become input is answered as without dry-run (opa-envoy-plugin's 400). */
+  readonly #undryResponses: ResponseEncoder | undefined;
 
   constructor(opts: PipelineOptions, deps: PipelineDeps) {
     this.#opts = opts;
     this.#deps = deps;
-    this.#responses = new ResponseEncoder({ dryRun: opts.dryRun });
+    this.#responses = new ResponseEncoder({ dryRun: opts.dryRun, compat: opts.compat });
+    this.#undryResponses = opts.compat && opts.dryRun ? new ResponseEncoder({ dryRun: false, compat: true }) : undefined;
   }
 
   /**
@@ -142,7 +153,8 @@ export class CheckPipeline {
     if (failed && this.#opts.onError === 'grpc_error' && !isRequestReason(decision.reason)) {
       return { response: undefined, error: { reason: decision.reason, message: decision.message } };
     }
-    return { response: this.#responses.encode(decision, decisionId, reused), error: undefined };
+    const encoder = this.#undryResponses && failed && isRequestReason(decision.reason) ? this.#undryResponses : this.#responses;
+    return { response: encoder.encode(decision, decisionId, reused), error: undefined };
   }
 
   /**
@@ -189,6 +201,7 @@ export class CheckPipeline {
     let behavior: BehaviorView | undefined;
     let input: JsonObject | undefined;
     let routed: Routed | undefined;
+    let routeMatch: RouteMatch | null = null;
     let entrypoint = this.#opts.decisionPath;
     let cache: CacheOutcome = 'off';
     let cacheKey: string | undefined;
@@ -196,23 +209,29 @@ export class CheckPipeline {
     let notes: readonly string[] = [];
     let decision: Decision;
     try {
-      const request = readCheckRequest(bytes, this.#opts.limits);
+      const compat = this.#opts.compat === true;
+      const request = readCheckRequest(bytes, this.#opts.limits, { compat });
       // The span joins the request's own trace as soon as its headers are known.
       trace = obs.begin(request.http.headers, t0);
       if (!engine) throw new CheckError(Reason.notReady, 'no policy is loaded');
-      const canon = this.#deps.route.canonicalise(request);
+      const canon = this.#deps.route.canonicalise(request, compat);
       const identified = await trace.phase('identify', () => this.#deps.identify.identify(request.attributes, request.http.headers, ctx.peer ?? null));
       notes = identified.notes;
       identity = identified.identity;
       input = buildPolicyInput(request, canon.path, this.#opts.input);
-      input['canonical'] = { path: canon.path.path, host: canon.host.host, port: canon.host.port };
-      input['identity'] = identified.identity as unknown as JsonObject | null;
+      if (!compat) {
+        input['canonical'] = { path: canon.path.path, host: canon.host.host, port: canon.host.port };
+        input['identity'] = identified.identity as unknown as JsonObject | null;
+      }
       const selected = this.#deps.route.select(request, input, canon);
+      routeMatch = (input['route'] as unknown as RouteMatch | null) ?? null;
+      // compat: the input is opa-envoy-plugin's alone (the route still chose the decision path and is recorded).
+      if (compat) delete input['route'];
       routed = selected;
       entrypoint = selected.entrypoint;
       // Before the cache key: signals are a few shared values, so steady traffic keeps hitting.
       behavior = counted ?? obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
-      input['behavior'] = behavior as unknown as JsonObject;
+      if (!compat) input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
       let evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, this.#deps.shortcut?.keyer.coversIgnore ? raw?.key : undefined, ctx.deadline));
       // Only a policy that calls http.send is evaluated asynchronously (on a worker); the others stay without an extra await.
@@ -220,7 +239,7 @@ export class CheckPipeline {
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
       if (remember && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
-        remember.remember(raw!.key, { cacheKey, identity, route: (input['route'] as unknown as RouteMatch | null) ?? null, entrypoint, behavior });
+        remember.remember(raw!.key, { cacheKey, identity, route: routeMatch, entrypoint, behavior });
       }
     } catch (err) {
       decision = errorDecision(err);
@@ -230,7 +249,7 @@ export class CheckPipeline {
       decisionId,
       timestamp: Date.now(),
       identity,
-      route: (input?.['route'] as unknown as RouteMatch | null | undefined) ?? null,
+      route: routeMatch,
       decision,
       cache,
       revision: engine?.revision ?? '',
@@ -341,7 +360,7 @@ function elapsedNs(since: number): number {
 function errorDecision(err: unknown): Decision {
   if (err instanceof CheckError) {
     if (err.response) {
-      return { ...denial(err.reason, err.message, err.response.httpStatus, err.reason), headers: err.response.headers };
+      return { ...denial(err.reason, err.message, err.response.httpStatus, err.response.body ?? err.reason), headers: err.response.headers };
     }
     if (err.reason === Reason.bodyTruncated || err.reason === Reason.requestTooLarge) {
       return denial(err.reason, err.message, 413, `${err.reason}: request too large to authorize`);

@@ -22,9 +22,14 @@ export class RoutePhase {
     this.#caching = caching;
   }
 
-  /** Throws path_rejected / host_rejected / request_too_large. */
-  canonicalise(request: CheckRequestView): Canonical {
-    return this.#router.canonicalise(request.http);
+  /**
+   * Throws path_rejected / host_rejected / request_too_large. `lenient`
+   * (compat: opa-envoy) refuses neither path nor host: a target or host that
+   * does not canonicalise matches no route (no segments) and has an empty
+   * canonical host.
+   */
+  canonicalise(request: CheckRequestView, lenient = false): Canonical {
+    return lenient ? this.#router.canonicaliseLenient(request.http) : this.#router.canonicalise(request.http);
   }
 
   /** Sets input.route (null when unmatched) and says which decision path decides. */

@@ -32,25 +32,57 @@ export function specForFlag(flag: string): FieldSpec | undefined {
 export function loadConfig(sources: ConfigSources = {}): Config {
   const values = new Map<string, unknown>();
   for (const spec of SCHEMA) values.set(spec.key, validate(spec, spec.default, 'default'));
+  /** Keys given by the file, the environment or a flag: the compat preset leaves them as given. */
+  const given = new Set<string>();
 
   if (sources.file) {
     for (const [key, raw] of flattenYaml(readYaml(sources.file), sources.file)) {
       values.set(key, validate(specOf(key, sources.file), raw, sources.file));
+      given.add(key);
     }
   }
   const env = sources.env ?? {};
   for (const spec of SCHEMA) {
     const raw = env[envName(spec.key)];
-    if (raw !== undefined) values.set(spec.key, validate(spec, raw, `$${envName(spec.key)}`));
+    if (raw === undefined) continue;
+    values.set(spec.key, validate(spec, raw, `$${envName(spec.key)}`));
+    given.add(spec.key);
   }
   for (const [flag, raw] of Object.entries(sources.flags ?? {})) {
     const spec = BY_FLAG.get(flag);
     if (!spec) throw new ConfigError(`unknown flag --${flag}`);
     values.set(spec.key, validate(spec, raw, `--${flag}`));
+    given.add(spec.key);
+  }
+  if (values.get('compat') === 'opa-envoy') {
+    for (const [key, value] of compatPreset(values)) if (!given.has(key)) values.set(key, value);
   }
   const config = toConfig(values);
   checkCombinations(config);
   return config;
+}
+
+/**
+ * compat: opa-envoy, for the keys that have one: opa-envoy-plugin's behaviour
+ * (see docs/compatibility.md). Deviations without a key of their own are
+ * switched where they are made, from config.compat.
+ */
+function compatPreset(values: ReadonlyMap<string, unknown>): Array<[string, unknown]> {
+  // opa-envoy-plugin's only bound on a request is gRPC's message size: no field can be larger than the message.
+  const message = values.get('grpc.max_recv_msg_bytes') as number;
+  return [
+    ['decision.on_error', 'grpc_error'],
+    ['routes.mode', 'replace'],
+    ['routes.unmatched', 'default'],
+    ['request.truncated_body', 'policy'],
+    ['request.max_body_bytes', message],
+    ['request.max_path_bytes', message],
+    ['request.max_headers', message],
+    ['request.max_header_bytes', message],
+    ['cache.ignore', []],
+    // Only with jwt.issuers (none by default): a bad token is the policy's business, not a 401 before it.
+    ['jwt.invalid', 'policy'],
+  ];
 }
 
 /** Rules that span keys. */

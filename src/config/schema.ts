@@ -22,6 +22,7 @@ import { VOLATILE_FIELDS } from '../cache/CacheKey.ts';
 const MiB = 1024 * 1024;
 
 export const SCHEMA: readonly FieldSpec[] = [
+  { key: 'compat', type: 'enum', values: ['', 'opa-envoy'], default: '', doc: '"opa-envoy": behave as opa-envoy-plugin v1.19.1-envoy wherever ztauthz deliberately differs (docs/compatibility.md lists each switch): decision.on_error grpc_error (with not_ready as UNKNOWN too), no route catalogue (routes.mode replace), request.truncated_body policy, request size limits at grpc.max_recv_msg_bytes, an empty cache.ignore, jwt.invalid policy, no input.identity/route/canonical/behavior, no path or host canonicalisation refusals (parsed_path and parsed_query as Go\'s url package gives them), headerMap not folded into headers, a CheckRequest without http evaluated, no reason in status.message, no dry-run over a request that does not parse. A key you set yourself (file, environment or flag) wins over the preset.' },
   { key: 'grpc.addr', type: 'addr', default: ':9191', doc: 'gRPC listen address (host:port; ":9191" is every interface). Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
   { key: 'grpc.max_recv_msg_bytes', type: 'int', default: 4 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest CheckRequest accepted; larger ones are refused by gRPC with RESOURCE_EXHAUSTED (Envoy then denies).' },
   { key: 'grpc.max_connection_age_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Oldest a client connection may get: past it (plus up to 10% jitter) the server sends a GOAWAY, the client (Envoy) opens a new connection for its next calls, and calls in flight finish within grpc.max_connection_age_grace_ms. Envoy keeps few long-lived HTTP/2 connections to ztauthz, so with several workers (server.workers) connections must be aged out for load to spread, and keep spreading, across them. 0: connections live forever, except that with server.workers above 1 it means 30000 (30 s).' },
@@ -79,9 +80,9 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'cache.routes', type: 'objects', default: [], doc: 'Per-route caching: {route, key?: [input field paths, e.g. identity.spiffe_id, route.model, attributes.request.http.method], ttl_ms?}. A key list is the route author\'s statement that its policy reads nothing else; ttl_ms also allows caching a clock-reading or http.send-calling policy.' },
   { key: 'decision.dry_run', type: 'bool', default: false, aliases: ['dry-run'], doc: 'Answer every Check with OK; the decision record keeps the real decision.' },
   { key: 'decision.on_error', type: 'enum', values: ['deny', 'grpc_error'], default: 'deny', doc: '"deny": errors are PERMISSION_DENIED CheckResponses with HTTP 403, so even Envoy with failure_mode_allow denies. "grpc_error": errors are gRPC errors, as opa-envoy-plugin does (Envoy\'s failure_mode_allow/status_on_error decide).' },
-  { key: 'request.max_headers', type: 'int', default: 200, min: 1, max: 10000, doc: 'Most headers a request may carry; more is denied (request_too_large).' },
+  { key: 'request.max_headers', type: 'int', default: 200, min: 1, max: 64 * MiB, doc: 'Most headers a request may carry; more is denied (request_too_large).' },
   { key: 'request.max_header_bytes', type: 'int', default: 128 * 1024, min: 1024, max: 64 * MiB, doc: 'Most bytes of header names and values together; more is denied (request_too_large).' },
-  { key: 'request.max_path_bytes', type: 'int', default: 8192, min: 256, max: 1024 * 1024, doc: 'Longest request path (with query); longer is denied (request_too_large).' },
+  { key: 'request.max_path_bytes', type: 'int', default: 8192, min: 256, max: 64 * MiB, doc: 'Longest request path (with query); longer is denied (request_too_large).' },
   { key: 'request.max_body_bytes', type: 'int', default: 1 * MiB, min: 0, max: 64 * MiB, doc: 'Largest body (body or raw_body) looked at; larger is denied (request_too_large).' },
   { key: 'request.max_body_depth', type: 'int', default: 64, min: 1, max: 512, doc: 'Deepest nesting of arrays and objects in a JSON body (the top-level container is 1); deeper is denied (body_too_deep) before it is parsed.' },
   { key: 'request.max_body_keys', type: 'int', default: 10000, min: 1, max: 100000000, doc: 'Most object keys in a whole JSON body (all objects together), or names in a form or multipart body; more is denied (body_too_many_keys) before the body is parsed. Each key costs 1 to 2 us of a Check (parsing, the cache key, the policy\'s copy of the input), an array element about a tenth of that.' },
@@ -115,6 +116,7 @@ export const SCHEMA: readonly FieldSpec[] = [
 ];
 
 export interface Config {
+  compat: '' | 'opa-envoy';
   grpc: {
     addr: string;
     max_recv_msg_bytes: number;

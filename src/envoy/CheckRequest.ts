@@ -1,8 +1,12 @@
-// Turns a decoded CheckRequest into the protojson-shaped `attributes` document
-// opa-envoy-plugin policies read (lowerCamelCase names, enums by name, int64 as
-// numbers, bytes as base64, Timestamp as RFC 3339, Struct as plain JSON).
+// Turns a decoded CheckRequest into the `attributes` document opa-envoy-plugin
+// policies read, as opa-envoy-plugin builds it (envoyauth/protomap.go walks the
+// message with protoreflect): lowerCamelCase names, only populated fields
+// (proto3 zero scalars are left out even when sent explicitly), enums and
+// int64 as numbers, bytes as base64, a Timestamp as {seconds, nanos}, a Struct
+// as plain JSON, an Any as {typeUrl, value}.
 import { isUtf8 } from 'node:buffer';
-import { CheckRequestType, PROTOJSON_OBJECT, decodeCheckRequest } from './ProtoCodec.ts';
+import protobuf from 'protobufjs';
+import { CheckRequestType, decodeCheckRequest } from './ProtoCodec.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 import type { CheckRequestView, HttpView } from '../types/Request.ts';
@@ -20,15 +24,26 @@ export interface RequestLimits {
   readonly maxBodyBytes: number;
 }
 
+export interface RequestOptions {
+  /**
+   * compat: opa-envoy: a CheckRequest without attributes.request.http is
+   * evaluated (as Envoy's network filter sends them), and headerMap is not
+   * folded into headers (opa-envoy-plugin v1.19.1-envoy leaves it as sent).
+   */
+  readonly compat?: boolean | undefined;
+}
+
 const EMPTY_BUFFER = Buffer.alloc(0);
+const NO_HTTP: Record<string, any> = Object.freeze({});
 
 /** Decodes and converts; throws CheckError for anything that cannot become policy input. */
-export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits): CheckRequestView {
+export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits, opts: RequestOptions = {}): CheckRequestView {
   const decoded = decodeCheckRequest(bytes);
   const attrsMsg = decoded['attributes'] as Record<string, any> | null | undefined;
-  const httpMsg = attrsMsg?.['request']?.['http'] as Record<string, any> | undefined;
+  let httpMsg = attrsMsg?.['request']?.['http'] as Record<string, any> | undefined;
   if (!attrsMsg || !httpMsg) {
-    throw new CheckError(Reason.requestEmpty, 'the CheckRequest has no attributes.request.http');
+    if (!opts.compat) throw new CheckError(Reason.requestEmpty, 'the CheckRequest has no attributes.request.http');
+    httpMsg = NO_HTTP;
   }
   // Size checks on the decoded message, before the (more expensive) conversion.
   const rawBody: Buffer = httpMsg['rawBody'] && httpMsg['rawBody'].length ? Buffer.from(httpMsg['rawBody']) : EMPTY_BUFFER;
@@ -41,13 +56,14 @@ export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits): Chec
     throw new CheckError(Reason.requestTooLarge, `body is larger than ${limits.maxBodyBytes} bytes`);
   }
 
-  const attributes = toProtoJsonObject(decoded)['attributes'] as JsonObject;
-  const request = attributes['request'] as JsonObject;
-  const http = request['http'] as JsonObject;
-  fixTimestamp(request);
-  fixMetadata(attributes, 'metadataContext');
-  fixMetadata(attributes, 'routeMetadataContext');
-  const headers = foldHeaderMap(http);
+  const object = toProtoJsonObject(decoded);
+  dropZeroScalars(object, zeroPlan(CheckRequestType));
+  const attributes = (object['attributes'] as JsonObject | undefined) ?? {};
+  const http = ((attributes['request'] as JsonObject | undefined)?.['http'] as JsonObject | undefined) ?? {};
+  checkTimestamp(attributes['request'] as JsonObject | undefined);
+  fixMetadata(attributes, 'metadataContext', attrsMsg?.['metadataContext']);
+  fixMetadata(attributes, 'routeMetadataContext', attrsMsg?.['routeMetadataContext']);
+  const headers = opts.compat ? ((http['headers'] as Record<string, string> | undefined) ?? {}) : foldHeaderMap(http);
   checkHeaderLimits(headers, limits);
 
   return {
@@ -70,7 +86,7 @@ export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits): Chec
  */
 function toProtoJsonObject(decoded: ReturnType<typeof decodeCheckRequest>): Record<string, unknown> {
   try {
-    return CheckRequestType.toObject(decoded, PROTOJSON_OBJECT);
+    return CheckRequestType.toObject(decoded, INPUT_OBJECT);
   } catch (err) {
     throw new CheckError(Reason.requestMalformed, `the CheckRequest does not convert: ${(err as Error).message}`);
   }
@@ -93,11 +109,74 @@ function checkHeaderLimits(headers: Readonly<Record<string, string>>, limits: Re
   }
 }
 
+/** toObject options for the input: protoreflect's value forms (enums as numbers, int64 as numbers, bytes as base64). */
+const INPUT_OBJECT: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: Number,
+  bytes: String,
+  defaults: false,
+  arrays: false,
+  objects: false,
+  oneofs: false,
+  json: true,
+};
+
+/** Messages whose toObject form is not a field-per-key object of their own fields (converted elsewhere). */
+const OPAQUE = new Set(['.google.protobuf.Struct', '.google.protobuf.Value', '.google.protobuf.ListValue']);
+
+/** What dropZeroScalars does with a field: drop it when zero, walk its message, walk each message of its map or list. */
+type Step = { readonly kind: 'zero' } | { readonly kind: 'message' | 'each'; readonly child: ZeroPlan };
+type ZeroPlan = Readonly<Record<string, Step | undefined>>;
+const PLANS = new Map<protobuf.Type, ZeroPlan>();
+
+/** Built once per message type (protobufjs' reflection getters, fullName among them, are too slow per Check). */
+function zeroPlan(type: protobuf.Type): ZeroPlan {
+  let plan = PLANS.get(type);
+  if (plan) return plan;
+  const steps: Record<string, Step | undefined> = Object.create(null);
+  PLANS.set(type, steps);
+  for (const field of type.fieldsArray) {
+    field.resolve();
+    const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
+    if (message) {
+      if (!OPAQUE.has(message.fullName)) steps[field.name] = { kind: field.map || field.repeated ? 'each' : 'message', child: zeroPlan(message) };
+    } else if (!field.map && !field.repeated && !field.partOf) {
+      steps[field.name] = { kind: 'zero' };
+    }
+  }
+  return steps;
+}
+
+/**
+ * Leaves out the singular scalar fields holding their proto3 zero value ("",
+ * 0, false, the enum's 0, empty bytes): protobufjs keeps every field present
+ * on the wire, protoreflect (opa-envoy-plugin) only populated ones. A oneof
+ * member (or proto3 optional) that is set is populated whatever its value,
+ * and map entries and list elements are kept as they are.
+ */
+function dropZeroScalars(obj: Record<string, unknown>, plan: ZeroPlan): void {
+  for (const key in obj) {
+    const step = plan[key];
+    if (step === undefined) continue;
+    const value = obj[key];
+    if (step.kind === 'zero') {
+      if (value === '' || value === false || (value === 0 && !Object.is(value, -0))) delete obj[key];
+    } else if (value !== null && typeof value === 'object') {
+      if (step.kind === 'message') dropZeroScalars(value as Record<string, unknown>, step.child);
+      else for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v !== null && typeof v === 'object') dropZeroScalars(v as Record<string, unknown>, step.child);
+      }
+    }
+  }
+}
+
 /**
  * Envoy sends headers either as `headers` (map) or, with encode_raw_headers, as
- * `headerMap` (list of raw values). Policies written for opa-envoy-plugin read
- * `headers`, so the raw form is folded into the map the way Envoy folds
- * repeated headers (joined with ",").
+ * `headerMap` (list of raw values). ztauthz reads `headers` (and so do most
+ * policies), so the raw form is folded into the map the way Envoy folds
+ * repeated headers (joined with ","). The input has `headers` only when there
+ * are some, as in opa-envoy-plugin.
  */
 function foldHeaderMap(http: JsonObject): Record<string, string> {
   const map = (http['headers'] as Record<string, string> | undefined) ?? {};
@@ -112,16 +191,25 @@ function foldHeaderMap(http: JsonObject): Record<string, string> {
       const value = raw.toString('utf8');
       map[key] = key in map ? `${map[key]},${value}` : value;
     }
+    if (Object.keys(map).length > 0) http['headers'] = map;
   }
-  http['headers'] = map;
   return map;
 }
 
-/** google.protobuf.Timestamp -> RFC 3339 with 0, 3, 6 or 9 fractional digits, as protojson writes it. */
-function fixTimestamp(request: JsonObject): void {
-  const t = request['time'] as { seconds?: number; nanos?: number } | undefined;
+/**
+ * request.time stays the Timestamp message, {seconds, nanos} (zero fields
+ * left out, so the epoch is {}), as opa-envoy-plugin gives it; one outside
+ * the Timestamp's documented range (which Envoy never sends, and whose
+ * seconds may be past what a JSON number holds exactly) is refused.
+ */
+function checkTimestamp(request: JsonObject | undefined): void {
+  const t = request?.['time'] as { seconds?: number; nanos?: number } | undefined;
   if (!t || typeof t !== 'object') return;
-  request['time'] = timestampToRfc3339(t.seconds ?? 0, t.nanos ?? 0);
+  const seconds = t.seconds ?? 0;
+  const nanos = t.nanos ?? 0;
+  if (!timestampInRange(seconds, nanos)) {
+    throw new CheckError(Reason.requestMalformed, `attributes.request.time is outside the Timestamp range (seconds ${seconds}, nanos ${nanos})`);
+  }
 }
 
 /** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z. */
@@ -133,32 +221,27 @@ export function timestampInRange(seconds: number, nanos: number): boolean {
   return Number.isInteger(seconds) && seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS && Number.isInteger(nanos) && nanos >= 0 && nanos <= 999_999_999;
 }
 
-/** Throws request_malformed for a Timestamp outside its range (protojson refuses to write one, and Date cannot). */
-export function timestampToRfc3339(seconds: number, nanos: number): string {
-  if (!timestampInRange(seconds, nanos)) {
-    throw new CheckError(Reason.requestMalformed, `attributes.request.time is outside the Timestamp range (seconds ${seconds}, nanos ${nanos})`);
-  }
-  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
-  if (nanos === 0) return `${base}Z`;
-  let frac = String(nanos).padStart(9, '0');
-  if (frac.endsWith('000000')) frac = frac.slice(0, 3);
-  else if (frac.endsWith('000')) frac = frac.slice(0, 6);
-  return `${base}.${frac}Z`;
-}
 
-function fixMetadata(attributes: JsonObject, key: string): void {
+function fixMetadata(attributes: JsonObject, key: string, decoded: Record<string, any> | undefined): void {
   const md = attributes[key] as JsonObject | undefined;
   if (!md) return;
   const filter = md['filterMetadata'] as Record<string, JsonValue> | undefined;
   if (filter) {
     for (const ns of Object.keys(filter)) filter[ns] = structToJson(filter[ns]);
   }
-  // typed_filter_metadata holds Any messages of types ztauthz does not know;
-  // they are passed on as {"@type", "value"(base64)} rather than dropped.
-  const typed = md['typedFilterMetadata'] as Record<string, { typeUrl?: string; value?: string }> | undefined;
-  if (typed) {
+  // typed_filter_metadata holds Any messages, passed on as {typeUrl, value (base64)}, as protoreflect gives them
+  // (zero fields left out). From the decoded message: toObject unpacks an Any of a type it knows into "@type" form.
+  const typed = decoded?.['typedFilterMetadata'] as Record<string, { type_url?: string; value?: Uint8Array }> | undefined;
+  if (typed && md['typedFilterMetadata']) {
     const out: JsonObject = {};
-    for (const ns of Object.keys(typed)) out[ns] = { '@type': typed[ns]?.typeUrl ?? '', value: typed[ns]?.value ?? '' };
+    for (const ns of Object.keys(typed)) {
+      const any: JsonObject = {};
+      const url = typed[ns]?.type_url;
+      const value = typed[ns]?.value;
+      if (url) any['typeUrl'] = url;
+      if (value && value.length > 0) any['value'] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+      out[ns] = any;
+    }
     md['typedFilterMetadata'] = out;
   }
 }

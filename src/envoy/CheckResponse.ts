@@ -13,6 +13,7 @@ import type { JsonObject, JsonValue } from '../types/Json.ts';
 import { CheckResponseType, PROTOJSON_OBJECT, StructType } from './ProtoCodec.ts';
 import { structToJson } from './CheckRequest.ts';
 import { isSharedDecision } from './PolicyResult.ts';
+import { isRequestReason } from '../types/Reason.ts';
 
 /** google.rpc.Code values Envoy looks at: OK allows, anything else denies. */
 export const GrpcCode = { OK: 0, PERMISSION_DENIED: 7 } as const;
@@ -20,6 +21,8 @@ export const GrpcCode = { OK: 0, PERMISSION_DENIED: 7 } as const;
 export interface ResponseOptions {
   /** Answer OK whatever the decision (dry run): the real decision goes to the decision record only. */
   readonly dryRun: boolean;
+  /** compat: opa-envoy: no reason code in status.message (see statusMessage). */
+  readonly compat?: boolean | undefined;
 }
 
 /** A CheckResponse in protobufjs' object form (camelCase, enums as numbers). */
@@ -116,32 +119,56 @@ export function toCheckResponse(decision: Decision, decisionId: string, opts: Re
   return { ...responseBody(decision, opts), dynamicMetadata: jsonToStruct({ ...(decision.dynamicMetadata ?? {}), decision_id: decisionId }) };
 }
 
-/** Every field but dynamic_metadata. */
+/**
+ * Every field but dynamic_metadata, shaped as opa-envoy-plugin shapes it
+ * (internal/internal.go check()): a boolean result carries only the status;
+ * a result object an ok_response (present even when it changes nothing) or a
+ * denied_response with its status, headers and body; a dry-run denial an
+ * empty ok_response. Proto3 zero values (an empty body or header value) are
+ * left unset, as Go leaves them off the wire.
+ */
 function responseBody(decision: Decision, opts: ResponseOptions): CheckResponseObject {
   if (decision.allowed || opts.dryRun) {
-    // In dry-run a denial's headers/body are not applied: only what an allow
-    // would carry, so a dry-run rollout changes nothing for traffic.
-    const d = decision.allowed ? decision : undefined;
+    // code 0 (OK) is proto3's default: left unset, as protojson and Envoy's own encoder do.
+    // In dry-run a denial's headers/body are not applied: an empty ok_response,
+    // so a dry-run rollout changes nothing for traffic.
+    if (!decision.allowed) return { status: {}, okResponse: {} };
+    if (decision.result === true) return { status: {} };
     return {
-      // code 0 (OK) is proto3's default: left unset, as protojson and Envoy's own encoder do.
       status: {},
       okResponse: {
-        headers: headerOptions(d?.headers),
-        headersToRemove: d?.requestHeadersToRemove ?? [],
-        responseHeadersToAdd: headerOptions(d?.responseHeadersToAdd),
-        queryParametersToSet: d?.queryParametersToSet.map((p) => ({ key: p.key, value: p.value })) ?? [],
-        queryParametersToRemove: d?.queryParametersToRemove ?? [],
+        headers: headerOptions(decision.headers),
+        headersToRemove: decision.requestHeadersToRemove,
+        responseHeadersToAdd: headerOptions(decision.responseHeadersToAdd),
+        queryParametersToSet: decision.queryParametersToSet.map(pair),
+        queryParametersToRemove: decision.queryParametersToRemove,
       },
     };
   }
-  return {
-    status: { code: GrpcCode.PERMISSION_DENIED, message: decision.reason },
-    deniedResponse: {
-      status: { code: decision.httpStatus },
-      headers: headerOptions(decision.headers),
-      body: decision.body,
-    },
-  };
+  const status = statusMessage(decision, opts) ? { code: GrpcCode.PERMISSION_DENIED, message: statusMessage(decision, opts) } : { code: GrpcCode.PERMISSION_DENIED };
+  if (decision.result === false) return { status };
+  const denied: Record<string, unknown> = { status: { code: decision.httpStatus }, headers: headerOptions(decision.headers) };
+  if (decision.body !== '') denied['body'] = decision.body;
+  return { status, deniedResponse: denied };
+}
+
+/**
+ * status.message of a denial: ztauthz's reason code (policy_denied,
+ * path_rejected, ...), for Envoy's logs; with compat: opa-envoy only what
+ * opa-envoy-plugin sends: for a request that cannot become input, the body
+ * (its "request_parse_error: ..."), otherwise nothing.
+ */
+function statusMessage(decision: Decision, opts: ResponseOptions): string {
+  if (!opts.compat) return decision.reason;
+  return isRequestReason(decision.reason) ? decision.body : '';
+}
+
+/** A key/value pair as a HeaderValue / QueryParameter, empty strings left unset. */
+function pair(p: HeaderPair): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (p.key !== '') out['key'] = p.key;
+  if (p.value !== '') out['value'] = p.value;
+  return out;
 }
 
 export function encodeCheckResponse(resp: CheckResponseObject): Uint8Array {
@@ -156,11 +183,11 @@ export function checkResponseToJson(bytes: Uint8Array): JsonObject {
   return obj;
 }
 
-function headerOptions(headers: readonly HeaderPair[] | undefined): unknown[] {
-  if (!headers || headers.length === 0) return [];
+function headerOptions(headers: readonly HeaderPair[]): unknown[] {
+  if (headers.length === 0) return [];
   // No append fields: Envoy then overrides an existing header, so a client
   // cannot smuggle its own value next to one the policy sets.
-  return headers.map((h) => ({ header: { key: h.key, value: h.value } }));
+  return headers.map((h) => ({ header: pair(h) }));
 }
 
 /** Plain JSON -> google.protobuf.Struct object form, without the key `leaveOut` if given. */

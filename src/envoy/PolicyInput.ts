@@ -7,6 +7,7 @@ import { parseBody } from './RequestBody.ts';
 import type { JsonBodyLimits } from './JsonBody.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import { parseQueryString } from './QueryString.ts';
+import { goParsedPathAndQuery } from './GoUrl.ts';
 
 export interface InputOptions {
   /** Parse the body into parsed_body/truncated_body (opa-envoy-plugin's skip-request-body-parse, inverted). */
@@ -15,6 +16,8 @@ export interface InputOptions {
   readonly truncatedBody: 'deny' | 'policy';
   /** Bounds and duplicate-key rule for JSON bodies (request.max_body_depth, ...); absent: the configuration defaults. */
   readonly json?: JsonBodyLimits | undefined;
+  /** compat: opa-envoy: parsed_path and parsed_query from the raw target as opa-envoy-plugin parses it (GoUrl.ts), not the canonical one. */
+  readonly compat?: boolean | undefined;
 }
 
 const VERSION: JsonObject = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' }) as JsonObject;
@@ -29,14 +32,16 @@ export interface TargetView {
 /**
  * `target` is the canonical form, so parsed_path is what route matching saw:
  * "/people" -> ["people"], "/" -> [""], as opa-envoy-plugin, but "//admin" and
- * "a%2Fb" never get this far (opa-envoy-plugin turns "//admin/x" into ["x"]).
+ * "a%2Fb" never get this far (opa-envoy-plugin v1.19.1-envoy gives ["admin",
+ * "x"] and ["a", "b"]). With compat, opa-envoy-plugin's own parse (GoUrl.ts).
  */
 export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts: InputOptions): JsonObject {
+  const go = opts.compat ? goParsedPathAndQuery(req.http.path) : undefined;
   const input: JsonObject = {
     attributes: req.attributes,
     version: VERSION,
-    parsed_path: target.segments as string[],
-    parsed_query: parseQueryString(target.query),
+    parsed_path: go ? go.segments : (target.segments as string[]),
+    parsed_query: go ? go.query : parseQueryString(target.query),
   };
   if (opts.parseBody) {
     const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json);

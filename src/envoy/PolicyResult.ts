@@ -143,9 +143,18 @@ function bodyOf(result: JsonObject): string {
   return v;
 }
 
+/** Result objects whose http_status the policy wrote as 401.0 or 4.01e2 (see WasmEval.parseResultSet). */
+const NON_INTEGER_STATUS = new WeakSet<object>();
+
+export function markNonIntegerStatus(holder: object): void {
+  NON_INTEGER_STATUS.add(holder);
+}
+
 function httpStatusOf(result: JsonObject): number {
   const v = result['http_status'];
   if (v === undefined) return 403;
+  // opa-envoy-plugin reads it with json.Number.Int64, which refuses any literal but an integer's.
+  if (NON_INTEGER_STATUS.has(result)) throw invalid(`"http_status" must be written as an integer, got ${JSON.stringify(v)} written as a fraction or exponent`);
   if (typeof v !== 'number' || !Number.isInteger(v) || !ENVOY_HTTP_STATUSES.has(v)) {
     throw invalid(`"http_status" must be an HTTP status Envoy knows, got ${JSON.stringify(v)}`);
   }

@@ -19,6 +19,7 @@ import { canonicalHost, type CanonicalHost } from './CanonicalHost.ts';
 import { buildRouteTable, type RouteConfig } from './RouteConfig.ts';
 import { RouteSelector, type RouteSelection } from './RouteSelect.ts';
 import type { RouteSpec } from './RouteSpec.ts';
+import { CheckError, Reason } from '../types/Reason.ts';
 
 export interface RouterOptions {
   /** policy.decision. */
@@ -64,6 +65,25 @@ export class Router {
       path: canonicalPath(http.method, http.path, { maxPathBytes: this.#maxPathBytes }),
       host: canonicalHost(http.host, http.headers),
     };
+  }
+
+  /** canonicalise without the path_rejected / host_rejected refusals (compat: opa-envoy); request_too_large still throws. */
+  canonicaliseLenient(http: HttpView): Canonical {
+    let path: CanonicalPath;
+    let host: CanonicalHost;
+    try {
+      path = canonicalPath(http.method, http.path, { maxPathBytes: this.#maxPathBytes });
+    } catch (err) {
+      if (!(err instanceof CheckError) || err.reason !== Reason.pathRejected) throw err;
+      path = { path: http.path, segments: [], query: '' };
+    }
+    try {
+      host = canonicalHost(http.host, http.headers);
+    } catch (err) {
+      if (!(err instanceof CheckError) || err.reason !== Reason.hostRejected) throw err;
+      host = { host: '', port: null };
+    }
+    return { path, host };
   }
 
   select(http: HttpView, input: JsonObject, canon: Canonical): RouteSelection {

@@ -25,13 +25,33 @@ export const authorizationServiceDefinition: grpc.ServiceDefinition = {
   },
 };
 
-/** gRPC codes for grpc_error mode, chosen so Envoy's stats tell the cases apart. */
+/**
+ * gRPC codes for grpc_error mode. Policy errors (an evaluation error, an
+ * undefined decision, an invalid result) are UNKNOWN, as opa-envoy-plugin
+ * answers them (a plain Go error); a passed deadline is DEADLINE_EXCEEDED, as
+ * grpc-go makes of opa-envoy-plugin's context error; a bug of ztauthz's own is
+ * INTERNAL; no policy loaded yet is UNAVAILABLE, so Envoy's stats tell it
+ * apart (opa-envoy-plugin evaluates without a policy: with compat: opa-envoy,
+ * UNKNOWN).
+ */
 const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
   [Reason.notReady]: grpc.status.UNAVAILABLE,
   [Reason.deadlineExceeded]: grpc.status.DEADLINE_EXCEEDED,
+  [Reason.internalError]: grpc.status.INTERNAL,
 };
+const COMPAT_ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = { ...ERROR_CODES, [Reason.notReady]: grpc.status.UNKNOWN };
 
-export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>): grpc.UntypedServiceImplementation {
+export interface AuthorizationOptions {
+  /** compat: opa-envoy: not_ready is UNKNOWN too. */
+  readonly compat?: boolean | undefined;
+}
+
+export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>, opts: AuthorizationOptions = {}): grpc.UntypedServiceImplementation {
+  const codes = opts.compat ? COMPAT_ERROR_CODES : ERROR_CODES;
+  const answer = (callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void => {
+    if (outcome.error) callback({ code: codes[outcome.error.reason] ?? grpc.status.UNKNOWN, details: `${outcome.error.reason}: ${outcome.error.message}` });
+    else callback(null, outcome.response);
+  };
   return {
     Check(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
       try {
@@ -45,9 +65,4 @@ export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAu
       }
     },
   };
-}
-
-function answer(callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void {
-  if (outcome.error) callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });
-  else callback(null, outcome.response);
 }

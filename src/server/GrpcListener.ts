@@ -86,7 +86,7 @@ export async function startGrpcListener(
     ...(maxAge > 0 ? { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': config.grpc.max_connection_age_grace_ms } : {}),
     interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
-  server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth));
+  server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy' }));
   server.addService(healthServiceDefinition, health.handlers());
   const { host, port } = parseAddr(config.grpc.addr);
   try {

@@ -84,10 +84,12 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
           maxElements: config.request.max_body_elements,
           duplicateKeys: config.request.body_duplicate_keys,
         },
+        compat: config.compat === 'opa-envoy',
       },
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
+      compat: config.compat === 'opa-envoy',
     },
     { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow, shortcut: phases.shortcut },
   );

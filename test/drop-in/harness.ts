@@ -1,7 +1,8 @@
 // The differential suite's machinery: lays a set of cases out as one policy
-// directory, starts the real opa-envoy-plugin and ztauthz on it (configured
-// as alike as ztauthz's configuration allows), sends each case's requests to
-// both over real gRPC and reduces each answer to a comparable form.
+// directory, starts the real opa-envoy-plugin and ztauthz on it (ztauthz with
+// `compat: opa-envoy` and no other setting that changes answers), sends each
+// case's requests to both over real gRPC and reduces each answer to a
+// comparable form.
 //
 // One directory serves many cases: case `foo` is the package `cases.foo`
 // (its Rego says `package PKG` and reads its data as `data.PKG.…`), and a
@@ -21,7 +22,6 @@ import { stringify as toYaml } from 'yaml';
 import { CheckClient, type CheckResult } from '../support/checkClient.ts';
 import { freePorts } from '../support/envoy.ts';
 import { spawnServe, ROOT, type ServeProcess } from '../support/servers.ts';
-import { VOLATILE_FIELDS } from '../../src/cache/CacheKey.ts';
 import type { DropInCase, ServerConfig } from './cases/types.ts';
 
 export const OPA_ENVOY_PLUGIN = join(ROOT, '.tools/bin/opa-envoy-plugin');
@@ -120,33 +120,24 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
 }
 
 /**
- * ztauthz on the same directory, as close to opa-envoy-plugin as its
- * configuration goes: errors as gRPC errors, no route catalogue (every
- * request goes to the decision path with input.route null), partial bodies
- * handed to the policy, request size limits raised to gRPC's 4 MiB, no
- * decision log, no watch. The decision cache (which
- * opa-envoy-plugin lacks) on or off; on, it keys on the stream id too, which
- * the dispatcher reads, and otherwise ignores its default cache.ignore fields.
+ * ztauthz on the same directory with `compat: opa-envoy` and nothing else
+ * that changes answers: the preset is what makes it a drop-in (errors as
+ * gRPC errors, no route catalogue, partial bodies handed to the policy,
+ * request limits at gRPC's message size, an empty cache.ignore, ...). Besides
+ * it only the case's own opa-envoy-plugin settings (dry-run,
+ * skip-request-body-parse), the decision cache on or off (opa-envoy-plugin
+ * has none), no decision log and no watch.
  */
 export async function startZtauthz(policyDir: string, config: ServerConfig, tmp: string, cache: boolean): Promise<Peer | { refused: string }> {
   const file = join(tmp, `ztauthz-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
     file,
     toYaml({
+      compat: 'opa-envoy',
       policy: { path: policyDir, decision: DECISION_PATH, watch: false },
-      routes: { mode: 'replace', unmatched: 'default' },
-      decision: { on_error: 'grpc_error', dry_run: config.dryRun ?? false },
-      // opa-envoy-plugin's only bound is gRPC's 4 MiB message: ztauthz's request.* limits
-      // (1 MiB body, 8 KiB path, 200 headers, 128 KiB of headers by default) raised to it.
-      request: {
-        parse_body: !(config.skipBodyParse ?? false),
-        truncated_body: 'policy',
-        max_body_bytes: 4 * 1024 * 1024,
-        max_path_bytes: 1024 * 1024,
-        max_headers: 10000,
-        max_header_bytes: 4 * 1024 * 1024,
-      },
-      cache: { enabled: cache, ignore: VOLATILE_FIELDS.filter((f) => f !== 'attributes.request.http.id') },
+      decision: { dry_run: config.dryRun ?? false },
+      request: { parse_body: !(config.skipBodyParse ?? false) },
+      cache: { enabled: cache },
       decision_log: { enabled: false },
       // opa-envoy-plugin lets policies reach any host; the cases only reach loopback.
       http_send: { allowed_hosts: ['127.0.0.1'] },

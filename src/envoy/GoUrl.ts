@@ -1,0 +1,97 @@
+// parsed_path and parsed_query exactly as opa-envoy-plugin v1.19.1-envoy
+// computes them (envoyauth/request.go getParsedPathAndQuery), for
+// compat: opa-envoy. ztauthz itself canonicalises the target instead
+// (src/route/CanonicalPath.ts) and refuses what is ambiguous; opa-envoy-plugin
+// cuts at the first "?", unescapes the path with Go's url.PathUnescape (so
+// %2F becomes a separator and "//a" loses its leading slashes), splits on "/"
+// and parses the query with url.ParseQuery, whose first error fails the Check
+// with a 400 "request_parse_error: <error>".
+import { CheckError, Reason } from '../types/Reason.ts';
+import type { JsonValue } from '../types/Json.ts';
+
+export interface GoTarget {
+  readonly segments: string[];
+  readonly query: Record<string, JsonValue>;
+}
+
+/** Throws path_rejected with opa-envoy-plugin's 400 body when Go's url package refuses the target. */
+export function goParsedPathAndQuery(target: string): GoTarget {
+  const q = target.indexOf('?');
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const rawQuery = q < 0 ? '' : target.slice(q + 1);
+  const path = unescape(rawPath, false);
+  if (typeof path !== 'string') throw parseError(path.error);
+  const segments = path.replace(/^\/+/, '').split('/');
+  const query: Record<string, string[]> = {};
+  let first: string | undefined;
+  // url.ParseQuery: every pair it can read is kept, and its first error is returned.
+  for (let rest = rawQuery; rest !== ''; ) {
+    const amp = rest.indexOf('&');
+    const pair = amp < 0 ? rest : rest.slice(0, amp);
+    rest = amp < 0 ? '' : rest.slice(amp + 1);
+    if (pair.includes(';')) {
+      // Go assigns this error over any earlier one.
+      first = 'invalid semicolon separator in query';
+      continue;
+    }
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = unescape(eq < 0 ? pair : pair.slice(0, eq), true);
+    if (typeof key !== 'string') {
+      first ??= key.error;
+      continue;
+    }
+    const value = unescape(eq < 0 ? '' : pair.slice(eq + 1), true);
+    if (typeof value !== 'string') {
+      first ??= value.error;
+      continue;
+    }
+    (query[key] ??= []).push(value);
+  }
+  if (first !== undefined) throw parseError(first);
+  return { segments, query };
+}
+
+function parseError(message: string): CheckError {
+  return new CheckError(Reason.pathRejected, message, { httpStatus: 400, headers: [], body: `request_parse_error: ${message}` });
+}
+
+const HEX = /^[0-9a-fA-F]{2}$/;
+
+/**
+ * Go's url.unescape in encodePathSegment (PathUnescape) or encodeQueryComponent
+ * (QueryUnescape, where "+" is a space) mode. Decoded bytes that are not UTF-8
+ * become U+FFFD (Go keeps the bytes, which JSON cannot carry either).
+ */
+function unescape(s: string, query: boolean): string | { error: string } {
+  if (!s.includes('%') && !(query && s.includes('+'))) return s;
+  const bytes: number[] = [];
+  const text = Buffer.from(s, 'utf8');
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === 0x25) {
+      const hex = text.subarray(i + 1, i + 3).toString('latin1');
+      if (!HEX.test(hex)) return { error: `invalid URL escape ${goQuote(text.subarray(i, i + 3).toString('utf8'))}` };
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else if (c === 0x2b && query) {
+      bytes.push(0x20);
+    } else {
+      bytes.push(c);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** strconv.Quote for the short escapes url reports (ASCII and valid UTF-8 as is, the rest escaped). */
+function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (code === 0xfffd) out += '\\ufffd';
+    else if (code < 0x20 || code === 0x7f) out += code === 0x0a ? '\\n' : code === 0x09 ? '\\t' : code === 0x0d ? '\\r' : `\\x${code.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return out + '"';
+}
