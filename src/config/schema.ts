@@ -2,7 +2,7 @@
 // flags (--grpc-addr), environment variables (ZTAUTHZ_GRPC_ADDR) and the
 // README's reference, so the four can never disagree.
 
-export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'list' | 'objects' | 'decision_path';
+export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'grpc_addr' | 'list' | 'objects' | 'decision_path';
 
 export interface FieldSpec {
   /** Dotted key, e.g. "grpc.addr". */
@@ -22,8 +22,10 @@ import { VOLATILE_FIELDS } from '../cache/CacheKey.ts';
 const MiB = 1024 * 1024;
 
 export const SCHEMA: readonly FieldSpec[] = [
-  { key: 'grpc.addr', type: 'addr', default: ':9191', doc: 'gRPC listen address (host:port; ":9191" is every interface). Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
+  { key: 'grpc.addr', type: 'grpc_addr', default: ':9191', doc: 'gRPC listen address: host:port (":9191" is every interface; "grpc://host:port" is accepted too, as in opa-envoy-plugin), or a Unix socket, unix:///absolute/path.sock (as opa-envoy-plugin\'s addr; with server.workers above 1 the workers share it). The socket file is made with the process umask and its directory\'s permissions decide who may connect (connecting needs write permission on it): put it in a directory only Envoy and ztauthz share. A socket file left by a process that died is removed at start; a path held by a live listener, or that is not a socket, is refused. Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
   { key: 'grpc.max_recv_msg_bytes', type: 'int', default: 4 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest CheckRequest accepted; larger ones are refused by gRPC with RESOURCE_EXHAUSTED (Envoy then denies).' },
+  { key: 'grpc.max_send_msg_bytes', type: 'int', default: 4 * MiB, min: 4096, max: 2147483647, doc: 'Largest CheckResponse sent (opa-envoy-plugin\'s grpc-max-send-msg-size, whose default is 2147483647). A policy result that encodes larger (huge headers or body) is answered as internal_error instead (a denial, or with decision.on_error grpc_error an INTERNAL gRPC error).' },
+  { key: 'grpc.reflection', type: 'bool', default: false, aliases: ['enable-reflection'], doc: 'Serve gRPC server reflection (grpc.reflection.v1 and v1alpha) for envoy.service.auth.v3.Authorization and grpc.health.v1.Health, so grpcurl list/describe/invoke work without -proto flags (opa-envoy-plugin\'s enable-reflection).' },
   { key: 'grpc.max_connection_age_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Oldest a client connection may get: past it (plus up to 10% jitter) the server sends a GOAWAY, the client (Envoy) opens a new connection for its next calls, and calls in flight finish within grpc.max_connection_age_grace_ms. Envoy keeps few long-lived HTTP/2 connections to ztauthz, so with several workers (server.workers) connections must be aged out for load to spread, and keep spreading, across them. 0: connections live forever, except that with server.workers above 1 it means 30000 (30 s).' },
   { key: 'grpc.max_connection_age_grace_ms', type: 'int', default: 10000, min: 0, max: 3600000, doc: 'After the GOAWAY of an aged connection, how long its calls in flight may take before the connection is closed under them.' },
   { key: 'grpc.tls.mode', type: 'enum', values: ['off', 'files', 'workload_api'], default: 'off', doc: 'mTLS on the gRPC listener: "files" (grpc.tls.cert_file/key_file/ca_file, re-read when they change) or "workload_api" (X509-SVID and bundle from the SPIFFE Workload API, rotated as the agent rotates them). Callers must present a certificate the CA bundle verifies.' },
@@ -40,6 +42,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'policy.path', type: 'string', default: '', aliases: ['policy'], doc: 'Policy to load: an OPA bundle (.tar.gz, or a directory with policy.wasm), a directory of .rego files (compiled at start with opa), or a .wasm file. Empty: the embedded demo policy (policies/demo).' },
   { key: 'policy.decision', type: 'decision_path', default: 'envoy/authz/allow', aliases: ['decision-path'], doc: 'Default decision path (entrypoint), as opa-envoy-plugin\'s `path`.' },
   { key: 'policy.entrypoints', type: 'list', default: [], doc: 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).' },
+  { key: 'policy.rego_version', type: 'enum', values: ['v1', 'v0'], default: 'v1', doc: 'Rego syntax of a Rego directory in policy.path or shadow.path: "v1" (OPA 1.x, `if` and `contains` required), or "v0" for policies written before OPA 1.0 (`allow { ... }`, `default allow = false`), compiled with opa build --v0-compatible (opa-envoy-plugin\'s --v0-compatible). Bundles and .wasm files are compiled already and are not affected.' },
   { key: 'policy.opa', type: 'string', default: '', doc: 'opa binary used to compile Rego. Empty: $ZTAUTHZ_OPA, then .tools/bin/opa, then PATH.' },
   { key: 'policy.max_memory_pages', type: 'int', default: 2048, min: 16, max: 65536, doc: 'Upper bound on the policy\'s wasm memory in 64 KiB pages (2048 = 128 MiB); an evaluation that needs more fails and is denied.' },
   { key: 'policy.watch', type: 'bool', default: true, doc: 'Watch policy.path and hot-swap it when it changes; a change that does not load completely is rejected and the old policy keeps serving.' },
@@ -109,6 +112,8 @@ export interface Config {
   grpc: {
     addr: string;
     max_recv_msg_bytes: number;
+    max_send_msg_bytes: number;
+    reflection: boolean;
     max_connection_age_ms: number;
     max_connection_age_grace_ms: number;
     tls: {
@@ -129,6 +134,7 @@ export interface Config {
     path: string;
     decision: string;
     entrypoints: string[];
+    rego_version: 'v1' | 'v0';
     opa: string;
     max_memory_pages: number;
     watch: boolean;

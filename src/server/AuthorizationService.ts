@@ -31,7 +31,19 @@ const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
   [Reason.deadlineExceeded]: grpc.status.DEADLINE_EXCEEDED,
 };
 
-export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>): grpc.UntypedServiceImplementation {
+/**
+ * `maxSendBytes` is grpc.max_send_msg_bytes: grpc-js would refuse a larger
+ * response with a RESOURCE_EXHAUSTED status, which an Envoy with
+ * failure_mode_allow lets through, so such a response is replaced by the
+ * pipeline's fail-closed answer first.
+ */
+export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>, maxSendBytes = Infinity): grpc.UntypedServiceImplementation {
+  const answer = (callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void => {
+    if (outcome.response !== undefined && outcome.response.length > maxSendBytes) {
+      outcome = pipeline.lastResort(new Error(`the CheckResponse is ${outcome.response.length} bytes, more than grpc.max_send_msg_bytes (${maxSendBytes})`));
+    }
+    send(callback, outcome);
+  };
   return {
     Check(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
       try {
@@ -47,7 +59,7 @@ export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAu
   };
 }
 
-function answer(callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void {
+function send(callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void {
   if (outcome.error) callback({ code: ERROR_CODES[outcome.error.reason] ?? grpc.status.INTERNAL, details: `${outcome.error.reason}: ${outcome.error.message}` });
   else callback(null, outcome.response);
 }
