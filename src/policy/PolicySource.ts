@@ -5,12 +5,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleError, readBundleArchive, readBundleDirectory, type BundleFiles } from './Bundle.ts';
-import { compileRegoDirectory } from './OpaCompiler.ts';
+import { compileRegoDirectory, type RegoVersion } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
   /** Entrypoints to compile when the source is Rego. */
   readonly entrypoints: readonly string[];
   readonly opa?: string | undefined;
+  /** Syntax of a Rego directory (policy.rego_version). */
+  readonly regoVersion?: RegoVersion | undefined;
 }
 
 export function readPolicySource(path: string, opts: PolicySourceOptions): BundleFiles {
@@ -18,7 +20,7 @@ export function readPolicySource(path: string, opts: PolicySourceOptions): Bundl
   const st = statSync(path);
   if (st.isDirectory()) {
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
-    return withRevision(readBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa)));
+    return withRevision(readBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa, opts.regoVersion)));
   }
   const bytes = readFileSync(path);
   if (path.endsWith('.wasm')) {
