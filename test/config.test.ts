@@ -24,15 +24,17 @@ describe('configuration', () => {
     expect(c.grpc.max_send_msg_bytes).toBe(4 * 1024 * 1024);
     expect(c.grpc.reflection).toBe(false);
     expect(c.policy.rego_version).toBe('v1');
+    expect(c.request.proto_descriptor).toBe('');
   });
 
-  it('takes the opa-envoy-plugin server settings (unix addr, reflection, v0, max send size)', () => {
+  it('takes the opa-envoy-plugin server settings (unix addr, reflection, v0, max send size, proto descriptor)', () => {
     const file = yamlFile(
-      'grpc:\n  addr: unix:///run/ztauthz/authz.sock\n  reflection: true\n  max_send_msg_bytes: 2147483647\npolicy:\n  rego_version: v0\n',
+      'grpc:\n  addr: unix:///run/ztauthz/authz.sock\n  reflection: true\n  max_send_msg_bytes: 2147483647\npolicy:\n  rego_version: v0\nrequest:\n  proto_descriptor: /etc/ztauthz/api.pb\n',
     );
     const c = loadConfig({ file });
     expect(c.grpc).toMatchObject({ addr: 'unix:///run/ztauthz/authz.sock', reflection: true, max_send_msg_bytes: 2147483647 });
     expect(c.policy.rego_version).toBe('v0');
+    expect(c.request.proto_descriptor).toBe('/etc/ztauthz/api.pb');
     // opa-envoy-plugin's flag name for reflection works as an alias.
     expect(loadConfig({ flags: { 'enable-reflection': 'true' } }).grpc.reflection).toBe(true);
     expect(() => loadConfig({ flags: { 'policy-rego-version': 'v2' } })).toThrow(/policy.rego_version: must be one of v1, v0/);

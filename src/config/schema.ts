@@ -82,6 +82,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'request.max_path_bytes', type: 'int', default: 8192, min: 256, max: 1024 * 1024, doc: 'Longest request path (with query); longer is denied (request_too_large).' },
   { key: 'request.max_body_bytes', type: 'int', default: 1 * MiB, min: 0, max: 64 * MiB, doc: 'Largest body (body or raw_body) looked at; larger is denied (request_too_large).' },
   { key: 'request.parse_body', type: 'bool', default: true, doc: 'Fill parsed_body and truncated_body (opa-envoy-plugin\'s skip-request-body-parse, inverted).' },
+  { key: 'request.proto_descriptor', type: 'string', default: '', doc: 'A FileDescriptorSet file (protoc --include_imports --descriptor_set_out) that decodes gRPC request bodies (content-type application/grpc, sent by Envoy as raw_body: with_request_body.pack_as_bytes) into parsed_body, as opa-envoy-plugin\'s proto-descriptor: the method comes from the path /package.Service/Method, its input message is decoded into protojson (JSON field names, 64-bit integers as strings, bytes as base64, enums by name). Only the first message of a stream is read; a compressed message, an unknown service or method, or a client-streaming method give parsed_body null; a message that does not decode, nests deeper than 100 messages, or holds a google.protobuf.Any of a type outside google.protobuf (opa-envoy-plugin resolves Any only among the types compiled into it) is denied (body_invalid). The path must be /package.Service/Method. Empty: gRPC bodies are not parsed.' },
   { key: 'request.truncated_body', type: 'enum', values: ['deny', 'policy'], default: 'deny', doc: '"deny": a body Envoy sent only in part is denied (body_truncated) before the policy runs. "policy": the policy sees truncated_body: true and parsed_body: null, as in opa-envoy-plugin.' },
   { key: 'decision_log.enabled', type: 'bool', default: true, doc: 'Write one JSON line per decision.' },
   { key: 'decision_log.output', type: 'string', default: 'stdout', doc: '"stdout", "stderr" or a file path (appended to; reopened on SIGHUP for log rotation).' },
@@ -171,6 +172,7 @@ export interface Config {
     max_path_bytes: number;
     max_body_bytes: number;
     parse_body: boolean;
+    proto_descriptor: string;
     truncated_body: 'deny' | 'policy';
   };
   decision_log: { enabled: boolean; output: string; include_input: boolean; mask: string[]; sample_allowed: number };

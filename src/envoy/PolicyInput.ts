@@ -6,12 +6,15 @@ import type { JsonObject } from '../types/Json.ts';
 import { parseBody } from './RequestBody.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import { parseQueryString } from './QueryString.ts';
+import type { ProtoDescriptorSet } from './GrpcBody.ts';
 
 export interface InputOptions {
   /** Parse the body into parsed_body/truncated_body (opa-envoy-plugin's skip-request-body-parse, inverted). */
   readonly parseBody: boolean;
   /** "deny": a truncated body is denied before the policy runs; "policy": the policy sees truncated_body. */
   readonly truncatedBody: 'deny' | 'policy';
+  /** Decodes gRPC bodies (request.proto_descriptor); without it they are null. */
+  readonly protoDescriptors?: ProtoDescriptorSet | undefined;
 }
 
 const VERSION: JsonObject = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' }) as JsonObject;
@@ -36,7 +39,7 @@ export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts
     parsed_query: parseQueryString(target.query),
   };
   if (opts.parseBody) {
-    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody);
+    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, { descriptors: opts.protoDescriptors, segments: target.segments });
     if (body.truncated && opts.truncatedBody === 'deny') {
       throw new CheckError(Reason.bodyTruncated, 'Envoy sent a partial body (raise with_request_body.max_request_bytes, or set request.truncated_body: policy)');
     }

@@ -2,6 +2,7 @@
 // by `check`, so the two can never decide differently.
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
+import { ProtoDescriptorSet } from '../envoy/GrpcBody.ts';
 import { ConfigError } from '../config/load.ts';
 import { CheckPipeline } from '../check/CheckPipeline.ts';
 import { EvaluatePhase, type RouteCaching } from '../check/EvaluatePhase.ts';
@@ -75,7 +76,11 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
         maxPathBytes: config.request.max_path_bytes,
         maxBodyBytes: config.request.max_body_bytes,
       },
-      input: { parseBody: config.request.parse_body, truncatedBody: config.request.truncated_body },
+      input: {
+        parseBody: config.request.parse_body,
+        truncatedBody: config.request.truncated_body,
+        protoDescriptors: config.request.proto_descriptor && config.request.parse_body ? ProtoDescriptorSet.fromFile(config.request.proto_descriptor) : undefined,
+      },
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
