@@ -318,6 +318,7 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
     ['every field kind and well-known type', grpcRequest('Everything', frame(encode(Kitchen, KITCHEN)))],
     ['zero values and presence', grpcRequest('Everything', frame(encode(Kitchen, { i32: 0, text: '', maybe: 0, choiceText: '' })))],
     ['a float32 that is not a short decimal', grpcRequest('Everything', frame(encode(Kitchen, { fl: 3.4028234663852886e38, db: -0.000001 })))],
+    ['64-bit and 32-bit extremes', grpcRequest('Everything', frame(encode(Kitchen, { i32: -2147483648, s32: 2147483647, i64: '9223372036854775807', s64: '-9223372036854775808', u64: '281474976710656', f64: '18446744073709551615', sf64: '-9223372036854775808', colors: [0, 7] })))],
     ['merged repeats', grpcRequest('Everything', frame(Buffer.concat([encode(Kitchen, { child: { i32: 1 }, choiceText: 'a' }), encode(Kitchen, { child: { text: 'x' }, choiceNumber: 9 })])))],
     ['two messages (only the first is read)', grpcRequest('ModelInfer', Buffer.concat([frame(encode(ModelInferRequest, { modelName: 'a' })), frame(encode(ModelInferRequest, { modelName: 'b' }))]))],
     ['a compressed message', grpcRequest('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'a' }), true))],

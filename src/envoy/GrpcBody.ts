@@ -27,6 +27,7 @@ const T = {
   group: 10, message: 11, bytes: 12, uint32: 13, enum: 14, sfixed32: 15, sfixed64: 16, sint32: 17, sint64: 18,
 } as const;
 const LABEL_REPEATED = 3;
+const IS_64_BIT = new Set<number>([T.int64, T.uint64, T.sint64, T.fixed64, T.sfixed64]);
 
 interface FieldSchema {
   readonly number: number;
@@ -272,7 +273,7 @@ export class ProtoDescriptorSet {
         if (list.length === 0) continue;
         out[field.jsonName] = list.map((x) => this.#valueJson(field, x, depth));
       } else {
-        if (!field.explicitPresence && isZero(v)) continue;
+        if (!field.explicitPresence && isZero(field, v)) continue;
         out[field.jsonName] = this.#valueJson(field, v as FieldValue, depth);
       }
     }
@@ -291,7 +292,7 @@ export class ProtoDescriptorSet {
       case T.sint64:
       case T.fixed64:
       case T.sfixed64:
-        return (v as bigint).toString();
+        return v as string;
       case T.float:
         return floatJson(v as number, 32);
       case T.double:
@@ -379,7 +380,8 @@ export class ProtoDescriptorSet {
 
 // ---- decoded state -----------------------------------------------------------
 
-type FieldValue = number | bigint | boolean | string | Buffer | State;
+/** 64-bit integers are decimal strings. */
+type FieldValue = number | boolean | string | Buffer | State;
 
 interface State {
   readonly schema: MessageSchema;
@@ -427,7 +429,7 @@ function defaultValue(field: FieldSchema, messages?: (name: string) => MessageSc
     case T.sint64:
     case T.fixed64:
     case T.sfixed64:
-      return 0n;
+      return '0';
     case T.bool:
       return false;
     case T.string:
@@ -446,9 +448,9 @@ function defaultValue(field: FieldSchema, messages?: (name: string) => MessageSc
   }
 }
 
-function isZero(v: unknown): boolean {
+function isZero(field: FieldSchema, v: unknown): boolean {
   if (typeof v === 'number') return v === 0 && !Object.is(v, -0);
-  if (typeof v === 'bigint') return v === 0n;
+  if (IS_64_BIT.has(field.type)) return v === '0';
   if (typeof v === 'boolean') return !v;
   if (typeof v === 'string') return v === '';
   if (Buffer.isBuffer(v)) return v.length === 0;
@@ -456,7 +458,7 @@ function isZero(v: unknown): boolean {
 }
 
 function big(v: FieldValue | undefined): bigint {
-  return typeof v === 'bigint' ? v : 0n;
+  return typeof v === 'string' ? BigInt(v) : 0n;
 }
 
 function num(v: FieldValue | undefined): number {
@@ -499,33 +501,43 @@ function readScalar(type: number, r: WireReader): FieldValue {
       return r.double();
     case T.float:
       return r.float();
-    case T.int64:
-      return BigInt.asIntN(64, r.varint64());
+    // 64-bit integers are kept as their decimal text, which is also their JSON.
+    case T.int64: {
+      const v = r.varint64();
+      return typeof v === 'number' ? String(v) : BigInt.asIntN(64, v).toString();
+    }
     case T.uint64:
-      return r.varint64();
+      return String(r.varint64());
     case T.sint64: {
-      const n = r.varint64();
-      return (n >> 1n) ^ -(n & 1n);
+      const v = r.varint64();
+      if (typeof v === 'number') return String(v % 2 === 1 ? -(v + 1) / 2 : v / 2);
+      return ((v >> 1n) ^ -(v & 1n)).toString();
     }
     case T.fixed64:
-      return r.fixed64();
+      return r.fixed64().toString();
     case T.sfixed64:
-      return BigInt.asIntN(64, r.fixed64());
+      return BigInt.asIntN(64, r.fixed64()).toString();
     case T.int32:
     case T.enum:
-      return Number(BigInt.asIntN(32, r.varint64()));
+      return r.varintLow32() | 0;
     case T.uint32:
-      return Number(BigInt.asUintN(32, r.varint64()));
+      return r.varintLow32();
     case T.sint32: {
-      const n = Number(BigInt.asUintN(32, r.varint64()));
+      const n = r.varintLow32();
       return (n >>> 1) ^ -(n & 1);
     }
     case T.fixed32:
       return r.fixed32();
     case T.sfixed32:
       return r.fixed32() | 0;
-    case T.bool:
-      return r.varint64() !== 0n;
+    case T.bool: {
+      const start = r.pos;
+      if (r.varintLow32() !== 0) return true;
+      // A bool is true if any bit is set, also past the low 32.
+      r.pos = start;
+      const v = r.varint64();
+      return v !== 0 && v !== 0n;
+    }
     case T.string: {
       const b = r.lengthDelimited();
       try {
@@ -557,21 +569,48 @@ class WireReader {
     if (this.pos + n > this.#end) throw new WireError('a field runs past the end of the message');
   }
 
-  varint64(): bigint {
-    let result = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
+  /** An unsigned 64-bit varint; one of up to 7 bytes (49 bits) is read without BigInt arithmetic. */
+  varint64(): number | bigint {
+    const buf = this.#buf;
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
       this.#need(1);
-      const b = this.#buf[this.pos++]!;
+      const b = buf[this.pos++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+    let result = BigInt(n);
+    for (let shift = 49n; shift < 70n; shift += 7n) {
+      this.#need(1);
+      const b = buf[this.pos++]!;
       result |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) return BigInt.asUintN(64, result);
     }
     throw new WireError('a varint longer than 10 bytes');
   }
 
+  /** The low 32 bits of a varint (int32, uint32, enum, bool, tags), unsigned; the whole varint is consumed. */
+  varintLow32(): number {
+    const buf = this.#buf;
+    let n = 0;
+    for (let i = 0; i < 10; i++) {
+      this.#need(1);
+      const b = buf[this.pos++]!;
+      // Bits past 32 are dropped: byte 4 keeps its low 4 bits.
+      if (i < 4) n += (b & 0x7f) * 2 ** (7 * i);
+      else if (i === 4) n += (b & 0x0f) * 2 ** 28;
+      if (b < 0x80) return n;
+    }
+    throw new WireError('a varint longer than 10 bytes');
+  }
+
   varint32(): number {
-    const v = this.varint64();
-    if (v > 0xffffffffn) throw new WireError('a tag out of range');
-    return Number(v);
+    const start = this.pos;
+    const low = this.varintLow32();
+    if (this.pos - start > 5 || (this.pos - start === 5 && this.#buf[start + 4]! > 0x0f)) throw new WireError('a tag out of range');
+    return low;
   }
 
   length(): number {
@@ -657,12 +696,16 @@ function floatJson(v: number, bits: 32 | 64): JsonValue {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return 'Infinity';
   if (v === -Infinity) return '-Infinity';
-  if (bits === 64 || v === 0) return v;
-  for (let p = 1; p <= 9; p++) {
-    const shortest = Number(v.toPrecision(p));
-    if (Math.fround(shortest) === v) return shortest;
+  if (bits === 64 || v === 0 || (Number.isInteger(v) && Math.abs(v) <= 16777216)) return v;
+  // The fewest significant digits (1..9) that still read back as this float32; more digits never stop doing so, hence a binary search.
+  let lo = 1;
+  let hi = 9;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Math.fround(Number(v.toPrecision(mid))) === v) hi = mid;
+    else lo = mid + 1;
   }
-  return v;
+  return Number(v.toPrecision(lo));
 }
 
 const MIN_TIMESTAMP = -62135596800n; // 0001-01-01T00:00:00Z
