@@ -5,10 +5,12 @@
 // encoded with protobufjs from the same .proto. The same CheckRequests go to
 // ztauthz and to the real opa-envoy-plugin (.tools/bin/opa-envoy-plugin,
 // scripts/peers.sh) with one policy that echoes parsed_body, and the two must
-// agree.
+// agree. Last, a gRPC call through a real Envoy (pack_as_bytes) is decided on
+// a field of its decoded message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -16,9 +18,10 @@ import * as grpc from '@grpc/grpc-js';
 import { ProtoDescriptorSet, ProtoDescriptorError, MAX_DEPTH } from '../src/envoy/GrpcBody.ts';
 import { parseBody } from '../src/envoy/RequestBody.ts';
 import { checkErrorOf } from './support/errors.ts';
-import { ROOT, startInProcess } from './support/servers.ts';
+import { ROOT, spawnServe, startInProcess, type ServeProcess } from './support/servers.ts';
+import { startEchoUpstream, type EchoUpstream } from './support/upstream.ts';
 import { CheckClient, checkRequest, headerValue, type RequestSpec } from './support/checkClient.ts';
-import { freePorts } from './support/envoy.ts';
+import { freePorts, startEnvoy, type RunningEnvoy } from './support/envoy.ts';
 import type { RunningServer } from '../src/server/Server.ts';
 
 const FIXTURES = join(ROOT, 'test/fixtures/grpc-body');
@@ -276,7 +279,6 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
     oep.stdout!.on('data', (d: Buffer) => (oepOutput += d.toString()));
     oep.stderr!.on('data', (d: Buffer) => (oepOutput += d.toString()));
     const policyDir = join(dir, 'ztauthz-policy');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(policyDir);
     writeFileSync(join(policyDir, 'policy.rego'), ECHO_POLICY);
     server = await startInProcess({
@@ -342,5 +344,64 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
   ])('%s: both deny it as a bad request', async (_name, spec) => {
     expect(await echo(oepClient, spec)).toEqual({ error: 'denied 7' });
     expect(await echo(client, spec)).toEqual({ error: 'denied 7' });
+  });
+});
+
+// ---- through a real Envoy ---------------------------------------------------
+
+describe('a gRPC call through a real Envoy with pack_as_bytes', () => {
+  let dir: string;
+  let upstream: EchoUpstream;
+  let serve: ServeProcess;
+  let envoy: RunningEnvoy;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ztauthz-grpc-envoy-'));
+    const policy = join(dir, 'policy');
+    mkdirSync(policy);
+    // Decides on a field of the decoded ModelInferRequest.
+    writeFileSync(join(policy, 'authz.rego'), 'package envoy.authz\n\ndefault allow := false\n\nallow if input.parsed_body.modelName == "fraud-detector"\n');
+    upstream = await startEchoUpstream();
+    serve = await spawnServe(['--policy', policy, '--request-proto-descriptor', DESCRIPTOR_SET, '--decision-log-enabled=false']);
+    // The deliverable bootstrap, with the body sent as bytes (gRPC bodies are binary).
+    const bootstrap = readFileSync(join(ROOT, 'deploy/envoy/ext-authz.yaml'), 'utf8');
+    expect(bootstrap).toContain('pack_as_bytes: false');
+    writeFileSync(join(dir, 'envoy.yaml'), bootstrap.replace('pack_as_bytes: false', 'pack_as_bytes: true'));
+    envoy = await startEnvoy({ configFile: join(dir, 'envoy.yaml'), vars: { UPSTREAM_PORT: upstream.port, ZTAUTHZ_GRPC_PORT: serve.grpcPort } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await serve?.stop();
+    await upstream?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A unary gRPC call over h2c to Envoy: a denial comes back as Envoy's gRPC local reply (grpc-status 7, HTTP 200), an allowed call from the upstream. */
+  function call(modelName: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${envoy.listenPort}`);
+      session.on('error', reject);
+      const req = session.request({
+        ':method': 'POST',
+        ':path': `/${SERVICE}/ModelInfer`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      req.on('response', (headers) => {
+        resolve(headers['grpc-status'] as string | undefined);
+        req.close();
+        session.close();
+      });
+      req.on('error', reject);
+      req.end(frame(encode(ModelInferRequest, { ...INFER, modelName })));
+    });
+  }
+
+  it('Envoy sends the message as raw_body, ztauthz decodes it, and the policy decides on modelName', async () => {
+    expect(await call('fraud-detector')).toBeUndefined();
+    expect(upstream.received.map((r) => r.url)).toEqual([`/${SERVICE}/ModelInfer`]);
+    expect(await call('other-model')).toBe(String(grpc.status.PERMISSION_DENIED));
+    expect(upstream.received).toHaveLength(1);
   });
 });
