@@ -29,7 +29,8 @@ const DESCRIPTOR_SET = join(FIXTURES, 'inference.pb');
 const OPA_ENVOY_PLUGIN = join(ROOT, '.tools/bin/opa-envoy-plugin');
 const SERVICE = 'inference.GRPCInferenceService';
 
-const root = protobuf.loadSync(join(FIXTURES, 'inference.proto'));
+const root = protobuf.loadSync([join(FIXTURES, 'inference.proto'), join(FIXTURES, 'legacy.proto')]);
+const Old = root.lookupType('legacy.Old');
 const ModelInferRequest = root.lookupType('inference.ModelInferRequest');
 const Kitchen = root.lookupType('inference.Kitchen');
 const InferParameter = root.lookupType('inference.InferParameter');
@@ -156,6 +157,19 @@ describe('gRPC bodies into parsed_body', () => {
     const e = checkErrorOf(() => parse('Everything', frame(encode(Kitchen, { packed: { type_url: 'type.googleapis.com/inference.InferParameter', value: encode(InferParameter, { boolParam: true }) } }))));
     expect(e.reason).toBe('body_invalid');
     expect(e.message).toMatch(/google\.protobuf\.Any: unable to resolve "type\.googleapis\.com\/inference\.InferParameter"/);
+  });
+
+  it('proto2: every set field is present (zero or not), a group is an object, an enum value not in the enum is a number (open, as Go\'s dynamicpb)', () => {
+    const body = Buffer.concat([encode(Old, { name: 'n', count: 0, kind: 2, block: { label: 'x' }, numbers: [1, 2], kinds: [1], emptyText: '' }), Buffer.from([0x10, 0x09, 0x38, 0x09])]);
+    expect(parse('Call', frame(body), GRPC_HEADERS, ['legacy.Legacy', 'Call']).parsed).toEqual({
+      count: 0,
+      kind: 9,
+      block: { label: 'x' },
+      name: 'n',
+      numbers: [1, 2],
+      kinds: ['A', 9],
+      emptyText: '',
+    });
   });
 
   it('unknown fields are dropped', () => {
@@ -321,6 +335,7 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
     ['zero values and presence', grpcRequest('Everything', frame(encode(Kitchen, { i32: 0, text: '', maybe: 0, choiceText: '' })))],
     ['a float32 that is not a short decimal', grpcRequest('Everything', frame(encode(Kitchen, { fl: 3.4028234663852886e38, db: -0.000001 })))],
     ['64-bit and 32-bit extremes', grpcRequest('Everything', frame(encode(Kitchen, { i32: -2147483648, s32: 2147483647, i64: '9223372036854775807', s64: '-9223372036854775808', u64: '281474976710656', f64: '18446744073709551615', sf64: '-9223372036854775808', colors: [0, 7] })))],
+    ['proto2 with a group and enum values outside the enum', { ...grpcRequest('Call', frame(Buffer.concat([encode(Old, { name: 'n', count: 0, kind: 2, block: { label: 'x' }, numbers: [1, 2], kinds: [1], emptyText: '' }), Buffer.from([0x10, 0x09, 0x38, 0x09])]))), path: '/legacy.Legacy/Call' }],
     ['merged repeats', grpcRequest('Everything', frame(Buffer.concat([encode(Kitchen, { child: { i32: 1 }, choiceText: 'a' }), encode(Kitchen, { child: { text: 'x' }, choiceNumber: 9 })])))],
     ['two messages (only the first is read)', grpcRequest('ModelInfer', Buffer.concat([frame(encode(ModelInferRequest, { modelName: 'a' })), frame(encode(ModelInferRequest, { modelName: 'b' }))]))],
     ['a compressed message', grpcRequest('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'a' }), true))],

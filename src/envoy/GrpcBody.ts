@@ -51,10 +51,12 @@ interface MessageSchema {
   readonly mapEntry: boolean;
 }
 
+/**
+ * Every enum is open, also proto2's: an unknown number is kept and written as
+ * a number, as Go's dynamicpb (which opa-envoy-plugin decodes with) does.
+ */
 interface EnumSchema {
   readonly names: Map<number, string>;
-  /** proto2 enums are closed: an unknown number is an unknown field. */
-  readonly closed: boolean;
 }
 
 interface MethodSchema {
@@ -96,7 +98,7 @@ export class ProtoDescriptorSet {
       const prefix = own(file, 'package') && file.package ? `.${file.package}` : '';
       // proto2, or editions (whose default presence is explicit); "proto3" is the only implicit-presence syntax.
       const proto3 = own(file, 'syntax') && file.syntax === 'proto3';
-      for (const e of file.enumType ?? []) this.#addEnum(e, prefix, !proto3);
+      for (const e of file.enumType ?? []) this.#addEnum(e, prefix);
       for (const m of file.messageType ?? []) this.#addMessage(m, prefix, proto3, pending);
       for (const s of file.service ?? []) {
         const methods = new Map<string, MethodSchema>();
@@ -124,10 +126,10 @@ export class ProtoDescriptorSet {
     }
   }
 
-  #addEnum(e: EnumProto, scope: string, closed: boolean): void {
+  #addEnum(e: EnumProto, scope: string): void {
     const names = new Map<number, string>();
     for (const v of e.value ?? []) if (!names.has(v.number ?? 0)) names.set(v.number ?? 0, v.name ?? '');
-    this.#enums.set(`${scope}.${e.name}`, { names, closed });
+    this.#enums.set(`${scope}.${e.name}`, { names });
   }
 
   #addMessage(m: MessageProto, scope: string, proto3: boolean, pending: FieldSchema[]): void {
@@ -153,7 +155,7 @@ export class ProtoDescriptorSet {
       if (type === T.message || type === T.group || type === T.enum) pending.push(field);
     }
     this.#messages.set(fullName, { fullName, fields, byNumber: new Map(fields.map((f) => [f.number, f])), mapEntry: !!(own(m, 'options') && m.options?.mapEntry) });
-    for (const e of m.enumType ?? []) this.#addEnum(e, fullName, !proto3);
+    for (const e of m.enumType ?? []) this.#addEnum(e, fullName);
     for (const n of m.nestedType ?? []) this.#addMessage(n, fullName, proto3, pending);
   }
 
@@ -241,10 +243,6 @@ export class ProtoDescriptorSet {
 
   #scalar(state: State, field: FieldSchema, r: WireReader): void {
     const value = readScalar(field.type, r);
-    if (field.type === T.enum) {
-      const e = this.#enums.get(field.typeName)!;
-      if (e.closed && !e.names.has(value as number)) return; // an unknown field for a closed enum
-    }
     if (field.repeated) listOf(state, field.number).push(value);
     else setSingular(state, field, value);
   }
