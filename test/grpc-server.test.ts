@@ -166,6 +166,10 @@ describe('grpc.max_send_msg_bytes', () => {
     expect(res.status?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(res.status?.message).toBe('internal_error');
     expect(headerValue(res, 'x-big')).toBeUndefined();
+    // Counted (and recorded) once, as what was answered: the allow that could not be sent is not counted.
+    const metrics = await servers[0]!.metrics.registry.metrics();
+    expect(metrics).toMatch(/ztauthz_checks_total\{decision="deny",reason="internal_error",route="[^"]*"\} 1\n/);
+    expect(metrics).toMatch(/ztauthz_checks_total\{decision="allow",reason="allowed",route="[^"]*"\} 1\n/);
   });
 
   it('with decision.on_error grpc_error it is an INTERNAL gRPC error, as opa-envoy-plugin errors are', async () => {

@@ -30,6 +30,8 @@ export interface PipelineOptions {
   readonly decisionPath: string;
   readonly dryRun: boolean;
   readonly onError: 'deny' | 'grpc_error';
+  /** grpc.max_send_msg_bytes: a larger CheckResponse is an internal_error instead (gRPC would refuse to send it). */
+  readonly maxResponseBytes?: number | undefined;
 }
 
 export interface CheckContext {
@@ -142,7 +144,12 @@ export class CheckPipeline {
     if (failed && this.#opts.onError === 'grpc_error' && !isRequestReason(decision.reason)) {
       return { response: undefined, error: { reason: decision.reason, message: decision.message } };
     }
-    return { response: this.#responses.encode(decision, decisionId, reused), error: undefined };
+    const response = this.#responses.encode(decision, decisionId, reused);
+    const max = this.#opts.maxResponseBytes;
+    if (max !== undefined && response.length > max) {
+      throw new Error(`the CheckResponse is ${response.length} bytes, more than grpc.max_send_msg_bytes (${max})`);
+    }
+    return { response, error: undefined };
   }
 
   /**

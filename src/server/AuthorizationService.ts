@@ -34,8 +34,9 @@ const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
 /**
  * `maxSendBytes` is grpc.max_send_msg_bytes: grpc-js would refuse a larger
  * response with a RESOURCE_EXHAUSTED status, which an Envoy with
- * failure_mode_allow lets through, so such a response is replaced by the
- * pipeline's fail-closed answer first.
+ * failure_mode_allow lets through. The pipeline already answers such a
+ * decision as internal_error (and records it so); this is the backstop for
+ * any path that did not, replacing the response with the fail-closed answer.
  */
 export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>, maxSendBytes = Infinity): grpc.UntypedServiceImplementation {
   const answer = (callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void => {

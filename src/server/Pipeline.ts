@@ -84,6 +84,7 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
+      maxResponseBytes: config.grpc.max_send_msg_bytes,
     },
     { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow, shortcut: phases.shortcut },
   );
