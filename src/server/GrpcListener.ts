@@ -94,7 +94,13 @@ export async function startGrpcListener(
     if (addr.kind === 'unix') {
       const path = resolvePath(addr.path);
       // With several workers the primary made the path ready before forking (they share its one listener).
-      if (!cluster.isWorker) await prepareSocketPath(path).catch((err: Error) => Promise.reject(new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`)));
+      if (!cluster.isWorker) {
+        try {
+          await prepareSocketPath(path);
+        } catch (err) {
+          throw new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${(err as Error).message}`);
+        }
+      }
       target = `unix:${path}`;
     } else {
       target = `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
