@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import * as grpc from '@grpc/grpc-js';
-import { ProtoDescriptorSet, ProtoDescriptorError, MAX_DEPTH } from '../src/envoy/GrpcBody.ts';
+import { ProtoDescriptorSet, ProtoDescriptorError, MAX_DEPTH, MAX_MESSAGES } from '../src/envoy/GrpcBody.ts';
 import { parseBody } from '../src/envoy/RequestBody.ts';
 import { checkErrorOf } from './support/errors.ts';
 import { ROOT, spawnServe, startInProcess, type ServeProcess } from './support/servers.ts';
@@ -216,6 +216,13 @@ describe('gRPC bodies into parsed_body', () => {
       const bomb = Buffer.concat(Array.from({ length: 200 }, () => Buffer.from([0x9b, 0x06])));
       expect(checkErrorOf(() => parse('Everything', frame(bomb))).message).toMatch(/nests deeper than 100 levels/);
     });
+  });
+
+  it(`the number of messages is bounded: ${MAX_MESSAGES} decode, one more is body_invalid`, () => {
+    // Field 5 (inputs) as an empty message is 2 bytes; the request itself is one message.
+    const empties = (n: number) => Buffer.concat(Array.from({ length: n }, () => Buffer.from([0x2a, 0x00])));
+    expect((parse('ModelInfer', frame(empties(MAX_MESSAGES - 1))).parsed as { inputs: unknown[] }).inputs).toHaveLength(MAX_MESSAGES - 1);
+    expect(checkErrorOf(() => parse('ModelInfer', frame(empties(MAX_MESSAGES)))).message).toMatch(/holds more than 100000 messages/);
   });
 
   describe('the descriptor set file', () => {

@@ -21,6 +21,14 @@ import { CheckError, Reason } from '../types/Reason.ts';
 /** Deepest nesting of messages (and groups) decoded; deeper is body_invalid. Go's own limit is 10,000; real APIs stay far below 100. */
 export const MAX_DEPTH = 100;
 
+/**
+ * Most messages (map entries included) one body may hold; more is body_invalid.
+ * Each costs far more to hold and write out than its 2 bytes on the wire: a
+ * 1 MiB body of empty repeated messages is half a million of them (about
+ * 180 MB and a second of work unbounded).
+ */
+export const MAX_MESSAGES = 100_000;
+
 // FieldDescriptorProto.Type
 const T = {
   double: 1, float: 2, int64: 3, uint64: 4, int32: 5, fixed64: 6, fixed32: 7, bool: 8, string: 9,
@@ -74,6 +82,8 @@ export class ProtoDescriptorSet {
   readonly #enums = new Map<string, EnumSchema>();
   /** "pkg.Service" -> method name -> method. */
   readonly #services = new Map<string, Map<string, MethodSchema>>();
+  /** Messages the decode in progress may still start (decoding is synchronous, so one counter serves every request). */
+  #budget = 0;
 
   static fromFile(path: string): ProtoDescriptorSet {
     let bytes: Buffer;
@@ -170,6 +180,7 @@ export class ProtoDescriptorSet {
   decode(schema: MessageSchema, bytes: Uint8Array): JsonObject {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const state = newState(schema);
+    this.#budget = MAX_MESSAGES;
     this.#decodeInto(state, buf, 0, buf.length, 1, undefined);
     return this.#messageJson(state, 1) as JsonObject;
   }
@@ -181,6 +192,7 @@ export class ProtoDescriptorSet {
   /** Decodes fields into state (merging, as protobuf does for repeated occurrences); returns where it stopped. */
   #decodeInto(state: State, buf: Buffer, pos: number, end: number, depth: number, group: number | undefined): number {
     if (depth > MAX_DEPTH) throw new WireError(`the message nests deeper than ${MAX_DEPTH} levels`);
+    if (--this.#budget < 0) throw new WireError(`the message holds more than ${MAX_MESSAGES} messages`);
     const r = new WireReader(buf, pos, end);
     while (r.pos < end) {
       const tag = r.varint32();
