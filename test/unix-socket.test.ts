@@ -204,3 +204,42 @@ describe('serve --workers 2 on a Unix socket', () => {
     expect(existsSync(path)).toBe(false);
   }, 60_000);
 });
+
+describe('mTLS on a Unix socket', () => {
+  it('the peer allowlist applies as on TCP', async () => {
+    const { TestPki } = await import('./tls/pki.ts');
+    const grpc = await import('@grpc/grpc-js');
+    const pki = new TestPki();
+    const ca = pki.ca('ca', 'cluster.local');
+    const serverLeaf = pki.leaf(ca, { uris: ['spiffe://cluster.local/ns/authz/sa/ztauthz'] });
+    writeFileSync(pki.file('server.crt'), serverLeaf.certPem);
+    writeFileSync(pki.file('server.key'), serverLeaf.keyPem);
+    writeFileSync(pki.file('bundle.crt'), ca.certPem);
+    const path = join(dir, 'mtls.sock');
+    const server = await startInProcess({
+      'grpc-addr': `unix://${path}`,
+      'grpc-tls-mode': 'files',
+      'grpc-tls-cert-file': pki.file('server.crt'),
+      'grpc-tls-key-file': pki.file('server.key'),
+      'grpc-tls-ca-file': pki.file('bundle.crt'),
+      'grpc-tls-allowed-peers': 'spiffe://cluster.local/ns/mesh/sa/envoy',
+    });
+    const clientFor = (id: string) => {
+      const leaf = pki.leaf(ca, { uris: [id] });
+      // The server certificate names a SPIFFE ID, not the socket's "localhost".
+      return new CheckClient(`unix://${path}`, grpc.credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(leaf.keyPem), Buffer.from(leaf.certPem), { checkServerIdentity: () => undefined }));
+    };
+    const envoy = clientFor('spiffe://cluster.local/ns/mesh/sa/envoy');
+    const other = clientFor('spiffe://cluster.local/ns/web/sa/frontend');
+    try {
+      expect(await envoy.healthCheck()).toEqual({ status: 'SERVING' });
+      expect((await envoy.check(checkRequest({ ...INFER, principal: FRONTEND }))).status?.code ?? 0).toBe(0);
+      await expect(other.check(checkRequest({ ...INFER, principal: FRONTEND }))).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    } finally {
+      envoy.close();
+      other.close();
+      await server.stop(1000);
+      pki.cleanup();
+    }
+  });
+});
