@@ -8,7 +8,7 @@ import { runCheck } from './cli/check.ts';
 import { runServe } from './cli/serve.ts';
 
 const USAGE = `usage:
-  ztauthz serve [--config FILE] [--grpc-addr HOST:PORT] [--http-addr HOST:PORT] [--policy PATH] [--workers N] [config flags]
+  ztauthz serve [--config FILE] [--grpc-addr HOST:PORT|unix:///PATH] [--http-addr HOST:PORT] [--policy PATH] [--workers N] [config flags]
   ztauthz check --request FILE.json [--policy PATH] [--explain] [config flags]
 
 Every configuration key is also a flag (--section-key) and an environment

@@ -21,6 +21,24 @@ describe('configuration', () => {
     expect(c.policy.decision).toBe('envoy/authz/allow');
     expect(c.decision.on_error).toBe('deny');
     expect(c.decision.dry_run).toBe(false);
+    expect(c.grpc.max_send_msg_bytes).toBe(4 * 1024 * 1024);
+    expect(c.grpc.reflection).toBe(false);
+    expect(c.policy.rego_version).toBe('v1');
+    expect(c.request.proto_descriptor).toBe('');
+  });
+
+  it('takes the opa-envoy-plugin server settings (unix addr, reflection, v0, max send size, proto descriptor)', () => {
+    const file = yamlFile(
+      'grpc:\n  addr: unix:///run/ztauthz/authz.sock\n  reflection: true\n  max_send_msg_bytes: 2147483647\npolicy:\n  rego_version: v0\nrequest:\n  proto_descriptor: /etc/ztauthz/api.pb\n',
+    );
+    const c = loadConfig({ file });
+    expect(c.grpc).toMatchObject({ addr: 'unix:///run/ztauthz/authz.sock', reflection: true, max_send_msg_bytes: 2147483647 });
+    expect(c.policy.rego_version).toBe('v0');
+    expect(c.request.proto_descriptor).toBe('/etc/ztauthz/api.pb');
+    // opa-envoy-plugin's flag name for reflection works as an alias.
+    expect(loadConfig({ flags: { 'enable-reflection': 'true' } }).grpc.reflection).toBe(true);
+    expect(() => loadConfig({ flags: { 'policy-rego-version': 'v2' } })).toThrow(/policy.rego_version: must be one of v1, v0/);
+    expect(() => loadConfig({ flags: { 'grpc-max-send-msg-bytes': '100' } })).toThrow(/grpc.max_send_msg_bytes: must be between 4096 and 2147483647/);
   });
 
   it('compat: opa-envoy presets opa-envoy-plugin behaviour, and a key given explicitly wins over the preset', () => {

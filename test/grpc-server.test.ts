@@ -128,3 +128,56 @@ describe('serve: Authorization/Check and Health over real gRPC', () => {
     });
   });
 });
+
+describe('grpc.max_send_msg_bytes', () => {
+  let dir: string;
+  let servers: RunningServer[] = [];
+  let clients: CheckClient[] = [];
+  beforeAll(async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    dir = mkdtempSync(join(tmpdir(), 'ztauthz-maxsend-'));
+    // A 6000-byte header on /big, a small one elsewhere.
+    writeFileSync(join(dir, 'data.json'), JSON.stringify({ big: 'b'.repeat(6000) }));
+    writeFileSync(
+      join(dir, 'policy.rego'),
+      'package envoy.authz\n\nresult := {"allowed": true, "headers": {"x-big": data.big}} if input.parsed_path[0] == "big"\n\nresult := {"allowed": true, "headers": {"x-small": "s"}} if input.parsed_path[0] != "big"\n',
+    );
+    const flags = { policy: dir, 'decision-path': 'envoy/authz/result', 'grpc-max-send-msg-bytes': '4096' };
+    servers = await Promise.all([startInProcess(flags), startInProcess({ ...flags, 'decision-on-error': 'grpc_error' }), startInProcess({ policy: dir, 'decision-path': 'envoy/authz/result' })]);
+    clients = servers.map((s) => new CheckClient(s.grpcPort));
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(servers.map((s) => s.stop(1000)));
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a response under the limit goes out as it is', async () => {
+    const res = await clients[0]!.check(checkRequest({ path: '/small' }));
+    expect(res.status?.code ?? 0).toBe(0);
+    expect(headerValue(res, 'x-small')).toBe('s');
+  });
+
+  it('a response over the limit is an internal_error denial, never a transport error Envoy could fail open on', async () => {
+    const res = await clients[0]!.check(checkRequest({ path: '/big' }));
+    expect(res.status?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(res.status?.message).toBe('internal_error');
+    expect(headerValue(res, 'x-big')).toBeUndefined();
+    // Counted (and recorded) once, as what was answered: the allow that could not be sent is not counted.
+    const metrics = await servers[0]!.metrics.registry.metrics();
+    expect(metrics).toMatch(/ztauthz_checks_total\{decision="deny",reason="internal_error",route="[^"]*"\} 1\n/);
+    expect(metrics).toMatch(/ztauthz_checks_total\{decision="allow",reason="allowed",route="[^"]*"\} 1\n/);
+  });
+
+  it('with decision.on_error grpc_error it is an INTERNAL gRPC error, as opa-envoy-plugin errors are', async () => {
+    await expect(clients[1]!.check(checkRequest({ path: '/big' }))).rejects.toMatchObject({ code: grpc.status.INTERNAL, details: expect.stringMatching(/max_send_msg_bytes/) });
+  });
+
+  it('the default (4 MiB) sends the 6 KB header', async () => {
+    const res = await clients[2]!.check(checkRequest({ path: '/big' }));
+    expect(headerValue(res, 'x-big')).toHaveLength(6000);
+  });
+});

@@ -57,3 +57,57 @@ describe('grpcurl against serve (the README walk-through)', () => {
     expect(serve.stderr()).toMatch(/"msg":"shutting down","signal":"SIGTERM"/);
   });
 });
+
+/** grpcurl with no -proto or -import-path: everything it knows comes from server reflection. */
+function grpcurlBare(port: number, flags: string[], verb: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(GRPCURL, ['-plaintext', ...flags, `127.0.0.1:${port}`, ...verb], (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (stdin !== undefined) child.stdin!.end(stdin);
+  });
+}
+
+describe('grpc.reflection: grpcurl without proto files', () => {
+  let serve: ServeProcess;
+  let plain: ServeProcess;
+  beforeAll(async () => {
+    [serve, plain] = await Promise.all([spawnServe(['--enable-reflection', '--decision-log-enabled=false']), spawnServe(['--decision-log-enabled=false'])]);
+  });
+  afterAll(async () => {
+    await Promise.all([serve?.stop(), plain?.stop()]);
+  });
+
+  it('lists the Authorization and Health services', async () => {
+    const r = await grpcurlBare(serve.grpcPort, [], ['list']);
+    expect(r.stderr).toBe('');
+    const services = r.stdout.trim().split('\n');
+    expect(services).toContain('envoy.service.auth.v3.Authorization');
+    expect(services).toContain('grpc.health.v1.Health');
+  });
+
+  it('describes the service and its messages', async () => {
+    const svc = await grpcurlBare(serve.grpcPort, [], ['describe', 'envoy.service.auth.v3.Authorization']);
+    expect(svc.stderr).toBe('');
+    expect(svc.stdout).toMatch(/rpc Check \( \.envoy\.service\.auth\.v3\.CheckRequest \) returns \( \.envoy\.service\.auth\.v3\.CheckResponse \)/);
+    const msg = await grpcurlBare(serve.grpcPort, [], ['describe', 'envoy.service.auth.v3.AttributeContext.HttpRequest']);
+    expect(msg.stdout).toMatch(/bytes raw_body = 12;/);
+    expect(msg.stdout).toMatch(/map<string, string> headers = 3;/);
+    const health = await grpcurlBare(serve.grpcPort, [], ['describe', 'grpc.health.v1.Health']);
+    expect(health.stdout).toMatch(/rpc Watch/);
+  });
+
+  it('invokes Check and Health with the reflected descriptors', async () => {
+    const r = await grpcurlBare(serve.grpcPort, ['-d', '@'], ['envoy.service.auth.v3.Authorization/Check'], readFileSync(join(ROOT, 'test/fixtures/requests/frontend-infer.json'), 'utf8'));
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).status).toEqual({});
+    const h = await grpcurlBare(serve.grpcPort, [], ['grpc.health.v1.Health/Check']);
+    expect(JSON.parse(h.stdout)).toEqual({ status: 'SERVING' });
+  });
+
+  it('is off by default, as in opa-envoy-plugin', async () => {
+    const r = await grpcurlBare(plain.grpcPort, [], ['list']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/does not support the reflection API/);
+  });
+});

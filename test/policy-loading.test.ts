@@ -308,3 +308,56 @@ describe('bundle directories and symlinks', () => {
     await expect(readPolicySource(dir, { entrypoints: ['envoy/authz/allow'] })).rejects.toThrow(/bundle entry \/linked\.rego is a symlink to .*outside the bundle directory/);
   });
 });
+
+describe('policy.rego_version: Rego written before OPA 1.0', () => {
+  // Pre-1.0 syntax: `default allow = false`, rule bodies without `if`, `contains`-less partial sets.
+  const V0_POLICY = `package envoy.authz
+
+import input.attributes.request.http
+
+default allow = false
+
+allowed_methods[m] { m := "GET" }
+allowed_methods[m] { m := "HEAD" }
+
+allow {
+  allowed_methods[http.method]
+  input.parsed_path[0] == "public"
+}
+`;
+  let dir: string;
+  beforeAll(() => {
+    dir = join(tmp, 'v0-policy');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'authz.rego'), V0_POLICY);
+  });
+  const v0Input = (method: string, first: string) => ({ attributes: { request: { http: { method } } }, parsed_path: [first] });
+
+  it('v1 (the default) refuses v0 syntax, and the error says so', async () => {
+    await expect(readPolicySource(dir, { entrypoints: ENTRY })).rejects.toThrow(/opa build failed .*(rego_parse_error|if|contains)/);
+  });
+
+  it('v0 compiles it with opa build --v0-compatible and it decides as written', async () => {
+    const engine = await PolicyEngine.load(await readPolicySource(dir, { entrypoints: ENTRY, regoVersion: 'v0' }), OPTS);
+    const allow = (method: string, first: string) => (engine.evaluate(v0Input(method, first), 'envoy/authz/allow') as any)[0].result;
+    expect(allow('GET', 'public')).toBe(true);
+    expect(allow('HEAD', 'public')).toBe(true);
+    expect(allow('POST', 'public')).toBe(false);
+    expect(allow('GET', 'admin')).toBe(false);
+  });
+
+  it('serve --policy-rego-version v0 answers Checks with it', async () => {
+    const { startInProcess } = await import('./support/servers.ts');
+    const { CheckClient, checkRequest } = await import('./support/checkClient.ts');
+    const server = await startInProcess({ policy: dir, 'policy-rego-version': 'v0' });
+    const client = new CheckClient(server.grpcPort);
+    try {
+      expect((await client.check(checkRequest({ method: 'GET', path: '/public/x' }))).status?.code ?? 0).toBe(0);
+      expect((await client.check(checkRequest({ method: 'POST', path: '/public/x' }))).status?.code).toBe(7);
+    } finally {
+      client.close();
+      await server.stop(1000);
+    }
+    await expect(startInProcess({ policy: dir })).rejects.toThrow(/opa build failed/);
+  });
+});

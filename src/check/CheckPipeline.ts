@@ -38,6 +38,8 @@ export interface PipelineOptions {
    * dry-run does not cover a request that cannot become input.
    */
   readonly compat?: boolean | undefined;
+  /** grpc.max_send_msg_bytes: a larger CheckResponse is an internal_error instead (gRPC would refuse to send it). */
+  readonly maxResponseBytes?: number | undefined;
 }
 
 export interface CheckContext {
@@ -154,7 +156,12 @@ export class CheckPipeline {
       return { response: undefined, error: { reason: decision.reason, message: decision.message } };
     }
     const encoder = this.#undryResponses && failed && isRequestReason(decision.reason) ? this.#undryResponses : this.#responses;
-    return { response: encoder.encode(decision, decisionId, reused), error: undefined };
+    const response = encoder.encode(decision, decisionId, reused);
+    const max = this.#opts.maxResponseBytes;
+    if (max !== undefined && response.length > max) {
+      throw new Error(`the CheckResponse is ${response.length} bytes, more than grpc.max_send_msg_bytes (${max})`);
+    }
+    return { response, error: undefined };
   }
 
   /**

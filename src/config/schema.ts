@@ -2,7 +2,7 @@
 // flags (--grpc-addr), environment variables (ZTAUTHZ_GRPC_ADDR) and the
 // README's reference, so the four can never disagree.
 
-export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'list' | 'objects' | 'decision_path';
+export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'grpc_addr' | 'list' | 'objects' | 'decision_path';
 
 export interface FieldSpec {
   /** Dotted key, e.g. "grpc.addr". */
@@ -23,8 +23,10 @@ const MiB = 1024 * 1024;
 
 export const SCHEMA: readonly FieldSpec[] = [
   { key: 'compat', type: 'enum', values: ['', 'opa-envoy'], default: '', doc: '"opa-envoy": behave as opa-envoy-plugin v1.19.1-envoy wherever ztauthz deliberately differs (docs/compatibility.md lists each switch): decision.on_error grpc_error (with not_ready as UNKNOWN too), no route catalogue (routes.mode replace), request.truncated_body policy, request size limits at grpc.max_recv_msg_bytes, an empty cache.ignore, jwt.invalid policy, no input.identity/route/canonical/behavior, no path or host canonicalisation refusals (parsed_path and parsed_query as Go\'s url package gives them), headerMap not folded into headers, a CheckRequest without http evaluated, no reason in status.message, no dry-run over a request that does not parse. A key you set yourself (file, environment or flag) wins over the preset.' },
-  { key: 'grpc.addr', type: 'addr', default: ':9191', doc: 'gRPC listen address (host:port; ":9191" is every interface). Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
+  { key: 'grpc.addr', type: 'grpc_addr', default: ':9191', doc: 'gRPC listen address: host:port (":9191" is every interface; "grpc://host:port" is accepted too, as in opa-envoy-plugin), or a Unix socket, unix:///absolute/path.sock (as opa-envoy-plugin\'s addr; with server.workers above 1 the workers share it). The socket file is made with the process umask and its directory\'s permissions decide who may connect (connecting needs write permission on it): put it in a directory only Envoy and ztauthz share. A socket file left by a process that died is removed at start; a path held by a live listener, or that is not a socket, is refused. Abstract sockets (unix://@name, which opa-envoy-plugin takes) are not supported. Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.' },
   { key: 'grpc.max_recv_msg_bytes', type: 'int', default: 4 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest CheckRequest accepted; larger ones are refused by gRPC with RESOURCE_EXHAUSTED (Envoy then denies).' },
+  { key: 'grpc.max_send_msg_bytes', type: 'int', default: 4 * MiB, min: 4096, max: 2147483647, doc: 'Largest CheckResponse sent (opa-envoy-plugin\'s grpc-max-send-msg-size, whose default is 2147483647). A policy result that encodes larger (huge headers or body) is answered as internal_error instead (a denial, or with decision.on_error grpc_error an INTERNAL gRPC error).' },
+  { key: 'grpc.reflection', type: 'bool', default: false, aliases: ['enable-reflection'], doc: 'Serve gRPC server reflection (grpc.reflection.v1 and v1alpha) for envoy.service.auth.v3.Authorization and grpc.health.v1.Health, so grpcurl list/describe/invoke work without -proto flags (opa-envoy-plugin\'s enable-reflection).' },
   { key: 'grpc.max_connection_age_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Oldest a client connection may get: past it (plus up to 10% jitter) the server sends a GOAWAY, the client (Envoy) opens a new connection for its next calls, and calls in flight finish within grpc.max_connection_age_grace_ms. Envoy keeps few long-lived HTTP/2 connections to ztauthz, so with several workers (server.workers) connections must be aged out for load to spread, and keep spreading, across them. 0: connections live forever, except that with server.workers above 1 it means 30000 (30 s).' },
   { key: 'grpc.max_connection_age_grace_ms', type: 'int', default: 10000, min: 0, max: 3600000, doc: 'After the GOAWAY of an aged connection, how long its calls in flight may take before the connection is closed under them.' },
   { key: 'grpc.tls.mode', type: 'enum', values: ['off', 'files', 'workload_api'], default: 'off', doc: 'mTLS on the gRPC listener: "files" (grpc.tls.cert_file/key_file/ca_file, re-read when they change) or "workload_api" (X509-SVID and bundle from the SPIFFE Workload API, rotated as the agent rotates them). Callers must present a certificate the CA bundle verifies.' },
@@ -41,6 +43,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'policy.path', type: 'string', default: '', aliases: ['policy'], doc: 'Policy to load: an OPA bundle (.tar.gz, or a directory with policy.wasm), a directory of .rego files (compiled at start with opa), or a .wasm file. Empty: the embedded demo policy (policies/demo).' },
   { key: 'policy.decision', type: 'decision_path', default: 'envoy/authz/allow', aliases: ['decision-path'], doc: 'Default decision path (entrypoint), as opa-envoy-plugin\'s `path`.' },
   { key: 'policy.entrypoints', type: 'list', default: [], doc: 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).' },
+  { key: 'policy.rego_version', type: 'enum', values: ['v1', 'v0'], default: 'v1', doc: 'Rego syntax of a Rego directory in policy.path or shadow.path: "v1" (OPA 1.x, `if` and `contains` required), or "v0" for policies written before OPA 1.0 (`allow { ... }`, `default allow = false`), compiled with opa build --v0-compatible (opa-envoy-plugin\'s --v0-compatible). Bundles and .wasm files are compiled already and are not affected.' },
   { key: 'policy.opa', type: 'string', default: '', doc: 'opa binary used to compile Rego. Empty: $ZTAUTHZ_OPA, then .tools/bin/opa, then PATH.' },
   { key: 'policy.max_memory_pages', type: 'int', default: 2048, min: 16, max: 65536, doc: 'Upper bound on the policy\'s wasm memory in 64 KiB pages (2048 = 128 MiB); an evaluation that needs more fails and is denied.' },
   { key: 'policy.watch', type: 'bool', default: true, doc: 'Watch policy.path and hot-swap it when it changes; a change that does not load completely is rejected and the old policy keeps serving.' },
@@ -89,6 +92,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'request.max_body_elements', type: 'int', default: 1000000, min: 1, max: 100000000, doc: 'Most array elements in a whole JSON body (all arrays together, e.g. tensor data), or values (parts) in a form or multipart body; more is denied (body_too_many_elements) before the body is parsed. A body of request.max_body_bytes at its default cannot hold more.' },
   { key: 'request.body_duplicate_keys', type: 'enum', values: ['deny', 'deny_any_case', 'last'], default: 'deny', doc: '"deny": a JSON body with a key twice in one object (also when spelt with escapes, "mod\\u0065l") is denied (body_duplicate_key): backends that keep the first would serve another value than the one authorized. "deny_any_case": also keys that differ in case only ("model", "Model"), for backends in Go (Ollama, for one), whose encoding/json fills a struct field from any case and keeps the last. "last": the last one counts, as JSON.parse and opa-envoy-plugin do.' },
   { key: 'request.parse_body', type: 'bool', default: true, doc: 'Fill parsed_body and truncated_body (opa-envoy-plugin\'s skip-request-body-parse, inverted).' },
+  { key: 'request.proto_descriptor', type: 'string', default: '', doc: 'A FileDescriptorSet file (protoc --include_imports --descriptor_set_out) that decodes gRPC request bodies (content-type application/grpc, sent by Envoy as raw_body: with_request_body.pack_as_bytes) into parsed_body, as opa-envoy-plugin\'s proto-descriptor: the method comes from the path /package.Service/Method, its input message is decoded into protojson (JSON field names, 64-bit integers as strings, bytes as base64, enums by name). Only the first message of a stream is read; a compressed message, an unknown service or method, or a client-streaming method give parsed_body null; a message that does not decode, nests deeper than 100 messages, holds more than 100,000 messages (map entries included), or holds a google.protobuf.Any of a type outside google.protobuf (opa-envoy-plugin resolves Any only among the types compiled into it) is denied (body_invalid). The path must be /package.Service/Method. Read once at start (a changed file needs a restart); a file that is not a complete FileDescriptorSet stops the start. Empty: gRPC bodies are not parsed.' },
   { key: 'request.truncated_body', type: 'enum', values: ['deny', 'policy'], default: 'deny', doc: '"deny": a body Envoy sent only in part is denied (body_truncated) before the policy runs. "policy": the policy sees truncated_body: true and parsed_body: null, as in opa-envoy-plugin.' },
   { key: 'decision_log.enabled', type: 'bool', default: true, doc: 'Write one JSON line per decision.' },
   { key: 'decision_log.output', type: 'string', default: 'stdout', doc: '"stdout", "stderr" or a file path (appended to; reopened on SIGHUP for log rotation).' },
@@ -120,6 +124,8 @@ export interface Config {
   grpc: {
     addr: string;
     max_recv_msg_bytes: number;
+    max_send_msg_bytes: number;
+    reflection: boolean;
     max_connection_age_ms: number;
     max_connection_age_grace_ms: number;
     tls: {
@@ -140,6 +146,7 @@ export interface Config {
     path: string;
     decision: string;
     entrypoints: string[];
+    rego_version: 'v1' | 'v0';
     opa: string;
     max_memory_pages: number;
     watch: boolean;
@@ -181,6 +188,7 @@ export interface Config {
     max_body_elements: number;
     body_duplicate_keys: 'deny' | 'deny_any_case' | 'last';
     parse_body: boolean;
+    proto_descriptor: string;
     truncated_body: 'deny' | 'policy';
   };
   decision_log: { enabled: boolean; output: string; include_input: boolean; mask: string[]; sample_allowed: number };

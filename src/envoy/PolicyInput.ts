@@ -8,6 +8,7 @@ import type { JsonBodyLimits } from './JsonBody.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import { parseQueryString } from './QueryString.ts';
 import { goParsedPathAndQuery } from './GoUrl.ts';
+import type { ProtoDescriptorSet } from './GrpcBody.ts';
 
 export interface InputOptions {
   /** Parse the body into parsed_body/truncated_body (opa-envoy-plugin's skip-request-body-parse, inverted). */
@@ -18,6 +19,8 @@ export interface InputOptions {
   readonly json?: JsonBodyLimits | undefined;
   /** compat: opa-envoy: parsed_path and parsed_query from the raw target as opa-envoy-plugin parses it (GoUrl.ts), not the canonical one. */
   readonly compat?: boolean | undefined;
+  /** Decodes gRPC bodies (request.proto_descriptor); without it they are null. */
+  readonly protoDescriptors?: ProtoDescriptorSet | undefined;
 }
 
 const VERSION: JsonObject = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' }) as JsonObject;
@@ -44,7 +47,7 @@ export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts
     parsed_query: go ? go.query : parseQueryString(target.query),
   };
   if (opts.parseBody) {
-    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json);
+    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json, { descriptors: opts.protoDescriptors, segments: target.segments });
     if (body.truncated && opts.truncatedBody === 'deny') {
       throw new CheckError(Reason.bodyTruncated, 'Envoy sent a partial body (raise with_request_body.max_request_bytes, or set request.truncated_body: policy)');
     }

@@ -9,6 +9,7 @@ import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonValue } from '../types/Json.ts';
 import { FormValues, parseQueryString } from './QueryString.ts';
 import { DEFAULT_JSON_LIMITS, parseJsonBody, type JsonBodyLimits } from './JsonBody.ts';
+import { WireError, type ProtoDescriptorSet } from './GrpcBody.ts';
 
 export interface ParsedBody {
   readonly parsed: JsonValue;
@@ -18,11 +19,18 @@ export interface ParsedBody {
 const NOT_PARSED: ParsedBody = { parsed: null, truncated: false };
 const TRUNCATED: ParsedBody = { parsed: null, truncated: true };
 
-export function parseBody(headers: Readonly<Record<string, string>>, body: string, rawBody: Buffer, limits: JsonBodyLimits = DEFAULT_JSON_LIMITS): ParsedBody {
+/** For gRPC bodies: the descriptor set (request.proto_descriptor) and the request path's segments. */
+export interface GrpcBodyContext {
+  readonly descriptors: ProtoDescriptorSet | undefined;
+  readonly segments: readonly string[];
+}
+
+export function parseBody(headers: Readonly<Record<string, string>>, body: string, rawBody: Buffer, limits: JsonBodyLimits = DEFAULT_JSON_LIMITS, grpc?: GrpcBodyContext): ParsedBody {
   const contentType = headers['content-type'];
   if (!contentType) return NOT_PARSED;
   const kind = bodyKind(contentType);
   if (kind === undefined) return NOT_PARSED;
+  if (kind === 'grpc') return parseGrpcBody(headers, rawBody, grpc);
 
   const text = body !== '' ? body : rawBody.length > 0 ? rawBody.toString('utf8') : '';
   if (text === '') return NOT_PARSED;
@@ -38,14 +46,41 @@ export function parseBody(headers: Readonly<Record<string, string>>, body: strin
   }
 }
 
-type BodyKind = 'json' | 'form' | 'multipart';
+type BodyKind = 'json' | 'grpc' | 'form' | 'multipart';
 
 function bodyKind(contentType: string): BodyKind | undefined {
   const ct = contentType.toLowerCase();
   if (ct.includes('application/json')) return 'json';
+  if (ct.includes('application/grpc')) return 'grpc';
   if (ct.includes('application/x-www-form-urlencoded')) return 'form';
   if (ct.includes('multipart/form-data')) return 'multipart';
   return undefined;
+}
+
+/**
+ * opa-envoy-plugin's getGRPCBody: only raw_body (Envoy's pack_as_bytes) is
+ * read, only its first message, and only with a descriptor set; what it
+ * cannot read (compressed, unknown method, client streaming) is null, what
+ * does not decode is an input error.
+ */
+function parseGrpcBody(headers: Readonly<Record<string, string>>, rawBody: Buffer, grpc: GrpcBodyContext | undefined): ParsedBody {
+  // Without a descriptor set gRPC is a type not parsed, like any other (partial or not), as before the setting existed.
+  if (!grpc?.descriptors) return NOT_PARSED;
+  if (headers['x-envoy-auth-partial-body'] === 'true') return TRUNCATED;
+  if (rawBody.length === 0) return NOT_PARSED;
+  if (grpc.segments.length !== 2) throw new CheckError(Reason.bodyInvalid, 'a gRPC request path must be /package.Service/Method');
+  if (rawBody.length < 5) throw new CheckError(Reason.bodyInvalid, 'a gRPC body shorter than its 5-byte frame header');
+  if (rawBody[0] !== 0) return NOT_PARSED; // compressed
+  const size = rawBody.readUInt32BE(1);
+  if (size > rawBody.length - 5) return TRUNCATED;
+  const schema = grpc.descriptors.inputOf(grpc.segments[0]!, grpc.segments[1]!);
+  if (!schema) return NOT_PARSED;
+  try {
+    return { parsed: grpc.descriptors.decode(schema, rawBody.subarray(5, 5 + size)), truncated: false };
+  } catch (err) {
+    if (err instanceof WireError) throw new CheckError(Reason.bodyInvalid, `the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Envoy marks partial bodies; a content-length beyond what arrived says the same. */

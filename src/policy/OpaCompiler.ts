@@ -19,11 +19,15 @@ export class CompileError extends Error {
   override name = 'CompileError';
 }
 
+/** Rego syntax: "v1" (OPA 1.x) or "v0" (before OPA 1.0, `opa build --v0-compatible`). */
+export type RegoVersion = 'v1' | 'v0';
+
 /** Runs `opa build -t wasm` with one -e per entrypoint; returns the .tar.gz bytes. */
-export function compileRegoDirectory(dir: string, entrypoints: readonly string[], opa = opaBinary()): Uint8Array {
+export function compileRegoDirectory(dir: string, entrypoints: readonly string[], opa = opaBinary(), regoVersion: RegoVersion = 'v1'): Uint8Array {
   const out = mkdtempSync(join(tmpdir(), 'ztauthz-build-'));
   const bundlePath = join(out, 'bundle.tar.gz');
   const args = ['build', '-t', 'wasm', '-o', bundlePath, '--ignore', '*_test.rego'];
+  if (regoVersion === 'v0') args.push('--v0-compatible');
   for (const e of entrypoints) args.push('-e', e);
   args.push(resolve(dir));
   try {
@@ -35,7 +39,7 @@ export function compileRegoDirectory(dir: string, entrypoints: readonly string[]
     // opa writes its errors to stdout or stderr depending on the command and version.
     const output = `${e.stderr?.toString() ?? ''}\n${e.stdout?.toString() ?? ''}`.trim() || e.message;
     const detail = output.split('\n').filter(Boolean).slice(0, 3).join(' | ');
-    throw new CompileError(`opa build failed for ${dir}: ${detail}`);
+    throw new CompileError(`opa build${regoVersion === 'v0' ? ' --v0-compatible' : ''} failed for ${dir}: ${detail}`);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

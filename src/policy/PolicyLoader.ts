@@ -8,11 +8,14 @@ import { isSigned, verifyBundleSignature, type SigningKey } from './BundleSignat
 import { HTTP_SEND_OFF_THREAD, PolicyEngine, PolicyLoadError, errorText } from './PolicyEngine.ts';
 import type { HttpSendRuntime } from './httpsend/HttpSendRuntime.ts';
 import { readPolicySource } from './PolicySource.ts';
+import type { RegoVersion } from './OpaCompiler.ts';
 
 export interface LoaderOptions {
   readonly entrypoints: readonly string[];
   readonly maxMemoryPages: number;
   readonly opa?: string | undefined;
+  /** Syntax of a Rego directory (policy.rego_version). */
+  readonly regoVersion?: RegoVersion | undefined;
   /** Verify signatures with this key when a bundle is signed. */
   readonly signingKey?: SigningKey | undefined;
   /** Refuse unsigned bundles (and Rego compiled here, which is never signed). */
@@ -34,7 +37,7 @@ const SMOKE_INPUT: JsonObject = {
 };
 
 export async function loadPolicy(path: string, opts: LoaderOptions): Promise<PolicyEngine> {
-  const bundle = await readPolicySource(path, { entrypoints: opts.entrypoints, opa: opts.opa });
+  const bundle = await readPolicySource(path, { entrypoints: opts.entrypoints, opa: opts.opa, regoVersion: opts.regoVersion });
   if (isSigned(bundle.files)) {
     if (!opts.signingKey) {
       if (opts.requireSignature) throw new BundleError('bundle is signed but no policy.signing_key is configured');

@@ -5,12 +5,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleError, loadBundleArchive, readBundleDirectory, walkBundleDirectory, type BundleFiles } from './Bundle.ts';
-import { compileRegoDirectory } from './OpaCompiler.ts';
+import { compileRegoDirectory, type RegoVersion } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
   /** Entrypoints to compile when the source is Rego. */
   readonly entrypoints: readonly string[];
   readonly opa?: string | undefined;
+  /** Syntax of a Rego directory (policy.rego_version). */
+  readonly regoVersion?: RegoVersion | undefined;
 }
 
 export async function readPolicySource(path: string, opts: PolicySourceOptions): Promise<BundleFiles> {
@@ -20,7 +22,7 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
     // opa build follows links wherever they point: the same rules as for a bundle directory first.
     walkBundleDirectory(path, () => {});
-    return withRevision(await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa)));
+    return withRevision(await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa, opts.regoVersion)));
   }
   const bytes = readFileSync(path);
   if (path.endsWith('.wasm')) {

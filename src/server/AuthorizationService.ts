@@ -44,11 +44,23 @@ const COMPAT_ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = { ...ERROR_
 export interface AuthorizationOptions {
   /** compat: opa-envoy: not_ready is UNKNOWN too. */
   readonly compat?: boolean | undefined;
+  /**
+   * grpc.max_send_msg_bytes: grpc-js would refuse a larger response with a
+   * RESOURCE_EXHAUSTED status, which an Envoy with failure_mode_allow lets
+   * through. The pipeline already answers such a decision as internal_error
+   * (and records it so); this is the backstop for any path that did not,
+   * replacing the response with the fail-closed answer.
+   */
+  readonly maxSendBytes?: number | undefined;
 }
 
 export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>, opts: AuthorizationOptions = {}): grpc.UntypedServiceImplementation {
   const codes = opts.compat ? COMPAT_ERROR_CODES : ERROR_CODES;
+  const maxSendBytes = opts.maxSendBytes ?? Infinity;
   const answer = (callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void => {
+    if (outcome.response !== undefined && outcome.response.length > maxSendBytes) {
+      outcome = pipeline.lastResort(new Error(`the CheckResponse is ${outcome.response.length} bytes, more than grpc.max_send_msg_bytes (${maxSendBytes})`));
+    }
     if (outcome.error) callback({ code: codes[outcome.error.reason] ?? grpc.status.UNKNOWN, details: `${outcome.error.reason}: ${outcome.error.message}` });
     else callback(null, outcome.response);
   };

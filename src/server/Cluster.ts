@@ -17,7 +17,9 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.ts';
-import { parseAddr } from '../config/load.ts';
+import { parseAddr, parseListenAddr, showListenAddr } from '../config/load.ts';
+import { resolve as resolvePath } from 'node:path';
+import { prepareSocketPath } from './UnixSocket.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import type { Logger } from '../observe/Log.ts';
 import { createHttpSourceServer } from './HttpServer.ts';
@@ -108,6 +110,17 @@ class Primary {
       writeError((err as Error).message);
       return 2;
     }
+    const grpcAddr = parseListenAddr(this.#config.grpc.addr);
+    if (grpcAddr.kind === 'unix') {
+      // The workers share one socket the cluster module listens on here; only the primary may clear a stale file.
+      try {
+        await prepareSocketPath(resolvePath(grpcAddr.path));
+      } catch (err) {
+        http.close();
+        writeError(`cannot listen on grpc.addr ${this.#config.grpc.addr}: ${(err as Error).message}`);
+        return 2;
+      }
+    }
     const onStop = (signal: NodeJS.Signals): void => {
       if (this.#phase === 'stopping') return;
       this.#log.info('shutting down', { signal });
@@ -128,7 +141,7 @@ class Primary {
     await Promise.race([serving, allGone]);
     if (this.#phase === 'serving') {
       this.#log.info('serving', {
-        grpc: `${parseAddr(this.#config.grpc.addr).host}:${this.#grpcPort}`,
+        grpc: showListenAddr(grpcAddr, this.#grpcPort ?? 0),
         http: `${h.host}:${httpPort}`,
         tls: this.#config.grpc.tls.mode,
         workers: this.#slots.length,
@@ -145,6 +158,8 @@ class Primary {
       http.close(() => resolve());
       http.closeAllConnections();
     });
+    // The cluster module's listener does not remove its socket file; a stale one would only be replaced at the next start.
+    if (grpcAddr.kind === 'unix') await prepareSocketPath(resolvePath(grpcAddr.path)).catch(() => {});
     if (this.#fatal !== undefined) writeError(this.#fatal);
     else this.#log.info('stopped');
     return this.#exitCode;

@@ -1,9 +1,12 @@
-// The gRPC listener: plain or mTLS (certificate files or the SPIFFE Workload
-// API, rotated without a restart), with the caller allowlist in front of every
-// method, serving Authorization/Check and grpc.health.v1.Health.
+// The gRPC listener: TCP or a Unix socket, plain or mTLS (certificate files
+// or the SPIFFE Workload API, rotated without a restart), with the caller
+// allowlist in front of every method, serving Authorization/Check,
+// grpc.health.v1.Health and, when asked for, server reflection.
+import cluster from 'node:cluster';
+import { resolve as resolvePath } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config/schema.ts';
-import { parseAddr } from '../config/load.ts';
+import { parseListenAddr, showListenAddr } from '../config/load.ts';
 import type { CheckPipeline } from '../check/CheckPipeline.ts';
 import { trySpiffeId } from '../identity/SpiffeId.ts';
 import { PeerAuth, peerAuthInterceptor } from '../tls/PeerAuth.ts';
@@ -13,9 +16,14 @@ import type { Metrics } from '../observe/Metrics.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
 import { healthServiceDefinition, type HealthState } from './HealthService.ts';
+import { addReflection } from './Reflection.ts';
+import { prepareSocketPath } from './UnixSocket.ts';
 
 export interface GrpcListener {
+  /** The TCP port; 0 on a Unix socket. */
   readonly port: number;
+  /** Where it listens, as the "serving" line shows it: host:port or unix:///path. */
+  readonly address: string;
   readonly server: grpc.Server;
   close(): void;
 }
@@ -81,22 +89,40 @@ export async function startGrpcListener(
   const server = new grpc.Server({
     ...GRPC_SERVER_TUNING,
     'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
-    'grpc.max_send_message_length': 4 * 1024 * 1024,
+    'grpc.max_send_message_length': config.grpc.max_send_msg_bytes,
     // Aged connections get a GOAWAY (the client reconnects, possibly to another worker); calls in flight get the grace period.
     ...(maxAge > 0 ? { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': config.grpc.max_connection_age_grace_ms } : {}),
     interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
-  server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy' }));
+  server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }));
   server.addService(healthServiceDefinition, health.handlers());
-  const { host, port } = parseAddr(config.grpc.addr);
+  if (config.grpc.reflection) addReflection(server);
+  const addr = parseListenAddr(config.grpc.addr);
   try {
+    let target: string;
+    if (addr.kind === 'unix') {
+      const path = resolvePath(addr.path);
+      // With several workers the primary made the path ready before forking (they share its one listener).
+      if (!cluster.isWorker) {
+        try {
+          await prepareSocketPath(path);
+        } catch (err) {
+          throw new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${(err as Error).message}`);
+        }
+      }
+      target = `unix:${path}`;
+    } else {
+      target = `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+    }
     const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(target, tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`)) : resolve(p),
       );
     });
+    const port = addr.kind === 'unix' ? 0 : bound;
     return {
-      port: bound,
+      port,
+      address: showListenAddr(addr, port),
       server,
       close: () => tls?.close(),
     };

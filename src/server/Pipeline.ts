@@ -2,6 +2,7 @@
 // by `check`, so the two can never decide differently.
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
+import { ProtoDescriptorSet } from '../envoy/GrpcBody.ts';
 import { ConfigError } from '../config/load.ts';
 import { CheckPipeline } from '../check/CheckPipeline.ts';
 import { EvaluatePhase, type RouteCaching } from '../check/EvaluatePhase.ts';
@@ -85,11 +86,13 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
           duplicateKeys: config.request.body_duplicate_keys,
         },
         compat: config.compat === 'opa-envoy',
+        protoDescriptors: config.request.proto_descriptor && config.request.parse_body ? ProtoDescriptorSet.fromFile(config.request.proto_descriptor) : undefined,
       },
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
       onError: config.decision.on_error,
       compat: config.compat === 'opa-envoy',
+      maxResponseBytes: config.grpc.max_send_msg_bytes,
     },
     { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow, shortcut: phases.shortcut },
   );

@@ -20,6 +20,7 @@ export function loaderOptions(config: Config, entrypoints: readonly string[]): L
     entrypoints,
     maxMemoryPages: p.max_memory_pages,
     opa: p.opa || undefined,
+    regoVersion: p.rego_version,
     signingKey: p.signing_key ? readSigningKey(p.signing_key, p.signing_key_id, p.signing_alg) : undefined,
     requireSignature: p.require_signature,
     validateResult: decisionFromResultSet,

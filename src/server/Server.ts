@@ -21,7 +21,10 @@ import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
 import { RUNTIME_VERSION } from './Runtime.ts';
 
 export interface RunningServer {
+  /** The TCP port; 0 when grpc.addr is a Unix socket. */
   readonly grpcPort: number;
+  /** host:port or unix:///path. */
+  readonly grpcAddress: string;
   readonly httpPort: number;
   readonly policies: PolicyStore;
   readonly metrics: Metrics;
@@ -104,7 +107,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpServer = createHttpServer(metrics, policies);
       httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
     }
-    log.info('serving', { grpc: `${parseAddr(config.grpc.addr).host}:${grpc.port}`, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
+    log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.
     const onHup = (): void => {
@@ -117,6 +120,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const tracer = tracing;
     return {
       grpcPort: listener.port,
+      grpcAddress: listener.address,
       httpPort,
       policies,
       metrics,

@@ -40,9 +40,11 @@ export class CheckClient {
   readonly client: grpc.Client;
   readonly health: grpc.Client;
 
-  constructor(port: number, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(), opts: grpc.ClientOptions = {}) {
-    this.client = new AuthorizationClient(`127.0.0.1:${port}`, creds, { 'grpc.max_send_message_length': 64 * 1024 * 1024, ...opts });
-    this.health = new HealthClient(`127.0.0.1:${port}`, creds, opts);
+  /** A port on 127.0.0.1, or a whole target ("unix:///run/authz.sock"). */
+  constructor(port: number | string, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(), opts: grpc.ClientOptions = {}) {
+    const target = typeof port === 'number' ? `127.0.0.1:${port}` : port;
+    this.client = new AuthorizationClient(target, creds, { 'grpc.max_send_message_length': 64 * 1024 * 1024, ...opts });
+    this.health = new HealthClient(target, creds, opts);
   }
 
   check(request: object, deadlineMs = 5000): Promise<CheckResult> {

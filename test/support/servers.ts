@@ -26,7 +26,10 @@ export async function startInProcess(flags: Record<string, string> = {}): Promis
 
 export interface ServeProcess {
   readonly child: ChildProcess;
+  /** 0 when it serves on a Unix socket (then grpcAddress is unix:///path). */
   readonly grpcPort: number;
+  /** The "serving" line's grpc address: host:port or unix:///path. */
+  readonly grpcAddress: string;
   readonly httpPort: number;
   /** Everything the process wrote to stdout so far (decision log). */
   stdout(): string;
@@ -62,15 +65,16 @@ export function spawnServe(args: string[] = [], env: Record<string, string> = {}
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       if (serving) return;
-      const m = /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(err);
+      const m = /"msg":"serving","grpc":"(unix:\/\/[^"]*|[^"]*:(\d+))","http":"[^"]*:(\d+)"/.exec(err);
       if (!m) return;
       serving = true;
       clearTimeout(timer);
       child.off('exit', beforeServing);
       resolve({
         child,
-        grpcPort: Number(m[1]),
-        httpPort: Number(m[2]),
+        grpcPort: Number(m[2] ?? 0),
+        grpcAddress: m[1]!,
+        httpPort: Number(m[3]),
         stdout: () => out,
         stderr: () => err,
         stop: (signal = 'SIGTERM') =>
