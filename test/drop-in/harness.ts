@@ -130,13 +130,15 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
  */
 export async function startZtauthz(policyDir: string, config: ServerConfig, tmp: string, cache: boolean): Promise<Peer | { refused: string }> {
   const file = join(tmp, `ztauthz-${Math.random().toString(36).slice(2)}.yaml`);
+  const descriptor = config.protoDescriptor ? `${file}.pb` : undefined;
+  if (descriptor) writeFileSync(descriptor, config.protoDescriptor!);
   writeFileSync(
     file,
     toYaml({
       compat: 'opa-envoy',
       policy: { path: policyDir, decision: DECISION_PATH, watch: false },
       decision: { dry_run: config.dryRun ?? false },
-      request: { parse_body: !(config.skipBodyParse ?? false) },
+      request: { parse_body: !(config.skipBodyParse ?? false), ...(descriptor ? { proto_descriptor: descriptor } : {}) },
       cache: { enabled: cache },
       decision_log: { enabled: false },
       // opa-envoy-plugin lets policies reach any host; the cases only reach loopback.
