@@ -18,7 +18,7 @@ import {
 } from "../src/policy/builtins/index.ts";
 import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { REPO_ROOT, buildWasm, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
-import { cryptoCases, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
+import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 
@@ -71,6 +71,41 @@ describe("host builtins match opa eval", () => {
     const failing: Case[] = [{ name: "bad escape", expr: `urlquery.decode("%zz")` }];
     expect(opaEvalCases("strictcheck", failing)[0]?.kind).toBe("error");
     expect(() => opaEvalCases("strictcheck", failing, ["--strict-builtin-errors"])).toThrow(/urlquery\.decode/);
+  });
+});
+
+describe("a failing builtin is undefined, as in OPA's default (non-strict) mode", () => {
+  const failing: Case[] = [
+    { name: "jwt.decode garbage", expr: `"bad token" if not io.jwt.decode(${dyn("garbage")})` },
+    { name: "jwt.decode garbage value", expr: `[x | x := io.jwt.decode(${dyn("a.b.c")})]` },
+    { name: "jwt.decode_verify garbage", expr: `"bad" if not io.jwt.decode_verify(${dyn("a.b.c")}, {"cert": "x"})` },
+    { name: "base64.decode garbage", expr: `"bad" if not base64.decode(${dyn("!!!")})` },
+    { name: "time.parse_rfc3339_ns garbage", expr: `"bad" if not time.parse_rfc3339_ns(${dyn("yesterday")})` },
+    { name: "time.parse_rfc3339_ns type", expr: `"bad" if not time.parse_rfc3339_ns(${dyn(7)})` },
+    { name: "json.unmarshal garbage", expr: `"bad" if not json.unmarshal(${dyn("{garbage")})` },
+    { name: "urlquery.decode garbage", expr: `{"else": true} if not urlquery.decode(${dyn("%zz")})` },
+    { name: "hex.decode garbage", expr: `count([1 | hex.decode(${dyn("zz")})])` },
+    { name: "default after error", expr: `object.get({"a": 1}, "a", 0) + count([1 | time.add_date(${dyn("x")}, 0, 0, 1)])` },
+  ];
+
+  it("matches opa eval: the rules are defined", { timeout: TIMEOUT }, async () => {
+    const opa = opaEvalCases("undefcases", failing);
+    expect(opa.every((o) => o.kind === "value")).toBe(true);
+    expect(await differential("undefcases", failing)).toEqual([]);
+  });
+
+  it("strictErrors fails the evaluation, as opa eval --strict-builtin-errors", { timeout: TIMEOUT }, async () => {
+    const strict = failing.filter((c) => c.name.startsWith("jwt") || c.name.startsWith("time") || c.name.startsWith("urlquery"));
+    for (const c of strict) {
+      expect(() => opaEvalCases("strictundef", [c], ["--strict-builtin-errors"]), c.name).toThrow();
+    }
+    const host = createHostBuiltins({ strictErrors: true });
+    const outcomes = await wasmEvalCases(buildWasm("strictundef", strict), "strictundef", strict, host);
+    expect(outcomes.map((o) => o.kind)).toEqual(strict.map(() => "error"));
+    const lenient = createHostBuiltins();
+    const values = await wasmEvalCases(buildWasm("strictundef", strict), "strictundef", strict, lenient);
+    expect(values.map((o) => o.kind)).toEqual(strict.map(() => "value"));
+    expect(lenient.lastError?.message).toMatch(/urlquery\.decode/);
   });
 });
 
@@ -190,7 +225,7 @@ describe("documented differences from OPA", () => {
   it("a non-string iss claim is an error (opa eval 1.19.1 panics on it)", () => {
     const rsa = rsaKey();
     const pem = rsa.publicKey.export({ type: "spki", format: "pem" }).toString();
-    const decodeVerify = createHostBuiltins().builtins["io.jwt.decode_verify"];
+    const decodeVerify = createHostBuiltins({ strictErrors: true }).builtins["io.jwt.decode_verify"];
     const tok = token({ alg: "RS256" }, { iss: 7 }, rsa.privateKey);
     expect(() => decodeVerify?.(tok, { cert: pem, iss: "x" })).toThrow(/iss/);
   });

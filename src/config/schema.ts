@@ -42,6 +42,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'policy.entrypoints', type: 'list', default: [], doc: 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).' },
   { key: 'policy.opa', type: 'string', default: '', doc: 'opa binary used to compile Rego. Empty: $ZTAUTHZ_OPA, then .tools/bin/opa, then PATH.' },
   { key: 'policy.max_memory_pages', type: 'int', default: 2048, min: 16, max: 65536, doc: 'Upper bound on the policy\'s wasm memory in 64 KiB pages (2048 = 128 MiB); an evaluation that needs more fails and is denied.' },
+  { key: 'policy.strict_builtin_errors', type: 'bool', default: false, doc: 'false (as opa-envoy-plugin and opa eval): a builtin that fails (a malformed token to io.jwt.decode, bad base64…) makes its expression undefined and evaluation goes on. true (opa eval --strict-builtin-errors): the evaluation fails, a policy_error handled as decision.on_error says.' },
   { key: 'policy.watch', type: 'bool', default: true, doc: 'Watch policy.path and hot-swap it when it changes; a change that does not load completely is rejected and the old policy keeps serving.' },
   { key: 'policy.watch_debounce_ms', type: 'int', default: 200, min: 0, max: 60000, doc: 'Quiet time after the last change before a reload (a bundle copied in place fires several events).' },
   { key: 'policy.signing_key', type: 'string', default: '', doc: 'Public key (PEM; for HS* a secret file) that verifies OPA bundle signatures (.signatures.json). Signed bundles are verified whenever it is set.' },
@@ -131,6 +132,7 @@ export interface Config {
     entrypoints: string[];
     opa: string;
     max_memory_pages: number;
+    strict_builtin_errors: boolean;
     watch: boolean;
     watch_debounce_ms: number;
     signing_key: string;

@@ -12,6 +12,8 @@ export interface EngineOptions {
   readonly requiredEntrypoints: readonly string[];
   /** Upper bound on wasm memory, in 64 KiB pages: a runaway evaluation fails instead of eating the host. */
   readonly maxMemoryPages: number;
+  /** See LoaderOptions.strictBuiltinErrors. */
+  readonly strictBuiltinErrors?: boolean | undefined;
 }
 
 export class PolicyLoadError extends Error {
@@ -49,7 +51,7 @@ export class PolicyEngine {
   }
 
   static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {
-    const host = createHostBuiltins();
+    const host = createHostBuiltins({ strictErrors: opts.strictBuiltinErrors === true });
     // Compiled once, then used both to list the builtins it imports and to instantiate it.
     let module: unknown;
     let used: string[];

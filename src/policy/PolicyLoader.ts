@@ -11,6 +11,8 @@ import { readPolicySource } from './PolicySource.ts';
 export interface LoaderOptions {
   readonly entrypoints: readonly string[];
   readonly maxMemoryPages: number;
+  /** A failing host builtin fails the evaluation instead of being undefined (opa eval --strict-builtin-errors). */
+  readonly strictBuiltinErrors?: boolean | undefined;
   readonly opa?: string | undefined;
   /** Verify signatures with this key when a bundle is signed. */
   readonly signingKey?: SigningKey | undefined;
@@ -41,7 +43,9 @@ export async function loadPolicy(path: string, opts: LoaderOptions): Promise<Pol
   } else if (opts.requireSignature) {
     throw new BundleError(`policy ${path} is not signed and policy.require_signature is set`);
   }
-  const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages });
+  const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages,
+    strictBuiltinErrors: opts.strictBuiltinErrors,
+  });
   for (const entrypoint of opts.entrypoints) {
     let resultSet: unknown;
     try {

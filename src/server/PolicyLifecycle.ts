@@ -18,6 +18,7 @@ export function loaderOptions(config: Config, entrypoints: readonly string[]): L
   return {
     entrypoints,
     maxMemoryPages: p.max_memory_pages,
+    strictBuiltinErrors: p.strict_builtin_errors,
     opa: p.opa || undefined,
     signingKey: p.signing_key ? readSigningKey(p.signing_key, p.signing_key_id, p.signing_alg) : undefined,
     requireSignature: p.require_signature,
