@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
-import { loadPolicy } from "@open-policy-agent/opa-wasm";
+import { loadHostPolicy as loadPolicy } from "../src/policy/builtins/load.ts";
 import {
   OPA_WASM_JS_BUILTINS,
   createHostBuiltins,
@@ -20,6 +20,7 @@ import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { REPO_ROOT, buildWasm, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
 import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
+import { netCases, semverCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 
 const TIMEOUT = 60_000;
@@ -62,6 +63,18 @@ describe("host builtins match opa eval", () => {
   });
   it("crypto.*, base64url.encode_no_pad, hex.*, strings.any_*_match", { timeout: TIMEOUT }, async () => {
     expect(await differential("misccases", [...cryptoCases(), ...encodingCases(), ...stringsCases()])).toEqual([]);
+  });
+  it("net.cidr_*", { timeout: TIMEOUT }, async () => {
+    expect(await differential("netcases", netCases())).toEqual([]);
+  });
+  it("semver.*", { timeout: TIMEOUT }, async () => {
+    expect(await differential("semvercases", semverCases())).toEqual([]);
+  });
+  it("units.*", { timeout: TIMEOUT }, async () => {
+    expect(await differential("unitcases", unitsCases())).toEqual([]);
+  });
+  it("uuid.parse", { timeout: TIMEOUT }, async () => {
+    expect(await differential("uuidcases", uuidCases())).toEqual([]);
   });
   it("io.jwt.*", { timeout: TIMEOUT }, async () => {
     expect(await differential("jwtcases", jwtCases())).toEqual([]);
@@ -106,6 +119,41 @@ describe("a failing builtin is undefined, as in OPA's default (non-strict) mode"
     const values = await wasmEvalCases(buildWasm("strictundef", strict), "strictundef", strict, lenient);
     expect(values.map((o) => o.kind)).toEqual(strict.map(() => "value"));
     expect(lenient.lastError?.message).toMatch(/urlquery\.decode/);
+  });
+});
+
+describe("uuid.rfc4122 and rand.intn: random, but one answer per argument within an evaluation", () => {
+  const cases: Case[] = [
+    {
+      name: "uuid",
+      expr: `[uuid.rfc4122("a") == uuid.rfc4122("a"), uuid.rfc4122("a") != uuid.rfc4122("b"), uuid.rfc4122(json.unmarshal("{}")) == uuid.rfc4122(json.unmarshal("{}")),
+        regex.match("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", uuid.rfc4122("a")), uuid.parse(uuid.rfc4122("z")).version]`,
+    },
+    {
+      name: "rand",
+      expr: `[rand.intn("a", 1000000) == rand.intn("a", 1000000), rand.intn("a", 0), rand.intn("x", 1), rand.intn("a", -7) == rand.intn("a", 7),
+        count([n | some i in numbers.range(1, 50); n := rand.intn(sprintf("k%d", [i]), 10); n >= 0; n < 10])]`,
+    },
+    { name: "rand float", expr: `count([1 | rand.intn("a", 1.5)])` },
+    { name: "rand type", expr: `count([1 | rand.intn(json.unmarshal("1"), 2)])` },
+  ];
+
+  it("behaves as under opa eval", { timeout: TIMEOUT }, async () => {
+    const want = [{ value: [true, true, true, true, 4] }, { value: [true, 0, 0, true, 50] }, { value: 0 }, { value: 0 }];
+    expect(opaEvalCases("randcases", cases).map(comparable)).toEqual(want);
+    expect(await differential("randcases", cases)).toEqual([]);
+  });
+
+  it("draws again in the next evaluation", { timeout: TIMEOUT }, async () => {
+    const draws: Case[] = [{ name: "draw", expr: `[uuid.rfc4122("a"), rand.intn("a", 1000000000)]` }];
+    const host = createHostBuiltins();
+    const policy = await loadPolicy(buildWasm("draws", draws), undefined, host.builtins);
+    const seen = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      host.beginEvaluation();
+      seen.add(JSON.stringify((policy.evaluate({}, "draws/c0") as { result: unknown }[])[0]?.result));
+    }
+    expect(seen.size).toBe(5);
   });
 });
 

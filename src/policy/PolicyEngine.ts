@@ -1,7 +1,8 @@
 // One loaded policy: the opa-wasm instance, its data, its revision. Loading
 // checks everything that could otherwise fail at request time: entrypoints the
 // configuration needs, and builtins neither opa-wasm nor ztauthz provide.
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { loadHostPolicy } from './builtins/load.ts';
 import type { BundleFiles } from './Bundle.ts';
 import { WasmEval } from './WasmEval.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
@@ -59,7 +60,7 @@ export class PolicyEngine {
     try {
       module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(bundle.wasm);
       used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
-      policy = await loadPolicy(module as Parameters<typeof loadPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, host.builtins);
+      policy = await loadHostPolicy(module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, host.builtins);
     } catch (err) {
       throw new PolicyLoadError(`policy.wasm does not load: ${errorText(err)}`);
     }

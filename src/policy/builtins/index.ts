@@ -15,6 +15,10 @@ import { cryptoBuiltins } from "./crypto.ts";
 import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
 import { jwtBuiltins } from "./jwt.ts";
+import { netBuiltins } from "./net.ts";
+import { randomBuiltins } from "./random.ts";
+import { semverBuiltins } from "./semver.ts";
+import { unitsBuiltins } from "./units.ts";
 import { stringsBuiltins } from "./strings.ts";
 import { timeBuiltins, wallClockNs } from "./time.ts";
 import { urlqueryBuiltins } from "./urlquery.ts";
@@ -76,6 +80,10 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...cryptoBuiltins(),
     ...encodingBuiltins(),
     ...stringsBuiltins(),
+    ...netBuiltins(),
+    ...semverBuiltins(),
+    ...unitsBuiltins(),
+    ...randomBuiltins(clock),
   };
 }
 
