@@ -20,7 +20,7 @@ import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { REPO_ROOT, buildWasm, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
 import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
-import { netCases, semverCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
+import { netCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 
 const TIMEOUT = 60_000;
@@ -57,6 +57,9 @@ async function wasmValues(cases: readonly Case[], host = createHostBuiltins(), b
 describe("host builtins match opa eval", () => {
   it("time.*", { timeout: TIMEOUT }, async () => {
     expect(await differential("timecases", timeCases())).toEqual([]);
+  });
+  it("time.format, time.parse_ns", { timeout: TIMEOUT }, async () => {
+    expect(await differential("timefmtcases", timeFormatCases())).toEqual([]);
   });
   it("urlquery.*", { timeout: TIMEOUT }, async () => {
     expect(await differential("urlcases", urlqueryCases())).toEqual([]);

@@ -148,3 +148,47 @@ export function uuidCases(): Case[] {
     ...cases("uuid.parse exact time", [`uuid.parse("ffffffff-ffff-1fff-bfff-ffffffffffff").time`, `uuid.parse("c1ee9a58-5d7c-11ee-8c99-0242ac120002").time % 1000`]),
   ];
 }
+
+const LAYOUTS = [
+  "", "RFC3339", "RFC3339Nano", "ANSIC", "UnixDate", "RubyDate", "RFC822", "RFC822Z", "RFC850", "RFC1123", "RFC1123Z",
+  "2006-01-02", "02/01/06 3:04:05 PM", "Jan _2 15:04:05.000", "Monday January 2 2006 15h04m05s", "2006-01-02T15:04:05.999999Z07:00",
+  "2006-01-02 15:04:05.000000000 -0700 MST", "__2 002 pm", "Z070000 -07:00:00 Z07 -07", "2006,000 ,999", "Janet Mondays 1 3 4 5",
+  "_2006", "literal text", "15:04:05.9", "06 1 2",
+];
+const FORMAT_INSTANTS = ["0", "1136214245123456000", "951782400000000000", "1710054000000000000", "-1", "1699999999999999744", "1000"];
+const FORMAT_ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Europe/London", "Australia/Lord_Howe"];
+
+export function timeFormatCases(): Case[] {
+  const out: Case[] = [];
+  for (const l of LAYOUTS) for (const ns of FORMAT_INSTANTS) out.push({ name: `format ${l} ${ns}`, expr: `time.format([${ns}, "UTC", ${rego(l)}])` });
+  for (const z of FORMAT_ZONES) {
+    for (const l of ["", "RFC1123Z", "RFC822Z", "2006-01-02T15:04:05 -07:00:00 Z0700 -07 Z07:00"]) {
+      for (const ns of FORMAT_INSTANTS.slice(0, 5)) out.push({ name: `format ${z} ${l} ${ns}`, expr: `time.format([${ns}, ${rego(z)}, ${rego(l)}])` });
+    }
+  }
+  out.push(
+    ...cases("format plain", [`time.format(1136214245123456000)`, `time.format([1136214245000000000, ""])`]),
+    ...cases("format errors", [`time.format(${dyn("x")})`, `time.format(${dyn([1, "Mars/Base"])})`, `time.format(${dyn([1, "UTC", 7])})`, `time.format(${dyn(1.5)})`]),
+  );
+  const parses: [string, string][] = [
+    ["RFC3339", "2006-01-02T15:04:05Z"], ["RFC3339", "2006-01-02T15:04:05.123+07:00"], ["RFC3339Nano", "2006-01-02T15:04:05.123456789-07:00"],
+    ["ANSIC", "Mon Jan  2 15:04:05 2006"], ["ANSIC", "Mon Jan 2 15:04:05 2006"], ["UnixDate", "Mon Jan  2 15:04:05 MST 2006"],
+    ["UnixDate", "Mon Jan  2 15:04:05 UTC 2006"], ["RubyDate", "Mon Jan 02 15:04:05 -0700 2006"], ["RFC822", "02 Jan 06 15:04 MST"],
+    ["RFC822Z", "02 Jan 06 15:04 +0530"], ["RFC850", "Monday, 02-Jan-06 15:04:05 PST"], ["RFC1123", "Mon, 02 Jan 2006 15:04:05 GMT"],
+    ["RFC1123Z", "Mon, 02 Jan 2006 15:04:05 -0700"], ["2006-01-02", "2024-02-29"], ["2006-01-02", "2023-02-29"], ["2006-01-02", "2023-13-01"],
+    ["2006-01-02", "2023-1-01"], ["2006-1-2", "2023-1-5"], ["02/01/06 3:04:05 PM", "05/07/24 1:02:03 AM"], ["02/01/06 3:04:05 PM", "05/07/24 12:02:03 AM"],
+    ["02/01/06 3:04:05 PM", "05/07/24 12:02:03 PM"], ["02/01/06 3:04:05 PM", "05/07/68 1:02:03 pm"], ["02/01/06 3:04:05 PM", "05/07/69 1:02:03 PM"],
+    ["Jan _2 15:04:05.000 2006", "Feb  3 10:11:12.345 2020"], ["Jan _2 15:04:05.000 2006", "Feb  3 10:11:12.34 2020"],
+    ["15:04:05 2006-01-02", "10:11:12.987654321 2020-01-01"], ["15:04:05", "10:11:12"], ["2006 002", "2020 060"], ["2006 __2", "2021  60"],
+    ["2006 002", "2021 366"], ["2006-01-02 MST", "2020-01-01 GMT+3"], ["2006-01-02 MST", "2020-01-01 CEST"], ["2006-01-02 MST", "2020-01-01 Z"],
+    ["2006-01-02Z07:00", "2020-01-01Z"], ["2006-01-02Z07:00", "2020-01-01+25:00"], ["2006-01-02 -07", "2020-01-01 +05"],
+    ["2006-01-02 -07:00:00", "2020-01-01 -01:02:03"], ["2006-01-02", "2020-01-01 "], ["2006-01-02", " 2020-01-01"], ["2006  01", "2020 01"],
+    ["January 2, 2006", "FEBRUARY 3, 2020"], ["Monday 2006-01-02", "Sunday 2020-01-01"], ["Monday 2006-01-02", "Funday 2020-01-01"],
+    ["2006-01-02T15:04:05", "2262-04-12T00:00:00"], ["2006-01-02T15:04:05", "1677-09-21T00:12:44"], ["15:04", "10:30"], ["", ""], ["", "x"],
+    ["2006-01-02 15:04:05,000", "2020-01-01 10:11:12,123"], ["2006-01-02 15:04:05.999", "2020-01-01 10:11:12"], ["2006-01-02 15", "2020-01-01 24"],
+  ];
+  out.push(...cases("parse_ns", parses.map(([l, v]) => `time.parse_ns(${rego(l)}, ${rego(v)})`)));
+  out.push(...cases("parse_ns errors", [`time.parse_ns(${dyn(1)}, "x")`, `time.parse_ns("2006", ${dyn(2006)})`]));
+  out.push(...cases("parse_ns exact", [`time.parse_ns("RFC3339Nano", "2006-01-02T15:04:05.123456789Z") == 1136214245123456789`]));
+  return out;
+}

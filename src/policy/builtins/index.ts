@@ -21,6 +21,7 @@ import { semverBuiltins } from "./semver.ts";
 import { unitsBuiltins } from "./units.ts";
 import { stringsBuiltins } from "./strings.ts";
 import { timeBuiltins, wallClockNs } from "./time.ts";
+import { timeFormatBuiltins } from "./timeformat.ts";
 import { urlqueryBuiltins } from "./urlquery.ts";
 
 export type BuiltinFn = (...args: any[]) => unknown;
@@ -74,6 +75,7 @@ export const OPA_WASM_JS_BUILTINS: readonly string[] = [
 function families(clock: EvalScope): Record<string, BuiltinFn> {
   return {
     ...timeBuiltins(clock),
+    ...timeFormatBuiltins(),
     ...durationBuiltins(),
     ...jwtBuiltins(clock),
     ...urlqueryBuiltins(),
