@@ -3,7 +3,9 @@
 // Values must be equal; where OPA fails (an undefined rule under opa eval's
 // default non-strict mode), the wasm evaluation must throw.
 
-import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -17,10 +19,10 @@ import {
   requiredBuiltins,
 } from "../src/policy/builtins/index.ts";
 import type { Case, Outcome } from "./support/builtins-opa.ts";
-import { REPO_ROOT, buildWasm, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
+import { OPA, REPO_ROOT, buildWasm, casesModule, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
 import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
-import { netCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
+import { jsonPatchCases, netCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 
 const TIMEOUT = 60_000;
@@ -69,6 +71,9 @@ describe("host builtins match opa eval", () => {
   });
   it("net.cidr_*", { timeout: TIMEOUT }, async () => {
     expect(await differential("netcases", netCases())).toEqual([]);
+  });
+  it("json.patch", { timeout: TIMEOUT }, async () => {
+    expect(await differential("patchcases", jsonPatchCases())).toEqual([]);
   });
   it("semver.*", { timeout: TIMEOUT }, async () => {
     expect(await differential("semvercases", semverCases())).toEqual([]);
@@ -289,6 +294,36 @@ describe("documented differences from OPA", () => {
     ];
     expect(opaEvalCases("precision", cases).map(comparable)).toEqual([{ value: [22, 13, 19] }, { value: 123456789 }]);
     expect(await wasmValues(cases)).toEqual([[22, 13, 20], 123456768]);
+  });
+
+  it("where opa eval 1.19.1 hangs or crashes, ztauthz answers", { timeout: TIMEOUT }, async () => {
+    const hang: Case = { name: "semver", expr: `semver.compare("1.2.3-alpha.1", "1.2.3-alpha.01")` };
+    const panic: Case = { name: "patch", expr: `json.patch({"a": 1}, [{"op": "remove", "path": ""}])` };
+    const short = (c: Case): unknown => {
+      const dir = mkdtempSync(join(tmpdir(), "ztauthz-diverge-"));
+      try {
+        writeFileSync(join(dir, "p.rego"), casesModule("p", [c]));
+        return execFileSync(OPA, ["eval", "-f", "json", "-d", dir, "data.p"], { timeout: 3000, stdio: "pipe" }).toString();
+      } catch (e) {
+        return (e as { signal?: string }).signal ?? "crashed";
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    expect(short(hang)).toBe("SIGTERM"); // killed by the timeout: an endless loop
+    expect(short(panic)).toBe("crashed"); // nil pointer dereference
+    expect(await wasmValues([hang, panic])).toEqual([0, undefined]);
+  });
+
+  it("net.cidr_expand stops at 65,536 addresses; time.format's MST is ICU's abbreviation", { timeout: TIMEOUT }, async () => {
+    const cases: Case[] = [
+      { name: "big", expr: `count(net.cidr_expand("10.0.0.0/15"))` },
+      { name: "ist", expr: `time.format([0, "Asia/Kolkata", "MST"])` },
+      { name: "est", expr: `time.format([0, "America/New_York", "MST"])` },
+    ];
+    expect(opaEvalCases("expand", cases).map(comparable)).toEqual([{ value: 131072 }, { value: "IST" }, { value: "EST" }]);
+    // ICU names India's zone "GMT+5:30"; without a letters-only name ztauthz prints the offset, as tzdata does for zones without one.
+    expect(await wasmValues(cases)).toEqual([undefined, "+0530", "EST"]);
   });
 
   it("sets reach host builtins as arrays in the wasm's own order", { timeout: TIMEOUT }, async () => {

@@ -14,6 +14,7 @@
 import { cryptoBuiltins } from "./crypto.ts";
 import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
+import { jsonPatchBuiltins } from "./jsonpatch.ts";
 import { jwtBuiltins } from "./jwt.ts";
 import { netBuiltins } from "./net.ts";
 import { randomBuiltins } from "./random.ts";
@@ -83,6 +84,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...encodingBuiltins(),
     ...stringsBuiltins(),
     ...netBuiltins(),
+    ...jsonPatchBuiltins(),
     ...semverBuiltins(),
     ...unitsBuiltins(),
     ...randomBuiltins(clock),
