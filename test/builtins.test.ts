@@ -24,6 +24,7 @@ import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
 import { jsonPatchCases, netCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
+import { x509Cases } from "./support/builtins-x509-cases.ts";
 
 const TIMEOUT = 60_000;
 
@@ -71,6 +72,14 @@ describe("host builtins match opa eval", () => {
   });
   it("net.cidr_*", { timeout: TIMEOUT }, async () => {
     expect(await differential("netcases", netCases())).toEqual([]);
+  });
+  it("crypto.x509.parse_certificates, parse_and_verify_certificates", { timeout: TIMEOUT }, async () => {
+    const { cases, cleanup } = x509Cases();
+    try {
+      expect(await differential("x509cases", cases)).toEqual([]);
+    } finally {
+      cleanup();
+    }
   });
   it("json.patch", { timeout: TIMEOUT }, async () => {
     expect(await differential("patchcases", jsonPatchCases())).toEqual([]);

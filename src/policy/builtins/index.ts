@@ -24,6 +24,7 @@ import { stringsBuiltins } from "./strings.ts";
 import { timeBuiltins, wallClockNs } from "./time.ts";
 import { timeFormatBuiltins } from "./timeformat.ts";
 import { urlqueryBuiltins } from "./urlquery.ts";
+import { x509Builtins } from "./x509.ts";
 
 export type BuiltinFn = (...args: any[]) => unknown;
 
@@ -88,6 +89,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...semverBuiltins(),
     ...unitsBuiltins(),
     ...randomBuiltins(clock),
+    ...x509Builtins(clock),
   };
 }
 

@@ -1,0 +1,454 @@
+// crypto.x509.parse_certificates and crypto.x509.parse_and_verify_certificates.
+// OPA answers Go's x509.Certificate marshalled to JSON (plus URIStrings); this
+// rebuilds that shape from the DER: byte fields are base64, nil slices null,
+// big integers (serial, RSA modulus, EC points) exact numbers, enums Go's
+// numbers. What is not rebuilt is listed in README (Builtins): name
+// constraints, policy mappings/constraints, and url.URL's RawPath.
+//
+// Verification is node:crypto's signature check with Go's chain rules that
+// matter for OPA's call (roots = first certificate, leaf = last, the clock,
+// CA basic constraints, the server-auth extended key usage Go defaults to).
+
+import { X509Certificate, createPublicKey } from "node:crypto";
+import type { BuiltinFn, EvalScope } from "./index.ts";
+import { type Node, DerError, bigint, children, oid, readNode, text, time } from "./der.ts";
+import { BuiltinError, exactNumber, goBase64Decode, stringOperand } from "./util.ts";
+
+/** A number too big for a double, written as its digits. */
+class Big {
+  readonly v: bigint;
+  constructor(v: bigint) {
+    this.v = v;
+  }
+}
+
+function toJson(v: unknown): string {
+  if (v instanceof Big) return v.v.toString();
+  if (v === null || v === undefined) return "null";
+  if (Array.isArray(v)) return `[${v.map(toJson).join(",")}]`;
+  if (typeof v === "object") {
+    return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${JSON.stringify(k)}:${toJson(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
+const oidStr = (o: number[]): string => o.join(".");
+const nullIfEmpty = <T>(xs: T[]): T[] | null => (xs.length === 0 ? null : xs);
+
+const SIG_ALGS: Record<string, number> = {
+  "1.2.840.113549.1.1.2": 1, "1.2.840.113549.1.1.4": 2, "1.2.840.113549.1.1.5": 3, "1.2.840.113549.1.1.11": 4,
+  "1.2.840.113549.1.1.12": 5, "1.2.840.113549.1.1.13": 6, "1.2.840.10040.4.3": 7, "2.16.840.1.101.3.4.3.2": 8,
+  "1.2.840.10045.4.1": 9, "1.2.840.10045.4.3.2": 10, "1.2.840.10045.4.3.3": 11, "1.2.840.10045.4.3.4": 12, "1.3.101.112": 16,
+};
+const PSS_HASH: Record<string, number> = { "2.16.840.1.101.3.4.2.1": 13, "2.16.840.1.101.3.4.2.2": 14, "2.16.840.1.101.3.4.2.3": 15 };
+
+const EXT_KEY_USAGE: Record<string, number> = {
+  "2.5.29.37.0": 0, "1.3.6.1.5.5.7.3.1": 1, "1.3.6.1.5.5.7.3.2": 2, "1.3.6.1.5.5.7.3.3": 3, "1.3.6.1.5.5.7.3.4": 4,
+  "1.3.6.1.5.5.7.3.5": 5, "1.3.6.1.5.5.7.3.6": 6, "1.3.6.1.5.5.7.3.7": 7, "1.3.6.1.5.5.7.3.8": 8, "1.3.6.1.5.5.7.3.9": 9,
+  "1.3.6.1.4.1.311.10.3.3": 10, "2.16.840.1.113730.4.1": 11, "1.3.6.1.4.1.311.2.1.22": 12, "1.3.6.1.4.1.311.61.1.1": 13,
+};
+
+const NAME_FIELDS: Record<string, string> = {
+  "2.5.4.6": "Country", "2.5.4.10": "Organization", "2.5.4.11": "OrganizationalUnit", "2.5.4.7": "Locality",
+  "2.5.4.8": "Province", "2.5.4.9": "StreetAddress", "2.5.4.17": "PostalCode",
+};
+
+// Extensions Go's parser handles; other critical ones are "unhandled".
+const HANDLED = new Set(["2.5.29.15", "2.5.29.19", "2.5.29.17", "2.5.29.30", "2.5.29.31", "2.5.29.35", "2.5.29.37", "2.5.29.14", "2.5.29.32", "1.3.6.1.5.5.7.1.1"]);
+
+/** Go's pkix.Name.FillFromRDNSequence. */
+function pkixName(n: Node): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    Country: [], Organization: [], OrganizationalUnit: [], Locality: [], Province: [], StreetAddress: [], PostalCode: [],
+    SerialNumber: "", CommonName: "", Names: [], ExtraNames: null,
+  };
+  const names: unknown[] = [];
+  for (const rdn of children(n)) {
+    for (const atv of children(rdn)) {
+      const [t, v] = children(atv) as [Node, Node];
+      const type = oid(t);
+      const value = text(v);
+      names.push({ Type: type, Value: value });
+      const key = oidStr(type);
+      if (key === "2.5.4.3") out.CommonName = value;
+      else if (key === "2.5.4.5") out.SerialNumber = value;
+      else if (NAME_FIELDS[key] !== undefined) (out[NAME_FIELDS[key] as string] as string[]).push(value);
+    }
+  }
+  for (const k of Object.values(NAME_FIELDS)) out[k] = nullIfEmpty(out[k] as string[]);
+  out.Names = nullIfEmpty(names);
+  return out;
+}
+
+/** Go's net.IP.String for 4 or 16 bytes. */
+function ipString(b: Uint8Array): string {
+  if (b.length === 4) return [...b].join(".");
+  if (b.length !== 16) return `?${Buffer.from(b).toString("hex")}`;
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return [...b.subarray(12)].join(".");
+  const g = Array.from({ length: 8 }, (_, i) => ((b[2 * i] as number) << 8) | (b[2 * i + 1] as number));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** Go's url.URL as JSON, for the URIs of a SAN (url.Parse, simplified: RawPath is left empty). */
+function goUrl(s: string): Record<string, unknown> {
+  const u: Record<string, unknown> = {
+    Scheme: "", Opaque: "", User: null, Host: "", Path: "", RawPath: "", OmitHost: false, ForceQuery: false, RawQuery: "", Fragment: "", RawFragment: "",
+  };
+  let rest = s;
+  const hash = rest.indexOf("#");
+  if (hash >= 0) {
+    u.Fragment = decodeURIComponent(rest.slice(hash + 1));
+    rest = rest.slice(0, hash);
+  }
+  const sm = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(rest);
+  if (sm) {
+    u.Scheme = (sm[1] as string).toLowerCase();
+    rest = rest.slice(sm[0].length);
+  }
+  const q = rest.indexOf("?");
+  if (q >= 0) {
+    u.RawQuery = rest.slice(q + 1);
+    if (u.RawQuery === "") u.ForceQuery = true;
+    rest = rest.slice(0, q);
+  }
+  if (u.Scheme !== "" && !rest.startsWith("/")) {
+    u.Opaque = rest;
+    return u;
+  }
+  if (rest.startsWith("//")) {
+    const auth = rest.slice(2).split("/")[0] as string;
+    rest = rest.slice(2 + auth.length);
+    const at = auth.lastIndexOf("@");
+    if (at >= 0) u.User = {};
+    u.Host = at >= 0 ? auth.slice(at + 1) : auth;
+  }
+  u.Path = decodeURIComponent(rest);
+  return u;
+}
+
+function generalNames(n: Node, into: { DNSNames: string[]; EmailAddresses: string[]; IPAddresses: string[]; URIs: string[] }): void {
+  for (const g of children(n)) {
+    if (g.tag === 0x81) into.EmailAddresses.push(text(g));
+    else if (g.tag === 0x82) into.DNSNames.push(text(g));
+    else if (g.tag === 0x86) into.URIs.push(text(g));
+    else if (g.tag === 0x87) into.IPAddresses.push(ipString(g.body));
+  }
+}
+
+function publicKey(spki: Node): { alg: number; key: unknown } {
+  const [algId] = children(spki) as [Node];
+  const alg = oidStr(oid(children(algId)[0] as Node));
+  const key = (() => {
+    try {
+      return X509KeyFromSpki(spki.raw);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (alg === "1.2.840.113549.1.1.1" && key?.kty === "RSA") {
+    return { alg: 1, key: { N: new Big(b64uInt(key.n as string)), E: Number(b64uInt(key.e as string)) } };
+  }
+  if (alg === "1.2.840.10045.2.1" && key?.kty === "EC") {
+    return { alg: 3, key: { Curve: {}, X: new Big(b64uInt(key.x as string)), Y: new Big(b64uInt(key.y as string)) } };
+  }
+  if (alg === "1.3.101.112" && key?.kty === "OKP") return { alg: 4, key: Buffer.from(key.x as string, "base64url").toString("base64") };
+  if (alg === "1.2.840.10040.4.1") return { alg: 2, key: null };
+  return { alg: 0, key: null };
+}
+
+function b64uInt(s: string): bigint {
+  const hex = Buffer.from(s, "base64url").toString("hex");
+  return hex === "" ? 0n : BigInt(`0x${hex}`);
+}
+
+function X509KeyFromSpki(der: Uint8Array): Record<string, unknown> {
+  return createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" }).export({ format: "jwk" }) as Record<string, unknown>;
+}
+
+/**
+ * Go accepts RSA-PSS only in three forms: MGF1 with the message hash, a salt
+ * as long as the hash, the default trailer; anything else is unknown (0).
+ */
+function pssAlgorithm(params: Node | undefined): number {
+  if (params === undefined || params.tag !== 0x30) return 0;
+  const field = (tag: number): Node | undefined => {
+    const f = children(params).find((c) => c.tag === tag);
+    return f === undefined ? undefined : children(f)[0];
+  };
+  const hash = field(0xa0);
+  const mgf = field(0xa1);
+  const salt = field(0xa2);
+  const trailer = field(0xa3);
+  if (hash === undefined || mgf === undefined || salt === undefined) return 0;
+  const [hashOid, hashParams] = children(hash);
+  const [mgfOid, mgfHash] = children(mgf);
+  if (hashOid === undefined || mgfOid === undefined || mgfHash === undefined) return 0;
+  const isNull = (n: Node | undefined): boolean => n === undefined || (n.tag === 0x05 && n.body.length === 0);
+  if (!isNull(hashParams) || oidStr(oid(mgfOid)) !== "1.2.840.113549.1.1.8") return 0;
+  const [mgfHashOid, mgfHashParams] = children(mgfHash);
+  if (mgfHashOid === undefined || oidStr(oid(mgfHashOid)) !== oidStr(oid(hashOid)) || !isNull(mgfHashParams)) return 0;
+  if (trailer !== undefined && bigint(trailer) !== 1n) return 0;
+  const alg = PSS_HASH[oidStr(oid(hashOid))];
+  const size = { 13: 32n, 14: 48n, 15: 64n }[alg ?? 0];
+  return alg !== undefined && bigint(salt) === size ? alg : 0;
+}
+
+export interface ParsedCert {
+  readonly json: Record<string, unknown>;
+  readonly der: Uint8Array;
+}
+
+/** Go's x509.ParseCertificate, as JSON; throws DerError on malformed input. */
+export function parseCertificate(der: Uint8Array): ParsedCert {
+  const cert = readNode(der);
+  if (cert.raw.length !== der.length) throw new DerError("trailing data");
+  const [tbs, sigAlg, sigValue] = children(cert) as [Node, Node, Node];
+  if (tbs === undefined || sigAlg === undefined || sigValue === undefined) throw new DerError("malformed certificate");
+  const parts = children(tbs);
+  let i = 0;
+  let version = 1;
+  if (parts[0]?.tag === 0xa0) {
+    version = Number(bigint(children(parts[0])[0] as Node)) + 1;
+    i++;
+  }
+  const serial = parts[i++] as Node;
+  i++; // signature algorithm inside TBS
+  const issuer = parts[i++] as Node;
+  const validity = parts[i++] as Node;
+  const subject = parts[i++] as Node;
+  const spki = parts[i++] as Node;
+  if (spki === undefined) throw new DerError("malformed TBS certificate");
+  const [notBefore, notAfter] = children(validity) as [Node, Node];
+  const sigOid = oidStr(oid(children(sigAlg)[0] as Node));
+  let sigAlgNum = SIG_ALGS[sigOid] ?? 0;
+  if (sigOid === "1.2.840.113549.1.1.10") sigAlgNum = pssAlgorithm(children(sigAlg)[1]);
+  const pk = publicKey(spki);
+  const san = { DNSNames: [] as string[], EmailAddresses: [] as string[], IPAddresses: [] as string[], URIs: [] as string[] };
+  const out: Record<string, unknown> = {
+    Raw: b64(cert.raw), RawTBSCertificate: b64(tbs.raw), RawSubjectPublicKeyInfo: b64(spki.raw), RawSubject: b64(subject.raw), RawIssuer: b64(issuer.raw),
+    Signature: b64(sigValue.body.subarray(1)), SignatureAlgorithm: sigAlgNum, PublicKeyAlgorithm: pk.alg, PublicKey: pk.key,
+    Version: version, SerialNumber: new Big(bigint(serial)), Issuer: pkixName(issuer), Subject: pkixName(subject),
+    NotBefore: time(notBefore), NotAfter: time(notAfter), KeyUsage: 0,
+    Extensions: null, ExtraExtensions: null, UnhandledCriticalExtensions: null, ExtKeyUsage: null, UnknownExtKeyUsage: null,
+    BasicConstraintsValid: false, IsCA: false, MaxPathLen: 0, MaxPathLenZero: false, SubjectKeyId: null, AuthorityKeyId: null,
+    OCSPServer: null, IssuingCertificateURL: null, DNSNames: null, EmailAddresses: null, IPAddresses: null, URIs: null,
+    PermittedDNSDomainsCritical: false, PermittedDNSDomains: null, ExcludedDNSDomains: null, PermittedIPRanges: null, ExcludedIPRanges: null,
+    PermittedEmailAddresses: null, ExcludedEmailAddresses: null, PermittedURIDomains: null, ExcludedURIDomains: null,
+    CRLDistributionPoints: null, PolicyIdentifiers: null, Policies: null,
+    InhibitAnyPolicy: 0, InhibitAnyPolicyZero: false, InhibitPolicyMapping: 0, InhibitPolicyMappingZero: false,
+    RequireExplicitPolicy: 0, RequireExplicitPolicyZero: false, PolicyMappings: null,
+  };
+  const extsNode = parts.slice(i).find((p) => p.tag === 0xa3);
+  if (extsNode !== undefined) {
+    const exts: unknown[] = [];
+    const unhandled: number[][] = [];
+    const eku: number[] = [];
+    const unknownEku: number[][] = [];
+    const ocsp: string[] = [];
+    const issuing: string[] = [];
+    const crl: string[] = [];
+    const policies: number[][] = [];
+    for (const ext of children(children(extsNode)[0] as Node)) {
+      const ps = children(ext);
+      const id = oid(ps[0] as Node);
+      const critical = ps[1]?.tag === 0x01 ? (ps[1].body[0] as number) !== 0 : false;
+      const value = (ps[ps.length - 1] as Node).body;
+      exts.push({ Id: id, Critical: critical, Value: b64(value) });
+      const key = oidStr(id);
+      if (critical && !HANDLED.has(key)) unhandled.push(id);
+      const v = readNode(value);
+      switch (key) {
+        case "2.5.29.17":
+          generalNames(v, san);
+          break;
+        case "2.5.29.15": {
+          const bits = v.body.subarray(1);
+          let usage = 0;
+          for (let b = 0; b < 9; b++) if (((bits[b >> 3] ?? 0) >> (7 - (b & 7))) & 1) usage |= 1 << b;
+          out.KeyUsage = usage;
+          break;
+        }
+        case "2.5.29.37":
+          for (const o of children(v)) {
+            const known = EXT_KEY_USAGE[oidStr(oid(o))];
+            if (known === undefined) unknownEku.push(oid(o));
+            else eku.push(known);
+          }
+          break;
+        case "2.5.29.19": {
+          out.BasicConstraintsValid = true;
+          let maxPathLen = -1;
+          for (const c of children(v)) {
+            if (c.tag === 0x01) out.IsCA = (c.body[0] as number) !== 0;
+            if (c.tag === 0x02) maxPathLen = Number(bigint(c));
+          }
+          out.MaxPathLen = maxPathLen;
+          out.MaxPathLenZero = maxPathLen === 0;
+          break;
+        }
+        case "2.5.29.14":
+          out.SubjectKeyId = b64(v.body);
+          break;
+        case "2.5.29.35": {
+          const kid = children(v).find((c) => c.tag === 0x80);
+          if (kid) out.AuthorityKeyId = b64(kid.body);
+          break;
+        }
+        case "1.3.6.1.5.5.7.1.1":
+          for (const ad of children(v)) {
+            const [m, loc] = children(ad) as [Node, Node];
+            if (loc.tag !== 0x86) continue;
+            const method = oidStr(oid(m));
+            if (method === "1.3.6.1.5.5.7.48.1") ocsp.push(text(loc));
+            else if (method === "1.3.6.1.5.5.7.48.2") issuing.push(text(loc));
+          }
+          break;
+        case "2.5.29.31":
+          for (const dp of children(v)) {
+            const name = children(dp).find((c) => c.tag === 0xa0);
+            const full = name && children(name).find((c) => c.tag === 0xa0);
+            if (full) for (const g of children(full)) if (g.tag === 0x86) crl.push(text(g));
+          }
+          break;
+        case "2.5.29.32":
+          for (const pi of children(v)) policies.push(oid(children(pi)[0] as Node));
+          break;
+      }
+    }
+    out.Extensions = nullIfEmpty(exts);
+    out.UnhandledCriticalExtensions = nullIfEmpty(unhandled);
+    out.ExtKeyUsage = nullIfEmpty(eku);
+    out.UnknownExtKeyUsage = nullIfEmpty(unknownEku);
+    out.OCSPServer = nullIfEmpty(ocsp);
+    out.IssuingCertificateURL = nullIfEmpty(issuing);
+    out.CRLDistributionPoints = nullIfEmpty(crl);
+    out.PolicyIdentifiers = nullIfEmpty(policies);
+    out.Policies = nullIfEmpty(policies.map(oidStr));
+  }
+  out.DNSNames = nullIfEmpty(san.DNSNames);
+  out.EmailAddresses = nullIfEmpty(san.EmailAddresses);
+  out.IPAddresses = nullIfEmpty(san.IPAddresses);
+  out.URIs = nullIfEmpty(san.URIs.map(goUrl));
+  // OPA's extendCertificates adds the URIs as plain strings.
+  out.URIStrings = nullIfEmpty(san.URIs);
+  return { json: out, der };
+}
+
+/** OPA's getX509CertsFromString: PEM, or base64 of PEM or of (concatenated) DER. */
+function certsFromString(builtin: string, s: string): ParsedCert[] {
+  let pem = s;
+  if (!s.startsWith("-----BEGIN")) {
+    const raw = goBase64Decode(s, false);
+    if (raw === undefined) throw new BuiltinError(builtin, "illegal base64 data");
+    if (raw.subarray(0, 10).toString("latin1") !== "-----BEGIN") return derCerts(builtin, raw);
+    pem = raw.toString("latin1");
+  }
+  const out: ParsedCert[] = [];
+  let blocks = 0;
+  const re = /-----BEGIN ([^-\r\n]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(pem)) !== null) {
+    blocks++;
+    if (m[1] !== "CERTIFICATE") continue;
+    out.push(...derCerts(builtin, Buffer.from((m[2] as string).replace(/\s+/g, ""), "base64")));
+  }
+  if (blocks === 0) throw new BuiltinError(builtin, "failed to find any PEM data in input");
+  return out;
+}
+
+function derCerts(builtin: string, der: Uint8Array): ParsedCert[] {
+  const out: ParsedCert[] = [];
+  let at = 0;
+  try {
+    while (at < der.length) {
+      const n = readNode(der, at);
+      out.push(parseCertificate(n.raw));
+      at += n.raw.length;
+    }
+  } catch (e) {
+    throw new BuiltinError(builtin, `x509: malformed certificate: ${(e as Error).message}`);
+  }
+  return out;
+}
+
+function certList(certs: ParsedCert[]): ArrayBuffer {
+  return exactNumber(`[${certs.map((c) => toJson(c.json)).join(",")}]`);
+}
+
+const SERVER_AUTH_OK = (c: Record<string, unknown>): boolean => {
+  const eku = c.ExtKeyUsage as number[] | null;
+  return (eku === null && c.UnknownExtKeyUsage === null) || (eku !== null && (eku.includes(0) || eku.includes(1)));
+};
+
+/** Go's leaf.Verify with Roots = certs[0], Intermediates = the middle, default options; the chain leaf first. */
+function verifyChain(certs: ParsedCert[], nowNs: bigint): ParsedCert[] | undefined {
+  if (certs.length < 2) return undefined;
+  const x = certs.map((c) => new X509Certificate(Buffer.from(c.der)));
+  const nowMs = Number(nowNs / 1_000_000n);
+  const valid = (i: number): boolean => Date.parse(x[i]!.validFrom) <= nowMs && nowMs <= Date.parse(x[i]!.validTo);
+  const leaf = certs.length - 1;
+  if (!valid(leaf) || !SERVER_AUTH_OK(certs[leaf]!.json)) return undefined;
+  // A leaf that is itself the root is a chain of one (Go's Verify).
+  if (Buffer.compare(Buffer.from(certs[0]!.der), Buffer.from(certs[leaf]!.der)) === 0) return [certs[leaf]!];
+  const intermediates = certs.slice(1, -1).map((_, k) => k + 1);
+  // depth-first search from the leaf to the root through intermediates
+  const search = (i: number, path: number[]): number[] | undefined => {
+    for (const p of [0, ...intermediates]) {
+      if (path.includes(p)) continue;
+      const parent = certs[p]!.json;
+      if (!valid(p) || !parent.BasicConstraintsValid || !parent.IsCA || !SERVER_AUTH_OK(parent)) continue;
+      if (parent.KeyUsage !== 0 && !((parent.KeyUsage as number) & (1 << 5))) continue;
+      if (Buffer.compare(Buffer.from(certs[i]!.json.RawIssuer as string, "base64"), Buffer.from(parent.RawSubject as string, "base64")) !== 0) continue;
+      let ok = false;
+      try {
+        ok = x[i]!.verify(x[p]!.publicKey);
+      } catch {
+        ok = false;
+      }
+      if (!ok) continue;
+      const maxPath = parent.MaxPathLen as number;
+      const below = path.length - 1; // intermediates between parent and leaf
+      if (maxPath >= 0 && below > maxPath && !(maxPath === 0 && !parent.MaxPathLenZero)) continue;
+      if (p === 0) return [...path, p];
+      const found = search(p, [...path, p]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return search(leaf, [leaf])?.map((i) => certs[i] as ParsedCert);
+}
+
+export function x509Builtins(scope: EvalScope): Record<string, BuiltinFn> {
+  return {
+    "crypto.x509.parse_certificates": (x: unknown) => {
+      const b = "crypto.x509.parse_certificates";
+      return certList(certsFromString(b, stringOperand(b, x, 1)));
+    },
+    "crypto.x509.parse_and_verify_certificates": (x: unknown) => {
+      const b = "crypto.x509.parse_and_verify_certificates";
+      const s = stringOperand(b, x, 1);
+      let chain: ParsedCert[] | undefined;
+      try {
+        chain = verifyChain(certsFromString(b, s), scope.nowNs());
+      } catch {
+        chain = undefined;
+      }
+      if (chain === undefined) return [false, []];
+      return exactNumber(`[true,${new TextDecoder().decode(certList(chain))}]`);
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Certificates for the crypto.x509.* differential cases, made with openssl.
+
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Case } from "./builtins-opa.ts";
+import { rego } from "./builtins-opa.ts";
+import { dyn } from "./builtins-cases.ts";
+import { Pki } from "./pki.ts";
+
+const HOUR = 3600_000;
+
+function selfSigned(pki: Pki, name: string, keyArgs: string[], extra: string[], sigopts: string[] = []): string {
+  const dir = pki.dir;
+  execFileSync("openssl", ["genpkey", ...keyArgs, "-out", `${name}.key`], { cwd: dir, stdio: "pipe" });
+  execFileSync(
+    "openssl",
+    ["req", "-new", "-x509", "-key", `${name}.key`, "-days", "3", "-out", `${name}.pem`, "-subj", "/CN=x/O=A/O=B/OU=U/C=DE/L=Berlin/ST=BE/serialNumber=42", ...extra.flatMap((e) => ["-addext", e]), ...sigopts.flatMap((o) => (o.startsWith("-") ? [o] : ["-sigopt", o]))],
+    { cwd: dir, stdio: "pipe" },
+  );
+  return readFileSync(join(dir, `${name}.pem`), "utf8");
+}
+
+export function x509Cases(): { cases: Case[]; cleanup: () => void } {
+  const pki = new Pki();
+  const root = pki.ca("td.example");
+  const inter = pki.intermediate(root, "inter.example");
+  const leaf = pki.leaf(inter, { dns: ["api.example", "*.svc.example"], extra: ["1.2.3.4=ASN1:NULL", "certificatePolicies=1.2.3.4.5,2.23.140.1.2.1", "authorityInfoAccess=OCSP;URI:http://ocsp.example/,caIssuers;URI:http://ca.example/ca.crt", "crlDistributionPoints=URI:http://crl.example/a.crl"] });
+  const clientOnly = pki.leaf(inter, { extKeyUsage: "clientAuth" });
+  const expired = pki.leaf(inter, { notBefore: new Date(Date.now() - 48 * HOUR), notAfter: new Date(Date.now() - 24 * HOUR) });
+  const direct = pki.leaf(root, { uris: ["spiffe://td.example/ns/a/sa/b", "https://user@h.example:8443/p/a%20b?q=1#frag", "urn:x:y"], keyUsage: null, extKeyUsage: null });
+  const other = pki.ca("other.example");
+  const rsa = selfSigned(pki, "rsa", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], ["subjectAltName=IP:10.0.0.1,IP:::1,IP:::ffff:1.2.3.4,email:a@b.c", "keyUsage=digitalSignature,keyEncipherment,keyCertSign,decipherOnly", "extendedKeyUsage=serverAuth,codeSigning,1.2.3.4.5", "basicConstraints=critical,CA:TRUE,pathlen:0"]);
+  const pss = selfSigned(pki, "pss", ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:1024"], []);
+  const pss256 = selfSigned(pki, "pss256", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], [], ["rsa_padding_mode:pss", "rsa_pss_saltlen:32", "rsa_mgf1_md:sha256", "-sha256"]);
+  const pss384 = selfSigned(pki, "pss384", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], [], ["rsa_padding_mode:pss", "rsa_pss_saltlen:20", "rsa_mgf1_md:sha384", "-sha384"]);
+  const ed = selfSigned(pki, "ed", ["-algorithm", "ED25519"], ["1.2.3.9=critical,ASN1:NULL"]);
+  const der = (pem: string): string => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64").toString("base64");
+  const parse = (s: string): string => `crypto.x509.parse_certificates(${dyn(s)})`;
+  const verify = (s: string): string => `crypto.x509.parse_and_verify_certificates(${dyn(s)})`;
+  const cases: Case[] = [
+    ...[leaf, clientOnly, expired, direct, root.pem, inter.pem, rsa, pss, pss256, pss384, ed].map((p, i) => ({ name: `parse ${i}`, expr: parse(p) })),
+    { name: "parse chain", expr: parse(root.pem + inter.pem + leaf) },
+    { name: "parse base64 pem", expr: parse(Buffer.from(leaf).toString("base64")) },
+    { name: "parse base64 der", expr: parse(der(leaf)) },
+    { name: "parse base64 der chain", expr: parse(Buffer.concat([Buffer.from(der(root.pem), "base64"), Buffer.from(der(leaf), "base64")]).toString("base64")) },
+    { name: "parse garbage", expr: parse("garbage") },
+    { name: "parse empty pem", expr: parse("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n") },
+    { name: "parse truncated", expr: parse(der(leaf).slice(0, 200)) },
+    { name: "parse type", expr: `crypto.x509.parse_certificates(${dyn(1)})` },
+    { name: "parse field", expr: `[c.Subject.Organization | some c in crypto.x509.parse_certificates(${rego(leaf)})]` },
+    { name: "verify chain", expr: verify(root.pem + inter.pem + leaf) },
+    { name: "verify direct", expr: verify(root.pem + direct) },
+    { name: "verify wrong order", expr: verify(leaf + inter.pem + root.pem) },
+    { name: "verify other root", expr: verify(other.pem + inter.pem + leaf) },
+    { name: "verify missing intermediate", expr: verify(root.pem + leaf) },
+    { name: "verify client only", expr: verify(root.pem + inter.pem + clientOnly) },
+    { name: "verify expired", expr: verify(root.pem + inter.pem + expired) },
+    { name: "verify one", expr: verify(leaf) },
+    { name: "verify garbage", expr: verify("garbage") },
+    { name: "verify self", expr: verify(rsa + rsa) },
+  ];
+  return { cases, cleanup: () => pki.cleanup() };
+}
