@@ -60,5 +60,39 @@ export function x509Cases(): { cases: Case[]; cleanup: () => void } {
     { name: "verify garbage", expr: verify("garbage") },
     { name: "verify self", expr: verify(rsa + rsa) },
   ];
+  const key = (name: string, args: string[]): string => {
+    execFileSync("openssl", [...args, "-out", name], { cwd: pki.dir, stdio: "pipe" });
+    return readFileSync(join(pki.dir, name), "utf8");
+  };
+  const rsaKey = readFileSync(join(pki.dir, "rsa.key"), "utf8"); // PKCS#8
+  const rsaPkcs1 = key("rsa1.key", ["pkey", "-in", "rsa.key", "-traditional"]);
+  const ecKey = readFileSync(join(pki.dir, "leaf.key"), "utf8");
+  const ecSec1 = key("ec1.key", ["ec", "-in", "leaf.key"]);
+  const edKey = readFileSync(join(pki.dir, "ed.key"), "utf8");
+  const keyDer = (pem: string): string => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64").toString("base64");
+  for (const [n, k] of Object.entries({ rsaKey, rsaPkcs1, ecKey, ecSec1, edKey })) {
+    cases.push({ name: `rsa jwk ${n}`, expr: `crypto.x509.parse_rsa_private_key(${dyn(k)})` });
+    cases.push({ name: `private keys ${n}`, expr: `crypto.parse_private_keys(${dyn(k)})` });
+  }
+  cases.push(
+    { name: "private keys many", expr: `crypto.parse_private_keys(${dyn(rsaPkcs1 + leaf + ecSec1 + edKey)})` },
+    { name: "private keys base64", expr: `crypto.parse_private_keys(${dyn(Buffer.from(ecKey).toString("base64"))})` },
+    { name: "private keys garbage", expr: `crypto.parse_private_keys(${dyn("garbage")})` },
+    { name: "private keys empty", expr: `crypto.parse_private_keys(${dyn("")})` },
+    { name: "private keys bad block", expr: `crypto.parse_private_keys(${dyn("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")})` },
+    { name: "rsa jwk base64", expr: `crypto.x509.parse_rsa_private_key(${dyn(Buffer.from(rsaPkcs1).toString("base64"))})` },
+    { name: "rsa jwk empty", expr: `crypto.x509.parse_rsa_private_key(${dyn("")})` },
+    { name: "rsa jwk garbage", expr: `crypto.x509.parse_rsa_private_key(${dyn("garbage!")})` },
+    { name: "rsa jwk no key", expr: `crypto.x509.parse_rsa_private_key(${dyn(leaf)})` },
+    { name: "keypair ec", expr: `crypto.x509.parse_keypair(${dyn(leaf)}, ${dyn(ecKey)})` },
+    { name: "keypair ec sec1", expr: `crypto.x509.parse_keypair(${dyn(leaf + inter.pem)}, ${dyn(ecSec1)})` },
+    { name: "keypair rsa", expr: `crypto.x509.parse_keypair(${dyn(rsa)}, ${dyn(rsaPkcs1)})` },
+    { name: "keypair ed", expr: `crypto.x509.parse_keypair(${dyn(ed)}, ${dyn(edKey)})` },
+    { name: "keypair der", expr: `crypto.x509.parse_keypair(${dyn(der(rsa))}, ${dyn(keyDer(rsaKey))})` },
+    { name: "keypair base64 pem", expr: `crypto.x509.parse_keypair(${dyn(Buffer.from(rsa).toString("base64"))}, ${dyn(Buffer.from(rsaKey).toString("base64"))})` },
+    { name: "keypair mismatch", expr: `crypto.x509.parse_keypair(${dyn(rsa)}, ${dyn(ecKey)})` },
+    { name: "keypair garbage", expr: `crypto.x509.parse_keypair(${dyn("garbage")}, ${dyn(ecKey)})` },
+    { name: "parse key block", expr: parse(ecKey) },
+  );
   return { cases, cleanup: () => pki.cleanup() };
 }

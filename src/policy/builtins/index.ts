@@ -16,6 +16,7 @@ import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
 import { jsonPatchBuiltins } from "./jsonpatch.ts";
 import { jwtBuiltins } from "./jwt.ts";
+import { keyBuiltins } from "./keys.ts";
 import { netBuiltins } from "./net.ts";
 import { randomBuiltins } from "./random.ts";
 import { semverBuiltins } from "./semver.ts";
@@ -90,6 +91,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...unitsBuiltins(),
     ...randomBuiltins(clock),
     ...x509Builtins(clock),
+    ...keyBuiltins(),
   };
 }
 

@@ -363,7 +363,7 @@ function certsFromString(builtin: string, s: string): ParsedCert[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(pem)) !== null) {
     blocks++;
-    if (m[1] !== "CERTIFICATE") continue;
+    if (m[1] !== "CERTIFICATE") throw new BuiltinError(builtin, `PEM block type is '${m[1]}', expected CERTIFICATE`);
     out.push(...derCerts(builtin, Buffer.from((m[2] as string).replace(/\s+/g, ""), "base64")));
   }
   if (blocks === 0) throw new BuiltinError(builtin, "failed to find any PEM data in input");
@@ -383,6 +383,12 @@ function derCerts(builtin: string, der: Uint8Array): ParsedCert[] {
     throw new BuiltinError(builtin, `x509: malformed certificate: ${(e as Error).message}`);
   }
   return out;
+}
+
+/** The plain x509.Certificate JSON, without the URIStrings OPA adds to parse results. */
+export function certJson(c: ParsedCert): string {
+  const { URIStrings: _, ...plain } = c.json;
+  return toJson(plain);
 }
 
 function certList(certs: ParsedCert[]): ArrayBuffer {
