@@ -94,9 +94,20 @@ export class PolicyEngine {
   }
 }
 
-/** Builtins whose answer depends on when they are called (decode_verify checks exp/nbf against now). */
+/**
+ * Builtins whose answer depends on when they are called (decode_verify checks
+ * exp/nbf against now, parse_and_verify_certificates validity periods), or
+ * that draw random numbers: a decision using one is not cached by default.
+ */
 function isClockBuiltin(name: string): boolean {
-  return name === 'time.now_ns' || name === 'io.jwt.decode_verify';
+  return (
+    name === 'time.now_ns' ||
+    name === 'io.jwt.decode_verify' ||
+    name === 'crypto.x509.parse_and_verify_certificates' ||
+    name === 'crypto.x509.parse_and_verify_certificates_with_options' ||
+    name === 'uuid.rfc4122' ||
+    name === 'rand.intn'
+  );
 }
 
 /** opa-wasm throws strings and plain objects as well as Errors. */
