@@ -94,5 +94,30 @@ export function x509Cases(): { cases: Case[]; cleanup: () => void } {
     { name: "keypair garbage", expr: `crypto.x509.parse_keypair(${dyn("garbage")}, ${dyn(ecKey)})` },
     { name: "parse key block", expr: parse(ecKey) },
   );
+  const withOpts = (pem: string, o: unknown): string => `crypto.x509.parse_and_verify_certificates_with_options(${dyn(pem)}, ${dyn(o)})`;
+  const chain = root.pem + inter.pem + leaf;
+  const past = (Date.now() - 72 * HOUR) * 1e6;
+  cases.push(
+    { name: "opts none", expr: withOpts(chain, {}) },
+    { name: "opts dns", expr: withOpts(chain, { DNSName: "api.example" }) },
+    { name: "opts dns wildcard", expr: withOpts(chain, { DNSName: "a.svc.example" }) },
+    { name: "opts dns wildcard deep", expr: withOpts(chain, { DNSName: "a.b.svc.example" }) },
+    { name: "opts dns upper", expr: withOpts(chain, { DNSName: "API.example" }) },
+    { name: "opts dns wrong", expr: withOpts(chain, { DNSName: "other.example" }) },
+    { name: "opts client only default", expr: withOpts(root.pem + inter.pem + clientOnly, {}) },
+    { name: "opts client only client", expr: withOpts(root.pem + inter.pem + clientOnly, { KeyUsages: ["KeyUsageClientAuth"] }) },
+    { name: "opts client only any", expr: withOpts(root.pem + inter.pem + clientOnly, { KeyUsages: ["KeyUsageAny"] }) },
+    { name: "opts code signing", expr: withOpts(chain, { KeyUsages: ["KeyUsageCodeSigning"] }) },
+    { name: "opts two usages", expr: withOpts(chain, { KeyUsages: ["KeyUsageCodeSigning", "KeyUsageServerAuth"] }) },
+    { name: "opts bad usage", expr: withOpts(chain, { KeyUsages: ["KeyUsageNope"] }) },
+    { name: "opts expired now", expr: withOpts(root.pem + inter.pem + expired, {}) },
+    { name: "opts expired then", expr: withOpts(root.pem + inter.pem + expired, { CurrentTime: Math.round((Date.now() - 36 * HOUR) / 1000) * 1e9 }) },
+    { name: "opts before root", expr: withOpts(chain, { CurrentTime: Math.round(past / 1e9) * 1e9 }) },
+    { name: "opts bad time", expr: withOpts(chain, { CurrentTime: "now" }) },
+    { name: "opts unknown", expr: withOpts(chain, { Foo: 1 }) },
+    { name: "opts max", expr: withOpts(chain, { MaxConstraintComparisons: 10 }) },
+    { name: "opts garbage", expr: withOpts("garbage", {}) },
+    { name: "opts type", expr: `crypto.x509.parse_and_verify_certificates_with_options(${dyn(chain)}, ${dyn([1])})` },
+  );
   return { cases, cleanup: () => pki.cleanup() };
 }

@@ -12,7 +12,7 @@
 import { X509Certificate, createPublicKey } from "node:crypto";
 import type { BuiltinFn, EvalScope } from "./index.ts";
 import { type Node, DerError, bigint, children, oid, readNode, text, time } from "./der.ts";
-import { BuiltinError, exactNumber, goBase64Decode, stringOperand } from "./util.ts";
+import { BuiltinError, exactNumber, goBase64Decode, objectOperand, stringOperand } from "./util.ts";
 
 /** A number too big for a double, written as its digits. */
 class Big {
@@ -395,28 +395,66 @@ function certList(certs: ParsedCert[]): ArrayBuffer {
   return exactNumber(`[${certs.map((c) => toJson(c.json)).join(",")}]`);
 }
 
-const SERVER_AUTH_OK = (c: Record<string, unknown>): boolean => {
-  const eku = c.ExtKeyUsage as number[] | null;
-  return (eku === null && c.UnknownExtKeyUsage === null) || (eku !== null && (eku.includes(0) || eku.includes(1)));
-};
+interface VerifyOptions {
+  nowNs: bigint;
+  dnsName: string;
+  /** Go's ExtKeyUsage numbers; empty: server auth, as Go defaults. */
+  usages: number[];
+}
 
-/** Go's leaf.Verify with Roots = certs[0], Intermediates = the middle, default options; the chain leaf first. */
-function verifyChain(certs: ParsedCert[], nowNs: bigint): ParsedCert[] | undefined {
+/** Go's checkChainForKeyUsage. */
+function chainHasUsage(chain: ParsedCert[], wanted: number[]): boolean {
+  if (wanted.includes(0)) return true;
+  const usages = [...wanted];
+  let remaining = usages.length;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const c = chain[i]!.json;
+    const eku = (c.ExtKeyUsage as number[] | null) ?? [];
+    if (eku.length === 0 && c.UnknownExtKeyUsage === null) continue;
+    if (eku.includes(0)) continue;
+    for (let k = 0; k < usages.length; k++) {
+      if (usages[k] === -1 || eku.includes(usages[k] as number)) continue;
+      usages[k] = -1;
+      if (--remaining === 0) return false;
+    }
+  }
+  return true;
+}
+
+/** Go's Certificate.VerifyHostname, for DNS names and IP addresses in the SAN. */
+function matchesHost(c: Record<string, unknown>, host: string): boolean {
+  const h = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  if (/^[0-9.]+$/.test(h) || h.includes(":")) return ((c.IPAddresses as string[] | null) ?? []).includes(h);
+  const want = h.toLowerCase().replace(/\.$/, "");
+  return ((c.DNSNames as string[] | null) ?? []).some((pattern) => {
+    const p = pattern.toLowerCase().replace(/\.$/, "");
+    if (p === want) return true;
+    if (!p.startsWith("*.")) return false;
+    const dot = want.indexOf(".");
+    return dot > 0 && want.slice(dot + 1) === p.slice(2) && want.slice(dot + 1) !== "";
+  });
+}
+
+/** Go's leaf.Verify with Roots = certs[0], Intermediates = the middle; the first chain, leaf first. */
+function verifyChain(certs: ParsedCert[], opts: VerifyOptions): ParsedCert[] | undefined {
   if (certs.length < 2) return undefined;
+  const wanted = opts.usages.length === 0 ? [1] : opts.usages;
   const x = certs.map((c) => new X509Certificate(Buffer.from(c.der)));
-  const nowMs = Number(nowNs / 1_000_000n);
+  const nowMs = Number(opts.nowNs / 1_000_000n);
   const valid = (i: number): boolean => Date.parse(x[i]!.validFrom) <= nowMs && nowMs <= Date.parse(x[i]!.validTo);
   const leaf = certs.length - 1;
-  if (!valid(leaf) || !SERVER_AUTH_OK(certs[leaf]!.json)) return undefined;
-  // A leaf that is itself the root is a chain of one (Go's Verify).
-  if (Buffer.compare(Buffer.from(certs[0]!.der), Buffer.from(certs[leaf]!.der)) === 0) return [certs[leaf]!];
+  if (!valid(leaf)) return undefined;
+  if (opts.dnsName !== "" && !matchesHost(certs[leaf]!.json, opts.dnsName)) return undefined;
+  // A leaf that is itself the root is a chain of one.
+  if (Buffer.compare(Buffer.from(certs[0]!.der), Buffer.from(certs[leaf]!.der)) === 0) {
+    return chainHasUsage([certs[leaf]!], wanted) ? [certs[leaf]!] : undefined;
+  }
   const intermediates = certs.slice(1, -1).map((_, k) => k + 1);
-  // depth-first search from the leaf to the root through intermediates
   const search = (i: number, path: number[]): number[] | undefined => {
     for (const p of [0, ...intermediates]) {
       if (path.includes(p)) continue;
       const parent = certs[p]!.json;
-      if (!valid(p) || !parent.BasicConstraintsValid || !parent.IsCA || !SERVER_AUTH_OK(parent)) continue;
+      if (!valid(p) || !parent.BasicConstraintsValid || !parent.IsCA) continue;
       if (parent.KeyUsage !== 0 && !((parent.KeyUsage as number) & (1 << 5))) continue;
       if (Buffer.compare(Buffer.from(certs[i]!.json.RawIssuer as string, "base64"), Buffer.from(parent.RawSubject as string, "base64")) !== 0) continue;
       let ok = false;
@@ -429,13 +467,60 @@ function verifyChain(certs: ParsedCert[], nowNs: bigint): ParsedCert[] | undefin
       const maxPath = parent.MaxPathLen as number;
       const below = path.length - 1; // intermediates between parent and leaf
       if (maxPath >= 0 && below > maxPath && !(maxPath === 0 && !parent.MaxPathLenZero)) continue;
-      if (p === 0) return [...path, p];
+      if (p === 0) {
+        const chain = [...path, p];
+        if (chainHasUsage(chain.map((k) => certs[k]!), wanted)) return chain;
+        continue;
+      }
       const found = search(p, [...path, p]);
       if (found) return found;
     }
     return undefined;
   };
   return search(leaf, [leaf])?.map((i) => certs[i] as ParsedCert);
+}
+
+const KEY_USAGE_OPTIONS: Record<string, number> = {
+  KeyUsageAny: 0, KeyUsageServerAuth: 1, KeyUsageClientAuth: 2, KeyUsageCodeSigning: 3, KeyUsageEmailProtection: 4,
+  KeyUsageIPSECEndSystem: 5, KeyUsageIPSECTunnel: 6, KeyUsageIPSECUser: 7, KeyUsageTimeStamping: 8, KeyUsageOCSPSigning: 9,
+  KeyUsageMicrosoftServerGatedCrypto: 10, KeyUsageNetscapeServerGatedCrypto: 11, KeyUsageMicrosoftCommercialCodeSigning: 12,
+  KeyUsageMicrosoftKernelCodeSigning: 13,
+};
+
+/** OPA's extractVerifyOpts. */
+function verifyOptions(builtin: string, o: Record<string, unknown>, nowNs: bigint): VerifyOptions {
+  const opts: VerifyOptions = { nowNs, dnsName: "", usages: [] };
+  for (const [k, v] of Object.entries(o)) {
+    switch (k) {
+      case "DNSName":
+        if (typeof v !== "string") throw new BuiltinError(builtin, "'DNSName' should be a string");
+        opts.dnsName = v.replaceAll('"', "");
+        break;
+      case "CurrentTime":
+        if (typeof v !== "number") throw new BuiltinError(builtin, "'CurrentTime' should be a number");
+        if (!Number.isInteger(v)) throw new BuiltinError(builtin, "'CurrentTime' should be a valid int64 number");
+        opts.nowNs = BigInt(v);
+        break;
+      case "MaxConstraintComparisons":
+        if (typeof v !== "number") throw new BuiltinError(builtin, "'MaxConstraintComparisons' should be a number");
+        break;
+      case "KeyUsages": {
+        if (!Array.isArray(v)) throw new BuiltinError(builtin, "'KeyUsages' should be an Array or Set");
+        const invalid: string[] = [];
+        for (const u of v) {
+          if (typeof u !== "string") continue;
+          const n = KEY_USAGE_OPTIONS[u.replaceAll('"', "")];
+          if (n === undefined) invalid.push(u);
+          else opts.usages.push(n);
+        }
+        if (invalid.length > 0) throw new BuiltinError(builtin, `invalid entries for 'KeyUsages' found: [${invalid.join(" ")}]`);
+        break;
+      }
+      default:
+        throw new BuiltinError(builtin, "invalid key option");
+    }
+  }
+  return opts;
 }
 
 export function x509Builtins(scope: EvalScope): Record<string, BuiltinFn> {
@@ -449,12 +534,32 @@ export function x509Builtins(scope: EvalScope): Record<string, BuiltinFn> {
       const s = stringOperand(b, x, 1);
       let chain: ParsedCert[] | undefined;
       try {
-        chain = verifyChain(certsFromString(b, s), scope.nowNs());
+        chain = verifyChain(certsFromString(b, s), { nowNs: scope.nowNs(), dnsName: "", usages: [] });
       } catch {
         chain = undefined;
       }
       if (chain === undefined) return [false, []];
       return exactNumber(`[true,${new TextDecoder().decode(certList(chain))}]`);
+    },
+    "crypto.x509.parse_and_verify_certificates_with_options": (x: unknown, o: unknown) => {
+      const b = "crypto.x509.parse_and_verify_certificates_with_options";
+      const s = stringOperand(b, x, 1);
+      let certs: ParsedCert[];
+      try {
+        certs = certsFromString(b, s);
+      } catch {
+        return [false, []];
+      }
+      const opts = verifyOptions(b, objectOperand(b, o, 2), scope.nowNs());
+      let chain: ParsedCert[] | undefined;
+      try {
+        chain = verifyChain(certs, opts);
+      } catch {
+        chain = undefined;
+      }
+      if (chain === undefined) return [false, []];
+      // unlike parse_and_verify_certificates, OPA adds no URIStrings here
+      return exactNumber(`[true,[${chain.map(certJson).join(",")}]]`);
     },
   };
 }
