@@ -48,7 +48,7 @@ function time(f: () => void, n: number): number {
 
 const cases = CASES.map(([name, expr]) => ({ name, expr }));
 const host = createHostBuiltins();
-const policy = await loadHostPolicy(buildWasm("cost", cases), undefined, host.builtins);
+const policy = await loadHostPolicy(buildWasm("cost", cases), undefined, host);
 // Rounds over all cases, keeping each one's best: the machine is shared, and
 // the best of several rounds is the least disturbed measurement.
 const ROUNDS = 5;

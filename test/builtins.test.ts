@@ -50,7 +50,7 @@ async function differential(pkg: string, cases: readonly Case[]): Promise<Mismat
 
 /** Evaluates one policy module's rules through opa-wasm, returning each rule's value. */
 async function wasmValues(cases: readonly Case[], host = createHostBuiltins(), before?: () => void): Promise<unknown[]> {
-  const policy = await loadPolicy(buildWasm("probe", cases), undefined, host.builtins);
+  const policy = await loadPolicy(buildWasm("probe", cases), undefined, host);
   return cases.map((_, i) => {
     (before ?? (() => host.beginEvaluation()))();
     return (policy.evaluate({}, `probe/c${i}`) as { result: unknown }[])[0]?.result;
@@ -115,6 +115,8 @@ describe("a failing builtin is undefined, as in OPA's default (non-strict) mode"
     { name: "json.unmarshal garbage", expr: `"bad" if not json.unmarshal(${dyn("{garbage")})` },
     { name: "urlquery.decode garbage", expr: `{"else": true} if not urlquery.decode(${dyn("%zz")})` },
     { name: "hex.decode garbage", expr: `count([1 | hex.decode(${dyn("zz")})])` },
+    { name: "yaml.unmarshal garbage (opa-wasm's JS builtin)", expr: `"bad" if not yaml.unmarshal(${dyn("a: [")})` },
+    { name: "regex.split bad pattern (opa-wasm's JS builtin)", expr: `"bad" if not regex.split(${dyn("(")}, "x")` },
     { name: "default after error", expr: `object.get({"a": 1}, "a", 0) + count([1 | time.add_date(${dyn("x")}, 0, 0, 1)])` },
   ];
 
@@ -125,7 +127,7 @@ describe("a failing builtin is undefined, as in OPA's default (non-strict) mode"
   });
 
   it("strictErrors fails the evaluation, as opa eval --strict-builtin-errors", { timeout: TIMEOUT }, async () => {
-    const strict = failing.filter((c) => c.name.startsWith("jwt") || c.name.startsWith("time") || c.name.startsWith("urlquery"));
+    const strict = failing.filter((c) => c.name.startsWith("jwt") || c.name.startsWith("time") || c.name.startsWith("urlquery") || c.name.startsWith("regex"));
     for (const c of strict) {
       expect(() => opaEvalCases("strictundef", [c], ["--strict-builtin-errors"]), c.name).toThrow();
     }
@@ -164,7 +166,7 @@ describe("uuid.rfc4122 and rand.intn: random, but one answer per argument within
   it("draws again in the next evaluation", { timeout: TIMEOUT }, async () => {
     const draws: Case[] = [{ name: "draw", expr: `[uuid.rfc4122("a"), rand.intn("a", 1000000000)]` }];
     const host = createHostBuiltins();
-    const policy = await loadPolicy(buildWasm("draws", draws), undefined, host.builtins);
+    const policy = await loadPolicy(buildWasm("draws", draws), undefined, host);
     const seen = new Set<string>();
     for (let i = 0; i < 5; i++) {
       host.beginEvaluation();
@@ -255,7 +257,7 @@ describe("which builtins are provided", () => {
     const required = requiredBuiltins(wasm);
     expect(required).toEqual(expect.arrayContaining(["http.send", "net.lookup_ip_addr", "io.jwt.decode", "sprintf"]));
     expect(missingBuiltins(required)).toEqual(["http.send", "net.lookup_ip_addr"]);
-    const policy = await loadPolicy(wasm, undefined, createHostBuiltins().builtins);
+    const policy = await loadPolicy(wasm, undefined, createHostBuiltins());
     expect(() => policy.evaluate({}, "needs/c0")).toThrow(/not implemented.*http\.send/);
   });
 

@@ -60,7 +60,7 @@ export class PolicyEngine {
     try {
       module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(bundle.wasm);
       used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
-      policy = await loadHostPolicy(module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, host.builtins);
+      policy = await loadHostPolicy(module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, host);
     } catch (err) {
       throw new PolicyLoadError(`policy.wasm does not load: ${errorText(err)}`);
     }

@@ -90,7 +90,7 @@ export function buildWasm(pkg: string, cases: readonly Case[], extraModules: Rea
 
 /** Evaluates each rule through its own entrypoint, so one throw cannot mask the others. */
 export async function wasmEvalCases(wasm: Buffer, pkg: string, cases: readonly Case[], host: HostBuiltins): Promise<Outcome[]> {
-  const policy = await loadPolicy(wasm, undefined, host.builtins);
+  const policy = await loadPolicy(wasm, undefined, host);
   return cases.map((_, i): Outcome => {
     host.beginEvaluation();
     try {

@@ -38,6 +38,8 @@ export interface HostBuiltins {
   beginEvaluation(nowMs?: number): void;
   /** The error of the last builtin call that failed (and was made undefined), for diagnostics. */
   readonly lastError: Error | undefined;
+  /** See HostBuiltinOptions.strictErrors; loadHostPolicy applies it to opa-wasm's JS builtins too. */
+  readonly strictErrors: boolean;
 }
 
 export interface HostBuiltinOptions {
@@ -148,6 +150,7 @@ export function createHostBuiltins(options: HostBuiltinOptions = {}): HostBuilti
     get lastError() {
       return lastError;
     },
+    strictErrors: options.strictErrors === true,
   };
 }
 

@@ -1,9 +1,13 @@
 // Loading a policy with the host builtins. opa-wasm builds the wasm imports
-// itself; to let a builtin answer a Rego set (see sets.ts) we wrap its
-// opa_builtinN imports: after opa-wasm has loaded the result as JSON, a set
-// answer is parsed again with opa_value_parse and that value returned.
+// itself; we wrap its opa_builtinN imports for two things:
+// - a builtin may answer a Rego set (see sets.ts): after opa-wasm has loaded
+//   the result as JSON, a set answer is parsed again with opa_value_parse;
+// - opa-wasm's own JS builtins (sprintf, yaml.unmarshal, regex.split…) throw
+//   on bad input; outside strict mode that is an undefined expression (0),
+//   as OPA does and as our host builtins already answer.
 
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
+import type { HostBuiltins } from "./index.ts";
 import { takePendingSet } from "./sets.ts";
 
 type LoadedPolicy = Awaited<ReturnType<typeof loadPolicy>>;
@@ -16,7 +20,7 @@ interface WasmNs {
   instantiate(m: unknown, imports: Imports): Promise<unknown>;
 }
 
-function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined): void {
+function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean): void {
   const env = imports.env;
   if (env === undefined) return;
   for (const name of Object.keys(env)) {
@@ -24,7 +28,17 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
     const call = env[name] as (...a: number[]) => number;
     env[name] = (...args: number[]): number => {
       takePendingSet();
-      const addr = call(...args);
+      let addr: number;
+      if (strict) addr = call(...args);
+      else {
+        try {
+          addr = call(...args);
+        } catch (e) {
+          // "not implemented" stays an error; such policies are refused at load anyway.
+          if (e !== null && typeof e === "object" && String((e as { message?: unknown }).message).startsWith("not implemented")) throw e;
+          return 0;
+        }
+      }
       const set = takePendingSet();
       const exp = exportsOf();
       if (set === undefined || addr === 0 || exp === undefined) return addr;
@@ -46,14 +60,15 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
 export async function loadHostPolicy(
   policy: Parameters<typeof loadPolicy>[0],
   memory: Parameters<typeof loadPolicy>[1],
-  builtins: Readonly<Record<string, (...args: any[]) => unknown>>,
+  host: Pick<HostBuiltins, "builtins" | "strictErrors">,
 ): Promise<LoadedPolicy> {
+  const builtins = host.builtins;
   const wasm = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly;
   const original = wasm.instantiate;
   let exportsRef: Exports | undefined;
   wasm.instantiate = function (m: unknown, imports: Imports): Promise<unknown> {
     wasm.instantiate = original;
-    wrapBuiltinImports(imports, () => exportsRef);
+    wrapBuiltinImports(imports, () => exportsRef, host.strictErrors);
     return original.call(wasm, m, imports).then((r) => {
       const inst = (r as { instance?: { exports: unknown } }).instance ?? (r as { exports: unknown });
       exportsRef = inst.exports as Exports;
