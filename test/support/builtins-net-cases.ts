@@ -259,3 +259,28 @@ export function jsonPatchCases(): Case[] {
     ...cases("json.patch literal", [`json.patch({"a": 1}, [{"op": "add", "path": "/b", "value": {"c": [1]}}])`]),
   ];
 }
+
+export function miscCases(): Case[] {
+  const strs = ["", "a", "cheese", "héllo hé", "ababa", "日本語日本", "a,b,,c,", "🦙🦙🦙"];
+  const subs = ["", "e", "é", "aba", "日本", ",", "🦙🦙", "x"];
+  const out: Case[] = [];
+  for (const s of strs) for (const t of subs) {
+    out.push({ name: `count ${s} ${t}`, expr: `strings.count(${rego(s)}, ${rego(t)})` });
+    out.push({ name: `indexof_n ${s} ${t}`, expr: `indexof_n(${dyn(s)}, ${dyn(t)})` });
+  }
+  for (const n of [-5, -2, -1, 0, 1, 2, 5]) for (const [s, d] of [["a,b,c,d", ","], ["abc", ""], ["", ","], ["a--b--c", "--"]]) {
+    out.push({ name: `split_n ${s} ${d} ${n}`, expr: `strings.split_n(${rego(s)}, ${rego(d)}, ${n})` });
+  }
+  out.push(
+    ...cases("glob.quote_meta", ["*?[]{}\\!-^.,/a:b", "", "plain", "a\\*b", "{a,b}"].map((s) => `glob.quote_meta(${rego(s)})`)),
+    ...cases("numbers.range_step", ["1, 10, 3", "10, 1, 3", "1, 1, 1", "0, 5, 10", "-3, 3, 2", "1, 10, 0", "1, 10, -1", "1, 10, 1.5", "1.5, 10, 1"].map((a) => `numbers.range_step(${a.split(", ").map((x) => dyn(Number(x))).join(", ")})`)),
+    ...cases("object.subset", ([
+      [[1, 2, 3, 4], [2, 3]], [[1, 2, 3, 4], [2, 4]], [[1, 2, 3, 4], [3, 2]], [[1, 2], []], [[], []], [{ a: [1, 2, 3] }, { a: [1, 2] }],
+      [{ a: { b: 1, c: 2 } }, { a: { b: 1 } }], [{ a: 1 }, { a: 2 }], [{ a: 1 }, { b: 1 }], [{}, {}], [{ a: 1 }, [1]], [[1], { a: 1 }],
+      [1, 1], ["x", "x"], [{ a: [{ b: 1 }] }, { a: [{ b: 1 }] }], [{ a: 1.0 }, { a: 1 }],
+    ] as [unknown, unknown][]).map(([a, b]) => `object.subset(${dyn(a)}, ${dyn(b)})`)),
+    ...cases("strings errors", [`strings.count(${dyn(1)}, "a")`, `indexof_n("a", ${dyn(1)})`, `strings.split_n("a", ",", ${dyn(1.5)})`]),
+    ...cases("trace", [`trace("note")`, `trace(${dyn(1)})`]),
+  );
+  return out;
+}

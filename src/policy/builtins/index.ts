@@ -16,6 +16,7 @@ import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
 import { jsonPatchBuiltins } from "./jsonpatch.ts";
 import { jwtBuiltins } from "./jwt.ts";
+import { miscBuiltins } from "./misc.ts";
 import { keyBuiltins } from "./keys.ts";
 import { netBuiltins } from "./net.ts";
 import { randomBuiltins } from "./random.ts";
@@ -94,6 +95,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...randomBuiltins(clock),
     ...x509Builtins(clock),
     ...keyBuiltins(),
+    ...miscBuiltins(),
   };
 }
 
