@@ -22,7 +22,7 @@ import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { OPA, REPO_ROOT, buildWasm, casesModule, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
 import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
-import { jsonPatchCases, miscCases, netCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
+import { graphqlCases, jsonPatchCases, miscCases, netCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 import { x509Cases } from "./support/builtins-x509-cases.ts";
 
@@ -83,6 +83,9 @@ describe("host builtins match opa eval", () => {
   });
   it("strings.count, indexof_n, strings.split_n, glob.quote_meta, numbers.range_step, object.subset, trace", { timeout: TIMEOUT }, async () => {
     expect(await differential("misc2cases", miscCases())).toEqual([]);
+  });
+  it("graphql.* (graphql-js, answering gqlparser's AST shape)", { timeout: TIMEOUT }, async () => {
+    expect(await differential("gqlcases", graphqlCases())).toEqual([]);
   });
   it("json.patch", { timeout: TIMEOUT }, async () => {
     expect(await differential("patchcases", jsonPatchCases())).toEqual([]);

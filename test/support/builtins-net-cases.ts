@@ -284,3 +284,70 @@ export function miscCases(): Case[] {
   );
   return out;
 }
+
+const GQL_SCHEMA = `
+"""The root"""
+type Query {
+  "a user"
+  user(id: ID!, opts: Opts = {depth: 1}): User @deprecated(reason: "x")
+  users(first: Int = 10, role: Role): [User!]!
+  search(q: String!): [Result]
+}
+type Mutation { setName(id: ID!, name: String!): User }
+interface Node { id: ID! }
+type User implements Node { id: ID! name: String email: [String!]! friends: [User] role: Role }
+enum Role { ADMIN USER @deprecated }
+union Result = User
+input Opts { depth: Int = 2 tags: [String] }
+scalar Time
+directive @auth(role: Role = ADMIN) repeatable on FIELD_DEFINITION | OBJECT
+schema { query: Query mutation: Mutation }
+`;
+const GQL_QUERIES = [
+  "{ user(id: 1) { name } }",
+  `query Q($id: ID! = "x", $n: Int) { user(id: $id) @include(if: true) { name ...F friends { id } } users(first: $n) { email } } fragment F on User { email }`,
+  `mutation M { setName(id: "1", name: "b\\"c") { id } }`,
+  `{ search(q: """block
+string""") { ... on User { name } __typename } }`,
+  `{ user(id: 1, opts: {depth: 3, tags: ["a", "b"]}) { role } users(role: ADMIN, first: null) { id } }`,
+  `{ alias: user(id: 1) { n: name } }`,
+  "{ user(id: 1) { nope } }",
+  "{ user { name } }",
+  "{ users(first: \"x\") { id } }",
+  "query Q($u: Int) { user(id: 1) { name } }",
+  "{ user(id: 1) }",
+  "{ user(id: 1) { name ...G } }",
+  "query { user(id: 1) { name } } query { users { id } }",
+  "{ user(id: 1) { name",
+  "subscription { x }",
+];
+const GQL_SCHEMAS = [
+  GQL_SCHEMA,
+  "type Query { a: Int }",
+  "type Query { a: Nope }",
+  "type Query { a: Int } type Query { b: Int }",
+  "type Query { a: Int",
+  "scalar X",
+  "type A { a: Int }",
+  "type Query { a(x: In): Int }",
+  "interface I { a: Int } type Query implements I { b: Int }",
+  "enum E { A A } type Query { e: E }",
+  "type Query { a: Int } extend type Query { b: String }",
+];
+
+export function graphqlCases(): Case[] {
+  const out: Case[] = [];
+  for (const q of GQL_QUERIES) {
+    out.push({ name: `gql parse_query ${q.slice(0, 40)}`, expr: `graphql.parse_query(${dyn(q)})` });
+    out.push({ name: `gql is_valid ${q.slice(0, 40)}`, expr: `graphql.is_valid(${dyn(q)}, ${dyn(GQL_SCHEMA)})` });
+    out.push({ name: `gql parse ${q.slice(0, 40)}`, expr: `graphql.parse(${dyn(q)}, ${dyn(GQL_SCHEMA)})` });
+    out.push({ name: `gql parse_and_verify ${q.slice(0, 40)}`, expr: `graphql.parse_and_verify(${dyn(q)}, ${dyn(GQL_SCHEMA)})` });
+  }
+  for (const s of GQL_SCHEMAS) {
+    out.push({ name: `gql parse_schema ${s.slice(0, 40)}`, expr: `graphql.parse_schema(${dyn(s)})` });
+    out.push({ name: `gql schema_is_valid ${s.slice(0, 40)}`, expr: `graphql.schema_is_valid(${dyn(s)})` });
+    out.push({ name: `gql is_valid a ${s.slice(0, 40)}`, expr: `graphql.is_valid("{ a }", ${dyn(s)})` });
+  }
+  out.push(...cases("gql types", [`graphql.parse_query(${dyn(1)})`, `graphql.is_valid(${dyn(1)}, "type Query { a: Int }")`, `graphql.schema_is_valid(${dyn(1)})`]));
+  return out;
+}

@@ -14,6 +14,7 @@
 import { cryptoBuiltins } from "./crypto.ts";
 import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
+import { graphqlBuiltins } from "./graphql.ts";
 import { jsonPatchBuiltins } from "./jsonpatch.ts";
 import { jwtBuiltins } from "./jwt.ts";
 import { miscBuiltins } from "./misc.ts";
@@ -96,6 +97,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...x509Builtins(clock),
     ...keyBuiltins(),
     ...miscBuiltins(),
+    ...graphqlBuiltins(),
   };
 }
 
