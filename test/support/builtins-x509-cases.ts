@@ -119,5 +119,22 @@ export function x509Cases(): { cases: Case[]; cleanup: () => void } {
     { name: "opts garbage", expr: withOpts("garbage", {}) },
     { name: "opts type", expr: `crypto.x509.parse_and_verify_certificates_with_options(${dyn(chain)}, ${dyn([1])})` },
   );
+  const csr = (name: string, keyFile: string, extra: string[]): string => {
+    execFileSync("openssl", ["req", "-new", "-key", keyFile, "-subj", "/CN=csr.example/O=Acme/C=DE", ...extra, "-out", name], { cwd: pki.dir, stdio: "pipe" });
+    return readFileSync(join(pki.dir, name), "utf8");
+  };
+  const csrEc = csr("a.csr", "leaf.key", ["-addext", "subjectAltName=DNS:a.example,URI:spiffe://td/x,IP:10.1.1.1,email:x@y.z", "-addext", "keyUsage=critical,digitalSignature", "-addext", "1.2.3.4=ASN1:UTF8String:hi"]);
+  const csrRsa = csr("b.csr", "rsa.key", []);
+  const csrEd = csr("c.csr", "ed.key", ["-addext", "basicConstraints=CA:FALSE"]);
+  const csrPw = csr("d.csr", "leaf.key", ["-passin", "pass:x"]);
+  const pcr = (s: string): string => `crypto.x509.parse_certificate_request(${dyn(s)})`;
+  cases.push(
+    ...[csrEc, csrRsa, csrEd, csrPw].map((c, i) => ({ name: `csr ${i}`, expr: pcr(c) })),
+    { name: "csr base64 der", expr: pcr(der(csrEc)) },
+    { name: "csr base64 pem", expr: pcr(Buffer.from(csrRsa).toString("base64")) },
+    { name: "csr cert", expr: pcr(leaf) },
+    { name: "csr garbage", expr: pcr("garbage") },
+    { name: "csr truncated", expr: pcr(der(csrEc).slice(0, 100)) },
+  );
   return { cases, cleanup: () => pki.cleanup() };
 }

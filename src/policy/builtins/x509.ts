@@ -348,6 +348,93 @@ export function parseCertificate(der: Uint8Array): ParsedCert {
   return { json: out, der };
 }
 
+function attrValue(n: Node): unknown {
+  switch (n.tag) {
+    case 0x04: return b64(n.body);
+    case 0x01: return (n.body[0] as number) !== 0;
+    case 0x02: return new Big(bigint(n));
+    case 0x06: return oid(n);
+    case 0x0c: case 0x13: case 0x16: case 0x14: case 0x1e: return text(n);
+    default: return b64(n.raw);
+  }
+}
+
+/** Go's x509.ParseCertificateRequest, as JSON. */
+export function parseCertificateRequest(der: Uint8Array): Record<string, unknown> {
+  const csr = readNode(der);
+  const [info, sigAlg, sigValue] = children(csr) as [Node, Node, Node];
+  if (info === undefined || sigAlg === undefined || sigValue === undefined) throw new DerError("malformed certificate request");
+  const [version, subject, spki, attrs] = children(info) as [Node, Node, Node, Node | undefined];
+  if (spki === undefined) throw new DerError("malformed certificate request info");
+  const sigOid = oidStr(oid(children(sigAlg)[0] as Node));
+  const sigAlgNum = sigOid === "1.2.840.113549.1.1.10" ? pssAlgorithm(children(sigAlg)[1]) : (SIG_ALGS[sigOid] ?? 0);
+  const pk = publicKey(spki);
+  const attributes: unknown[] = [];
+  const extensions: unknown[] = [];
+  const san = { DNSNames: [] as string[], EmailAddresses: [] as string[], IPAddresses: [] as string[], URIs: [] as string[] };
+  for (const attr of attrs?.tag === 0xa0 ? children(attrs) : []) {
+    const [type, values] = children(attr) as [Node, Node | undefined];
+    if (type === undefined || values === undefined) continue;
+    const id = oid(type);
+    // Go reads each value as a SEQUENCE of {type, value} pairs; an attribute of another shape is skipped.
+    try {
+      const value = children(values).map((v) => {
+        if (v.tag !== 0x30) throw new DerError("not a sequence");
+        return children(v).map((pair) => {
+          const [t, x] = children(pair) as [Node, Node | undefined];
+          if (pair.tag !== 0x30 || t?.tag !== 0x06 || x === undefined) throw new DerError("not a pair");
+          return { Type: oid(t), Value: attrValue(x) };
+        });
+      });
+      attributes.push({ Type: id, Value: value });
+    } catch {
+      continue;
+    }
+    if (oidStr(id) !== "1.2.840.113549.1.9.14") continue;
+    for (const set of children(values)) {
+      for (const ext of children(set)) {
+        const ps = children(ext);
+        const extId = oid(ps[0] as Node);
+        const critical = ps[1]?.tag === 0x01 ? (ps[1].body[0] as number) !== 0 : false;
+        const body = (ps[ps.length - 1] as Node).body;
+        extensions.push({ Id: extId, Critical: critical, Value: b64(body) });
+        if (oidStr(extId) === "2.5.29.17") generalNames(readNode(body), san);
+      }
+    }
+  }
+  return {
+    Raw: b64(csr.raw), RawTBSCertificateRequest: b64(info.raw), RawSubjectPublicKeyInfo: b64(spki.raw), RawSubject: b64(subject.raw),
+    Version: Number(bigint(version)), Signature: b64(sigValue.body.subarray(1)), SignatureAlgorithm: sigAlgNum,
+    PublicKeyAlgorithm: pk.alg, PublicKey: pk.key, Subject: pkixName(subject), Attributes: nullIfEmpty(attributes),
+    Extensions: nullIfEmpty(extensions), ExtraExtensions: null, DNSNames: nullIfEmpty(san.DNSNames),
+    EmailAddresses: nullIfEmpty(san.EmailAddresses), IPAddresses: nullIfEmpty(san.IPAddresses), URIs: nullIfEmpty(san.URIs.map(goUrl)),
+  };
+}
+
+function certificateRequest(x: unknown): ArrayBuffer {
+  const b = "crypto.x509.parse_certificate_request";
+  const s = stringOperand(b, x, 1);
+  let bytes: Buffer;
+  if (s.startsWith("-----BEGIN CERTIFICATE REQUEST-----")) bytes = Buffer.from(s, "latin1");
+  else {
+    const d = goBase64Decode(s, false);
+    if (d === undefined) throw new BuiltinError(b, "illegal base64 data");
+    bytes = d;
+  }
+  const text = bytes.toString("latin1");
+  const m = /-----BEGIN ([^-\r\n]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text);
+  let der: Uint8Array = bytes;
+  if (m !== null) {
+    if (m[1] !== "CERTIFICATE REQUEST") throw new BuiltinError(b, "invalid PEM-encoded certificate signing request");
+    der = Buffer.from((m[2] as string).replace(/\s+/g, ""), "base64");
+  }
+  try {
+    return exactNumber(toJson(parseCertificateRequest(der)));
+  } catch (e) {
+    throw new BuiltinError(b, `x509: malformed certificate request: ${(e as Error).message}`);
+  }
+}
+
 /** OPA's getX509CertsFromString: PEM, or base64 of PEM or of (concatenated) DER. */
 function certsFromString(builtin: string, s: string): ParsedCert[] {
   let pem = s;
@@ -541,6 +628,7 @@ export function x509Builtins(scope: EvalScope): Record<string, BuiltinFn> {
       if (chain === undefined) return [false, []];
       return exactNumber(`[true,${new TextDecoder().decode(certList(chain))}]`);
     },
+    "crypto.x509.parse_certificate_request": certificateRequest,
     "crypto.x509.parse_and_verify_certificates_with_options": (x: unknown, o: unknown) => {
       const b = "crypto.x509.parse_and_verify_certificates_with_options";
       const s = stringOperand(b, x, 1);
