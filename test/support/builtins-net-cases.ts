@@ -351,3 +351,24 @@ export function graphqlCases(): Case[] {
   out.push(...cases("gql types", [`graphql.parse_query(${dyn(1)})`, `graphql.is_valid(${dyn(1)}, "type Query { a: Int }")`, `graphql.schema_is_valid(${dyn(1)})`]));
   return out;
 }
+
+export function regexCases(): Case[] {
+  const replaces: [string, string, string][] = [
+    ["abc-123", "[0-9]+", "<$0>"], ["abc-123", "(?P<w>[a-z]+)-(\\d+)", "${2}_$w"], ["aaa", "a*", "x"], ["abc", "(b)", "$1x"],
+    ["abc", "(b)", "${1}x"], ["abc", "(?i)B", "X"], ["abc", "(", "X"], ["a.b", "\\.", "$$"], ["a.b", "\\.", "$"], ["a.b", "\\.", "${"],
+    ["a.b", "\\.", "$9"], ["banana", "(an)+", "<$1>"], ["héllo wörld", "[^a-z ]", "?"], ["🦙a🦙", ".", "x"], ["x\ny", "^y", "Y"],
+    ["x\ny", "(?m)^y", "Y"], ["x\ny", "x.y", "Z"], ["x\ny", "(?s)x.y", "Z"], ["abc", "\\Aa", "A"], ["abc", "c\\z", "C"], ["a+b", "\\Q+\\E", "-"],
+    ["ab12", "[[:alpha:]]+", "L"], ["ab12", "[[:digit:]]", "D"], ["aB", "\\pL", "l"], ["abc", "", "-"], ["abc", "b*", "-"],
+    ["path/to/file", "/", "\\"], ["tab\there", "\\s", "_"], ["ab", "(?P<x>a)(?P<y>b)", "$y$x"], ["ab", "a|ab", "X"],
+    ["foo.example.com", "^([^.]+)\\.(.*)$", "$2/$1"], ["aaa", "a{2}", "b"], ["ABC", "(?i)abc", "x"],
+  ];
+  const finds: [string, string, number][] = [
+    ["a*", "baaac", -1], ["[0-9]", "a1b2c3", 2], ["[0-9]", "a1b2c3", 0], ["[0-9]", "a1b2c3", -1], ["(", "x", -1], ["", "abc", -1],
+    ["b*", "abc", -1], [".", "🦙é", -1], ["\\w+", "hello, wörld", -1], ["(?i)X", "xXx", 2], ["a|ab", "abab", -1],
+  ];
+  return [
+    ...cases("regex.replace", replaces.map(([s, p, v]) => `regex.replace(${rego(s)}, ${dyn(p)}, ${rego(v)})`)),
+    ...cases("regex.find_n", finds.map(([p, s, n]) => `regex.find_n(${dyn(p)}, ${rego(s)}, ${n})`)),
+    ...cases("regex errors", [`regex.replace(${dyn(1)}, "a", "b")`, `regex.find_n("a", "a", ${dyn(1.5)})`]),
+  ];
+}

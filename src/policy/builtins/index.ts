@@ -21,6 +21,7 @@ import { miscBuiltins } from "./misc.ts";
 import { keyBuiltins } from "./keys.ts";
 import { netBuiltins } from "./net.ts";
 import { randomBuiltins } from "./random.ts";
+import { regexBuiltins } from "./regex.ts";
 import { semverBuiltins } from "./semver.ts";
 import { unitsBuiltins } from "./units.ts";
 import { stringsBuiltins } from "./strings.ts";
@@ -98,6 +99,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...keyBuiltins(),
     ...miscBuiltins(),
     ...graphqlBuiltins(),
+    ...regexBuiltins(),
   };
 }
 
