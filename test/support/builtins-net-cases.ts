@@ -372,3 +372,35 @@ export function regexCases(): Case[] {
     ...cases("regex errors", [`regex.replace(${dyn(1)}, "a", "b")`, `regex.find_n("a", "a", ${dyn(1.5)})`]),
   ];
 }
+
+import { generateKeyPairSync } from "node:crypto";
+
+export function jwtSignCases(): Case[] {
+  const jwkOf = (k: import("node:crypto").KeyObject): Record<string, unknown> => k.export({ format: "jwk" }) as Record<string, unknown>;
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const ec384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
+  const ed = generateKeyPairSync("ed25519");
+  const oct = { kty: "oct", k: "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow" };
+  const payload = { sub: "x", iat: 1, a: { z: 1, b: [2, "<&>"] }, n: null, f: 1.5, "é": "\u2028" };
+  const pem = (k: import("node:crypto").KeyObject): string => k.export({ type: "spki", format: "pem" }).toString();
+  const out: Case[] = [];
+  for (const alg of ["HS256", "HS384", "HS512"]) out.push({ name: `sign ${alg}`, expr: `io.jwt.encode_sign({"typ": "JWT", "alg": "${alg}"}, ${dyn(payload)}, ${dyn(oct)})` });
+  for (const alg of ["RS256", "RS384", "RS512"]) out.push({ name: `sign ${alg}`, expr: `io.jwt.encode_sign({"alg": "${alg}"}, ${dyn(payload)}, ${dyn(jwkOf(rsa.privateKey))})` });
+  out.push({ name: "sign EdDSA", expr: `io.jwt.encode_sign({"alg": "EdDSA"}, ${dyn(payload)}, ${dyn(jwkOf(ed.privateKey))})` });
+  // randomised signatures: check they verify
+  for (const [alg, key, pub] of [["PS256", rsa, rsa], ["PS512", rsa, rsa], ["ES256", ec, ec], ["ES384", ec384, ec384]] as const) {
+    const v = alg.toLowerCase();
+    out.push({ name: `sign ${alg}`, expr: `io.jwt.verify_${v}(io.jwt.encode_sign({"alg": "${alg}"}, ${dyn(payload)}, ${dyn(jwkOf(key.privateKey))}), ${rego(pem(pub.publicKey))})` });
+  }
+  out.push(
+    { name: "raw", expr: `io.jwt.encode_sign_raw(${rego('{"typ":"JWT",\r\n "alg":"HS256"}')}, ${rego('{"iss":"joe",\r\n "exp":1300819380}')}, ${rego(JSON.stringify(oct))})` },
+    { name: "decode roundtrip", expr: `io.jwt.decode(io.jwt.encode_sign({"alg": "HS256"}, {"a": 1}, ${dyn(oct)}))` },
+    { name: "none", expr: `io.jwt.encode_sign({"alg": "none"}, {"a": 1}, {})` },
+    { name: "no key", expr: `io.jwt.encode_sign({"alg": "HS256"}, {"a": 1}, ${dyn({ kty: "oct" })})` },
+    { name: "wrong key", expr: `io.jwt.encode_sign({"alg": "RS256"}, {"a": 1}, ${dyn(oct)})` },
+    { name: "no alg", expr: `io.jwt.encode_sign({"typ": "JWT"}, {"a": 1}, ${dyn(oct)})` },
+    { name: "raw bad key", expr: `io.jwt.encode_sign_raw("{}", "{}", "nope")` },
+  );
+  return out;
+}

@@ -17,6 +17,7 @@ import { encodingBuiltins } from "./encoding.ts";
 import { graphqlBuiltins } from "./graphql.ts";
 import { jsonPatchBuiltins } from "./jsonpatch.ts";
 import { jwtBuiltins } from "./jwt.ts";
+import { jwtSignBuiltins } from "./jwtsign.ts";
 import { miscBuiltins } from "./misc.ts";
 import { keyBuiltins } from "./keys.ts";
 import { netBuiltins } from "./net.ts";
@@ -100,6 +101,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...miscBuiltins(),
     ...graphqlBuiltins(),
     ...regexBuiltins(),
+    ...jwtSignBuiltins(),
   };
 }
 
