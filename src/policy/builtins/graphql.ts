@@ -188,21 +188,42 @@ function parseDoc(builtin: string, src: string): DocumentNode {
   }
 }
 
+interface CompiledSchema {
+  readonly doc: DocumentNode;
+  readonly schema?: GraphQLSchema;
+  /** Why the schema is unusable, if it is. */
+  readonly problem?: string;
+}
+
+// A policy checks queries against the same schema text again and again:
+// building it is most of a call's cost, so the last few are kept.
+const schemas = new Map<string, CompiledSchema>();
+
+function compileSchema(builtin: string, text: string): CompiledSchema {
+  const hit = schemas.get(text);
+  if (hit !== undefined) return hit;
+  const doc = parseDoc(builtin, text);
+  schemaDocument(doc); // rejects query definitions in a schema
+  let compiled: CompiledSchema;
+  try {
+    const schema = gql().buildASTSchema(doc);
+    const problems = schemaProblems(schema);
+    compiled = problems.length > 0 ? { doc, problem: problems[0] as string } : { doc, schema };
+  } catch (e) {
+    compiled = { doc, problem: (e as Error).message };
+  }
+  if (schemas.size >= 16) schemas.delete(schemas.keys().next().value as string);
+  schemas.set(text, compiled);
+  return compiled;
+}
+
 /** Parses and validates; throws on any problem. */
 function check(builtin: string, q: unknown, s: unknown): { query: DocumentNode; schema: DocumentNode } {
   const query = parseDoc(builtin, stringOperand(builtin, q, 1));
-  const schemaDoc = parseDoc(builtin, stringOperand(builtin, s, 2));
-  const schemaJson = schemaDocument(schemaDoc);
+  const compiled = compileSchema(builtin, stringOperand(builtin, s, 2));
   queryDocument(query); // rejects schema definitions in the query
-  void schemaJson;
-  let schema: GraphQLSchema;
-  try {
-    schema = gql().buildASTSchema(schemaDoc);
-  } catch (e) {
-    throw new BuiltinError(builtin, (e as Error).message);
-  }
-  const schemaErrors = schemaProblems(schema);
-  if (schemaErrors.length > 0) throw new BuiltinError(builtin, schemaErrors[0] as string);
+  if (compiled.schema === undefined) throw new BuiltinError(builtin, compiled.problem ?? "invalid schema");
+  const schema = compiled.schema;
   // gqlparser also refuses an operation whose root type the schema lacks.
   for (const d of query.definitions) {
     if (d.kind === Kind.OPERATION_DEFINITION && schema.getRootType(d.operation) === undefined) {
@@ -211,7 +232,7 @@ function check(builtin: string, q: unknown, s: unknown): { query: DocumentNode; 
   }
   const errors = gql().validate(schema, query);
   if (errors.length > 0) throw new BuiltinError(builtin, `${errors[0]?.message} in GraphQL query string`);
-  return { query, schema: schemaDoc };
+  return { query, schema: compiled.doc };
 }
 
 /** graphql-js's schema validation, less what gqlparser allows: a schema without a Query type. */
@@ -222,9 +243,7 @@ function schemaProblems(schema: GraphQLSchema): string[] {
 function schemaValid(s: unknown): boolean {
   if (typeof s !== "string") return false;
   try {
-    const doc = gql().parse(s, { noLocation: true });
-    schemaDocument(doc);
-    return schemaProblems(gql().buildASTSchema(doc)).length === 0;
+    return compileSchema("graphql.schema_is_valid", s).schema !== undefined;
   } catch {
     return false;
   }
