@@ -22,7 +22,7 @@ import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { OPA, REPO_ROOT, buildWasm, casesModule, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
 import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
-import { graphqlCases, jsonPatchCases, jwtSignCases, miscCases, netCases, regexCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
+import { graphqlCases, jsonPatchCases, jwtSignCases, marshalCases, miscCases, netCases, regexCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 import { x509Cases } from "./support/builtins-x509-cases.ts";
 
@@ -92,6 +92,9 @@ describe("host builtins match opa eval", () => {
   });
   it("io.jwt.encode_sign, io.jwt.encode_sign_raw", { timeout: TIMEOUT }, async () => {
     expect(await differential("signcases", jwtSignCases())).toEqual([]);
+  });
+  it("json.marshal_with_options", { timeout: TIMEOUT }, async () => {
+    expect(await differential("marshalcases", marshalCases())).toEqual([]);
   });
   it("json.patch", { timeout: TIMEOUT }, async () => {
     expect(await differential("patchcases", jsonPatchCases())).toEqual([]);

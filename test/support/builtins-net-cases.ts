@@ -404,3 +404,15 @@ export function jwtSignCases(): Case[] {
   );
   return out;
 }
+
+export function marshalCases(): Case[] {
+  const docs: unknown[] = [{ b: [1, 2.5, { c: "<x>&" }], a: null, "é": "\u2028", z: {}, y: [] }, [], {}, "s", 1, null, true, [[1, [2]], { a: { b: {} } }]];
+  const optss: unknown[] = [
+    { pretty: true, indent: "  ", prefix: ">" }, { pretty: false }, {}, { indent: "\t" }, { pretty: true }, { prefix: "x" },
+    { pretty: false, indent: "  " }, { indent: "" }, { foo: 1 }, { pretty: "yes" }, { indent: 1 },
+  ];
+  const out: Case[] = [];
+  docs.forEach((d, i) => optss.forEach((o, j) => out.push({ name: `marshal ${i} ${j}`, expr: `json.marshal_with_options(${dyn(d)}, ${dyn(o)})` })));
+  out.push({ name: "marshal type", expr: `json.marshal_with_options(1, ${dyn([1])})` });
+  return out;
+}

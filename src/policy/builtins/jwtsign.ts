@@ -20,6 +20,43 @@ export function goJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Go's json.MarshalIndent (without the prefix of the first line, as Go). */
+export function goJsonIndent(v: unknown, prefix: string, indent: string, depth = 0): string {
+  const nl = (d: number): string => `\n${prefix}${indent.repeat(d)}`;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return "[]";
+    return `[${v.map((x) => nl(depth + 1) + goJsonIndent(x, prefix, indent, depth + 1)).join(",")}${nl(depth)}]`;
+  }
+  if (v !== null && typeof v === "object") {
+    const keys = Object.keys(v).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    if (keys.length === 0) return "{}";
+    const items = keys.map((k) => `${nl(depth + 1)}${goString(k)}: ${goJsonIndent((v as Record<string, unknown>)[k], prefix, indent, depth + 1)}`);
+    return `{${items.join(",")}${nl(depth)}}`;
+  }
+  return goJson(v);
+}
+
+function marshalWithOptions(x: unknown, o: unknown): string {
+  const b = "json.marshal_with_options";
+  const opts = objectOperand(b, o, 2);
+  let indent = "\t";
+  let prefix = "";
+  let implicit = false;
+  let explicit: boolean | undefined;
+  for (const [k, v] of Object.entries(opts)) {
+    if (k === "prefix" || k === "indent") {
+      if (typeof v !== "string") throw new BuiltinError(b, `operand 2 key ${k} failed cast to string`);
+      if (k === "prefix") prefix = v;
+      else indent = v;
+      implicit = true;
+    } else if (k === "pretty") {
+      if (typeof v !== "boolean") throw new BuiltinError(b, `operand 2 key ${k} failed cast to bool`);
+      explicit = v;
+    } else throw new BuiltinError(b, `operand 2 object contained unknown key ${k}`);
+  }
+  return (explicit ?? implicit) ? prefix + goJsonIndent(x, prefix, indent) : goJson(x);
+}
+
 function goString(s: string): string {
   return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
@@ -66,6 +103,7 @@ export function jwtSignBuiltins(): Record<string, BuiltinFn> {
       const key = objectOperand(b, k, 3);
       return signToken(b, goJson(header), goJson(payload), key);
     },
+    "json.marshal_with_options": marshalWithOptions,
     "io.jwt.encode_sign_raw": (h: unknown, p: unknown, k: unknown) => {
       const b = "io.jwt.encode_sign_raw";
       const header = stringOperand(b, h, 1);
