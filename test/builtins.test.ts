@@ -156,6 +156,16 @@ describe("a failing builtin is undefined, as in OPA's default (non-strict) mode"
   });
 });
 
+describe("what stays an evaluation error outside strict mode", () => {
+  it("running out of wasm memory for a builtin's answer", { timeout: TIMEOUT }, async () => {
+    const cases: Case[] = [{ name: "big", expr: `count(net.cidr_expand("10.0.0.0/16"))` }];
+    const host = createHostBuiltins();
+    const policy = await loadPolicy(buildWasm("oom", cases), { initial: 5, maximum: 12 }, host);
+    host.beginEvaluation();
+    expect(() => policy.evaluate({}, "oom/c0")).toThrow();
+  });
+});
+
 describe("uuid.rfc4122 and rand.intn: random, but one answer per argument within an evaluation", () => {
   const cases: Case[] = [
     {

@@ -18,7 +18,9 @@ interface Exports {
 }
 interface WasmNs {
   instantiate(m: unknown, imports: Imports): Promise<unknown>;
+  RuntimeError: new () => Error;
 }
+const wasmRuntimeError = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly.RuntimeError;
 
 function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean): void {
   const env = imports.env;
@@ -34,8 +36,10 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
         try {
           addr = call(...args);
         } catch (e) {
-          // "not implemented" stays an error; such policies are refused at load anyway.
-          if (e !== null && typeof e === "object" && String((e as { message?: unknown }).message).startsWith("not implemented")) throw e;
+          // Only a builtin's own failure (an Error it threw) is undefined. opa-wasm's
+          // aborts (out of wasm memory, a result it cannot load) are thrown as
+          // strings or traps and stay evaluation errors, as does "not implemented".
+          if (!(e instanceof Error) || (e as object) instanceof wasmRuntimeError || e instanceof RangeError) throw e;
           return 0;
         }
       }
