@@ -260,6 +260,20 @@ describe("which builtins are provided", () => {
     for (const name of ["json.match_schema", "http.send", "sprintf", "base64url.decode", "count"]) expect(isHostBuiltin(name)).toBe(false);
   });
 
+  it("of every builtin opa 1.19.1 knows, leaves only these to be refused at load", { timeout: TIMEOUT }, () => {
+    const all = JSON.parse(runOpa(["capabilities", "--current"])) as { builtins: { name: string; infix?: string; deprecated?: boolean; decl?: { args?: unknown[] } }[] };
+    const calls: Case[] = all.builtins
+      .filter((b) => !b.infix && !b.deprecated && !b.name.startsWith("internal.") && b.name !== "print")
+      .map((b) => ({ name: b.name, expr: `${b.name}(${Array.from({ length: b.decl?.args?.length ?? 0 }, (_, i) => `input.a${i}`).join(", ")})` }));
+    const required = requiredBuiltins(buildWasm("everything", calls));
+    expect(required.length).toBe(97);
+    expect(missingBuiltins(required)).toEqual([
+      "graph.reachable_paths", "http.send", "json.match_schema", "json.verify_schema", "net.lookup_ip_addr", "opa.runtime",
+      "providers.aws.sign_req", "regex.globs_match", "regex.template_match", "rego.parse_module", "strings.render_template",
+      "uri.is_valid", "uri.parse",
+    ]);
+  });
+
   it("covers the builtins the brief asks for", () => {
     const wanted = [
       "time.now_ns", "time.parse_rfc3339_ns", "time.date", "time.clock", "time.weekday", "time.add_date", "time.diff",
