@@ -22,7 +22,7 @@ import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { OPA, REPO_ROOT, buildWasm, casesModule, comparable, opaEvalCases, rego, runOpa, wasmEvalCases } from "./support/builtins-opa.ts";
 import { cryptoCases, dyn, encodingCases, stringsCases, timeCases, urlqueryCases } from "./support/builtins-cases.ts";
 import { jwtCases, jwtDivergences } from "./support/builtins-jwt-cases.ts";
-import { graphqlCases, jsonPatchCases, jwtSignCases, marshalCases, miscCases, netCases, regexCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
+import { graphqlCases, jsonPatchCases, jwtSignCases, marshalCases, miscCases, netCases, regexCases, uriCases, semverCases, timeFormatCases, unitsCases, uuidCases } from "./support/builtins-net-cases.ts";
 import { rsaKey, token } from "./support/builtins-keys.ts";
 import { x509Cases } from "./support/builtins-x509-cases.ts";
 
@@ -95,6 +95,9 @@ describe("host builtins match opa eval", () => {
   });
   it("json.marshal_with_options", { timeout: TIMEOUT }, async () => {
     expect(await differential("marshalcases", marshalCases())).toEqual([]);
+  });
+  it("uri.parse, uri.is_valid (Go's url.Parse)", { timeout: TIMEOUT }, async () => {
+    expect(await differential("uricases", uriCases())).toEqual([]);
   });
   it("json.patch", { timeout: TIMEOUT }, async () => {
     expect(await differential("patchcases", jsonPatchCases())).toEqual([]);
@@ -270,7 +273,6 @@ describe("which builtins are provided", () => {
     expect(missingBuiltins(required)).toEqual([
       "graph.reachable_paths", "http.send", "json.match_schema", "json.verify_schema", "net.lookup_ip_addr", "opa.runtime",
       "providers.aws.sign_req", "regex.globs_match", "regex.template_match", "rego.parse_module", "strings.render_template",
-      "uri.is_valid", "uri.parse",
     ]);
   });
 

@@ -416,3 +416,20 @@ export function marshalCases(): Case[] {
   out.push({ name: "marshal type", expr: `json.marshal_with_options(1, ${dyn([1])})` });
   return out;
 }
+
+const URIS = [
+  "https://user:pw@example.com:8443/a/b%20c?x=1&y=2#frag", "http://[::1]:80/p", "http://[::1%25eth0]/p", "mailto:a@b.c", "/rel/path?q",
+  "rel/path", "a:b/c", "::nope", "http://exa mple.com/", "http://example.com:port/", "http://h/%zz", "http://h/a%2Fb", "http://h/a b",
+  "HTTP://H/x", "http://h?", "http://h/#", "", "*", "http://h/\u007f", "//host/p", "///p", "http://%41.com/", "http://a%C3%A9.com/",
+  "http://h/é", "http://h:/x", "http://[::1/x", "http://h/a#b%zz", "https://h/p?a=%zz", "http://us{er@h/", "http://u%zz@h/",
+  "http://h/p?", "http://h/p??", "1http://h", "+x:y", "spiffe://td.example/ns/a/sa/b", "urn:isbn:123", "http://h/%e9", "http://h/#a b",
+  "http://h/#%41", "http://[fe80::1%25en0]:8080/", "http://h/p;x=1", "?only", "#only", "http://:80/", "http://h|x/", "http://h/a\\b",
+];
+
+export function uriCases(): Case[] {
+  return [
+    ...cases("uri.parse", URIS.map((u) => `uri.parse(${dyn(u)})`)),
+    ...cases("uri.is_valid", [...URIS.map((u) => `uri.is_valid(${dyn(u)})`), `uri.is_valid(${dyn(1)})`]),
+    ...cases("uri type", [`uri.parse(${dyn(1)})`]),
+  ];
+}

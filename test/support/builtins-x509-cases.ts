@@ -28,7 +28,7 @@ export function x509Cases(): { cases: Case[]; cleanup: () => void } {
   const leaf = pki.leaf(inter, { dns: ["api.example", "*.svc.example"], extra: ["1.2.3.4=ASN1:NULL", "certificatePolicies=1.2.3.4.5,2.23.140.1.2.1", "authorityInfoAccess=OCSP;URI:http://ocsp.example/,caIssuers;URI:http://ca.example/ca.crt", "crlDistributionPoints=URI:http://crl.example/a.crl"] });
   const clientOnly = pki.leaf(inter, { extKeyUsage: "clientAuth" });
   const expired = pki.leaf(inter, { notBefore: new Date(Date.now() - 48 * HOUR), notAfter: new Date(Date.now() - 24 * HOUR) });
-  const direct = pki.leaf(root, { uris: ["spiffe://td.example/ns/a/sa/b", "https://user@h.example:8443/p/a%20b?q=1#frag", "urn:x:y"], keyUsage: null, extKeyUsage: null });
+  const direct = pki.leaf(root, { uris: ["spiffe://td.example/ns/a/sa/b", "https://user@h.example:8443/p/a%20b?q=1#frag", "urn:x:y", "x:/omit/host", "http://h/a%2Fb?#f%41"], keyUsage: null, extKeyUsage: null });
   const other = pki.ca("other.example");
   const rsa = selfSigned(pki, "rsa", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"], ["subjectAltName=IP:10.0.0.1,IP:::1,IP:::ffff:1.2.3.4,email:a@b.c", "keyUsage=digitalSignature,keyEncipherment,keyCertSign,decipherOnly", "extendedKeyUsage=serverAuth,codeSigning,1.2.3.4.5", "basicConstraints=critical,CA:TRUE,pathlen:0"]);
   const pss = selfSigned(pki, "pss", ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:1024"], []);

@@ -28,6 +28,7 @@ import { unitsBuiltins } from "./units.ts";
 import { stringsBuiltins } from "./strings.ts";
 import { timeBuiltins, wallClockNs } from "./time.ts";
 import { timeFormatBuiltins } from "./timeformat.ts";
+import { urlBuiltins } from "./url.ts";
 import { urlqueryBuiltins } from "./urlquery.ts";
 import { x509Builtins } from "./x509.ts";
 
@@ -102,6 +103,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...graphqlBuiltins(),
     ...regexBuiltins(),
     ...jwtSignBuiltins(),
+    ...urlBuiltins(),
   };
 }
 

@@ -12,7 +12,8 @@
 import { X509Certificate, createPublicKey } from "node:crypto";
 import type { BuiltinFn, EvalScope } from "./index.ts";
 import { type Node, DerError, bigint, children, oid, readNode, text, time } from "./der.ts";
-import { BuiltinError, exactNumber, goBase64Decode, objectOperand, stringOperand } from "./util.ts";
+import { BuiltinError, exactNumber, goBase64Decode, goBytesToString, objectOperand, stringOperand } from "./util.ts";
+import { type GoUrl, parseGoUrl } from "./url.ts";
 
 /** A number too big for a double, written as its digits. */
 class Big {
@@ -103,41 +104,20 @@ function ipString(b: Uint8Array): string {
   return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
 
-/** Go's url.URL as JSON, for the URIs of a SAN (url.Parse, simplified: RawPath is left empty). */
+/** Go's url.URL as JSON, for the URIs of a SAN; a URI Go cannot parse fails the certificate, as in Go. */
 function goUrl(s: string): Record<string, unknown> {
-  const u: Record<string, unknown> = {
-    Scheme: "", Opaque: "", User: null, Host: "", Path: "", RawPath: "", OmitHost: false, ForceQuery: false, RawQuery: "", Fragment: "", RawFragment: "",
+  let u: GoUrl;
+  try {
+    u = parseGoUrl(Buffer.from(s, "utf8").toString("latin1"));
+  } catch (e) {
+    throw new DerError(`cannot parse URI ${JSON.stringify(s)}: ${(e as Error).message}`);
+  }
+  const t = (b: string): string => goBytesToString(Buffer.from(b, "latin1"));
+  return {
+    Scheme: t(u.scheme), Opaque: t(u.opaque), User: u.user ? {} : null, Host: t(u.host), Path: t(u.path), RawPath: t(u.rawPath),
+    OmitHost: u.omitHost, ForceQuery: u.forceQuery,
+    RawQuery: t(u.rawQuery), Fragment: t(u.fragment), RawFragment: t(u.rawFragment),
   };
-  let rest = s;
-  const hash = rest.indexOf("#");
-  if (hash >= 0) {
-    u.Fragment = decodeURIComponent(rest.slice(hash + 1));
-    rest = rest.slice(0, hash);
-  }
-  const sm = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(rest);
-  if (sm) {
-    u.Scheme = (sm[1] as string).toLowerCase();
-    rest = rest.slice(sm[0].length);
-  }
-  const q = rest.indexOf("?");
-  if (q >= 0) {
-    u.RawQuery = rest.slice(q + 1);
-    if (u.RawQuery === "") u.ForceQuery = true;
-    rest = rest.slice(0, q);
-  }
-  if (u.Scheme !== "" && !rest.startsWith("/")) {
-    u.Opaque = rest;
-    return u;
-  }
-  if (rest.startsWith("//")) {
-    const auth = rest.slice(2).split("/")[0] as string;
-    rest = rest.slice(2 + auth.length);
-    const at = auth.lastIndexOf("@");
-    if (at >= 0) u.User = {};
-    u.Host = at >= 0 ? auth.slice(at + 1) : auth;
-  }
-  u.Path = decodeURIComponent(rest);
-  return u;
 }
 
 function generalNames(n: Node, into: { DNSNames: string[]; EmailAddresses: string[]; IPAddresses: string[]; URIs: string[] }): void {
