@@ -433,3 +433,13 @@ export function uriCases(): Case[] {
     ...cases("uri type", [`uri.parse(${dyn(1)})`]),
   ];
 }
+
+export function templateCases(): Case[] {
+  const t: [string, string, string, string][] = [
+    ["urn:foo:{.*}", "urn:foo:bar:baz", "{", "}"], ["urn:foo.bar.com:{.*}", "urn:foo.bar.com:bar:baz", "{", "}"],
+    ["urn:foo.bar.com:{.*}", "urn:fooXbar.com:bar", "{", "}"], ["/api/<[a-z]+>/v<[0-9]+>", "/api/users/v2", "<", ">"],
+    ["/api/<[a-z]+>/v<[0-9]+>", "/api/Users/v2", "<", ">"], ["a{b", "ab", "{", "}"], ["a}b", "ab", "{", "}"], ["{[0-9]{2,3}}", "123", "{", "}"],
+    ["{[0-9]{2,3}}", "1234", "{", "}"], ["x{(}", "x(", "{", "}"], ["x", "x", "{{", "}"], ["pre(fix)$", "pre(fix)$", "{", "}"], ["é{.}", "éa", "{", "}"],
+  ];
+  return cases("regex.template_match", t.map(([a, v, s, e]) => `regex.template_match(${dyn(a)}, ${rego(v)}, ${dyn(s)}, ${dyn(e)})`));
+}

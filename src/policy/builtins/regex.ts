@@ -160,8 +160,46 @@ function expand(template: string, m: RegExpExecArray): string {
   return out + t;
 }
 
+/** gorilla/mux's template compiler, as OPA forked it: {…} parts are patterns, the rest literal. */
+function templateMatch(t: unknown, v: unknown, ds: unknown, de: unknown): boolean {
+  const b = "regex.template_match";
+  const tpl = stringOperand(b, t, 1);
+  const value = stringOperand(b, v, 2);
+  const start = stringOperand(b, ds, 3);
+  const end = stringOperand(b, de, 4);
+  if (Buffer.byteLength(start) !== 1) throw new BuiltinError(b, `start delimiter has to be exactly one character long but is ${Buffer.byteLength(start)} long`);
+  if (Buffer.byteLength(end) !== 1) throw new BuiltinError(b, `end delimiter has to be exactly one character long but is ${Buffer.byteLength(start)} long`);
+  const idxs: number[] = [];
+  let level = 0;
+  let idx = 0;
+  for (let i = 0; i < tpl.length; i++) {
+    if (tpl[i] === start) {
+      if (++level === 1) idx = i;
+    } else if (tpl[i] === end) {
+      if (--level === 0) idxs.push(idx, i + 1);
+      else if (level < 0) throw new BuiltinError(b, `unbalanced braces in ${JSON.stringify(tpl)}`);
+    }
+  }
+  if (level !== 0) throw new BuiltinError(b, `unbalanced braces in ${JSON.stringify(tpl)}`);
+  const quote = (x: string): string => x.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
+  let pattern = "^";
+  let last = 0;
+  for (let i = 0; i < idxs.length; i += 2) {
+    const raw = tpl.slice(last, idxs[i]);
+    last = idxs[i + 1] as number;
+    const part = tpl.slice((idxs[i] as number) + 1, last - 1);
+    compile(b, `^${part}$`); // each part must compile on its own, as in OPA
+    pattern += `${quote(raw)}(${part})`;
+  }
+  pattern += `${quote(tpl.slice(last))}$`;
+  const re = compile(b, pattern);
+  re.lastIndex = 0;
+  return re.exec(value) !== null;
+}
+
 export function regexBuiltins(): Record<string, BuiltinFn> {
   return {
+    "regex.template_match": templateMatch,
     "regex.replace": (s: unknown, p: unknown, v: unknown) => {
       const b = "regex.replace";
       const str = stringOperand(b, s, 1);
