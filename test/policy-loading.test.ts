@@ -361,3 +361,38 @@ allow {
     await expect(startInProcess({ policy: dir })).rejects.toThrow(/opa build failed/);
   });
 });
+
+describe('host builtins through the engine', () => {
+  let files: ReturnType<typeof readBundleArchive>;
+  beforeAll(() => {
+    const dir = join(tmp, 'hostbuiltins');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'p.rego'),
+      [
+        'package p',
+        '',
+        'default token := "none"',
+        'token := "bad token" if not io.jwt.decode(input.t)',
+        'nets := net.cidr_merge(["10.0.0.0/9", "10.128.0.0/9"])',
+        'result := {"token": token, "merged": nets == {"10.0.0.0/8"}, "member": nets["10.0.0.0/8"] == "10.0.0.0/8", "id": uuid.rfc4122("k")}',
+        '',
+      ].join('\n'),
+    );
+    files = readBundleArchive(compileRegoDirectory(dir, ['p/result']));
+  });
+
+  it('a failing builtin is undefined by default, and fails the evaluation with strictBuiltinErrors', async () => {
+    const lenient = await PolicyEngine.load(files, { requiredEntrypoints: ['p/result'], maxMemoryPages: 256 });
+    const [first] = lenient.evaluate({ t: 'garbage' }, 'p/result') as { result: Record<string, unknown> }[];
+    expect(first?.result).toMatchObject({ token: 'bad token', merged: true, member: true });
+    const strict = await PolicyEngine.load(files, { requiredEntrypoints: ['p/result'], maxMemoryPages: 256, strictBuiltinErrors: true });
+    expect(() => strict.evaluate({ t: 'garbage' }, 'p/result')).toThrow(/io\.jwt\.decode/);
+  });
+
+  it('a policy drawing random numbers is not cached like a pure one', async () => {
+    const engine = await PolicyEngine.load(files, { requiredEntrypoints: ['p/result'], maxMemoryPages: 256 });
+    expect(engine.hostBuiltinsUsed).toEqual(expect.arrayContaining(['uuid.rfc4122', 'net.cidr_merge', 'io.jwt.decode']));
+    expect(engine.timeDependent).toBe(true);
+  });
+});

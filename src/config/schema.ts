@@ -46,6 +46,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'policy.rego_version', type: 'enum', values: ['v1', 'v0'], default: 'v1', doc: 'Rego syntax of a Rego directory in policy.path or shadow.path: "v1" (OPA 1.x, `if` and `contains` required), or "v0" for policies written before OPA 1.0 (`allow { ... }`, `default allow = false`), compiled with opa build --v0-compatible (opa-envoy-plugin\'s --v0-compatible). Bundles and .wasm files are compiled already and are not affected.' },
   { key: 'policy.opa', type: 'string', default: '', doc: 'opa binary used to compile Rego. Empty: $ZTAUTHZ_OPA, then .tools/bin/opa, then PATH.' },
   { key: 'policy.max_memory_pages', type: 'int', default: 2048, min: 16, max: 65536, doc: 'Upper bound on the policy\'s wasm memory in 64 KiB pages (2048 = 128 MiB); an evaluation that needs more fails and is denied.' },
+  { key: 'policy.strict_builtin_errors', type: 'bool', default: false, doc: 'false (as opa-envoy-plugin and opa eval): a builtin that fails (a malformed token to io.jwt.decode, bad base64…) makes its expression undefined and evaluation goes on. true (opa eval --strict-builtin-errors): the evaluation fails, a policy_error handled as decision.on_error says.' },
   { key: 'policy.watch', type: 'bool', default: true, doc: 'Watch policy.path and hot-swap it when it changes; a change that does not load completely is rejected and the old policy keeps serving.' },
   { key: 'policy.watch_debounce_ms', type: 'int', default: 200, min: 0, max: 60000, doc: 'Quiet time after the last change before a reload (a bundle copied in place fires several events).' },
   { key: 'policy.signing_key', type: 'string', default: '', doc: 'Public key (PEM; for HS* a secret file) that verifies OPA bundle signatures (.signatures.json). Signed bundles are verified whenever it is set.' },
@@ -79,7 +80,7 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'cache.max_bytes', type: 'int', default: 64 * MiB, min: 65536, max: 16384 * MiB, doc: 'Most memory the cached decisions may take (estimated per entry).' },
   { key: 'cache.ttl_ms', type: 'int', default: 30000, min: 1, max: 86400000, doc: 'Longest life of a cached decision; shortened by a policy\'s cache_ttl_seconds result field and by the expiry of the token or certificate that identified the caller.' },
   { key: 'cache.ignore', type: 'list', default: [...VOLATILE_FIELDS], doc: 'Input fields left out of the default cache key: they change per request and, by contract, decide nothing. A policy that reads one of them (also by iterating every header) must run with a list that keeps it in the key.' },
-  { key: 'cache.time_dependent_ttl_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Cache life for decisions of policies that read the clock (time.now_ns, io.jwt.decode_verify) or call http.send (its answers depend on the outside world). 0: such decisions are not cached unless their route says so in cache.routes.' },
+  { key: 'cache.time_dependent_ttl_ms', type: 'int', default: 0, min: 0, max: 86400000, doc: 'Cache life for decisions of policies that read the clock (time.now_ns, io.jwt.decode_verify, crypto.x509.parse_and_verify_certificates, uuid.rfc4122, rand.intn) or call http.send (its answers depend on the outside world). 0: such decisions are not cached unless their route says so in cache.routes.' },
   { key: 'cache.routes', type: 'objects', default: [], doc: 'Per-route caching: {route, key?: [input field paths, e.g. identity.spiffe_id, route.model, attributes.request.http.method], ttl_ms?}. A key list is the route author\'s statement that its policy reads nothing else; ttl_ms also allows caching a clock-reading or http.send-calling policy.' },
   { key: 'decision.dry_run', type: 'bool', default: false, aliases: ['dry-run'], doc: 'Answer every Check with OK; the decision record keeps the real decision.' },
   { key: 'decision.on_error', type: 'enum', values: ['deny', 'grpc_error'], default: 'deny', doc: '"deny": errors are PERMISSION_DENIED CheckResponses with HTTP 403, so even Envoy with failure_mode_allow denies. "grpc_error": errors are gRPC errors, as opa-envoy-plugin does (Envoy\'s failure_mode_allow/status_on_error decide).' },
@@ -149,6 +150,7 @@ export interface Config {
     rego_version: 'v1' | 'v0';
     opa: string;
     max_memory_pages: number;
+    strict_builtin_errors: boolean;
     watch: boolean;
     watch_debounce_ms: number;
     signing_key: string;

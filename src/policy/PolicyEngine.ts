@@ -1,7 +1,8 @@
 // One loaded policy: the opa-wasm instance, its data, its revision. Loading
 // checks everything that could otherwise fail at request time: entrypoints the
 // configuration needs, and builtins neither opa-wasm nor ztauthz provide.
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { EvaluationAbort, loadHostPolicy } from './builtins/load.ts';
 import type { BundleFiles } from './Bundle.ts';
 import { WasmEval } from './WasmEval.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
@@ -18,6 +19,8 @@ export interface EngineOptions {
    * it (http_send.allowed_hosts empty) such policies are refused at load.
    */
   readonly httpSend?: HttpSendRuntime | undefined;
+  /** See LoaderOptions.strictBuiltinErrors. */
+  readonly strictBuiltinErrors?: boolean | undefined;
 }
 
 /**
@@ -76,13 +79,17 @@ export class PolicyEngine {
   }
 
   static async load(bundle: BundleFiles, opts: EngineOptions): Promise<PolicyEngine> {
-    const host = createHostBuiltins();
+    const host = createHostBuiltins({ strictErrors: opts.strictBuiltinErrors === true });
+    // On the main thread http.send stops the evaluation, which is then done
+    // again on a worker (see evaluate). An EvaluationAbort, so that the
+    // undefined-on-error rule for builtins does not turn the stop into an
+    // undefined expression and let the policy go on without the response.
     const withStub = (used: readonly string[]): HostBuiltins['builtins'] =>
       used.includes('http.send')
         ? {
             ...host.builtins,
             'http.send': () => {
-              throw new Error(HTTP_SEND_OFF_THREAD);
+              throw new EvaluationAbort(HTTP_SEND_OFF_THREAD);
             },
           }
         : host.builtins;
@@ -93,7 +100,7 @@ export class PolicyEngine {
     try {
       module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(bundle.wasm);
       used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
-      policy = await loadPolicy(module as Parameters<typeof loadPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, withStub(used));
+      policy = await loadHostPolicy(module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, { builtins: withStub(used), strictErrors: host.strictErrors });
     } catch (err) {
       throw new PolicyLoadError(`policy.wasm does not load: ${errorText(err)}`);
     }
@@ -155,9 +162,20 @@ export class PolicyEngine {
   }
 }
 
-/** Builtins whose answer depends on when they are called (decode_verify checks exp/nbf against now). */
+/**
+ * Builtins whose answer depends on when they are called (decode_verify checks
+ * exp/nbf against now, parse_and_verify_certificates validity periods), or
+ * that draw random numbers: a decision using one is not cached by default.
+ */
 function isClockBuiltin(name: string): boolean {
-  return name === 'time.now_ns' || name === 'io.jwt.decode_verify';
+  return (
+    name === 'time.now_ns' ||
+    name === 'io.jwt.decode_verify' ||
+    name === 'crypto.x509.parse_and_verify_certificates' ||
+    name === 'crypto.x509.parse_and_verify_certificates_with_options' ||
+    name === 'uuid.rfc4122' ||
+    name === 'rand.intn'
+  );
 }
 
 /** opa-wasm throws strings and plain objects as well as Errors. */

@@ -13,6 +13,8 @@ import type { RegoVersion } from './OpaCompiler.ts';
 export interface LoaderOptions {
   readonly entrypoints: readonly string[];
   readonly maxMemoryPages: number;
+  /** A failing host builtin fails the evaluation instead of being undefined (opa eval --strict-builtin-errors). */
+  readonly strictBuiltinErrors?: boolean | undefined;
   readonly opa?: string | undefined;
   /** Syntax of a Rego directory (policy.rego_version). */
   readonly regoVersion?: RegoVersion | undefined;
@@ -47,7 +49,7 @@ export async function loadPolicy(path: string, opts: LoaderOptions): Promise<Pol
   } else if (opts.requireSignature) {
     throw new BundleError(`policy ${path} is not signed and policy.require_signature is set`);
   }
-  const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages, httpSend: opts.httpSend });
+  const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages, httpSend: opts.httpSend, strictBuiltinErrors: opts.strictBuiltinErrors });
   for (const entrypoint of opts.entrypoints) {
     let resultSet: unknown;
     try {

@@ -19,6 +19,7 @@ export function loaderOptions(config: Config, entrypoints: readonly string[]): L
   return {
     entrypoints,
     maxMemoryPages: p.max_memory_pages,
+    strictBuiltinErrors: p.strict_builtin_errors,
     opa: p.opa || undefined,
     regoVersion: p.rego_version,
     signingKey: p.signing_key ? readSigningKey(p.signing_key, p.signing_key_id, p.signing_alg) : undefined,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { loadPolicy } from "@open-policy-agent/opa-wasm";
+import { loadHostPolicy as loadPolicy } from "../../src/policy/builtins/load.ts";
 import type { HostBuiltins } from "../../src/policy/builtins/index.ts";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -33,7 +33,7 @@ function withTempDir<T>(f: (dir: string) => T): T {
 
 export function runOpa(args: readonly string[], input?: string): string {
   try {
-    return execFileSync(OPA, args, { encoding: "utf8", input, maxBuffer: 256 * 1024 * 1024, stdio: ["pipe", "pipe", "pipe"] });
+    return execFileSync(OPA, args, { encoding: "utf8", input, maxBuffer: 256 * 1024 * 1024, timeout: 120_000, stdio: ["pipe", "pipe", "pipe"] });
   } catch (e) {
     const { stdout, stderr } = e as { stdout?: unknown; stderr?: unknown };
     throw new Error(`opa ${args[0]} failed: ${`${String(stderr ?? "")}${String(stdout ?? "")}`.slice(0, 2000)}`);
@@ -90,7 +90,7 @@ export function buildWasm(pkg: string, cases: readonly Case[], extraModules: Rea
 
 /** Evaluates each rule through its own entrypoint, so one throw cannot mask the others. */
 export async function wasmEvalCases(wasm: Buffer, pkg: string, cases: readonly Case[], host: HostBuiltins): Promise<Outcome[]> {
-  const policy = await loadPolicy(wasm, undefined, host.builtins);
+  const policy = await loadPolicy(wasm, undefined, host);
   return cases.map((_, i): Outcome => {
     host.beginEvaluation();
     try {

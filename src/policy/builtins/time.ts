@@ -10,12 +10,14 @@ const MIN_NS = -(2n ** 63n);
 const MAX_NS = 2n ** 63n - 1n;
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
-interface ZonedTime {
+export interface ZonedTime {
   readonly ns: bigint;
   readonly zone: string;
+  /** The third element of [ns, tz, layout], for time.format. */
+  readonly layout?: string;
 }
 
-interface Fields {
+export interface Fields {
   y: number;
   m: number;
   d: number;
@@ -37,9 +39,10 @@ function inNsRange(ns: bigint): boolean {
 
 // OPA's tzTime: either ns or [ns, tz?, layout?]. The ns must be an integral
 // int64; OPA reports anything else as "timestamp too big".
-function tzTime(builtin: string, a: unknown): ZonedTime {
+export function tzTime(builtin: string, a: unknown): ZonedTime {
   let n: unknown;
   let zone = "UTC";
+  let layout: string | undefined;
   if (Array.isArray(a)) {
     if (a.length === 0) throw operandTypeError(builtin, 1, a, "either number (ns) or [number (ns), string (tz)]");
     n = a[0];
@@ -49,7 +52,7 @@ function tzTime(builtin: string, a: unknown): ZonedTime {
       zone = tz === "" ? "UTC" : tz;
       checkZone(builtin, zone);
     }
-    if (a.length > 2) stringOperand(builtin, a[2], 1);
+    if (a.length > 2) layout = stringOperand(builtin, a[2], 1);
   } else if (typeof a === "number") {
     n = a;
   } else {
@@ -59,10 +62,10 @@ function tzTime(builtin: string, a: unknown): ZonedTime {
   if (!Number.isInteger(num)) throw new BuiltinError(builtin, "timestamp too big");
   const ns = BigInt(num);
   if (!inNsRange(ns)) throw new BuiltinError(builtin, "timestamp too big");
-  return { ns, zone };
+  return layout === undefined ? { ns, zone } : { ns, zone, layout };
 }
 
-function fieldsOf(builtin: string, t: ZonedTime): Fields {
+export function fieldsOf(builtin: string, t: ZonedTime): Fields {
   const sec = floorDiv(t.ns, NS);
   const local = sec + BigInt(offsetSeconds(builtin, t.zone, sec));
   const days = Number(floorDiv(local, 86400n));
@@ -71,12 +74,12 @@ function fieldsOf(builtin: string, t: ZonedTime): Fields {
   return { y, m, d, h: Math.floor(sod / 3600), mi: Math.floor(sod / 60) % 60, s: sod % 60, nsec: t.ns - sec * NS, days };
 }
 
-function safeNs(builtin: string, ns: bigint): ArrayBuffer {
+export function safeNs(builtin: string, ns: bigint): ArrayBuffer {
   if (!inNsRange(ns)) throw new BuiltinError(builtin, "time outside of valid range");
   return exactInt(ns);
 }
 
-function daysIn(m: number, y: number): number {
+export function daysIn(m: number, y: number): number {
   if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
   return [4, 6, 9, 11].includes(m) ? 30 : 31;
 }
@@ -86,7 +89,7 @@ function daysIn(m: number, y: number): number {
 // before the fraction and zone offsets up to +24:60.
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
-function parseRFC3339(builtin: string, value: string): bigint {
+export function parseRFC3339(builtin: string, value: string): bigint {
   const m = RFC3339.exec(value);
   if (m === null) throw new BuiltinError(builtin, `parsing time ${JSON.stringify(value)} as RFC3339: cannot parse`);
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];

@@ -58,6 +58,12 @@ export function exactInt(n: bigint): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
+/** Like exactInt, for any JSON number text (a decimal OPA computed exactly), or any JSON text. */
+export function exactNumber(text: string): ArrayBuffer {
+  const bytes = new TextEncoder().encode(text);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
 export function utf8(s: string): Buffer {
   return Buffer.from(s, "utf8");
 }

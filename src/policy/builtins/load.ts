@@ -1,0 +1,92 @@
+// Loading a policy with the host builtins. opa-wasm builds the wasm imports
+// itself; we wrap its opa_builtinN imports for two things:
+// - a builtin may answer a Rego set (see sets.ts): after opa-wasm has loaded
+//   the result as JSON, a set answer is parsed again with opa_value_parse;
+// - opa-wasm's own JS builtins (sprintf, yaml.unmarshal, regex.split…) throw
+//   on bad input; outside strict mode that is an undefined expression (0),
+//   as OPA does and as our host builtins already answer.
+
+import { loadPolicy } from "@open-policy-agent/opa-wasm";
+import type { HostBuiltins } from "./index.ts";
+import { takePendingSet } from "./sets.ts";
+
+type LoadedPolicy = Awaited<ReturnType<typeof loadPolicy>>;
+type Imports = Record<string, Record<string, unknown>>;
+interface Exports {
+  opa_malloc(n: number): number;
+  opa_value_parse(addr: number, len: number): number;
+}
+interface WasmNs {
+  instantiate(m: unknown, imports: Imports): Promise<unknown>;
+  RuntimeError: new () => Error;
+}
+/** Thrown by a builtin to stop the whole evaluation, in every mode (not an undefined expression). */
+export class EvaluationAbort extends Error {}
+
+const wasmRuntimeError = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly.RuntimeError;
+
+function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean): void {
+  const env = imports.env;
+  if (env === undefined) return;
+  for (const name of Object.keys(env)) {
+    if (!/^opa_builtin[0-9]$/.test(name)) continue;
+    const call = env[name] as (...a: number[]) => number;
+    env[name] = (...args: number[]): number => {
+      takePendingSet();
+      let addr: number;
+      if (strict) addr = call(...args);
+      else {
+        try {
+          addr = call(...args);
+        } catch (e) {
+          // Only a builtin's own failure (an Error it threw) is undefined. opa-wasm's
+          // aborts (out of wasm memory, a result it cannot load) are thrown as
+          // strings or traps and stay evaluation errors, as does "not implemented".
+          if (!(e instanceof Error) || (e as object) instanceof wasmRuntimeError || e instanceof RangeError || e instanceof EvaluationAbort) throw e;
+          return 0;
+        }
+      }
+      const set = takePendingSet();
+      const exp = exportsOf();
+      if (set === undefined || addr === 0 || exp === undefined) return addr;
+      const bytes = new TextEncoder().encode(set);
+      const raw = exp.opa_malloc(bytes.length);
+      const memory = (imports.env as { memory: { buffer: ArrayBuffer } }).memory;
+      new Uint8Array(memory.buffer).set(bytes, raw);
+      const parsed = exp.opa_value_parse(raw, bytes.length);
+      return parsed === 0 ? addr : parsed;
+    };
+  }
+}
+
+/**
+ * opa-wasm's loadPolicy, with set results from host builtins made sets.
+ * WebAssembly.instantiate is replaced only for the synchronous part of the
+ * call, in which opa-wasm builds its imports and starts instantiating.
+ */
+export async function loadHostPolicy(
+  policy: Parameters<typeof loadPolicy>[0],
+  memory: Parameters<typeof loadPolicy>[1],
+  host: Pick<HostBuiltins, "builtins" | "strictErrors">,
+): Promise<LoadedPolicy> {
+  const builtins = host.builtins;
+  const wasm = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly;
+  const original = wasm.instantiate;
+  let exportsRef: Exports | undefined;
+  wasm.instantiate = function (m: unknown, imports: Imports): Promise<unknown> {
+    wasm.instantiate = original;
+    wrapBuiltinImports(imports, () => exportsRef, host.strictErrors);
+    return original.call(wasm, m, imports).then((r) => {
+      const inst = (r as { instance?: { exports: unknown } }).instance ?? (r as { exports: unknown });
+      exportsRef = inst.exports as Exports;
+      return r;
+    });
+  };
+  let pending: Promise<LoadedPolicy>;
+  try {
+    pending = loadPolicy(policy, memory, builtins as Record<string, (...args: any[]) => unknown>);
+  } finally {
+    wasm.instantiate = original;
+  }
+  return pending;
+}
