@@ -44,10 +44,15 @@ export interface TestServer {
   readonly url: string;
   /** Requests received per path (without query). */
   readonly hits: Map<string, number>;
+  /** Answers every request to /held received so far (they wait until then). */
+  release(): void;
   close(): Promise<void>;
 }
 
-function handler(hits: Map<string, number>) {
+/** Requests to /held, waiting for release(). */
+type Held = Array<() => void>;
+
+function handler(hits: Map<string, number>, held: Held = []) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
@@ -97,6 +102,10 @@ function handler(hits: Map<string, number>) {
         return void res.end();
       }
       if (path.startsWith('/status/')) return json(Number(path.slice(8)), { status: Number(path.slice(8)) });
+      if (path === '/held') {
+        held.push(() => json(200, { held: true }));
+        return;
+      }
       if (path === '/slow') {
         const ms = Number(url.searchParams.get('ms') ?? '1000');
         const timer = setTimeout(() => json(200, { slow: true, ms }), ms);
@@ -127,14 +136,18 @@ function handler(hits: Map<string, number>) {
   };
 }
 
-async function serve(server: Server, scheme: 'http' | 'https', hits: Map<string, number>): Promise<TestServer> {
+async function serve(server: Server, scheme: 'http' | 'https', hits: Map<string, number>, held: Held = []): Promise<TestServer> {
   const { port, close } = await listenLoopback(server);
-  return { port, url: `${scheme}://127.0.0.1:${port}`, hits, close };
+  const release = (): void => {
+    for (const answer of held.splice(0)) answer();
+  };
+  return { port, url: `${scheme}://127.0.0.1:${port}`, hits, release, close };
 }
 
 export function startHttpServer(): Promise<TestServer> {
   const hits = new Map<string, number>();
-  return serve(createHttp(handler(hits)), 'http', hits);
+  const held: Held = [];
+  return serve(createHttp(handler(hits, held)), 'http', hits, held);
 }
 
 /** HTTPS; with requireClient, only clients with a certificate from the test CA. */
