@@ -14,6 +14,7 @@ import type { BuiltinFn, EvalScope } from "./index.ts";
 import { type Node, DerError, bigint, children, oid, readNode, text, time } from "./der.ts";
 import { BuiltinError, exactNumber, goBase64Decode, goBytesToString, objectOperand, stringOperand } from "./util.ts";
 import { type GoUrl, parseGoUrl } from "./url.ts";
+import { ipString as netIpString } from "./net.ts";
 
 /** A number too big for a double, written as its digits. */
 class Big {
@@ -82,26 +83,10 @@ function pkixName(n: Node): Record<string, unknown> {
   return out;
 }
 
-/** Go's net.IP.String for 4 or 16 bytes. */
+/** Go's net.IP.String for 4 or 16 bytes (net.ts formats it; this only reads the bytes). */
 function ipString(b: Uint8Array): string {
-  if (b.length === 4) return [...b].join(".");
-  if (b.length !== 16) return `?${Buffer.from(b).toString("hex")}`;
-  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return [...b.subarray(12)].join(".");
-  const g = Array.from({ length: 8 }, (_, i) => ((b[2 * i] as number) << 8) | (b[2 * i + 1] as number));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
-  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  if (b.length !== 4 && b.length !== 16) return `?${Buffer.from(b).toString("hex")}`;
+  return netIpString(b.length === 4, BigInt(`0x${Buffer.from(b).toString("hex")}`));
 }
 
 /** Go's url.URL as JSON, for the URIs of a SAN; a URI Go cannot parse fails the certificate, as in Go. */
