@@ -220,7 +220,8 @@ export class DecisionLog {
     }
     let chunk = '';
     let dropped = 0;
-    for (const entry of queue) {
+    for (let i = 0; i < queue.length; i++) {
+      const entry = queue[i]!;
       // The bound holds for the batch too: what the output has not taken yet plus what this flush adds.
       if (out.writableLength + chunk.length > MAX_BUFFERED_BYTES) {
         dropped++;
@@ -228,7 +229,11 @@ export class DecisionLog {
       }
       chunk += 'event' in entry ? this.#eventLine(entry.event) : this.#line(entry);
       if (chunk.length >= WRITE_CHUNK) {
-        if (!this.#put(out, chunk)) return;
+        // An output that throws loses this piece (counted as an error) and the rest of the batch (dropped).
+        if (!this.#put(out, chunk)) {
+          dropped += queue.length - i - 1;
+          break;
+        }
         chunk = '';
       }
     }
@@ -236,6 +241,7 @@ export class DecisionLog {
     if (dropped) this.#metrics?.decisionLogDropped.inc(dropped);
   }
 
+  /** Hands a piece to the output; false (and counted) when the output throws. */
   #put(out: Writable, chunk: string): boolean {
     try {
       out.write(chunk);

@@ -3,8 +3,8 @@
 // which records carry the input (include_input), sampling of allowed
 // decisions only, and behaviour events; records queued by the Check and
 // written after it, in batches, bounded, with failures replaced and counted.
-import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { WriteStream, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { DecisionLog, isoTimestamp, type DecisionLogOptions, type LogEntry } from '../../src/observe/DecisionLog.ts';
 import { Metrics } from '../../src/observe/Metrics.ts';
@@ -211,6 +211,23 @@ describe('off the Check path', () => {
     expect(log.write(entry())).toBe(true);
     await log.close();
     expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(20_001);
+  });
+
+  it('an output that throws loses that batch (counted), and the next batch is written', async () => {
+    const file = tempFile('decisions.log');
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] }, metrics);
+    const spy = vi.spyOn(WriteStream.prototype, 'write').mockImplementationOnce(() => {
+      throw new Error('EIO');
+    });
+    log.write(entry());
+    log.write(entry());
+    log.flush();
+    spy.mockRestore();
+    log.write(entry());
+    await log.close();
+    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+    expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBe(1);
   });
 
   it('reopen (SIGHUP) writes what is queued to the old file first; close writes the rest', async () => {
