@@ -208,6 +208,8 @@ export async function startDemoMesh(): Promise<DemoMesh> {
       // Only the five inbound sidecars may ask.
       '--grpc-tls-allowed-peers', names.map((n) => WORKLOADS[n]).join(','),
       '--identity-trust-bundles', `${TRUST_DOMAIN}=${ztauthzSvid.caFile}`,
+      // Every record with its input (the default keeps it for denials only): calls are found by their x-demo-call header.
+      '--decision-log-include-input', 'all',
     ]);
     cleanups.push(async () => {
       if (ztauthz.child.exitCode === null && ztauthz.child.signalCode === null) await ztauthz.stop('SIGTERM');

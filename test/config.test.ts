@@ -41,6 +41,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ flags: { 'grpc-max-send-msg-bytes': '100' } })).toThrow(/grpc.max_send_msg_bytes: must be between 4096 and 2147483647/);
   });
 
+  it('decision_log.include_input: denied by default; all, denied, none, and the old true/false from any source', () => {
+    const c = loadConfig();
+    expect(c.decision_log.include_input).toBe('denied');
+    expect(c.decision_log.input_sample_allowed).toBe(0);
+    expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: true\n') }).decision_log.include_input).toBe('all');
+    expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: false\n') }).decision_log.include_input).toBe('none');
+    expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: none\n  input_sample_allowed: 0.01\n') }).decision_log).toMatchObject({ include_input: 'none', input_sample_allowed: 0.01 });
+    expect(loadConfig({ flags: { 'decision-log-include-input': 'true' } }).decision_log.include_input).toBe('all');
+    expect(loadConfig({ env: { ZTAUTHZ_DECISION_LOG_INCLUDE_INPUT: 'false' } }).decision_log.include_input).toBe('none');
+    expect(loadConfig({ flags: { 'decision-log-include-input': 'all' } }).decision_log.include_input).toBe('all');
+    expect(() => loadConfig({ flags: { 'decision-log-include-input': 'yes' } })).toThrow(/decision_log.include_input: must be one of denied, all, none \(or true, false\)/);
+    expect(() => loadConfig({ flags: { 'decision-log-include-input': 'constructor' } })).toThrow(/must be one of/);
+    expect(() => loadConfig({ flags: { 'decision-log-input-sample-allowed': '2' } })).toThrow(/must be between 0 and 1/);
+  });
+
   it('compat: opa-envoy presets opa-envoy-plugin behaviour, and a key given explicitly wins over the preset', () => {
     const plain = loadConfig();
     expect(plain.compat).toBe('');

@@ -56,6 +56,68 @@ describe('dry run', () => {
   });
 });
 
+describe('decision records at the default configuration (include_input denied)', () => {
+  let server: RunningServer;
+  let client: CheckClient;
+  const log = join(mkdtempSync(join(tmpdir(), 'ztauthz-dl-')), 'decisions.log');
+
+  beforeAll(async () => {
+    server = await startInProcess({ 'decision-log-enabled': 'true', 'decision-log-output': log });
+    client = new CheckClient(server.grpcPort);
+  });
+  afterAll(async () => {
+    client.close();
+    await server.stop(1000);
+  });
+
+  it('every decision has its line; denials carry the input, allows do not; repeated allows are answered by the shortcut', async () => {
+    const headers = { authorization: 'Bearer secret-token', 'x-keep': 'visible' };
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (const principal of [FRONTEND, TRAINER]) {
+        const res = await client.check(checkRequest({ ...INFER, principal, headers: { ...headers, 'x-request-id': `r${i}` } }));
+        ids.push(res.dynamicMetadata!.fields['decision_id']!.stringValue!);
+      }
+    }
+    const records = await readLog(log, 6);
+    expect(records.map((r) => r.decision_id)).toEqual(ids);
+    for (const r of records) {
+      expect(r.revision).toMatch(/^sha256:/);
+      expect(r.route).toMatchObject({ name: 'kserve-v2-infer' });
+      if (r.allowed) {
+        expect(r).toMatchObject({ identity: { spiffe_id: FRONTEND }, result: { allowed: true } });
+        expect(r.input).toBeUndefined();
+      } else {
+        expect(r).toMatchObject({ identity: { spiffe_id: TRAINER }, reason: 'policy_denied' });
+        expect(r.input.attributes.request.http.headers['x-keep']).toBe('visible');
+        expect(r.input.attributes.request.http.headers).not.toHaveProperty('authorization');
+      }
+    }
+    expect(records.map((r) => r.cache)).toEqual(['miss', 'miss', 'hit', 'hit', 'hit', 'hit']);
+    // The two repeated allows skipped decoding; the repeated denials took the full path (their records need the input).
+    expect(/^ztauthz_request_shortcuts_total (\d+)$/m.exec(await server.metrics.registry.metrics())?.[1]).toBe('2');
+    expect(JSON.stringify(records)).not.toContain('secret-token');
+  });
+
+  it('the input a record is serialised from later is the input the policy saw (nothing changes it after the Check)', async () => {
+    const { DecisionLog } = await import('../src/observe/DecisionLog.ts');
+    const { Observer } = await import('../src/observe/Observer.ts');
+    const file = join(mkdtempSync(join(tmpdir(), 'ztauthz-dl-')), 'later.log');
+    const { config, policies, phases, load } = await inProcessPipeline();
+    const { createPipeline } = await import('../src/server/Pipeline.ts');
+    policies.activate(await load());
+    const decisionLog = new DecisionLog({ enabled: true, output: file, includeInput: config.decision_log.include_input, mask: [] });
+    const pipeline = createPipeline(config, policies, phases, { observer: new Observer({ decisionLog }) });
+    const outcome = await pipeline.check(encodeCheckRequestJson({ attributes: { source: { principal: TRAINER }, request: { http: { ...INFER, headers: { 'x-keep': 'v' } } } } }));
+    expect(outcome.decision.allowed).toBe(false);
+    const atAnswer = JSON.parse(JSON.stringify(outcome.input));
+    await decisionLog.close();
+    const [record] = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(record.input).toEqual(atAnswer);
+    expect(JSON.parse(JSON.stringify(outcome.input))).toEqual(atAnswer);
+  });
+});
+
 describe('decision.on_error', () => {
   const conflict = checkRequest({ headers: { 'x-conflict': '1', 'x-bad-result': '1' } });
 

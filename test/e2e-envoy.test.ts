@@ -35,7 +35,8 @@ beforeAll(async () => {
   upstream = await startEchoUpstream();
   cleanups.push(() => upstream.close());
   const serve = async (policy: string, decisionPath: string): Promise<ServeProcess> => {
-    const p = await spawnServe(['--policy', `policies/examples/${policy}`, '--decision-path', decisionPath]);
+    // Every record with its input (the default keeps it for denials only): records are found by their x-test-id header.
+    const p = await spawnServe(['--policy', `policies/examples/${policy}`, '--decision-path', decisionPath, '--decision-log-include-input', 'all']);
     // ServeProcess.stop() never resolves for a child already killed by a
     // signal (it waits for an exit that has happened): skip the dead one.
     cleanups.push(async () => {

@@ -73,6 +73,8 @@ beforeAll(async () => {
     // Forwarded caller certificates must chain to the trust domain's CA too,
     // not only have passed Envoy's handshake.
     '--identity-trust-bundles', `${TRUST_DOMAIN}=${svid.ztauthz.caFile}`,
+    // Every record with its input (the default keeps it for denials only): records are found by their x-test-id header.
+    '--decision-log-include-input', 'all',
   ]);
   // ServeProcess.stop() never resolves for a child already killed by a
   // signal (it waits for an exit that has happened): skip a dead one.

@@ -3,6 +3,10 @@
 // gRPC error, which an Envoy with failure_mode_allow would let through), the
 // decision is recorded as that denial, and the server keeps serving.
 // Faults are injected into the real server's real parts, one at a time.
+// Decision records are built and serialised after the answer (DecisionLog
+// flushes once per turn of the event loop), so a fault there cannot change
+// the answer any more: the record is replaced by a minimal one with
+// log_error, and counted; queueing the record is still part of the Check.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,8 +49,7 @@ const FAULTS: ReadonlyArray<{ name: string; inject: () => void; recorded: boolea
   { name: 'evaluate', inject: () => vi.spyOn(EvaluatePhase.prototype, 'evaluate').mockImplementation(overflow), recorded: true },
   { name: 'response encoding', inject: () => vi.spyOn(ResponseEncoder.prototype, 'encode').mockImplementationOnce(boom), recorded: true },
   { name: 'metrics', inject: () => vi.spyOn(Metrics.prototype, 'recordCheck').mockImplementationOnce(boom), recorded: true },
-  { name: 'decision record (serialising the input)', inject: () => vi.spyOn(DecisionLog.prototype, 'format').mockImplementationOnce(overflow), recorded: true },
-  { name: 'decision log write', inject: () => vi.spyOn(DecisionLog.prototype, 'write').mockImplementationOnce(boom), recorded: true },
+  { name: 'decision log write (queueing the record)', inject: () => vi.spyOn(DecisionLog.prototype, 'write').mockImplementationOnce(boom), recorded: true },
   { name: 'behaviour (observe)', inject: () => vi.spyOn(BehaviorSignals.prototype, 'observe').mockImplementationOnce(boom), recorded: true },
   { name: 'behaviour (settle)', inject: () => vi.spyOn(BehaviorSignals.prototype, 'settle').mockImplementationOnce(boom), recorded: true },
   { name: 'tracing', inject: () => vi.spyOn(Observer.prototype, 'begin').mockImplementation(() => brokenTrace), recorded: true },
@@ -99,12 +102,55 @@ describe('a fault anywhere in a Check is a recorded denial', () => {
   }
 });
 
-describe('the shortcut path (decision log without input) fails closed too', () => {
+describe('a record that fails to serialise after the answer', () => {
   let server: RunningServer;
   let client: CheckClient;
+  const log = join(mkdtempSync(join(tmpdir(), 'ztauthz-fc-late-')), 'decisions.log');
+  const errors = async () => (await server.metrics.decisionLogErrors.get()).values[0]?.value ?? 0;
 
   beforeAll(async () => {
-    server = await startInProcess({ 'decision-log-enabled': 'false' });
+    server = await startInProcess({ 'decision-log-enabled': 'true', 'decision-log-output': log });
+    client = new CheckClient(server.grpcPort);
+  });
+  afterAll(async () => {
+    client.close();
+    await server.stop(1000);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('leaves the answer as the policy made it; the record is replaced by a minimal one with log_error, and counted', async () => {
+    // Serialising (masking, JSON.stringify of the input) runs out of stack, as a request-chosen depth could make it.
+    vi.spyOn(DecisionLog.prototype, 'format').mockImplementationOnce(overflow);
+    const res = await client.check(allowed(1));
+    // Answered before the record was serialised: the policy's allow, not an internal_error.
+    expect(res.status?.code ?? 0).toBe(0);
+    const id = res.dynamicMetadata?.fields['decision_id']?.stringValue;
+    const rec = (await records(log)).find((r) => r.decision_id === id);
+    expect(rec).toMatchObject({ allowed: true, reason: 'allowed', http_status: 200, path: 'envoy/authz/allow', log_error: expect.stringMatching(/could not be serialised: RangeError: Maximum call stack/) });
+    expect(rec.revision).toMatch(/^sha256:/);
+    expect(rec).not.toHaveProperty('input');
+    expect(rec).not.toHaveProperty('result');
+    expect(await errors()).toBe(1);
+    // A denial too: its answer stays the denial, and the next records are whole again.
+    vi.spyOn(DecisionLog.prototype, 'format').mockImplementationOnce(boom);
+    const denied = await client.check(checkRequest({ method: 'POST', path: '/v2/models/fraud-detector/infer', principal: 'spiffe://cluster.local/ns/ml-training/sa/trainer' }));
+    expect(denied.deniedResponse?.body).not.toBe('internal_error');
+    vi.restoreAllMocks();
+    const next = await client.check(allowed(2));
+    const all = await records(log);
+    expect(all.find((r) => r.decision_id === denied.dynamicMetadata?.fields['decision_id']?.stringValue)).toMatchObject({ allowed: false, reason: 'policy_denied', log_error: expect.stringContaining('injected fault') });
+    expect(all.find((r) => r.decision_id === next.dynamicMetadata?.fields['decision_id']?.stringValue)).toMatchObject({ allowed: true, identity: { spiffe_id: FRONTEND } });
+    expect(await errors()).toBe(2);
+  });
+});
+
+describe('the shortcut path (at defaults: allowed records go without input) fails closed too', () => {
+  let server: RunningServer;
+  let client: CheckClient;
+  const log = join(mkdtempSync(join(tmpdir(), 'ztauthz-fc-sc-')), 'decisions.log');
+
+  beforeAll(async () => {
+    server = await startInProcess({ 'decision-log-enabled': 'true', 'decision-log-output': log });
     client = new CheckClient(server.grpcPort);
   });
   afterAll(async () => {
@@ -118,11 +164,15 @@ describe('the shortcut path (decision log without input) fails closed too', () =
     ['shortcut table', () => vi.spyOn(RequestShortcut.prototype, 'get').mockImplementationOnce(boom)],
     ['cached decision', () => vi.spyOn(EvaluatePhase.prototype, 'cached').mockImplementationOnce(boom)],
     ['metrics on a hit', () => vi.spyOn(Metrics.prototype, 'recordCheck').mockImplementationOnce(boom)],
+    ['decision log write on a hit', () => vi.spyOn(DecisionLog.prototype, 'write').mockImplementationOnce(boom)],
   ])('%s', async (_name, inject) => {
     const req = allowed(1);
+    const shortcuts = async () => Number(/^ztauthz_request_shortcuts_total (\d+)$/m.exec(await server.metrics.registry.metrics())?.[1] ?? 0);
     // Twice: the second is answered by the shortcut.
     expect((await client.check(req)).status?.code ?? 0).toBe(0);
+    const before = await shortcuts();
     expect((await client.check(req)).status?.code ?? 0).toBe(0);
+    expect(await shortcuts()).toBe(before + 1);
     inject();
     expectDenied(await client.check(req));
     vi.restoreAllMocks();

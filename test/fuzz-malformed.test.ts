@@ -1,5 +1,5 @@
 // Seeded fuzzing of malformed CheckRequests through the real Check path at the
-// default configuration (decision log with input, metrics, behaviour, cache
+// default configuration (decision log with input for denials, metrics, behaviour, cache
 // and request shortcut all on): no mutation may make an answer more
 // permissive than the unmutated request's, nothing may throw, and every
 // answer is a CheckResponse. Replay a run with ZTAUTHZ_FUZZ_SEED=<seed>.
@@ -26,7 +26,7 @@ async function defaultPipeline() {
   policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
   const metrics = new Metrics({ processMetrics: false });
   const d = config.decision_log;
-  const decisionLog = new DecisionLog({ enabled: d.enabled, output: d.output, includeInput: d.include_input, mask: d.mask, sampleAllowed: d.sample_allowed }, metrics);
+  const decisionLog = new DecisionLog({ enabled: d.enabled, output: d.output, includeInput: d.include_input, inputSampleAllowed: d.input_sample_allowed, mask: d.mask, sampleAllowed: d.sample_allowed }, metrics);
   const observer = new Observer({ metrics, decisionLog, behavior: new BehaviorSignals() });
   return { pipeline: createPipeline(config, policies, phases, { observer }), decisionLog };
 }

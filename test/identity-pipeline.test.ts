@@ -42,6 +42,8 @@ beforeAll(async () => {
     'jwt-issuers': JSON.stringify([{ issuer: 'https://idp.test', audiences: ['ztauthz'], jwks_file: join(dir, 'jwks.json') }]),
     'decision-log-enabled': 'true',
     'decision-log-output': log,
+    // The records show the input the policy saw, allows included.
+    'decision-log-include-input': 'all',
     'cache-enabled': 'false',
   });
   client = new CheckClient(server.grpcPort);

@@ -89,7 +89,8 @@ describe('serve --workers 2', () => {
 
   beforeAll(async () => {
     // Connections are aged out quickly so that one client's Checks visit both workers.
-    server = await spawnServe(['--workers', '2', '--grpc-max-connection-age-ms', '300', '--grpc-max-connection-age-grace-ms', '2000']);
+    // Every record with its input: the large ones below must be larger than a pipe's atomic write.
+    server = await spawnServe(['--workers', '2', '--grpc-max-connection-age-ms', '300', '--grpc-max-connection-age-grace-ms', '2000', '--decision-log-include-input', 'all']);
   });
   afterAll(async () => {
     await server?.stop('SIGKILL');

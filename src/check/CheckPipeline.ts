@@ -88,7 +88,12 @@ interface Started {
   readonly remember: RequestShortcut | undefined;
   /** Set when the shortcut already counted this request for input.behavior. */
   readonly counted: BehaviorView | undefined;
+  /** Set when the shortcut found the cached decision's record must carry the input (drawn once per Check). */
+  readonly recordInput?: true | undefined;
 }
+
+/** What #fromShortcut says when the remembered decision's record needs the input: the full path builds it. */
+const WANTS_INPUT = Symbol('wants input');
 
 const NO_DEADLINE: CheckContext = { deadline: Infinity };
 
@@ -120,20 +125,23 @@ export class CheckPipeline {
     try {
       // Taken once: a policy swapped while this Check awaits does not change its answer midway.
       engine = this.#deps.policies.current;
-      // The shortcut answers without an input, so not when a record or the shadow policy needs one.
-      const answersWithoutInput = !this.#deps.shadow && !obs.recordsInput;
+      // The shortcut answers without an input, so not when every record or the shadow policy needs one
+      // (with include_input "denied" it answers the allows whose records go without; #fromShortcut asks).
+      const answersWithoutInput = !this.#deps.shadow && !obs.inputOnEveryRecord;
       const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
       // The raw key serves the shortcut and, when it covers cache.ignore, the decision key.
       const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, engine!.instance, ctx.peer?.spiffe_id ?? '', obs.traces) : undefined;
       const shortcut = raw && answersWithoutInput ? this.#deps.shortcut : undefined;
       // Set when the shortcut already counted this request for input.behavior.
       let counted: BehaviorView | undefined;
+      let recordInput: true | undefined;
       if (shortcut) {
         const fast = this.#fromShortcut(raw!, engine!, shortcut.table, obs, ctx, t0, decisionId);
-        if (fast && 'response' in fast) return fast;
-        counted = fast;
+        if (fast === WANTS_INPUT) recordInput = true;
+        else if (fast && 'response' in fast) return fast;
+        else counted = fast;
       }
-      return this.#full(bytes, ctx, { t0, decisionId, obs, engine, raw, remember: shortcut?.table, counted });
+      return this.#full(bytes, ctx, { t0, decisionId, obs, engine, raw, remember: shortcut?.table, counted, recordInput });
     } catch (err) {
       return this.#failClosed({ t0, decisionId, obs, engine }, err, 'check');
     }
@@ -202,7 +210,7 @@ export class CheckPipeline {
   }
 
   async #full(bytes: Uint8Array, ctx: CheckContext, start: Started): Promise<CheckOutcome> {
-    const { t0, decisionId, obs, engine, raw, remember, counted } = start;
+    const { t0, decisionId, obs, engine, raw, remember, counted, recordInput } = start;
     let trace: CheckTrace | undefined;
     let identity: Identity | null = null;
     let behavior: BehaviorView | undefined;
@@ -265,6 +273,7 @@ export class CheckPipeline {
       input,
       behavior,
       notes,
+      recordInput,
       timings: { checkNs: elapsedNs(t0), evalNs },
     };
     let outcome: CheckOutcome;
@@ -273,9 +282,9 @@ export class CheckPipeline {
       const finished = obs.finish(trace ?? obs.begin(undefined, t0), facts);
       outcome = new Outcome(response, error, decision, input, cacheKey, finished);
     } catch (err) {
-      // Encoding, metrics, the decision record (masking, serialising the
-      // input), tracing or behaviour failed: the answer becomes a denial,
-      // recorded as one.
+      // Encoding, metrics, queueing the decision record, tracing or behaviour
+      // failed: the answer becomes a denial, recorded as one. (The record
+      // itself is built and serialised after the answer; see DecisionLog.)
       return this.#failClosed(start, err, 'answering', facts);
     }
     // The shadow policy is never enforced, so not even its failure changes the answer (it counts its own errors).
@@ -291,12 +300,14 @@ export class CheckPipeline {
 
   /**
    * A repeat of remembered request bytes: answered from the decision cache
-   * entry the full path stored, if it is still there and input.behavior is
-   * what it was then. Otherwise the full path runs, with the behaviour view
-   * when this already counted the request (the same identity and route, as
-   * they come from the same bytes).
+   * entry the full path stored, if it is still there, its decision's record
+   * goes without the input (include_input "denied": an allow not picked by
+   * input_sample_allowed) and input.behavior is what it was then. Otherwise
+   * the full path runs, with the behaviour view when this already counted
+   * the request (the same identity and route, as they come from the same
+   * bytes), or WANTS_INPUT when the record needs the input.
    */
-  #fromShortcut(raw: RawKey, engine: PolicyEngine, table: RequestShortcut, obs: Observer, ctx: CheckContext, t0: number, decisionId: string): CheckOutcome | BehaviorView | undefined {
+  #fromShortcut(raw: RawKey, engine: PolicyEngine, table: RequestShortcut, obs: Observer, ctx: CheckContext, t0: number, decisionId: string): CheckOutcome | BehaviorView | typeof WANTS_INPUT | undefined {
     const known = table.get(raw.key);
     if (!known) return undefined;
     const decision = this.#deps.evaluate.cached(known.cacheKey);
@@ -306,6 +317,8 @@ export class CheckPipeline {
     }
     const now = Date.now();
     if (now > ctx.deadline) return undefined;
+    // Before counting the request: the full path counts it itself.
+    if (obs.recordsInput(decision.allowed)) return WANTS_INPUT;
     // Counts the request, as the full path would; a changed signal means a different input.
     const behavior = obs.behavior(known.identity?.spiffe_id ?? null, known.route?.name ?? null, now);
     if (behavior !== known.behavior) return behavior;
@@ -324,6 +337,7 @@ export class CheckPipeline {
       behavior,
       notes: undefined,
       shortcut: true,
+      recordInput: false,
       timings: { checkNs: elapsedNs(t0), evalNs: 0 },
     });
     return new Outcome(this.#responses.encode(decision, decisionId, true), undefined, decision, undefined, known.cacheKey, finished);

@@ -171,9 +171,13 @@ function validate(spec: FieldSpec, raw: unknown, origin: string): unknown {
       if (raw === 'true' || raw === '1') return true;
       if (raw === 'false' || raw === '0') return false;
       return fail('must be true or false');
-    case 'enum':
-      if (typeof raw !== 'string' || !spec.values?.includes(raw)) fail(`must be one of ${spec.values?.join(', ')}`);
-      return raw;
+    case 'enum': {
+      // A file's `true` arrives as a boolean, a flag's or variable's as "true".
+      const alias = typeof raw === 'string' || typeof raw === 'boolean' ? String(raw) : undefined;
+      const value = spec.valueAliases && alias !== undefined && Object.hasOwn(spec.valueAliases, alias) ? spec.valueAliases[alias] : raw;
+      if (typeof value !== 'string' || !spec.values?.includes(value)) fail(`must be one of ${spec.values?.join(', ')}${spec.valueAliases ? ` (or ${Object.keys(spec.valueAliases).join(', ')})` : ''}`);
+      return value;
+    }
     case 'addr':
       if (typeof raw !== 'string') fail('must be host:port');
       parseAddr(raw as string, (why) => fail(why));

@@ -15,6 +15,8 @@ export interface FieldSpec {
   readonly max?: number;
   /** Extra flag names, e.g. --policy for policy.path. */
   readonly aliases?: readonly string[];
+  /** For an enum: older spellings of its values still accepted (e.g. true for "all"), as written in a file, variable or flag. */
+  readonly valueAliases?: Readonly<Record<string, string>>;
 }
 
 import { VOLATILE_FIELDS } from '../cache/CacheKey.ts';
@@ -97,7 +99,8 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'request.truncated_body', type: 'enum', values: ['deny', 'policy'], default: 'deny', doc: '"deny": a body Envoy sent only in part is denied (body_truncated) before the policy runs. "policy": the policy sees truncated_body: true and parsed_body: null, as in opa-envoy-plugin.' },
   { key: 'decision_log.enabled', type: 'bool', default: true, doc: 'Write one JSON line per decision.' },
   { key: 'decision_log.output', type: 'string', default: 'stdout', doc: '"stdout", "stderr" or a file path (appended to; reopened on SIGHUP for log rotation).' },
-  { key: 'decision_log.include_input', type: 'bool', default: true, doc: 'Include the policy input in decision records. Turns off the request shortcut (see Decision cache), which answers repeated requests without building an input.' },
+  { key: 'decision_log.include_input', type: 'enum', values: ['denied', 'all', 'none'], valueAliases: { true: 'all', false: 'none' }, default: 'denied', doc: 'Which records carry the policy input (masked, see decision_log.mask). "denied": every denial (errors and dry-run denials included) and the allowed decisions decision_log.input_sample_allowed picks; the other allowed records have everything else (identity, route, result, decision id, revision, timers) but no input. "all": every record (true, the default before, is accepted for it); turns off the request shortcut (see Decision cache), which answers repeated requests without building an input. "none": no record (false is accepted for it). With "denied" the shortcut answers repeated allowed requests; a repeated denial takes the full path, since its record needs the input.' },
+  { key: 'decision_log.input_sample_allowed', type: 'float', default: 0, min: 0, max: 1, doc: 'With include_input "denied": fraction of allowed decisions whose record carries the input too (picked at random per Check; a picked repeat takes the full path instead of the request shortcut).' },
   { key: 'decision_log.mask', type: 'list', default: ['/input/attributes/request/http/headers/authorization', '/input/attributes/request/http/headers/cookie', '/input/attributes/request/http/headers/proxy-authorization'], doc: 'JSON pointers removed from logged records (the input is never changed for the policy).' },
   { key: 'decision_log.sample_allowed', type: 'float', default: 1, min: 0, max: 1, doc: 'Fraction of allowed decisions written; denials (and errors, and dry-run denials) are always written.' },
   { key: 'tracing.enabled', type: 'bool', default: false, doc: 'One span per Check, a child of the request\'s own trace (W3C traceparent/tracestate, B3 single and multi headers in the CheckRequest), with child spans for identify and evaluate. The standard OTEL_* variables override the tracing.* keys where set; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn it off.' },
@@ -193,7 +196,7 @@ export interface Config {
     proto_descriptor: string;
     truncated_body: 'deny' | 'policy';
   };
-  decision_log: { enabled: boolean; output: string; include_input: boolean; mask: string[]; sample_allowed: number };
+  decision_log: { enabled: boolean; output: string; include_input: 'denied' | 'all' | 'none'; input_sample_allowed: number; mask: string[]; sample_allowed: number };
   tracing: { enabled: boolean; exporter: 'otlp-http' | 'otlp-grpc' | 'none'; endpoint: string; sampler_ratio: number; service_name: string };
   metrics: { max_identities: number; identity_idle_seconds: number };
   behavior: {

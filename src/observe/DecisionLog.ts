@@ -4,6 +4,15 @@
 // Lines are bounded: an input too large to log is replaced by its size.
 // Allowed decisions may be sampled (decision_log.sample_allowed); denials,
 // errors included, are always written.
+//
+// Off the Check's path: a Check only queues its entry (a function that builds
+// the record, and whether it carries the input). Records are built, masked,
+// serialised and written in batches once per turn of the event loop
+// (setImmediate), in the order they were queued. The queue is bounded
+// (MAX_PENDING entries); so is the output's own buffer (MAX_BUFFERED_BYTES):
+// past either, new records are dropped and counted. A record that fails to
+// build or serialise (when the Check is long answered) is replaced by a
+// minimal one saying so (log_error), and counted.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
@@ -60,10 +69,15 @@ export interface DecisionRecord {
   };
 }
 
+/** Which records carry the input (decision_log.include_input; true and false are the old spellings of all and none). */
+export type IncludeInput = 'all' | 'denied' | 'none';
+
 export interface DecisionLogOptions {
   readonly enabled: boolean;
   readonly output: string;
-  readonly includeInput: boolean;
+  readonly includeInput: IncludeInput | boolean;
+  /** With includeInput "denied": fraction of allowed records that carry the input too (decision_log.input_sample_allowed; default 0). */
+  readonly inputSampleAllowed?: number | undefined;
   readonly mask: readonly string[];
   /** Longest line written; records over it lose their input. */
   readonly maxLineBytes?: number;
@@ -73,8 +87,31 @@ export interface DecisionLogOptions {
   readonly random?: () => number;
 }
 
+/** One Check's record, as queued: built and serialised on the next flush. */
+export interface LogEntry {
+  readonly decisionId: string;
+  /** The real decision (also in dry run): allowed records may be sampled out. */
+  readonly allowed: boolean;
+  readonly reason: string;
+  /** ms since the epoch. */
+  readonly timestamp: number;
+  /** Whether the line keeps the record's input (see inputFor()). */
+  readonly withInput: boolean;
+  /** The record, unmasked; called once, at the flush. */
+  readonly build: () => DecisionRecord;
+}
+
+/** A non-decision event: its timestamp is taken when it happens, its line written in order with the records. */
+interface EventEntry {
+  readonly event: Record<string, unknown>;
+}
+
 /** Past this much unflushed output, records are dropped (and counted) rather than queued without bound. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Most entries waiting for a flush (one turn of the event loop's worth at any realistic rate); past it, new ones are dropped and counted. */
+const MAX_PENDING = 20_000;
+/** Serialised lines are handed to the output in pieces of about this many characters. */
+const WRITE_CHUNK = 64 * 1024;
 
 export class DecisionLog {
   readonly #opts: DecisionLogOptions;
@@ -82,8 +119,13 @@ export class DecisionLog {
   readonly #maxLine: number;
   readonly #masks: readonly { readonly pointer: string; readonly path: readonly string[] }[];
   readonly #sample: number;
+  readonly #include: IncludeInput;
+  readonly #inputSample: number;
   readonly #random: () => number;
   #out: Writable | undefined;
+  #queue: (LogEntry | EventEntry)[] = [];
+  #scheduled = false;
+  readonly #flushSoon = (): void => this.flush();
 
   constructor(opts: DecisionLogOptions, metrics?: Metrics) {
     this.#opts = opts;
@@ -91,6 +133,8 @@ export class DecisionLog {
     this.#maxLine = opts.maxLineBytes ?? 256 * 1024;
     this.#masks = opts.mask.map((pointer) => ({ pointer, path: parsePointer(pointer) }));
     this.#sample = opts.sampleAllowed ?? 1;
+    this.#include = opts.includeInput === true ? 'all' : opts.includeInput === false ? 'none' : opts.includeInput;
+    this.#inputSample = this.#include === 'denied' ? (opts.inputSampleAllowed ?? 0) : 0;
     this.#random = opts.random ?? Math.random;
     if (opts.enabled) this.#out = openOutput(opts.output);
   }
@@ -100,43 +144,171 @@ export class DecisionLog {
     return this.#out !== undefined;
   }
 
-  /** Whether records carry the policy input (a Check answered without building one could not log it). */
-  get recordsInput(): boolean {
-    return this.#opts.enabled && this.#opts.includeInput;
+  /** Whether every record carries the policy input (include_input "all"): then no Check can be answered without building one. */
+  get inputOnEveryRecord(): boolean {
+    return this.#opts.enabled && this.#include === 'all';
   }
 
-  /** Writes a record unless it is an allowed decision sampled out, or the output is behind. True when written. */
-  write(record: DecisionRecord): boolean {
+  /**
+   * Whether the record of a decision (allowed or not) carries the input:
+   * "all" always, "none" never, "denied" for denials and the sampled share
+   * of allows (a fresh draw per call: call once per Check).
+   */
+  inputFor(allowed: boolean): boolean {
+    if (!this.#opts.enabled) return false;
+    switch (this.#include) {
+      case 'all':
+        return true;
+      case 'none':
+        return false;
+      default:
+        return !allowed || (this.#inputSample > 0 && this.#random() < this.#inputSample);
+    }
+  }
+
+  /**
+   * Queues a decision record unless it is an allowed decision sampled out, or
+   * the log is behind. True when queued. The record is built, masked and
+   * serialised at the next flush, after the Check is answered.
+   */
+  write(entry: LogEntry): boolean {
     const out = this.#out;
     if (!out) return false;
-    // A denial (record.allowed is the real decision, also in dry run) is never sampled out.
-    if (record.allowed && this.#sample < 1 && !(this.#random() < this.#sample)) {
+    // A denial (entry.allowed is the real decision, also in dry run) is never sampled out.
+    if (entry.allowed && this.#sample < 1 && !(this.#random() < this.#sample)) {
       this.#metrics?.decisionLogSampledOut.inc();
       return false;
     }
-    if (out.writableLength > MAX_BUFFERED_BYTES) {
-      this.#metrics?.decisionLogDropped.inc();
-      return false;
-    }
-    out.write(this.format(record));
-    return true;
+    return this.#enqueue(out, entry);
   }
 
-  /** Writes a non-decision event (shadow disagreement, behaviour signal) as its own line. */
+  /** Writes a non-decision event (shadow disagreement, behaviour signal) as its own line, in order with the records. */
   writeEvent(event: Record<string, unknown>): void {
     const out = this.#out;
     if (!out) return;
-    if (out.writableLength > MAX_BUFFERED_BYTES) {
-      this.#metrics?.decisionLogDropped.inc();
-      return;
-    }
-    out.write(JSON.stringify({ timestamp: new Date().toISOString(), ...event }) + '\n');
+    this.#enqueue(out, { event: { timestamp: isoTimestamp(Date.now()), ...event } });
   }
 
-  /** The line for a record (masked, bounded), newline included. Removed pointers are listed in `erased`, as OPA does. */
-  format(record: DecisionRecord): string {
+  #enqueue(out: Writable, entry: LogEntry | EventEntry): boolean {
+    if (this.#queue.length >= MAX_PENDING || out.writableLength > MAX_BUFFERED_BYTES) {
+      this.#metrics?.decisionLogDropped.inc();
+      return false;
+    }
+    this.#queue.push(entry);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushSoon);
+    }
+    return true;
+  }
+
+  /**
+   * Builds, serialises and writes every queued entry now (the flush a turn of
+   * the event loop does by itself; also before a reopen and at close). Never
+   * throws: a record that cannot be built or serialised becomes a minimal
+   * record with log_error, an output that throws loses the batch (counted).
+   */
+  flush(): void {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    this.#queue = [];
+    const out = this.#out;
+    if (!out) {
+      this.#metrics?.decisionLogDropped.inc(queue.length);
+      return;
+    }
+    let chunk = '';
+    let dropped = 0;
+    for (let i = 0; i < queue.length; i++) {
+      const entry = queue[i]!;
+      // The bound holds for the batch too: what the output has not taken yet plus what this flush adds.
+      if (out.writableLength + chunk.length > MAX_BUFFERED_BYTES) {
+        dropped++;
+        continue;
+      }
+      chunk += 'event' in entry ? this.#eventLine(entry.event) : this.#line(entry);
+      if (chunk.length >= WRITE_CHUNK) {
+        // An output that throws loses this piece (counted as an error) and the rest of the batch (dropped).
+        if (!this.#put(out, chunk)) {
+          dropped += queue.length - i - 1;
+          break;
+        }
+        chunk = '';
+      }
+    }
+    if (chunk) this.#put(out, chunk);
+    if (dropped) this.#metrics?.decisionLogDropped.inc(dropped);
+  }
+
+  /** Hands a piece to the output; false (and counted) when the output throws. */
+  #put(out: Writable, chunk: string): boolean {
+    try {
+      out.write(chunk);
+      return true;
+    } catch {
+      this.#metrics?.decisionLogErrors.inc();
+      return false;
+    }
+  }
+
+  /** The line of a queued record; a record that fails to build or serialise is replaced by a minimal one, and counted. */
+  #line(entry: LogEntry): string {
+    let record: DecisionRecord | undefined;
+    try {
+      record = entry.build();
+      return this.format(record, entry.withInput);
+    } catch (err) {
+      this.#metrics?.decisionLogErrors.inc();
+      return this.#fallbackLine(entry, record, err);
+    }
+  }
+
+  /**
+   * What is left of a record that failed: the decision and where it was made,
+   * no input, result, identity or route (one of them is what failed), and
+   * log_error. Top-level fields a mask names are left out as well.
+   */
+  #fallbackLine(entry: LogEntry, record: DecisionRecord | undefined, err: unknown): string {
+    const view: Record<string, unknown> = {
+      decision_id: entry.decisionId,
+      trace_id: record?.trace_id,
+      span_id: record?.span_id,
+      timestamp: isoTimestamp(entry.timestamp),
+      path: record?.path,
+      revision: record?.revision,
+      allowed: entry.allowed,
+      reason: entry.reason,
+      dry_run: record?.dry_run,
+      http_status: record?.http_status,
+      log_error: `the record could not be ${record ? 'serialised' : 'built'}: ${describe(err)}`,
+    };
+    for (const mask of this.#masks) if (mask.path.length === 1) delete view[mask.path[0] as string];
+    try {
+      return JSON.stringify(view) + '\n';
+    } catch {
+      return JSON.stringify({ decision_id: entry.decisionId, allowed: entry.allowed, log_error: 'the record could not be serialised' }) + '\n';
+    }
+  }
+
+  #eventLine(event: Record<string, unknown>): string {
+    try {
+      return JSON.stringify(event) + '\n';
+    } catch (err) {
+      this.#metrics?.decisionLogErrors.inc();
+      return JSON.stringify({ timestamp: event['timestamp'], type: String(event['type']), log_error: `the event could not be serialised: ${describe(err)}` }) + '\n';
+    }
+  }
+
+  /**
+   * The line for a record (masked, bounded), newline included. Removed
+   * pointers are listed in `erased`, as OPA does. `withInput` false leaves the
+   * input out (default: as include_input says for the record's decision,
+   * without input sampling).
+   */
+  format(record: DecisionRecord, withInput: boolean = this.#include === 'all' || (this.#include === 'denied' && !record.allowed)): string {
     const view: Record<string, unknown> = { ...record };
-    if (!this.#opts.includeInput) delete view['input'];
+    if (!withInput) delete view['input'];
     let erased: string[] | undefined;
     for (const mask of this.#masks) if (removeAt(view, mask.path)) (erased ??= []).push(mask.pointer);
     if (erased) view['erased'] = erased;
@@ -148,20 +320,31 @@ export class DecisionLog {
     return line + '\n';
   }
 
-  /** Reopens a file output (log rotation: call on SIGHUP). */
+  /** Reopens a file output (log rotation: call on SIGHUP). Queued records go to the old file first. */
   reopen(): void {
     if (!this.#opts.enabled || !isFileOutput(this.#opts.output)) return;
+    this.flush();
     const old = this.#out;
     this.#out = openOutput(this.#opts.output);
     old?.end();
   }
 
+  /** Writes what is queued and closes a file output (a standard stream is only flushed). */
   async close(): Promise<void> {
+    this.flush();
     const out = this.#out;
     this.#out = undefined;
     if (out && isFileOutput(this.#opts.output)) {
       await new Promise<void>((resolve) => (out as WriteStream).end(resolve));
     }
+  }
+}
+
+function describe(err: unknown): string {
+  try {
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } catch {
+    return 'an unprintable value was thrown';
   }
 }
 

@@ -50,6 +50,7 @@ export class Metrics {
   readonly peersRefused: Counter<'reason'>;
   readonly decisionLogDropped: Counter;
   readonly decisionLogSampledOut: Counter;
+  readonly decisionLogErrors: Counter;
   readonly identities: IdentityLabels;
   /** route -> reason -> [deny, allow] of ztauthz_checks_total. */
   readonly #checks: DecisionCells;
@@ -200,7 +201,12 @@ export class Metrics {
     });
     this.decisionLogDropped = new Counter({
       name: 'ztauthz_decision_log_dropped_total',
-      help: 'Decision records not written because the log output could not keep up.',
+      help: 'Decision records (and events) not written because the log could not keep up: its queue (records waiting to be serialised) or the output\'s buffer was full.',
+      registers,
+    });
+    this.decisionLogErrors = new Counter({
+      name: 'ztauthz_decision_log_errors_total',
+      help: 'Decision records that could not be built or serialised after the Check was answered (each written as a minimal record with log_error instead), and writes the output refused.',
       registers,
     });
     this.decisionLogSampledOut = new Counter({

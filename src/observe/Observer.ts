@@ -40,6 +40,8 @@ export interface ObservedCheck {
   readonly behavior?: BehaviorView | undefined;
   /** Answered by the request shortcut (a hit found by the request's bytes). */
   readonly shortcut?: boolean | undefined;
+  /** Whether the record carries the input, when the pipeline already drew it (recordsInput()); absent: finish() asks the log. */
+  readonly recordInput?: boolean | undefined;
   readonly timings: { readonly checkNs: number; readonly evalNs: number };
 }
 
@@ -71,9 +73,18 @@ export class Observer {
     return this.#tracing.enabled;
   }
 
-  /** Whether decision records need the policy input. */
-  get recordsInput(): boolean {
-    return this.#log?.recordsInput ?? false;
+  /** Whether every decision record needs the policy input (include_input "all"). */
+  get inputOnEveryRecord(): boolean {
+    return this.#log?.inputOnEveryRecord ?? false;
+  }
+
+  /**
+   * Whether the record of this Check, with this decision, carries the input
+   * (include_input and input_sample_allowed; a fresh draw per call). A Check
+   * that asks passes the answer on as ObservedCheck.recordInput.
+   */
+  recordsInput(allowed: boolean): boolean {
+    return this.#log?.inputFor(allowed) ?? false;
   }
 
   /**
@@ -97,8 +108,9 @@ export class Observer {
 
   /**
    * After the answer: metrics, behaviour bookkeeping, decision record, span
-   * end. The record is built only when the log takes it; the returned facts
-   * build it on demand (decisionRecord()).
+   * end. The record is only queued here: the log builds and serialises it
+   * after the Check (see DecisionLog); the returned facts build it on demand
+   * (decisionRecord()).
    */
   finish(trace: CheckTrace, check: ObservedCheck): FinishedCheck {
     const d = check.decision;
@@ -122,7 +134,17 @@ export class Observer {
     }
 
     const finished: FinishedCheck = { check, traceId: trace.traceId, spanId: trace.spanId, behavior };
-    if (this.#log?.enabled) this.#log.write(decisionRecord(finished));
+    const log = this.#log;
+    if (log?.enabled) {
+      log.write({
+        decisionId: check.decisionId,
+        allowed: d.allowed,
+        reason: d.reason,
+        timestamp: check.timestamp,
+        withInput: check.input !== undefined && (check.recordInput ?? log.inputFor(d.allowed)),
+        build: () => decisionRecord(finished),
+      });
+    }
 
     if (trace.recording) {
       trace.setAttributes(

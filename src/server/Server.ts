@@ -59,6 +59,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       enabled: config.decision_log.enabled,
       output: config.decision_log.output,
       includeInput: config.decision_log.include_input,
+      inputSampleAllowed: config.decision_log.input_sample_allowed,
       mask: config.decision_log.mask,
       sampleAllowed: config.decision_log.sample_allowed,
     },

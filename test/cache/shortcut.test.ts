@@ -26,12 +26,13 @@ describe('request shortcut over real gRPC', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(log: string, includeInput: boolean) {
+  async function start(log: string, includeInput: string | undefined, more: Record<string, string> = {}) {
     const server = await startInProcess({
       'policy-path': POLICY,
       'decision-log-enabled': 'true',
       'decision-log-output': log,
-      'decision-log-include-input': String(includeInput),
+      ...(includeInput === undefined ? {} : { 'decision-log-include-input': includeInput }),
+      ...more,
     });
     const client = new CheckClient(server.grpcPort);
     running.push({ server, client });
@@ -63,7 +64,7 @@ describe('request shortcut over real gRPC', () => {
 
   it('answers repeats from the cache, still counting and recording each Check with its caller and route', async () => {
     const log = join(dir, 'no-input.log');
-    const { server, client } = await start(log, false);
+    const { server, client } = await start(log, 'none');
     const answers = await sendSequentially(client, 30);
     for (const a of answers) expect(headerValue(a, 'x-cid-caller')).toBe(SCORER);
     expect(await metric(server, /^ztauthz_decision_cache_lookups_total\{result="hit"\} (\d+)$/m)).toBe(29);
@@ -82,17 +83,35 @@ describe('request shortcut over real gRPC', () => {
     expect(new Set(recs.map((r) => r['decision_id'])).size).toBe(30);
   });
 
-  it('is not taken when decision records carry the input: every record has it', async () => {
-    const log = join(dir, 'with-input.log');
-    const { server, client } = await start(log, true);
+  it('at defaults (include_input denied) answers repeated allows: their records go without the input', async () => {
+    const log = join(dir, 'default.log');
+    const { server, client } = await start(log, undefined);
     await sendSequentially(client, 10);
-    expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBe(0);
+    expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBe(9);
     await server.stop(1000);
     const recs = records(log);
     expect(recs).toHaveLength(10);
-    for (const r of recs) expect(r['input']?.attributes?.source?.principal).toBe(SCORER);
-    expect(recs.filter((r) => r['cache'] === 'hit')).toHaveLength(9);
+    for (const r of recs) expect(r).toMatchObject({ allowed: true, identity: { spiffe_id: SCORER }, route: { name: 'kserve-v2-infer' } });
+    for (const r of recs) expect(r['input']).toBeUndefined();
   });
+
+  // "true" is the old spelling of "all"; input_sample_allowed 1 makes every allow's record want the input.
+  for (const [name, includeInput, more] of [
+    ['include_input all (true)', 'true', {}],
+    ['include_input denied with input_sample_allowed 1', 'denied', { 'decision-log-input-sample-allowed': '1' }],
+  ] as const) {
+    it(`is not taken when the records carry the input (${name}): every record has it`, async () => {
+      const log = join(dir, `with-input-${includeInput}.log`);
+      const { server, client } = await start(log, includeInput, more);
+      await sendSequentially(client, 10);
+      expect(await metric(server, /^ztauthz_request_shortcuts_total (\d+)$/m)).toBe(0);
+      await server.stop(1000);
+      const recs = records(log);
+      expect(recs).toHaveLength(10);
+      for (const r of recs) expect(r['input']?.attributes?.source?.principal).toBe(SCORER);
+      expect(recs.filter((r) => r['cache'] === 'hit')).toHaveLength(9);
+    });
+  }
 
   it('does not serve a repeat past a change of input.behavior (the caller leaves learning)', async () => {
     const server = await startInProcess({ 'policy-path': 'test/fixtures/policies/behavior-echo', 'behavior-window-seconds': '1', 'behavior-learning-seconds': '0' });

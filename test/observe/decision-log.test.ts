@@ -1,9 +1,12 @@
 // Decision-log lines written through the Observer: allow, deny, cache hit and
 // error records with OPA's field names, masking of secrets (and `erased`),
-// sampling of allowed decisions only, and behaviour events.
-import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { DecisionLog, isoTimestamp, type DecisionLogOptions } from '../../src/observe/DecisionLog.ts';
+// which records carry the input (include_input), sampling of allowed
+// decisions only, and behaviour events; records queued by the Check and
+// written after it, in batches, bounded, with failures replaced and counted.
+import { describe, expect, it, vi } from 'vitest';
+import { WriteStream, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { DecisionLog, isoTimestamp, type DecisionLogOptions, type LogEntry } from '../../src/observe/DecisionLog.ts';
 import { Metrics } from '../../src/observe/Metrics.ts';
 import { Observer } from '../../src/observe/Observer.ts';
 import { Reason } from '../../src/types/Reason.ts';
@@ -74,6 +77,48 @@ describe('decision records', () => {
     expect(line).toMatchObject({ allowed: false, dry_run: true, reason: 'policy_denied' });
   });
 
+  it('include_input denied (the default): denials with the input, allows without it but otherwise whole', async () => {
+    const lines = await withLog({ includeInput: 'denied' }, (o) => {
+      o.finish(o.begin(undefined), observed());
+      o.finish(o.begin(undefined), observed({ decision: deny() }));
+      o.finish(o.begin(undefined), observed({ decision: deny(Reason.internalError) }));
+      o.finish(o.begin(undefined), observed({ decision: deny(), dryRun: true }));
+      // Answered by the shortcut: the pipeline says the record goes without input.
+      o.finish(o.begin(undefined), observed({ input: undefined, shortcut: true, recordInput: false, cache: 'hit' }));
+    });
+    const [allow, denied, error, dry, hit] = lines;
+    expect(allow.input).toBeUndefined();
+    expect(allow.erased).toBeUndefined();
+    expect(allow).toMatchObject({ allowed: true, revision: 'rev-1', result: { allowed: true }, identity: { spiffe_id: FRONTEND }, route: { name: 'kserve-v2-infer' }, metrics: { timer_check_ns: 120000 } });
+    expect(allow.decision_id).toMatch(/^[0-9a-f-]{36}$/);
+    for (const d of [denied, error, dry]) {
+      expect(d.input.attributes.request.http.headers['x-request-id']).toBe('r1');
+      expect(d.erased).toEqual(DEFAULT_MASK.slice(0, 2));
+    }
+    expect(hit).toMatchObject({ allowed: true, cache: 'hit' });
+    expect(hit.input).toBeUndefined();
+    expect(JSON.stringify(lines)).not.toContain('secret');
+  });
+
+  it('input_sample_allowed: that share of allows carries the input (one draw per Check); all and none ignore it', async () => {
+    let n = 0;
+    const lines = await withLog({ includeInput: 'denied', inputSampleAllowed: 0.25, random: () => (n++ % 4) / 4 }, (o) => {
+      for (let i = 0; i < 400; i++) o.finish(o.begin(undefined), observed());
+      for (let i = 0; i < 10; i++) o.finish(o.begin(undefined), observed({ decision: deny() }));
+    });
+    expect(lines.filter((l) => l.allowed && l.input)).toHaveLength(100);
+    expect(lines.filter((l) => !l.allowed && l.input)).toHaveLength(10);
+    const log = new DecisionLog({ enabled: true, output: tempFile('x.log'), includeInput: 'denied', inputSampleAllowed: 0.5, mask: [], random: () => 0.4 });
+    expect([log.inputFor(true), log.inputFor(false), log.inputOnEveryRecord]).toEqual([true, true, false]);
+    const all = new DecisionLog({ enabled: true, output: tempFile('y.log'), includeInput: true, inputSampleAllowed: 0, mask: [] });
+    expect([all.inputFor(true), all.inputOnEveryRecord]).toEqual([true, true]);
+    const none = new DecisionLog({ enabled: true, output: tempFile('z.log'), includeInput: 'none', inputSampleAllowed: 1, mask: [] });
+    expect([none.inputFor(true), none.inputFor(false), none.inputOnEveryRecord]).toEqual([false, false, false]);
+    const off = new DecisionLog({ enabled: false, output: 'stdout', includeInput: 'all', mask: [] });
+    expect([off.inputFor(false), off.inputOnEveryRecord]).toEqual([false, false]);
+    await Promise.all([log.close(), all.close(), none.close()]);
+  });
+
   it('include_input: false leaves the input out entirely', async () => {
     const [line] = await withLog({ includeInput: false }, (o) => o.finish(o.begin(undefined), observed()));
     expect(line.input).toBeUndefined();
@@ -104,5 +149,94 @@ describe('sampling', () => {
     });
     expect(lines.filter((l) => l.allowed)).toHaveLength(75);
     expect(lines.filter((l) => !l.allowed)).toHaveLength(100);
+  });
+});
+
+describe('off the Check path', () => {
+  const entry = (over: Partial<LogEntry> = {}): LogEntry => {
+    const rec = { decision_id: randomUUID(), timestamp: new Date().toISOString(), path: 'p', revision: 'r', allowed: true, reason: 'allowed', message: '', dry_run: false, http_status: 200, metrics: { timer_check_ns: 1, timer_eval_ns: 0 } };
+    return { decisionId: rec.decision_id, allowed: true, reason: 'allowed', timestamp: Date.now(), withInput: false, build: () => rec, ...over };
+  };
+
+  it('a Check only queues: records are built and written once per turn of the event loop, in order with events', async () => {
+    const file = tempFile('decisions.log');
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: DEFAULT_MASK });
+    const o = new Observer({ decisionLog: log });
+    let built = 0;
+    const first = entry();
+    log.write({ ...first, build: () => (built++, first.build()) });
+    log.writeEvent({ type: 'behavior', decision_id: first.decisionId });
+    o.finish(o.begin(undefined), observed({ decision: deny() }));
+    expect(built).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(built).toBe(1);
+    await log.close();
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type ?? l.reason)).toEqual(['allowed', 'behavior', 'policy_denied']);
+    expect(new Date(lines[1].timestamp).toISOString()).toBe(lines[1].timestamp);
+  });
+
+  it('a record that fails to build or serialise later is a minimal record with log_error, counted; the others are whole', async () => {
+    const file = tempFile('decisions.log');
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'all', mask: ['/input/x', '/revision'] }, metrics);
+    const cyclic: any = { a: 1 };
+    cyclic.self = cyclic;
+    const bad = entry();
+    log.write({ ...bad, build: () => ({ ...bad.build(), input: cyclic }), withInput: true });
+    log.write(entry({ decisionId: 'no-record', reason: 'policy_denied', allowed: false, build: () => { throw new RangeError('Maximum call stack size exceeded'); } }));
+    const ok = entry();
+    log.write(ok);
+    await log.close();
+    const [a, b, c] = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(a).toMatchObject({ decision_id: bad.decisionId, allowed: true, reason: 'allowed', path: 'p', http_status: 200, log_error: expect.stringMatching(/^the record could not be serialised: TypeError: /) });
+    // A top-level field a mask names stays out of the minimal record too.
+    expect(a).not.toHaveProperty('revision');
+    expect(a).not.toHaveProperty('input');
+    expect(b).toEqual({ decision_id: 'no-record', timestamp: expect.any(String), allowed: false, reason: 'policy_denied', log_error: 'the record could not be built: RangeError: Maximum call stack size exceeded' });
+    expect(c.decision_id).toBe(ok.decisionId);
+    expect(c.log_error).toBeUndefined();
+    expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBe(2);
+  });
+
+  it('the queue is bounded: past it new records are dropped and counted, and the next turn takes records again', async () => {
+    const file = tempFile('decisions.log');
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] }, metrics);
+    let queued = 0;
+    for (let i = 0; i < 25_000; i++) if (log.write(entry())) queued++;
+    expect(queued).toBe(20_000);
+    expect((await metrics.decisionLogDropped.get()).values[0]!.value).toBe(5_000);
+    await new Promise((r) => setImmediate(r));
+    expect(log.write(entry())).toBe(true);
+    await log.close();
+    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(20_001);
+  });
+
+  it('an output that throws loses that batch (counted), and the next batch is written', async () => {
+    const file = tempFile('decisions.log');
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] }, metrics);
+    const spy = vi.spyOn(WriteStream.prototype, 'write').mockImplementationOnce(() => {
+      throw new Error('EIO');
+    });
+    log.write(entry());
+    log.write(entry());
+    log.flush();
+    spy.mockRestore();
+    log.write(entry());
+    await log.close();
+    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+    expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBe(1);
+  });
+
+  it('reopen (SIGHUP) writes what is queued to the old file first; close writes the rest', async () => {
+    const file = tempFile('decisions.log');
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] });
+    log.write(entry());
+    log.reopen();
+    log.write(entry());
+    await log.close();
+    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
   });
 });

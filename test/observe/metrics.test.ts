@@ -31,6 +31,7 @@ describe('/metrics text', () => {
     metrics.shadowEvaluations.inc({ route: 'kserve-v2-infer', result: 'agree' });
     metrics.decisionLogDropped.inc();
     metrics.decisionLogSampledOut.inc();
+    metrics.decisionLogErrors.inc();
     const observer = new Observer({ metrics, behavior: new BehaviorSignals() });
     const t = Date.now();
     observer.finish(observer.begin(undefined), observed({ timestamp: t }));
@@ -47,6 +48,7 @@ describe('/metrics text', () => {
       'ztauthz_decision_cache_lookups_total', 'ztauthz_decision_cache_entries', 'ztauthz_decision_cache_bytes', 'ztauthz_decision_cache_evictions_total',
       'ztauthz_identity_checks_total', 'ztauthz_identity_labels', 'ztauthz_identity_labels_max', 'ztauthz_behavior_signals_total',
       'ztauthz_behavior_tracked_identities', 'ztauthz_policy_info', 'ztauthz_policy_loads_total', 'ztauthz_decision_log_sampled_out_total',
+      'ztauthz_decision_log_dropped_total', 'ztauthz_decision_log_errors_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
