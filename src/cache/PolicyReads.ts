@@ -13,8 +13,8 @@
 // reads every field under it. object.get(x, "constant", d) reads x.constant.
 // Anything the analysis does not know is a whole use: over-approximation only.
 //
-// Prebuilt wasm (no Rego): the data segment holds the policy's string
-// constants NUL-terminated; an ignored field whose last segment is one of them
+// Prebuilt wasm (no Rego): the data section holds the policy's string
+// constants NUL-terminated (any use counts: a result key "headers" too); an ignored field whose last segment is one of them
 // may be read, and a "headers" constant may mean iterating every header, which
 // the bytes cannot rule out: every header field is kept then.
 import type { JsonValue } from '../types/Json.ts';
@@ -273,20 +273,51 @@ export function analysePlan(plan: unknown): PolicyReads {
   return { kind: 'plan', reads: [...reads].map(dec), whole: [...whole].map(dec) };
 }
 
-/** The NUL-terminated string constants of a wasm module (a superset: any such run of printable bytes). */
+/**
+ * The NUL-terminated string constants of a wasm module's data section (a
+ * superset: any such run of printable bytes). A module whose sections do not
+ * parse is scanned whole: more constants, more fields kept.
+ */
 export function wasmStrings(wasm: Uint8Array): ReadonlySet<string> {
+  const data = dataSection(wasm) ?? wasm;
   const out = new Set<string>();
   let start = 0;
-  for (let i = 0; i < wasm.length; i++) {
-    const b = wasm[i]!;
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i]!;
     if (b === 0) {
-      if (i > start) out.add(Buffer.from(wasm.subarray(start, i)).toString('latin1'));
+      if (i > start) out.add(Buffer.from(data.subarray(start, i)).toString('latin1'));
       start = i + 1;
     } else if (b < 0x20 || b > 0x7e) {
       start = i + 1;
     }
   }
   return out;
+}
+
+/** The contents of the data section (id 11), or undefined when the module does not parse as expected. */
+function dataSection(wasm: Uint8Array): Uint8Array | undefined {
+  if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) return undefined;
+  let at = 8;
+  let found: Uint8Array | undefined;
+  while (at < wasm.length) {
+    const id = wasm[at++]!;
+    let size = 0;
+    let shift = 0;
+    for (;;) {
+      if (at >= wasm.length || shift > 28) return undefined;
+      const b = wasm[at++]!;
+      size += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) break;
+    }
+    if (at + size > wasm.length) return undefined;
+    if (id === 11) {
+      if (found) return undefined; // one data section only
+      found = wasm.subarray(at, at + size);
+    }
+    at += size;
+  }
+  return found;
 }
 
 const HEADERS: Path = ['attributes', 'request', 'http', 'headers'];
