@@ -35,7 +35,7 @@ function regoDir(body: string): string {
   return dir;
 }
 
-async function planOf(dir: string, entrypoints = ['envoy/authz/allow']): Promise<unknown> {
+async function planOf(dir: string, entrypoints: readonly string[] = ['envoy/authz/allow']): Promise<unknown> {
   const files = await readArchiveFiles(compileRegoPlan(dir, entrypoints));
   return JSON.parse(Buffer.from(files.get('/plan.json')!).toString('utf8'));
 }
