@@ -16,6 +16,9 @@ import { CheckRequestType } from '../../src/envoy/ProtoCodec.ts';
 import type { CheckOutcome } from '../../src/check/CheckPipeline.ts';
 import { checkRequest } from '../support/checkClient.ts';
 import { inProcessPipeline } from '../support/servers.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { Metrics } from '../../src/observe/Metrics.ts';
+import { PolicyLifecycle } from '../../src/server/PolicyLifecycle.ts';
 
 const HEADERS = 'attributes.request.http.headers.';
 const HEADER_FIELDS = VOLATILE_FIELDS.filter((f) => f.startsWith(HEADERS));
@@ -174,5 +177,23 @@ describe('the pipeline at defaults (cache on, default cache.ignore)', () => {
     const dirty = await pipeline.check(encode(again(0, { 'x-b3-traceid': '<script>alert(1)</script>' })));
     expect(clean.decision.allowed).toBe(true);
     expect(dirty.decision.allowed).toBe(false);
+  });
+});
+
+describe('the load log', () => {
+  it('says what of cache.ignore the policy keeps in its key, and why', async () => {
+    const dir = regoDir(`allow if {\n  input.attributes.request.time.seconds > 0\n  some v in input.attributes.request.http.headers\n  v == "x"\n}`);
+    const lines: Array<[string, Record<string, unknown> | undefined]> = [];
+    const log = { debug() {}, info: (m: string, f?: Record<string, unknown>) => lines.push([m, f]), warn() {}, error() {} };
+    const lifecycle = new PolicyLifecycle(loadConfig({ flags: { 'policy-path': dir, 'policy-watch': 'false' } }), [], new Metrics(), log);
+    await lifecycle.start();
+    const loaded = lines.find(([m]) => m === 'active policy loaded')!;
+    expect(loaded[1]!['cache_key']).toEqual({
+      analysed: 'rego plan',
+      ignored: 2,
+      kept: VOLATILE_FIELDS.length - 2,
+      why: ['policy reads attributes.request.time.seconds', 'policy uses attributes.request.http.headers as a whole (iterates or passes it on): fields under it kept'],
+    });
+    lifecycle.stop();
   });
 });
