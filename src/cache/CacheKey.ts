@@ -1,6 +1,7 @@
 // The decision cache key: a SHA-256 over the policy revision, the entrypoint
 // and a serialisation of the input minus the fields that differ on every
-// request and that policies do not decide on (VOLATILE_FIELDS). A hash of a
+// request and that the loaded policy does not read (VOLATILE_FIELDS, or
+// cache.ignore, minus what PolicyReads.ts finds the policy may read). A hash of a
 // complete serialisation cannot collide by accident, so one input's decision
 // is never served to another input.
 import { hash } from 'node:crypto';
@@ -8,10 +9,10 @@ import type { JsonObject, JsonValue } from '../types/Json.ts';
 
 /**
  * Fields left out of the default key, as paths into the input. Each changes
- * per request (ids, clocks, trace context, the client's ephemeral port). The
- * list is a contract, documented in the README: a policy that decides on one
- * of them (including by iterating every header) must run with a cache.ignore
- * that leaves it out, or the cache would answer it from another request.
+ * per request (ids, clocks, trace context, the client's ephemeral port). A
+ * policy may still decide on one of them (a business-hours rule, a WAF rule
+ * over every header), so the list applies per loaded policy only to the
+ * fields it provably does not read: PolicyEngine.cacheIgnore, PolicyReads.ts.
  */
 export const VOLATILE_FIELDS: readonly string[] = [
   'attributes.request.http.id',

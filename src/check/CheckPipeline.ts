@@ -72,7 +72,7 @@ export interface PipelineDeps {
   readonly observer?: Observer | undefined;
   readonly shadow?: ShadowPolicy | undefined;
   /** Repeated requests answered from the decision cache without decoding (present only with the cache). */
-  readonly shortcut?: { readonly keyer: RawRequestKeyer; readonly table: RequestShortcut } | undefined;
+  readonly shortcut?: { readonly keyer: (engine: PolicyEngine) => RawRequestKeyer; readonly table: RequestShortcut } | undefined;
 }
 
 const RECORDS_ONLY = new Observer();
@@ -128,7 +128,7 @@ export class CheckPipeline {
       // The shortcut answers without an input, so not when every record or the shadow policy needs one
       // (with include_input "denied" it answers the allows whose records go without; #fromShortcut asks).
       const answersWithoutInput = !this.#deps.shadow && !obs.inputOnEveryRecord;
-      const keyer = engine ? this.#deps.shortcut?.keyer : undefined;
+      const keyer = engine ? this.#deps.shortcut?.keyer(engine) : undefined;
       // The raw key serves the shortcut and, when it covers cache.ignore, the decision key.
       const raw = keyer && (answersWithoutInput || keyer.coversIgnore) ? keyer.key(bytes, engine!.instance, ctx.peer?.spiffe_id ?? '', obs.traces) : undefined;
       const shortcut = raw && answersWithoutInput ? this.#deps.shortcut : undefined;
@@ -248,7 +248,7 @@ export class CheckPipeline {
       behavior = counted ?? obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
       if (!compat) input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
-      let evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, this.#deps.shortcut?.keyer.coversIgnore ? raw?.key : undefined, ctx.deadline));
+      let evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, raw && this.#deps.shortcut?.keyer(engine).coversIgnore ? raw.key : undefined, ctx.deadline));
       // Only a policy that calls http.send is evaluated asynchronously (on a worker); the others stay without an extra await.
       if (evaluated instanceof Promise) evaluated = await evaluated;
       ({ decision, cache, evalNs } = evaluated);

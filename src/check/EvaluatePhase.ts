@@ -7,7 +7,7 @@
 // awaited, so concurrent misses may each evaluate; by default their decisions
 // are not cached at all (they count as time-dependent).
 import type { DecisionCache } from '../cache/DecisionCache.ts';
-import { fullInputKey, parseFieldPath, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
+import { fullInputKey, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
 import { HTTP_SEND_OFF_THREAD, errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { Decision } from '../types/Decision.ts';
@@ -18,8 +18,13 @@ export type CacheOutcome = 'hit' | 'miss' | 'bypass' | 'off';
 
 export interface CachePolicy {
   readonly cache: DecisionCache | undefined;
-  /** Fields left out of the default key (cache.ignore). */
+  /**
+   * Fields left out of the default key (cache.ignore), for each policy minus
+   * the fields it may read (PolicyEngine.cacheIgnore).
+   */
   readonly ignore: readonly string[];
+  /** The operator set cache.ignore (not the default list): honoured as stated for a policy that cannot be analysed. */
+  readonly ignoreExplicit?: boolean | undefined;
   /** The active policy: a decision is stored only while the policy that made it is still the active one. */
   readonly current: () => PolicyEngine | undefined;
   /** Lifetime for decisions of time-dependent policies; 0: they are not cached. */
@@ -44,11 +49,11 @@ export interface Evaluated {
 
 export class EvaluatePhase {
   readonly #policy: CachePolicy;
-  readonly #ignore: readonly FieldPath[];
+  readonly #explicit: boolean;
 
   constructor(policy: CachePolicy) {
     this.#policy = policy;
-    this.#ignore = policy.ignore.map(parseFieldPath);
+    this.#explicit = policy.ignoreExplicit === true;
   }
 
   /** The decision cached under a key an earlier evaluate() used (the request shortcut's way in). */
@@ -82,7 +87,7 @@ export class EvaluatePhase {
         ? selectedFieldsKey(engine.instance, entrypoint, routeName, input, route.key)
         : rawKey !== undefined
           ? requestDerivedKey(rawKey, entrypoint, input['identity'], input['behavior'])
-          : fullInputKey(engine.instance, entrypoint, input, this.#ignore);
+          : fullInputKey(engine.instance, entrypoint, input, engine.cacheIgnore(this.#policy.ignore, this.#explicit).paths);
     const cached = cache.get(key);
     if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
     const store = (evaluated: Evaluated): Evaluated => {

@@ -13,6 +13,12 @@ export interface BundleFiles {
   readonly revision: string;
   /** Every file of the bundle by path (leading "/"), for signature checks. */
   readonly files: ReadonlyMap<string, Uint8Array>;
+  /**
+   * The policy's plan (OPA IR, plan.json of `opa build -t plan`) when ztauthz
+   * compiled the Rego itself: what cache/PolicyReads.ts analyses to keep the
+   * cache.ignore fields the policy reads in the key.
+   */
+  readonly plan?: unknown;
 }
 
 export class BundleError extends Error {
@@ -36,6 +42,12 @@ export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 export async function loadBundleArchive(archive: Uint8Array): Promise<BundleFiles> {
   await checkInflatedSize(archive, MAX_BUNDLE_BYTES);
   return readBundleArchive(archive);
+}
+
+/** Every file of a .tar.gz (bounded as loadBundleArchive), whatever it holds: e.g. the plan bundle of `opa build -t plan`. */
+export async function readArchiveFiles(archive: Uint8Array): Promise<Map<string, Uint8Array>> {
+  await checkInflatedSize(archive, MAX_BUNDLE_BYTES);
+  return untar(gunzipSync(archive, { maxOutputLength: MAX_BUNDLE_BYTES }));
 }
 
 /** Throws a BundleError unless the gzip stream inflates, to at most `limit` bytes; keeps none of the output. */

@@ -24,9 +24,21 @@ export type RegoVersion = 'v1' | 'v0';
 
 /** Runs `opa build -t wasm` with one -e per entrypoint; returns the .tar.gz bytes. */
 export function compileRegoDirectory(dir: string, entrypoints: readonly string[], opa = opaBinary(), regoVersion: RegoVersion = 'v1'): Uint8Array {
+  return opaBuild('wasm', dir, entrypoints, opa, regoVersion);
+}
+
+/**
+ * Runs `opa build -t plan` with the same entrypoints and returns the bundle
+ * (its /plan.json is the policy's IR, what cache/PolicyReads.ts analyses).
+ */
+export function compileRegoPlan(dir: string, entrypoints: readonly string[], opa = opaBinary(), regoVersion: RegoVersion = 'v1'): Uint8Array {
+  return opaBuild('plan', dir, entrypoints, opa, regoVersion);
+}
+
+function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
   const out = mkdtempSync(join(tmpdir(), 'ztauthz-build-'));
   const bundlePath = join(out, 'bundle.tar.gz');
-  const args = ['build', '-t', 'wasm', '-o', bundlePath, '--ignore', '*_test.rego'];
+  const args = ['build', '-t', target, '-o', bundlePath, '--ignore', '*_test.rego'];
   if (regoVersion === 'v0') args.push('--v0-compatible');
   for (const e of entrypoints) args.push('-e', e);
   args.push(resolve(dir));
@@ -39,7 +51,7 @@ export function compileRegoDirectory(dir: string, entrypoints: readonly string[]
     // opa writes its errors to stdout or stderr depending on the command and version.
     const output = `${e.stderr?.toString() ?? ''}\n${e.stdout?.toString() ?? ''}`.trim() || e.message;
     const detail = output.split('\n').filter(Boolean).slice(0, 3).join(' | ');
-    throw new CompileError(`opa build${regoVersion === 'v0' ? ' --v0-compatible' : ''} failed for ${dir}: ${detail}`);
+    throw new CompileError(`opa build${target === 'plan' ? ' -t plan' : ''}${regoVersion === 'v0' ? ' --v0-compatible' : ''} failed for ${dir}: ${detail}`);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -8,6 +8,13 @@ import { WasmEval } from './WasmEval.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { HttpSendRuntime } from './httpsend/HttpSendRuntime.ts';
+import { analysePlan, effectiveIgnore, wasmStrings, type EffectiveIgnore, type PolicyReads } from '../cache/PolicyReads.ts';
+import { parseFieldPath, type FieldPath } from '../cache/CacheKey.ts';
+
+/** cache.ignore as it applies to one loaded policy: the fields it may read are taken out (see cache/PolicyReads.ts). */
+export interface PolicyIgnore extends EffectiveIgnore {
+  readonly paths: readonly FieldPath[];
+}
 
 export interface EngineOptions {
   /** Entrypoints (decision paths like "envoy/authz/allow") that must exist. */
@@ -57,6 +64,9 @@ export class PolicyEngine {
    * finishes on the old policy after a swap) can never share entries.
    */
   readonly instance: string;
+  /** The input fields the policy may read (from its plan, or its wasm's constants), known at load time. */
+  readonly inputReads: PolicyReads;
+  #ignore: { readonly configured: readonly string[]; readonly explicit: boolean; readonly value: PolicyIgnore } | undefined;
   readonly #policy: LoadedPolicy;
   readonly #eval: WasmEval | undefined;
   readonly #host: HostBuiltins;
@@ -72,6 +82,7 @@ export class PolicyEngine {
     this.callsOut = builtinsUsed.includes('http.send');
     this.timeDependent = this.callsOut || builtinsUsed.some(isClockBuiltin);
     this.instance = `${bundle.revision}#${++loads}`;
+    this.inputReads = readsOf(bundle);
     this.#offThread =
       this.callsOut && opts.httpSend
         ? { runtime: opts.httpSend, spec: { id: this.instance, module, data: bundle.data, maxMemoryPages: opts.maxMemoryPages } }
@@ -126,6 +137,20 @@ export class PolicyEngine {
     return new PolicyEngine(policy, host, bundle, used, module, opts);
   }
 
+  /**
+   * cache.ignore minus the fields this policy may read. Computed once per
+   * engine (and list): the Check path only reads the remembered value.
+   * `explicit`: the operator set cache.ignore (see cache/PolicyReads.ts).
+   */
+  cacheIgnore(configured: readonly string[], explicit: boolean): PolicyIgnore {
+    const memo = this.#ignore;
+    if (memo && memo.configured === configured && memo.explicit === explicit) return memo.value;
+    const e = effectiveIgnore(configured, explicit, this.inputReads);
+    const value: PolicyIgnore = { ...e, paths: e.ignore.map(parseFieldPath) };
+    this.#ignore = { configured, explicit, value };
+    return value;
+  }
+
   /** Evaluates one entrypoint; returns opa-wasm's result set. Throws on evaluation errors. */
   evaluate(input: JsonObject, entrypoint: string): unknown {
     this.#host.beginEvaluation();
@@ -160,6 +185,19 @@ export class PolicyEngine {
   retire(): void {
     this.#offThread?.runtime.retire(this.instance);
   }
+}
+
+/** What the policy may read of its input: its plan when ztauthz compiled it, else its wasm's string constants. */
+function readsOf(bundle: BundleFiles): PolicyReads {
+  if (bundle.plan !== undefined) {
+    try {
+      return analysePlan(bundle.plan);
+    } catch {
+      // A plan of a shape the analysis does not know: fall back to the wasm's constants.
+      return { kind: 'wasm', strings: wasmStrings(bundle.wasm) };
+    }
+  }
+  return { kind: 'wasm', strings: wasmStrings(bundle.wasm) };
 }
 
 /**

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BundleError, loadBundleArchive, readBundleDirectory, walkBundleDirectory, type BundleFiles } from './Bundle.ts';
-import { compileRegoDirectory, type RegoVersion } from './OpaCompiler.ts';
+import { BundleError, loadBundleArchive, readArchiveFiles, readBundleDirectory, walkBundleDirectory, type BundleFiles } from './Bundle.ts';
+import { compileRegoDirectory, compileRegoPlan, type RegoVersion } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
   /** Entrypoints to compile when the source is Rego. */
@@ -22,7 +22,8 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
     // opa build follows links wherever they point: the same rules as for a bundle directory first.
     walkBundleDirectory(path, () => {});
-    return withRevision(await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa, opts.regoVersion)));
+    const compiled = await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa, opts.regoVersion));
+    return withRevision({ ...compiled, plan: await planOf(path, opts) });
   }
   const bytes = readFileSync(path);
   if (path.endsWith('.wasm')) {
@@ -30,6 +31,20 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
   }
   if (path.endsWith('.tar.gz') || path.endsWith('.tgz')) return withRevision(await loadBundleArchive(bytes));
   throw new BundleError(`policy ${path} is not a .tar.gz bundle, a .wasm file or a directory`);
+}
+
+/**
+ * The plan of the Rego just compiled to wasm (same sources, same
+ * entrypoints). Undefined if it cannot be had: the policy is then keyed as a
+ * prebuilt wasm is (see cache/PolicyReads.ts), never less safely.
+ */
+async function planOf(path: string, opts: PolicySourceOptions): Promise<unknown> {
+  try {
+    const plan = (await readArchiveFiles(compileRegoPlan(path, opts.entrypoints, opts.opa, opts.regoVersion))).get('/plan.json');
+    return plan ? JSON.parse(Buffer.from(plan).toString('utf8')) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

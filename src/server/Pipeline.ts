@@ -11,6 +11,7 @@ import { RoutePhase } from '../check/RoutePhase.ts';
 import type { ShadowPolicy } from '../check/ShadowPolicy.ts';
 import { DecisionCache } from '../cache/DecisionCache.ts';
 import { parseFieldPath } from '../cache/CacheKey.ts';
+import { ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import { RequestShortcut } from '../cache/RequestShortcut.ts';
 import { RawRequestKeyer } from '../envoy/RawRequestKey.ts';
 import { WorkloadIdentifier } from '../identity/WorkloadIdentity.ts';
@@ -19,6 +20,7 @@ import { Router } from '../route/Router.ts';
 import { parseRouteConfig } from '../route/RouteConfig.ts';
 import { CATALOGUE } from '../route/Catalogue.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
+import type { PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { Observer } from '../observe/Observer.ts';
 
 /** Everything built from configuration before any request: errors here stop the start with the key named. */
@@ -29,7 +31,7 @@ export interface Phases {
   readonly evaluate: EvaluatePhase;
   readonly cache: DecisionCache | undefined;
   /** Repeated request bytes to their cache entry; present with the cache. */
-  readonly shortcut: { readonly keyer: RawRequestKeyer; readonly table: RequestShortcut } | undefined;
+  readonly shortcut: { readonly keyer: (engine: PolicyEngine) => RawRequestKeyer; readonly table: RequestShortcut } | undefined;
 }
 
 export function buildPhases(config: Config, policies: PolicyStore): Phases {
@@ -52,6 +54,7 @@ export function buildPhases(config: Config, policies: PolicyStore): Phases {
     evaluate: new EvaluatePhase({
       cache,
       ignore: config.cache.ignore,
+      ignoreExplicit: ignoreIsExplicit(config.cache.ignore),
       timeDependentTtlMs: config.cache.time_dependent_ttl_ms,
       current: () => policies.current,
     }),
@@ -110,13 +113,26 @@ function catalogueWithEntrypoints(entries: readonly string[]): typeof CATALOGUE 
   return byApi.size === 0 ? CATALOGUE : CATALOGUE.map((r) => (byApi.has(r.api) ? { ...r, entrypoint: byApi.get(r.api)! } : r));
 }
 
-/** The shortcut's keyer, told what the full path refuses on: header limits, and the token headers it reads. */
-function rawRequestKeyer(config: Config): RawRequestKeyer {
-  return new RawRequestKeyer(config.cache.ignore, {
+/**
+ * The shortcut's keyer for a policy, told what the full path refuses on:
+ * header limits, and the token headers it reads. It skips only the
+ * cache.ignore fields that policy does not read (PolicyEngine.cacheIgnore);
+ * made once per loaded policy.
+ */
+function rawRequestKeyer(config: Config): (engine: PolicyEngine) => RawRequestKeyer {
+  const explicit = ignoreIsExplicit(config.cache.ignore);
+  const opts = {
     limits: { maxHeaders: config.request.max_headers, maxHeaderBytes: config.request.max_header_bytes },
     readHeaders: config.jwt.issuers.map((i) => (typeof i['header'] === 'string' ? i['header'] : 'authorization')),
-  });
+  };
+  const keyers = new WeakMap<PolicyEngine, RawRequestKeyer>();
+  return (engine) => {
+    let keyer = keyers.get(engine);
+    if (!keyer) keyers.set(engine, (keyer = new RawRequestKeyer(engine.cacheIgnore(config.cache.ignore, explicit).ignore, opts)));
+    return keyer;
+  };
 }
+
 
 function workloadIdentifier(config: Config): WorkloadIdentifier {
   const bundles = new Map<string, string>();

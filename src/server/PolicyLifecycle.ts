@@ -13,6 +13,8 @@ import type { Metrics } from '../observe/Metrics.ts';
 import type { Logger } from '../observe/Log.ts';
 import { DEMO_POLICY_DIR } from './defaults.ts';
 import { HttpSendRuntime } from '../policy/httpsend/HttpSendRuntime.ts';
+import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
+import type { JsonValue } from '../types/Json.ts';
 
 export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
   const p = config.policy;
@@ -85,6 +87,14 @@ export class PolicyLifecycle {
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 
+  /** Which cache.ignore fields stay in this policy's cache key, and why (computed here once; the Checks reuse it). */
+  #cacheKeyNote(engine: PolicyEngine): JsonValue {
+    const configured = this.#config.cache.ignore;
+    if (!this.#config.cache.enabled || configured.length === 0) return null;
+    const explicit = ignoreIsExplicit(configured);
+    return describeIgnore(engine.inputReads, engine.cacheIgnore(configured, explicit), configured);
+  }
+
   async #startOne(kind: 'active' | 'shadow', path: string, opts: LoaderOptions, store: PolicyStore): Promise<void> {
     const load = () => loadPolicy(path, opts);
     try {
@@ -94,7 +104,7 @@ export class PolicyLifecycle {
       this.#metrics.policyLoads.inc({ policy: kind, result: 'failure' });
       throw err;
     }
-    this.#log.info(`${kind} policy loaded`, { path, revision: store.current!.revision, host_builtins: store.current!.hostBuiltinsUsed });
+    this.#log.info(`${kind} policy loaded`, { path, revision: store.current!.revision, host_builtins: store.current!.hostBuiltinsUsed, cache_key: this.#cacheKeyNote(store.current!) });
     if (!this.#config.policy.watch) return;
     const watcher = new PolicyWatcher(
       path,
@@ -107,7 +117,7 @@ export class PolicyLifecycle {
           // Its http.send workers drop it once the Checks still running on it finish.
           replaced?.retire();
           this.#metrics.policyLoads.inc({ policy: kind, result: 'success' });
-          this.#log.info(`${kind} policy reloaded`, { path, revision: engine.revision, previous });
+          this.#log.info(`${kind} policy reloaded`, { path, revision: engine.revision, previous, cache_key: this.#cacheKeyNote(engine) });
         },
         onRejected: (err) => {
           this.#metrics.policyLoads.inc({ policy: kind, result: 'failure' });

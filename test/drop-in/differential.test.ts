@@ -4,7 +4,12 @@
 // CheckResponses must be the same field by field (decision ids aside; gRPC
 // errors by code). ztauthz runs twice per group, with its decision cache off
 // (the comparison) and on: a `cache:<pair>` entry compares ztauthz with the
-// cache on against itself with the cache off.
+// cache on against itself with the cache off. The "volatile" group (policies
+// deciding on fields ztauthz's default cache.ignore lists: request time,
+// client port, trace headers, every header) runs a third time, cache on with
+// that default list instead of compat's empty one: its `defaults:<pair>`
+// entries compare with opa-envoy-plugin, so a drop-in policy that reads a
+// volatile field is never answered from another request's decision.
 //
 // Known differences are not hidden: they are listed, with their causes, in
 // expected-differences.ts: encoding differences common to most answers as
@@ -26,6 +31,10 @@ import { ask, sameAnswer, startOpaEnvoyPlugin, startZtauthz, writePolicyDir, typ
 import { ALL_CASES } from './cases/index.ts';
 import { EXPECTED_DIFFERENCES, GLOBAL_DIFFERENCES } from './expected-differences.ts';
 import type { DropInCase, ServerConfig } from './cases/types.ts';
+import { VOLATILE_FIELDS } from '../../src/cache/CacheKey.ts';
+
+/** Groups also run with the cache on at ztauthz's default cache.ignore. */
+const DEFAULT_IGNORE_GROUPS = new Set(['volatile']);
 
 interface Pair {
   readonly key: string;
@@ -81,13 +90,13 @@ async function sendAll(peer: Peer, cases: readonly DropInCase[], twice = false):
  * marks the cases whose Rego calls them as refused, and ztauthz starts again
  * without them.
  */
-async function startOurs(name: string, cases: DropInCase[], config: ServerConfig, dir: string, cache: boolean) {
+async function startOurs(name: string, cases: DropInCase[], config: ServerConfig, dir: string, cache: boolean, cacheIgnore?: readonly string[]) {
   let loaded = cases;
   const refused = new Map<string, string>();
   for (let attempt = 0; loaded.length > 0; attempt++) {
-    const ourDir = attempt === 0 ? dir : join(tmp, `${name}-ztauthz-${cache ? 'cache' : 'nocache'}-${attempt}`);
+    const ourDir = attempt === 0 ? dir : join(tmp, `${name}-ztauthz-${cacheIgnore ? 'defaults' : cache ? 'cache' : 'nocache'}-${attempt}`);
     if (attempt > 0) writePolicyDir(ourDir, loaded);
-    const started = await startZtauthz(ourDir, config, tmp, cache);
+    const started = await startZtauthz(ourDir, config, tmp, cache, cacheIgnore);
     if (!('refused' in started)) return { peer: started, loaded, refused };
     const missing = missingBuiltins(started.refused);
     const culprits = loaded.filter((c) => missing.some((b) => new RegExp(`(^|[^a-z0-9_.])${b.replace(/\./g, '\\.')}\\s*\\(`).test(c.rego)));
@@ -109,7 +118,13 @@ async function runGroup(name: string, cases: DropInCase[]): Promise<void> {
   }
   const dir = join(tmp, name);
   writePolicyDir(dir, cases);
-  const starts = [startOpaEnvoyPlugin(dir, config, tmp), startOurs(name, cases, config, dir, false), startOurs(name, cases, config, dir, true)] as const;
+  const withDefaults = DEFAULT_IGNORE_GROUPS.has(name);
+  const starts = [
+    startOpaEnvoyPlugin(dir, config, tmp),
+    startOurs(name, cases, config, dir, false),
+    startOurs(name, cases, config, dir, true),
+    ...(withDefaults ? [startOurs(name, cases, config, dir, true, VOLATILE_FIELDS)] : []),
+  ] as const;
   const settled = await Promise.allSettled(starts);
   for (const s of settled) {
     if (s.status !== 'fulfilled') continue;
@@ -119,13 +134,17 @@ async function runGroup(name: string, cases: DropInCase[]): Promise<void> {
   }
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  const [peer, plain, cached] = settled.map((s) => (s as PromiseFulfilledResult<any>).value) as [Peer, Awaited<ReturnType<typeof startOurs>>, Awaited<ReturnType<typeof startOurs>>];
+  type Ours = Awaited<ReturnType<typeof startOurs>>;
+  const [peer, plain, cached, defaults] = settled.map((s) => (s as PromiseFulfilledResult<any>).value) as [Peer, Ours, Ours, Ours | undefined];
 
-  const [peerAnswers, plainAnswers, cachedAnswers] = await Promise.all([
+  const [peerAnswers, plainAnswers, cachedAnswers, defaultsAnswers] = await Promise.all([
     sendAll(peer, cases),
     plain.peer ? sendAll(plain.peer, plain.loaded) : new Map<string, Answer>(),
     cached.peer ? sendAll(cached.peer, cached.loaded, true) : new Map<string, Answer>(),
+    // Each request once, in order: a cache keyed without a field the policy reads answers the next request from the previous one.
+    defaults?.peer ? sendAll(defaults.peer, defaults.loaded) : new Map<string, Answer>(),
   ]);
+  if (defaults?.peer) cacheHits.set(`${name}:defaults`, await defaults.peer.cacheHits!());
   if (cached.peer) cacheHits.set(name, await cached.peer.cacheHits!());
   for (const c of cases) {
     for (const r of c.requests) {
@@ -138,6 +157,7 @@ async function runGroup(name: string, cases: DropInCase[]): Promise<void> {
       }
       pairs.set(key, { key, peer: peerAnswers.get(key)!, ours: plainAnswers.get(key)! });
       pairs.set(`cache:${key}`, { key: `cache:${key}`, peer: plainAnswers.get(key)!, ours: cachedAnswers.get(key)! });
+      if (defaults) pairs.set(`defaults:${key}`, { key: `defaults:${key}`, peer: peerAnswers.get(key)!, ours: defaultsAnswers.get(key)! });
     }
   }
 }
@@ -162,6 +182,8 @@ afterAll(async () => {
 
 /** The listed reason for a pair: its own entry, or its case's `<id>/*` entry. */
 function expectedFor(key: string): string | undefined {
+  // A defaults: pair compares with opa-envoy-plugin like the plain pair: the same entries apply.
+  if (key.startsWith('defaults:')) key = key.slice('defaults:'.length);
   return EXPECTED_DIFFERENCES[key] ?? EXPECTED_DIFFERENCES[`${key.slice(0, key.indexOf('/'))}/*`];
 }
 
@@ -185,6 +207,10 @@ describe('ztauthz as a drop-in for opa-envoy-plugin v1.19.1-envoy', () => {
 
   it('answers from its decision cache when the cache is on (so the cache: pairs test it)', () => {
     expect(cacheHits.get('main') ?? 0).toBeGreaterThan(100);
+  });
+
+  it('runs the volatile group at the default cache.ignore too (its defaults: pairs compare with opa-envoy-plugin)', () => {
+    expect([...pairs.keys()].filter((k) => k.startsWith('defaults:')).length).toBeGreaterThanOrEqual(10);
   });
 
   it('answers every pair not listed in expected-differences.ts exactly as opa-envoy-plugin does (and the same with its cache on)', () => {

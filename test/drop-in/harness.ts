@@ -128,7 +128,11 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
  * skip-request-body-parse), the decision cache on or off (opa-envoy-plugin
  * has none), no decision log and no watch.
  */
-export async function startZtauthz(policyDir: string, config: ServerConfig, tmp: string, cache: boolean): Promise<Peer | { refused: string }> {
+/**
+ * `cacheIgnore`: a cache.ignore instead of compat's empty one (the volatile
+ * group runs once more with ztauthz's default list, see differential.test.ts).
+ */
+export async function startZtauthz(policyDir: string, config: ServerConfig, tmp: string, cache: boolean, cacheIgnore?: readonly string[]): Promise<Peer | { refused: string }> {
   const file = join(tmp, `ztauthz-${Math.random().toString(36).slice(2)}.yaml`);
   const descriptor = config.protoDescriptor ? `${file}.pb` : undefined;
   if (descriptor) writeFileSync(descriptor, config.protoDescriptor!);
@@ -139,7 +143,7 @@ export async function startZtauthz(policyDir: string, config: ServerConfig, tmp:
       policy: { path: policyDir, decision: DECISION_PATH, watch: false },
       decision: { dry_run: config.dryRun ?? false },
       request: { parse_body: !(config.skipBodyParse ?? false), ...(descriptor ? { proto_descriptor: descriptor } : {}) },
-      cache: { enabled: cache },
+      cache: { enabled: cache, ...(cacheIgnore ? { ignore: [...cacheIgnore] } : {}) },
       decision_log: { enabled: false },
       // opa-envoy-plugin lets policies reach any host; the cases only reach loopback.
       http_send: { allowed_hosts: ['127.0.0.1'] },
@@ -154,7 +158,7 @@ export async function startZtauthz(policyDir: string, config: ServerConfig, tmp:
   }
   await waitFor(() => grpcAnswers(serve.grpcPort), 10_000);
   return {
-    name: cache ? 'ztauthz (cache on)' : 'ztauthz',
+    name: cacheIgnore ? 'ztauthz (cache on, default cache.ignore)' : cache ? 'ztauthz (cache on)' : 'ztauthz',
     port: serve.grpcPort,
     cacheHits: async () => {
       const text = await (await fetch(`http://127.0.0.1:${serve.httpPort}/metrics`)).text();
