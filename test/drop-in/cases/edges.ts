@@ -111,6 +111,21 @@ export const EDGE_CASES: DropInCase[] = [
     ],
   },
   {
+    id: 'edge_body_numbers',
+    about: 'JSON body numbers a double does not carry (beyond 2^53, 1e400), compared and printed by the policy',
+    decision: 'result',
+    // Compared in the policy (exactly, on both), not printed: sprintf runs in JS in opa-wasm (see bi_sprintf/big).
+    rego: echo('[input.parsed_body.n == 12345678901234567891, input.parsed_body.n == 12345678901234567890, input.parsed_body.n > 12345678901234567890, input.parsed_body.n > 1000, input.parsed_body.n > 0, is_number(input.parsed_body.n)]'),
+    requests: [
+      { name: 'int-beyond-2-53', request: post('/n', '{"n":12345678901234567891}', 'application/json') },
+      { name: 'int-below', request: post('/n', '{"n":12345678901234567890}', 'application/json') },
+      { name: 'int-in-array', request: post('/n', '{"n":12345678901234567891,"l":[12345678901234567891]}', 'application/json') },
+      { name: 'overflow', request: post('/n', '{"n":1e400}', 'application/json') },
+      { name: 'underflow', request: post('/n', '{"n":1e-400}', 'application/json') },
+      { name: 'safe', request: post('/n', '{"n":9007199254740991}', 'application/json') },
+    ],
+  },
+  {
     id: 'edge_enums_tls',
     about: 'enum fields (socket protocol), tlsSession, destination labels, routeMetadataContext',
     decision: 'result',
