@@ -302,6 +302,11 @@ function runNumbers(text: string, from: number, to: number): void {
   }
 }
 
+/** JSON text that JSON.stringify wrote from a value with such numbers, parsed back into one (the http.send evaluation worker's input). */
+export function parseKeepingNumberText(text: string): unknown {
+  return RAW_JSON ? JSON.parse(text, keepNumberText) : JSON.parse(text);
+}
+
 /** JSON.parse reviver: a number a double does not carry keeps its text (JSON.rawJSON), which JSON.stringify writes back. */
 function keepNumberText(_key: string, value: unknown, context?: { source?: string }): unknown {
   if (typeof value !== 'number' || (Number.isSafeInteger(value) && value !== 0)) return value;
