@@ -215,6 +215,23 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(goText(() => post('multipart/form-data; boundary=q', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'))).toBe('request_parse_error: unexpected EOF');
   });
 
+  it('with compat: opa-envoy, reads multipart with LF line ends and parses JSON parts within the body bounds', () => {
+    const mp = (body: string, opts: InputOptions) => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=q' }, body }, {}, opts);
+    const compat: InputOptions = { ...OPTS, compat: true };
+    const lf = '--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="j"\nContent-Type: application/json\n\n{"k":[1,2]}\n--q--\n';
+    expect(mp(lf, compat)['parsed_body']).toEqual({ x: ['1'], j: [{ k: [1, 2] }] });
+    // Without compat: LF line ends are refused, and parts stay text.
+    expect(() => mp(lf, OPTS)).toThrow(expect.objectContaining({ reason: Reason.bodyInvalid }));
+    const crlf = lf.replace(/\n/g, '\r\n');
+    expect(mp(crlf, OPTS)['parsed_body']).toEqual({ x: ['1'], j: ['{"k":[1,2]}'] });
+    // The key bound covers all JSON parts together.
+    const part = (i: number) => `--q\r\nContent-Disposition: form-data; name="p${i}"\r\nContent-Type: application/json\r\n\r\n{"a":1,"b":2,"c":3}\r\n`;
+    const three = `${part(0)}${part(1)}${part(2)}--q--\r\n`;
+    const json = { maxDepth: 64, maxKeys: 8, maxElements: 100, duplicateKeys: 'deny' as const };
+    expect(() => mp(three, { ...compat, json })).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(Object.keys(mp(three, { ...compat, json: { ...json, maxKeys: 9 } })['parsed_body'] as object)).toEqual(['p0', 'p1', 'p2']);
+  });
+
   it('leaves body keys out when body parsing is off', () => {
     const i = input({ method: 'POST', headers: { 'content-type': 'application/json' }, body: 'not json' }, {}, { parseBody: false, truncatedBody: 'deny' });
     expect(i).not.toHaveProperty('parsed_body');

@@ -241,8 +241,17 @@ export function scanJson(text: string, limits: JsonBodyLimits): typeof NUMBERS_D
     }
     i++;
   }
+  scanned.keys = keyCount;
+  scanned.elements = elementCount + runsUpper;
   return inexact ? NUMBERS_MAYBE_INEXACT : NUMBERS_DOUBLE;
 }
+
+/**
+ * What the last scan that reached the end of its text counted: object keys,
+ * and array elements (at most; number runs are counted by an upper bound).
+ * For budgets over several JSON texts (multipart JSON parts).
+ */
+export const scanned = { keys: 0, elements: 0 };
 
 // --- numbers a double may not carry ---
 //

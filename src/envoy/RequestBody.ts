@@ -10,7 +10,7 @@ import type { JsonValue } from '../types/Json.ts';
 import { FormValues } from './QueryString.ts';
 import { goParseQuery, goQuote } from './GoUrl.ts';
 import { goUnmarshalJson } from './GoJson.ts';
-import { DEFAULT_JSON_LIMITS, parseJsonBody, type JsonBodyLimits } from './JsonBody.ts';
+import { DEFAULT_JSON_LIMITS, parseJsonBody, scanned, type JsonBodyLimits } from './JsonBody.ts';
 import { WireError, type ProtoDescriptorSet } from './GrpcBody.ts';
 
 export interface ParsedBody {
@@ -196,6 +196,16 @@ function parseMultipart(boundary: string, text: string, limits: JsonBodyLimits, 
   let closed = false;
   let parts = 0;
   let at = text.indexOf(delimiter);
+  // Lines end in CRLF. compat: in LF if the first delimiter line does, as Go's mime/multipart decides.
+  let nl = '\r\n';
+  if (compat && at >= 0) {
+    let j = at + delimiter.length;
+    while (text[j] === ' ' || text[j] === '\t') j++;
+    if (text[j] === '\n') nl = '\n';
+  }
+  const blank = nl + nl;
+  // compat: JSON parts are parsed, within what is left of the body's bounds, two levels down (parsed_body.name[i]).
+  const budget = { keys: limits.maxKeys, elements: limits.maxElements };
   while (at >= 0) {
     // Every part counts, named or not: each costs a header parse.
     if (++parts > limits.maxElements + 1) {
@@ -209,13 +219,21 @@ function parseMultipart(boundary: string, text: string, limits: JsonBodyLimits, 
       closed = true;
       break;
     }
-    const headerEnd = part.indexOf('\r\n\r\n');
+    const headerEnd = part.indexOf(blank);
     if (headerEnd < 0) throw new CheckError(Reason.bodyInvalid, 'multipart part without a header block');
     const head = part.slice(0, headerEnd);
-    let value = part.slice(headerEnd + 4);
-    if (value.endsWith('\r\n')) value = value.slice(0, -2);
+    let value = part.slice(headerEnd + blank.length);
+    if (value.endsWith(nl)) value = value.slice(0, -nl.length);
     const name = /content-disposition:[^\r\n]*\bname="([^"]*)"/i.exec(head)?.[1];
     if (name === undefined) continue;
+    const type = compat ? /(?:^|\n)content-type:[ \t]*([^\r\n]*)/i.exec(head)?.[1] : undefined;
+    if (type?.includes('application/json')) {
+      const partLimits: JsonBodyLimits = { ...limits, maxDepth: Math.max(1, limits.maxDepth - 2), maxKeys: budget.keys, maxElements: budget.elements };
+      form.add(name, parseJsonBodyAsGo(value, partLimits));
+      budget.keys = Math.max(0, budget.keys - scanned.keys);
+      budget.elements = Math.max(0, budget.elements - scanned.elements);
+      continue;
+    }
     form.add(name, value);
   }
   if (!closed) throw unparsable('multipart body has no closing boundary', 'unexpected EOF', compat);
