@@ -209,6 +209,13 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(() => post('application/json', '{"a":1,"a":2}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
     // Forms and content-length with Go's texts; content-length as strconv.ParseInt reads it.
     expect(goText(() => post('application/x-www-form-urlencoded', 'a=%zz'))).toBe('request_parse_error: invalid URL escape "%zz"');
+    // parsed_query under compat takes "__proto__" as a name too (it threw: Object.prototype has no push).
+    expect(JSON.stringify(input({ path: '/a?__proto__=1&toString=2' }, {}, compat)['parsed_query'])).toBe('{"__proto__":["1"],"toString":["2"]}');
+    // Go's cap of 10,000 pairs (compat only; ztauthz's own bounds are request.max_body_*).
+    const many = Array.from({ length: 10_001 }, () => 'a=1').join('&');
+    expect(goText(() => post('application/x-www-form-urlencoded', many))).toBe('request_parse_error: number of URL query parameters exceeded limit');
+    expect((post('application/x-www-form-urlencoded', many.slice(4))['parsed_body'] as { a: unknown[] }).a).toHaveLength(10_000);
+    expect((input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: many })['parsed_body'] as { a: unknown[] }).a).toHaveLength(10_001);
     expect(goText(() => post('application/json', '{}', { 'content-length': 'abc' }))).toBe('request_parse_error: strconv.ParseInt: parsing "abc": invalid syntax');
     expect(post('application/json', '{}', { 'content-length': '-1' })).toMatchObject({ parsed_body: {}, truncated_body: false });
     expect(post('application/json', '{}', { 'content-length': '+9' })).toMatchObject({ parsed_body: null, truncated_body: true });

@@ -39,10 +39,11 @@ const GO_MAX_QUERY_PARAMS = 10_000;
  * error before any pair is read (without it, the caller's own bounds apply).
  */
 export function goParseQuery(raw: string, add: (key: string, value: string) => void, goLimit = true): string | undefined {
-  let pairs = 1;
-  if (goLimit)
-  for (let at = raw.indexOf('&'); at >= 0 && pairs <= GO_MAX_QUERY_PARAMS; at = raw.indexOf('&', at + 1)) pairs++;
-  if (goLimit && pairs > GO_MAX_QUERY_PARAMS) return 'number of URL query parameters exceeded limit';
+  if (goLimit) {
+    let pairs = 1;
+    for (let at = raw.indexOf('&'); at >= 0 && pairs <= GO_MAX_QUERY_PARAMS; at = raw.indexOf('&', at + 1)) pairs++;
+    if (pairs > GO_MAX_QUERY_PARAMS) return 'number of URL query parameters exceeded limit';
+  }
   let first: string | undefined;
   let start = 0;
   while (start < raw.length) {
