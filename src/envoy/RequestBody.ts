@@ -55,7 +55,7 @@ export function parseBody(
   const kind = contentType ? bodyKind(contentType, compat) : undefined;
   if (kind === undefined || (kind === 'grpc' && !grpc?.descriptors)) return partial ? TRUNCATED_UNPARSED : NOT_PARSED;
   if (partial) return TRUNCATED;
-  if (kind === 'grpc') return parseGrpcBody(headers, rawBody, grpc);
+  if (kind === 'grpc') return parseGrpcBody(rawBody, grpc, compat);
 
   const text = body !== '' ? body : rawBody.length > 0 ? rawBody.toString('utf8') : '';
   if (text === '') return NOT_PARSED;
@@ -147,12 +147,12 @@ function multipartBoundary(contentType: string): string | undefined {
  * cannot read (compressed, unknown method, client streaming) is null, what
  * does not decode is an input error.
  */
-function parseGrpcBody(headers: Readonly<Record<string, string>>, rawBody: Buffer, grpc: GrpcBodyContext | undefined): ParsedBody {
+function parseGrpcBody(rawBody: Buffer, grpc: GrpcBodyContext | undefined, compat: boolean): ParsedBody {
   // Without a descriptor set gRPC is a type not parsed, like any other (parseBody), as before the setting existed.
   if (!grpc?.descriptors) return NOT_PARSED;
   if (rawBody.length === 0) return NOT_PARSED;
-  if (grpc.segments.length !== 2) throw new CheckError(Reason.bodyInvalid, 'a gRPC request path must be /package.Service/Method');
-  if (rawBody.length < 5) throw new CheckError(Reason.bodyInvalid, 'a gRPC body shorter than its 5-byte frame header');
+  if (grpc.segments.length !== 2) throw unparsable('a gRPC request path must be /package.Service/Method', 'invalid parsed path', compat);
+  if (rawBody.length < 5) throw unparsable('a gRPC body shorter than its 5-byte frame header', 'less than 5 bytes', compat);
   if (rawBody[0] !== 0) return NOT_PARSED; // compressed
   const size = rawBody.readUInt32BE(1);
   if (size > rawBody.length - 5) return TRUNCATED;
@@ -161,7 +161,10 @@ function parseGrpcBody(headers: Readonly<Record<string, string>>, rawBody: Buffe
   try {
     return { parsed: grpc.descriptors.decode(schema, rawBody.subarray(5, 5 + size)), truncated: false };
   } catch (err) {
-    if (err instanceof WireError) throw new CheckError(Reason.bodyInvalid, `the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`);
+    if (err instanceof WireError) {
+      // compat: Go protobuf's one text for data proto.Unmarshal refuses (its space is U+00A0 in the peer's build: Go's protobuf picks a space or a no-break space per binary); what protojson refuses afterwards (Any, Timestamp, Value) has other texts there.
+      throw unparsable(`the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`, 'proto:\u00a0cannot parse invalid wire-format data', compat);
+    }
     throw err;
   }
 }

@@ -29,8 +29,6 @@ const REFUSED: Record<string, string> = {
   bi_misc_match_schema: 'json.match_schema',
   bi_misc_rego_parse: 'rego.parse_module',
 };
-const GRPC_400_TEXT =
-  'A gRPC body that cannot be read with request.proto_descriptor: both answer 400, with different texts (opa-envoy-plugin "request_parse_error: ..." with Go\'s error, ztauthz "body_invalid: ..." naming what is wrong, from src/envoy/GrpcBody.ts and RequestBody.ts).';
 const refusedEntries = Object.fromEntries(
   Object.entries(REFUSED).map(([id, b]) => [
     `${id}/*`,
@@ -53,10 +51,6 @@ const BAD_UTF8 =
  * cache on answers otherwise than with it off.
  */
 export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
-  // --- gRPC bodies (proto-descriptor) ---
-  'grpc_body/short-frame': GRPC_400_TEXT,
-  'grpc_body/bad-protobuf': GRPC_400_TEXT,
-  'grpc_body/three-segments': GRPC_400_TEXT,
   // --- body ---
   'in_parsed_body_json/duplicate-keys':
     'Deliberate (safety): a JSON body with a key twice in one object. opa-envoy-plugin decides on the last value (Go encoding/json), ztauthz refuses it 400 body_duplicate_key, since a backend that keeps the first would serve what was not authorized. request.body_duplicate_keys: last restores last-wins.',
