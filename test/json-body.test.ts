@@ -224,3 +224,12 @@ describe('JSON body numbers a double does not carry', () => {
     expect(scanJson(run, LIMITS)).toBe(0);
   });
 });
+
+describe('JSON body strings with a lone surrogate escape', () => {
+  it('become U+FFFD, keys too, as Go reads them (the policy\'s JSON reader refuses a lone surrogate and the evaluation failed)', () => {
+    expect(parseJsonBody('{"a":"x\\ud800y","k\\udc00":["\\ud83d\\ude00","\\ud83d"],"n":12345678901234567891}', LIMITS)).toEqual({ a: 'x\ufffdy', 'k\ufffd': ['\u{1f600}', '\ufffd'], n: expect.anything() });
+    expect(JSON.stringify(parseJsonBody('{"a":"\\ud800","n":12345678901234567891,"__proto__":1}', LIMITS))).toBe('{"a":"\ufffd","n":12345678901234567891,"__proto__":1}');
+    // A key that becomes another key is a duplicate (refused), as the scan compares keys well-formed.
+    expect(reasonOf(() => parseJsonBody('{"\\ud800":1,"\\udc00":2}', LIMITS))).toBe(Reason.bodyDuplicateKey);
+  });
+});

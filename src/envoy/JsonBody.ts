@@ -87,11 +87,14 @@ const CLOSE_BRACKET = 0x5d;
 /** Parses a JSON body within the limits; throws CheckError body_too_deep, body_too_many_keys, body_too_many_elements, body_duplicate_key or body_invalid. */
 export function parseJsonBody(text: string, limits: JsonBodyLimits): JsonValue {
   const numbers = scanJson(text, limits);
+  let value: JsonValue;
   try {
-    return (numbers === NUMBERS_MAYBE_INEXACT && RAW_JSON ? JSON.parse(text, keepNumberText) : JSON.parse(text)) as JsonValue;
+    value = (numbers === NUMBERS_MAYBE_INEXACT && RAW_JSON ? JSON.parse(text, keepNumberText) : JSON.parse(text)) as JsonValue;
   } catch (err) {
     throw new CheckError(Reason.bodyInvalid, `body is labelled JSON but does not parse: ${(err as Error).message}`);
   }
+  // A lone surrogate escape ("\ud800"): JSON.parse keeps it, the policy's JSON reader refuses it (the evaluation fails), Go's encoding/json makes it U+FFFD. As Go.
+  return sawEscape && LONE_SURROGATE_ESCAPE.test(text) ? wellFormed(value) : value;
 }
 
 /** scanJson's answer: every number the scan read fits a double (as far as it can tell), or one may not. */
@@ -133,6 +136,7 @@ export function scanJson(text: string, limits: JsonBodyLimits): typeof NUMBERS_D
   let runsUpper = 0;
   const commas = { comma: -1 };
   inexact = false;
+  sawEscape = false;
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -185,6 +189,7 @@ export function scanJson(text: string, limits: JsonBodyLimits): typeof NUMBERS_D
       if (end < 0) return NUMBERS_DOUBLE; // unterminated: JSON.parse says so
       if (nextBackslash < end) {
         escaped = true;
+        sawEscape = true;
         end = escapedStringEnd(text, i + 1);
         if (end < 0) return NUMBERS_DOUBLE;
         nextBackslash = -1;
@@ -268,6 +273,21 @@ export const scanned = { keys: 0, elements: 0 };
 
 /** Set by numberEnd during a scan. */
 let inexact = false;
+/** Set by a scan that met a string with an escape. */
+let sawEscape = false;
+
+/** A \u escape of a surrogate (paired or not: wellFormed tells). */
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** The value with every string and key well-formed (lone surrogates as U+FFFD); depth is bounded by the scan. */
+function wellFormed(v: JsonValue): JsonValue {
+  if (typeof v === 'string') return v.toWellFormed();
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(wellFormed);
+  if (RAW_JSON && (JSON as unknown as { isRawJSON(x: unknown): boolean }).isRawJSON(v)) return v;
+  // Object.fromEntries makes "__proto__" an own key, like JSON.parse; keys that become equal were refused by the duplicate check (it compares them well-formed), or the last wins, as body_duplicate_keys: last says.
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), wellFormed(x as JsonValue)])) as JsonValue;
+}
 
 const MINUS = 0x2d;
 const DOT = 0x2e;

@@ -109,6 +109,8 @@ export const EDGE_CASES: DropInCase[] = [
       { name: 'multipart-json-invalid', request: post('/b', '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: application/json\r\n\r\n{"k":\r\n--q--\r\n', 'multipart/form-data; boundary=q') },
       { name: 'multipart-json-upper-type', request: post('/b', '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: Application/JSON\r\n\r\n{"k":1}\r\n--q--\r\n', 'multipart/form-data; boundary=q') },
       { name: 'multipart-lf-two', request: post('/b', 'preamble\n--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="y"\nContent-Type: application/json\n\n[1,{"a":null}]\n--q--\n', 'multipart/form-data; boundary=q') },
+      { name: 'json-lone-surrogate', request: post('/b', '{"a":"x\\ud800y"}', 'application/json') },
+      { name: 'multipart-bad-params', request: post('/b', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--q--\r\n', 'multipart/form-data; boundary=q; junk') },
       { name: 'raw-and-body', request: req({ method: 'POST', body: '{"from":"body"}', rawBody: Buffer.from('{"from":"raw"}'), headers: { 'content-type': 'application/json' } }) },
       { name: 'raw-invalid-utf8', request: req({ method: 'POST', rawBody: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), headers: { 'content-type': 'application/json' } }) },
     ],
