@@ -10,6 +10,7 @@ import type { JsonValue } from '../types/Json.ts';
 import { FormValues } from './QueryString.ts';
 import { goParseQuery, goQuote } from './GoUrl.ts';
 import { goUnmarshalJson } from './GoJson.ts';
+import { goMediaTypeParams } from './GoMime.ts';
 import { DEFAULT_JSON_LIMITS, parseJsonBody, scanned, type JsonBodyLimits } from './JsonBody.ts';
 import { WireError, type ProtoDescriptorSet } from './GrpcBody.ts';
 
@@ -127,7 +128,16 @@ function parseFormBody(text: string, limits: JsonBodyLimits, compat: boolean): R
 }
 
 function multipartBody(contentType: string, text: string, limits: JsonBodyLimits, compat: boolean): ParsedBody {
-  const boundary = multipartBoundary(contentType);
+  let boundary: string | undefined;
+  if (compat) {
+    // Go's mime.ParseMediaType: a content type it refuses is a 400 there.
+    const media = goMediaTypeParams(contentType);
+    if ('error' in media) throw unparsable(`multipart content type does not parse: ${media.error}`, media.error, true);
+    boundary = media.params.get('boundary');
+    if (boundary === undefined) return NOT_PARSED;
+  } else {
+    boundary = multipartBoundary(contentType);
+  }
   if (!boundary) {
     // opa-envoy-plugin: no boundary parameter, no parsing (null). ztauthz refuses it: the backend cannot read it either.
     if (compat) return NOT_PARSED;

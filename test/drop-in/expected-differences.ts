@@ -56,8 +56,6 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
     'Deliberate (safety): a JSON body with a key twice in one object. opa-envoy-plugin decides on the last value (Go encoding/json), ztauthz refuses it 400 body_duplicate_key, since a backend that keeps the first would serve what was not authorized. request.body_duplicate_keys: last restores last-wins.',
   'edge_bodies/json-deep':
     'Deliberate (safety): a JSON body nested deeper than request.max_body_depth (64). ztauthz refuses it 400 body_too_deep before parsing; opa-envoy-plugin fails the Check itself with gRPC INTERNAL "Response message parsing error: maximum nesting depth exceeded" (its result cannot be encoded), which an Envoy with failure_mode_allow lets through.',
-  'edge_bodies/multipart-bad-params':
-    'A multipart content type whose parameters Go\'s mime.ParseMediaType refuses ("boundary=q; junk"): opa-envoy-plugin answers 400 "request_parse_error: mime: invalid media parameter", ztauthz only looks for boundary= and parses the body.',
   // --- result ---
   // --- builtins: refused at load ---
   ...refusedEntries,
