@@ -185,6 +185,19 @@ describe('gRPC bodies into parsed_body', () => {
 
   describe('null, truncated or refused, as opa-envoy-plugin decides', () => {
     const body = frame(encode(ModelInferRequest, { modelName: 'm' }));
+    it('with compat: opa-envoy, refuses with opa-envoy-plugin\'s 400 texts', () => {
+      const text = (raw: Buffer, segments: string[]) => {
+        try {
+          parseBody(GRPC_HEADERS, '', raw, undefined, { descriptors: set, segments }, true);
+        } catch (err) {
+          return (err as { response?: { body?: string } }).response?.body;
+        }
+        return 'no error';
+      };
+      expect(text(Buffer.from([0, 0, 0]), [SERVICE, 'ModelInfer'])).toBe('request_parse_error: less than 5 bytes');
+      expect(text(body, [SERVICE, 'ModelInfer', 'x'])).toBe('request_parse_error: invalid parsed path');
+      expect(text(frame(Buffer.from([0x0a, 0x05, 0x61])), [SERVICE, 'ModelInfer'])).toBe('request_parse_error: proto:\u00a0cannot parse invalid wire-format data');
+    });
     it('null without a descriptor set, without raw_body, compressed, for an unknown method or service, or a client-streaming method', () => {
       expect(parseBody(GRPC_HEADERS, '', body, undefined, { descriptors: undefined, segments: [SERVICE, 'ModelInfer'] })).toEqual({ parsed: null, truncated: false });
       expect(parseBody(GRPC_HEADERS, 'text body', Buffer.alloc(0), undefined, { descriptors: set, segments: [SERVICE, 'ModelInfer'] })).toEqual({ parsed: null, truncated: false });

@@ -202,3 +202,34 @@ describe('JSON body bounds', () => {
     expect(parseJsonBody('42', LIMITS)).toBe(42);
   });
 });
+
+describe('JSON body numbers a double does not carry', () => {
+  it('keeps the text of integers beyond 2^53 and of numbers that overflow or underflow, so the policy\'s JSON has them exactly', () => {
+    const text = '{"id":12345678901234567891,"l":[1,-12345678901234567891],"big":1e400,"neg":-1E+400,"tiny":1e-400,"zero":0e-400,"f":0.1,"g":1.5e300,"safe":9007199254740991,"s":"12345678901234567891"}';
+    expect(JSON.stringify(parseJsonBody(text, LIMITS))).toBe(
+      '{"id":12345678901234567891,"l":[1,-12345678901234567891],"big":1e400,"neg":-1E+400,"tiny":1e-400,"zero":0,"f":0.1,"g":1.5e+300,"safe":9007199254740991,"s":"12345678901234567891"}',
+    );
+    expect(JSON.stringify(parseJsonBody('12345678901234567891', LIMITS))).toBe('12345678901234567891');
+    // Fractions stay doubles (as JSON.parse reads them).
+    expect(parseJsonBody('{"x":12345678901234567.5}', LIMITS)).toEqual({ x: 12345678901234568 });
+  });
+
+  it('only parses with a reviver when the scan saw such a number: strings, fractions and tensors do not count', () => {
+    expect(scanJson('{"a":"12345678901234567891 1e400","b":0.12345678901234567,"c":[1e99,2]}', LIMITS)).toBe(0);
+    expect(scanJson('{"a":1234567890123456}', LIMITS)).toBe(1);
+    expect(scanJson('{"a":[1,2,1e-300]}', LIMITS)).toBe(1);
+    expect(scanJson('12345678901234567891', LIMITS)).toBe(1);
+    // A long run of numbers (tensor data) is not read number by number: its numbers are doubles.
+    const run = `[${Array.from({ length: 200 }, (_, i) => i).join(',')},12345678901234567891]`;
+    expect(scanJson(run, LIMITS)).toBe(0);
+  });
+});
+
+describe('JSON body strings with a lone surrogate escape', () => {
+  it('become U+FFFD, keys too, as Go reads them (the policy\'s JSON reader refuses a lone surrogate and the evaluation failed)', () => {
+    expect(parseJsonBody('{"a":"x\\ud800y","k\\udc00":["\\ud83d\\ude00","\\ud83d"],"n":12345678901234567891}', LIMITS)).toEqual({ a: 'x\ufffdy', 'k\ufffd': ['\u{1f600}', '\ufffd'], n: expect.anything() });
+    expect(JSON.stringify(parseJsonBody('{"a":"\\ud800","n":12345678901234567891,"__proto__":1}', LIMITS))).toBe('{"a":"\ufffd","n":12345678901234567891,"__proto__":1}');
+    // A key that becomes another key is a duplicate (refused), as the scan compares keys well-formed.
+    expect(reasonOf(() => parseJsonBody('{"\\ud800":1,"\\udc00":2}', LIMITS))).toBe(Reason.bodyDuplicateKey);
+  });
+});

@@ -163,6 +163,82 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(() => input(partial, {}, { parseBody: true, truncatedBody: 'deny' })).toThrow(expect.objectContaining({ reason: Reason.bodyTruncated }));
   });
 
+  it('marks a partial body of any type truncated (Envoy\'s mark first, as opa-envoy-plugin), denying only types it parses', () => {
+    const text = { method: 'POST', headers: { 'content-type': 'text/plain', 'x-envoy-auth-partial-body': 'true' }, body: 'abc' };
+    expect(input(text)).toMatchObject({ parsed_body: null, truncated_body: true });
+    expect(input({ method: 'POST', headers: { 'x-envoy-auth-partial-body': 'true' }, body: 'xyz' })).toMatchObject({ parsed_body: null, truncated_body: true });
+    // Nothing was misread: a type not parsed is not denied by truncated_body: deny.
+    expect(input(text, {}, { parseBody: true, truncatedBody: 'deny' })).toMatchObject({ truncated_body: true });
+    const emptyJson = { method: 'POST', headers: { 'content-type': 'application/json', 'x-envoy-auth-partial-body': 'true' } };
+    expect(input(emptyJson)).toMatchObject({ parsed_body: null, truncated_body: true });
+  });
+
+  it('refuses a form body with a bad escape or ";" (Go\'s url.ParseQuery error) instead of dropping the pair', () => {
+    const form = (body: string, opts = OPTS) => input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }, {}, opts);
+    expect(() => form('a=%zz')).toThrow(expect.objectContaining({ reason: Reason.bodyInvalid, message: 'form body does not parse: invalid URL escape "%zz"' }));
+    expect(() => form('a=%zz&b=1;c')).toThrow(expect.objectContaining({ message: 'form body does not parse: invalid semicolon separator in query' }));
+    // Decoded bytes that are not UTF-8 are kept as U+FFFD, as opa-envoy-plugin gives them.
+    expect(form('a=%ff&b=%C3%A9')['parsed_body']).toEqual({ a: ['\ufffd'], b: ['é'] });
+  });
+
+  it('with compat: opa-envoy, reads bodies as opa-envoy-plugin does and answers its 400 texts', () => {
+    const compat: InputOptions = { ...OPTS, compat: true };
+    const post = (contentType: string | undefined, body: string, headers: Record<string, string> = {}) =>
+      input({ method: 'POST', headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers }, body }, {}, compat);
+    const goText = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as { response?: { body?: string } }).response?.body;
+      }
+      return 'no error';
+    };
+    // Media types matched case-sensitively (ztauthz alone lower-cases them).
+    expect(post('Application/JSON', '{"a":1}')['parsed_body']).toBeNull();
+    expect(input({ method: 'POST', headers: { 'content-type': 'Application/JSON' }, body: '{"a":1}' })['parsed_body']).toEqual({ a: 1 });
+    // multipart without a boundary: not parsed (ztauthz alone refuses it).
+    expect(post('multipart/form-data', '--x\r\n\r\n')['parsed_body']).toBeNull();
+    expect(() => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: '--x\r\n\r\n' })).toThrow(expect.objectContaining({ reason: Reason.bodyInvalid }));
+    // Go's encoding/json errors, and what it accepts that JSON.parse does not.
+    expect(goText(() => post('application/json', '{"a":'))).toBe('request_parse_error: unexpected EOF');
+    expect(goText(() => post('application/json', '  '))).toBe('request_parse_error: EOF');
+    expect(goText(() => post('application/json', '\uFEFF{}'))).toBe("request_parse_error: invalid character 'ï' looking for beginning of value");
+    expect(goText(() => post('application/json', '{"a":1}{"b":2}'))).toBe("request_parse_error: error: invalid character '{' after top-level value");
+    expect(post('application/json', '{"a":1} null x')['parsed_body']).toEqual({ a: 1 });
+    // Bounds and duplicate keys stay ztauthz's own.
+    expect(() => post('application/json', '{"a":1,"a":2}')).toThrow(expect.objectContaining({ reason: Reason.bodyDuplicateKey }));
+    // Forms and content-length with Go's texts; content-length as strconv.ParseInt reads it.
+    expect(goText(() => post('application/x-www-form-urlencoded', 'a=%zz'))).toBe('request_parse_error: invalid URL escape "%zz"');
+    // parsed_query under compat takes "__proto__" as a name too (it threw: Object.prototype has no push).
+    expect(JSON.stringify(input({ path: '/a?__proto__=1&toString=2' }, {}, compat)['parsed_query'])).toBe('{"__proto__":["1"],"toString":["2"]}');
+    // Go's cap of 10,000 pairs (compat only; ztauthz's own bounds are request.max_body_*).
+    const many = Array.from({ length: 10_001 }, () => 'a=1').join('&');
+    expect(goText(() => post('application/x-www-form-urlencoded', many))).toBe('request_parse_error: number of URL query parameters exceeded limit');
+    expect((post('application/x-www-form-urlencoded', many.slice(4))['parsed_body'] as { a: unknown[] }).a).toHaveLength(10_000);
+    expect((input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: many })['parsed_body'] as { a: unknown[] }).a).toHaveLength(10_001);
+    expect(goText(() => post('application/json', '{}', { 'content-length': 'abc' }))).toBe('request_parse_error: strconv.ParseInt: parsing "abc": invalid syntax');
+    expect(post('application/json', '{}', { 'content-length': '-1' })).toMatchObject({ parsed_body: {}, truncated_body: false });
+    expect(post('application/json', '{}', { 'content-length': '+9' })).toMatchObject({ parsed_body: null, truncated_body: true });
+    expect(goText(() => post('multipart/form-data; boundary=q', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'))).toBe('request_parse_error: unexpected EOF');
+  });
+
+  it('with compat: opa-envoy, reads multipart with LF line ends and parses JSON parts within the body bounds', () => {
+    const mp = (body: string, opts: InputOptions) => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=q' }, body }, {}, opts);
+    const compat: InputOptions = { ...OPTS, compat: true };
+    const lf = '--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="j"\nContent-Type: application/json\n\n{"k":[1,2]}\n--q--\n';
+    expect(mp(lf, compat)['parsed_body']).toEqual({ x: ['1'], j: [{ k: [1, 2] }] });
+    // Without compat: LF line ends are refused, and parts stay text.
+    expect(() => mp(lf, OPTS)).toThrow(expect.objectContaining({ reason: Reason.bodyInvalid }));
+    const crlf = lf.replace(/\n/g, '\r\n');
+    expect(mp(crlf, OPTS)['parsed_body']).toEqual({ x: ['1'], j: ['{"k":[1,2]}'] });
+    // The key bound covers all JSON parts together.
+    const part = (i: number) => `--q\r\nContent-Disposition: form-data; name="p${i}"\r\nContent-Type: application/json\r\n\r\n{"a":1,"b":2,"c":3}\r\n`;
+    const three = `${part(0)}${part(1)}${part(2)}--q--\r\n`;
+    const json = { maxDepth: 64, maxKeys: 8, maxElements: 100, duplicateKeys: 'deny' as const };
+    expect(() => mp(three, { ...compat, json })).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(Object.keys(mp(three, { ...compat, json: { ...json, maxKeys: 9 } })['parsed_body'] as object)).toEqual(['p0', 'p1', 'p2']);
+  });
+
   it('leaves body keys out when body parsing is off', () => {
     const i = input({ method: 'POST', headers: { 'content-type': 'application/json' }, body: 'not json' }, {}, { parseBody: false, truncatedBody: 'deny' });
     expect(i).not.toHaveProperty('parsed_body');

@@ -15,6 +15,13 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":true,"http_status":200.0}}]')).allowed).toBe(true);
   });
 
+  it('refuses dynamic_metadata holding a number beyond float64 range (a body\'s 1e400 copied in), as opa-envoy-plugin\'s protojson does', () => {
+    for (const text of ['{"n":1e400}', '{"l":[1,{"m":-1e999}]}']) {
+      expect(() => decisionFromResultSet(parseResultSet(`[{"result":{"allowed":true,"dynamic_metadata":${text}}}]`)), text).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
+    }
+    expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":true,"dynamic_metadata":{"n":1e300,"i":12345678901234567891}}}]')).dynamicMetadata).toEqual({ n: 1e300, i: 12345678901234567891 });
+  });
+
   it('takes booleans', () => {
     expect(decisionFromResult(true)).toMatchObject({ allowed: true, reason: 'allowed' });
     expect(decisionFromResult(false)).toMatchObject({ allowed: false, reason: 'policy_denied', httpStatus: 403, body: '' });

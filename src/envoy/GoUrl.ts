@@ -8,6 +8,7 @@
 // with a 400 "request_parse_error: <error>".
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonValue } from '../types/Json.ts';
+import { FormValues } from './QueryString.ts';
 
 export interface GoTarget {
   readonly segments: string[];
@@ -22,13 +23,34 @@ export function goParsedPathAndQuery(target: string): GoTarget {
   const path = unescape(rawPath, false);
   if (typeof path !== 'string') throw parseError(path.error);
   const segments = path.replace(/^\/+/, '').split('/');
-  const query: Record<string, string[]> = {};
+  const query = new FormValues(undefined, 'query string');
+  const error = goParseQuery(rawQuery, (key, value) => query.add(key, value));
+  if (error !== undefined) throw parseError(error);
+  return { segments, query: query.values };
+}
+
+/** Go's defaultMaxParams (GODEBUG urlmaxqueryparams, since Go 1.24). */
+const GO_MAX_QUERY_PARAMS = 10_000;
+
+/**
+ * Go's url.ParseQuery: hands every pair it can read to `add` and returns its
+ * error text, if any: the last ";" pair's error over any other, else the first
+ * bad escape's. `goLimit`: more than Go's 10,000 "&"-separated pairs is an
+ * error before any pair is read (without it, the caller's own bounds apply).
+ */
+export function goParseQuery(raw: string, add: (key: string, value: string) => void, goLimit = true): string | undefined {
+  if (goLimit) {
+    let pairs = 1;
+    for (let at = raw.indexOf('&'); at >= 0 && pairs <= GO_MAX_QUERY_PARAMS; at = raw.indexOf('&', at + 1)) pairs++;
+    if (pairs > GO_MAX_QUERY_PARAMS) return 'number of URL query parameters exceeded limit';
+  }
   let first: string | undefined;
-  // url.ParseQuery: every pair it can read is kept, and its first error is returned.
-  for (let rest = rawQuery; rest !== ''; ) {
-    const amp = rest.indexOf('&');
-    const pair = amp < 0 ? rest : rest.slice(0, amp);
-    rest = amp < 0 ? '' : rest.slice(amp + 1);
+  let start = 0;
+  while (start < raw.length) {
+    let end = raw.indexOf('&', start);
+    if (end < 0) end = raw.length;
+    const pair = raw.slice(start, end);
+    start = end + 1;
     if (pair.includes(';')) {
       // Go assigns this error over any earlier one.
       first = 'invalid semicolon separator in query';
@@ -46,10 +68,9 @@ export function goParsedPathAndQuery(target: string): GoTarget {
       first ??= value.error;
       continue;
     }
-    (query[key] ??= []).push(value);
+    add(key, value);
   }
-  if (first !== undefined) throw parseError(first);
-  return { segments, query };
+  return first;
 }
 
 function parseError(message: string): CheckError {
@@ -84,7 +105,7 @@ function unescape(s: string, query: boolean): string | { error: string } {
 }
 
 /** strconv.Quote for the short escapes url reports (ASCII and valid UTF-8 as is, the rest escaped). */
-function goQuote(s: string): string {
+export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const code = ch.codePointAt(0)!;

@@ -41,6 +41,15 @@
 // JSON.parse costs about 1.6 times JSON.parse alone on chat and tool-schema
 // requests (+0.8 us on 1 KB, +29 us on 16 KB), and 1.04 times on tensors
 // (their number runs are skipped with indexOf, see below).
+//
+// Numbers: JSON.parse makes every number a double, where opa-envoy-plugin
+// keeps the text (12345678901234567891, 1e400). The scan flags numbers a
+// double may not carry and only then is the body parsed with a reviver that
+// keeps their text (see "numbers a double may not carry" below). Measured
+// (bench/json-body.ts, 2026-12-04 18:36): bodies without such a number cost
+// what they did (2.07 us on 1 KB, 78 us on 16 KB, 2994 us on a 1 MB tensor);
+// with one (a user id of 20 digits) 7.2 us on 1 KB and 305 us on 16 KB,
+// against 2.5 and 85 us before.
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonValue } from '../types/Json.ts';
 
@@ -77,20 +86,28 @@ const CLOSE_BRACKET = 0x5d;
 
 /** Parses a JSON body within the limits; throws CheckError body_too_deep, body_too_many_keys, body_too_many_elements, body_duplicate_key or body_invalid. */
 export function parseJsonBody(text: string, limits: JsonBodyLimits): JsonValue {
-  scanJson(text, limits);
+  const numbers = scanJson(text, limits);
+  let value: JsonValue;
   try {
-    return JSON.parse(text) as JsonValue;
+    value = (numbers === NUMBERS_MAYBE_INEXACT && RAW_JSON ? JSON.parse(text, keepNumberText) : JSON.parse(text)) as JsonValue;
   } catch (err) {
     throw new CheckError(Reason.bodyInvalid, `body is labelled JSON but does not parse: ${(err as Error).message}`);
   }
+  // A lone surrogate escape ("\ud800"): JSON.parse keeps it, the policy's JSON reader refuses it (the evaluation fails), Go's encoding/json makes it U+FFFD. As Go.
+  return sawEscape && LONE_SURROGATE_ESCAPE.test(text) ? wellFormed(value) : value;
 }
+
+/** scanJson's answer: every number the scan read fits a double (as far as it can tell), or one may not. */
+export const NUMBERS_DOUBLE = 0;
+export const NUMBERS_MAYBE_INEXACT = 1;
 
 /**
  * The bounds and duplicate check alone, without building the value. Returns
- * normally for text within the limits (which may still be invalid JSON);
- * throws CheckError otherwise.
+ * normally for text within the limits (which may still be invalid JSON),
+ * saying whether a number may not survive JSON.parse (see numberEnd); throws
+ * CheckError otherwise.
  */
-export function scanJson(text: string, limits: JsonBodyLimits): void {
+export function scanJson(text: string, limits: JsonBodyLimits): typeof NUMBERS_DOUBLE | typeof NUMBERS_MAYBE_INEXACT {
   const { maxDepth, maxKeys, maxElements } = limits;
   const checkKeys = limits.duplicateKeys !== 'last';
   const anyCase = limits.duplicateKeys === 'deny_any_case';
@@ -118,6 +135,8 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
   const runs: number[] = [];
   let runsUpper = 0;
   const commas = { comma: -1 };
+  inexact = false;
+  sawEscape = false;
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -140,12 +159,21 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
         // Each comma follows at least one other character of the run.
         runsUpper += (end - i + 1) >> 1;
         runs.push(i, end);
+        // A short run (a list of ids, a small vector) is read number by
+        // number; a long one (tensor data) is not, which would cost as much
+        // as the parse: its numbers are doubles, as JSON.parse gives them.
+        if (!inexact && end - i <= SHORT_RUN) runNumbers(text, i, end);
         if (elementCount + runsUpper > maxElements) {
           elementCount += settleRuns(text, runs, commas);
           runsUpper = 0;
           if (elementCount > maxElements) tooManyElements(maxElements);
         }
         i = end;
+        continue;
+      }
+      if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) {
+        // A number that is a member's value or the whole body.
+        i = numberEnd(text, i);
         continue;
       }
       i++;
@@ -158,11 +186,12 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
       }
       let end = text.indexOf('"', i + 1);
       let escaped = false;
-      if (end < 0) return; // unterminated: JSON.parse says so
+      if (end < 0) return NUMBERS_DOUBLE; // unterminated: JSON.parse says so
       if (nextBackslash < end) {
         escaped = true;
+        sawEscape = true;
         end = escapedStringEnd(text, i + 1);
-        if (end < 0) return;
+        if (end < 0) return NUMBERS_DOUBLE;
         nextBackslash = -1;
       }
       if (expectKey) {
@@ -217,6 +246,104 @@ export function scanJson(text: string, limits: JsonBodyLimits): void {
     }
     i++;
   }
+  scanned.keys = keyCount;
+  scanned.elements = elementCount + runsUpper;
+  return inexact ? NUMBERS_MAYBE_INEXACT : NUMBERS_DOUBLE;
+}
+
+/**
+ * What the last scan that reached the end of its text counted: object keys,
+ * and array elements (at most; number runs are counted by an upper bound).
+ * For budgets over several JSON texts (multipart JSON parts).
+ */
+export const scanned = { keys: 0, elements: 0 };
+
+// --- numbers a double may not carry ---
+//
+// opa-envoy-plugin keeps a body's numbers as their text (Go json.Number), and
+// so can the policy here: its input reaches the wasm as JSON text
+// (WasmEval.ts, JSON.stringify), and JSON.rawJSON makes JSON.stringify write
+// a number's own text. JSON.parse with a reviver that reads each number's
+// source (context.source) costs 4 to 20 times JSON.parse alone, so the
+// reviver runs only when the scan saw a number that may need it: an integer
+// of 16 digits or more (2^53 has 16) or an exponent of three digits (1e400,
+// 1e-400). The reviver then keeps the text of integers beyond 2^53 and of
+// numbers that overflow to Infinity or underflow to 0; fractions stay
+// doubles, as JSON.parse reads them.
+
+/** Set by numberEnd during a scan. */
+let inexact = false;
+/** Set by a scan that met a string with an escape. */
+let sawEscape = false;
+
+/** A \u escape of a surrogate (paired or not: wellFormed tells). */
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** The value with every string and key well-formed (lone surrogates as U+FFFD); depth is bounded by the scan. */
+function wellFormed(v: JsonValue): JsonValue {
+  if (typeof v === 'string') return v.toWellFormed();
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(wellFormed);
+  if (RAW_JSON && (JSON as unknown as { isRawJSON(x: unknown): boolean }).isRawJSON(v)) return v;
+  // Object.fromEntries makes "__proto__" an own key, like JSON.parse; keys that become equal were refused by the duplicate check (it compares them well-formed), or the last wins, as body_duplicate_keys: last says.
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), wellFormed(x as JsonValue)])) as JsonValue;
+}
+
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+const PLUS = 0x2b;
+/** Array runs up to this many characters are read number by number. */
+const SHORT_RUN = 512;
+
+const RAW_JSON = typeof (JSON as { rawJSON?: unknown }).rawJSON === 'function';
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** The index past the number (or number-like run) starting at `from`; sets `inexact` for one a double may not carry. */
+function numberEnd(text: string, from: number): number {
+  const n = text.length;
+  let i = from;
+  let digits = 0;
+  let fraction = false;
+  let exponentDigits = -1;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= DIGIT_0 && c <= DIGIT_9) {
+      if (exponentDigits >= 0) exponentDigits++;
+      else digits++;
+    } else if (c === DOT) fraction = true;
+    else if (c === LOWER_E || c === UPPER_E) exponentDigits = 0;
+    else if (c !== MINUS && c !== PLUS) break;
+  }
+  if (exponentDigits >= 3 || (digits >= 16 && !fraction && exponentDigits < 0)) inexact = true;
+  return i;
+}
+
+/** numberEnd over each number of an array run [from, to). */
+function runNumbers(text: string, from: number, to: number): void {
+  for (let i = from; i < to && !inexact; ) {
+    const c = text.charCodeAt(i);
+    if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) i = numberEnd(text, i);
+    else i++;
+  }
+}
+
+/** JSON text that JSON.stringify wrote from a value with such numbers, parsed back into one (the http.send evaluation worker's input). */
+export function parseKeepingNumberText(text: string): unknown {
+  return RAW_JSON ? JSON.parse(text, keepNumberText) : JSON.parse(text);
+}
+
+/** JSON.parse reviver: a number a double does not carry keeps its text (JSON.rawJSON), which JSON.stringify writes back. */
+function keepNumberText(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number' || (Number.isSafeInteger(value) && value !== 0)) return value;
+  const source = context?.source;
+  if (source === undefined) return value;
+  if (!Number.isFinite(value)) return rawJSON(source);
+  if (value === 0) return /[1-9]/.test(source.split(/[eE]/)[0]!) ? rawJSON(source) : value;
+  return Number.isInteger(value) && !/[.eE]/.test(source) ? rawJSON(source) : value;
 }
 
 /** text.indexOf(ch, from), or the text's length when there is none. */

@@ -17,7 +17,7 @@ export interface InputOptions {
   readonly truncatedBody: 'deny' | 'policy';
   /** Bounds and duplicate-key rule for JSON bodies (request.max_body_depth, ...); absent: the configuration defaults. */
   readonly json?: JsonBodyLimits | undefined;
-  /** compat: opa-envoy: parsed_path and parsed_query from the raw target as opa-envoy-plugin parses it (GoUrl.ts), not the canonical one. */
+  /** compat: opa-envoy: parsed_path and parsed_query from the raw target as opa-envoy-plugin parses it (GoUrl.ts), not the canonical one; bodies as parseBody's compat says. */
   readonly compat?: boolean | undefined;
   /** Decodes gRPC bodies (request.proto_descriptor); without it they are null. */
   readonly protoDescriptors?: ProtoDescriptorSet | undefined;
@@ -47,8 +47,9 @@ export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts
     parsed_query: go ? go.query : parseQueryString(target.query),
   };
   if (opts.parseBody) {
-    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json, { descriptors: opts.protoDescriptors, segments: target.segments });
-    if (body.truncated && opts.truncatedBody === 'deny') {
+    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json, { descriptors: opts.protoDescriptors, segments: target.segments }, opts.compat === true);
+    // A body of a type not parsed is reported truncated but not denied: nothing was misread.
+    if (body.truncated && opts.truncatedBody === 'deny' && !body.unparsedType) {
       throw new CheckError(Reason.bodyTruncated, 'Envoy sent a partial body (raise with_request_body.max_request_bytes, or set request.truncated_body: policy)');
     }
     input['parsed_body'] = body.parsed;

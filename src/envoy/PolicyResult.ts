@@ -179,7 +179,26 @@ function dynamicMetadataOf(result: JsonObject): JsonObject | undefined {
   if (nestsDeeperThan(v, MAX_DYNAMIC_METADATA_DEPTH)) {
     throw invalid(`"dynamic_metadata" nests deeper than ${MAX_DYNAMIC_METADATA_DEPTH} levels, more than a CheckResponse can carry`);
   }
+  if (hasNonFiniteNumber(v)) {
+    // As opa-envoy-plugin, whose protojson refuses it ("invalid number format"): a body's 1e400 copied into the metadata would be sent as Infinity.
+    throw invalid('"dynamic_metadata" holds a number beyond float64 range (e.g. 1e400), which a Struct cannot carry');
+  }
   return v;
+}
+
+/** Whether a number in the value is not finite (the result's JSON had one beyond float64 range); iterative. */
+function hasNonFiniteNumber(root: JsonValue): boolean {
+  const stack: JsonValue[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return true;
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'number' || (child !== null && typeof child === 'object')) stack.push(child);
+  }
+  return false;
 }
 
 /** Whether arrays and objects nest deeper than `max` (the value itself is level 1); iterative, and stops at the first level past `max`. */

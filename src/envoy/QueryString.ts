@@ -45,7 +45,7 @@ export function parseQueryString(query: string, limits?: FormLimits): Record<str
  * `out[name] ??= []` finds Object.prototype's members instead, and threw).
  */
 export class FormValues {
-  readonly values: Record<string, string[]> = {};
+  readonly values: Record<string, JsonValue[]> = {};
   readonly #limits: FormLimits | undefined;
   readonly #what: string;
   #keys = 0;
@@ -56,13 +56,13 @@ export class FormValues {
     this.#what = what;
   }
 
-  add(key: string, value: string): void {
+  add(key: string, value: JsonValue): void {
     const limits = this.#limits;
     if (limits && ++this.#count > limits.maxElements) {
       throw new CheckError(Reason.bodyTooManyElements, `${this.#what} has more than ${limits.maxElements} values (request.max_body_elements)`);
     }
     if (Object.hasOwn(this.values, key)) {
-      (this.values[key] as string[]).push(value);
+      (this.values[key] as JsonValue[]).push(value);
       return;
     }
     if (limits && ++this.#keys > limits.maxKeys) {

@@ -120,7 +120,13 @@ export class HttpSendRuntime {
       };
       // A worker with a Check keeps the process alive; an idle one does not.
       slot.worker.ref();
-      slot.worker.postMessage(msg satisfies WorkerMessage);
+      try {
+        slot.worker.postMessage(msg satisfies WorkerMessage);
+      } catch (err) {
+        // An input structured cloning refuses (a body number kept as its text, JSON.rawJSON): sent as JSON text.
+        if ((err as { name?: string }).name !== 'DataCloneError') throw err;
+        slot.worker.postMessage({ ...msg, input: undefined, inputJson: JSON.stringify(job.input) } satisfies WorkerMessage);
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { createHostBuiltins, type HostBuiltins } from '../builtins/index.ts';
 import { BuiltinError } from '../builtins/util.ts';
 import { WasmEval } from '../WasmEval.ts';
+import { parseKeepingNumberText } from '../../envoy/JsonBody.ts';
 import { CACHEABLE_STATUS, canonicalJson, type SendResult } from './HttpSendClient.ts';
 
 interface Init {
@@ -23,6 +24,12 @@ export interface EvalJob {
   /** Sent with the first job of an engine this worker has not loaded yet. */
   readonly load?: { readonly module: unknown; readonly data: unknown; readonly maxMemoryPages: number } | undefined;
   readonly input: unknown;
+  /**
+   * The input as JSON text instead, when it cannot be cloned: a body number
+   * kept as its text (JSON.rawJSON, src/envoy/JsonBody.ts) refuses
+   * structured cloning; parsed here keeping such numbers' text again.
+   */
+  readonly inputJson?: string | undefined;
   readonly entrypoint: string;
   readonly deadline: number;
 }
@@ -121,7 +128,8 @@ parentPort!.on('message', (msg: WorkerMessage) => {
       loaded.host.beginEvaluation();
       current = { deadline: msg.deadline, sent: new Map() };
       try {
-        const result = loaded.eval ? loaded.eval.evaluate(msg.input, msg.entrypoint) : loaded.policy.evaluate(msg.input, msg.entrypoint);
+        const input = msg.inputJson !== undefined ? parseKeepingNumberText(msg.inputJson) : msg.input;
+        const result = loaded.eval ? loaded.eval.evaluate(input, msg.entrypoint) : loaded.policy.evaluate(input, msg.entrypoint);
         reply = { job: msg.job, loaded: true, ok: true, result };
       } finally {
         current = undefined;
