@@ -1,5 +1,5 @@
-// time.parse_duration_ns: a transcription of Go's time.ParseDuration, which
-// OPA calls directly. Go's grammar is [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+ with
+// time.parse_duration_ns: a transcription of Go's time.ParseDuration as OPA
+// 1.19 calls it, which also takes days ("d"), weeks ("w") and 365-day years ("y"). Go's grammar is [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+ with
 // uint64 overflow checks; bigint keeps those checks exact.
 
 import type { BuiltinFn } from "./index.ts";
@@ -15,6 +15,9 @@ const UNITS: Readonly<Record<string, bigint>> = {
   s: 1_000_000_000n,
   m: 60_000_000_000n,
   h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+  w: 604_800_000_000_000n,
+  y: 31_536_000_000_000_000n,
 };
 
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= "0" && c <= "9";
