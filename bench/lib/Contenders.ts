@@ -41,7 +41,9 @@ export interface ZtauthzOptions {
 }
 
 export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): Promise<Contender> {
-  const flags = Object.entries({ 'decision-log-enabled': 'false', 'policy-watch': 'false', ...o.flags }).map(([k, v]) => `--${k}=${v}`);
+  // The default configuration (decision log on stdout, drained by Pinned) unless a suite says otherwise:
+  // targets are judged at the defaults users run.
+  const flags = Object.entries({ 'policy-watch': 'false', ...o.flags }).map(([k, v]) => `--${k}=${v}`);
   const p = await startPinned({
     cores: o.cores,
     // The chosen runtime (package.json config.runtime, ZTAUTHZ_RUNTIME); the harness stays on Node.

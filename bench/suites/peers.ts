@@ -54,6 +54,12 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
   rows.push(await withContender(ztauthz('ztauthz (cache hit)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' })));
   const zMiss = await withContender(ztauthz('ztauthz (cache miss)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' }));
   rows.push(zMiss);
+  if (!ctx.quick) {
+    // The same two with the decision log off, beside the defaults, to show what the log costs.
+    const noLog = (name: string) => () => startZtauthz(t, name, { cores, flags: { ...policy, 'decision-log-enabled': 'false' } });
+    rows.push(await withContender(noLog('ztauthz (cache hit, decision log off)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit.nolog' })));
+    rows.push(await withContender(noLog('ztauthz (cache miss, decision log off)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss.nolog' })));
+  }
   let opa: Row | undefined;
   if (opaEnvoyPluginAvailable(t)) {
     opa = await optional(ctx, 'Peers: the opa-envoy-plugin row', () =>
