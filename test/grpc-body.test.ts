@@ -196,7 +196,7 @@ describe('gRPC bodies into parsed_body', () => {
       };
       expect(text(Buffer.from([0, 0, 0]), [SERVICE, 'ModelInfer'])).toBe('request_parse_error: less than 5 bytes');
       expect(text(body, [SERVICE, 'ModelInfer', 'x'])).toBe('request_parse_error: invalid parsed path');
-      expect(text(frame(Buffer.from([0x0a, 0x05, 0x61])), [SERVICE, 'ModelInfer'])).toBe('request_parse_error: proto:\u00a0cannot parse invalid wire-format data');
+      expect(text(frame(Buffer.from([0x0a, 0x05, 0x61])), [SERVICE, 'ModelInfer'])).toBe('request_parse_error: proto: cannot parse invalid wire-format data');
     });
     it('null without a descriptor set, without raw_body, compressed, for an unknown method or service, or a client-streaming method', () => {
       expect(parseBody(GRPC_HEADERS, '', body, undefined, { descriptors: undefined, segments: [SERVICE, 'ModelInfer'] })).toEqual({ parsed: null, truncated: false });

@@ -172,8 +172,8 @@ function parseGrpcBody(rawBody: Buffer, grpc: GrpcBodyContext | undefined, compa
     return { parsed: grpc.descriptors.decode(schema, rawBody.subarray(5, 5 + size)), truncated: false };
   } catch (err) {
     if (err instanceof WireError) {
-      // compat: Go protobuf's one text for data proto.Unmarshal refuses (its space is U+00A0 in the peer's build: Go's protobuf picks a space or a no-break space per binary); what protojson refuses afterwards (Any, Timestamp, Value) has other texts there.
-      throw unparsable(`the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`, 'proto:\u00a0cannot parse invalid wire-format data', compat);
+      // compat: Go protobuf's one text for data proto.Unmarshal refuses. Go's protobuf writes the space after "proto:" as a plain or a no-break space, chosen per binary so that nobody matches on its texts; the plain one here. What protojson refuses afterwards (Any, Timestamp, Value) has other texts there.
+      throw unparsable(`the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`, 'proto: cannot parse invalid wire-format data', compat);
     }
     throw err;
   }

@@ -250,6 +250,9 @@ export function sameAnswer(a: Answer, b: Answer): boolean {
 }
 
 function canonical(v: unknown): unknown {
+  // Go's protobuf writes the space in its error texts ("proto: ...") as a plain
+  // or a no-break space, chosen per binary build: both count as one.
+  if (typeof v === 'string') return v.replaceAll('\u00a0', ' ');
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') {
     return Object.fromEntries(
