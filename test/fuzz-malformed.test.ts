@@ -16,6 +16,7 @@ import { CheckResponseType, protoRoot } from '../src/envoy/ProtoCodec.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 import { fuzzSeed, mutate, prng } from './support/mutate.ts';
 import { FUZZ_BASES } from './support/fuzzBases.ts';
+import { lengthDelimited } from './support/wire.ts';
 
 const CASES = 20_000;
 
@@ -83,8 +84,7 @@ describe('fuzzed malformed CheckRequests', () => {
 });
 
 describe('regressions the fuzzer found', () => {
-  /** A length-delimited field: tag, length, bytes. */
-  const field = (num: number, bytes: Uint8Array): Buffer => Buffer.concat([Buffer.from([(num << 3) | 2, bytes.length]), bytes]);
+  const field = lengthDelimited;
 
   it('a Struct map entry without its value (protobufjs decodes it to null) is request_malformed, not internal_error', async () => {
     const { pipeline } = await defaultPipeline();

@@ -7,6 +7,7 @@ import { CheckRequestType } from '../src/envoy/ProtoCodec.ts';
 import { Reason } from '../src/types/Reason.ts';
 import { isUtf8 } from 'node:buffer';
 import { prng } from './support/prng.ts';
+import { lengthDelimited, stringField, varintField } from './support/wire.ts';
 import protobuf from 'protobufjs';
 
 const LIMITS = { maxHeaders: 100, maxHeaderBytes: 65536, maxPathBytes: 8192, maxBodyBytes: 1 << 20 };
@@ -317,22 +318,9 @@ describe('CheckRequest limits and decoding', () => {
 
 describe('CheckRequest wire strictness (one meaning per accepted request)', () => {
   // Hand-built wire bytes: a length-delimited field, a varint field, a string.
-  const ld = (field: number, ...parts: Uint8Array[]): Uint8Array => {
-    const body = Buffer.concat(parts);
-    return Buffer.concat([varint((field << 3) | 2), varint(body.length), body]);
-  };
-  const vi = (field: number, value: number | bigint): Uint8Array => Buffer.concat([varint(field << 3), varint(value)]);
-  const str = (field: number, text: string): Uint8Array => ld(field, Buffer.from(text));
-  function varint(v: number | bigint): Uint8Array {
-    let n = BigInt.asUintN(64, BigInt(v));
-    const out: number[] = [];
-    do {
-      const low = Number(n & 0x7fn);
-      n >>= 7n;
-      out.push(n > 0n ? low | 0x80 : low);
-    } while (n > 0n);
-    return Uint8Array.from(out);
-  }
+  const ld = lengthDelimited;
+  const vi = varintField;
+  const str = (field: number, text: string): Uint8Array => stringField(field, text);
   // CheckRequest { attributes(1) { request(4) { ... } } }
   const withRequest = (...parts: Uint8Array[]): Uint8Array => ld(1, ld(4, ...parts));
   const http = (...parts: Uint8Array[]): Uint8Array => ld(2, ...parts);

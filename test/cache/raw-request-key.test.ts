@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RawRequestKeyer } from '../../src/envoy/RawRequestKey.ts';
+import { lengthDelimited, stringField, varint } from '../support/wire.ts';
 import { readCheckRequest } from '../../src/envoy/CheckRequest.ts';
 import { VOLATILE_FIELDS, fullInputKey, parseFieldPath, requestDerivedKey } from '../../src/cache/CacheKey.ts';
 import { CheckRequestType, PROTOJSON_OBJECT } from '../../src/envoy/ProtoCodec.ts';
@@ -197,21 +198,8 @@ describe('raw request key (the request shortcut)', () => {
         return (e as { reason?: string }).reason ?? 'threw';
       }
     };
-    const ld = (field: number, ...parts: Uint8Array[]): Uint8Array => {
-      const body = Buffer.concat(parts);
-      return Buffer.concat([Uint8Array.from([(field << 3) | 2]), varint(body.length), body]);
-    };
-    function varint(v: number | bigint): Uint8Array {
-      let n = BigInt.asUintN(64, BigInt(v));
-      const out: number[] = [];
-      do {
-        const low = Number(n & 0x7fn);
-        n >>= 7n;
-        out.push(n > 0n ? low | 0x80 : low);
-      } while (n > 0n);
-      return Uint8Array.from(out);
-    }
-    const str = (field: number, v: Uint8Array | string) => ld(field, typeof v === 'string' ? Buffer.from(v) : v);
+    const ld = lengthDelimited;
+    const str = stringField;
     const ts = (seconds: number | bigint, nanos?: number) => Buffer.concat([Uint8Array.from([0x08]), varint(seconds), ...(nanos === undefined ? [] : [Uint8Array.from([0x10]), varint(nanos)])]);
     const header = (k: string, v: Uint8Array | string) => ld(3, str(1, k), str(2, v));
     /** CheckRequest { attributes { source { address { socket_address { address, <port> } } }, request { <times>, http { <http> } } } } */

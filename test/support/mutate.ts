@@ -3,6 +3,7 @@
 // (corrupt lengths and varints, fields repeated or sent twice, unknown fields,
 // whole messages concatenated, which protobuf merges) and body-level damage.
 import { prng } from './prng.ts';
+import { varint } from './wire.ts';
 
 export type Random = () => number;
 
@@ -25,17 +26,6 @@ function randomBytes(rnd: Random, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) b[i] = int(rnd, 256);
   return b;
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Buffer.from(out);
 }
 
 /** One mutation of `b`, with `other` as material for splices. */
