@@ -2,7 +2,7 @@
 // default configuration (decision log with input for denials, metrics, behaviour, cache
 // and request shortcut all on): no mutation may make an answer more
 // permissive than the unmutated request's, nothing may throw, and every
-// answer is a CheckResponse. Replay a run with ZTAUTHZ_FUZZ_SEED=<seed>.
+// answer is a CheckResponse. Replay a run with ZTAUTHZ_TEST_SEED=<seed>.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.ts';
 import { buildPhases, createPipeline } from '../src/server/Pipeline.ts';
@@ -14,7 +14,7 @@ import { DecisionLog } from '../src/observe/DecisionLog.ts';
 import { BehaviorSignals } from '../src/observe/BehaviorSignals.ts';
 import { CheckResponseType, protoRoot } from '../src/envoy/ProtoCodec.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
-import { fuzzSeed, mutate, prng } from './support/mutate.ts';
+import { testSeed, mutate, prng } from './support/mutate.ts';
 import { FUZZ_BASES } from './support/fuzzBases.ts';
 import { lengthDelimited } from './support/wire.ts';
 
@@ -41,8 +41,8 @@ function statusCode(response: Buffer | undefined): number {
 
 describe('fuzzed malformed CheckRequests', () => {
   it(`${CASES} seeded mutations: never more permissive than the original, never a throw`, async () => {
-    const seed = fuzzSeed();
-    console.log(`fuzz seed ${seed} (replay: ZTAUTHZ_FUZZ_SEED=${seed})`);
+    const seed = testSeed();
+    console.log(`fuzz seed ${seed} (replay: ZTAUTHZ_TEST_SEED=${seed})`);
     const rnd = prng(seed);
     const { pipeline, decisionLog } = await defaultPipeline();
     const bases = FUZZ_BASES.map((b) => Buffer.from(encodeCheckRequestJson(b.request)));

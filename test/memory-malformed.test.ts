@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { spawnServe, type ServeProcess } from './support/servers.ts';
 import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
-import { fuzzSeed, mutate, prng } from './support/mutate.ts';
+import { testSeed, mutate, prng } from './support/mutate.ts';
 import { FUZZ_BASES } from './support/fuzzBases.ts';
 
 const WARM_UP = 10_000;
@@ -34,8 +34,8 @@ afterAll(async () => {
 
 describe('memory under malformed requests', () => {
   it(`${FLOOD} seeded malformed requests after a warm-up keep RSS within 1.5x`, async () => {
-    const seed = fuzzSeed();
-    console.log(`memory fuzz seed ${seed} (replay: ZTAUTHZ_FUZZ_SEED=${seed})`);
+    const seed = testSeed();
+    console.log(`memory fuzz seed ${seed} (replay: ZTAUTHZ_TEST_SEED=${seed})`);
     const rnd = prng(seed);
     const bases = FUZZ_BASES.map((b) => Buffer.from(encodeCheckRequestJson(b.request)));
     const large = Buffer.from(encodeCheckRequestJson({ attributes: { request: { http: { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: `{"model":"m","x":"${'a'.repeat(3 * 1024 * 1024)}"}` } } } }));

@@ -3,7 +3,7 @@
 // same long randomized stream of CheckRequests. Any difference in any answer
 // is a cache bug (a key that leaves out something the decision depends on, an
 // entry that outlives its policy or its token). The stream is reproducible:
-// the seed is printed, and ZTAUTHZ_DIFF_SEED=<seed> replays it.
+// the seed is printed, and ZTAUTHZ_TEST_SEED=<seed> replays it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import type { PolicyEngine } from '../../src/policy/PolicyEngine.ts';
 import { frame, inferRequest } from '../route/grpcMessages.ts';
 import { makeKey, nowS, sign, type TestKey } from '../identity/tokens.ts';
 import { inProcessPipeline } from '../support/servers.ts';
-import { prng } from '../support/prng.ts';
+import { prng, testSeed } from '../support/prng.ts';
 
 const policyDir = (name: string): string => fileURLToPath(new URL(`../fixtures/policies/${name}`, import.meta.url));
 const REV1 = policyDir('cache-diff/rev1');
@@ -30,7 +30,7 @@ const TIME_POLICY = policyDir('cache-time');
 const ISSUER = 'https://idp.cdiff.test';
 const AUDIENCE = 'ztauthz';
 
-const SEED = process.env['ZTAUTHZ_DIFF_SEED'] !== undefined ? Number(process.env['ZTAUTHZ_DIFF_SEED']) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
+const SEED = testSeed();
 
 type Pipelines = Awaited<ReturnType<typeof inProcessPipeline>>;
 
@@ -250,7 +250,7 @@ class Comparison {
   }
 
   expectAgreement(): void {
-    expect(this.mismatches, `cache on and off disagree (seed ${SEED}; ZTAUTHZ_DIFF_SEED=${SEED} replays):\n${this.mismatches.join('\n')}`).toEqual([]);
+    expect(this.mismatches, `cache on and off disagree (seed ${SEED}; ZTAUTHZ_TEST_SEED=${SEED} replays):\n${this.mismatches.join('\n')}`).toEqual([]);
   }
 }
 
@@ -281,7 +281,7 @@ describe(`decision cache: cached and uncached pipelines answer alike (seed ${SEE
   const total = new Comparison();
 
   beforeAll(async () => {
-    console.log(`differential cache test seed: ${SEED} (ZTAUTHZ_DIFF_SEED=${SEED} replays this stream)`);
+    console.log(`differential cache test seed: ${SEED} (ZTAUTHZ_TEST_SEED=${SEED} replays this stream)`);
     dir = mkdtempSync(join(tmpdir(), 'ztauthz-cdiff-'));
     key = await makeKey('ES256', 'cdiff-1');
     const jwks = join(dir, 'jwks.json');

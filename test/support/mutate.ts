@@ -2,21 +2,13 @@
 // tests: byte-level damage (flips, cuts, splices), protobuf-level damage
 // (corrupt lengths and varints, fields repeated or sent twice, unknown fields,
 // whole messages concatenated, which protobuf merges) and body-level damage.
-import { prng } from './prng.ts';
+import { prng, testSeed } from './prng.ts';
 import { varint } from './wire.ts';
+
+export { testSeed };
 
 export type Random = () => number;
 
-/** The seed: ZTAUTHZ_FUZZ_SEED when set (to replay a run), otherwise a fresh one. Printed by the caller. */
-export function fuzzSeed(): number {
-  const fixed = process.env['ZTAUTHZ_FUZZ_SEED'];
-  if (fixed !== undefined && fixed !== '') {
-    const n = Number(fixed);
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`ZTAUTHZ_FUZZ_SEED must be a 32-bit unsigned integer, got ${fixed}`);
-    return n;
-  }
-  return Math.floor(Math.random() * 0x100000000);
-}
 
 export { prng };
 

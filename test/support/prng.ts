@@ -9,3 +9,17 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * The seed of a randomised test: ZTAUTHZ_TEST_SEED when set (to replay a run),
+ * otherwise a fresh one. The caller prints it, so any failing run can be replayed.
+ */
+export function testSeed(): number {
+  const fixed = process.env['ZTAUTHZ_TEST_SEED'];
+  if (fixed !== undefined && fixed !== '') {
+    const n = Number(fixed);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`ZTAUTHZ_TEST_SEED must be a 32-bit unsigned integer, got ${fixed}`);
+    return n;
+  }
+  return Math.floor(Math.random() * 0x100000000);
+}
