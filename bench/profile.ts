@@ -3,7 +3,8 @@
 // profile summed by function: self time and time including callees, as shares
 // of the server's busy time during the measured run. Writes the summary to
 // bench/results/profile-<mode>.md and keeps the .cpuprofile next to it (load
-// it in Chrome DevTools or speedscope) under bench/results/tmp/.
+// it in Chrome DevTools or speedscope) under bench/results/tmp/. The server runs
+// at the default configuration (decision log on stdout, drained), as users run it.
 //
 //   PATH=$PWD/node_modules/.bin:$PATH node bench/profile.ts [hit|miss] [seconds]
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ const spawnedAt = performance.now();
 const server = await startPinned({
   cores: '0',
   command: process.execPath,
-  args: ['--cpu-prof', `--cpu-prof-dir=${tmp}`, 'src/cli.ts', 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--policy', 'bench/policies/drop-in', '--decision-log-enabled=false', '--policy-watch=false'],
+  args: ['--cpu-prof', `--cpu-prof-dir=${tmp}`, 'src/cli.ts', 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--policy', 'bench/policies/drop-in', '--policy-watch=false'],
   cwd: ROOT,
   ready: /"msg":"serving","grpc":"[^"]*:(\d+)"/,
 });

@@ -1,14 +1,16 @@
 // Matches (method, canonical segments) to a route through a trie over path
 // segments: each node has literal children (by text), parameter children with a
 // literal prefix/suffix ("{model}:predict"), one whole-segment parameter child
-// and one tail ("{path*}"). A lookup walks one node per segment, so its cost
+// and tails ("{path*}", or "{server*}/mcp": a tail followed by literal segments,
+// which must be the last ones of the path). A lookup walks one node per segment, so its cost
 // depends on the path and the few alternatives at each node, never on the
 // number of routes; even when it backtracks it visits no node twice (a tree).
 //
 // Most specific wins, decided segment by segment from the left: at the first
 // segment where two candidate routes differ, a literal beats a prefix/suffix
 // parameter (longer literal text first), which beats a whole-segment
-// parameter, which beats a tail. If the more specific branch leads nowhere
+// parameter, which beats a tail (a tail with more literal segments after it
+// first). If the more specific branch leads nowhere
 // (or to no route for the method), the walk backtracks to the next one, so
 // "GET /v1/training/jobs/j1:cancel" still reaches "GET .../jobs/{job}" when
 // only POST is routed for "{job}:cancel".
@@ -33,6 +35,8 @@ interface ParamSlot {
   readonly prefix: number;
   readonly suffix: number;
   readonly tail: boolean;
+  /** For a tail: how many literal segments follow it. */
+  readonly after: number;
 }
 
 interface CompiledRoute {
@@ -97,6 +101,12 @@ class Leaf {
   }
 }
 
+/** A tail and the literal segments that must end the path after it (none for a plain "{path*}"). */
+interface TailEdge {
+  readonly after: readonly string[];
+  readonly leaf: Leaf;
+}
+
 interface AffixEdge {
   readonly prefix: string;
   readonly suffix: string;
@@ -111,7 +121,8 @@ class TrieNode {
   /** Sorted most specific (longest literal text) first. */
   affix: AffixEdge[] | null = null;
   param: TrieNode | null = null;
-  tail: Leaf | null = null;
+  /** Sorted most literal segments after the tail first. */
+  tails: TailEdge[] | null = null;
   leaf: Leaf | null = null;
 
   child(seg: string): TrieNode | null {
@@ -181,10 +192,12 @@ export class RouteTable {
       if (seg.kind === 'literal') {
         node = literalChild(node, this.#intern(seg.text));
       } else if (seg.kind === 'tail') {
-        slots.push({ name: seg.name, index: i, prefix: 0, suffix: 0, tail: true });
-        leaf = node.tail ??= new Leaf();
+        const after = template.slice(i + 1).map((t) => this.#intern((t as TemplateSegment & { kind: 'literal' }).text));
+        slots.push({ name: seg.name, index: i, prefix: 0, suffix: 0, tail: true, after: after.length });
+        leaf = tailLeaf(node, after);
+        break;
       } else {
-        slots.push({ name: seg.name, index: i, prefix: seg.prefix.length, suffix: seg.suffix.length, tail: false });
+        slots.push({ name: seg.name, index: i, prefix: seg.prefix.length, suffix: seg.suffix.length, tail: false, after: 0 });
         node = seg.prefix === '' && seg.suffix === '' ? (node.param ??= new TrieNode()) : affixChild(node, seg.prefix, seg.suffix);
       }
     }
@@ -229,14 +242,40 @@ function walk(node: TrieNode, segs: readonly string[], i: number, end: number, m
   // Parameters never match an empty segment (only "/" itself has one).
   if (seg === '') return null;
   if (node.param !== null && (found = walk(node.param, segs, i + 1, end, method)) !== null) return found;
-  return node.tail === null ? null : node.tail.pick(method);
+  if (node.tails === null) return null;
+  for (const t of node.tails) {
+    if (endsWith(segs, end, i + 1, t.after) && (found = t.leaf.pick(method)) !== null) return found;
+  }
+  return null;
+}
+
+/** Whether segs[from..end) has room for `after` and ends with it (one segment at least stays for the tail before). */
+function endsWith(segs: readonly string[], end: number, from: number, after: readonly string[]): boolean {
+  const start = end - after.length;
+  if (start < from) return false;
+  for (let k = 0; k < after.length; k++) if (segs[start + k] !== after[k]) return false;
+  return true;
+}
+
+function tailLeaf(node: TrieNode, after: readonly string[]): Leaf {
+  const edges = (node.tails ??= []);
+  const existing = edges.find((e) => e.after.length === after.length && e.after.every((s, k) => s === after[k]));
+  if (existing) return existing.leaf;
+  const edge: TailEdge = { after, leaf: new Leaf() };
+  edges.push(edge);
+  // More literal segments after the tail first; ties in a fixed (lexical) order, never declaration order.
+  edges.sort((a, b) => b.after.length - a.after.length || cmp(a.after.join('/'), b.after.join('/')));
+  return edge.leaf;
 }
 
 /** Whether one template fits the segments (matchNamed); mirrors walk for a single route. */
 function fits(template: readonly TemplateSegment[], segs: readonly string[], end: number): boolean {
-  const last = template[template.length - 1];
-  const tail = last?.kind === 'tail';
-  if (tail ? end < template.length : end !== template.length) return false;
+  const tailAt = template.findIndex((t) => t.kind === 'tail');
+  if (tailAt >= 0) {
+    const after = template.slice(tailAt + 1).map((t) => (t as TemplateSegment & { kind: 'literal' }).text);
+    return end >= template.length && fits(template.slice(0, tailAt), segs, tailAt) && segs[tailAt] !== '' && endsWith(segs, end, tailAt + 1, after);
+  }
+  if (end !== template.length) return false;
   for (let i = 0; i < template.length; i++) {
     const t = template[i] as TemplateSegment;
     const seg = segs[i] as string;
@@ -256,7 +295,7 @@ function toMatch(route: CompiledRoute, segs: readonly string[], end: number): Ro
   const params: Record<string, string> = route.slots.length === 0 ? (NO_PARAMS as Record<string, string>) : {};
   for (const s of route.slots) {
     const seg = segs[s.index] as string;
-    params[s.name] = s.tail ? segs.slice(s.index, end).join('/') : seg.slice(s.prefix, seg.length - s.suffix);
+    params[s.name] = s.tail ? segs.slice(s.index, end - s.after).join('/') : seg.slice(s.prefix, seg.length - s.suffix);
   }
   return {
     name: route.name,

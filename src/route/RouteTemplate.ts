@@ -1,5 +1,5 @@
 // Path templates ("/v2/models/{model}/infer", "/v1/models/{model}:predict",
-// "/artifacts/{path*}") parsed into segments the route trie is built from.
+// "/artifacts/{path*}", "/{server*}/mcp") parsed into segments the route trie is built from.
 // Templates are written in the canonical (decoded) form requests are matched
 // in, so anything CanonicalPath refuses can never appear in a template either.
 import { PARAM_NAME, RouteConfigError } from './RouteSpec.ts';
@@ -8,7 +8,7 @@ export type TemplateSegment =
   | { readonly kind: 'literal'; readonly text: string }
   /** One parameter in one segment; prefix and suffix are literal text around it ("" for a whole-segment parameter). */
   | { readonly kind: 'param'; readonly name: string; readonly prefix: string; readonly suffix: string }
-  /** The last segment only: one or more remaining segments. */
+  /** One or more segments; only literal segments may follow it (MCP's "…/mcp": "/{server*}/mcp"). */
   | { readonly kind: 'tail'; readonly name: string };
 
 // The characters a canonical segment may hold (RFC 3986 pchar without ";" and
@@ -25,10 +25,13 @@ export function parseTemplate(route: string, template: string): TemplateSegment[
   const parts = template.slice(1).split('/');
   const seen = new Set<string>();
   const out: TemplateSegment[] = [];
+  let afterTail = false;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as string;
     if (part === '') fail(i === parts.length - 1 ? 'trailing "/" (a trailing slash matches the same route anyway)' : 'empty segment ("//")');
-    const seg = parseSegment(part, i === parts.length - 1, fail);
+    const seg = parseSegment(part, fail);
+    if (afterTail && seg.kind !== 'literal') fail(`only literal segments may follow a tail parameter, not "${part}"`);
+    if (seg.kind === 'tail') afterTail = true;
     if (seg.kind === 'literal') {
       if (seg.text === '.' || seg.text === '..') fail(`dot segment "${seg.text}"`);
     } else {
@@ -40,7 +43,7 @@ export function parseTemplate(route: string, template: string): TemplateSegment[
   return out;
 }
 
-function parseSegment(part: string, last: boolean, fail: (why: string) => never): TemplateSegment {
+function parseSegment(part: string, fail: (why: string) => never): TemplateSegment {
   const open = part.indexOf('{');
   const close = part.indexOf('}');
   if (open < 0 && close < 0) {
@@ -58,7 +61,6 @@ function parseSegment(part: string, last: boolean, fail: (why: string) => never)
   if (inner.endsWith('*')) {
     const name = inner.slice(0, -1);
     if (prefix !== '' || suffix !== '') fail(`tail parameter "{${inner}}" must be a whole segment`);
-    if (!last) fail(`tail parameter "{${inner}}" must be the last segment`);
     if (!PARAM_NAME.test(name)) fail(`parameter name "${name}" must match ${PARAM_NAME.source}`);
     return { kind: 'tail', name };
   }

@@ -26,6 +26,42 @@ function buildError(...routes: RouteSpec[]): string {
   throw new Error('the table was built');
 }
 
+describe('RouteTable: a tail followed by literal segments ("…/mcp")', () => {
+  const table = build(
+    r('mcp-root', ['POST'], '/mcp'),
+    r('mcp-any', ['POST'], '/{server*}/mcp'),
+    r('mcp-messages', ['POST'], '/{server*}/mcp/messages'),
+    r('files', ['POST'], '/{path*}'),
+    r('tools-mcp', ['POST'], '/tools/{name}/mcp'),
+  );
+  const match = (method: string, path: string) => table.match(method, segs(path));
+
+  it('matches any prefix of one or more segments and reads it as the tail', () => {
+    expect(match('POST', '/mcp')).toMatchObject({ name: 'mcp-root', params: {} });
+    expect(match('POST', '/github/mcp')).toMatchObject({ name: 'mcp-any', params: { server: 'github' } });
+    expect(match('POST', '/team/a/github/mcp')).toMatchObject({ name: 'mcp-any', params: { server: 'team/a/github' } });
+    expect(match('POST', '/github/mcp/')).toMatchObject({ name: 'mcp-any', params: { server: 'github' } });
+  });
+
+  it('more literal segments after the tail win; a literal path wins over any tail; a bare tail comes last', () => {
+    expect(match('POST', '/github/mcp/messages')).toMatchObject({ name: 'mcp-messages', params: { server: 'github' } });
+    expect(match('POST', '/tools/x/mcp')).toMatchObject({ name: 'tools-mcp', params: { name: 'x' } });
+    expect(match('POST', '/github/mcp/other')).toMatchObject({ name: 'files', params: { path: 'github/mcp/other' } });
+    expect(match('POST', '/mcpx')).toMatchObject({ name: 'files' });
+  });
+
+  it('a named match fits the same way', () => {
+    expect(table.matchNamed('mcp-any', 'POST', segs('/a/b/mcp'))).toMatchObject({ params: { server: 'a/b' } });
+    expect(table.matchNamed('mcp-any', 'POST', segs('/mcp'))).toBeNull();
+    expect(table.matchNamed('mcp-any', 'POST', segs('/a/b/mcp/x'))).toBeNull();
+    expect(table.matchNamed('mcp-any', 'GET', segs('/a/mcp'))).toBeNull();
+  });
+
+  it('two routes with the same tail and literals conflict', () => {
+    expect(buildError(r('a', ['POST'], '/{x*}/mcp'), r('b', ['POST'], '/{y*}/mcp'))).toMatch(/conflicts with route "a"/);
+  });
+});
+
 describe('RouteTable: matching', () => {
   const table = build(
     r('list', ['GET'], '/v2/models'),
@@ -176,7 +212,8 @@ describe('RouteTable: malformed templates are refused, naming the route', () => 
     ['bad name', '/a/{Model}', /parameter name "Model"/],
     ['prototype name', '/a/{__proto__}', /parameter name "__proto__"/],
     ['duplicate names', '/a/{x}/b/{x}', /duplicate parameter "\{x\}"/],
-    ['tail not last', '/a/{p*}/b', /must be the last segment/],
+    ['parameter after a tail', '/a/{p*}/{x}', /only literal segments may follow a tail parameter/],
+    ['two tails', '/a/{p*}/{q*}', /only literal segments may follow a tail parameter/],
     ['tail with affix', '/a/x{p*}', /must be a whole segment/],
     ['bad literal characters', '/a/b;c', /characters a canonical path cannot hold/],
     ['percent in a literal', '/a/%41', /characters a canonical path cannot hold/],
