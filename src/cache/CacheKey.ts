@@ -34,6 +34,23 @@ export const VOLATILE_FIELDS: readonly string[] = [
   'attributes.request.http.headers.grpc-timeout',
 ];
 
+/**
+ * More fields left out of the key on agent routes (MCP, A2A), with the same
+ * per-policy analysis but never "as stated": every JSON-RPC call carries a new
+ * id, so the body text, its size and the parsed body differ per call while
+ * input.route already holds what the call asks (method, tool, argument
+ * names). A policy that reads any of them keeps it in the key.
+ */
+export const JSONRPC_VOLATILE_FIELDS: readonly string[] = [
+  'attributes.request.http.body',
+  'attributes.request.http.raw_body',
+  'attributes.request.http.size',
+  'attributes.request.http.headers.content-length',
+  'parsed_body',
+  'parsed_body.id',
+  'route.params.id',
+];
+
 export type FieldPath = readonly string[];
 
 export function parseFieldPath(path: string): FieldPath {

@@ -15,11 +15,12 @@ import type { BehaviorView } from '../observe/BehaviorSignals.ts';
 import { denial, type Decision } from '../types/Decision.ts';
 import type { Identity, SpiffeIdParts } from '../types/Identity.ts';
 import type { RouteMatch } from '../types/Route.ts';
+import { jsonRpcDenial } from '../route/JsonRpc.ts';
 import { CheckError, Reason, isRequestReason, type ReasonCode } from '../types/Reason.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { ShadowPolicy } from './ShadowPolicy.ts';
 import type { IdentifyPhase } from './IdentifyPhase.ts';
-import type { CacheOutcome, EvaluatePhase } from './EvaluatePhase.ts';
+import type { CacheOutcome, EvaluatePhase, Evaluated } from './EvaluatePhase.ts';
 import type { RoutePhase, Routed } from './RoutePhase.ts';
 import type { RawRequestKeyer, RawKey } from '../envoy/RawRequestKey.ts';
 import type { RequestShortcut } from '../cache/RequestShortcut.ts';
@@ -248,12 +249,21 @@ export class CheckPipeline {
       behavior = counted ?? obs.behavior(identity?.spiffe_id ?? null, selected.name ?? null, Date.now());
       if (!compat) input['behavior'] = behavior as unknown as JsonObject;
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
-      let evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, raw && this.#deps.shortcut?.keyer(engine).coversIgnore ? raw.key : undefined, ctx.deadline));
+      let evaluated: Evaluated | Promise<Evaluated>;
+      if (selected.calls) {
+        evaluated = await trace.phase('evaluate', () => this.#deps.evaluate.evaluateCalls(engine, entrypoint, input!, selected.calls!, selected.caching, selected.name, identified.expiresAt, ctx.deadline));
+        routeMatch = (input['route'] as unknown as RouteMatch | null) ?? null;
+      } else {
+        evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, raw && this.#deps.shortcut?.keyer(engine).coversIgnore ? raw.key : undefined, ctx.deadline));
+      }
       // Only a policy that calls http.send is evaluated asynchronously (on a worker); the others stay without an extra await.
       if (evaluated instanceof Promise) evaluated = await evaluated;
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
-      if (remember && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
+      // A denied agent call the policy gave no body: a JSON-RPC error MCP and A2A clients report for that call.
+      if (selected.calls && !decision.allowed && decision.body === '') decision = jsonRpcDenial(decision, input['parsed_body']);
+      // JSON-RPC request bytes carry a per-call id (and a batch several decisions): no shortcut entry.
+      if (remember && !selected.calls && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
         remember.remember(raw!.key, { cacheKey, identity, route: routeMatch, entrypoint, behavior });
       }
     } catch (err) {

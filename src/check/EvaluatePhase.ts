@@ -7,11 +7,12 @@
 // awaited, so concurrent misses may each evaluate; by default their decisions
 // are not cached at all (they count as time-dependent).
 import type { DecisionCache } from '../cache/DecisionCache.ts';
-import { fullInputKey, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
+import { JSONRPC_VOLATILE_FIELDS, fullInputKey, requestDerivedKey, selectedFieldsKey, type FieldPath } from '../cache/CacheKey.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
 import { HTTP_SEND_OFF_THREAD, errorText, type PolicyEngine } from '../policy/PolicyEngine.ts';
 import type { Decision } from '../types/Decision.ts';
 import type { JsonObject } from '../types/Json.ts';
+import type { RouteMatch } from '../types/Route.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 
 export type CacheOutcome = 'hit' | 'miss' | 'bypass' | 'off';
@@ -50,10 +51,55 @@ export interface Evaluated {
 export class EvaluatePhase {
   readonly #policy: CachePolicy;
   readonly #explicit: boolean;
+  readonly #jsonRpcPaths = new WeakMap<PolicyEngine, readonly FieldPath[]>();
 
   constructor(policy: CachePolicy) {
     this.#policy = policy;
     this.#explicit = policy.ignoreExplicit === true;
+  }
+
+  /**
+   * The calls of a JSON-RPC POST (MCP, A2A; one, or a batch): each decided
+   * with input.route set to it, keyed on the input without the per-call id
+   * (never on the request bytes, which all calls of a batch share).
+   * The first denial decides and stays in input.route; when every call is
+   * allowed, the first call's decision answers (its headers, its record).
+   */
+  async evaluateCalls(
+    engine: PolicyEngine,
+    entrypoint: string,
+    input: JsonObject,
+    calls: readonly RouteMatch[],
+    route: RouteCaching | undefined,
+    routeName: string | undefined,
+    expiresAtS: number | undefined,
+    deadline: number,
+  ): Promise<Evaluated> {
+    let first: Evaluated | undefined;
+    let evalNs = 0;
+    let missed = false;
+    for (const call of calls) {
+      if (Date.now() > deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed while deciding a JSON-RPC batch');
+      input['route'] = call as unknown as JsonObject;
+      const evaluated = await this.evaluate(engine, entrypoint, input, route, routeName, expiresAtS, undefined, deadline, true);
+      evalNs += evaluated.evalNs;
+      missed ||= evaluated.cache !== 'hit';
+      if (!evaluated.decision.allowed) return { ...evaluated, evalNs };
+      first ??= evaluated;
+    }
+    input['route'] = calls[0] as unknown as JsonObject;
+    const answer = first as Evaluated;
+    return { ...answer, evalNs, cache: missed && answer.cache === 'hit' ? 'miss' : answer.cache };
+  }
+
+  /** cache.ignore plus the agent routes' fields, each as the policy's analysis allows (kept per policy). */
+  #jsonRpcIgnore(engine: PolicyEngine): readonly FieldPath[] {
+    let paths = this.#jsonRpcPaths.get(engine);
+    if (!paths) {
+      paths = [...engine.cacheIgnore(this.#policy.ignore, this.#explicit).paths, ...engine.cacheIgnore(JSONRPC_VOLATILE_FIELDS, false).paths];
+      this.#jsonRpcPaths.set(engine, paths);
+    }
+    return paths;
   }
 
   /** The decision cached under a key an earlier evaluate() used (the request shortcut's way in). */
@@ -72,6 +118,8 @@ export class EvaluatePhase {
     rawKey?: string,
     /** The Check's deadline (ms since the epoch): bounds the http.send calls of the evaluation. */
     deadline: number = Infinity,
+    /** A JSON-RPC call on an agent route: JSONRPC_VOLATILE_FIELDS also leave the key. */
+    jsonrpc = false,
   ): Evaluated | Promise<Evaluated> {
     const cache = this.#policy.cache;
     if (!cache) return engine.callsOut ? runCallsOut(engine, entrypoint, input, 'off', undefined, deadline) : run(engine, entrypoint, input, 'off', undefined);
@@ -87,7 +135,7 @@ export class EvaluatePhase {
         ? selectedFieldsKey(engine.instance, entrypoint, routeName, input, route.key)
         : rawKey !== undefined
           ? requestDerivedKey(rawKey, entrypoint, input['identity'], input['behavior'])
-          : fullInputKey(engine.instance, entrypoint, input, engine.cacheIgnore(this.#policy.ignore, this.#explicit).paths);
+          : fullInputKey(engine.instance, entrypoint, input, jsonrpc ? this.#jsonRpcIgnore(engine) : engine.cacheIgnore(this.#policy.ignore, this.#explicit).paths);
     const cached = cache.get(key);
     if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
     const store = (evaluated: Evaluated): Evaluated => {

@@ -4,6 +4,7 @@
 import type { CheckRequestView } from '../envoy/CheckRequest.ts';
 import type { Canonical, Router } from '../route/Router.ts';
 import type { JsonObject } from '../types/Json.ts';
+import type { RouteMatch } from '../types/Route.ts';
 import type { RouteCaching } from './EvaluatePhase.ts';
 
 export interface Routed {
@@ -11,6 +12,8 @@ export interface Routed {
   readonly name: string | undefined;
   readonly entrypoint: string;
   readonly caching: RouteCaching | undefined;
+  /** The JSON-RPC calls of an agent route (one, or a batch): each is decided on its own, and all must allow. */
+  readonly calls: readonly RouteMatch[] | undefined;
 }
 
 export class RoutePhase {
@@ -36,6 +39,6 @@ export class RoutePhase {
   select(request: CheckRequestView, input: JsonObject, canon: Canonical): Routed {
     const sel = this.#router.select(request.http, input, canon);
     input['route'] = sel.route as unknown as JsonObject | null;
-    return { name: sel.route?.name, entrypoint: sel.entrypoint, caching: sel.route ? this.#caching.get(sel.route.name) : undefined };
+    return { name: sel.route?.name, entrypoint: sel.entrypoint, caching: sel.route ? this.#caching.get(sel.route.name) : undefined, calls: sel.calls };
   }
 }

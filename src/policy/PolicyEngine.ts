@@ -66,7 +66,8 @@ export class PolicyEngine {
   readonly instance: string;
   /** The input fields the policy may read (from its plan, or its wasm's constants), known at load time. */
   readonly inputReads: PolicyReads;
-  #ignore: { readonly configured: readonly string[]; readonly explicit: boolean; readonly value: PolicyIgnore } | undefined;
+  /** Per configured list (cache.ignore, and the agent routes' extra fields): each is analysed once. */
+  readonly #ignore = new Map<readonly string[], { readonly explicit: boolean; readonly value: PolicyIgnore }>();
   readonly #policy: LoadedPolicy;
   readonly #eval: WasmEval | undefined;
   readonly #host: HostBuiltins;
@@ -143,11 +144,13 @@ export class PolicyEngine {
    * `explicit`: the operator set cache.ignore (see cache/PolicyReads.ts).
    */
   cacheIgnore(configured: readonly string[], explicit: boolean): PolicyIgnore {
-    const memo = this.#ignore;
-    if (memo && memo.configured === configured && memo.explicit === explicit) return memo.value;
+    const memo = this.#ignore.get(configured);
+    if (memo && memo.explicit === explicit) return memo.value;
     const e = effectiveIgnore(configured, explicit, this.inputReads);
     const value: PolicyIgnore = { ...e, paths: e.ignore.map(parseFieldPath) };
-    this.#ignore = { configured, explicit, value };
+    // Bounded: callers pass a few long-lived lists (config and constants), never per-request ones.
+    if (this.#ignore.size >= 8) this.#ignore.clear();
+    this.#ignore.set(configured, { explicit, value });
     return value;
   }
 

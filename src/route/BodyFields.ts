@@ -12,7 +12,7 @@
 // such as vLLM default the model when it is missing).
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonValue } from '../types/Json.ts';
-import type { RouteMatch } from '../types/Route.ts';
+import type { RouteMatch, RouteParams } from '../types/Route.ts';
 import { GRPC_BODY_FIELDS, type FieldSource, type RouteSpec } from './RouteSpec.ts';
 import { RouteReason } from './RouteReasons.ts';
 import { grpcMessageEnd, readStringFields } from './ProtobufFields.ts';
@@ -93,7 +93,7 @@ export function readFields(match: RouteMatch, plan: FieldPlan, body: BodyInput, 
   const grpcValues = plan.grpcFields.length > 0 ? readGrpc(plan, body) : null;
   const json = plan.needsJson ? jsonObject(plan, body) : null;
 
-  const params: Record<string, string> = { ...match.params };
+  const params: RouteParams = { ...match.params };
   let model = match.model;
   let version = match.version;
   for (let k = 0; k < plan.sources.length; k++) {

@@ -22,7 +22,7 @@ const json = (field: string): FieldSource => ({ json_body: field });
 const grpc = (field: GrpcBodyField): FieldSource => ({ grpc_body: field });
 const query = (name: string): FieldSource => ({ query: name });
 
-type Extra = Pick<RouteSpec, 'model_from' | 'version_from' | 'params_from'>;
+type Extra = Pick<RouteSpec, 'model_from' | 'version_from' | 'params_from' | 'jsonrpc'>;
 
 function route(name: string, method: string, path: string, api: string, action: string, extra: Extra = {}): RouteSpec {
   return Object.freeze({ name, methods: Object.freeze([method]), path, api, action, ...extra });
@@ -132,6 +132,24 @@ export const CATALOGUE: readonly RouteSpec[] = Object.freeze([
   route('feast-get-online-features', 'POST', '/get-online-features', 'feast', 'read_features', { params_from: { feature_service: json('feature_service') } }),
   route('feast-push', 'POST', '/push', 'feast', 'push_features', { params_from: { push_source: json('push_source_name') } }),
   route('feast-write-to-online-store', 'POST', '/write-to-online-store', 'feast', 'write_features', { params_from: { feature_view: json('feature_view_name') } }),
+
+  // Agents. MCP's Streamable HTTP transport serves one endpoint, by
+  // convention /mcp or …/mcp ("server" is the part before it): POST carries
+  // JSON-RPC, whose method is the action ("tools/call", with params.tool);
+  // GET opens the server's SSE stream and DELETE ends the session. A2A
+  // agents take JSON-RPC ("message/send", "tasks/get") at their URL, here
+  // /a2a or …/a2a, and describe themselves in an agent card. Agents served
+  // at other paths are routed in routes.table with `jsonrpc: mcp` or `a2a`.
+  route('mcp', 'POST', '/mcp', 'mcp', 'call', { jsonrpc: 'mcp' }),
+  route('mcp-server', 'POST', '/{server*}/mcp', 'mcp', 'call', { jsonrpc: 'mcp' }),
+  route('mcp-stream', 'GET', '/mcp', 'mcp', 'open_stream'),
+  route('mcp-server-stream', 'GET', '/{server*}/mcp', 'mcp', 'open_stream'),
+  route('mcp-session-end', 'DELETE', '/mcp', 'mcp', 'end_session'),
+  route('mcp-server-session-end', 'DELETE', '/{server*}/mcp', 'mcp', 'end_session'),
+  route('a2a', 'POST', '/a2a', 'a2a', 'call', { jsonrpc: 'a2a' }),
+  route('a2a-agent', 'POST', '/{agent*}/a2a', 'a2a', 'call', { jsonrpc: 'a2a' }),
+  route('a2a-agent-card', 'GET', '/.well-known/agent-card.json', 'a2a', 'get_agent_card'),
+  route('a2a-agent-card-v0', 'GET', '/.well-known/agent.json', 'a2a', 'get_agent_card'),
 
   // Training jobs.
   route('training-jobs-create', 'POST', '/v1/training/jobs', 'training', 'create_job'),

@@ -20,11 +20,19 @@ export function catalogueTable(routes: readonly RouteSpec[] = CATALOGUE): string
     const others = [
       ...pathParams.filter((p) => p !== 'model' && p !== 'version').map((p) => `\`${p.replace('*', '')}\` (path${p.endsWith('*') ? ', rest' : ''})`),
       ...Object.entries(r.params_from ?? {}).map(([n, s]) => `\`${n}\` (${describe(s)})`),
+      ...(r.jsonrpc ? [JSONRPC_PARAMS[r.jsonrpc]] : []),
     ];
-    rows.push(`| \`${r.name}\` | ${r.methods.join(', ')} | \`${r.path}\` | \`${r.api}\` | \`${r.action}\` | ${model} | ${version} | ${others.join(', ') || '—'} |`);
+    const action = r.jsonrpc ? 'each call\'s JSON-RPC `method`' : `\`${r.action}\``;
+    rows.push(`| \`${r.name}\` | ${r.methods.join(', ')} | \`${r.path}\` | \`${r.api}\` | ${action} | ${model} | ${version} | ${others.join(', ') || '—'} |`);
   }
   return rows.join('\n');
 }
+
+/** What src/route/JsonRpc.ts reads from each call. */
+const JSONRPC_PARAMS = {
+  mcp: '`id`, `tool`, `prompt`, `arguments` (names), `uri` (JSON-RPC body); `session`, `protocol_version` (headers)',
+  a2a: '`id`, `task`, `context` (JSON-RPC body)',
+} as const;
 
 function describe(src: FieldSource): string {
   if ('json_body' in src) return `JSON body \`${src.json_body}\``;

@@ -22,7 +22,7 @@ export interface RouteConfig {
 export const DEFAULT_ROUTE_CONFIG: RouteConfig = Object.freeze({ mode: 'extend', unmatched: 'default', table: [] });
 
 const SECTION_KEYS = ['mode', 'unmatched', 'table'];
-const ROUTE_KEYS = ['name', 'methods', 'path', 'api', 'action', 'entrypoint', 'model_from', 'version_from', 'params_from'];
+const ROUTE_KEYS = ['name', 'methods', 'path', 'api', 'action', 'entrypoint', 'model_from', 'version_from', 'params_from', 'jsonrpc'];
 const SOURCE_KEYS = ['json_body', 'grpc_body', 'query'];
 
 /** Validates the `routes` section; `where` prefixes every message (the config key). Absent section: defaults. */
@@ -67,8 +67,13 @@ export function validateRoute(raw: unknown, where: string): RouteSpec {
   } catch (err) {
     throw new RouteConfigError(`${where}: ${(err as Error).message}`);
   }
+  const jsonrpc = o['jsonrpc'];
+  if (jsonrpc !== undefined && jsonrpc !== 'mcp' && jsonrpc !== 'a2a') fail(`${at}.jsonrpc`, 'must be "mcp" or "a2a" (the body is that protocol\'s JSON-RPC)');
+  // A JSON-RPC route's action is each call's method; its own action only names it when unread.
+  const labels = { api: o['api'], action: o['action'] ?? (jsonrpc !== undefined ? 'call' : undefined) };
   for (const key of ['api', 'action'] as const) {
-    if (typeof o[key] !== 'string' || !LABEL.test(o[key])) fail(`${at}.${key}`, `must match ${LABEL.source}`);
+    const v = labels[key];
+    if (typeof v !== 'string' || !LABEL.test(v)) fail(`${at}.${key}`, `must match ${LABEL.source}`);
   }
   const entrypoint = o['entrypoint'];
   if (entrypoint !== undefined && (typeof entrypoint !== 'string' || !ENTRYPOINT.test(entrypoint))) {
@@ -79,10 +84,11 @@ export function validateRoute(raw: unknown, where: string): RouteSpec {
     name: rawName,
     methods: [...(methods as string[])],
     path,
-    api: o['api'] as string,
-    action: o['action'] as string,
+    api: labels.api as string,
+    action: labels.action as string,
   };
   if (entrypoint !== undefined) spec.entrypoint = entrypoint as string;
+  if (jsonrpc !== undefined) spec.jsonrpc = jsonrpc;
   const kinds = new Set<string>();
   for (const key of ['model_from', 'version_from'] as const) {
     if (o[key] === undefined) continue;

@@ -20,6 +20,7 @@ import type { RouteMatch } from '../types/Route.ts';
 import { CheckError } from '../types/Reason.ts';
 import type { RouteTable } from './RouteTable.ts';
 import { readFields, type BodyInput } from './BodyFields.ts';
+import { readJsonRpc } from './JsonRpc.ts';
 import { ENTRYPOINT } from './RouteSpec.ts';
 import { RouteReason } from './RouteReasons.ts';
 
@@ -35,7 +36,12 @@ export interface RouteSelectOptions {
   readonly maxBodyBytes: number;
   /** Whether the loaded policy has an entrypoint; asked for ztauthz_entrypoint. Absent: only the syntax is checked. */
   readonly hasEntrypoint?: ((path: string) => boolean) | undefined;
+  /** The most calls one JSON-RPC batch may carry on an agent route (routes.jsonrpc_max_batch). */
+  readonly maxJsonRpcBatch?: number | undefined;
 }
+
+/** Default for routes.jsonrpc_max_batch: each call is one evaluation, so a batch is bounded like any other work. */
+export const DEFAULT_JSONRPC_MAX_BATCH = 64;
 
 export interface RouteRequest {
   readonly method: string;
@@ -44,6 +50,8 @@ export interface RouteRequest {
   /** input.attributes.contextExtensions. */
   readonly contextExtensions: Readonly<Record<string, string>> | undefined;
   readonly body: BodyInput;
+  /** Request headers (lower-case names): agent routes read MCP's session headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RouteSelection {
@@ -51,6 +59,12 @@ export interface RouteSelection {
   readonly route: RouteMatch | null;
   /** The decision path to evaluate. */
   readonly entrypoint: string;
+  /**
+   * The JSON-RPC calls of an agent route (one, or every call of a batch),
+   * each to be decided with input.route set to it; the request is allowed
+   * only if all are. `route` is the first of them.
+   */
+  readonly calls?: readonly RouteMatch[] | undefined;
 }
 
 export class RouteSelector {
@@ -88,12 +102,19 @@ export class RouteSelector {
         throw new CheckError(RouteReason.routeUnmatched, `no route matches ${req.method} ${describe(req.segments)} (routes.unmatched: deny)`);
       }
     }
+    let calls: readonly RouteMatch[] | undefined;
     if (route !== null) {
       const plan = this.#table.fieldPlan(route.name);
       if (plan !== null) route = readFields(route, plan, req.body, this.#opts.maxBodyBytes);
       if (entrypoint !== undefined && entrypoint !== route.entrypoint) route = { ...route, entrypoint };
+      const family = this.#table.jsonrpc(route.name);
+      if (family !== undefined) {
+        const rpc = readJsonRpc(route, family, req.body, req.headers ?? {}, this.#opts.maxJsonRpcBatch ?? DEFAULT_JSONRPC_MAX_BATCH);
+        route = rpc.calls[0] as RouteMatch;
+        calls = rpc.calls;
+      }
     }
-    return { route, entrypoint: entrypoint ?? route?.entrypoint ?? this.#opts.defaultEntrypoint };
+    return { route, entrypoint: entrypoint ?? route?.entrypoint ?? this.#opts.defaultEntrypoint, calls };
   }
 
   #checkEntrypoint(path: string): void {

@@ -34,6 +34,12 @@ export interface RouteSpec {
   readonly version_from?: FieldSource | undefined;
   /** More named values from the body or query, e.g. Feast's feature service. */
   readonly params_from?: Readonly<Record<string, FieldSource>> | undefined;
+  /**
+   * The body is JSON-RPC 2.0 of this agent protocol (MCP Streamable HTTP,
+   * A2A): the action is each call's method and a batch is decided call by
+   * call (see JsonRpc.ts). `action` is then only the fallback's name.
+   */
+  readonly jsonrpc?: 'mcp' | 'a2a' | undefined;
 }
 
 /**

@@ -169,6 +169,11 @@ export class RouteTable {
     return fits(route.template, segments, end) ? toMatch(route, segments, end) : null;
   }
 
+  /** The agent protocol whose JSON-RPC body the named route reads, if any. */
+  jsonrpc(name: string): RouteSpec['jsonrpc'] {
+    return this.#byName.get(name)?.spec.jsonrpc;
+  }
+
   /** How the named route reads body or query fields; null when it reads none. */
   fieldPlan(name: string): FieldPlan | null {
     return this.#byName.get(name)?.fields ?? null;

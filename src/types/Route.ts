@@ -2,6 +2,9 @@
 // (see src/route/) from the canonical path, method and, where a route says so,
 // the body.
 
+/** Route parameters: strings, and lists of names (MCP argument names). */
+export type RouteParams = Record<string, string | readonly string[]>;
+
 export interface RouteMatch {
   /** The route's name from the table, e.g. "kserve-v2-infer". */
   readonly name: string;
@@ -12,7 +15,7 @@ export interface RouteMatch {
   readonly model: string | null;
   readonly version: string | null;
   /** Every template parameter, plus body-derived ones. */
-  readonly params: Readonly<Record<string, string>>;
+  readonly params: Readonly<RouteParams>;
   /** The decision path that decides this route. */
   readonly entrypoint: string;
 }
