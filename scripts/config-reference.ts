@@ -17,13 +17,14 @@ export function configReference(): string {
 /** The file that holds the generated table between the markers. */
 export const REFERENCE_DOC = new URL('../docs/configuration.md', import.meta.url);
 
-export const REFERENCE_BLOCK = /(<!-- config-reference:start[^\n]*-->\n)[\s\S]*?(\n<!-- config-reference:end -->)/;
+// The markers around the table (named when the table lived in README.md).
+export const README_BLOCK = /(<!-- config-reference:start[^\n]*-->\n)[\s\S]*?(\n<!-- config-reference:end -->)/;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv[2] === '--write') {
     const doc = readFileSync(REFERENCE_DOC, 'utf8');
-    if (!REFERENCE_BLOCK.test(doc)) throw new Error(`${REFERENCE_DOC.pathname} has no config-reference markers`);
-    writeFileSync(REFERENCE_DOC, doc.replace(REFERENCE_BLOCK, (_m, start: string, end: string) => start + configReference() + end));
+    if (!README_BLOCK.test(doc)) throw new Error(`${REFERENCE_DOC.pathname} has no config-reference markers`);
+    writeFileSync(REFERENCE_DOC, doc.replace(README_BLOCK, (_m, start: string, end: string) => start + configReference() + end));
   } else {
     process.stdout.write(configReference() + '\n');
   }

@@ -12,7 +12,7 @@ const USAGE = `usage:
   ztauthz check --request FILE.json [--policy PATH] [--explain] [config flags]
 
 Every configuration key is also a flag (--section-key) and an environment
-variable (ZTAUTHZ_SECTION_KEY); see docs/configuration.md.
+variable (ZTAUTHZ_SECTION_KEY); see the README's configuration reference.
 `;
 
 function commandOptions(command: string | undefined): OptionSpec {

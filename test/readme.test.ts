@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REFERENCE_BLOCK, REFERENCE_DOC, configReference } from '../scripts/config-reference.ts';
+import { README_BLOCK, configReference } from '../scripts/config-reference.ts';
 import { ROOT, runCli } from './support/servers.ts';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -73,8 +73,8 @@ describe('README', () => {
 
 describe('docs/configuration.md', () => {
   it('has the configuration reference the schema generates', () => {
-    const doc = readFileSync(REFERENCE_DOC, 'utf8');
-    const m = REFERENCE_BLOCK.exec(doc);
+    const doc = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
+    const m = README_BLOCK.exec(doc);
     expect(m, 'docs/configuration.md has the config-reference markers').not.toBeNull();
     expect(m![0].slice(m![1]!.length, m![0].length - m![2]!.length), 'run: node scripts/config-reference.ts --write').toBe(configReference());
   });
