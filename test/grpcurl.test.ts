@@ -1,4 +1,4 @@
-// The README's grpcurl calls, run for real against `ztauthz serve`.
+// The grpcurl calls the README and docs/operations.md show, run for real against `ztauthz serve`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The configuration schema: one table that drives defaults, YAML validation,
 // flags (--grpc-addr), environment variables (ZTAUTHZ_GRPC_ADDR) and the
-// README's reference, so the four can never disagree.
+// reference in docs/configuration.md, so the four can never disagree.
 
 export type FieldType = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'grpc_addr' | 'list' | 'objects' | 'decision_path';
 

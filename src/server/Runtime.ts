@@ -1,5 +1,5 @@
 // The JavaScript runtime this process runs on, for the "serving" log line:
-// ztauthz runs on Node 24 and on Bun (scripts/runtime.sh, README "Runtime").
+// ztauthz runs on Node 24 and on Bun (scripts/runtime.sh, docs/operations.md "Runtime").
 const bun = (process.versions as Record<string, string | undefined>)['bun'];
 
 /** "node v24.21.0" or "bun 1.4.5". */

@@ -2,7 +2,7 @@
 // OPA answers Go's x509.Certificate marshalled to JSON (plus URIStrings); this
 // rebuilds that shape from the DER: byte fields are base64, nil slices null,
 // big integers (serial, RSA modulus, EC points) exact numbers, enums Go's
-// numbers. What is not rebuilt is listed in README (Builtins): name
+// numbers. What is not rebuilt is listed in docs/builtins.md: name
 // constraints, policy mappings/constraints, and url.URL's RawPath.
 //
 // Verification is node:crypto's signature check with Go's chain rules that
