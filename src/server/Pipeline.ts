@@ -42,6 +42,7 @@ export function buildPhases(config: Config, policies: PolicyStore): Phases {
       maxBodyBytes: config.request.max_body_bytes,
       hasEntrypoint: (path) => policies.current?.entrypoints.has(path) ?? false,
       catalogue: catalogueWithEntrypoints(config.routes.entrypoints),
+      maxJsonRpcBatch: config.routes.jsonrpc_max_batch,
     }),
   );
   const cache = config.cache.enabled

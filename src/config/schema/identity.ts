@@ -1,6 +1,7 @@
 // Configuration sections for who is calling and what: workload and user
 // identity, http.send, routes and the decision cache. Part of the schema in ../schema.ts.
 import { VOLATILE_FIELDS } from '../../cache/CacheKey.ts';
+import { DEFAULT_JSONRPC_MAX_BATCH } from '../../route/RouteSelect.ts';
 import { bool, int, list, MiB, objects, oneOf, section } from './fields.ts';
 import { CACHE_ROUTE, ISSUER, ROUTE } from './nested.ts';
 
@@ -32,6 +33,7 @@ export const IDENTITY = {
     unmatched: oneOf(['default', 'deny'], 'default', '"default": a request no route matches goes to policy.decision with input.route null (opa-envoy-plugin policies keep working). "deny": it is denied without evaluation (route_unmatched).'),
     entrypoints: list([], 'Decision path per API family for the built-in catalogue, as "api=entrypoint" (e.g. kserve-v2=ztauthz/inference/allow); catalogue routes of other APIs use policy.decision.'),
     table: objects(ROUTE, 'Your routes: {name, methods, path (template: /v2/models/{model}/infer, {model}:predict, {path*}), api, action, entrypoint?, model_from?, version_from?, params_from?}. See policies/routes/README.md.'),
+    jsonrpc_max_batch: int(DEFAULT_JSONRPC_MAX_BATCH, 1, 10000, 'Most calls one JSON-RPC batch may carry on an agent route (MCP, A2A, or a routes.table route with jsonrpc): each call is decided by its own evaluation, so a larger batch is denied (body_invalid) before any is evaluated.'),
   }),
   cache: section({
     enabled: bool(true, 'Cache decisions (allows and denials; never errors). Keys cover the whole input minus cache.ignore, or a route\'s declared fields; entries die with the policy revision.'),
