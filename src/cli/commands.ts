@@ -134,7 +134,11 @@ function configFlag(f: Field): string {
 
 function showDefault(f: Field): string {
   const d = f.default;
-  if (Array.isArray(d)) return d.length === 0 ? 'none' : d.join(',');
+  if (Array.isArray(d)) {
+    const joined = d.join(',');
+    // A long list (cache.ignore) would drown the help; the reference has it.
+    return d.length === 0 ? 'none' : joined.length <= 60 ? joined : `${d.length} entries, see docs/configuration.md`;
+  }
   return typeof d === 'string' ? JSON.stringify(d) : String(d);
 }
 
