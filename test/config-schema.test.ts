@@ -60,6 +60,13 @@ describe('configuration schema', () => {
     expect(message({ flags: { 'cache-routes': '[{"route":"x","ttl_ms":1.5}]' } })).toMatch(/^cache\.routes\[0\]\.ttl_ms: must be a whole number of milliseconds/);
   });
 
+  it('checks list entries that have a form, naming the entry', () => {
+    expect(message({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow, openai' } })).toMatch(/^routes\.entrypoints\[1\]: must be api=decision\/path/);
+    expect(message({ env: { ZTAUTHZ_IDENTITY_TRUST_BUNDLES: '/etc/bundle.pem' } })).toMatch(/^identity\.trust_bundles\[0\]: must be trust-domain=\/path\/bundle\.pem .*\$ZTAUTHZ_IDENTITY_TRUST_BUNDLES/);
+    expect(message({ file: yamlFile('policy:\n  entrypoints: [a/b, a/../c]\n') })).toMatch(/^policy\.entrypoints\[1\]: must be a decision path/);
+    expect(loadConfig({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow' } }).routes.entrypoints).toEqual(['kserve-v2=ztauthz/inference/allow']);
+  });
+
   it('suggests the closest key for an unknown one, at any depth', () => {
     expect(message({ file: yamlFile('grpc:\n  adr: ":1"\n') })).toMatch(/unknown key grpc\.adr; did you mean grpc\.addr\?/);
     expect(message({ file: yamlFile('polcy:\n  path: x\n') })).toMatch(/unknown key polcy; did you mean policy\?/);

@@ -212,9 +212,6 @@ function checkCombinations(c: Config): void {
     const problem = checkHostPattern(host);
     if (problem) throw new ConfigError(`http_send.allowed_hosts: ${problem}`);
   }
-  for (const entry of c.identity.trust_bundles) {
-    if (!/^[^=]+=.+$/.test(entry)) throw new ConfigError(`identity.trust_bundles: "${entry}" must be trust-domain=/path/bundle.pem`);
-  }
 }
 
 function readYaml(file: string): unknown {

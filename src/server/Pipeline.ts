@@ -102,14 +102,14 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
   );
 }
 
-/** The built-in catalogue with routes.entrypoints applied ("api=entrypoint"). */
+/** The built-in catalogue with routes.entrypoints applied ("api=entrypoint", its form checked by the schema). */
 function catalogueWithEntrypoints(entries: readonly string[]): typeof CATALOGUE {
   const byApi = new Map<string, string>();
   for (const entry of entries) {
-    const m = /^([a-z][a-z0-9_-]*)=([A-Za-z_][A-Za-z0-9_]*(?:\/[A-Za-z_][A-Za-z0-9_]*)*)$/.exec(entry);
-    if (!m) throw new ConfigError(`routes.entrypoints: "${entry}" must be api=decision/path`);
-    if (!CATALOGUE.some((r) => r.api === m[1])) throw new ConfigError(`routes.entrypoints: no catalogue route has api ${m[1]}`);
-    byApi.set(m[1]!, m[2]!);
+    const eq = entry.indexOf('=');
+    const api = entry.slice(0, eq);
+    if (!CATALOGUE.some((r) => r.api === api)) throw new ConfigError(`routes.entrypoints: no catalogue route has api ${api}`);
+    byApi.set(api, entry.slice(eq + 1));
   }
   return byApi.size === 0 ? CATALOGUE : CATALOGUE.map((r) => (byApi.has(r.api) ? { ...r, entrypoint: byApi.get(r.api)! } : r));
 }

@@ -31,6 +31,13 @@ interface Extra {
   readonly aliases?: readonly string[];
 }
 
+export const DECISION_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** An entry of a list that must match `re`; `what` says how it should look. */
+export function entry(re: RegExp, what: string): z.ZodType<string> {
+  return z.string({ error: `must be ${what}` }).regex(re, { error: `must be ${what}` });
+}
+
 const between = (min: number, max: number) => ({ error: `must be between ${min} and ${max}` });
 
 function leaf<S extends z.ZodType>(schema: S, def: z.output<S>, meta: FieldMeta) {
@@ -77,11 +84,12 @@ export function oneOf<const V extends readonly [string, ...string[]]>(
   return leaf(z.preprocess(toValue, z.enum(values, { error })), def, { kind: 'enum', doc, values, ...extra });
 }
 
-/** A list of strings; comma-separated on the command line. */
-export function list(def: readonly string[], doc: string, extra: Extra = {}) {
+/** A list of strings; comma-separated on the command line. `item` checks each entry (default: any string). */
+export function list(def: readonly string[], doc: string, extra: Extra & { item?: z.ZodType<string> } = {}) {
   const split = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v);
-  const schema = z.preprocess(split, z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' }));
-  return leaf(schema, [...def], { kind: 'list', doc, ...extra });
+  const { item = z.string({ error: 'must be a string' }), ...rest } = extra;
+  const schema = z.preprocess(split, z.array(item, { error: 'must be a list of strings' }));
+  return leaf(schema, [...def], { kind: 'list', doc, ...rest });
 }
 
 /** A list of objects, each validated by `item`; JSON on the command line. */
@@ -121,8 +129,6 @@ export function grpcAddr(def: string, doc: string, extra: Extra = {}) {
   const schema = z.string({ error: 'must be host:port or unix:///path' }).superRefine(addressCheck(parseListenAddr));
   return leaf(schema, def, { kind: 'grpc_addr', doc, ...extra });
 }
-
-export const DECISION_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 export function decisionPath(def: string, doc: string, extra: Extra = {}) {
   const error = 'must be a decision path like envoy/authz/allow';

@@ -2,8 +2,11 @@
 // identity, http.send, routes and the decision cache. Part of the schema in ../schema.ts.
 import { VOLATILE_FIELDS } from '../../cache/CacheKey.ts';
 import { DEFAULT_JSONRPC_MAX_BATCH } from '../../route/RouteSelect.ts';
-import { bool, int, list, MiB, objects, oneOf, section } from './fields.ts';
+import { bool, DECISION_PATH, entry, int, list, MiB, objects, oneOf, section } from './fields.ts';
 import { CACHE_ROUTE, ISSUER, ROUTE } from './nested.ts';
+
+/** routes.entrypoints: "api=decision/path". */
+export const API_ENTRYPOINT = new RegExp(`^([a-z][a-z0-9_-]*)=(${DECISION_PATH.source.slice(1, -1)})$`);
 
 export const IDENTITY = {
   identity: section({
@@ -11,7 +14,7 @@ export const IDENTITY = {
     principal: bool(true, 'Take the workload identity from attributes.source.principal when it is a SPIFFE ID (Envoy falls back to DNS SANs and subjects, which are ignored).'),
     xfcc: bool(false, 'Take the workload identity from x-forwarded-client-cert (its last element). Only when the proxy in front sanitises XFCC, as Istio sidecars do; otherwise any client can forge it.'),
     trust_domains: list([], 'Accepted trust domains; an ID from any other is treated as no identity. Empty: any.'),
-    trust_bundles: list([], 'Per-trust-domain CA bundles that forwarded certificates must chain to, as "trust-domain=/path/bundle.pem". The chain is validated per RFC 5280 (path length and name constraints included) against the bundle of the leaf\'s trust domain. Empty: no chain check (Envoy\'s handshake verified the peer).'),
+    trust_bundles: list([], 'Per-trust-domain CA bundles that forwarded certificates must chain to, as "trust-domain=/path/bundle.pem". The chain is validated per RFC 5280 (path length and name constraints included) against the bundle of the leaf\'s trust domain. Empty: no chain check (Envoy\'s handshake verified the peer).', { item: entry(/^[^=]+=.+$/, 'trust-domain=/path/bundle.pem') }),
   }),
   jwt: section({
     issuers: objects(ISSUER, 'End-user token issuers (a list of {issuer, audiences, jwks_file | jwks_url, algorithms?, clock_tolerance_s?, header?, spiffe_trust_domain?}; JSON on the command line). Verified claims are input.identity.user.'),
@@ -31,7 +34,7 @@ export const IDENTITY = {
   routes: section({
     mode: oneOf(['extend', 'replace'], 'extend', '"extend": the built-in AI route catalogue plus routes.table (a table route with a catalogue route\'s name replaces it). "replace": routes.table only.'),
     unmatched: oneOf(['default', 'deny'], 'default', '"default": a request no route matches goes to policy.decision with input.route null (opa-envoy-plugin policies keep working). "deny": it is denied without evaluation (route_unmatched).'),
-    entrypoints: list([], 'Decision path per API family for the built-in catalogue, as "api=entrypoint" (e.g. kserve-v2=ztauthz/inference/allow); catalogue routes of other APIs use policy.decision.'),
+    entrypoints: list([], 'Decision path per API family for the built-in catalogue, as "api=entrypoint" (e.g. kserve-v2=ztauthz/inference/allow); catalogue routes of other APIs use policy.decision.', { item: entry(API_ENTRYPOINT, 'api=decision/path, e.g. kserve-v2=ztauthz/inference/allow') }),
     table: objects(ROUTE, 'Your routes: {name, methods, path (template: /v2/models/{model}/infer, {model}:predict, {path*}), api, action, entrypoint?, model_from?, version_from?, params_from?}. See policies/routes/README.md.'),
     jsonrpc_max_batch: int(DEFAULT_JSONRPC_MAX_BATCH, 1, 10000, 'Most calls one JSON-RPC batch may carry on an agent route (MCP, A2A, or a routes.table route with jsonrpc): each call is decided by its own evaluation, so a larger batch is denied (body_invalid) before any is evaluated.'),
   }),

@@ -1,6 +1,6 @@
 // Configuration sections for serving: compat preset, listeners, workers, the
 // policy and its shadow. Part of the schema in ../schema.ts.
-import { addr, bool, decisionPath, float, grpcAddr, int, list, MiB, oneOf, section, str } from './fields.ts';
+import { addr, bool, DECISION_PATH, decisionPath, entry, float, grpcAddr, int, list, MiB, oneOf, section, str } from './fields.ts';
 
 export const SERVING = {
   compat: oneOf(['', 'opa-envoy'], '', '"opa-envoy": behave as opa-envoy-plugin v1.19.1-envoy wherever ztauthz deliberately differs (docs/compatibility.md lists each switch): decision.on_error grpc_error (with not_ready as UNKNOWN too), no route catalogue (routes.mode replace), request.truncated_body policy, request size limits at grpc.max_recv_msg_bytes, an empty cache.ignore, jwt.invalid policy, no input.identity/route/canonical/behavior, no path or host canonicalisation refusals (parsed_path and parsed_query as Go\'s url package gives them), headerMap not folded into headers, a CheckRequest without http evaluated, no reason in status.message, no dry-run over a request that does not parse, request bodies read as opa-envoy-plugin reads them (content-type matched case-sensitively, multipart without a boundary not parsed, LF multipart and JSON parts, Go\'s content-length and JSON quirks) with its 400 texts (request_parse_error: <Go error>). A key you set yourself (file, environment or flag) wins over the preset.'),
@@ -32,7 +32,7 @@ export const SERVING = {
   policy: section({
     path: str('', 'Policy to load: an OPA bundle (.tar.gz, or a directory with policy.wasm), a directory of .rego files (compiled at start with opa), or a .wasm file. Empty: the embedded demo policy (policies/demo).', { aliases: ['policy'] }),
     decision: decisionPath('envoy/authz/allow', 'Default decision path (entrypoint), as opa-envoy-plugin\'s `path`.', { aliases: ['decision-path'] }),
-    entrypoints: list([], 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).'),
+    entrypoints: list([], 'More entrypoints to compile when policy.path is Rego (comma-separated on the command line).', { item: entry(DECISION_PATH, 'a decision path like envoy/authz/allow') }),
     rego_version: oneOf(['v1', 'v0'], 'v1', 'Rego syntax of a Rego directory in policy.path or shadow.path: "v1" (OPA 1.x, `if` and `contains` required), or "v0" for policies written before OPA 1.0 (`allow { ... }`, `default allow = false`), compiled with opa build --v0-compatible (opa-envoy-plugin\'s --v0-compatible). Bundles and .wasm files are compiled already and are not affected.'),
     opa: str('', 'opa binary used to compile Rego. Empty: $ZTAUTHZ_OPA, then .tools/bin/opa, then PATH.'),
     max_memory_pages: int(2 * 1024, 16, 64 * 1024, 'Upper bound on the policy\'s wasm memory in 64 KiB pages (2048 = 128 MiB); an evaluation that needs more fails and is denied.'),
