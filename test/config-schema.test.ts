@@ -67,6 +67,13 @@ describe('configuration schema', () => {
     expect(loadConfig({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow' } }).routes.entrypoints).toEqual(['kserve-v2=ztauthz/inference/allow']);
   });
 
+  it('states the rules that span keys, naming the key to set', () => {
+    expect(message({ flags: { 'policy-require-signature': 'true' } })).toBe('policy.require_signature: needs policy.signing_key (got "true" from --policy-require-signature)');
+    expect(message({ flags: { 'grpc-tls-mode': 'workload_api' } })).toBe('grpc.tls.allowed_peers: must name the callers allowed to ask when grpc.tls.mode is workload_api');
+    const files = message({ file: yamlFile('grpc:\n  tls:\n    mode: files\n    allowed_peers: [spiffe://cluster.local]\n    cert_file: /tls/cert.pem\n') });
+    expect(files).toBe('grpc.tls.key_file: required when grpc.tls.mode is files\ngrpc.tls.ca_file: required when grpc.tls.mode is files');
+  });
+
   it('suggests the closest key for an unknown one, at any depth', () => {
     expect(message({ file: yamlFile('grpc:\n  adr: ":1"\n') })).toMatch(/unknown key grpc\.adr; did you mean grpc\.addr\?/);
     expect(message({ file: yamlFile('polcy:\n  path: x\n') })).toMatch(/unknown key polcy; did you mean policy\?/);

@@ -11,8 +11,18 @@ import { SERVING } from './schema/serving.ts';
 
 export type { FieldKind, FieldMeta } from './schema/fields.ts';
 
-/** The order here is the order of the reference table. */
-export const CONFIG_SCHEMA = z.strictObject({ ...SERVING, ...IDENTITY, ...HANDLING });
+/** The order here is the order of the reference table; the rules that span keys run once every key is valid. */
+export const CONFIG_SCHEMA = z.strictObject({ ...SERVING, ...IDENTITY, ...HANDLING }).superRefine((c, ctx) => {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message, input: undefined });
+  if (c.policy.require_signature && !c.policy.signing_key) issue('policy.require_signature', 'needs policy.signing_key');
+  const tls = c.grpc.tls;
+  if (tls.mode !== 'off' && tls.allowed_peers.length === 0) {
+    issue('grpc.tls.allowed_peers', `must name the callers allowed to ask when grpc.tls.mode is ${tls.mode}`);
+  }
+  if (tls.mode === 'files') {
+    for (const k of ['cert_file', 'key_file', 'ca_file'] as const) if (!tls[k]) issue(`grpc.tls.${k}`, 'required when grpc.tls.mode is files');
+  }
+});
 
 export type Config = z.output<typeof CONFIG_SCHEMA>;
 
