@@ -64,7 +64,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     origins.set(f.key, `--${flag}`);
   }
   const parsed = CONFIG_SCHEMA.safeParse(raw, { error: defaultMessage });
-  if (!parsed.success) throw new ConfigError(describe(parsed.error.issues, raw, origins, sources.file));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues, raw, origins, sources.file));
   const config = parsed.data;
   if (config.compat === 'opa-envoy') {
     for (const [key, value] of compatPreset(config)) if (!origins.has(key)) setPath(config, key, value);
@@ -109,7 +109,7 @@ function showPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
 }
 
-function describe(issues: readonly z.core.$ZodIssue[], raw: unknown, origins: ReadonlyMap<string, string>, file: string | undefined): string {
+function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown, origins: ReadonlyMap<string, string>, file: string | undefined): string {
   const lines = issues.slice(0, MAX_REPORTED).map((issue) => {
     const field = fieldAt(issue.path);
     // Only the file can give what no key names (a section, an unknown key outside list values).
