@@ -4,7 +4,7 @@
 // identity, route and request checks already happened when the input was
 // built, so they are not made again. Exit 0 allowed, 1 denied.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { checkResponseToJson, encodeCheckResponse, toCheckResponse } from '../envoy/CheckResponse.ts';
 import { decisionFromResultSet } from '../envoy/PolicyResult.ts';
@@ -30,11 +30,13 @@ export interface Replayed {
 export function readReplay(file: string): Replayed {
   let text: string;
   try {
+    // Sized before it is read: a log file given by mistake is refused, not loaded whole.
+    if (statSync(file).size > MAX_FILE_BYTES) throw new UsageError(`input ${file} is larger than ${MAX_FILE_BYTES} bytes; replay one decision record`, 'check');
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read input ${file}: ${(err as Error).message}`, 'check');
   }
-  if (text.length > MAX_FILE_BYTES) throw new UsageError(`input ${file} is larger than ${MAX_FILE_BYTES} bytes`, 'check');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
