@@ -30,19 +30,20 @@ action := input.route.action
 
 tool := input.route.params.tool
 
-# Per api: the data.json key listing its targets and the route parameter
-# that names one in the path.
-kinds := {
-	"mcp": {"key": "mcp_servers", "param": "server"},
-	"a2a": {"key": "a2a_agents", "param": "agent"},
-}
+# Per api: the data.json key listing its targets.
+targets_key := {"mcp": "mcp_servers", "a2a": "a2a_agents"}[api]
 
-kind := kinds[api]
+# The route parameter naming the target in the path, read by constant keys
+# only: deploy/config/library.yaml's cache key lists exactly the fields this
+# file reads, and test/agents/library-agents.test.ts checks that with the
+# plan analysis (a computed key would read all of params, the id included).
+path_name := input.route.params.server if api == "mcp"
 
-named := n if {
-	n := input.route.params[kind.param]
-	is_string(n)
-	n != ""
+path_name := input.route.params.agent if api == "a2a"
+
+named := path_name if {
+	is_string(path_name)
+	path_name != ""
 }
 
 callee := p if {
@@ -58,11 +59,11 @@ target := named
 # target matches.
 target := n if {
 	not named
-	some n, t in cfg[kind.key]
+	some n, t in cfg[targets_key]
 	t.spiffe_id == callee
 }
 
-spec := cfg[kind.key][target]
+spec := cfg[targets_key][target]
 
 tool_spec := spec.tools[tool]
 
@@ -74,7 +75,12 @@ default allow := {
 	"dynamic_metadata": {"rule": "agents.default"},
 }
 
-allow := result.decide(family, checks)
+# deploy/config/library.yaml caches agent decisions for a while although
+# the policy reads the clock: a batch identity's decision holds only for
+# this instant, so it says not to cache it.
+allow := object.union(result.decide(family, checks), {"cache_ttl_seconds": 0}) if {
+	caller.is_batch
+} else := result.decide(family, checks)
 
 # Unknown targets and tools get the bodies of foreign and ungranted ones, so
 # a caller cannot probe other tenants' servers.

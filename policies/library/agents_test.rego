@@ -144,10 +144,18 @@ test_identity_checks_come_first if {
 	f.denied(call(null, "mcp", "tools/call", {"server": "docs", "tool": "search_docs"}, f.docs_mcp), "agents", "identity_missing", "no verified identity")
 }
 
+# A batch identity's decisions are not cached (library.yaml caches agent
+# routes for a while): each holds only for the instant it was made.
 test_batch_window_applies_to_agents if {
 	lib := f.patched([f.set(["identities", f.planner, "batch"], {"start_utc": "01:00", "end_utc": "05:00"})])
-	f.allowed(tool(f.planner, "search_docs"), "agents") with data.ztauthz_library as lib with time.now_ns as f.t_0230
-	f.denied(tool(f.planner, "search_docs"), "agents", "batch_window", "outside batch window") with data.ztauthz_library as lib with time.now_ns as f.t_1200
+	d := tool(f.planner, "search_docs") with data.ztauthz_library as lib with time.now_ns as f.t_0230
+	d.allowed == true
+	d.cache_ttl_seconds == 0
+	not tool(f.planner, "search_docs").cache_ttl_seconds
+	d2 := tool(f.planner, "search_docs") with data.ztauthz_library as lib with time.now_ns as f.t_1200
+	d2.allowed == false
+	d2.body == "ztauthz agents: outside batch window\n"
+	d2.cache_ttl_seconds == 0
 }
 
 test_a2a_task_sender_may_send_tasks_to_granted_agents if {
