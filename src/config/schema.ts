@@ -110,9 +110,10 @@ export const SCHEMA: readonly FieldSpec[] = [
   { key: 'tracing.service_name', type: 'string', default: 'ztauthz', doc: 'service.name of the spans.' },
   { key: 'metrics.max_identities', type: 'int', default: 1000, min: 1, max: 1000000, doc: 'Identities with their own ztauthz_identity_checks_total series; the rest count under identity="__overflow__".' },
   { key: 'metrics.identity_idle_seconds', type: 'int', default: 3600, min: 0, max: 604800, doc: 'An identity idle this long gives its series slot to a new one (0: never).' },
-  { key: 'behavior.enabled', type: 'bool', default: true, doc: 'Behaviour signals per identity (first-seen route, deny spike, rate jump) as metrics, decision-log events and input.behavior.' },
+  { key: 'behavior.enabled', type: 'bool', default: true, doc: 'Behaviour signals per identity (first-seen route, deny spike, rate jump) as metrics, decision-log events and input.behavior; for MCP tool calls first-seen tool and tool deny spike (metrics and events only).' },
   { key: 'behavior.max_identities', type: 'int', default: 10000, min: 1, max: 10000000, doc: 'Identities tracked (LRU); an evicted one comes back learning.' },
   { key: 'behavior.max_routes_per_identity', type: 'int', default: 64, min: 1, max: 100000, doc: 'Routes remembered per identity for first_seen_route.' },
+  { key: 'behavior.max_tools_per_identity', type: 'int', default: 64, min: 1, max: 100000, doc: 'MCP tools (per server) remembered per identity for first_seen_tool.' },
   { key: 'behavior.window_seconds', type: 'int', default: 60, min: 1, max: 86400, doc: 'Length of one counting window.' },
   { key: 'behavior.baseline_windows', type: 'int', default: 10, min: 1, max: 1000, doc: 'Windows the baseline averages over.' },
   { key: 'behavior.learning_seconds', type: 'int', default: 300, min: 0, max: 604800, doc: 'A new identity\'s learning time, during which no spike or jump is raised.' },
@@ -203,6 +204,7 @@ export interface Config {
     enabled: boolean;
     max_identities: number;
     max_routes_per_identity: number;
+    max_tools_per_identity: number;
     window_seconds: number;
     baseline_windows: number;
     learning_seconds: number;
