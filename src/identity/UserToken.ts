@@ -3,12 +3,12 @@
 // that fails any check yields no user and an RFC 6750 challenge. The size cap
 // comes before any decoding, the header is vetted before any key lookup, and
 // jose always gets algorithms, issuer, audience and required claims.
-import { decodeJwt, errors, jwtVerify } from 'jose';
-import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import type { SpiffeIdParts, UserIdentity } from '../types/Identity.ts';
-import { JwksUnavailableError, jwksFromFile, RemoteJwks } from './Jwks.ts';
+import { JwksUnavailableError, jwksFromFile, RemoteJwks, type RemoteJwksOptions } from './Jwks.ts';
 import { tokenError, type TokenError } from './TokenError.ts';
-import { issuerHeaderError, readProtectedHeader, spiffeSubject, ASYMMETRIC_ALGORITHMS, JWT_SVID_ALGORITHMS } from './TokenHeader.ts';
+import { issuerHeaderError, spiffeSubject, ASYMMETRIC_ALGORITHMS, JWT_SVID_ALGORITHMS } from './TokenHeader.ts';
 import { trustDomainError } from './SpiffeId.ts';
 
 export type { TokenError } from './TokenError.ts';
@@ -36,7 +36,7 @@ export interface UserTokenOptions {
   readonly jwks_cache_ms?: number;
   /** "deny": an invalid token is denied with 401 before the policy; "policy": the policy sees user null. */
   readonly invalid?: 'deny' | 'policy';
-  /** Clock (ms); tests pin it. */
+  /** Clock (ms) for token times; tests pin it. A remote JWKS is cached on jose's clock (Date.now). */
   readonly now?: () => number;
 }
 
@@ -75,7 +75,6 @@ export class UserTokenVerifier {
       timeoutMs: opts.jwks_timeout_ms ?? 2000,
       cooldownMs: opts.jwks_cooldown_ms ?? 30_000,
       cacheMs: opts.jwks_cache_ms ?? 600_000,
-      now: this.#now,
     };
     this.#issuers = opts.issuers.map((o) => buildIssuer(o, remote));
     const seen = new Set<string>();
@@ -102,8 +101,12 @@ export class UserTokenVerifier {
   }
 
   async #verifyToken(header: string, token: string): Promise<UserTokenResult> {
-    const protectedHeader = readProtectedHeader(token);
-    if (protectedHeader === null) return this.#fail(tokenError('malformed', 'token: malformed header'));
+    let protectedHeader: ProtectedHeaderParameters;
+    try {
+      protectedHeader = decodeProtectedHeader(token);
+    } catch {
+      return this.#fail(tokenError('malformed', 'token: malformed header'));
+    }
     let claims: JWTPayload;
     try {
       claims = decodeJwt(token);
@@ -210,7 +213,7 @@ function classify(e: unknown): TokenError {
   return tokenError('invalid', 'token: rejected');
 }
 
-function buildIssuer(o: IssuerOptions, remote: { timeoutMs: number; cooldownMs: number; cacheMs: number; now: () => number }): Issuer {
+function buildIssuer(o: IssuerOptions, remote: RemoteJwksOptions): Issuer {
   const name = `issuer ${JSON.stringify(o.issuer)}`;
   const svid = o.spiffe_trust_domain !== undefined;
   if (svid) {

@@ -15,7 +15,7 @@ import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
-import { healthServiceDefinition, type HealthState } from './HealthService.ts';
+import type { HealthState } from './HealthService.ts';
 import { addReflection } from './Reflection.ts';
 import { prepareSocketPath } from './UnixSocket.ts';
 
@@ -95,7 +95,7 @@ export async function startGrpcListener(
     interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
   server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }));
-  server.addService(healthServiceDefinition, health.handlers());
+  health.addToServer(server);
   if (config.grpc.reflection) addReflection(server);
   const addr = parseListenAddr(config.grpc.addr);
   try {
