@@ -2,7 +2,7 @@
 // environment (ZTAUTHZ_*) < flags. Every value is validated with a message that
 // names the key and where the value came from.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { checkHostPattern } from '../policy/httpsend/HttpSendClient.ts';
 import { SCHEMA, envName, flagName, type Config, type FieldSpec } from './schema.ts';
 
@@ -116,7 +116,9 @@ function readYaml(file: string): unknown {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
   try {
-    return parseYaml(text, { maxAliasCount: 100 }) ?? {};
+    // yaml is loaded only when there is a config file to read (it costs a few MiB of memory).
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    return parse(text, { maxAliasCount: 100 }) ?? {};
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

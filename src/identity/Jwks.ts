@@ -3,8 +3,8 @@
 // unknown kid) no more often than the cooldown, so no request pattern can
 // turn into one fetch per request.
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, errors } from 'jose';
 import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose';
+import { jose } from './Jose.ts';
 
 export const MAX_JWKS_BYTES = 1024 * 1024;
 const MAX_KEYS = 100;
@@ -44,7 +44,7 @@ export function jwksFromFile(path: string): JWTVerifyGetKey {
   const text = readFileSync(path);
   if (text.length > MAX_JWKS_BYTES) throw new Error(`${path}: JWKS larger than ${MAX_JWKS_BYTES} bytes`);
   try {
-    return createLocalJWKSet(normalizeJwks(JSON.parse(text.toString('utf8'))));
+    return jose().createLocalJWKSet(normalizeJwks(JSON.parse(text.toString('utf8'))));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
@@ -89,7 +89,7 @@ export class RemoteJwks {
       return await keys(header, token);
     } catch (e) {
       // A kid we do not know may be a freshly rotated key: refetch, within the cooldown.
-      if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
+      if (!(e instanceof jose().errors.JWKSNoMatchingKey)) throw e;
       await this.#refresh();
       if (this.#keys === keys) throw e;
       return await this.#keys!(header, token);
@@ -106,7 +106,7 @@ export class RemoteJwks {
     this.#pending = this.#fetch()
       .then(
         (set) => {
-          this.#keys = createLocalJWKSet(set);
+          this.#keys = jose().createLocalJWKSet(set);
           this.#fetchedAt = this.#now();
         },
         (e: unknown) => {

@@ -3,9 +3,9 @@
 // that fails any check yields no user and an RFC 6750 challenge. The size cap
 // comes before any decoding, the header is vetted before any key lookup, and
 // jose always gets algorithms, issuer, audience and required claims.
-import { decodeJwt, errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { SpiffeIdParts, UserIdentity } from '../types/Identity.ts';
+import { jose } from './Jose.ts';
 import { JwksUnavailableError, jwksFromFile, RemoteJwks } from './Jwks.ts';
 import { tokenError, type TokenError } from './TokenError.ts';
 import { issuerHeaderError, readProtectedHeader, spiffeSubject, ASYMMETRIC_ALGORITHMS, JWT_SVID_ALGORITHMS } from './TokenHeader.ts';
@@ -106,7 +106,7 @@ export class UserTokenVerifier {
     if (protectedHeader === null) return this.#fail(tokenError('malformed', 'token: malformed header'));
     let claims: JWTPayload;
     try {
-      claims = decodeJwt(token);
+      claims = jose().decodeJwt(token);
     } catch {
       return this.#fail(tokenError('malformed', 'token: malformed payload'));
     }
@@ -116,7 +116,7 @@ export class UserTokenVerifier {
     if (headerErr !== undefined) return this.#fail(tokenError('invalid', `token: ${headerErr}`));
     const clockTolerance = issuer.opts.clock_tolerance_s ?? 30;
     const now = this.#now();
-    const { payload } = await jwtVerify(token, issuer.getKey, {
+    const { payload } = await jose().jwtVerify(token, issuer.getKey, {
       algorithms: [...issuer.algorithms],
       audience: [...issuer.opts.audiences],
       ...(issuer.opts.issuer !== '' ? { issuer: issuer.opts.issuer } : {}),
@@ -195,6 +195,7 @@ function extractToken(header: string, value: string, maxBytes: number): string |
 
 function classify(e: unknown): TokenError {
   if (e instanceof JwksUnavailableError) return tokenError('unavailable', `token: signing keys unavailable (${e.message})`);
+  const { errors } = jose();
   if (e instanceof errors.JWTExpired) return tokenError('expired', 'token: expired');
   if (e instanceof errors.JWTClaimValidationFailed) {
     if (e.reason === 'missing') return tokenError('invalid', `token: missing claim ${e.claim}`);
