@@ -1,0 +1,207 @@
+// ztauthz's mTLS listener fed by a real SPIRE agent (v1.15.3, scripts/spire.sh):
+// `ztauthz serve --grpc-tls-mode workload_api` takes its X509-SVID and bundle
+// over the Workload API, where the agent attests it with the unix workload
+// attestor (uid and the runtime binary's path). Callers are real processes too:
+// `spire-agent api fetch x509` run from a registered path gets the client its
+// own SVID; from an unregistered path it gets nothing. Then the agent rotates
+// every SVID (20 s TTL) and Checks keep succeeding, on the old connection and on
+// new ones with the new SVIDs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import { uriSans } from '../src/tls/PeerAuth.ts';
+import { CheckClient, checkRequest } from './support/checkClient.ts';
+import { NODE, spawnServe, type ServeProcess } from './support/servers.ts';
+import { SPIRE_AGENT, startSpire, type Spire } from './support/spire.ts';
+import { TestPki } from './tls/pki.ts';
+
+const TD = 'example.org';
+const ZTAUTHZ_ID = `spiffe://${TD}/ztauthz`;
+const ENVOY_ID = `spiffe://${TD}/ns/mesh/sa/envoy`;
+const STRANGER_ID = `spiffe://${TD}/ns/other/sa/stranger`;
+const SNI = 'ztauthz.test';
+// Only the allowed peer is allowed by the policy too: the decision shows input.identity.peer arrived.
+const POLICY = `package envoy.authz
+
+default allow := false
+
+allow if input.identity.peer.spiffe_id == "${ENVOY_ID}"
+`;
+
+interface Svid {
+  dir: string;
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  serial: string;
+}
+
+let spire: Spire;
+let ztauthz: ServeProcess | undefined;
+const pki = new TestPki();
+const clients: CheckClient[] = [];
+
+/** The workload's SVID, as `spire-agent api fetch x509 -write` left it. */
+function readSvid(dir: string): Svid {
+  const cert = readFileSync(join(dir, 'svid.0.pem'));
+  return { dir, cert, key: readFileSync(join(dir, 'svid.0.key')), ca: readFileSync(join(dir, 'bundle.0.pem')), serial: new X509Certificate(cert).serialNumber };
+}
+
+let fetches = 0;
+async function fetchSvid(agentBinary = SPIRE_AGENT): Promise<Svid> {
+  const dir = join(spire.dir, `svid-${++fetches}`);
+  const r = await spire.fetchX509(dir, { agentBinary });
+  if (!r.ok) throw new Error(r.output);
+  return readSvid(dir);
+}
+
+/** The server must be ztauthz's SPIFFE ID (Node checks DNS and IP names only). */
+function checkServerId(_host: string, cert: { subjectaltname?: string }): Error | undefined {
+  return uriSans(cert.subjectaltname)?.includes(ZTAUTHZ_ID) ? undefined : new Error(`server is not ${ZTAUTHZ_ID}`);
+}
+
+/** A Check client with its own connection, presenting `cert`/`key` (or no certificate). */
+function client(ca: Buffer, cert?: Buffer, key?: Buffer): CheckClient {
+  const creds = grpc.credentials.createSsl(ca, key ?? null, cert ?? null, { checkServerIdentity: checkServerId });
+  const c = new CheckClient(ztauthz!.grpcPort, creds, { 'grpc.use_local_subchannel_pool': 1, 'grpc.ssl_target_name_override': SNI });
+  clients.push(c);
+  return c;
+}
+
+async function checkCode(c: CheckClient): Promise<{ grpc: string; decision?: number }> {
+  try {
+    const res = await c.check(checkRequest({ path: '/orders' }));
+    return { grpc: 'OK', decision: res.status?.code ?? 0 };
+  } catch (err) {
+    return { grpc: grpc.status[(err as grpc.ServiceError).code] ?? String(err) };
+  }
+}
+
+/** Serial and URI SANs of the certificate a new TLS connection to ztauthz is served. */
+function served(svid: Svid): Promise<{ serial: string; uris: string[] }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: ztauthz!.grpcPort, servername: SNI, ca: svid.ca, cert: svid.cert, key: svid.key, checkServerIdentity: checkServerId, ALPNProtocols: ['h2'] });
+    socket.setTimeout(5_000, () => socket.destroy(new Error('TLS probe timed out')));
+    socket.once('secureConnect', () => {
+      const peer = socket.getPeerCertificate();
+      socket.destroy();
+      resolve({ serial: peer.serialNumber, uris: uriSans(peer.subjectaltname) ?? [] });
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Polls until `probe` gives a value, up to `limitMs`: bounded, and no clock is asserted. */
+async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}\n${spire.logs()}\n--- ztauthz ---\n${ztauthz?.stderr() ?? ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** A copy of spire-agent at a path of its own: the same program, a different unix:path selector. */
+function agentCopy(name: string): string {
+  mkdirSync(join(spire.dir, name));
+  const path = join(spire.dir, name, 'spire-agent');
+  copyFileSync(SPIRE_AGENT, path);
+  return path;
+}
+
+const uid = process.getuid!();
+let clientSvid: Svid;
+let strangerAgent: string;
+let unregisteredAgent: string;
+
+beforeAll(async () => {
+  spire = await startSpire({ trustDomain: TD, x509SvidTtl: '20s' });
+  strangerAgent = agentCopy('stranger');
+  unregisteredAgent = agentCopy('unregistered');
+  // /proc/PID/exe names the resolved binary: register the real paths.
+  await spire.createEntry(ZTAUTHZ_ID, [`unix:uid:${uid}`, `unix:path:${realpathSync(NODE)}`]);
+  await spire.createEntry(ENVOY_ID, [`unix:uid:${uid}`, `unix:path:${realpathSync(SPIRE_AGENT)}`]);
+  await spire.createEntry(STRANGER_ID, [`unix:uid:${uid}`, `unix:path:${strangerAgent}`]);
+  // Once the client's SVID is there the agent has synced every entry, ztauthz's included.
+  clientSvid = await fetchSvid();
+  const policyDir = join(spire.dir, 'policy');
+  mkdirSync(policyDir);
+  writeFileSync(join(policyDir, 'policy.rego'), POLICY);
+  ztauthz = await spawnServe([
+    '--policy', policyDir,
+    '--grpc-tls-mode', 'workload_api',
+    '--grpc-tls-workload-api-endpoint', spire.endpoint,
+    '--grpc-tls-allowed-peers', ENVOY_ID,
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await ztauthz?.stop();
+  await spire?.stop();
+  pki.cleanup();
+});
+
+describe('ztauthz with a real SPIRE agent', () => {
+  it('serves the X509-SVID SPIRE issued to it, and its caller holds one issued to the caller', async () => {
+    const s = await served(clientSvid);
+    expect(s.uris).toEqual([ZTAUTHZ_ID]);
+    expect(new X509Certificate(clientSvid.cert).subjectAltName).toBe(`URI:${ENVOY_ID}`);
+  });
+
+  it('lets a caller with its own SPIRE-issued SVID on the allowlist check, and the policy sees it as input.identity.peer', async () => {
+    expect(await checkCode(client(clientSvid.ca, clientSvid.cert, clientSvid.key))).toEqual({ grpc: 'OK', decision: 0 });
+  });
+
+  it('refuses a SPIRE-issued SVID whose ID is not on the allowlist (PERMISSION_DENIED)', async () => {
+    const stranger = await fetchSvid(strangerAgent);
+    expect(new X509Certificate(stranger.cert).subjectAltName).toBe(`URI:${STRANGER_ID}`);
+    expect(await checkCode(client(stranger.ca, stranger.cert, stranger.key))).toEqual({ grpc: 'PERMISSION_DENIED' });
+  });
+
+  it('gives a process without an entry no SVID, and refuses its connections without or with a certificate of its own', async () => {
+    const r = await spire.fetchX509(join(spire.dir, 'unregistered-out'), { agentBinary: unregisteredAgent, limitMs: 3_000 });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('no identity issued');
+    // No client certificate: the handshake itself fails.
+    expect(await checkCode(client(clientSvid.ca))).toEqual({ grpc: 'UNAVAILABLE' });
+    // A certificate naming the allowed ID, from a CA of its own for the same trust domain.
+    const rogueCa = pki.ca('rogue', TD);
+    const forged = pki.leaf(rogueCa, { uris: [ENVOY_ID] });
+    expect(await checkCode(client(clientSvid.ca, Buffer.from(forged.certPem), Buffer.from(forged.keyPem)))).toEqual({ grpc: 'UNAVAILABLE' });
+    // And a self-signed one.
+    const self = pki.ca('self', TD);
+    expect(await checkCode(client(clientSvid.ca, Buffer.from(self.certPem), Buffer.from(self.keyPem)))).toEqual({ grpc: 'UNAVAILABLE' });
+  });
+
+  it('keeps checking across a rotation: the old connection, then new ones with the new SVIDs', async () => {
+    const before = await served(clientSvid);
+    const long = client(clientSvid.ca, clientSvid.cert, clientSvid.key);
+    expect(await checkCode(long)).toEqual({ grpc: 'OK', decision: 0 });
+    const results: string[] = [];
+    // The agent renews an SVID past half its 20 s life and pushes it down the Workload API stream.
+    const after = await until('ztauthz to serve a rotated SVID', 60_000, async () => {
+      const r = await checkCode(long);
+      results.push(`${r.grpc}/${r.decision}`);
+      const s = await served(clientSvid);
+      return s.serial !== before.serial ? s : undefined;
+    });
+    expect(after.uris).toEqual([ZTAUTHZ_ID]);
+    expect(new Set(results)).toEqual(new Set(['OK/0']));
+    expect(await checkCode(long)).toEqual({ grpc: 'OK', decision: 0 });
+    expect(ztauthz!.stderr()).toContain(`"previous_serial":`);
+
+    // The client's own SVID is renewed as well; a new connection with it is served the new one.
+    const renewed = await until('the client SVID to be renewed', 60_000, async () => {
+      const s = await fetchSvid();
+      return s.serial !== clientSvid.serial ? s : undefined;
+    });
+    const fresh = client(renewed.ca, renewed.cert, renewed.key);
+    expect(await checkCode(fresh)).toEqual({ grpc: 'OK', decision: 0 });
+    expect((await served(renewed)).uris).toEqual([ZTAUTHZ_ID]);
+  }, 150_000);
+});
