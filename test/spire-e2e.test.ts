@@ -21,9 +21,11 @@ import { TestPki } from './tls/pki.ts';
 const TD = 'example.org';
 const ZTAUTHZ_ID = `spiffe://${TD}/ztauthz`;
 const ENVOY_ID = `spiffe://${TD}/ns/mesh/sa/envoy`;
+const AUDITOR_ID = `spiffe://${TD}/ns/mesh/sa/auditor`;
 const STRANGER_ID = `spiffe://${TD}/ns/other/sa/stranger`;
 const SNI = 'ztauthz.test';
-// Only the allowed peer is allowed by the policy too: the decision shows input.identity.peer arrived.
+// Two callers may call (grpc.tls.allowed_peers) but the policy allows only one:
+// the decision shows the SPIRE-issued caller ID reached input.identity.peer.
 const POLICY = `package envoy.authz
 
 default allow := false
@@ -71,10 +73,13 @@ function client(ca: Buffer, cert?: Buffer, key?: Buffer): CheckClient {
   return c;
 }
 
-async function checkCode(c: CheckClient): Promise<{ grpc: string; decision?: number }> {
+/** The gRPC status of one Check and, when it was answered, the decision in it. */
+async function checkCode(c: CheckClient): Promise<{ grpc: string; decision?: string }> {
   try {
     const res = await c.check(checkRequest({ path: '/orders' }));
-    return { grpc: 'OK', decision: res.status?.code ?? 0 };
+    const code = res.status?.code ?? 0;
+    if (code === 0 && !res.deniedResponse) return { grpc: 'OK', decision: 'allow' };
+    return { grpc: 'OK', decision: `deny ${grpc.status[code]}` };
   } catch (err) {
     return { grpc: grpc.status[(err as grpc.ServiceError).code] ?? String(err) };
   }
@@ -115,16 +120,19 @@ function agentCopy(name: string): string {
 
 const uid = process.getuid!();
 let clientSvid: Svid;
+let auditorAgent: string;
 let strangerAgent: string;
 let unregisteredAgent: string;
 
 beforeAll(async () => {
   spire = await startSpire({ trustDomain: TD, x509SvidTtl: '20s' });
+  auditorAgent = agentCopy('auditor');
   strangerAgent = agentCopy('stranger');
   unregisteredAgent = agentCopy('unregistered');
   // /proc/PID/exe names the resolved binary: register the real paths.
   await spire.createEntry(ZTAUTHZ_ID, [`unix:uid:${uid}`, `unix:path:${realpathSync(NODE)}`]);
   await spire.createEntry(ENVOY_ID, [`unix:uid:${uid}`, `unix:path:${realpathSync(SPIRE_AGENT)}`]);
+  await spire.createEntry(AUDITOR_ID, [`unix:uid:${uid}`, `unix:path:${auditorAgent}`]);
   await spire.createEntry(STRANGER_ID, [`unix:uid:${uid}`, `unix:path:${strangerAgent}`]);
   // Once the client's SVID is there the agent has synced every entry, ztauthz's included.
   clientSvid = await fetchSvid();
@@ -135,7 +143,7 @@ beforeAll(async () => {
     '--policy', policyDir,
     '--grpc-tls-mode', 'workload_api',
     '--grpc-tls-workload-api-endpoint', spire.endpoint,
-    '--grpc-tls-allowed-peers', ENVOY_ID,
+    '--grpc-tls-allowed-peers', `${ENVOY_ID},${AUDITOR_ID}`,
   ]);
 }, 120_000);
 
@@ -154,7 +162,13 @@ describe('ztauthz with a real SPIRE agent', () => {
   });
 
   it('lets a caller with its own SPIRE-issued SVID on the allowlist check, and the policy sees it as input.identity.peer', async () => {
-    expect(await checkCode(client(clientSvid.ca, clientSvid.cert, clientSvid.key))).toEqual({ grpc: 'OK', decision: 0 });
+    expect(await checkCode(client(clientSvid.ca, clientSvid.cert, clientSvid.key))).toEqual({ grpc: 'OK', decision: 'allow' });
+  });
+
+  it('hands another allowed caller to the policy, which denies it by its SPIFFE ID', async () => {
+    const auditor = await fetchSvid(auditorAgent);
+    expect(new X509Certificate(auditor.cert).subjectAltName).toBe(`URI:${AUDITOR_ID}`);
+    expect(await checkCode(client(auditor.ca, auditor.cert, auditor.key))).toEqual({ grpc: 'OK', decision: 'deny PERMISSION_DENIED' });
   });
 
   it('refuses a SPIRE-issued SVID whose ID is not on the allowlist (PERMISSION_DENIED)', async () => {
@@ -179,29 +193,34 @@ describe('ztauthz with a real SPIRE agent', () => {
   });
 
   it('keeps checking across a rotation: the old connection, then new ones with the new SVIDs', async () => {
-    const before = await served(clientSvid);
-    const long = client(clientSvid.ca, clientSvid.cert, clientSvid.key);
-    expect(await checkCode(long)).toEqual({ grpc: 'OK', decision: 0 });
+    // Each probe presents the client's current SVID: with a 20 s TTL an older one may have expired.
+    const first = await fetchSvid();
+    const before = await served(first);
+    const long = client(first.ca, first.cert, first.key);
+    expect(await checkCode(long)).toEqual({ grpc: 'OK', decision: 'allow' });
     const results: string[] = [];
-    // The agent renews an SVID past half its 20 s life and pushes it down the Workload API stream.
+    // The agent renews an SVID past half its life and pushes it down the Workload API stream.
     const after = await until('ztauthz to serve a rotated SVID', 60_000, async () => {
       const r = await checkCode(long);
-      results.push(`${r.grpc}/${r.decision}`);
-      const s = await served(clientSvid);
+      results.push(`${r.grpc} ${r.decision}`);
+      const s = await served(await fetchSvid());
       return s.serial !== before.serial ? s : undefined;
     });
     expect(after.uris).toEqual([ZTAUTHZ_ID]);
-    expect(new Set(results)).toEqual(new Set(['OK/0']));
-    expect(await checkCode(long)).toEqual({ grpc: 'OK', decision: 0 });
-    expect(ztauthz!.stderr()).toContain(`"previous_serial":`);
+    // The connection made before the rotation kept its handshake and never failed a Check.
+    expect(new Set(results)).toEqual(new Set(['OK allow']));
+    expect(await checkCode(long)).toEqual({ grpc: 'OK', decision: 'allow' });
+    // ztauthz says which SVID replaced which.
+    expect(ztauthz!.stderr()).toContain(`"serial":"${after.serial}"`);
+    expect(ztauthz!.stderr()).toContain(`"previous_serial":"${before.serial}"`);
 
-    // The client's own SVID is renewed as well; a new connection with it is served the new one.
+    // The client's own SVID is renewed as well; a new connection with it is allowed.
     const renewed = await until('the client SVID to be renewed', 60_000, async () => {
       const s = await fetchSvid();
-      return s.serial !== clientSvid.serial ? s : undefined;
+      return s.serial !== first.serial ? s : undefined;
     });
     const fresh = client(renewed.ca, renewed.cert, renewed.key);
-    expect(await checkCode(fresh)).toEqual({ grpc: 'OK', decision: 0 });
+    expect(await checkCode(fresh)).toEqual({ grpc: 'OK', decision: 'allow' });
     expect((await served(renewed)).uris).toEqual([ZTAUTHZ_ID]);
   }, 150_000);
 });
