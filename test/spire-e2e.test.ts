@@ -14,7 +14,8 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { uriSans } from '../src/tls/PeerAuth.ts';
 import { CheckClient, checkRequest } from './support/checkClient.ts';
-import { NODE, spawnServe, type ServeProcess } from './support/servers.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI, NODE, ROOT, spawnServe, type ServeProcess } from './support/servers.ts';
 import { SPIRE_AGENT, startSpire, type Spire } from './support/spire.ts';
 import { TestPki } from './tls/pki.ts';
 
@@ -43,6 +44,8 @@ interface Svid {
 
 let spire: Spire;
 let ztauthz: ServeProcess | undefined;
+let unregistered: ChildProcess | undefined;
+let unregisteredExit: Promise<{ code: number | null; stderr: string }>;
 const pki = new TestPki();
 const clients: CheckClient[] = [];
 
@@ -110,12 +113,27 @@ async function until<T>(what: string, limitMs: number, probe: () => Promise<T | 
   }
 }
 
-/** A copy of spire-agent at a path of its own: the same program, a different unix:path selector. */
-function agentCopy(name: string): string {
+/** A copy of `bin` at a path of its own: the same program, a different unix:path selector. */
+function binaryCopy(name: string, bin: string): string {
   mkdirSync(join(spire.dir, name));
-  const path = join(spire.dir, name, 'spire-agent');
-  copyFileSync(SPIRE_AGENT, path);
+  const path = join(spire.dir, name, 'bin');
+  copyFileSync(bin, path);
   return path;
+}
+
+/** Runs `ztauthz serve` on `runtime` and resolves when it exits (killed after 90 s: bounded). */
+function serveUntilExit(runtime: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(runtime, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  unregistered = child;
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-16 * 1024)));
+  const kill = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stderr });
+    }),
+  );
 }
 
 const uid = process.getuid!();
@@ -126,9 +144,9 @@ let unregisteredAgent: string;
 
 beforeAll(async () => {
   spire = await startSpire({ trustDomain: TD, x509SvidTtl: '20s' });
-  auditorAgent = agentCopy('auditor');
-  strangerAgent = agentCopy('stranger');
-  unregisteredAgent = agentCopy('unregistered');
+  auditorAgent = binaryCopy('auditor', SPIRE_AGENT);
+  strangerAgent = binaryCopy('stranger', SPIRE_AGENT);
+  unregisteredAgent = binaryCopy('unregistered', SPIRE_AGENT);
   // /proc/PID/exe names the resolved binary: register the real paths.
   await spire.createEntry(ZTAUTHZ_ID, [`unix:uid:${uid}`, `unix:path:${realpathSync(NODE)}`]);
   await spire.createEntry(ENVOY_ID, [`unix:uid:${uid}`, `unix:path:${realpathSync(SPIRE_AGENT)}`]);
@@ -139,16 +157,21 @@ beforeAll(async () => {
   const policyDir = join(spire.dir, 'policy');
   mkdirSync(policyDir);
   writeFileSync(join(policyDir, 'policy.rego'), POLICY);
-  ztauthz = await spawnServe([
+  const serveArgs = [
     '--policy', policyDir,
     '--grpc-tls-mode', 'workload_api',
     '--grpc-tls-workload-api-endpoint', spire.endpoint,
     '--grpc-tls-allowed-peers', `${ENVOY_ID},${AUDITOR_ID}`,
-  ]);
+  ];
+  ztauthz = await spawnServe(serveArgs);
+  // The same ztauthz on a copy of its runtime, which no entry selects. It waits 30 s
+  // for an SVID that never comes, so it starts now and is looked at last.
+  unregisteredExit = serveUntilExit(binaryCopy('unregistered-runtime', NODE), serveArgs);
 }, 120_000);
 
 afterAll(async () => {
   for (const c of clients) c.close();
+  if (unregistered && unregistered.exitCode === null && unregistered.signalCode === null) unregistered.kill('SIGKILL');
   await ztauthz?.stop();
   await spire?.stop();
   pki.cleanup();
@@ -223,4 +246,11 @@ describe('ztauthz with a real SPIRE agent', () => {
     expect(await checkCode(fresh)).toEqual({ grpc: 'OK', decision: 'allow' });
     expect((await served(renewed)).uris).toEqual([ZTAUTHZ_ID]);
   }, 150_000);
+
+  it('does not start a ztauthz that no entry selects: it exits, saying the Workload API issued it nothing', async () => {
+    const { code, stderr } = await unregisteredExit;
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('no X509-SVID from the Workload API within 30000 ms');
+    expect(stderr).toContain('PERMISSION_DENIED: no identity issued');
+  }, 100_000);
 });
