@@ -1,12 +1,13 @@
 // The builtins ztauthz answers in place of opa-wasm's JavaScript ones
 // (src/policy/builtins/overrides.ts), compared with `opa eval`: sprintf with
-// Go's fmt on the arguments as OPA sees them, regex.split as Go's Split.
+// Go's fmt on the arguments as OPA sees them, regex.split as Go's Split,
+// yaml.marshal as go-yaml v2 writes it.
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { createHostBuiltins } from "../src/policy/builtins/index.ts";
 import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { buildWasm, comparable, opaEvalCases, wasmEvalCases } from "./support/builtins-opa.ts";
-import { regexSplitCases, sprintfCases } from "./support/builtins-override-cases.ts";
+import { regexSplitCases, sprintfCases, yamlMarshalCases } from "./support/builtins-override-cases.ts";
 
 const TIMEOUT = 120_000;
 
@@ -28,6 +29,9 @@ describe("builtins answered in place of opa-wasm's, compared with opa eval", () 
   });
   it("regex.split (Go's Regexp.Split)", { timeout: TIMEOUT }, async () => {
     expect(await mismatches("splitcases", regexSplitCases())).toEqual([]);
+  });
+  it("yaml.marshal (go-yaml v2's emitter: key order, quoting, folding, literal blocks)", { timeout: TIMEOUT }, async () => {
+    expect(await mismatches("yamlcases", yamlMarshalCases())).toEqual([]);
   });
 });
 

@@ -49,3 +49,22 @@ export function regexSplitCases(): Case[] {
   ];
   return cases("regex.split", pairs.map(([p, s]) => `regex.split(${dyn(p)}, ${dyn(s)})`));
 }
+
+export function yamlMarshalCases(): Case[] {
+  const values: unknown[] = [
+    { b: [1, "x"], a: { c: true } }, { s: "true", n: "123", e: "", colon: "a: b", hash: "a #b", yes: "yes", tilde: "~", quote: "it's", dq: 'say "x"' },
+    { multi: "l1\nl2", trail: "l1\n", two: "a\n\nb", lead: " x", lspace: "  indented\nline" },
+    { long: "word ".repeat(30).trim(), longer: `${"abc ".repeat(40)}end`, single: `'${"q ".repeat(45)}'` },
+    { f: 1.5, big: 1e21, neg: -0.25, i: 42, z: 0, nul: null, t: true, emptyA: [], emptyO: {} },
+    { nested: [[1, 2], { k: "v", j: [1] }, [], {}], deep: { a: { b: { c: [{ d: 1 }] } } } },
+    { dash: "- x", star: "*x", amp: "&a", bang: "!x", pct: "%x", at: "@x", q: "?x", ques: "? x", brace: "{x}", comma: "a,b", tab: "a\tb" },
+    { date: "2024-01-02", time: "2024-01-02T10:00:00Z", hex: "0x1F", oct: "0o17", octal: "017", bin: "0b101", under: "1_000", sci: "1e5", dot: ".5", inf: ".inf", sexa: "1:30" },
+    { uni: "Zoë 日本", emoji: "🦙", nbsp: "a\u00a0b", ctrl: "a\u0001b", esc: "back\\slash" },
+    { a10: 1, a2: 2, a1: 3, B: 4, b: 5, _x: 6, "1": 7, "10": 8, "9": 9, "": 10, "key with space": 11, "k: v": 12, "multi\nkey": 13 },
+    [1, "two", null], "plain", "true", "", 5, 1.25, null, [], {}, [[[]]],
+  ];
+  return [
+    ...cases("yaml.marshal", values.map((v) => `yaml.marshal(${dyn(v)})`)),
+    ...cases("yaml.marshal literal", [`yaml.marshal({"s": {1, 2}, "n": 12345678901234567890, "m": 1.0, "x": 1e400 / 1e400})`, `yaml.marshal({1: "a"})`, `yaml.marshal({"f": 1234567.5, "g": 100000.5, "h": 0.00001})`]),
+  ];
+}

@@ -10,6 +10,7 @@
 import { regexSplit } from "./regex.ts";
 import { RegoNumber, RegoObject, RegoSet, type RegoValue } from "./regotext.ts";
 import { sprintf } from "./sprintf.ts";
+import { yamlMarshal } from "./yamlv2.ts";
 
 export type RegoBuiltin = (...args: RegoValue[]) => unknown;
 
@@ -25,4 +26,5 @@ function plain(v: RegoValue): unknown {
 export const HOST_OVERRIDES: Readonly<Record<string, RegoBuiltin>> = {
   sprintf,
   "regex.split": (p, s) => regexSplit(plain(p), plain(s)),
+  "yaml.marshal": (x) => yamlMarshal(x),
 };
