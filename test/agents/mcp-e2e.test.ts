@@ -1,15 +1,17 @@
 // Agents in a real mesh, every hop mutual TLS with SPIFFE X509-SVIDs:
 //
-//   the SDK's MCP client (planner's SVID) --mTLS--> Envoy (docs-mcp's SVID,
+//   the SDK's MCP client (planner's SVID, a user's token) --mTLS--> Envoy (docs-mcp's SVID,
 //     deploy/envoy/mtls-sidecar.yaml unchanged, with_request_body)
 //       --mTLS gRPC--> ztauthz serve --config deploy/config/library.yaml
 //       --HTTP--> a real MCP server (@modelcontextprotocol/sdk, Streamable HTTP)
 //
 // and the same for an A2A agent (the reviewer) behind its own sidecar. The
 // policy library's agents family decides from the caller's SVID, the callee's
-// (the sidecar's), the JSON-RPC method and the tool.
+// (the sidecar's), the end user's token scopes, the JSON-RPC method and the tool.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, spawnServe, type ServeProcess } from '../support/servers.ts';
@@ -35,6 +37,8 @@ let agent: A2aAgent;
 let ztauthz: ServeProcess;
 let docsSidecar: RunningEnvoy;
 let reviewerSidecar: RunningEnvoy;
+let signingKey: CryptoKey;
+const ISSUER = 'https://idp.fraud.example';
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
 beforeAll(async () => {
@@ -42,6 +46,10 @@ beforeAll(async () => {
   cleanups.push(() => pki.cleanup());
   ca = pki.ca(TRUST_DOMAIN);
   svid = Object.fromEntries(Object.entries(ID).map(([name, id]) => [name, writeSvid(pki, ca, id, name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))])) as Record<keyof typeof ID, SvidFiles>;
+  const keys = await generateKeyPair('ES256');
+  signingKey = keys.privateKey;
+  const jwks = join(pki.dir, 'jwks.json');
+  writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
   [tools, agent] = await Promise.all([startToolServer(), startA2aAgent()]);
   cleanups.push(() => tools.close(), () => agent.close());
   ztauthz = await spawnServe([
@@ -53,6 +61,8 @@ beforeAll(async () => {
     // Each workload's sidecar holds that workload's SVID, as in Istio.
     '--grpc-tls-allowed-peers', `${ID.docsMcp},${ID.reviewer}`,
     '--identity-trust-bundles', `${TRUST_DOMAIN}=${svid.ztauthz.caFile}`,
+    // The end user the agent acts for: a bearer token from the mesh's identity provider.
+    '--jwt-issuers', JSON.stringify([{ issuer: ISSUER, audiences: ['ztauthz'], jwks_file: jwks }]),
   ]);
   cleanups.push(async () => {
     if (ztauthz.child.exitCode === null && ztauthz.child.signalCode === null) await ztauthz.stop('SIGKILL');
@@ -105,9 +115,17 @@ const rpcPost = (path: string, body: unknown, headers: Record<string, string> = 
   body: JSON.stringify(body),
 });
 
-/** The SDK's client as `who`, connected (initialize, notifications/initialized) through the docs sidecar. */
-async function mcpClient(who: SvidFiles): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(`https://127.0.0.1:${docsSidecar.listenPort}/docs/mcp`), { fetch: svidFetch(who, ID.docsMcp) });
+/** A user's access token with these OAuth scopes. */
+function userToken(scope: string): Promise<string> {
+  return new SignJWT({ scope }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('ztauthz').setSubject('alice').setExpirationTime('5m').sign(signingKey);
+}
+
+/** The SDK's client as `who` (on behalf of a user, with a token), connected (initialize, notifications/initialized) through the docs sidecar. */
+async function mcpClient(who: SvidFiles, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(`https://127.0.0.1:${docsSidecar.listenPort}/docs/mcp`), {
+    fetch: svidFetch(who, ID.docsMcp),
+    ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
+  });
   const client = new Client({ name: 'planner', version: '1.0.0' });
   await client.connect(transport);
   cleanups.push(() => client.close());
@@ -126,15 +144,30 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
 
   it('a denied tool call fails in the client with ztauthz\'s reason, and never reaches the server', async () => {
     const { client } = await mcpClient(svid.planner);
+    const before = tools.ran.length;
     const denied = client.callTool({ name: 'purge_index', arguments: {} });
     await expect(denied).rejects.toBeInstanceOf(StreamableHTTPError);
     await expect(denied).rejects.toMatchObject({ code: 403, message: expect.stringContaining('ztauthz agents: tool not granted to caller') });
     // A destructive tool the planner is granted still needs a user with the destructive scope.
     await expect(client.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('user not permitted to use this tool') });
-    expect(tools.ran).not.toContain('purge_index');
-    expect(tools.ran).not.toContain('delete_doc');
-    // The session goes on: the next granted call works.
+    // The session goes on: the next granted call works, and is the only one the server ran.
     expect((await client.callTool({ name: 'search_docs', arguments: { q: 'x' } })).isError).toBeFalsy();
+    expect(tools.ran.slice(before)).toEqual(['search_docs']);
+  });
+
+  it('on behalf of a user: the token\'s scopes open fetch_doc, and delete_doc only with the destructive scope', async () => {
+    const before = tools.ran.length;
+    const reader = (await mcpClient(svid.planner, await userToken('openid docs:read'))).client;
+    expect((await reader.callTool({ name: 'fetch_doc', arguments: { id: 'd1' } })).content).toEqual([{ type: 'text', text: 'document d1' }]);
+    await expect(reader.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('user not permitted to use this tool') });
+    const writer = (await mcpClient(svid.planner, await userToken('docs:write'))).client;
+    await expect(writer.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('destructive tool needs the destructive scope') });
+    const admin = (await mcpClient(svid.planner, await userToken('docs:write mcp:destructive'))).client;
+    expect((await admin.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).content).toEqual([{ type: 'text', text: 'deleted d1' }]);
+    expect(tools.ran.slice(before)).toEqual(['fetch_doc', 'delete_doc']);
+    // The user's grant is not the workload's: the reviewer, with the same token, still may not.
+    const reviewer = (await mcpClient(svid.reviewer, await userToken('docs:write mcp:destructive'))).client;
+    await expect(reviewer.callTool({ name: 'delete_doc', arguments: { id: 'd2' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('tool not granted to caller') });
   });
 
   it('a batch with one forbidden call is refused whole', async () => {
