@@ -59,7 +59,7 @@ let fetches = 0;
 async function fetchSvid(agentBinary = SPIRE_AGENT): Promise<Svid> {
   const dir = join(spire.dir, `svid-${++fetches}`);
   const r = await spire.fetchX509(dir, { agentBinary });
-  if (!r.ok) throw new Error(r.output);
+  if (!r.ok) throw new Error(`no X509-SVID for ${agentBinary}: ${r.output}\n${spire.logs()}`);
   return readSvid(dir);
 }
 
