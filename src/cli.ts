@@ -6,6 +6,7 @@ import { parseArgs, UsageError, type OptionSpec } from './cli/args.ts';
 import { loadConfig } from './config/load.ts';
 import { runCheck } from './cli/check.ts';
 import { runServe } from './cli/serve.ts';
+import { writeErrorLine } from './server/ErrorLine.ts';
 
 const USAGE = `usage:
   ztauthz serve [--config FILE] [--grpc-addr HOST:PORT|unix:///PATH] [--http-addr HOST:PORT] [--policy PATH] [--workers N] [config flags]
@@ -45,7 +46,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
   },
   (err: Error) => {
-    process.stderr.write(`ztauthz: ${oneLine(err.message)}\n`);
+    writeErrorLine(err.message);
     // A configuration error is one line (what Kubernetes shows); usage only helps with bad arguments.
     if (err instanceof UsageError) process.stderr.write(USAGE);
     process.exitCode = 2;
@@ -53,7 +54,3 @@ main(process.argv.slice(2)).then(
     if (cluster.isWorker) process.exit(2);
   },
 );
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' | ');
-}

@@ -1,6 +1,6 @@
 // Command-line parsing: a command, its own options, and config flags (every
 // configuration key as --section-key, see config/schema.ts).
-import { specForFlag } from '../config/load.ts';
+import { fieldForFlag } from '../config/load.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -49,9 +49,9 @@ export function parseArgs(argv: readonly string[], commandOptions: (command: str
     } else if (own[name] === 'string') {
       options[name] = takeValue();
     } else {
-      const spec = specForFlag(name);
+      const spec = fieldForFlag(name);
       if (!spec) throw new UsageError(`unknown option --${name}`);
-      configFlags[name] = spec.type === 'bool' && inline === undefined ? 'true' : takeValue();
+      configFlags[name] = spec.kind === 'bool' && inline === undefined ? 'true' : takeValue();
     }
   }
   return { command, options, configFlags, configFile };

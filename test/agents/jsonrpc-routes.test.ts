@@ -48,10 +48,10 @@ allow if {
 }
 `;
 
-async function pipelineFor(rego: string) {
+async function pipelineFor(rego: string, flags: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ztauthz-agents-'));
   writeFileSync(join(dir, 'policy.rego'), rego);
-  const config = loadConfig({ flags: { policy: dir, 'decision-log-enabled': 'false' } });
+  const config = loadConfig({ flags: { policy: dir, 'decision-log-enabled': 'false', ...flags } });
   const policies = new PolicyStore();
   const phases = buildPhases(config, policies);
   policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
@@ -168,6 +168,19 @@ describe('MCP bad input is denied with its reason', () => {
       expect(out.message).toMatch(message);
     });
   }
+
+  it('routes.jsonrpc_max_batch sets the batch bound: above it the batch is body_invalid naming the key', async () => {
+    const via = await pipelineFor(POLICY, { 'routes-jsonrpc-max-batch': '3' });
+    const batch = (n: number) => Array.from({ length: n }, (_, i) => rpc('tools/list', undefined, i));
+    expect(await check('/mcp', batch(3), { via })).toMatchObject({ allowed: true });
+    const over = await check('/mcp', batch(4), { via });
+    expect(over).toMatchObject({ allowed: false, reason: 'body_invalid' });
+    expect(over.message).toMatch(/4 calls, more than routes\.jsonrpc_max_batch \(3\)/);
+    // The default pipeline still takes what the configured one refuses.
+    expect(await check('/mcp', batch(4))).toMatchObject({ allowed: true });
+    expect(() => loadConfig({ flags: { 'routes-jsonrpc-max-batch': '0' } })).toThrow(/routes\.jsonrpc_max_batch: must be between 1 and 10000/);
+    expect(loadConfig().routes.jsonrpc_max_batch).toBe(64);
+  });
 
   it('an id of every JSON type: strings and integers only', async () => {
     expect((await check('/mcp', rpc('tools/list', undefined, 'abc'))).route).toMatchObject({ params: { id: 'abc' } });

@@ -256,9 +256,9 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/^runtime-\$\{RUNTIME\}\n/);
     const base = (name: string) => stages.find((s) => new RegExp(`^\\S+ AS runtime-${name}\\n`).test(s))!;
     expect(base('node')).toMatch(/^\$\{NODE_RUNTIME_IMAGE\} AS runtime-node\n/);
-    expect(base('node')).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "src\/cli\.ts"\]$/m);
+    expect(base('node')).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "dist\/cli\.js"\]$/m);
     expect(base('bun')).toMatch(/^\$\{BUN_RUNTIME_IMAGE\} AS runtime-bun\n/);
-    expect(base('bun')).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/bun", "src\/cli\.ts"\]$/m);
+    expect(base('bun')).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/bun", "dist\/cli\.js"\]$/m);
     for (const s of [runtime, base('node'), base('bun')]) expect(s).not.toMatch(/^RUN /m);
     const user = /^USER\s+(\d+):(\d+)/m.exec(runtime);
     expect(Number(user?.[1])).toBeGreaterThan(0);

@@ -23,10 +23,6 @@ export interface GlobalDifference {
 export const GLOBAL_DIFFERENCES: readonly GlobalDifference[] = [];
 
 const REFUSED: Record<string, string> = {
-  bi_regex_globs: 'regex.globs_match',
-  bi_misc_render: 'strings.render_template',
-  bi_misc_schema_ok: 'json.verify_schema',
-  bi_misc_match_schema: 'json.match_schema',
   bi_misc_rego_parse: 'rego.parse_module',
 };
 const refusedEntries = Object.fromEntries(
