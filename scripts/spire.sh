@@ -74,6 +74,9 @@ if ! out=$(cd "$src" && CGO_ENABLED=1 GOFLAGS=-buildvcs=false go build -trimpath
 fi
 for name in spire-server spire-agent; do
   chmod 0755 "$work/out/$name"
+  # A git archive carries no tag, so the binaries say 1.15.3-dev-unk: the base version must match.
+  got=$("$work/out/$name" --version 2>&1 || true)
+  [[ "$got" == "${VERSION#v}"* ]] || fail "the built $name reports version '$got', not ${VERSION#v}"
   mv -f "$work/out/$name" "$bin/.$name.$$" && mv -f "$bin/.$name.$$" "$bin/$name" || fail "could not move $name into $bin"
 done
 echo "$VERSION" >"$stamp"

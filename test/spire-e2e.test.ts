@@ -5,16 +5,16 @@
 // `spire-agent api fetch x509` run from a registered path gets the client its
 // own SVID; from an unregistered path it gets nothing. Then the agent rotates
 // every SVID (20 s TTL) and Checks keep succeeding, on the old connection and on
-// new ones with the new SVIDs.
+// new ones with the new SVIDs. A ztauthz no entry selects does not start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { uriSans } from '../src/tls/PeerAuth.ts';
 import { CheckClient, checkRequest } from './support/checkClient.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI, NODE, ROOT, spawnServe, type ServeProcess } from './support/servers.ts';
 import { SPIRE_AGENT, startSpire, type Spire } from './support/spire.ts';
 import { TestPki } from './tls/pki.ts';
@@ -59,7 +59,7 @@ let fetches = 0;
 async function fetchSvid(agentBinary = SPIRE_AGENT): Promise<Svid> {
   const dir = join(spire.dir, `svid-${++fetches}`);
   const r = await spire.fetchX509(dir, { agentBinary });
-  if (!r.ok) throw new Error(r.output);
+  if (!r.ok) throw new Error(`no X509-SVID for ${agentBinary}: ${r.output}\n${spire.logs()}`);
   return readSvid(dir);
 }
 
