@@ -17,7 +17,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { ROOT, spawnServe, type ServeProcess } from '../support/servers.ts';
 import { startEnvoy, type RunningEnvoy } from '../support/envoy.ts';
 import { Pki, writeSvid, type Ca, type SvidFiles } from '../support/pki.ts';
-import { meshRequest, type MeshCall, type MeshResponse } from '../support/mesh.ts';
+import { eventually, meshRequest, type MeshCall, type MeshResponse } from '../support/mesh.ts';
 import { startA2aAgent, startToolServer, svidFetch, type A2aAgent, type ToolServer } from '../support/agents.ts';
 
 const TRUST_DOMAIN = 'cluster.local';
@@ -140,6 +140,18 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
     const result = await client.callTool({ name: 'search_docs', arguments: { q: 'chargebacks' } });
     expect(result.content).toEqual([{ type: 'text', text: '3 documents match "chargebacks"' }]);
     expect(tools.ran).toContain('search_docs');
+  });
+
+  it('the session\'s SSE stream (GET) and its end (DELETE) are their own actions, allowed to an agent reaching the server', async () => {
+    const { transport } = await mcpClient(svid.planner);
+    const session = transport.sessionId!;
+    // The SDK opens the stream by itself after initialization.
+    await eventually('the GET stream at the server', () => tools.requests.find((r) => r === `GET ${session}`));
+    await transport.terminateSession();
+    expect(tools.requests).toContain(`DELETE ${session}`);
+    // Another tenant's agent cannot end it.
+    const res = await toDocs(svid.assistant, { method: 'DELETE', path: '/docs/mcp', headers: { 'mcp-session-id': session } });
+    expect([res.status, res.body]).toEqual([403, 'ztauthz agents: tenant mismatch\n']);
   });
 
   it('a denied tool call fails in the client with ztauthz\'s reason, and never reaches the server', async () => {

@@ -20,6 +20,8 @@ export interface ToolServer {
   readonly port: number;
   /** Tool calls the server ran, by tool name, in order. */
   readonly ran: string[];
+  /** "METHOD mcp-session-id" of every HTTP request that reached the server. */
+  readonly requests: string[];
   close(): Promise<void>;
 }
 
@@ -49,8 +51,10 @@ function docsServer(ran: string[]): McpServer {
 /** An MCP server on 127.0.0.1 (any path), stateful: the session id the SDK hands out keys the transport. */
 export async function startToolServer(): Promise<ToolServer> {
   const ran: string[] = [];
+  const requests: string[] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer((req, res) => {
+    requests.push(`${req.method} ${String(req.headers['mcp-session-id'] ?? '-')}`);
     void serveMcp(req, res, sessions, ran).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
     });
@@ -59,6 +63,7 @@ export async function startToolServer(): Promise<ToolServer> {
   return {
     port,
     ran,
+    requests,
     close: async () => {
       await Promise.allSettled([...sessions.values()].map((t) => t.close()));
       await close(http);
