@@ -13,6 +13,7 @@ import { runCheck } from './cli/check.ts';
 import { runReplay } from './cli/replay.ts';
 import { runServe } from './cli/serve.ts';
 import { runTests } from './cli/test.ts';
+import { writeErrorLine } from './server/ErrorLine.ts';
 
 const out = (s: string): void => void process.stdout.write(s);
 
@@ -77,7 +78,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
   },
   (err: Error) => {
-    process.stderr.write(`ztauthz: ${oneLine(err.message)}\n`);
+    writeErrorLine(err.message);
     // A configuration error is one line (what Kubernetes shows); a usage error also says where help is.
     if (err instanceof UsageError) process.stderr.write(`Run 'ztauthz ${err.command ? `${err.command} ` : ''}--help' for usage.\n`);
     process.exitCode = 2;
@@ -85,7 +86,3 @@ main(process.argv.slice(2)).then(
     if (cluster.isWorker) process.exit(2);
   },
 );
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' | ');
-}

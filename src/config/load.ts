@@ -3,7 +3,7 @@
 // (config/schema.ts). A message names the key path, where the value came from,
 // and for an unknown key or flag the closest known one.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { checkHostPattern } from '../policy/httpsend/HttpSendClient.ts';
 import { ConfigError } from './addr.ts';
@@ -212,7 +212,9 @@ function readYaml(file: string): unknown {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
   try {
-    return parseYaml(text, { maxAliasCount: 100 }) ?? {};
+    // yaml is loaded only when there is a config file to read (it costs a few MiB of memory).
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    return parse(text, { maxAliasCount: 100 }) ?? {};
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

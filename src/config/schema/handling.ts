@@ -41,9 +41,10 @@ export const HANDLING = {
     identity_idle_seconds: int(3600, 0, 604800, 'An identity idle this long gives its series slot to a new one (0: never).'),
   }),
   behavior: section({
-    enabled: bool(true, 'Behaviour signals per identity (first-seen route, deny spike, rate jump) as metrics, decision-log events and input.behavior.'),
+    enabled: bool(true, 'Behaviour signals per identity (first-seen route, deny spike, rate jump) as metrics, decision-log events and input.behavior; for MCP tool calls first-seen tool and tool deny spike (metrics and events only).'),
     max_identities: int(10000, 1, 10000000, 'Identities tracked (LRU); an evicted one comes back learning.'),
     max_routes_per_identity: int(64, 1, 100000, 'Routes remembered per identity for first_seen_route.'),
+    max_tools_per_identity: int(64, 1, 100000, 'MCP tools (per server) remembered per identity for first_seen_tool.'),
     window_seconds: int(60, 1, 86400, 'Length of one counting window.'),
     baseline_windows: int(10, 1, 1000, 'Windows the baseline averages over.'),
     learning_seconds: int(300, 0, 604800, 'A new identity\'s learning time, during which no spike or jump is raised.'),
