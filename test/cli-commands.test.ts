@@ -84,6 +84,7 @@ describe.concurrent('usage errors: stderr, exit 2, nothing on stdout', () => {
     [['check', '--request'], /--request needs a value/],
     [['check', '--policy', '--explain'], /--policy needs a value/],
     [['serve', 'now'], /unexpected argument "now"/],
+    [['check', '--request', 'x.json', '--dry-run', 'false'], /unexpected argument "false" \(a boolean flag takes its value as --dry-run=false\)/],
     [['--policy', 'x'], /the command comes first/],
     [['help', 'srve'], /unknown command "srve"; did you mean serve\?/],
   ])('%j', async (args, message) => {

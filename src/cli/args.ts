@@ -51,8 +51,12 @@ export function parseCommandArgs(command: string, args: readonly string[], own: 
   }
   const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
   const parsed: ParsedArgs = { options: {}, configFlags: {} };
-  for (const token of tokens) {
-    if (token.kind === 'positional') throw new UsageError(`unexpected argument ${JSON.stringify(token.value)}`, command);
+  for (const [i, token] of tokens.entries()) {
+    if (token.kind === 'positional') {
+      const before = tokens[i - 1];
+      const hint = before?.kind === 'option' && before.value === undefined && /^(true|false)$/.test(token.value) ? ` (a boolean flag takes its value as ${before.rawName}=${token.value})` : '';
+      throw new UsageError(`unexpected argument ${JSON.stringify(token.value)}${hint}`, command);
+    }
     if (token.kind === 'option-terminator') continue;
     const { name, rawName } = token;
     const option = options[name];
