@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createHostBuiltins } from "../src/policy/builtins/index.ts";
 import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { buildWasm, comparable, opaEvalCases, wasmEvalCases } from "./support/builtins-opa.ts";
-import { regexSplitCases, sprintfCases, yamlMarshalCases } from "./support/builtins-override-cases.ts";
+import { exactTimeCases, regexSplitCases, sprintfCases, yamlMarshalCases } from "./support/builtins-override-cases.ts";
 
 const TIMEOUT = 120_000;
 
@@ -29,6 +29,9 @@ describe("builtins answered in place of opa-wasm's, compared with opa eval", () 
   });
   it("regex.split (Go's Regexp.Split)", { timeout: TIMEOUT }, async () => {
     expect(await mismatches("splitcases", regexSplitCases())).toEqual([]);
+  });
+  it("time.* on nanosecond times beyond 2^53, read exactly", { timeout: TIMEOUT }, async () => {
+    expect(await mismatches("exacttimecases", exactTimeCases())).toEqual([]);
   });
   it("yaml.marshal (go-yaml v2's emitter: key order, quoting, folding, literal blocks)", { timeout: TIMEOUT }, async () => {
     expect(await mismatches("yamlcases", yamlMarshalCases())).toEqual([]);
