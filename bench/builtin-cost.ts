@@ -54,6 +54,7 @@ const CASES: [string, string, unknown[]][] = [
   ["json.match_schema (valid)", `json.match_schema(input.a, input.b)`, [{ name: "bob", age: 3 }, SCHEMA]],
   ["json.match_schema (2 errors)", `json.match_schema(input.a, input.b)`, [{ name: 1 }, SCHEMA]],
   ["opa.runtime", `opa.runtime()`, []],
+  ["providers.aws.sign_req", `providers.aws.sign_req(input.a, input.b, 1709231399123456789)`, [{ method: "GET", url: "https://api.example.com/v1/items?a=1" }, { aws_service: "execute-api", aws_access_key: "AKID", aws_secret_access_key: "secret", aws_region: "us-east-1" }]],
   // answered in place of opa-wasm's JS builtins (overrides.ts): arguments read as Rego text
   ["sprintf", `sprintf("%s: %d of %v", [input.a, input.b, input.c])`, ["user", 42, ["x", "y"]]],
   ["regex.split", `regex.split("[,;]", input.a)`, ["a,b;c"]],

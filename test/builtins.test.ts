@@ -271,7 +271,7 @@ describe("which builtins are provided", () => {
     const required = requiredBuiltins(buildWasm("everything", calls));
     expect(required.length).toBe(97);
     expect(missingBuiltins(required)).toEqual([
-      "http.send", "net.lookup_ip_addr", "providers.aws.sign_req", "rego.parse_module",
+      "http.send", "net.lookup_ip_addr", "rego.parse_module",
     ]);
   });
 

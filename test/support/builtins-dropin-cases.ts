@@ -114,3 +114,29 @@ export function schemaCases(): Case[] {
       `json.match_schema({"a": 1}, "{bad")`, `json.match_schema(${dyn(1)}, {})`, `json.match_schema({}, {"type": "foo"})`]),
   ];
 }
+
+export function awsSignCases(): Case[] {
+  const cfg = { aws_service: "execute-api", aws_access_key: "AKIDEXAMPLE", aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", aws_region: "us-east-1" };
+  const ts = "1709231399123456789";
+  const reqs: unknown[] = [
+    { method: "GET", url: "https://api.example.com/v1/items?b=2&a=1" },
+    { method: "POST", url: "https://api.example.com/v1/items", headers: { "Content-Type": "application/json", "User-Agent": "x", "X-Custom": "v" }, body: { b: 1.50, a: "<&>", n: 12345678901234567890, l: [true, null] } },
+    { method: "PUT", url: "https://bucket.s3.amazonaws.com/some%20key/a b", raw_body: "hello" },
+    { method: "GET", url: "https://host:8443/" },
+    { method: "GET", url: "https://h/", headers: { Host: "other", authorization: "drop", n: 1 } },
+  ];
+  const out = reqs.map((r) => `providers.aws.sign_req(${dyn(r)}, ${dyn(cfg)}, ${ts})`);
+  out.push(
+    `providers.aws.sign_req(${dyn(reqs[2])}, ${dyn({ ...cfg, aws_service: "s3" })}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ ...cfg, aws_session_token: "tok" })}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[1])}, ${dyn({ ...cfg, disable_payload_signing: true })}, 0)`,
+    `providers.aws.sign_req({"method": "GET", "url": "https://h/", "body": {"s": {3, 1}}}, ${dyn(cfg)}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ aws_service: "s3" })}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ ...cfg, aws_region: 1 })}, ${ts})`,
+    `providers.aws.sign_req(${dyn({ method: "GET" })}, ${dyn(cfg)}, ${ts})`,
+    `providers.aws.sign_req(${dyn({ method: "GET", url: "https://h/", bogus: 1 })}, ${dyn(cfg)}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn(cfg)}, ${dyn(1.5)})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ ...cfg, disable_payload_signing: "yes" })}, ${ts})`,
+  );
+  return cases("providers.aws.sign_req", out);
+}

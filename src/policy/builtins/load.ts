@@ -8,7 +8,7 @@
 
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
 import type { HostBuiltins } from "./index.ts";
-import { EXACT_ARGUMENTS, HOST_OVERRIDES, exactData } from "./overrides.ts";
+import { EXACT_ARGUMENTS, HOST_OVERRIDES, REGO_ARGUMENTS, exactData } from "./overrides.ts";
 import { parseRegoText } from "./regotext.ts";
 import { takePendingSet } from "./sets.ts";
 
@@ -48,7 +48,7 @@ function loadValue(exp: Exports, memory: Memory, text: string): number {
 function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[], host: HostBuiltins["builtins"]): number {
   const args = addrs.map((a) => parseRegoText(readCString(memory, exp.opa_value_dump(a))));
   const f = HOST_OVERRIDES[name];
-  const result = f !== undefined ? f(...args) : host[name]!(...args.map(exactData));
+  const result = f !== undefined ? f(...args) : host[name]!(...(REGO_ARGUMENTS.has(name) ? args : args.map(exactData)));
   if (result === undefined) return 0;
   // an ArrayBuffer is JSON text to copy verbatim (exact int64 results, see util.ts exactInt), as opa-wasm does
   return loadValue(exp, memory, result instanceof ArrayBuffer ? new TextDecoder().decode(result) : JSON.stringify(result));
@@ -73,7 +73,7 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
     if (exp === undefined) return undefined;
     if (overridden === undefined) {
       const table = JSON.parse(readCString(memory, exp.opa_json_dump(exp.builtins()))) as Record<string, number>;
-      const ours = (n: string): boolean => Object.hasOwn(HOST_OVERRIDES, n) || (EXACT_ARGUMENTS.has(n) && Object.hasOwn(host, n));
+      const ours = (n: string): boolean => Object.hasOwn(HOST_OVERRIDES, n) || ((EXACT_ARGUMENTS.has(n) || REGO_ARGUMENTS.has(n)) && Object.hasOwn(host, n));
       overridden = new Map(Object.entries(table).filter(([n]) => ours(n)).map(([n, i]) => [i, n]));
     }
     return overridden.get(id);

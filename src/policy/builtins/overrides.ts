@@ -30,6 +30,9 @@ function plain(v: RegoValue): unknown {
  */
 export const EXACT_ARGUMENTS: ReadonlySet<string> = new Set(["time.format", "time.date", "time.clock", "time.weekday", "time.add_date", "time.diff"]);
 
+/** Host builtins that take their arguments as RegoValues (regotext.ts) as they are. */
+export const REGO_ARGUMENTS: ReadonlySet<string> = new Set(["providers.aws.sign_req"]);
+
 /** A Rego value as JSON data, with integers beyond 2^53 as bigints. */
 export function exactData(v: RegoValue): unknown {
   if (v instanceof RegoNumber) {
