@@ -46,7 +46,7 @@ describe("builtins opa-envoy-plugin has, compared with opa eval", () => {
 });
 
 describe("documented differences", () => {
-  it("strings.render_template: functions and pipes fail the builtin (undefined) where OPA renders them", { timeout: TIMEOUT }, async () => {
+  it("strings.render_template: define/template, slice, js, call fail the builtin (undefined) where OPA renders them", { timeout: TIMEOUT }, async () => {
     const cases = unsupportedTemplateCases();
     const opa = opaEvalCases("tmplunsupported", cases);
     expect(opa.every((o) => o.kind === "value")).toBe(true);

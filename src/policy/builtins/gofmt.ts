@@ -8,10 +8,13 @@
 import { goQuote } from "./regotext.ts";
 
 export type GoArg =
-  | { readonly t: "int64"; readonly v: bigint }
+  | { readonly t: "int64"; readonly v: bigint; readonly type?: string }
   | { readonly t: "float64"; readonly v: number }
   | { readonly t: "*big.Int"; readonly v: bigint }
-  | { readonly t: "string"; readonly v: string };
+  | { readonly t: "string"; readonly v: string; readonly type?: string };
+
+/** The Go type name fmt prints for an argument (a string-kind value may be a json.Number, a bool or nil in templates). */
+const typeName = (a: GoArg): string => ((a.t === "string" || a.t === "int64") && a.type !== undefined ? a.type : a.t);
 
 export class GoFmtUnsupported extends Error {}
 
@@ -244,7 +247,7 @@ class Printer {
     this.pad(num.slice(1));
   }
 
-  str(s: string, verb: string): void {
+  str(s: string, verb: string, arg: GoArg = { t: "string", v: s }): void {
     const f = this.f;
     const truncate = (x: string): string => (f.precPresent ? [...x].slice(0, f.prec).join("") : x);
     switch (verb) {
@@ -259,7 +262,7 @@ class Printer {
       case "q":
         return this.quote(s);
       default:
-        return this.badVerb(verb, { t: "string", v: s });
+        return this.badVerb(verb, arg);
     }
   }
   padStr(s: string): void {
@@ -299,7 +302,11 @@ class Printer {
   }
 
   badVerb(verb: string, arg: GoArg): void {
-    this.out += `%!${verb}(${arg.t}=`;
+    if (typeName(arg) === "<nil>") {
+      this.out += `%!${verb}(<nil>)`;
+      return;
+    }
+    this.out += `%!${verb}(${typeName(arg)}=`;
     this.print(arg, "v");
     this.out += ")";
   }
@@ -338,9 +345,15 @@ class Printer {
 
   print(arg: GoArg, verb: string): void {
     if (verb === "T") {
-      this.pad(arg.t);
+      this.pad(typeName(arg));
       return;
     }
+    if (arg.t === "string" && (arg.type === "bool" || arg.type === "<nil>")) {
+      // fmtBool: %t and %v; nil: %v. Anything else is a bad verb.
+      if (verb === "v" || (verb === "t" && arg.type === "bool")) return this.pad(arg.v);
+      return this.badVerb(verb, arg);
+    }
+    if (arg.t === "string" && arg.type !== undefined && arg.type !== "json.Number" && verb !== "v" && verb !== "s") return this.badVerb(verb, arg);
     if (verb === "p") return this.badVerb(verb, arg);
     switch (arg.t) {
       case "float64":
@@ -389,7 +402,7 @@ class Printer {
       case "*big.Int":
         return this.bigInt(arg.v, verb);
       case "string":
-        return this.str(arg.v, verb);
+        return this.str(arg.v, verb, arg);
     }
   }
 }
@@ -570,7 +583,8 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
     p.out += "%!(EXTRA ";
     args.slice(argNum).forEach((a, k) => {
       if (k > 0) p.out += ", ";
-      p.out += `${a.t}=`;
+      p.out += typeName(a) === "<nil>" ? "<nil>" : `${typeName(a)}=`;
+      if (typeName(a) === "<nil>") return;
       p.print(a, "v");
     });
     p.out += ")";
