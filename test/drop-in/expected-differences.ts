@@ -55,6 +55,8 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   // --- result ---
   // --- builtins: refused at load ---
   ...refusedEntries,
+  'bi_dropin_runtime_env/*':
+    'Deliberate (safety): opa.runtime() answers {"env": {}, "config": {}} in ztauthz; opa-envoy-plugin answers its process environment (and configuration), which a policy must not read from ztauthz (its secrets). docs/builtins.md.',
   // --- builtins: errors ---
   'bi_sprintf_format_int_2/big': BUILTIN_ERROR + ' Here format_int on 12345678901234567890 (native wasm: "strings: get uint failed"), which opa formats exactly.',
   'bi_sprintf_format_int_2/exp': BUILTIN_ERROR + ' Here format_int(1e21, 2): "strings: get uint failed".',
