@@ -59,6 +59,11 @@ const CASES: [string, string, unknown[]][] = [
   ["sprintf", `sprintf("%s: %d of %v", [input.a, input.b, input.c])`, ["user", 42, ["x", "y"]]],
   ["regex.split", `regex.split("[,;]", input.a)`, ["a,b;c"]],
   ["yaml.marshal", `yaml.marshal(input.a)`, [{ b: [1, "x"], a: { c: true } }]],
+  // compiled into the wasm, patched to call the host (wasm-patch.ts)
+  ["json.marshal", `json.marshal(input.a)`, [{ b: [1, "x"], a: { c: true } }]],
+  ["base64.decode", `base64.decode(input.a)`, ["aGVsbG8gd29ybGQ="]],
+  ["format_int", `format_int(input.a, 16)`, [255]],
+  ["indexof", `indexof(input.a, "c")`, ["abcabc"]],
 ];
 
 function time(f: () => void, n: number): number {

@@ -8,7 +8,7 @@
 
 import { hash } from "node:crypto";
 import type { BuiltinFn } from "./index.ts";
-import { RegoNumber, RegoObject, RegoSet, canonicalNumber, compareRego, type RegoValue } from "./regotext.ts";
+import { RegoNumber, RegoObject, goJsonMarshal, type RegoValue } from "./regotext.ts";
 import { escapedPath, parseGoUrlText, urlText } from "./url.ts";
 import { BuiltinError, compareGoStrings } from "./util.ts";
 
@@ -28,20 +28,6 @@ function get(o: RegoObject, key: string): RegoValue | undefined {
 }
 const str = (v: RegoValue | undefined): string => (typeof v === "string" ? v : "");
 const keys = (o: RegoObject): string[] => o.entries.map(([k]) => (typeof k === "string" ? k : "")).filter((k) => k !== "");
-
-/** Go's encoding/json text of ast.JSON(v): sorted keys, <, > and & escaped, numbers as written. */
-export function goJsonMarshal(v: RegoValue): string {
-  if (v === null || typeof v === "boolean") return String(v);
-  if (v instanceof RegoNumber) return canonicalNumber(v.text);
-  if (typeof v === "string") {
-    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  }
-  if (Array.isArray(v)) return `[${v.map(goJsonMarshal).join(",")}]`;
-  if (v instanceof RegoSet) return `[${[...v.items].sort(compareRego).map(goJsonMarshal).join(",")}]`;
-  const entries = v.entries.map(([k, x]) => [typeof k === "string" ? k : goJsonMarshal(k), x] as const);
-  entries.sort((a, b) => compareGoStrings(a[0], b[0]));
-  return `{${entries.map(([k, x]) => `${goJsonMarshal(k)}:${goJsonMarshal(x)}`).join(",")}}`;
-}
 
 /**
  * HMAC-SHA256 (RFC 2104) over crypto.hash: createHmac with a Buffer key builds

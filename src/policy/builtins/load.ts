@@ -9,7 +9,9 @@
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
 import type { HostBuiltins } from "./index.ts";
 import { EXACT_ARGUMENTS, HOST_OVERRIDES, REGO_ARGUMENTS, exactData } from "./overrides.ts";
+import { NATIVE_BUILTINS } from "./native.ts";
 import { parseRegoText } from "./regotext.ts";
+import { patchNativeBuiltins, patchedBuiltin } from "./wasm-patch.ts";
 import { takePendingSet } from "./sets.ts";
 
 type LoadedPolicy = Awaited<ReturnType<typeof loadPolicy>>;
@@ -47,7 +49,7 @@ function loadValue(exp: Exports, memory: Memory, text: string): number {
  */
 function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[], host: HostBuiltins["builtins"]): number {
   const args = addrs.map((a) => parseRegoText(readCString(memory, exp.opa_value_dump(a))));
-  const f = HOST_OVERRIDES[name];
+  const f = HOST_OVERRIDES[name] ?? NATIVE_BUILTINS[name];
   const result = f !== undefined ? f(...args) : host[name]!(...(REGO_ARGUMENTS.has(name) ? args : args.map(exactData)));
   if (result === undefined) return 0;
   // an ArrayBuffer is JSON text to copy verbatim (exact int64 results, see util.ts exactInt), as opa-wasm does
@@ -69,6 +71,8 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
   // Builtin ids of the names we answer in opa-wasm's place, read from the module once.
   let overridden: Map<number, string> | undefined;
   const overrideOf = (id: number): string | undefined => {
+    const patched = patchedBuiltin(id);
+    if (patched !== undefined) return patched;
     const exp = exportsOf();
     if (exp === undefined) return undefined;
     if (overridden === undefined) {
@@ -136,6 +140,12 @@ export async function loadHostPolicy(
       return r;
     });
   };
+  // A module given as bytes has its wasm-native builtins patched to call the host here; a compiled
+  // one was patched before compiling (PolicyEngine).
+  if (policy instanceof ArrayBuffer || ArrayBuffer.isView(policy)) {
+    const view = policy instanceof ArrayBuffer ? new Uint8Array(policy) : new Uint8Array(policy.buffer, policy.byteOffset, policy.byteLength);
+    policy = patchNativeBuiltins(view).bytes as unknown as typeof policy;
+  }
   let pending: Promise<LoadedPolicy>;
   try {
     pending = loadPolicy(policy, memory, builtins as Record<string, (...args: any[]) => unknown>);

@@ -252,3 +252,18 @@ export function regoString(v: RegoValue): string {
   const items = sortedItems(v);
   return items.length === 0 ? "set()" : `{${items.map(regoString).join(", ")}}`;
 }
+
+/** Go's encoding/json text of ast.JSON(v): sorted keys, <, > and & escaped, numbers as written. */
+export function goJsonMarshal(v: RegoValue): string {
+  if (v === null || typeof v === "boolean") return String(v);
+  if (v instanceof RegoNumber) return canonicalNumber(v.text);
+  if (typeof v === "string") {
+    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  }
+  if (Array.isArray(v)) return `[${v.map(goJsonMarshal).join(",")}]`;
+  if (v instanceof RegoSet) return `[${[...v.items].sort(compareRego).map(goJsonMarshal).join(",")}]`;
+  const entries = v.entries.map(([k, x]) => [typeof k === "string" ? k : goJsonMarshal(k), x] as const);
+  entries.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+  return `{${entries.map(([k, x]) => `${goJsonMarshal(k)}:${goJsonMarshal(x)}`).join(",")}}`;
+}
+
