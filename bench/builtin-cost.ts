@@ -19,6 +19,8 @@ MIIB8TCCAZagAwIBAgIUDz6kp31RWjUNxllMZPuElIl7wwYwCgYIKoZIzj0EAwIwMjEUMBIGA1UEAwwL
 -----END CERTIFICATE-----
 `;
 
+const SCHEMA = { type: "object", required: ["name"], properties: { name: { type: "string", minLength: 2 }, age: { type: "integer", minimum: 0 } } };
+
 const CASES: [string, string, unknown[]][] = [
   ["(no builtin)", `input.a == "x"`, []],
   ["net.cidr_is_valid", `net.cidr_is_valid(input.a)`, ["10.0.0.0/8"]],
@@ -44,6 +46,24 @@ const CASES: [string, string, unknown[]][] = [
   ["graphql.is_valid", `graphql.is_valid(input.a, input.b)`, ["{ user(id: 1) { name } }", "type Query { user(id: ID!): User } type User { name: String }"]],
   ["graphql.parse_query", `graphql.parse_query(input.a)`, ["query Q($id: ID) { user(id: $id) { name friends { name } } }"]],
   ["crypto.x509.parse_certificates", `crypto.x509.parse_certificates(input.a)`, [CERT]],
+  // added for opa-envoy-plugin's policies (docs/builtins.md)
+  ["regex.globs_match", `regex.globs_match(input.a, input.b)`, ["api/v[0-9]+/.*", "api/v1/models/.*"]],
+  ["graph.reachable_paths", `graph.reachable_paths(input.a, input.b)`, [{ a: ["b", "c"], b: ["d"], c: ["d"], d: [] }, ["a"]]],
+  ["strings.render_template", `strings.render_template(input.a, input.b)`, ["{{.user}} may {{range .verbs}}{{.}} {{end}}", { user: "alice", verbs: ["get", "list"] }]],
+  ["json.verify_schema", `json.verify_schema(input.a)`, [SCHEMA]],
+  ["json.match_schema (valid)", `json.match_schema(input.a, input.b)`, [{ name: "bob", age: 3 }, SCHEMA]],
+  ["json.match_schema (2 errors)", `json.match_schema(input.a, input.b)`, [{ name: 1 }, SCHEMA]],
+  ["opa.runtime", `opa.runtime()`, []],
+  ["providers.aws.sign_req", `providers.aws.sign_req(input.a, input.b, 1709231399123456789)`, [{ method: "GET", url: "https://api.example.com/v1/items?a=1" }, { aws_service: "execute-api", aws_access_key: "AKID", aws_secret_access_key: "secret", aws_region: "us-east-1" }]],
+  // answered in place of opa-wasm's JS builtins (overrides.ts): arguments read as Rego text
+  ["sprintf", `sprintf("%s: %d of %v", [input.a, input.b, input.c])`, ["user", 42, ["x", "y"]]],
+  ["regex.split", `regex.split("[,;]", input.a)`, ["a,b;c"]],
+  ["yaml.marshal", `yaml.marshal(input.a)`, [{ b: [1, "x"], a: { c: true } }]],
+  // compiled into the wasm, patched to call the host (wasm-patch.ts)
+  ["json.marshal", `json.marshal(input.a)`, [{ b: [1, "x"], a: { c: true } }]],
+  ["base64.decode", `base64.decode(input.a)`, ["aGVsbG8gd29ybGQ="]],
+  ["format_int", `format_int(input.a, 16)`, [255]],
+  ["indexof", `indexof(input.a, "c")`, ["abcabc"]],
 ];
 
 function time(f: () => void, n: number): number {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createHostBuiltins } from "../src/policy/builtins/index.ts";
 import type { Case, Outcome } from "./support/builtins-opa.ts";
 import { buildWasm, comparable, opaEvalCases, wasmEvalCases } from "./support/builtins-opa.ts";
-import { globsCases, graphCases, renderTemplateCases, schemaCases, unsupportedTemplateCases } from "./support/builtins-dropin-cases.ts";
+import { awsSignCases, globsCases, graphCases, renderTemplateCases, schemaCases, unsupportedTemplateCases } from "./support/builtins-dropin-cases.ts";
 
 const TIMEOUT = 60_000;
 
@@ -37,13 +37,16 @@ describe("builtins opa-envoy-plugin has, compared with opa eval", () => {
   it("strings.render_template", { timeout: TIMEOUT }, async () => {
     expect(await mismatches("tmplcases", renderTemplateCases())).toEqual([]);
   });
+  it("providers.aws.sign_req (AWS SigV4, signatures byte for byte)", { timeout: TIMEOUT }, async () => {
+    expect(await mismatches("awscases", awsSignCases())).toEqual([]);
+  });
   it("json.verify_schema, json.match_schema", { timeout: TIMEOUT }, async () => {
     expect(await mismatches("schemacases", schemaCases())).toEqual([]);
   });
 });
 
 describe("documented differences", () => {
-  it("strings.render_template: functions and pipes fail the builtin (undefined) where OPA renders them", { timeout: TIMEOUT }, async () => {
+  it("strings.render_template: define/template, slice, js, call fail the builtin (undefined) where OPA renders them", { timeout: TIMEOUT }, async () => {
     const cases = unsupportedTemplateCases();
     const opa = opaEvalCases("tmplunsupported", cases);
     expect(opa.every((o) => o.kind === "value")).toBe(true);

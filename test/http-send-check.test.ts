@@ -54,6 +54,12 @@ allow if {
 }
 
 allow if {
+	input.parsed_path[0] == "gofmt"
+	http.send({"method": "GET", "url": "${upstream.url}/json"}).body.ok
+	sprintf("%v %d", [{2, 1}, 3.5]) == "{1, 2} %!d(float64=3.5)"
+}
+
+allow if {
 	input.parsed_path[0] == "down"
 	http.send({"method": "GET", "url": "http://127.0.0.1:1/"}).status_code == 200
 }
@@ -132,6 +138,10 @@ describe('http.send on the Check path', () => {
     expect(allowed(await client.check(post('12345678901234567891')))).toBe(true);
     // One more than a double tells apart: denied.
     expect(allowed(await client.check(post('12345678901234567890')))).toBe(false);
+  });
+
+  it('answers sprintf with Go\'s fmt on the worker too (loadHostPolicy, not opa-wasm\'s sprintf-js)', async () => {
+    expect(allowed(await client.check(checkRequest({ path: '/gofmt' })))).toBe(true);
   });
 });
 

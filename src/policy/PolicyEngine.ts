@@ -3,6 +3,7 @@
 // configuration needs, and builtins neither opa-wasm nor ztauthz provide.
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { EvaluationAbort, loadHostPolicy } from './builtins/load.ts';
+import { patchNativeBuiltins } from './builtins/wasm-patch.ts';
 import type { BundleFiles } from './Bundle.ts';
 import { WasmEval } from './WasmEval.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
@@ -110,7 +111,8 @@ export class PolicyEngine {
     let used: string[];
     let policy: LoadedPolicy;
     try {
-      module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(bundle.wasm);
+      // json.marshal, base64, format_int and indexof, compiled into the wasm, are patched to call the host (wasm-patch.ts)
+      module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(patchNativeBuiltins(bundle.wasm).bytes);
       used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
       policy = await loadHostPolicy(module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, { builtins: withStub(used), strictErrors: host.strictErrors });
     } catch (err) {

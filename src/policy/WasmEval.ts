@@ -79,9 +79,35 @@ const NON_INTEGER_STATUS = /"http_status":-?\d+[.eE]/;
  * holding it for PolicyResult.
  */
 export function parseResultSet(text: string): unknown {
-  if (!NON_INTEGER_STATUS.test(text)) return JSON.parse(text);
+  if (!NON_INTEGER_STATUS.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      // The wasm writes a number as its source text, which need not be JSON (to_number("007") is 007):
+      // only then is the text rewritten, with the numbers as OPA writes them.
+      const fixed = canonicalNumbers(text);
+      if (fixed === text) throw e;
+      return JSON.parse(fixed);
+    }
+  }
   return JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
     if (key === 'http_status' && typeof value === 'number' && context?.source !== undefined && !/^-?\d+$/.test(context.source)) markNonIntegerStatus(this);
     return value;
   } as (key: string, value: unknown) => unknown);
+}
+
+/**
+ * The JSON text with every number token written as JSON: a leading `+` or
+ * leading zeros dropped (007 is 7), a bare `.5` given its 0, a trailing `.`
+ * removed. Strings are copied as they are.
+ */
+export function canonicalNumbers(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/g, (tok) => {
+    if (tok.startsWith('"')) return tok;
+    const m = /^([+-]?)(\d*)(?:\.(\d*))?([eE][+-]?\d+)?$/.exec(tok);
+    if (!m) return tok;
+    const int = (m[2] ?? '').replace(/^0+(?=\d)/, '') || '0';
+    const frac = m[3] ? `.${m[3]}` : '';
+    return `${m[1] === '-' ? '-' : ''}${int}${frac}${m[4] ?? ''}`;
+  });
 }

@@ -47,12 +47,12 @@ export function graphCases(): Case[] {
   ]);
 }
 
-const VARS = { name: "alice", list: ["x", 2, null, true] };
+const VARS = { name: "alice", list: ["x", 2, null, true], nested: { user: "u" } };
 
 /** Templates OPA renders and ztauthz refuses (functions, pipes): its text/template is a subset. */
 export function unsupportedTemplateCases(): Case[] {
   return cases("strings.render_template unsupported", [
-    "{{range .list}}{{if eq 1 1}}{{end}}{{end}}", "{{.name | printf \"%s\"}}", "{{len .list}}", "{{index .list 0}}", "{{(.name)}}",
+    "{{slice .name 1 2}}", "{{js .name}}", "{{define \"x\"}}a{{end}}{{template \"x\"}}", "{{'a'}}", "{{(.nested).user}}",
   ].map((t) => `strings.render_template(${rego(t)}, ${dyn(VARS)})`));
 }
 
@@ -71,6 +71,16 @@ export function renderTemplateCases(): Case[] {
     "{{\"lit\"}} {{42}} {{true}}", "{{.name.x}}", "{{.nil.x}}", "{{range .name}}x{{end}}",
     "{{if .t}}unclosed", "{{end}}", "{{.a-b}}", "{{ .name }}", "{{- .name}}", "{{$undefined}}", "{{template \"x\"}}", "{{range .n}}{{.}}{{end}}",
     "no actions at all", "", "{{.users}}", "{{.nested}}", "tab\t{{- .name}}",
+    // functions and pipelines
+    "{{range .list}}{{if eq 1 1}}y{{end}}{{end}}", "{{.name | printf \"%s!\"}}", "{{len .list}} {{len .name}} {{len .obj}} {{len .n}}", "{{index .list 0}} {{index .obj \"a\"}} {{index .nested \"user\" \"id\"}}",
+    "{{(.name)}}", "{{printf \"%d-%v-%s-%q\" .n .list .name .t}}", "{{printf \"%d|%5.2f|%x\" 42 3.14159 255}}", "{{print .name 1 2 \"x\" .t}}", "{{println .name .n}}",
+    "{{if eq .name \"alice\"}}A{{end}}{{if ne .name \"bob\"}}B{{end}}{{if eq .name \"x\" \"alice\"}}C{{end}}", "{{if eq .n \"3\"}}num-as-string{{end}}", "{{eq .n 3}}",
+    "{{if and .t .name}}both{{end}}{{if or .no .empty}}x{{else}}neither{{end}}{{and .t .n}}{{or .no .zero}}", "{{not .t}} {{not .empty}}",
+    "{{if lt 1 2}}lt{{end}}{{if ge 2.5 2.5}}ge{{end}}{{if gt \"b\" \"a\"}}gt{{end}}{{if le .name \"bob\"}}le{{end}}", "{{lt 1 2.5}}", "{{lt true false}}",
+    "{{html \"<a href='x'>&\"}} {{urlquery \"a b&c=d/é\"}}", "{{.name | len | printf \"%05d\"}}", "{{len .name | eq 5}}", "{{index .list 9}}", "{{index .list \"a\"}}",
+    "{{index .obj 1}}", "{{index .missing 0}}", "{{len 3}}", "{{nosuch .name}}", "{{.name .n}}", "{{$x := len .list}}{{$x}}", "{{range $i, $v := .list}}{{if eq $i 1}}{{$v}}{{end}}{{end}}",
+    "{{with $u := .nested.user}}{{$u.id}}{{end}}", "{{printf \"%v %d %t %s\" .nil .missing .t .no}}", "{{printf \"%s\"}}", "{{printf .n}}", "{{0x1F}} {{1e3}} {{-5}} {{1_000}}",
+    "{{eq .nil .missing}}", "{{eq .list .list}}", "{{and}}", "{{printf \"%T %T %T %T %T\" .n .name .list .obj 1}}",
   ];
   return cases("strings.render_template", [
     ...templates.map((t) => `strings.render_template(${rego(t)}, ${dyn(vars)})`),
@@ -113,4 +123,30 @@ export function schemaCases(): Case[] {
     ...cases("json.match_schema text", [`json.match_schema(${rego(JSON.stringify({ a: 1 }))}, ${rego(JSON.stringify({ properties: { a: { type: "string" } } }))})`,
       `json.match_schema({"a": 1}, "{bad")`, `json.match_schema(${dyn(1)}, {})`, `json.match_schema({}, {"type": "foo"})`]),
   ];
+}
+
+export function awsSignCases(): Case[] {
+  const cfg = { aws_service: "execute-api", aws_access_key: "AKIDEXAMPLE", aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", aws_region: "us-east-1" };
+  const ts = "1709231399123456789";
+  const reqs: unknown[] = [
+    { method: "GET", url: "https://api.example.com/v1/items?b=2&a=1" },
+    { method: "POST", url: "https://api.example.com/v1/items", headers: { "Content-Type": "application/json", "User-Agent": "x", "X-Custom": "v" }, body: { b: 1.50, a: "<&>", n: 12345678901234567890, l: [true, null] } },
+    { method: "PUT", url: "https://bucket.s3.amazonaws.com/some%20key/a b", raw_body: "hello" },
+    { method: "GET", url: "https://host:8443/" },
+    { method: "GET", url: "https://h/", headers: { Host: "other", authorization: "drop", n: 1 } },
+  ];
+  const out = reqs.map((r) => `providers.aws.sign_req(${dyn(r)}, ${dyn(cfg)}, ${ts})`);
+  out.push(
+    `providers.aws.sign_req(${dyn(reqs[2])}, ${dyn({ ...cfg, aws_service: "s3" })}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ ...cfg, aws_session_token: "tok" })}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[1])}, ${dyn({ ...cfg, disable_payload_signing: true })}, 0)`,
+    `providers.aws.sign_req({"method": "GET", "url": "https://h/", "body": {"s": {3, 1}}}, ${dyn(cfg)}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ aws_service: "s3" })}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ ...cfg, aws_region: 1 })}, ${ts})`,
+    `providers.aws.sign_req(${dyn({ method: "GET" })}, ${dyn(cfg)}, ${ts})`,
+    `providers.aws.sign_req(${dyn({ method: "GET", url: "https://h/", bogus: 1 })}, ${dyn(cfg)}, ${ts})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn(cfg)}, ${dyn(1.5)})`,
+    `providers.aws.sign_req(${dyn(reqs[0])}, ${dyn({ ...cfg, disable_payload_signing: "yes" })}, ${ts})`,
+  );
+  return cases("providers.aws.sign_req", out);
 }

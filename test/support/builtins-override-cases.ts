@@ -68,3 +68,14 @@ export function yamlMarshalCases(): Case[] {
     ...cases("yaml.marshal literal", [`yaml.marshal({"s": {1, 2}, "n": 12345678901234567890, "m": 1.0, "x": 1e400 / 1e400})`, `yaml.marshal({1: "a"})`, `yaml.marshal({"f": 1234567.5, "g": 100000.5, "h": 0.00001})`]),
   ];
 }
+
+/** Nanosecond times beyond 2^53 reach the time builtins exactly (overrides.ts EXACT_ARGUMENTS). */
+export function exactTimeCases(): Case[] {
+  const ns = "1709231399123456789";
+  return cases("exact ns", [
+    `time.format(${ns})`, `time.format([${ns}, "Asia/Tokyo", "2006-01-02T15:04:05.999999999Z07:00"])`, `time.format(${dynJson(ns)})`,
+    `time.date(${ns})`, `time.clock([${ns}, "America/New_York"])`, `time.weekday(${ns})`, `time.add_date(${ns}, 0, 0, 1)`,
+    `time.diff(${ns}, 1709231399123456788)`, `time.format(9223372036854775807)`, `time.format(-9223372036854775808)`, `time.format(9223372036854775808)`,
+    `time.format(1.5)`, `time.format(${dyn("x")})`,
+  ]);
+}

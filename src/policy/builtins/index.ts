@@ -11,6 +11,7 @@
 // JSON text (see exactInt in util.ts): opa-wasm copies those verbatim, which
 // is the only way to hand the wasm an integer above 2^53 without rounding.
 
+import { awsBuiltins } from "./awssign.ts";
 import { cryptoBuiltins } from "./crypto.ts";
 import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
@@ -112,6 +113,7 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...graphBuiltins(),
     ...templateBuiltins(),
     ...jsonSchemaBuiltins(),
+    ...awsBuiltins(),
   };
 }
 

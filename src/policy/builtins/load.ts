@@ -8,8 +8,10 @@
 
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
 import type { HostBuiltins } from "./index.ts";
-import { HOST_OVERRIDES } from "./overrides.ts";
+import { EXACT_ARGUMENTS, HOST_OVERRIDES, REGO_ARGUMENTS, exactData } from "./overrides.ts";
+import { NATIVE_BUILTINS } from "./native.ts";
 import { parseRegoText } from "./regotext.ts";
+import { patchNativeBuiltins, patchedBuiltin } from "./wasm-patch.ts";
 import { takePendingSet } from "./sets.ts";
 
 type LoadedPolicy = Awaited<ReturnType<typeof loadPolicy>>;
@@ -45,12 +47,13 @@ function loadValue(exp: Exports, memory: Memory, text: string): number {
  * text, the result (JSON data) parsed back in the wasm. A result of
  * undefined is an undefined expression (address 0).
  */
-function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[]): number {
-  const f = HOST_OVERRIDES[name]!;
+function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[], host: HostBuiltins["builtins"]): number {
   const args = addrs.map((a) => parseRegoText(readCString(memory, exp.opa_value_dump(a))));
-  const result = f(...args);
+  const f = HOST_OVERRIDES[name] ?? NATIVE_BUILTINS[name];
+  const result = f !== undefined ? f(...args) : host[name]!(...(REGO_ARGUMENTS.has(name) ? args : args.map(exactData)));
   if (result === undefined) return 0;
-  return loadValue(exp, memory, JSON.stringify(result));
+  // an ArrayBuffer is JSON text to copy verbatim (exact int64 results, see util.ts exactInt), as opa-wasm does
+  return loadValue(exp, memory, result instanceof ArrayBuffer ? new TextDecoder().decode(result) : JSON.stringify(result));
 }
 interface WasmNs {
   instantiate(m: unknown, imports: Imports): Promise<unknown>;
@@ -61,18 +64,21 @@ export class EvaluationAbort extends Error {}
 
 const wasmRuntimeError = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly.RuntimeError;
 
-function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean): void {
+function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean, host: HostBuiltins["builtins"]): void {
   const env = imports.env;
   if (env === undefined) return;
   const memory = env.memory as Memory;
   // Builtin ids of the names we answer in opa-wasm's place, read from the module once.
   let overridden: Map<number, string> | undefined;
   const overrideOf = (id: number): string | undefined => {
+    const patched = patchedBuiltin(id);
+    if (patched !== undefined) return patched;
     const exp = exportsOf();
     if (exp === undefined) return undefined;
     if (overridden === undefined) {
       const table = JSON.parse(readCString(memory, exp.opa_json_dump(exp.builtins()))) as Record<string, number>;
-      overridden = new Map(Object.entries(table).filter(([n]) => Object.hasOwn(HOST_OVERRIDES, n)).map(([n, i]) => [i, n]));
+      const ours = (n: string): boolean => Object.hasOwn(HOST_OVERRIDES, n) || ((EXACT_ARGUMENTS.has(n) || REGO_ARGUMENTS.has(n)) && Object.hasOwn(host, n));
+      overridden = new Map(Object.entries(table).filter(([n]) => ours(n)).map(([n, i]) => [i, n]));
     }
     return overridden.get(id);
   };
@@ -81,7 +87,7 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
     const original = env[name] as (...a: number[]) => number;
     const call = (...args: number[]): number => {
       const over = overrideOf(args[0] as number);
-      return over === undefined ? original(...args) : callOverride(over, exportsOf()!, memory, args.slice(2));
+      return over === undefined ? original(...args) : callOverride(over, exportsOf()!, memory, args.slice(2), host);
     };
     env[name] = (...args: number[]): number => {
       takePendingSet();
@@ -127,13 +133,19 @@ export async function loadHostPolicy(
   let exportsRef: Exports | undefined;
   wasm.instantiate = function (m: unknown, imports: Imports): Promise<unknown> {
     wasm.instantiate = original;
-    wrapBuiltinImports(imports, () => exportsRef, host.strictErrors);
+    wrapBuiltinImports(imports, () => exportsRef, host.strictErrors, builtins);
     return original.call(wasm, m, imports).then((r) => {
       const inst = (r as { instance?: { exports: unknown } }).instance ?? (r as { exports: unknown });
       exportsRef = inst.exports as Exports;
       return r;
     });
   };
+  // A module given as bytes has its wasm-native builtins patched to call the host here; a compiled
+  // one was patched before compiling (PolicyEngine).
+  if (policy instanceof ArrayBuffer || ArrayBuffer.isView(policy)) {
+    const view = policy instanceof ArrayBuffer ? new Uint8Array(policy) : new Uint8Array(policy.buffer, policy.byteOffset, policy.byteLength);
+    policy = patchNativeBuiltins(view).bytes as unknown as typeof policy;
+  }
   let pending: Promise<LoadedPolicy>;
   try {
     pending = loadPolicy(policy, memory, builtins as Record<string, (...args: any[]) => unknown>);

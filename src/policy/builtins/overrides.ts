@@ -23,6 +23,28 @@ function plain(v: RegoValue): unknown {
   return v;
 }
 
+/**
+ * Host builtins (createHostBuiltins) whose arguments are read as Rego text
+ * too, because opa-wasm's JSON copy would round them: nanosecond times beyond
+ * 2^53 (2024 is 1.7e18). Integers a double cannot hold arrive as bigints.
+ */
+export const EXACT_ARGUMENTS: ReadonlySet<string> = new Set(["time.format", "time.date", "time.clock", "time.weekday", "time.add_date", "time.diff"]);
+
+/** Host builtins that take their arguments as RegoValues (regotext.ts) as they are. */
+export const REGO_ARGUMENTS: ReadonlySet<string> = new Set(["providers.aws.sign_req"]);
+
+/** A Rego value as JSON data, with integers beyond 2^53 as bigints. */
+export function exactData(v: RegoValue): unknown {
+  if (v instanceof RegoNumber) {
+    const n = Number(v.text);
+    return /^-?\d+$/.test(v.text) && !Number.isSafeInteger(n) ? BigInt(v.text) : n;
+  }
+  if (Array.isArray(v)) return v.map(exactData);
+  if (v instanceof RegoSet) return v.items.map(exactData);
+  if (v instanceof RegoObject) return Object.fromEntries(v.entries.map(([k, x]) => [typeof k === "string" ? k : JSON.stringify(plain(k)), exactData(x)]));
+  return v;
+}
+
 export const HOST_OVERRIDES: Readonly<Record<string, RegoBuiltin>> = {
   sprintf,
   "regex.split": (p, s) => regexSplit(plain(p), plain(s)),

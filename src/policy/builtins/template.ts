@@ -4,24 +4,18 @@
 // "<undefined>". This is a subset: text, comments, trim markers, field chains
 // on `.` and variables (`.a.b`, `$`, `$v.a`), literals, variable declarations,
 // `if`/`else if`/`else`, `range` (with `$i, $v :=`, `else`, `break`,
-// `continue`) and `with`. Functions (`len`, `index`, `eq`, `printf`…), pipes
-// and parentheses fail the builtin with "not supported by ztauthz"; in OPA they
-// work, so a policy using them differs (docs/builtins.md).
+// `continue`), `with`, and pipelines with the functions of template-pipe.ts.
+// `define`/`template`/`block`, `slice`, `js` and `call` fail the builtin with
+// "not supported by ztauthz"; in OPA they work (docs/builtins.md).
 
 import type { BuiltinFn } from "./index.ts";
 import { BuiltinError, compareGoStrings, objectOperand, stringOperand } from "./util.ts";
+import { TemplateError, callFunction, fail, parsePipeline, unsupported, type Arg, type Pipe } from "./template-pipe.ts";
+import { GoLiteral, NO_VALUE, fromJson, isObj, sprint, truthy, type Val } from "./template-values.ts";
 
 const B = "strings.render_template";
 
-/** Go's reflect.Value of an interface holding nothing: a missing key, or a JSON null once unwrapped. */
-const NO_VALUE = Symbol("no value");
-type Val = unknown;
 
-type Operand = { kind: "field"; root: string; fields: string[] } | { kind: "literal"; value: Val };
-interface Pipe {
-  readonly decl: string[];
-  readonly operand: Operand;
-}
 type Node =
   | { t: "text"; s: string }
   | { t: "action"; pipe: Pipe }
@@ -29,11 +23,6 @@ type Node =
   | { t: "range"; pipe: Pipe; list: Node[]; alt: Node[] }
   | { t: "break" | "continue" };
 
-class TemplateError extends Error {}
-const fail = (m: string): never => {
-  throw new TemplateError(m);
-};
-const unsupported = (what: string): never => fail(`${what} is not supported by ztauthz (a subset of text/template: fields, variables, if, range, with)`);
 
 /** Limits on work: bytes written and range iterations. */
 const MAX_OUTPUT = 1 << 20;
@@ -102,46 +91,6 @@ function findClose(src: string, from: number): number {
   return -1;
 }
 
-// --- parsing an action's words ---
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*/;
-
-function parseOperand(words: string): Operand {
-  const w = words.trim();
-  if (w === "") fail("missing value");
-  if (/^"(?:[^"\\]|\\.)*"$/.test(w)) {
-    try {
-      return { kind: "literal", value: JSON.parse(w) as string };
-    } catch {
-      return fail(`bad string literal ${w}`);
-    }
-  }
-  if (/^`[^`]*`$/.test(w)) return { kind: "literal", value: w.slice(1, -1) };
-  if (/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(w)) return { kind: "literal", value: num(w) };
-  if (w === "true" || w === "false") return { kind: "literal", value: w === "true" };
-  if (w === "nil") fail("nil is not a command");
-  const m = /^(\$[A-Za-z0-9_]*|\.)?((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$/.exec(w === "." ? "." : w.startsWith(".") ? `.${w}` : w);
-  if (m && (m[1] !== undefined || m[2])) {
-    const root = m[1] ?? ".";
-    const fields = (m[2] ?? "").split(".").filter((f) => f !== "");
-    return { kind: "field", root, fields };
-  }
-  if (/[|()]/.test(w)) return unsupported("a pipeline or parenthesised command");
-  const id = IDENT.exec(w);
-  if (id) return unsupported(`the function ${JSON.stringify(id[0])}`);
-  return fail(`unexpected ${JSON.stringify(w)} in command`);
-}
-
-function parsePipe(words: string, allowRangeDecl = false): Pipe {
-  const m = /^(\$[A-Za-z0-9_]*)\s*(?:,\s*(\$[A-Za-z0-9_]*)\s*)?(:=|=)(?!=)\s*/.exec(words);
-  if (m) {
-    if (m[2] !== undefined && !allowRangeDecl) fail("too many declarations in command");
-    if (m[3] === "=") unsupported("assignment with =");
-    return { decl: m[2] !== undefined ? [m[1] as string, m[2]] : [m[1] as string], operand: parseOperand(words.slice(m[0].length)) };
-  }
-  return { decl: [], operand: parseOperand(words) };
-}
-
 function parse(pieces: Piece[]): Node[] {
   let pos = 0;
   // Reads nodes until {{end}} or {{else…}}; returns them and what stopped it.
@@ -156,7 +105,7 @@ function parse(pieces: Piece[]): Node[] {
       const a = p.action;
       const kw = /^(if|else|end|range|with|break|continue|define|template|block)\b\s*/.exec(a);
       if (!kw) {
-        nodes.push({ t: "action", pipe: parsePipe(a) });
+        nodes.push({ t: "action", pipe: parsePipeline(a) });
         continue;
       }
       const rest = a.slice(kw[0].length);
@@ -181,7 +130,7 @@ function parse(pieces: Piece[]): Node[] {
     return { nodes, stop: "" };
   };
   const control = (kind: "if" | "with" | "range", words: string, inRange: boolean): Node => {
-    const pipe = parsePipe(words, kind === "range");
+    const pipe = parsePipeline(words, kind === "range");
     const body = list(inRange || kind === "range");
     let alt: Node[] = [];
     if (body.stop.startsWith("else")) {
@@ -206,46 +155,6 @@ function parse(pieces: Piece[]): Node[] {
 
 // --- evaluation ---
 
-/** A json.Number: Go's string type for a number kept as its text. */
-class GoNumber {
-  readonly num: string;
-  constructor(num: string) {
-    this.num = num;
-  }
-}
-const num = (s: string): GoNumber => new GoNumber(s);
-const isNum = (v: Val): v is GoNumber => v instanceof GoNumber;
-const isObj = (v: Val): v is Record<string, Val> => v !== null && typeof v === "object" && !Array.isArray(v) && !isNum(v);
-
-/** JSON values as Go sees them after decoding with json.Number. */
-function fromJson(v: Val): Val {
-  if (typeof v === "number") return num(String(v));
-  if (Array.isArray(v)) return v.map(fromJson);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v as Record<string, Val>).map(([k, x]) => [k, fromJson(x)]));
-  return v;
-}
-
-/** fmt.Sprint of a decoded value (fmt's %v). */
-function sprint(v: Val): string {
-  if (v === NO_VALUE) return "<no value>";
-  if (v === null) return "<nil>";
-  if (typeof v === "string") return v;
-  if (typeof v === "boolean") return String(v);
-  if (isNum(v)) return v.num;
-  if (Array.isArray(v)) return `[${v.map((x) => sprint(x)).join(" ")}]`;
-  const o = v as Record<string, Val>;
-  return `map[${Object.keys(o).sort(compareGoStrings).map((k) => `${k}:${sprint(o[k])}`).join(" ")}]`;
-}
-
-function truthy(v: Val): boolean {
-  if (v === NO_VALUE || v === null) return false;
-  if (typeof v === "string") return v.length > 0;
-  if (typeof v === "boolean") return v;
-  if (isNum(v)) return v.num.length > 0;
-  if (Array.isArray(v)) return v.length > 0;
-  return Object.keys(v as object).length > 0;
-}
-
 function typeOf(v: Val): string {
   if (isObj(v)) return "map[string]interface {}";
   return "interface {}";
@@ -264,8 +173,7 @@ class Render {
     for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]![0] === name) return this.vars[i]![1];
     return fail(`undefined variable: ${name}`);
   }
-  operand(op: Operand, dot: Val): Val {
-    if (op.kind === "literal") return op.value;
+  field(op: Extract<Arg, { kind: "field" }>, dot: Val): Val {
     let v = op.root === "." ? dot : this.lookup(op.root);
     let receiverType = op.root === "." && v === this.root ? "map[string]interface {}" : typeOf(v);
     for (const f of op.fields) {
@@ -278,10 +186,33 @@ class Render {
     }
     return v;
   }
-  pipe(p: Pipe, dot: Val): Val {
-    const v = this.operand(p.operand, dot);
+  arg(a: Arg, dot: Val): Val {
+    if (a.kind === "literal") return a.value;
+    if (a.kind === "field") return this.field(a, dot);
+    if (a.kind === "pipe") return this.value(a.pipe, dot);
+    return fail(`${a.name} is a function, not a value`);
+  }
+  /** A pipeline's value: each command gets the previous one's value as its last argument. */
+  value(p: Pipe, dot: Val): Val {
+    let prev: Val = undefined;
+    let piped = false;
+    for (const cmd of p.cmds) {
+      const [first, ...rest] = cmd as [Arg, ...Arg[]];
+      if (first.kind === "func") {
+        const args = rest.map((a) => this.arg(a, dot));
+        if (piped) args.push(prev);
+        prev = callFunction(first.name, args);
+      } else {
+        if (rest.length > 0 || piped) fail(first.kind === "field" && first.fields.length > 0 ? `${first.fields.at(-1)} is not a method but has arguments` : "can't give argument to non-function");
+        prev = this.arg(first, dot);
+      }
+      piped = true;
+    }
     // text/template unwraps an empty interface: a JSON null becomes "no value"
-    const value = v === null ? NO_VALUE : v;
+    return prev === null ? NO_VALUE : prev;
+  }
+  pipe(p: Pipe, dot: Val): Val {
+    const value = this.value(p, dot);
     if (p.decl.length === 1) this.vars.push([p.decl[0] as string, value]);
     return value;
   }
@@ -324,9 +255,9 @@ class Render {
   }
   range(n: Extract<Node, { t: "range" }>, dot: Val): "break" | "continue" | undefined {
     const mark = this.vars.length;
-    const v = this.operand(n.pipe.operand, dot);
+    const v = this.value(n.pipe, dot);
     let items: [Val, Val][];
-    if (Array.isArray(v)) items = v.map((x, i) => [num(String(i)), x]);
+    if (Array.isArray(v)) items = v.map((x, i) => [new GoLiteral(BigInt(i)), x]);
     else if (isObj(v)) items = Object.keys(v).sort(compareGoStrings).map((k) => [k, v[k]]);
     else if (v === NO_VALUE || v === null) items = [];
     else return fail(`range can't iterate over ${sprint(v)}`);

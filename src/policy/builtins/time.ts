@@ -46,21 +46,21 @@ export function tzTime(builtin: string, a: unknown): ZonedTime {
   if (Array.isArray(a)) {
     if (a.length === 0) throw operandTypeError(builtin, 1, a, "either number (ns) or [number (ns), string (tz)]");
     n = a[0];
-    if (typeof n !== "number") throw operandTypeError(builtin, 1, n, "number");
+    if (typeof n !== "number" && typeof n !== "bigint") throw operandTypeError(builtin, 1, n, "number");
     if (a.length > 1) {
       const tz = stringOperand(builtin, a[1], 1);
       zone = tz === "" ? "UTC" : tz;
       checkZone(builtin, zone);
     }
     if (a.length > 2) layout = stringOperand(builtin, a[2], 1);
-  } else if (typeof a === "number") {
+  } else if (typeof a === "number" || typeof a === "bigint") {
     n = a;
   } else {
     throw operandTypeError(builtin, 1, a, "either number (ns) or [number (ns), string (tz)]");
   }
-  const num = n as number;
-  if (!Number.isInteger(num)) throw new BuiltinError(builtin, "timestamp too big");
-  const ns = BigInt(num);
+  // a bigint: an exact integer beyond 2^53, read from the wasm as text (overrides.ts EXACT_ARGUMENTS)
+  if (typeof n !== "bigint" && !Number.isInteger(n)) throw new BuiltinError(builtin, "timestamp too big");
+  const ns = BigInt(n as number | bigint);
   if (!inNsRange(ns)) throw new BuiltinError(builtin, "timestamp too big");
   return layout === undefined ? { ns, zone } : { ns, zone, layout };
 }

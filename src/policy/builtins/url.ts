@@ -153,6 +153,22 @@ export function parseGoUrl(raw: string): GoUrl {
   return u;
 }
 
+/** url.Parse of a JavaScript (UTF-16) string; fields stay binary strings (see urlText). */
+export function parseGoUrlText(raw: string): GoUrl {
+  return parseGoUrl(bin(raw));
+}
+
+/** A parsed field as text. */
+export const urlText = text;
+
+/** url.URL.EscapedPath() (RawPath when it is a valid encoding of Path), as text. */
+export function escapedPath(u: GoUrl): string {
+  // validEncoded: RawPath holds nothing a path would escape (sub-delims, ':', '@', brackets, '%' aside)
+  const valid = [...u.rawPath].every((c) => "!$&'()*+,;=:@[]%".includes(c) || !shouldEscape(c, "path"));
+  if (u.rawPath !== "" && valid) return text(u.rawPath);
+  return text(u.path === "*" ? "*" : escape(u.path, "path"));
+}
+
 function hostnameAndPort(host: string): [string, string] {
   let h = host;
   let port = "";

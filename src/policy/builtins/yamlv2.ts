@@ -10,7 +10,7 @@
 // of these, so loadHostPolicy answers the wasm with this one (overrides.ts).
 // Not ported: the folding of double-quoted strings (they stay on one line).
 
-import { formatFloat } from "./gofmt.ts";
+import { formatFloat } from "./gofloat.ts";
 import { RegoNumber, RegoObject, RegoSet, type RegoValue } from "./regotext.ts";
 import { BuiltinError } from "./util.ts";
 

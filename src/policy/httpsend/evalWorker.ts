@@ -3,9 +3,9 @@
 // thread (which makes it on its event loop) and blocks this thread with
 // Atomics.wait until the answer is posted back; the main thread never blocks.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { createHostBuiltins, type HostBuiltins } from '../builtins/index.ts';
-import { BuiltinError } from '../builtins/util.ts';
+import { EvaluationAbort, loadHostPolicy } from '../builtins/load.ts';
 import { WasmEval } from '../WasmEval.ts';
 import { parseKeepingNumberText } from '../../envoy/JsonBody.ts';
 import { CACHEABLE_STATUS, canonicalJson, type SendResult } from './HttpSendClient.ts';
@@ -55,7 +55,7 @@ function raiseError(request: unknown): boolean {
   if (request === null || typeof request !== 'object' || Array.isArray(request)) return true;
   const v = (request as Record<string, unknown>)['raise_error'];
   if (v === undefined) return true;
-  if (typeof v !== 'boolean') throw new BuiltinError('http.send', 'invalid value for raise_error field');
+  if (typeof v !== 'boolean') throw new EvaluationAbort('http.send: invalid value for raise_error field');
   return v;
 }
 
@@ -89,7 +89,8 @@ function httpSend(request: unknown): unknown {
   }
   // JSON text as an ArrayBuffer: opa-wasm hands it to the wasm's own parser verbatim (exact numbers).
   if (result.ok) return jsonBuffer(result.json);
-  if (raise) throw new BuiltinError('http.send', result.message);
+  // raise_error: the evaluation stops (policy_error) in every mode, not an undefined expression (docs/builtins.md#httpsend)
+  if (raise) throw new EvaluationAbort(`http.send: ${result.message}`);
   return { status_code: 0, error: { code: result.code, message: result.message } };
 }
 
@@ -101,7 +102,11 @@ function jsonBuffer(json: string): ArrayBuffer {
 
 async function load(engine: string, spec: NonNullable<EvalJob['load']>): Promise<Loaded> {
   const host = createHostBuiltins();
-  const policy = await loadPolicy(spec.module as Parameters<typeof loadPolicy>[0], { initial: 5, maximum: spec.maxMemoryPages }, { ...host.builtins, 'http.send': httpSend });
+  // loadHostPolicy, as on the main thread: set results, Go's sprintf/yaml.marshal/regex.split, exact ns arguments.
+  const policy = await loadHostPolicy(spec.module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: spec.maxMemoryPages }, {
+    builtins: { ...host.builtins, 'http.send': httpSend },
+    strictErrors: host.strictErrors,
+  });
   policy.setData(spec.data as object);
   const loaded = { policy, eval: WasmEval.of(policy), host };
   engines.set(engine, loaded);

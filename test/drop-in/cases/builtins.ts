@@ -13,7 +13,7 @@ import { rsaKey, ecKey, selfSignedCert, spkiPem, token } from '../../support/bui
  * a builtin ztauthz refuses at load takes down only its own policy, and a
  * builtin error only its own answers.
  */
-function fnCases(
+export function fnCases(
   id: string,
   about: string,
   exprs: Record<string, string>,
