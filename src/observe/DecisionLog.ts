@@ -27,6 +27,7 @@
 // removed something, which pino's `remove` does not report); the oversize
 // rule (pino has no line limit); the minimal record for one that fails to
 // build; and the pieces handed to the output (see #put).
+import { closeSync, openSync } from 'node:fs';
 import { pino, type Logger as Pino } from 'pino';
 import { isoTimestamp, type DecisionRecord } from './DecisionRecord.ts';
 import type { Metrics } from './Metrics.ts';
@@ -124,6 +125,10 @@ export class DecisionLog {
   /** Events and minimal records: written as they are (masks name record fields). */
   readonly #plain: Pino;
   #out: Destination | undefined;
+  /** The output is open (a standard stream from the start, a file once sonic-boom says 'ready'). */
+  #opened = false;
+  /** The file could not be opened after all: nothing can be written, and sonic-boom would wait for the open to close. */
+  #openFailed = false;
   /** The output dropped a line and has not been written out since: records are dropped without being built. */
   #full = false;
   #queue: (LogEntry | EventEntry)[] = [];
@@ -337,7 +342,18 @@ export class DecisionLog {
   #open(): Destination {
     const output = this.#opts.output;
     const dest = output === 'stdout' ? 1 : output === 'stderr' ? 2 : output;
+    if (typeof dest === 'string') {
+      // sonic-boom opens the file asynchronously and only reports a failure as an event; opening it once
+      // here first lets a file that cannot be opened refuse the start, with the reason.
+      try {
+        closeSync(openSync(dest, 'a'));
+      } catch (err) {
+        throw new Error(`decision_log.output: cannot open ${dest}: ${(err as Error).message}`);
+      }
+    }
     const out = pino.destination({ dest, sync: false, append: true, maxLength: MAX_BUFFERED_BYTES });
+    this.#opened = typeof dest === 'number';
+    out.on('ready', () => (this.#opened = true));
     out.on('drop', (piece: string) => {
       this.#full = true;
       this.#metrics?.decisionLogDropped.inc(countLines(piece));
@@ -345,7 +361,10 @@ export class DecisionLog {
     out.on('drain', () => {
       this.#full = false;
     });
-    out.on('error', () => this.#metrics?.decisionLogErrors.inc());
+    out.on('error', () => {
+      if (!this.#opened) this.#openFailed = true;
+      this.#metrics?.decisionLogErrors.inc();
+    });
     return out;
   }
 
@@ -366,7 +385,7 @@ export class DecisionLog {
     this.flush();
     const out = this.#out;
     this.#out = undefined;
-    if (!out) return;
+    if (!out || this.#openFailed) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CLOSE_WAIT_MS);
       timer.unref();

@@ -294,6 +294,12 @@ describe('off the Check path', () => {
     expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBeGreaterThan(0);
   });
 
+  it('a file that cannot be opened is refused at once, saying why', () => {
+    expect(() => new DecisionLog({ enabled: true, output: '/nonexistent/dir/decisions.log', includeInput: 'denied', mask: [] })).toThrow(
+      'decision_log.output: cannot open /nonexistent/dir/decisions.log: ENOENT',
+    );
+  });
+
   it('a mask that is not a JSON pointer is refused with the reason', () => {
     expect(() => new DecisionLog({ enabled: false, output: 'stdout', includeInput: 'denied', mask: ['input.attributes.request'] })).toThrow(
       /decision_log\.mask: "input\.attributes\.request" is not a JSON pointer/,
