@@ -127,8 +127,13 @@ export class DecisionLog {
   #out: Destination | undefined;
   /** The output is open (a standard stream from the start, a file once sonic-boom says 'ready'). */
   #opened = false;
-  /** The file could not be opened after all: nothing can be written, and sonic-boom would wait for the open to close. */
-  #openFailed = false;
+  /**
+   * Nothing more can be written: the file could not be opened after all
+   * (sonic-boom would wait for the open to close), or the reader of a pipe
+   * went away (pino's destination then drops every write). Records are
+   * dropped and counted, and close() does not wait.
+   */
+  #dead = false;
   /** The output dropped a line and has not been written out since: records are dropped without being built. */
   #full = false;
   #queue: (LogEntry | EventEntry)[] = [];
@@ -198,7 +203,7 @@ export class DecisionLog {
   }
 
   #enqueue(entry: LogEntry | EventEntry): boolean {
-    if (this.#full || this.#queue.length >= MAX_PENDING) {
+    if (this.#full || this.#dead || this.#queue.length >= MAX_PENDING) {
       this.#metrics?.decisionLogDropped.inc();
       return false;
     }
@@ -225,7 +230,7 @@ export class DecisionLog {
     let dropped = 0;
     for (let i = 0; i < queue.length; i++) {
       // A full output drops the rest of the batch unbuilt.
-      if (!this.#out || this.#full) {
+      if (!this.#out || this.#full || this.#dead) {
         dropped += queue.length - i;
         break;
       }
@@ -361,8 +366,8 @@ export class DecisionLog {
     out.on('drain', () => {
       this.#full = false;
     });
-    out.on('error', () => {
-      if (!this.#opened) this.#openFailed = true;
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (!this.#opened || err.code === 'EPIPE') this.#dead = true;
       this.#metrics?.decisionLogErrors.inc();
     });
     return out;
@@ -385,7 +390,7 @@ export class DecisionLog {
     this.flush();
     const out = this.#out;
     this.#out = undefined;
-    if (!out || this.#openFailed) return;
+    if (!out || this.#dead) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CLOSE_WAIT_MS);
       timer.unref();

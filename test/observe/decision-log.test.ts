@@ -294,6 +294,23 @@ describe('off the Check path', () => {
     expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBeGreaterThan(0);
   });
 
+  it('a pipe whose reader went away (EPIPE): the error is counted, later records are dropped and counted', async () => {
+    const fifo = tempFile('decisions.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: fifo, includeInput: 'denied', mask: [] }, metrics);
+    await new Promise((r) => setTimeout(r, 50)); // opened
+    closeSync(reader);
+    log.write(entry());
+    const errors = async (): Promise<number> => (await metrics.decisionLogErrors.get()).values[0]?.value ?? 0;
+    for (let i = 0; i < 100 && (await errors()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await errors()).toBeGreaterThan(0);
+    expect(log.write(entry())).toBe(false);
+    expect((await metrics.decisionLogDropped.get()).values[0]!.value).toBe(1);
+    await log.close();
+  });
+
   it('a file that cannot be opened is refused at once, saying why', () => {
     expect(() => new DecisionLog({ enabled: true, output: '/nonexistent/dir/decisions.log', includeInput: 'denied', mask: [] })).toThrow(
       'decision_log.output: cannot open /nonexistent/dir/decisions.log: ENOENT',
