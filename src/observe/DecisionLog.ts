@@ -11,11 +11,10 @@
 // the order they were queued. The queue is bounded (MAX_PENDING entries).
 //
 // pino serialises and masks (decision_log.mask pointers become `redact`
-// paths with `remove`, see MaskPaths.ts); pino.destination (sonic-boom,
-// asynchronous) writes, its buffer bounded by `maxLength`: a piece that would
-// take it past MAX_BUFFERED_BYTES is dropped and its records counted, and so
-// is every record after it until the buffer has been written out ('drain'),
-// without being built. Cost on Node 24 (`node bench/log-serialise.ts`): an
+// paths with `remove`, see MaskPaths.ts); pino.destination writes
+// (DecisionLogOutput.ts), its buffer bounded: once it drops a piece, every
+// record after it is dropped unbuilt, and counted, until the buffer has been
+// written out. Cost on Node 24 (`node bench/log-serialise.ts`): an
 // allowed record without input 2.7 µs against 1.9 µs for the JSON.stringify
 // this replaced; a denial's record with its masked input 11 µs either way.
 // A repeated allowed Check in process (`ONLY=repeat-allow node
@@ -27,10 +26,10 @@
 // removed something, which pino's `remove` does not report); the oversize
 // rule (pino has no line limit); the minimal record for one that fails to
 // build; and the pieces handed to the output (see #put).
-import { closeSync, openSync } from 'node:fs';
 import { pino, type Logger as Pino } from 'pino';
 import { isoTimestamp, type DecisionRecord } from './DecisionRecord.ts';
 import type { Metrics } from './Metrics.ts';
+import { isStandardStream, openDestination, type Destination } from './DecisionLogOutput.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
@@ -73,16 +72,12 @@ interface EventEntry {
   readonly event: Record<string, unknown>;
 }
 
-/** Past this much unwritten output, records are dropped (and counted) rather than held without bound. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** Most entries waiting for a flush (one turn of the event loop's worth at any realistic rate); past it, new ones are dropped and counted. */
 const MAX_PENDING = 20_000;
 /** Serialised lines are handed to the output in pieces of about this many characters (see #put). */
 const WRITE_CHUNK = 64 * 1024;
 /** How long close() waits for the output to take what is buffered (a stdout nobody reads never does). */
 const CLOSE_WAIT_MS = 5_000;
-
-type Destination = ReturnType<typeof pino.destination>;
 
 /** pino, configured to write a record as it is: no level, time, pid or hostname of its own. */
 function recordWriter(sink: { write(line: string): void }, redactPaths: readonly string[]): Pino {
@@ -336,47 +331,26 @@ export class DecisionLog {
     return this.#sink.line;
   }
 
-  /**
-   * pino's asynchronous destination (sonic-boom) on stdout, stderr or the
-   * file (appended to). Its buffer is bounded (maxLength): a line past it is
-   * dropped ('drop'), and the log drops what follows until the buffer has
-   * been written out ('drain'). A failed open or write is counted
-   * ('error'); sonic-boom keeps the unwritten lines and tries again with the
-   * next write, within the same bound.
-   */
   #open(): Destination {
-    const output = this.#opts.output;
-    const dest = output === 'stdout' ? 1 : output === 'stderr' ? 2 : output;
-    if (typeof dest === 'string') {
-      // sonic-boom opens the file asynchronously and only reports a failure as an event; opening it once
-      // here first lets a file that cannot be opened refuse the start, with the reason.
-      try {
-        closeSync(openSync(dest, 'a'));
-      } catch (err) {
-        throw new Error(`decision_log.output: cannot open ${dest}: ${(err as Error).message}`);
-      }
-    }
-    const out = pino.destination({ dest, sync: false, append: true, maxLength: MAX_BUFFERED_BYTES });
-    this.#opened = typeof dest === 'number';
-    out.on('ready', () => (this.#opened = true));
-    out.on('drop', (piece: string) => {
-      this.#full = true;
-      this.#metrics?.decisionLogDropped.inc(countLines(piece));
+    this.#opened = isStandardStream(this.#opts.output);
+    return openDestination(this.#opts.output, {
+      opened: () => (this.#opened = true),
+      dropped: (records) => {
+        this.#full = true;
+        this.#metrics?.decisionLogDropped.inc(records);
+      },
+      drained: () => (this.#full = false),
+      failed: (err) => {
+        if (!this.#opened || err.code === 'EPIPE') this.#dead = true;
+        this.#metrics?.decisionLogErrors.inc();
+      },
     });
-    out.on('drain', () => {
-      this.#full = false;
-    });
-    out.on('error', (err: NodeJS.ErrnoException) => {
-      if (!this.#opened || err.code === 'EPIPE') this.#dead = true;
-      this.#metrics?.decisionLogErrors.inc();
-    });
-    return out;
   }
 
   /** Reopens a file output (log rotation: call on SIGHUP). Queued records are handed to the output first; what it has not written by then goes to the new file. */
   reopen(): void {
     const out = this.#out;
-    if (!out || !isFileOutput(this.#opts.output)) return;
+    if (!out || isStandardStream(this.#opts.output)) return;
     this.flush();
     try {
       out.reopen();
@@ -415,15 +389,4 @@ function describe(err: unknown): string {
   } catch {
     return 'an unprintable value was thrown';
   }
-}
-
-/** Records in a dropped piece: one per line. */
-function countLines(piece: string): number {
-  let n = 0;
-  for (let i = piece.indexOf('\n'); i !== -1; i = piece.indexOf('\n', i + 1)) n++;
-  return n;
-}
-
-function isFileOutput(output: string): boolean {
-  return output !== 'stdout' && output !== 'stderr';
 }
