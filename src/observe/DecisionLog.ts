@@ -29,7 +29,7 @@
 import { pino, type Logger as Pino } from 'pino';
 import { isoTimestamp, type DecisionRecord } from './DecisionRecord.ts';
 import type { Metrics } from './Metrics.ts';
-import { isStandardStream, openDestination, type Destination } from './DecisionLogOutput.ts';
+import { LogOutput } from './DecisionLogOutput.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
@@ -76,8 +76,6 @@ interface EventEntry {
 const MAX_PENDING = 20_000;
 /** Serialised lines are handed to the output in pieces of about this many characters (see #put). */
 const WRITE_CHUNK = 64 * 1024;
-/** How long close() waits for the output to take what is buffered (a stdout nobody reads never does). */
-const CLOSE_WAIT_MS = 5_000;
 
 /** pino, configured to write a record as it is: no level, time, pid or hostname of its own. */
 function recordWriter(sink: { write(line: string): void }, redactPaths: readonly string[]): Pino {
@@ -119,18 +117,7 @@ export class DecisionLog {
   readonly #records: Pino;
   /** Events and minimal records: written as they are (masks name record fields). */
   readonly #plain: Pino;
-  #out: Destination | undefined;
-  /** The output is open (a standard stream from the start, a file once sonic-boom says 'ready'). */
-  #opened = false;
-  /**
-   * Nothing more can be written: the file could not be opened after all
-   * (sonic-boom would wait for the open to close), or the reader of a pipe
-   * went away (pino's destination then drops every write). Records are
-   * dropped and counted, and close() does not wait.
-   */
-  #dead = false;
-  /** The output dropped a line and has not been written out since: records are dropped without being built. */
-  #full = false;
+  #out: LogOutput | undefined;
   #queue: (LogEntry | EventEntry)[] = [];
   #scheduled = false;
   readonly #flushSoon = (): void => this.flush();
@@ -198,7 +185,7 @@ export class DecisionLog {
   }
 
   #enqueue(entry: LogEntry | EventEntry): boolean {
-    if (this.#full || this.#dead || this.#queue.length >= MAX_PENDING) {
+    if (this.#out?.refusing || this.#queue.length >= MAX_PENDING) {
       this.#metrics?.decisionLogDropped.inc();
       return false;
     }
@@ -225,7 +212,7 @@ export class DecisionLog {
     let dropped = 0;
     for (let i = 0; i < queue.length; i++) {
       // A full output drops the rest of the batch unbuilt.
-      if (!this.#out || this.#full || this.#dead) {
+      if (!this.#out || this.#out.refusing) {
         dropped += queue.length - i;
         break;
       }
@@ -247,12 +234,8 @@ export class DecisionLog {
    * serialising the record (about 15 µs a line against 2).
    */
   #put(chunk: string): void {
-    try {
-      this.#out?.write(chunk);
-    } catch {
-      // Only a destroyed output throws (sonic-boom reports failed writes as 'error').
-      this.#metrics?.decisionLogErrors.inc();
-    }
+    // Only a destroyed output throws (sonic-boom reports failed writes as 'error').
+    if (this.#out && !this.#out.write(chunk)) this.#metrics?.decisionLogErrors.inc();
   }
 
   /** The line of a queued record; a record that fails to build or serialise is replaced by a minimal one, and counted. */
@@ -331,55 +314,26 @@ export class DecisionLog {
     return this.#sink.line;
   }
 
-  #open(): Destination {
-    this.#opened = isStandardStream(this.#opts.output);
-    return openDestination(this.#opts.output, {
-      opened: () => (this.#opened = true),
-      dropped: (records) => {
-        this.#full = true;
-        this.#metrics?.decisionLogDropped.inc(records);
-      },
-      drained: () => (this.#full = false),
-      failed: (err) => {
-        if (!this.#opened || err.code === 'EPIPE') this.#dead = true;
-        this.#metrics?.decisionLogErrors.inc();
-      },
+  #open(): LogOutput {
+    return new LogOutput(this.#opts.output, {
+      dropped: (records) => this.#metrics?.decisionLogDropped.inc(records),
+      failed: () => this.#metrics?.decisionLogErrors.inc(),
     });
   }
 
   /** Reopens a file output (log rotation: call on SIGHUP). Queued records are handed to the output first; what it has not written by then goes to the new file. */
   reopen(): void {
-    const out = this.#out;
-    if (!out || isStandardStream(this.#opts.output)) return;
+    if (!this.#out) return;
     this.flush();
-    try {
-      out.reopen();
-    } catch {
-      this.#metrics?.decisionLogErrors.inc();
-    }
+    if (!this.#out.reopen()) this.#metrics?.decisionLogErrors.inc();
   }
 
-  /** Writes what is queued and ends the output (a standard stream is left open), waiting up to CLOSE_WAIT_MS for it to be written. */
+  /** Writes what is queued and ends the output (a standard stream is left open), waiting a bounded time for it to be written. */
   async close(): Promise<void> {
     this.flush();
     const out = this.#out;
     this.#out = undefined;
-    if (!out || this.#dead) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
-      timer.unref();
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      out.once('close', done);
-      out.once('error', done);
-      try {
-        out.end();
-      } catch {
-        done();
-      }
-    });
+    await out?.end();
   }
 }
 

@@ -323,6 +323,20 @@ describe('off the Check path', () => {
     );
   });
 
+  it('a lone record reaches the file without close() (small writes are gathered, then written shortly after)', async () => {
+    const file = tempFile('decisions.log');
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] });
+    const one = entry();
+    log.write(one);
+    let text = '';
+    for (let i = 0; i < 200 && !text.includes(one.decisionId); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      text = readFileSync(file, 'utf8');
+    }
+    expect(text).toContain(one.decisionId);
+    await log.close();
+  });
+
   it('reopen (SIGHUP) writes what is queued to the old file first; close writes the rest', async () => {
     const file = tempFile('decisions.log');
     const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] });
