@@ -8,7 +8,7 @@
 // CPU (user + system) per Check, flushes of the log included: the loop yields
 // to the event loop every 64 Checks.
 //   node bench/decision-log.ts [flags as --key=value, e.g. --decision-log-include-input=all]
-// (N Checks per round, default 20000; ROUNDS, default 5; DL_OUTPUT: a file, stdout or stderr).
+// (N Checks per round, default 20000; ROUNDS, default 5; DL_OUTPUT: a file, stdout or stderr; ONLY: one load).
 import { loadConfig } from '../src/config/load.ts';
 import { buildPhases, createPipeline } from '../src/server/Pipeline.ts';
 import { loadConfiguredPolicy } from '../src/server/PolicyLifecycle.ts';
@@ -81,9 +81,9 @@ async function run(name: string): Promise<number> {
 }
 
 // Warm-up.
-for (const name of Object.keys(loads)) await run(name);
+for (const name of Object.keys(loads)) if (!process.env.ONLY || name === process.env.ONLY) await run(name);
 const results: Record<string, number[]> = {};
-for (let r = 0; r < ROUNDS; r++) for (const name of Object.keys(loads)) (results[name] ??= []).push(await run(name));
+for (let r = 0; r < ROUNDS; r++) for (const name of Object.keys(loads)) if (!process.env.ONLY || name === process.env.ONLY) (results[name] ??= []).push(await run(name));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const shortcuts = (await metrics.registry.metrics()).split("\n").filter((l) => /^ztauthz_(request_shortcuts_total|decision_cache_lookups_total)/.test(l)).join(" | ");
 console.log(JSON.stringify({ flags, include_input: d.include_input, us_per_check_median: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, +median(v).toFixed(1)])), rounds: results, shortcuts }));

@@ -85,6 +85,9 @@ describe('ztauthz serve refuses to start, with a one-line reason', () => {
     [['--policy', 'test/fixtures/policies/needs-net-lookup'], /builtins ztauthz does not provide: net\.lookup_ip_addr/],
     [['--grpc-addr', 'not-an-address'], /grpc\.addr: must be host:port/],
     [['--grpc-max-recv-msg-bytes', 'x'], /grpc\.max_recv_msg_bytes: must be an integer/],
+    [['--decision-log-output', '/nonexistent/dir/decisions.log'], /decision_log\.output: cannot open \/nonexistent\/dir\/decisions\.log: ENOENT/],
+    [['--decision-log-mask', '/input/attributes/*'], /decision_log\.mask: "\/input\/attributes\/\*" cannot be masked: a "\*" segment/],
+    [['--decision-log-mask', 'input.attributes'], /decision_log\.mask: "input\.attributes" is not a JSON pointer/],
   ])('%j', async (args, message) => {
     const r = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args]);
     expect(r.code).toBe(2);

@@ -38,6 +38,18 @@ export interface ServerOptions {
 
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level), opts: ServerOptions = {}): Promise<RunningServer> {
   const metrics = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
+  // First, so a mask pino cannot express, or a decision-log file that cannot be opened, refuses the start before anything runs.
+  const decisionLog = new DecisionLog(
+    {
+      enabled: config.decision_log.enabled,
+      output: config.decision_log.output,
+      includeInput: config.decision_log.include_input,
+      inputSampleAllowed: config.decision_log.input_sample_allowed,
+      mask: config.decision_log.mask,
+      sampleAllowed: config.decision_log.sample_allowed,
+    },
+    metrics,
+  );
   const health = new HealthState();
   // The route table names the entrypoints the policy must have, so it is built first.
   const policies = new PolicyStore();
@@ -50,20 +62,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     phases.cache?.clear();
     phases.shortcut?.table.clear();
   });
-  await lifecycle.start();
+  await lifecycle.start().catch(async (err: unknown) => {
+    await decisionLog.close();
+    throw err;
+  });
   if (lifecycle.httpSend) metrics.watchHttpSend(lifecycle.httpSend.client.counts);
 
-  const decisionLog = new DecisionLog(
-    {
-      enabled: config.decision_log.enabled,
-      output: config.decision_log.output,
-      includeInput: config.decision_log.include_input,
-      inputSampleAllowed: config.decision_log.input_sample_allowed,
-      mask: config.decision_log.mask,
-      sampleAllowed: config.decision_log.sample_allowed,
-    },
-    metrics,
-  );
   let tracing: Tracing | undefined;
   let grpc: GrpcListener | undefined;
   let httpServer: HttpServer | undefined;
@@ -150,6 +154,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await tracing?.shutdown();
     lifecycle.stop();
     await lifecycle.close();
+    await decisionLog.close();
     throw err;
   }
 }

@@ -3,8 +3,9 @@
 // which records carry the input (include_input), sampling of allowed
 // decisions only, and behaviour events; records queued by the Check and
 // written after it, in batches, bounded, with failures replaced and counted.
-import { describe, expect, it, vi } from 'vitest';
-import { WriteStream, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { DecisionLog, isoTimestamp, type DecisionLogOptions, type LogEntry } from '../../src/observe/DecisionLog.ts';
 import { Metrics } from '../../src/observe/Metrics.ts';
@@ -119,6 +120,20 @@ describe('decision records', () => {
     await Promise.all([log.close(), all.close(), none.close()]);
   });
 
+  it('a line over the limit keeps everything but the input, replaced by the masked input\'s size in bytes', async () => {
+    const big = input({ 'x-big': 'é'.repeat(3000) });
+    const [line, small] = await withLog({ maxLineBytes: 4096 }, (o) => {
+      o.finish(o.begin(undefined), observed({ decision: deny(), input: big }));
+      o.finish(o.begin(undefined), observed({ decision: deny() }));
+    });
+    const masked = structuredClone(big) as any;
+    delete masked.attributes.request.http.headers.authorization;
+    delete masked.attributes.request.http.headers.cookie;
+    expect(line.input).toEqual({ erased: 'input too large to log', bytes: Buffer.byteLength(JSON.stringify(masked)) });
+    expect(line).toMatchObject({ allowed: false, reason: 'policy_denied', erased: DEFAULT_MASK.slice(0, 2), route: { name: 'kserve-v2-infer' } });
+    expect(small.input.attributes.request.http.headers['x-request-id']).toBe('r1');
+  });
+
   it('include_input: false leaves the input out entirely', async () => {
     const [line] = await withLog({ includeInput: false }, (o) => o.finish(o.begin(undefined), observed()));
     expect(line.input).toBeUndefined();
@@ -180,23 +195,36 @@ describe('off the Check path', () => {
     const file = tempFile('decisions.log');
     const metrics = new Metrics({ processMetrics: false });
     const log = new DecisionLog({ enabled: true, output: file, includeInput: 'all', mask: ['/input/x', '/revision'] }, metrics);
+    const throwing = { get boom(): never { throw new TypeError('no reading this'); } };
+    const bad = entry();
+    log.write({ ...bad, build: () => ({ ...bad.build(), input: throwing as never }), withInput: true });
+    log.write(entry({ decisionId: 'no-record', reason: 'policy_denied', allowed: false, build: () => { throw new RangeError('Maximum call stack size exceeded'); } }));
+    // A cycle is not a failure: pino writes it marked. (Policy inputs come from protobuf and JSON, so never have one.)
     const cyclic: any = { a: 1 };
     cyclic.self = cyclic;
-    const bad = entry();
-    log.write({ ...bad, build: () => ({ ...bad.build(), input: cyclic }), withInput: true });
-    log.write(entry({ decisionId: 'no-record', reason: 'policy_denied', allowed: false, build: () => { throw new RangeError('Maximum call stack size exceeded'); } }));
-    const ok = entry();
-    log.write(ok);
+    const odd = entry();
+    log.write({ ...odd, build: () => ({ ...odd.build(), input: cyclic }), withInput: true });
     await log.close();
     const [a, b, c] = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    expect(a).toMatchObject({ decision_id: bad.decisionId, allowed: true, reason: 'allowed', path: 'p', http_status: 200, log_error: expect.stringMatching(/^the record could not be serialised: TypeError: /) });
+    expect(a).toMatchObject({ decision_id: bad.decisionId, allowed: true, reason: 'allowed', path: 'p', http_status: 200, log_error: 'the record could not be serialised: TypeError: no reading this' });
     // A top-level field a mask names stays out of the minimal record too.
     expect(a).not.toHaveProperty('revision');
     expect(a).not.toHaveProperty('input');
     expect(b).toEqual({ decision_id: 'no-record', timestamp: expect.any(String), allowed: false, reason: 'policy_denied', log_error: 'the record could not be built: RangeError: Maximum call stack size exceeded' });
-    expect(c.decision_id).toBe(ok.decisionId);
+    expect(c).toMatchObject({ decision_id: odd.decisionId, input: { a: 1, self: { a: 1, self: '[Circular]' } }, erased: ['/revision'] });
+    expect(c).not.toHaveProperty('revision');
     expect(c.log_error).toBeUndefined();
     expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBe(2);
+  });
+
+  it('masks are JSON pointers: keys with dots, dashes, colons, quotes and ~ escapes are removed exactly; one pino cannot express is refused', async () => {
+    const mask = ['/input/a.b', '/input/x-y/:z', '/input/q"uote', '/input/t~1s~0', '/input/list/1', '/input/absent/k'];
+    const [line] = await withLog({ mask }, (o) =>
+      o.finish(o.begin(undefined), observed({ input: { 'a.b': 1, a: { b: 2 }, 'x-y': { ':z': 3, keep: 4 }, 'q"uote': 5, 't/s~': 6, list: [7, 8, 9] } })),
+    );
+    expect(line.input).toEqual({ a: { b: 2 }, 'x-y': { keep: 4 }, list: [7, null, 9] });
+    expect(line.erased).toEqual(mask.slice(0, 5));
+    expect(() => new DecisionLog({ enabled: false, output: 'stdout', includeInput: 'denied', mask: ['/input/*'] })).toThrow(/decision_log\.mask: "\/input\/\*" cannot be masked: a "\*" segment/);
   });
 
   it('the queue is bounded: past it new records are dropped and counted, and the next turn takes records again', async () => {
@@ -213,21 +241,100 @@ describe('off the Check path', () => {
     expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(20_001);
   });
 
-  it('an output that throws loses that batch (counted), and the next batch is written', async () => {
-    const file = tempFile('decisions.log');
+  it('the output buffer is bounded: with a reader that stops reading, records are dropped and counted, none lost uncounted', async () => {
+    // A FIFO whose reader reads nothing until the end: the writer's buffer (16 MiB) fills up.
+    const fifo = tempFile('decisions.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const metrics = new Metrics({ processMetrics: false });
-    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] }, metrics);
-    const spy = vi.spyOn(WriteStream.prototype, 'write').mockImplementationOnce(() => {
-      throw new Error('EIO');
-    });
-    log.write(entry());
-    log.write(entry());
-    log.flush();
-    spy.mockRestore();
-    log.write(entry());
+    const log = new DecisionLog({ enabled: true, output: fifo, includeInput: 'denied', mask: [] }, metrics);
+    const big = 'x'.repeat(100_000);
+    const sent = 400; // 40 MB of lines
+    for (let i = 0; i < sent; i++) {
+      log.write(entry({ build: () => ({ ...entry().build(), message: big }) }));
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setImmediate(r));
+    const dropped = async (): Promise<number> => (await metrics.decisionLogDropped.get()).values[0]?.value ?? 0;
+    expect(await dropped()).toBeGreaterThan(0);
+    // While the output is behind, new records are refused at once (not built), and counted.
+    let built = false;
+    expect(log.write(entry({ build: () => ((built = true), entry().build()) }))).toBe(false);
+    expect(built).toBe(false);
+    // Now read everything: every record is either received whole or counted as dropped.
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 20);
+    const readSome = (): number => {
+      try {
+        const n = readSync(reader, buf);
+        if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+        return n;
+      } catch {
+        return -1; // EAGAIN: nothing there yet
+      }
+    };
+    const closed = log.close();
+    let done = false;
+    void closed.then(() => (done = true));
+    while (!done) if (readSome() <= 0) await new Promise((r) => setTimeout(r, 5));
+    while (readSome() > 0);
+    closeSync(reader);
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter(Boolean);
+    for (const l of lines) expect(JSON.parse(l).message).toBe(big);
+    expect(lines.length).toBeLessThan(sent);
+    expect(lines.length + (await dropped())).toBe(sent + 1);
+  });
+
+  it('an output that refuses writes (ENOSPC on /dev/full) is counted; the Checks go on and close() returns', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: '/dev/full', includeInput: 'denied', mask: [] }, metrics);
+    for (let i = 0; i < 10; i++) expect(log.write(entry())).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
     await log.close();
-    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
-    expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBe(1);
+    expect((await metrics.decisionLogErrors.get()).values[0]!.value).toBeGreaterThan(0);
+  });
+
+  it('a pipe whose reader went away (EPIPE): the error is counted, later records are dropped and counted', async () => {
+    const fifo = tempFile('decisions.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const metrics = new Metrics({ processMetrics: false });
+    const log = new DecisionLog({ enabled: true, output: fifo, includeInput: 'denied', mask: [] }, metrics);
+    await new Promise((r) => setTimeout(r, 50)); // opened
+    closeSync(reader);
+    log.write(entry());
+    const errors = async (): Promise<number> => (await metrics.decisionLogErrors.get()).values[0]?.value ?? 0;
+    for (let i = 0; i < 100 && (await errors()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await errors()).toBeGreaterThan(0);
+    expect(log.write(entry())).toBe(false);
+    expect((await metrics.decisionLogDropped.get()).values[0]!.value).toBe(1);
+    await log.close();
+  });
+
+  it('a file that cannot be opened is refused at once, saying why', () => {
+    expect(() => new DecisionLog({ enabled: true, output: '/nonexistent/dir/decisions.log', includeInput: 'denied', mask: [] })).toThrow(
+      'decision_log.output: cannot open /nonexistent/dir/decisions.log: ENOENT',
+    );
+  });
+
+  it('a mask that is not a JSON pointer is refused with the reason', () => {
+    expect(() => new DecisionLog({ enabled: false, output: 'stdout', includeInput: 'denied', mask: ['input.attributes.request'] })).toThrow(
+      /decision_log\.mask: "input\.attributes\.request" is not a JSON pointer/,
+    );
+  });
+
+  it('a lone record reaches the file without close() (small writes are gathered, then written shortly after)', async () => {
+    const file = tempFile('decisions.log');
+    const log = new DecisionLog({ enabled: true, output: file, includeInput: 'denied', mask: [] });
+    const one = entry();
+    log.write(one);
+    let text = '';
+    for (let i = 0; i < 200 && !text.includes(one.decisionId); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      text = readFileSync(file, 'utf8');
+    }
+    expect(text).toContain(one.decisionId);
+    await log.close();
   });
 
   it('reopen (SIGHUP) writes what is queued to the old file first; close writes the rest', async () => {
