@@ -1,8 +1,8 @@
 // Verification key sets for end-user tokens: a JWKS file, or a JWKS URL
 // (jose's remote key set, with the bounds it lacks: see RemoteJwks).
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwksCache } from 'jose';
 import type { ExportedJWKSCache, JSONWebKeySet, JWK, JWKSCacheInput, JWTVerifyGetKey } from 'jose';
+import { jose } from './Jose.ts';
 
 export const MAX_JWKS_BYTES = 1024 * 1024;
 const MAX_KEYS = 100;
@@ -42,7 +42,7 @@ export function jwksFromFile(path: string): JWTVerifyGetKey {
   const text = readFileSync(path);
   if (text.length > MAX_JWKS_BYTES) throw new Error(`${path}: JWKS larger than ${MAX_JWKS_BYTES} bytes`);
   try {
-    return createLocalJWKSet(normalizeJwks(JSON.parse(text.toString('utf8'))));
+    return jose().createLocalJWKSet(normalizeJwks(JSON.parse(text.toString('utf8'))));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
@@ -95,13 +95,13 @@ export class RemoteJwks {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`${url}: JWKS URL must be http(s)`);
     this.#opts = opts;
-    this.#remote = createRemoteJWKSet(u, {
+    this.#remote = jose().createRemoteJWKSet(u, {
       // jose wants whole milliseconds.
       timeoutDuration: Math.ceil(opts.timeoutMs),
       cooldownDuration: opts.cooldownMs,
       cacheMaxAge: opts.cacheMs,
-      [jwksCache]: this.#cache as JWKSCacheInput,
-      [customFetch]: (input: string, init: RequestInit) => this.#fetch(input, init),
+      [jose().jwksCache]: this.#cache as JWKSCacheInput,
+      [jose().customFetch]: (input: string, init: RequestInit) => this.#fetch(input, init),
     });
   }
 
@@ -114,7 +114,7 @@ export class RemoteJwks {
       const last = this.#cache.jwks;
       if (last === undefined) throw new JwksUnavailableError(e.message);
       // The stale set, imported once (not per request) until jose stores a new one.
-      if (this.#stale?.jwks !== last) this.#stale = { jwks: last, getKey: createLocalJWKSet(last) };
+      if (this.#stale?.jwks !== last) this.#stale = { jwks: last, getKey: jose().createLocalJWKSet(last) };
       return await this.#stale.getKey(header, token);
     }
   };

@@ -16,7 +16,6 @@ import type { Metrics } from '../observe/Metrics.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
 import type { HealthState } from './HealthService.ts';
-import { addReflection } from './Reflection.ts';
 import { prepareSocketPath } from './UnixSocket.ts';
 
 export interface GrpcListener {
@@ -96,7 +95,8 @@ export async function startGrpcListener(
   });
   server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }));
   health.addToServer(server);
-  if (config.grpc.reflection) addReflection(server);
+  // Reflection (@grpc/reflection, proto-loader) is off by default; loaded only when on, it costs nothing otherwise.
+  if (config.grpc.reflection) (await import('./Reflection.ts')).addReflection(server);
   const addr = parseListenAddr(config.grpc.addr);
   try {
     let target: string;

@@ -83,6 +83,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       ? new BehaviorSignals({
           maxIdentities: b.max_identities,
           maxRoutesPerIdentity: b.max_routes_per_identity,
+          maxToolsPerIdentity: b.max_tools_per_identity,
           windowSeconds: b.window_seconds,
           baselineWindows: b.baseline_windows,
           learningSeconds: b.learning_seconds,
