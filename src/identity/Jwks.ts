@@ -82,7 +82,6 @@ class JwksFetchError extends Error {
  * Times are jose's clock (Date.now).
  */
 export class RemoteJwks {
-  readonly #url: URL;
   readonly #opts: RemoteJwksOptions;
   readonly #remote: JWTVerifyGetKey;
   /** jose writes every set it fetches and applies here. */
@@ -93,10 +92,10 @@ export class RemoteJwks {
   fetches = 0;
 
   constructor(url: string, opts: RemoteJwksOptions) {
-    this.#url = new URL(url);
-    if (this.#url.protocol !== 'https:' && this.#url.protocol !== 'http:') throw new Error(`${url}: JWKS URL must be http(s)`);
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`${url}: JWKS URL must be http(s)`);
     this.#opts = opts;
-    this.#remote = jose().createRemoteJWKSet(this.#url, {
+    this.#remote = jose().createRemoteJWKSet(u, {
       // jose wants whole milliseconds.
       timeoutDuration: Math.ceil(opts.timeoutMs),
       cooldownDuration: opts.cooldownMs,
@@ -130,7 +129,7 @@ export class RemoteJwks {
       this.#failed = undefined;
       return Response.json(set);
     } catch (e) {
-      const error = new JwksFetchError(`JWKS fetch failed: ${(e as Error).name === 'TimeoutError' ? `no answer within ${this.#opts.timeoutMs} ms` : (e as Error).message}`);
+      const error = new JwksFetchError(`JWKS fetch failed: ${describe(e as Error, this.#opts.timeoutMs)}`);
       this.#failed = { at: Date.now(), error };
       throw error;
     }
@@ -157,4 +156,11 @@ export class RemoteJwks {
     }
     return normalizeJwks(JSON.parse(Buffer.concat(chunks).toString('utf8')));
   }
+}
+
+/** Why a fetch failed, in a few words: fetch's own "fetch failed" says nothing without its cause (a refused redirect, a refused connection). */
+function describe(e: Error, timeoutMs: number): string {
+  if (e.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const cause = e.cause instanceof Error ? e.cause.message : undefined;
+  return cause !== undefined && cause !== e.message ? `${e.message} (${cause})` : e.message;
 }
