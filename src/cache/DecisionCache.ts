@@ -2,7 +2,7 @@
 // with a lifetime: the configured TTL, shortened by the policy (result field
 // cache_ttl_seconds) and by the expiry of any JWT the input carried. Only
 // decisions the policy actually made are stored: errors never are.
-import { LRUCache } from 'lru-cache';
+import { GrowingLru } from './GrowingLru.ts';
 import type { Decision } from '../types/Decision.ts';
 
 export interface CacheOptions {
@@ -21,14 +21,14 @@ export interface CacheStats {
 const ENTRY_OVERHEAD_BYTES = 400;
 
 export class DecisionCache {
-  readonly #lru: LRUCache<string, Decision>;
+  readonly #lru: GrowingLru<string, Decision>;
   readonly #ttlMs: number;
   readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0 };
 
   constructor(opts: CacheOptions) {
     this.#ttlMs = opts.ttlMs;
-    this.#lru = new LRUCache<string, Decision>({
-      max: opts.maxEntries,
+    this.#lru = new GrowingLru<string, Decision>({
+      maxEntries: opts.maxEntries,
       maxSize: opts.maxBytes,
       ttl: opts.ttlMs,
       // Expired entries are dropped on access; the LRU bound keeps the rest in check.

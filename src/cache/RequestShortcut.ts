@@ -11,7 +11,7 @@
 // present but refused) are never remembered, and input.behavior, which
 // depends on recent traffic, is recomputed and must be the same object the
 // decision was made with.
-import { LRUCache } from 'lru-cache';
+import { GrowingLru } from './GrowingLru.ts';
 import type { BehaviorView } from '../observe/BehaviorSignals.ts';
 import type { Identity } from '../types/Identity.ts';
 import type { RouteMatch } from '../types/Route.ts';
@@ -30,11 +30,11 @@ export interface Remembered {
 const ENTRY_BYTES = 300;
 
 export class RequestShortcut {
-  readonly #lru: LRUCache<string, Remembered>;
+  readonly #lru: GrowingLru<string, Remembered>;
 
   constructor(maxEntries: number, maxBytes: number, ttlMs: number) {
-    this.#lru = new LRUCache<string, Remembered>({
-      max: maxEntries,
+    this.#lru = new GrowingLru<string, Remembered>({
+      maxEntries,
       maxSize: maxBytes,
       // An entry is useless without its decision cache entry, which lives at most this long.
       ttl: ttlMs,

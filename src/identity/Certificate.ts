@@ -6,10 +6,18 @@
 // bytes must be DER, so a certificate OpenSSL and this service would read
 // differently is refused instead of being half-checked.
 import { X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
+import { createRequire } from 'node:module';
+import type * as asn1js from 'asn1js';
 import { LRUCache } from 'lru-cache';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
 import { parseCertificatePem, PemError, type PemOptions } from './Pem.ts';
+
+// pkijs and asn1js are loaded with the first certificate parsed: a process
+// that never sees one (no mTLS, no trust bundles) does not pay their memory.
+let pkijsLib: typeof pkijs | undefined;
+let asn1jsLib: typeof asn1js | undefined;
+const pki = (): typeof pkijs => (pkijsLib ??= createRequire(import.meta.url)('pkijs') as typeof pkijs);
+const asn1Lib = (): typeof asn1js => (asn1jsLib ??= createRequire(import.meta.url)('asn1js') as typeof asn1js);
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -89,7 +97,7 @@ const BER_LIMITS = { maxDepth: 32, maxNodes: 4096, parseEmbedded: false } as con
 
 /** The one ASN.1 value of `bytes`, which must be DER with nothing after it. */
 function decodeDer(bytes: Uint8Array, what: string): asn1js.AsnType {
-  const asn1 = asn1js.fromBER(bytes, BER_LIMITS);
+  const asn1 = asn1Lib().fromBER(bytes, BER_LIMITS);
   if (asn1.offset === -1 || asn1.result.error !== '') throw new CertificateError(`not a DER certificate (${what} is not ASN.1)`);
   if (asn1.offset !== bytes.byteLength) throw new CertificateError(`not a DER certificate (trailing bytes after ${what})`);
   const err = berOnly(asn1.result, 0);
@@ -193,28 +201,28 @@ function readExtensions(cert: pkijs.Certificate): CertificateExtensions {
     const value = decodeDer(e.extnValue.valueBlock.valueHexView, 'extension value');
     switch (e.extnID) {
       case OID.basicConstraints: {
-        const bc = build(pkijs.BasicConstraints, value, 'basicConstraints');
+        const bc = build(pki().BasicConstraints, value, 'basicConstraints');
         const pl = bc.pathLenConstraint;
         if (pl !== undefined && (typeof pl !== 'number' || pl < 0)) throw new CertificateError('not a DER certificate (bad pathLenConstraint)');
         result.basicConstraints = { critical: e.critical, ca: bc.cA, pathLen: pl ?? null };
         break;
       }
       case OID.keyUsage:
-        if (!(value instanceof asn1js.BitString)) throw new CertificateError('not a DER certificate (bad keyUsage)');
+        if (!(value instanceof asn1Lib().BitString)) throw new CertificateError('not a DER certificate (bad keyUsage)');
         result.keyUsage = { critical: e.critical, bits: keyUsageBits(value) };
         break;
       case OID.extKeyUsage:
-        result.extKeyUsage = [...build(pkijs.ExtKeyUsage, value, 'extKeyUsage').keyPurposes];
+        result.extKeyUsage = [...build(pki().ExtKeyUsage, value, 'extKeyUsage').keyPurposes];
         break;
       case OID.subjectAltName:
-        for (const g of build(pkijs.AltName, value, 'subjectAltName').altNames) {
+        for (const g of build(pki().AltName, value, 'subjectAltName').altNames) {
           const name = generalName(g, 'subjectAltName');
           result.altNames.push(name);
           if (name.type === NameType.uri) result.uris.push(name.value);
         }
         break;
       case OID.nameConstraints: {
-        const nc = build(pkijs.NameConstraints, value, 'nameConstraints');
+        const nc = build(pki().NameConstraints, value, 'nameConstraints');
         result.nameConstraints = { permitted: subtrees(nc.permittedSubtrees), excluded: subtrees(nc.excludedSubtrees) ?? [] };
         break;
       }
@@ -239,7 +247,7 @@ export function parseCertificateDer(der: Buffer): ParsedCertificate {
   let x509: X509Certificate;
   let ext: CertificateExtensions;
   try {
-    cert = new pkijs.Certificate({ schema: decodeDer(der, 'certificate') });
+    cert = new (pki().Certificate)({ schema: decodeDer(der, 'certificate') });
     ext = readExtensions(cert);
     x509 = new X509Certificate(der);
   } catch (e) {

@@ -3,22 +3,15 @@
 // error.type (stable) for failed Checks, and security_rule.* (the policy
 // that decided: ruleset = decision path, version = revision). Everything
 // without a convention (workload identity, route, decision, cache) is under
-// the ztauthz.* namespace.
+// the ztauthz.* namespace. The stable conventions' constants are imported
+// in TracingSdk.ts, which only tracing loads.
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, ATTR_RPC_METHOD, ATTR_RPC_SYSTEM_NAME, RPC_SYSTEM_NAME_VALUE_GRPC } from '@opentelemetry/semantic-conventions';
 import type { Identity } from '../types/Identity.ts';
 import type { RouteMatch } from '../types/Route.ts';
 import type { BehaviorView } from './BehaviorSignals.ts';
 
-export { ATTR_ERROR_TYPE };
-
 /** The RPC semantic conventions name a server span by its fully-qualified method. */
 export const CHECK_SPAN_NAME = 'envoy.service.auth.v3.Authorization/Check';
-
-export const CHECK_SPAN_ATTRIBUTES: Attributes = Object.freeze({
-  [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_NAME_VALUE_GRPC,
-  [ATTR_RPC_METHOD]: CHECK_SPAN_NAME,
-});
 
 /** Incubating conventions are copied as strings, as the semantic-conventions package advises for them. */
 const ATTR_SECURITY_RULE_RULESET_NAME = 'security_rule.ruleset.name';

@@ -5,7 +5,6 @@
 // configured key AND the listed files are exactly the bundle's files.
 import { createHash, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { compactVerify } from 'jose';
 import { BundleError } from './Bundle.ts';
 
 export interface SigningKey {
@@ -43,6 +42,8 @@ export async function verifyBundleSignature(files: ReadonlyMap<string, Uint8Arra
   }
   let payload: Uint8Array;
   try {
+    // jose is imported here, not at the top: only signed bundles need it.
+    const { compactVerify } = await import('jose');
     const verified = await compactVerify(jwts[0], key.key, { algorithms: [key.algorithm] });
     const kid = verified.protectedHeader.kid ?? 'default';
     if (kid !== key.keyId) throw new Error(`signed with key id ${kid}, expected ${key.keyId}`);

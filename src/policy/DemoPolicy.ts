@@ -8,6 +8,8 @@ import { BundleError } from './Bundle.ts';
 
 /** Two levels up from src/policy/ and from dist/policy/ alike: the package root. */
 export const DEMO_BUNDLE = fileURLToPath(new URL('../../policies/demo.tar.gz', import.meta.url));
+/** The Rego the demo bundle is built from (what `ztauthz test` tests when no policy is given). */
+export const DEMO_POLICY_DIR = fileURLToPath(new URL('../../policies/demo', import.meta.url));
 export const DEMO_ENTRYPOINT = 'envoy/authz/allow';
 
 /**

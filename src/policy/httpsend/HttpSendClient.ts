@@ -8,8 +8,8 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import { LRUCache } from 'lru-cache';
-import { parse as parseYaml } from 'yaml';
 
 export interface HttpSendLimits {
   /** Host patterns policies may reach: "name", "name:port", "*.suffix", "*" (any). */
@@ -455,7 +455,9 @@ function shape(status: string, statusCode: number, headers: Record<string, strin
   } else if (forceYaml || type.includes('application/yaml') || type.includes('application/x-yaml')) {
     try {
       // YAML 1.1, as OPA's decoder: y, yes, on... are booleans.
-      decoded = JSON.stringify(parseYaml(raw, { version: '1.1' }) ?? null);
+      // yaml is loaded on the first YAML response: most policies never see one.
+      const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+      decoded = JSON.stringify(parse(raw, { version: '1.1' }) ?? null);
     } catch {
       decoded = 'null';
     }
