@@ -45,7 +45,12 @@ beforeAll(() => {
   symlinkSync('/bin/sh', join(bin, 'sh')); // npm runs package scripts with sh
   env = childEnv(bin);
 
-  const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, env: childEnv(`${join(ROOT, 'node_modules', '.bin')}:${process.env['PATH']}`) });
+  const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', tmp], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: childEnv(`${join(ROOT, 'node_modules', '.bin')}:${process.env['PATH']}`),
+  });
   if (pack.status !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
   const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
   packed = info.files.map((f) => f.path);
@@ -64,7 +69,16 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the packed package', () => {
   it('holds the built JavaScript, protos, the demo policy and its prebuilt bundle, docs; no sources, tests or tools', () => {
-    for (const f of ['dist/cli.js', 'dist/policy/httpsend/evalWorker.js', 'policies/demo.tar.gz', 'policies/demo/authz.rego', 'proto/envoy/service/auth/v3/external_auth.proto', 'README.md', 'LICENSE', 'package.json']) {
+    for (const f of [
+      'dist/cli.js',
+      'dist/policy/httpsend/evalWorker.js',
+      'policies/demo.tar.gz',
+      'policies/demo/authz.rego',
+      'proto/envoy/service/auth/v3/external_auth.proto',
+      'README.md',
+      'LICENSE',
+      'package.json',
+    ]) {
       expect(packed).toContain(f);
     }
     expect(packed.filter((p) => /^(src|test|bench|scripts|deploy|demo|\.tools|\.ci)\//.test(p) || p.endsWith('.ts'))).toEqual([]);
