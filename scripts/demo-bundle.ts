@@ -32,7 +32,10 @@ export async function buildDemoFiles(opa = opaBinary()): Promise<Map<string, Uin
   const out = mkdtempSync(join(tmpdir(), 'ztauthz-demo-'));
   try {
     const files = new Map<string, Uint8Array>();
-    for (const [target, names] of [['wasm', FROM_WASM], ['plan', FROM_PLAN]] as const) {
+    for (const [target, names] of [
+      ['wasm', FROM_WASM],
+      ['plan', FROM_PLAN],
+    ] as const) {
       const archive = join(out, `${target}.tar.gz`);
       execFileSync(opa, ['build', '-t', target, '-e', DEMO_ENTRYPOINT, '--ignore', '*_test.rego', '-o', archive, DEMO_SOURCE], {
         cwd: ROOT,
@@ -61,8 +64,8 @@ export async function packFiles(files: ReadonlyMap<string, Uint8Array>): Promise
     tar.on('end', resolve);
     tar.on('error', reject);
   });
-  for (const name of [...files.keys()].sort()) {
-    tar.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(files.get(name)!));
+  for (const [name, bytes] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    tar.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(bytes));
   }
   tar.finalize();
   await done;
