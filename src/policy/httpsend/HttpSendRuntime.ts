@@ -37,7 +37,8 @@ interface Slot {
   job: (Job & { id: number }) | undefined;
 }
 
-const WORKER_URL = new URL('./evalWorker.ts', import.meta.url);
+// The worker sits beside this module: evalWorker.ts in the sources, evalWorker.js in the compiled dist/.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './evalWorker.ts' : './evalWorker.js', import.meta.url);
 /** How long past a call's budget a worker waits for the main thread before giving up on it. */
 const SLACK_MS = 1000;
 
