@@ -6,7 +6,7 @@
 // ZTAUTHZ_RUNTIME, ZTAUTHZ_RUNTIME_FLAGS and ZTAUTHZ_FROM_SOURCE select what
 // is measured; --opa-envoy-plugin measures the peer instead.
 //
-//   node bench/memory.ts [--rps 1500] [--seconds 20] [--idle-seconds 5] [--opa-envoy-plugin]
+//   node bench/memory.ts [--rps 1500] [--seconds 20] [--idle-seconds 5] [--opa-envoy-plugin] [-- serve flags...]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ import { prng } from '../test/support/prng.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DROP_IN = 'bench/policies/drop-in';
-const { values: a } = parseArgs({
+const { values: a, positionals: serveFlags } = parseArgs({
+  allowPositionals: true,
   options: {
     rps: { type: 'string', default: '1500' },
     seconds: { type: 'string', default: '20' },
@@ -43,7 +44,7 @@ async function start(): Promise<Contender> {
     cores: a['server-cores'],
     command: 'bash',
     // exec: the runtime replaces bash, so the pid is the server's.
-    args: ['scripts/runtime.sh', 'src/cli.ts', 'serve', '--policy', DROP_IN, '--policy-watch=false', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'],
+    args: ['scripts/runtime.sh', 'src/cli.ts', 'serve', '--policy', DROP_IN, '--policy-watch=false', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...serveFlags],
     cwd: ROOT,
     ready: /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/,
   });
@@ -60,16 +61,18 @@ try {
   const idle = statusKiB(pid, 'VmRSS');
   const startHwm = statusKiB(pid, 'VmHWM');
   if ((await decide(c, reqs[0])) !== 'allow') throw new Error('the first request was not allowed: the run would measure the wrong thing');
+  const cpu0 = c.process.cpuSeconds();
   const r = await runGhzAsync({
     ghz: t.ghz, cwd: ROOT, cores: a['ghz-cores'], port: c.port, dataFile, seconds: Number(a.seconds),
     concurrency: 32, connections: 2, rps: Number(a.rps),
   });
+  const cpuUs = ((c.process.cpuSeconds() - cpu0) / r.count) * 1e6;
   const peak = statusKiB(pid, 'VmHWM');
   const after = statusKiB(pid, 'VmRSS');
-  const runtime = a['opa-envoy-plugin'] ? 'opa-envoy-plugin' : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}`;
+  const runtime = a['opa-envoy-plugin'] ? 'opa-envoy-plugin' : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
   console.log(
     `${runtime}: idle ${mib(idle)} MiB (startup peak ${mib(startHwm)}), peak ${mib(peak)} MiB, after ${mib(after)} MiB; ` +
-      `${Math.round(r.rps)} RPS, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`,
+      `${Math.round(r.rps)} RPS, ${Math.round(cpuUs)} µs CPU per Check, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`,
   );
   await c.process.stop();
 } finally {
