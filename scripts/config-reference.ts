@@ -3,10 +3,10 @@
 //   node scripts/config-reference.ts --write   rewrites it in docs/configuration.md
 // test/readme.test.ts fails when the table there differs from this output.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { SCHEMA, envName, flagName } from '../src/config/schema.ts';
+import { FIELDS, envName, flagName } from '../src/config/schema.ts';
 
 export function configReference(): string {
-  const rows = SCHEMA.map((s) => {
+  const rows = FIELDS.map((s) => {
     const flags = [`--${flagName(s.key)}`, ...(s.aliases ?? []).map((a) => `--${a}`)].map((f) => `\`${f}\``).join(' ');
     const def = Array.isArray(s.default) ? (s.default.length ? s.default.map((d) => `\`${d}\``).join('<br>') : '(none)') : `\`${JSON.stringify(s.default)}\``;
     return `| \`${s.key}\` | ${flags} | \`${envName(s.key)}\` | ${def} | ${s.doc.replace(/\|/g, '\\|')} |`;

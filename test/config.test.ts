@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseAddr, ConfigError } from '../src/config/load.ts';
-import { SCHEMA, envName, flagName } from '../src/config/schema.ts';
+import { FIELDS, envName, flagName } from '../src/config/schema.ts';
 
 function yamlFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'ztauthz-cfg-'));
@@ -94,7 +94,7 @@ describe('configuration', () => {
   });
 
   it('derives a flag and an environment variable for every key', () => {
-    for (const spec of SCHEMA) {
+    for (const spec of FIELDS) {
       expect(flagName(spec.key)).toMatch(/^[a-z0-9-]+$/);
       expect(envName(spec.key)).toMatch(/^ZTAUTHZ_[A-Z0-9_]+$/);
     }

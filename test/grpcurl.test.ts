@@ -95,6 +95,10 @@ describe('grpc.reflection: grpcurl without proto files', () => {
     expect(msg.stdout).toMatch(/map<string, string> headers = 3;/);
     const health = await grpcurlBare(serve.grpcPort, [], ['describe', 'grpc.health.v1.Health']);
     expect(health.stdout).toMatch(/rpc Watch/);
+    // grpc-health-check serves List too, and reflection describes what is served.
+    expect(health.stdout).toMatch(/rpc List \( \.grpc\.health\.v1\.HealthListRequest \)/);
+    const list = await grpcurlBare(serve.grpcPort, [], ['describe', 'grpc.health.v1.HealthListResponse']);
+    expect(list.stdout).toMatch(/map<string, \.grpc\.health\.v1\.HealthCheckResponse> statuses = 1;/);
   });
 
   it('invokes Check and Health with the reflected descriptors', async () => {

@@ -4,7 +4,7 @@
 // strings contain.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_JSON_LIMITS, parseJsonBody, scanJson, type JsonBodyLimits } from '../src/envoy/JsonBody.ts';
-import { SCHEMA } from '../src/config/schema.ts';
+import { FIELDS } from '../src/config/schema.ts';
 import { Reason } from '../src/types/Reason.ts';
 import { prng } from './support/prng.ts';
 
@@ -78,7 +78,7 @@ function maybeEscaped(key: string, rand: () => number): string {
 
 describe('JSON body bounds', () => {
   it('has the configuration defaults', () => {
-    const def = (key: string) => SCHEMA.find((f) => f.key === key)?.default;
+    const def = (key: string) => FIELDS.find((f) => f.key === key)?.default;
     expect(DEFAULT_JSON_LIMITS).toEqual({
       maxDepth: def('request.max_body_depth'),
       maxKeys: def('request.max_body_keys'),

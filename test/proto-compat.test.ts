@@ -9,8 +9,8 @@
 //     writes encode to the same bytes with either definition and decode to the
 //     same values with the other one (also through @grpc/proto-loader, the path
 //     @grpc/grpc-js takes);
-//  3. grpc.health.v1: the well-known numbers (no other copy of health.proto is
-//     installed; if grpc-health-check shows up, it is compared as well).
+//  3. grpc.health.v1: the well-known numbers, and the same definitions as
+//     grpc-health-check's health.proto, the one ztauthz serves (with List).
 //
 // The last block feeds modified copies of proto/ through the same comparison to
 // show that a changed number, type, label, oneof or a dropped field fails it.
@@ -20,6 +20,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LOCAL_PROTO_DIR,
@@ -809,6 +810,19 @@ describe('grpc.health.v1', () => {
     expect(hex(encode(response, { status: 'SERVING' }))).toBe('0801');
     expect(hex(encode(response, { status: 'SERVICE_UNKNOWN' }))).toBe('0803');
     expect(decode(response, Buffer.from('0802', 'hex'))).toEqual({ status: 'NOT_SERVING' });
+  });
+
+  it("is grpc-health-check's health.proto, the one served, less its List method", async () => {
+    const served = await protobuf.load(healthProtoPath);
+    served.resolveAll();
+    for (const t of ['grpc.health.v1.HealthCheckRequest', 'grpc.health.v1.HealthCheckResponse']) {
+      expect(served.lookupType(t).fieldsArray.map(shapeOf), t).toEqual(ours.lookupType(t).fieldsArray.map(shapeOf));
+    }
+    const e = 'grpc.health.v1.HealthCheckResponse.ServingStatus';
+    expect(served.lookupEnum(e).values).toEqual(ours.lookupEnum(e).values);
+    const methods = (root: protobuf.Root) =>
+      root.lookupService('grpc.health.v1.Health').methodsArray.map((m) => [m.name, m.resolvedRequestType?.fullName, m.resolvedResponseType?.fullName, Boolean(m.requestStream), Boolean(m.responseStream)]);
+    expect(methods(served)).toEqual([...methods(ours), ['List', '.grpc.health.v1.HealthListRequest', '.grpc.health.v1.HealthListResponse', false, false]]);
   });
 
 });

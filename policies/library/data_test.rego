@@ -133,3 +133,53 @@ test_batch_identities_have_valid_windows if {
 		caller.minute_of_day(e.batch.start_utc) != caller.minute_of_day(e.batch.end_utc)
 	}
 }
+
+agent_targets := [[key, name, t] | some key in ["mcp_servers", "a2a_agents"]; some name, t in lib[key]]
+
+# Bare /mcp and /a2a find their target by the callee's SVID: two targets
+# with one SVID would make that lookup a conflict.
+test_agent_targets_have_a_tenant_and_distinct_svids if {
+	count(agent_targets) > 0
+	every target in agent_targets {
+		target[2].tenant in tenants
+	}
+	svids := [target[2].spiffe_id | some target in agent_targets; target[2].spiffe_id]
+	count(svids) == count({s | some s in svids})
+}
+
+test_every_tool_has_a_known_kind if {
+	every _, server in lib.mcp_servers {
+		count(server.tools) > 0
+		every _, t in server.tools {
+			t.kind in {"read", "destructive"}
+			every s in object.get(t, "user_scopes", []) {
+				is_string(s)
+			}
+		}
+	}
+	is_string(lib.mcp_destructive_scope)
+}
+
+# Grants name existing tools and agents of the identity's own tenant.
+test_agent_grants_name_own_tenants_tools_and_agents if {
+	every id, entry in lib.identities {
+		tenant := lib.namespaces[split(id, "/")[4]]
+		every server, tools in object.get(entry, "mcp_tools", {}) {
+			lib.mcp_servers[server].tenant == tenant
+			every t in tools {
+				lib.mcp_servers[server].tools[t]
+			}
+		}
+		every a in object.get(entry, "a2a_agents", []) {
+			lib.a2a_agents[a].tenant == tenant
+		}
+	}
+}
+
+# "call" is the catalogue's stand-in for a JSON-RPC method: granting it
+# would grant nothing, so it is a mistake.
+test_no_role_grants_the_jsonrpc_placeholder if {
+	every _, role in lib.roles {
+		not "call" in object.get(role, ["agents", "actions"], [])
+	}
+}

@@ -25,6 +25,17 @@ recs_training_service := "spiffe://cluster.local/ns/recs-training/sa/training-op
 
 fraud_training_service := "spiffe://cluster.local/ns/fraud-training/sa/training-operator"
 
+# Agents (MCP clients, A2A agents) and the MCP servers they call.
+planner := "spiffe://cluster.local/ns/fraud-agents/sa/planner"
+
+reviewer := "spiffe://cluster.local/ns/fraud-agents/sa/reviewer"
+
+recs_assistant := "spiffe://cluster.local/ns/recs-agents/sa/assistant"
+
+docs_mcp := "spiffe://cluster.local/ns/fraud-agents/sa/docs-mcp"
+
+catalog_mcp := "spiffe://cluster.local/ns/recs-agents/sa/catalog-mcp"
+
 # The demo mesh's workloads (README, test/fixtures/requests, the mesh e2e
 # test), part of team-fraud.
 web_frontend := "spiffe://cluster.local/ns/web/sa/frontend"
@@ -85,6 +96,8 @@ entrypoints := {
 	"triton-grpc": "ztauthz/models/allow",
 	"feast": "ztauthz/features/allow",
 	"training": "ztauthz/training/allow",
+	"mcp": "ztauthz/agents/allow",
+	"a2a": "ztauthz/agents/allow",
 }
 
 route(api, action, model, params) := {

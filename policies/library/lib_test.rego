@@ -65,3 +65,12 @@ test_route_family_follows_api_and_action if {
 	not catalog.route_family with input as {"route": {"api": "feast", "action": "infer"}}
 	not catalog.route_family with input as {"route": null}
 }
+
+test_route_family_of_agent_methods if {
+	catalog.route_family == "agents" with input as {"route": {"api": "mcp", "action": "tools/call"}}
+	catalog.route_family == "agents" with input as {"route": {"api": "mcp", "action": "notifications/roots/list_changed"}}
+	catalog.route_family == "agents" with input as {"route": {"api": "a2a", "action": "message/send"}}
+	not catalog.route_family with input as {"route": {"api": "a2a", "action": "notifications/initialized"}}
+	not catalog.route_family with input as {"route": {"api": "mcp", "action": "notifications/"}}
+	not catalog.route_family with input as {"route": {"api": "mcp", "action": "message/send"}}
+}

@@ -275,6 +275,7 @@ export class CheckPipeline {
       timestamp: Date.now(),
       identity,
       route: routeMatch,
+      calls: routed?.calls,
       decision,
       cache,
       revision: engine?.revision ?? '',

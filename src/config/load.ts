@@ -1,14 +1,16 @@
 // Builds the effective configuration: schema defaults < YAML file (--config) <
-// environment (ZTAUTHZ_*) < flags. Every value is validated with a message that
-// names the key and where the value came from.
+// environment (ZTAUTHZ_*) < flags, validated by the one zod schema
+// (config/schema.ts). A message names the key path, where the value came from,
+// and for an unknown key or flag the closest known one.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { z } from 'zod';
 import { checkHostPattern } from '../policy/httpsend/HttpSendClient.ts';
-import { SCHEMA, envName, flagName, type Config, type FieldSpec } from './schema.ts';
+import { ConfigError } from './addr.ts';
+import { CONFIG_SCHEMA, FIELDS, FIELD_BY_KEY, envName, flagName, schemaAt, type Config, type Field } from './schema.ts';
+import { didYouMean } from './suggest.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError, parseAddr, parseListenAddr, showListenAddr, type GrpcListenAddr, type ListenAddr } from './addr.ts';
 
 export interface ConfigSources {
   /** Path of the YAML file, if any. */
@@ -18,48 +20,155 @@ export interface ConfigSources {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-const BY_FLAG = new Map<string, FieldSpec>();
-for (const spec of SCHEMA) {
-  BY_FLAG.set(flagName(spec.key), spec);
-  for (const a of spec.aliases ?? []) BY_FLAG.set(a, spec);
+const BY_FLAG = new Map<string, Field>();
+for (const field of FIELDS) {
+  BY_FLAG.set(flagName(field.key), field);
+  for (const a of field.aliases ?? []) BY_FLAG.set(a, field);
 }
 
-/** The schema entry a flag sets, or undefined for a flag no key has. */
-export function specForFlag(flag: string): FieldSpec | undefined {
+/** The field a flag sets, or undefined for a flag no key has. */
+export function fieldForFlag(flag: string): Field | undefined {
   return BY_FLAG.get(flag);
 }
 
-export function loadConfig(sources: ConfigSources = {}): Config {
-  const values = new Map<string, unknown>();
-  for (const spec of SCHEMA) values.set(spec.key, validate(spec, spec.default, 'default'));
-  /** Keys given by the file, the environment or a flag: the compat preset leaves them as given. */
-  const given = new Set<string>();
+/** Every configuration flag name (without dashes), aliases included. */
+export function configFlagNames(): string[] {
+  return [...BY_FLAG.keys()];
+}
 
+/** Most problems reported at once: enough to fix a file in one go, few enough for one log line. */
+const MAX_REPORTED = 5;
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  /** The sources merged as given; the schema turns strings into values and fills in defaults. */
+  let raw: Record<string, unknown> = {};
+  /** Where each key given by the file, the environment or a flag came from: the compat preset leaves these alone. */
+  const origins = new Map<string, string>();
   if (sources.file) {
-    for (const [key, raw] of flattenYaml(readYaml(sources.file), sources.file)) {
-      values.set(key, validate(specOf(key, sources.file), raw, sources.file));
-      given.add(key);
-    }
+    const doc = readYaml(sources.file);
+    if (!isMapping(doc)) throw new ConfigError(`${sources.file}: the document must be a mapping`);
+    raw = doc;
+    for (const f of FIELDS) if (getPath(doc, f.key) !== undefined) origins.set(f.key, sources.file);
   }
   const env = sources.env ?? {};
-  for (const spec of SCHEMA) {
-    const raw = env[envName(spec.key)];
-    if (raw === undefined) continue;
-    values.set(spec.key, validate(spec, raw, `$${envName(spec.key)}`));
-    given.add(spec.key);
+  for (const f of FIELDS) {
+    const value = env[envName(f.key)];
+    if (value === undefined) continue;
+    setPath(raw, f.key, value);
+    origins.set(f.key, `$${envName(f.key)}`);
   }
-  for (const [flag, raw] of Object.entries(sources.flags ?? {})) {
-    const spec = BY_FLAG.get(flag);
-    if (!spec) throw new ConfigError(`unknown flag --${flag}`);
-    values.set(spec.key, validate(spec, raw, `--${flag}`));
-    given.add(spec.key);
+  for (const [flag, value] of Object.entries(sources.flags ?? {})) {
+    const f = BY_FLAG.get(flag);
+    if (!f) throw new ConfigError(`unknown flag --${flag}${didYouMean(flag, BY_FLAG.keys(), (c) => `--${c}`)}`);
+    setPath(raw, f.key, value);
+    origins.set(f.key, `--${flag}`);
   }
-  if (values.get('compat') === 'opa-envoy') {
-    for (const [key, value] of compatPreset(values)) if (!given.has(key)) values.set(key, value);
+  const parsed = CONFIG_SCHEMA.safeParse(raw, { error: defaultMessage });
+  if (!parsed.success) throw new ConfigError(describe(parsed.error.issues, raw, origins, sources.file));
+  const config = parsed.data;
+  if (config.compat === 'opa-envoy') {
+    for (const [key, value] of compatPreset(config)) if (!origins.has(key)) setPath(config, key, value);
   }
-  const config = toConfig(values);
   checkCombinations(config);
   return config;
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+};
+
+/** Messages for the checks that do not carry their own (nested objects mostly). */
+function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'required' : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
+    case 'too_small':
+      if (issue.origin === 'array' || issue.origin === 'string') return Number(issue.minimum) <= 1 ? 'must not be empty' : `must have at least ${issue.minimum} ${issue.origin === 'array' ? 'entries' : 'characters'}`;
+      return `must be at least ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'array' || issue.origin === 'string') return `must have at most ${issue.maximum} ${issue.origin === 'array' ? 'entries' : 'characters'}`;
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_format':
+      return issue.format === 'regex' && 'pattern' in issue ? `must match ${String(issue.pattern)}` : `must be a ${issue.format}`;
+    case 'invalid_key':
+      return 'has a key that is not allowed';
+    default:
+      return undefined;
+  }
+}
+
+/** jwt.issuers[0].audiences */
+function showPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function describe(issues: readonly z.core.$ZodIssue[], raw: unknown, origins: ReadonlyMap<string, string>, file: string | undefined): string {
+  const lines = issues.slice(0, MAX_REPORTED).map((issue) => {
+    const field = fieldAt(issue.path);
+    // Only the file can give what no key names (a section, an unknown key outside list values).
+    const origin = field ? (origins.get(field.key) ?? 'the default') : (file ?? 'the configuration');
+    const at = showPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const known = schemaAt(CONFIG_SCHEMA, issue.path);
+      const candidates = known && 'shape' in known ? Object.keys(known.shape as object) : [];
+      const full = (k: string) => (at === '' ? k : `${at}.${k}`);
+      return issue.keys.map((k) => `${origin}: unknown key ${full(k)}${didYouMean(k, candidates, full)}`).join('\n');
+    }
+    if (!field) return `${origin}: ${at || 'the document'} ${issue.message}`;
+    if (at === field.key) return `${at}: ${issue.message} (got ${shorten(JSON.stringify(getPath(raw, field.key)))} from ${origin})`;
+    return `${at}: ${issue.message} (in ${field.key} from ${origin})`;
+  });
+  if (issues.length > MAX_REPORTED) lines.push(`... and ${issues.length - MAX_REPORTED} more`);
+  return lines.join('\n');
+}
+
+/** The key a schema path is in: the longest leading run of names that is a key. */
+function fieldAt(path: readonly PropertyKey[]): Field | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const head = path.slice(0, n);
+    if (head.every((p) => typeof p === 'string')) {
+      const f = FIELD_BY_KEY.get(head.join('.'));
+      if (f) return f;
+    }
+  }
+  return undefined;
+}
+
+function shorten(s: string | undefined): string {
+  return s === undefined ? 'nothing' : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function getPath(root: unknown, key: string): unknown {
+  let node = root;
+  for (const part of key.split('.')) {
+    if (!isMapping(node) || !Object.hasOwn(node, part)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+/** Sets a key's value; under a section that is not a mapping it leaves the file's value for the schema to refuse. */
+function setPath(root: object, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = root as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) {
+    if (!Object.hasOwn(node, part) || node[part] === undefined) node[part] = {};
+    const next = node[part];
+    if (!isMapping(next)) return;
+    node = next;
+  }
+  node[parts[parts.length - 1]!] = value;
 }
 
 /**
@@ -67,9 +176,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
  * (see docs/compatibility.md). Deviations without a key of their own are
  * switched where they are made, from config.compat.
  */
-function compatPreset(values: ReadonlyMap<string, unknown>): Array<[string, unknown]> {
+function compatPreset(c: Config): Array<[string, unknown]> {
   // opa-envoy-plugin's only bound on a request is gRPC's message size: no field can be larger than the message.
-  const message = values.get('grpc.max_recv_msg_bytes') as number;
+  const message = c.grpc.max_recv_msg_bytes;
   return [
     ['decision.on_error', 'grpc_error'],
     ['routes.mode', 'replace'],
@@ -122,152 +231,4 @@ function readYaml(file: string): unknown {
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-}
-
-function flattenYaml(doc: unknown, file: string, prefix = ''): Array<[string, unknown]> {
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError(`${file}: ${prefix || 'the document'} must be a mapping`);
-  }
-  const out: Array<[string, unknown]> = [];
-  for (const [k, v] of Object.entries(doc)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (SCHEMA.some((s) => s.key === key)) out.push([key, v]);
-    else if (SCHEMA.some((s) => s.key.startsWith(key + '.'))) out.push(...flattenYaml(v, file, key));
-    else throw new ConfigError(`${file}: unknown key ${key}`);
-  }
-  return out;
-}
-
-function specOf(key: string, origin: string): FieldSpec {
-  const spec = SCHEMA.find((s) => s.key === key);
-  if (!spec) throw new ConfigError(`${origin}: unknown key ${key}`);
-  return spec;
-}
-
-function validate(spec: FieldSpec, raw: unknown, origin: string): unknown {
-  const fail = (why: string): never => {
-    throw new ConfigError(`${spec.key}: ${why} (got ${JSON.stringify(raw)} from ${origin})`);
-  };
-  switch (spec.type) {
-    case 'string':
-      if (typeof raw !== 'string') fail('must be a string');
-      return raw;
-    case 'int': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n)) fail('must be an integer');
-      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-        fail(`must be between ${spec.min} and ${spec.max}`);
-      }
-      return n;
-    }
-    case 'float': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(n)) fail('must be a number');
-      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-        fail(`must be between ${spec.min} and ${spec.max}`);
-      }
-      return n;
-    }
-    case 'bool':
-      if (typeof raw === 'boolean') return raw;
-      if (raw === 'true' || raw === '1') return true;
-      if (raw === 'false' || raw === '0') return false;
-      return fail('must be true or false');
-    case 'enum': {
-      // A file's `true` arrives as a boolean, a flag's or variable's as "true".
-      const alias = typeof raw === 'string' || typeof raw === 'boolean' ? String(raw) : undefined;
-      const value = spec.valueAliases && alias !== undefined && Object.hasOwn(spec.valueAliases, alias) ? spec.valueAliases[alias] : raw;
-      if (typeof value !== 'string' || !spec.values?.includes(value)) fail(`must be one of ${spec.values?.join(', ')}${spec.valueAliases ? ` (or ${Object.keys(spec.valueAliases).join(', ')})` : ''}`);
-      return value;
-    }
-    case 'addr':
-      if (typeof raw !== 'string') fail('must be host:port');
-      parseAddr(raw as string, (why) => fail(why));
-      return raw;
-    case 'grpc_addr':
-      if (typeof raw !== 'string') fail('must be host:port or unix:///path');
-      parseListenAddr(raw as string, (why) => fail(why));
-      return raw;
-    case 'objects': {
-      let list = raw;
-      if (typeof raw === 'string') {
-        try {
-          list = JSON.parse(raw);
-        } catch {
-          fail('must be a JSON list of objects');
-        }
-      }
-      if (!Array.isArray(list) || !list.every((o) => o !== null && typeof o === 'object' && !Array.isArray(o))) fail('must be a list of objects');
-      return list;
-    }
-    case 'decision_path':
-      if (typeof raw !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(raw)) {
-        fail('must be a decision path like envoy/authz/allow');
-      }
-      return raw;
-    case 'list': {
-      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
-      if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) fail('must be a list of strings');
-      return [...(list as string[])];
-    }
-  }
-}
-
-export interface ListenAddr {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** "host:port", ":port" (every interface) or "[v6]:port". */
-export function parseAddr(addr: string, fail: (why: string) => never = (why) => { throw new ConfigError(why); }): ListenAddr {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
-  if (!m) return fail('must be host:port');
-  const port = Number(m[3]);
-  if (port > 65535) return fail('port must be at most 65535');
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
-
-/** Where the gRPC listener binds: TCP, or a Unix socket path. */
-export type GrpcListenAddr = ({ readonly kind: 'tcp' } & ListenAddr) | { readonly kind: 'unix'; readonly path: string };
-
-/** Longest Unix socket path Linux takes (sun_path is 108 bytes with the terminating NUL). */
-const MAX_SOCKET_PATH_BYTES = 107;
-
-/**
- * grpc.addr, as opa-envoy-plugin reads its `addr`: "host:port" (or
- * "grpc://host:port"), or "unix://" followed by the socket path
- * ("unix:///run/ztauthz/authz.sock"; "unix://rel.sock" is relative to the
- * working directory, as url.Parse makes it there). Abstract sockets
- * ("unix://@name") are not supported.
- */
-export function parseListenAddr(addr: string, fail: (why: string) => never = (why) => { throw new ConfigError(why); }): GrpcListenAddr {
-  if (addr.startsWith('unix:')) {
-    if (!addr.startsWith('unix://')) return fail('a Unix socket address must be unix:///absolute/path');
-    const path = addr.slice('unix://'.length);
-    if (path === '') return fail('the Unix socket path is empty');
-    if (path.startsWith('@')) return fail('abstract Unix sockets (unix://@name) are not supported; use a socket file path');
-    if (/[\0?#%]/.test(path)) return fail('the Unix socket path must not contain NUL, "?", "#" or "%"');
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) return fail(`the Unix socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes`);
-    return { kind: 'unix', path };
-  }
-  const hostPort = addr.startsWith('grpc://') ? addr.slice('grpc://'.length) : addr;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(hostPort)) return fail('must be host:port, grpc://host:port or unix:///path');
-  return { kind: 'tcp', ...parseAddr(hostPort, fail) };
-}
-
-/** How a listen address is shown in the "serving" log line: host:port, or unix:///path. */
-export function showListenAddr(addr: GrpcListenAddr, port: number): string {
-  return addr.kind === 'unix' ? `unix://${addr.path}` : `${addr.host}:${port}`;
-}
-
-function toConfig(values: Map<string, unknown>): Config {
-  const root: Record<string, unknown> = {};
-  for (const [key, value] of values) {
-    const parts = key.split('.');
-    let node = root;
-    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
-    node[parts[parts.length - 1]!] = value;
-  }
-  return root as unknown as Config;
 }

@@ -9,10 +9,7 @@ import { CheckError, Reason } from '../types/Reason.ts';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 
-const PROTO_FILES = [
-  'envoy/service/auth/v3/external_auth.proto',
-  'grpc/health/v1/health.proto',
-];
+const PROTO_FILES = ['envoy/service/auth/v3/external_auth.proto'];
 
 function loadRoot(): protobuf.Root {
   const root = new protobuf.Root();
@@ -30,8 +27,6 @@ export const protoRoot = loadRoot();
 export const CheckRequestType = protoRoot.lookupType('envoy.service.auth.v3.CheckRequest');
 export const CheckResponseType = protoRoot.lookupType('envoy.service.auth.v3.CheckResponse');
 export const StructType = protoRoot.lookupType('google.protobuf.Struct');
-export const HealthCheckRequestType = protoRoot.lookupType('grpc.health.v1.HealthCheckRequest');
-export const HealthCheckResponseType = protoRoot.lookupType('grpc.health.v1.HealthCheckResponse');
 export const StatusCodeEnum = protoRoot.lookupEnum('envoy.type.v3.StatusCode');
 
 /**

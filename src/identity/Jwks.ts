@@ -1,9 +1,7 @@
-// Verification key sets for end-user tokens: a JWKS file, or a JWKS URL that
-// is fetched with a timeout, cached, and refetched (on expiry, or for an
-// unknown kid) no more often than the cooldown, so no request pattern can
-// turn into one fetch per request.
+// Verification key sets for end-user tokens: a JWKS file, or a JWKS URL
+// (jose's remote key set, with the bounds it lacks: see RemoteJwks).
 import { readFileSync } from 'node:fs';
-import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose';
+import type { ExportedJWKSCache, JSONWebKeySet, JWK, JWKSCacheInput, JWTVerifyGetKey } from 'jose';
 import { jose } from './Jose.ts';
 
 export const MAX_JWKS_BYTES = 1024 * 1024;
@@ -52,24 +50,45 @@ export function jwksFromFile(path: string): JWTVerifyGetKey {
 
 export interface RemoteJwksOptions {
   readonly timeoutMs: number;
-  /** Least time between two fetches, whatever triggers them. */
+  /** Least time between two fetches for an unknown kid, and after a failed fetch. */
   readonly cooldownMs: number;
   /** A fetched set is refetched when older than this. */
   readonly cacheMs: number;
   readonly maxBytes?: number;
-  /** Clock (ms); tests move it instead of sleeping. */
-  readonly now?: () => number;
 }
 
+/** The fetch jose asked for failed; the message says why. */
+class JwksFetchError extends Error {
+  override name = 'JwksFetchError';
+}
+
+/**
+ * A JWKS URL through jose's createRemoteJWKSet, which does the caching: one
+ * fetch shared by concurrent callers, a refetch once the set is older than
+ * cacheMs, and for an unknown kid (a freshly rotated key) at most one refetch
+ * per cooldownMs, so no request pattern turns into one fetch per request.
+ * Three bounds jose does not offer are kept here:
+ *  - the response is read within maxBytes and reduced by normalizeJwks (at
+ *    most MAX_KEYS public signature keys); jose reads any size with
+ *    response.json(). Done in the fetch jose is given ([customFetch]), which
+ *    also refuses redirects: one could move key trust to a host nobody
+ *    configured;
+ *  - a failed fetch is not repeated within cooldownMs: jose fetches again on
+ *    every request while it has no fresh set, so an IdP outage would become
+ *    one fetch per request;
+ *  - when a refetch fails the last good set stays in use (an IdP outage should
+ *    not void valid tokens); jose throws instead. jose records that set in
+ *    the [jwksCache] object it is given.
+ * Times are jose's clock (Date.now).
+ */
 export class RemoteJwks {
   readonly #url: URL;
   readonly #opts: RemoteJwksOptions;
-  readonly #now: () => number;
-  #keys: JWTVerifyGetKey | undefined;
-  #fetchedAt = -Infinity;
-  #attemptAt = -Infinity;
-  #pending: Promise<void> | undefined;
-  #lastError = 'not fetched yet';
+  readonly #remote: JWTVerifyGetKey;
+  /** jose writes every set it fetches and applies here. */
+  readonly #cache: Partial<ExportedJWKSCache> = {};
+  #stale: { jwks: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined;
+  #failed: { at: number; error: JwksFetchError } | undefined;
   /** Fetches started so far (for metrics and tests). */
   fetches = 0;
 
@@ -77,57 +96,49 @@ export class RemoteJwks {
     this.#url = new URL(url);
     if (this.#url.protocol !== 'https:' && this.#url.protocol !== 'http:') throw new Error(`${url}: JWKS URL must be http(s)`);
     this.#opts = opts;
-    this.#now = opts.now ?? Date.now;
+    this.#remote = jose().createRemoteJWKSet(this.#url, {
+      // jose wants whole milliseconds.
+      timeoutDuration: Math.ceil(opts.timeoutMs),
+      cooldownDuration: opts.cooldownMs,
+      cacheMaxAge: opts.cacheMs,
+      [jose().jwksCache]: this.#cache as JWKSCacheInput,
+      [jose().customFetch]: (input: string, init: RequestInit) => this.#fetch(input, init),
+    });
   }
 
   /** jose key resolver; throws JwksUnavailableError when no key set could ever be fetched. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    if (this.#keys === undefined || this.#now() - this.#fetchedAt >= this.#opts.cacheMs) await this.#refresh();
-    const keys = this.#keys;
-    if (keys === undefined) throw new JwksUnavailableError(this.#lastError);
     try {
-      return await keys(header, token);
+      return await this.#remote(header, token);
     } catch (e) {
-      // A kid we do not know may be a freshly rotated key: refetch, within the cooldown.
-      if (!(e instanceof jose().errors.JWKSNoMatchingKey)) throw e;
-      await this.#refresh();
-      if (this.#keys === keys) throw e;
-      return await this.#keys!(header, token);
+      if (!(e instanceof JwksFetchError)) throw e;
+      const last = this.#cache.jwks;
+      if (last === undefined) throw new JwksUnavailableError(e.message);
+      // The stale set, imported once (not per request) until jose stores a new one.
+      if (this.#stale?.jwks !== last) this.#stale = { jwks: last, getKey: jose().createLocalJWKSet(last) };
+      return await this.#stale.getKey(header, token);
     }
   };
 
-  // Concurrent callers share one fetch; a failed fetch keeps the previous
-  // (stale) keys, since an outage of the IdP should not void valid tokens.
-  #refresh(): Promise<void> {
-    if (this.#pending !== undefined) return this.#pending;
-    const now = this.#now();
-    if (now - this.#attemptAt < this.#opts.cooldownMs) return Promise.resolve();
-    this.#attemptAt = now;
-    this.#pending = this.#fetch()
-      .then(
-        (set) => {
-          this.#keys = jose().createLocalJWKSet(set);
-          this.#fetchedAt = this.#now();
-        },
-        (e: unknown) => {
-          this.#lastError = `JWKS fetch failed: ${(e as Error).message}`;
-        },
-      )
-      .finally(() => {
-        this.#pending = undefined;
-      });
-    return this.#pending;
+  /** jose's fetch: bounded, normalised, and not repeated within the cooldown after a failure. */
+  async #fetch(input: string, init: RequestInit): Promise<Response> {
+    const failed = this.#failed;
+    if (failed !== undefined && Date.now() - failed.at < this.#opts.cooldownMs) throw failed.error;
+    this.fetches++;
+    try {
+      const set = await this.#download(input, init);
+      this.#failed = undefined;
+      return Response.json(set);
+    } catch (e) {
+      const error = new JwksFetchError(`JWKS fetch failed: ${(e as Error).name === 'TimeoutError' ? `no answer within ${this.#opts.timeoutMs} ms` : (e as Error).message}`);
+      this.#failed = { at: Date.now(), error };
+      throw error;
+    }
   }
 
-  async #fetch(): Promise<JSONWebKeySet> {
-    this.fetches++;
+  async #download(input: string, init: RequestInit): Promise<JSONWebKeySet> {
     const max = this.#opts.maxBytes ?? MAX_JWKS_BYTES;
-    const res = await fetch(this.#url, {
-      signal: AbortSignal.timeout(this.#opts.timeoutMs),
-      // A redirect could move key trust to a host nobody configured.
-      redirect: 'error',
-      headers: { accept: 'application/json, application/jwk-set+json' },
-    });
+    const res = await fetch(input, { ...init, redirect: 'error' });
     if (res.status !== 200) {
       await res.body?.cancel();
       throw new Error(`HTTP ${res.status}`);

@@ -14,18 +14,6 @@ export const JWT_SVID_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512'
 const KEY_CARRYING = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const JWT_SVID_HEADER = new Set(['alg', 'kid', 'typ']);
 
-/** The decoded protected header of a compact JWS, null when it is not a JSON object. */
-export function readProtectedHeader(token: string): Record<string, unknown> | null {
-  const dot = token.indexOf('.');
-  if (dot <= 0) return null;
-  try {
-    const v: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** undefined when the header is acceptable for this issuer, otherwise why not. */
 export function issuerHeaderError(header: Record<string, unknown>, algorithms: readonly string[], jwtSvid: boolean): string | undefined {
   const alg = header['alg'];

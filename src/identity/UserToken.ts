@@ -3,12 +3,12 @@
 // that fails any check yields no user and an RFC 6750 challenge. The size cap
 // comes before any decoding, the header is vetted before any key lookup, and
 // jose always gets algorithms, issuer, audience and required claims.
-import type { JWTPayload, JWTVerifyGetKey } from 'jose';
-import type { SpiffeIdParts, UserIdentity } from '../types/Identity.ts';
+import type { JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import { jose } from './Jose.ts';
-import { JwksUnavailableError, jwksFromFile, RemoteJwks } from './Jwks.ts';
+import type { SpiffeIdParts, UserIdentity } from '../types/Identity.ts';
+import { JwksUnavailableError, jwksFromFile, RemoteJwks, type RemoteJwksOptions } from './Jwks.ts';
 import { tokenError, type TokenError } from './TokenError.ts';
-import { issuerHeaderError, readProtectedHeader, spiffeSubject, ASYMMETRIC_ALGORITHMS, JWT_SVID_ALGORITHMS } from './TokenHeader.ts';
+import { issuerHeaderError, spiffeSubject, ASYMMETRIC_ALGORITHMS, JWT_SVID_ALGORITHMS } from './TokenHeader.ts';
 import { trustDomainError } from './SpiffeId.ts';
 
 export type { TokenError } from './TokenError.ts';
@@ -36,7 +36,7 @@ export interface UserTokenOptions {
   readonly jwks_cache_ms?: number;
   /** "deny": an invalid token is denied with 401 before the policy; "policy": the policy sees user null. */
   readonly invalid?: 'deny' | 'policy';
-  /** Clock (ms); tests pin it. */
+  /** Clock (ms) for token times; tests pin it. A remote JWKS is cached on jose's clock (Date.now). */
   readonly now?: () => number;
 }
 
@@ -75,7 +75,6 @@ export class UserTokenVerifier {
       timeoutMs: opts.jwks_timeout_ms ?? 2000,
       cooldownMs: opts.jwks_cooldown_ms ?? 30_000,
       cacheMs: opts.jwks_cache_ms ?? 600_000,
-      now: this.#now,
     };
     this.#issuers = opts.issuers.map((o) => buildIssuer(o, remote));
     const seen = new Set<string>();
@@ -102,8 +101,12 @@ export class UserTokenVerifier {
   }
 
   async #verifyToken(header: string, token: string): Promise<UserTokenResult> {
-    const protectedHeader = readProtectedHeader(token);
-    if (protectedHeader === null) return this.#fail(tokenError('malformed', 'token: malformed header'));
+    let protectedHeader: ProtectedHeaderParameters;
+    try {
+      protectedHeader = jose().decodeProtectedHeader(token);
+    } catch {
+      return this.#fail(tokenError('malformed', 'token: malformed header'));
+    }
     let claims: JWTPayload;
     try {
       claims = jose().decodeJwt(token);
@@ -195,23 +198,22 @@ function extractToken(header: string, value: string, maxBytes: number): string |
 
 function classify(e: unknown): TokenError {
   if (e instanceof JwksUnavailableError) return tokenError('unavailable', `token: signing keys unavailable (${e.message})`);
-  const { errors } = jose();
-  if (e instanceof errors.JWTExpired) return tokenError('expired', 'token: expired');
-  if (e instanceof errors.JWTClaimValidationFailed) {
+  if (e instanceof jose().errors.JWTExpired) return tokenError('expired', 'token: expired');
+  if (e instanceof jose().errors.JWTClaimValidationFailed) {
     if (e.reason === 'missing') return tokenError('invalid', `token: missing claim ${e.claim}`);
     if (e.reason === 'invalid') return tokenError('invalid', `token: claim ${e.claim} malformed`);
     if (e.claim === 'nbf') return tokenError('not_yet_valid', 'token: nbf in the future');
     return tokenError('invalid', `token: ${e.claim} not accepted`);
   }
-  if (e instanceof errors.JOSEAlgNotAllowed) return tokenError('invalid', 'token: algorithm not allowed');
-  if (e instanceof errors.JWKSNoMatchingKey) return tokenError('invalid', 'token: no key for its kid');
-  if (e instanceof errors.JWKSMultipleMatchingKeys) return tokenError('invalid', 'token: no kid and several keys match');
-  if (e instanceof errors.JWSSignatureVerificationFailed) return tokenError('invalid', 'token: signature invalid');
-  if (e instanceof errors.JOSEError) return tokenError('invalid', `token: rejected (${e.code})`);
+  if (e instanceof jose().errors.JOSEAlgNotAllowed) return tokenError('invalid', 'token: algorithm not allowed');
+  if (e instanceof jose().errors.JWKSNoMatchingKey) return tokenError('invalid', 'token: no key for its kid');
+  if (e instanceof jose().errors.JWKSMultipleMatchingKeys) return tokenError('invalid', 'token: no kid and several keys match');
+  if (e instanceof jose().errors.JWSSignatureVerificationFailed) return tokenError('invalid', 'token: signature invalid');
+  if (e instanceof jose().errors.JOSEError) return tokenError('invalid', `token: rejected (${e.code})`);
   return tokenError('invalid', 'token: rejected');
 }
 
-function buildIssuer(o: IssuerOptions, remote: { timeoutMs: number; cooldownMs: number; cacheMs: number; now: () => number }): Issuer {
+function buildIssuer(o: IssuerOptions, remote: RemoteJwksOptions): Issuer {
   const name = `issuer ${JSON.stringify(o.issuer)}`;
   const svid = o.spiffe_trust_domain !== undefined;
   if (svid) {

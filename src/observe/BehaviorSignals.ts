@@ -2,8 +2,12 @@
 //   first_seen_route  this identity calls a route it was never allowed on before,
 //   deny_spike        its denials in the current window jump above its own baseline,
 //   rate_jump         its requests in the current window jump above its own baseline.
-// Policies see them as input.behavior; raising one is also a metric and a
-// decision-log event (the Observer does both).
+// and, for agents (MCP tools/call):
+//   first_seen_tool   this identity calls a tool (of a server) it was never allowed to call before,
+//   tool_deny_spike   its denied tool calls in the current window jump above its own baseline.
+// Policies see the first three as input.behavior (tool signals are known only
+// after the decision, so they are metrics and log events alone); raising any
+// is a metric and a decision-log event (the Observer does both).
 //
 // Cheap and bounded: an LRU of at most `maxIdentities` identities, each with a
 // few numbers and at most `maxRoutesPerIdentity` learned routes. Counting is
@@ -19,10 +23,11 @@
 // routes from scratch. An identity that uses more than maxRoutesPerIdentity
 // distinct routes forgets its earliest-learned one, which is reported as
 // first seen if used again (the one case that errs the other way; the route
-// catalogue has fewer routes than the default limit).
+// catalogue has fewer routes than the default limit). Tools likewise, at most
+// maxToolsPerIdentity per identity, keyed by server and tool name.
 import { LRUCache } from 'lru-cache';
 
-export type SignalName = 'first_seen_route' | 'deny_spike' | 'rate_jump';
+export type SignalName = 'first_seen_route' | 'deny_spike' | 'rate_jump' | 'first_seen_tool' | 'tool_deny_spike';
 
 /** input.behavior. Booleans only, so it takes a handful of values and only changes when a signal does. */
 export type BehaviorView = {
@@ -41,7 +46,12 @@ export interface SignalEvent {
   readonly signal: SignalName;
   readonly identity: string;
   readonly route: string | null;
-  /** deny_spike: denials this window; rate_jump: requests this window. */
+  /** first_seen_tool, tool_deny_spike: the MCP server (the path before /mcp; null for a bare /mcp) and the tool. */
+  readonly server?: string | null;
+  readonly tool?: string;
+  /** first_seen_tool: whether that first call was allowed. */
+  readonly allowed?: boolean;
+  /** deny_spike: denials this window; rate_jump: requests this window; tool_deny_spike: denied tool calls this window. */
   readonly count?: number;
   /** The identity's baseline per window for the same quantity, rounded to 2 decimals. */
   readonly baseline?: number;
@@ -50,6 +60,7 @@ export interface SignalEvent {
 export interface BehaviorOptions {
   readonly maxIdentities: number;
   readonly maxRoutesPerIdentity: number;
+  readonly maxToolsPerIdentity: number;
   readonly windowSeconds: number;
   /** Span of the exponentially weighted baseline, in windows (alpha = 2 / (n + 1)). */
   readonly baselineWindows: number;
@@ -63,6 +74,7 @@ export interface BehaviorOptions {
 export const BEHAVIOR_DEFAULTS: BehaviorOptions = Object.freeze({
   maxIdentities: 10_000,
   maxRoutesPerIdentity: 64,
+  maxToolsPerIdentity: 64,
   windowSeconds: 60,
   baselineWindows: 10,
   learningSeconds: 300,
@@ -80,6 +92,15 @@ export const LEARNING_VIEW: BehaviorView = view(false, false, false, true);
 export const QUIET_VIEW = VIEWS[0] as BehaviorView;
 const NO_EVENTS: readonly SignalEvent[] = Object.freeze([]);
 
+/** One MCP tools/call of a Check and whether it was allowed. */
+export interface ToolUse {
+  /** The path before /mcp (route param `server`); null for a bare /mcp. */
+  readonly server: string | null;
+  readonly tool: string;
+  readonly allowed: boolean;
+}
+const NO_TOOLS: readonly ToolUse[] = Object.freeze([]);
+
 class IdentityState {
   readonly since: number;
   readonly firstWindow: number;
@@ -92,7 +113,13 @@ class IdentityState {
   full = 0;
   rateUntil = 0;
   denyUntil = 0;
+  toolDenies = 0;
+  toolDenyBase = 0;
+  toolDenyUntil = 0;
   readonly routes = new Set<string>();
+  /** Tools allowed so far (server NUL tool), created on the first tool call: most identities are not agents. */
+  tools: Set<string> | undefined;
+  toolsReported: Set<string> | undefined;
   /** First-seen routes already reported and not yet learned, so a retried pair is one event. */
   reported: Set<string> | undefined;
   pending: SignalEvent[] | undefined;
@@ -151,10 +178,11 @@ export class BehaviorSignals {
 
   /**
    * After the decision: an allowed route is learned, a denial counts towards
-   * deny_spike. Returns the signals raised since the identity's last settle
-   * (including those observe() raised), each once.
+   * deny_spike. `tools`: the MCP tool calls the Check decided (a batch may
+   * hold several). Returns the signals raised since the identity's last
+   * settle (including those observe() raised), each once.
    */
-  settle(identity: string | null, route: string | null, allowed: boolean, now: number): readonly SignalEvent[] {
+  settle(identity: string | null, route: string | null, allowed: boolean, now: number, tools: readonly ToolUse[] = NO_TOOLS): readonly SignalEvent[] {
     if (identity === null) return NO_EVENTS;
     const s = this.#states.peek(identity);
     if (!s) return NO_EVENTS;
@@ -172,10 +200,35 @@ export class BehaviorSignals {
       s.routes.add(route);
       s.reported?.delete(route);
     }
+    for (const use of tools) this.#tool(s, identity, route, use, w, now);
     const events = s.pending;
     if (!events) return NO_EVENTS;
     s.pending = undefined;
     return events;
+  }
+
+  /** first_seen_tool once per tool until it is allowed; tool_deny_spike once per episode, like deny_spike. */
+  #tool(s: IdentityState, identity: string, route: string | null, use: ToolUse, w: number, now: number): void {
+    const o = this.#o;
+    const key = `${use.server ?? ''}\u0000${use.tool}`;
+    const learning = this.#learning(s, now);
+    const tools = (s.tools ??= new Set());
+    if (!tools.has(key) && !learning && !(s.toolsReported ??= new Set()).has(key) && s.toolsReported.size < o.maxToolsPerIdentity) {
+      s.toolsReported.add(key);
+      this.#raise(s, { signal: 'first_seen_tool', identity, route, server: use.server, tool: use.tool, allowed: use.allowed });
+    }
+    if (use.allowed) {
+      if (tools.has(key)) return;
+      if (tools.size >= o.maxToolsPerIdentity) tools.delete(tools.values().next().value as string);
+      tools.add(key);
+      s.toolsReported?.delete(key);
+      return;
+    }
+    s.toolDenies++;
+    if (!learning && s.toolDenies >= o.denySpikeMin && s.toolDenies > o.denySpikeFactor * s.toolDenyBase) {
+      if (now >= s.toolDenyUntil) this.#raise(s, { signal: 'tool_deny_spike', identity, route, server: use.server, tool: use.tool, count: s.toolDenies, baseline: round2(s.toolDenyBase) });
+      s.toolDenyUntil = Math.max(s.toolDenyUntil, (w + 2) * this.#windowMs);
+    }
   }
 
   #learning(s: IdentityState, now: number): boolean {
@@ -194,9 +247,11 @@ export class BehaviorSignals {
       if (s.full === 0) {
         s.rateBase = s.count;
         s.denyBase = s.denies;
+        s.toolDenyBase = s.toolDenies;
       } else {
         s.rateBase += this.#alpha * (s.count - s.rateBase);
         s.denyBase += this.#alpha * (s.denies - s.denyBase);
+        s.toolDenyBase += this.#alpha * (s.toolDenies - s.toolDenyBase);
       }
       s.full++;
     }
@@ -205,11 +260,13 @@ export class BehaviorSignals {
       const decay = s.full === 0 ? 0 : Math.pow(1 - this.#alpha, empty);
       s.rateBase *= decay;
       s.denyBase *= decay;
+      s.toolDenyBase *= decay;
       s.full += empty;
     }
     s.window = w;
     s.count = 0;
     s.denies = 0;
+    s.toolDenies = 0;
   }
 }
 

@@ -162,7 +162,7 @@ export class Metrics {
     }).set(this.identities.max);
     this.behaviorSignals = new Counter({
       name: 'ztauthz_behavior_signals_total',
-      help: 'Behaviour signals raised, by signal (first_seen_route, deny_spike, rate_jump) and identity.',
+      help: 'Behaviour signals raised, by signal (first_seen_route, deny_spike, rate_jump, first_seen_tool, tool_deny_spike) and identity.',
       labelNames: ['signal', 'identity'],
       registers,
     });

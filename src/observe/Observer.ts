@@ -9,7 +9,7 @@ import type { Decision } from '../types/Decision.ts';
 import type { Identity } from '../types/Identity.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { RouteMatch } from '../types/Route.ts';
-import { BehaviorSignals, LEARNING_VIEW, type BehaviorView } from './BehaviorSignals.ts';
+import { BehaviorSignals, LEARNING_VIEW, type BehaviorView, type ToolUse } from './BehaviorSignals.ts';
 import { isoTimestamp, type DecisionLog, type DecisionRecord, type RecordIdentity, type RecordRoute } from './DecisionLog.ts';
 import { NO_ROUTE, isErrorReason, type CacheResult, type Metrics } from './Metrics.ts';
 import { checkSpanAttributes } from './TraceAttributes.ts';
@@ -25,6 +25,8 @@ export interface ObservedCheck {
   readonly timestamp: number;
   readonly identity: Identity | null;
   readonly route: RouteMatch | null;
+  /** The JSON-RPC calls of an agent route (route is the one that decided); undefined elsewhere. */
+  readonly calls?: readonly RouteMatch[] | undefined;
   readonly decision: Decision;
   readonly cache: CacheResult;
   /** Revision of the policy that decided ("" when none was loaded). */
@@ -127,7 +129,7 @@ export class Observer {
     const signals = this.#signals;
     if (signals && spiffeId !== null) {
       behavior ??= signals.observe(spiffeId, routeName, check.timestamp);
-      for (const event of signals.settle(spiffeId, routeName, d.allowed, check.timestamp)) {
+      for (const event of signals.settle(spiffeId, routeName, d.allowed, check.timestamp, toolUses(check))) {
         if (identityLabel !== undefined) m?.recordSignal(identityLabel, event.signal);
         this.#log?.writeEvent({ type: 'behavior', decision_id: check.decisionId, trace_id: trace.traceId, ...event });
       }
@@ -178,6 +180,26 @@ export class Observer {
   shutdown(): Promise<void> {
     return this.#tracing.shutdown();
   }
+}
+
+/**
+ * The MCP tool calls a Check decided: every call of an allowed request; of a
+ * denied one only the call that was denied (the calls after it were not
+ * decided, and none of the batch reached the server); none for an error.
+ */
+function toolUses(check: ObservedCheck): readonly ToolUse[] {
+  // An error (the policy failed, the deadline passed) says nothing about the caller's tools.
+  if (!check.calls || isErrorReason(check.decision.reason)) return [];
+  const allowed = check.decision.allowed;
+  const calls = allowed ? check.calls : check.route ? [check.route] : [];
+  const uses: ToolUse[] = [];
+  for (const call of calls) {
+    const tool = call.params['tool'];
+    if (call.action !== 'tools/call' || typeof tool !== 'string') continue;
+    const server = call.params['server'];
+    uses.push({ server: typeof server === 'string' ? server : null, tool, allowed });
+  }
+  return uses;
 }
 
 /** What finish() knew of a Check: enough to build its decision record. */

@@ -32,6 +32,8 @@ export interface RouterOptions {
   readonly hasEntrypoint?: ((path: string) => boolean) | undefined;
   /** The built-in routes; tests pass their own. */
   readonly catalogue?: readonly RouteSpec[] | undefined;
+  /** routes.jsonrpc_max_batch; absent: DEFAULT_JSONRPC_MAX_BATCH. */
+  readonly maxJsonRpcBatch?: number | undefined;
 }
 
 export interface Canonical {
@@ -55,6 +57,7 @@ export class Router {
       defaultEntrypoint: opts.defaultEntrypoint,
       maxBodyBytes: opts.maxBodyBytes,
       hasEntrypoint: opts.hasEntrypoint,
+      maxJsonRpcBatch: opts.maxJsonRpcBatch,
     });
     this.entrypoints = [...new Set([opts.defaultEntrypoint, ...table.routes.flatMap((r) => (r.entrypoint ? [r.entrypoint] : []))])];
     this.#maxPathBytes = opts.maxPathBytes;

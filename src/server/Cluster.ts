@@ -13,7 +13,6 @@
 //    SIGHUP (policy reload, decision-log reopen).
 import cluster, { type Worker } from 'node:cluster';
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.ts';
@@ -22,7 +21,8 @@ import { resolve as resolvePath } from 'node:path';
 import { prepareSocketPath } from './UnixSocket.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import type { Logger } from '../observe/Log.ts';
-import { createHttpSourceServer } from './HttpServer.ts';
+import { createHttpSourceServer, listenHttp } from './HttpServer.ts';
+import { writeErrorLine } from './ErrorLine.ts';
 import { connectionAgeMs } from './GrpcListener.ts';
 import { WORKER_SLOT_ENV, isWorkerMessage, type AskMessage, type WorkerMessage, type WorkerStatus } from './ClusterWorker.ts';
 import { RUNTIME_VERSION } from './Runtime.ts';
@@ -105,9 +105,9 @@ class Primary {
     const http = createHttpSourceServer({ readiness: () => this.#readiness(), metrics: () => this.#metrics() });
     let httpPort: number;
     try {
-      httpPort = await listen(http, h.host, h.port, this.#config.http.addr);
+      httpPort = await listenHttp(http, h.host, h.port, this.#config.http.addr);
     } catch (err) {
-      writeError((err as Error).message);
+      writeErrorLine((err as Error).message);
       return 2;
     }
     const grpcAddr = parseListenAddr(this.#config.grpc.addr);
@@ -117,7 +117,7 @@ class Primary {
         await prepareSocketPath(resolvePath(grpcAddr.path));
       } catch (err) {
         http.close();
-        writeError(`cannot listen on grpc.addr ${this.#config.grpc.addr}: ${(err as Error).message}`);
+        writeErrorLine(`cannot listen on grpc.addr ${this.#config.grpc.addr}: ${(err as Error).message}`);
         return 2;
       }
     }
@@ -160,7 +160,7 @@ class Primary {
     });
     // The cluster module's listener does not remove its socket file; a stale one would only be replaced at the next start.
     if (grpcAddr.kind === 'unix') await prepareSocketPath(resolvePath(grpcAddr.path)).catch(() => {});
-    if (this.#fatal !== undefined) writeError(this.#fatal);
+    if (this.#fatal !== undefined) writeErrorLine(this.#fatal);
     else this.#log.info('stopped');
     return this.#exitCode;
   }
@@ -380,13 +380,4 @@ function pauseUntilDrained(from: Readable, to: NodeJS.WriteStream): void {
   waiting.add(from);
 }
 
-function writeError(message: string): void {
-  process.stderr.write(`ztauthz: ${message.replace(/\s*\n\s*/g, ' | ')}\n`);
-}
 
-function listen(server: HttpServer, host: string, port: number, addr: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`cannot listen on http.addr ${addr}: ${err.message}`)));
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-}

@@ -15,7 +15,7 @@ import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
-import { healthServiceDefinition, type HealthState } from './HealthService.ts';
+import type { HealthState } from './HealthService.ts';
 import { prepareSocketPath } from './UnixSocket.ts';
 
 export interface GrpcListener {
@@ -94,7 +94,7 @@ export async function startGrpcListener(
     interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
   server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }));
-  server.addService(healthServiceDefinition, health.handlers());
+  health.addToServer(server);
   // Reflection (@grpc/reflection, proto-loader) is off by default; loaded only when on, it costs nothing otherwise.
   if (config.grpc.reflection) (await import('./Reflection.ts')).addReflection(server);
   const addr = parseListenAddr(config.grpc.addr);

@@ -1,88 +1,65 @@
-// grpc.health.v1.Health: SERVING only while a policy is loaded. Answers for
-// the empty service name and for envoy.service.auth.v3.Authorization.
-import * as grpc from '@grpc/grpc-js';
-import { HealthCheckRequestType, HealthCheckResponseType } from '../envoy/ProtoCodec.ts';
+// grpc.health.v1.Health through grpc-health-check (Check, Watch and List):
+// SERVING only while a policy is loaded, for the empty service name and for
+// envoy.service.auth.v3.Authorization; NOT_SERVING otherwise. Two things are
+// ztauthz's own, around the library's Watch handler:
+//  - a Watch for a name ztauthz does not serve answers SERVICE_UNKNOWN and
+//    stays open without reaching the library, which would keep an entry per
+//    name for as long as the process lives (names a client makes up would
+//    grow its map without bound);
+//  - every Watch stream is tracked so that shutdown can end them (the library
+//    has no way to), letting the server's graceful shutdown finish.
+import type * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 
-export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
-type Status = (typeof ServingStatus)[keyof typeof ServingStatus];
-
-const KNOWN_SERVICES = new Set(['', 'envoy.service.auth.v3.Authorization']);
+/** The names Health answers for: the server as a whole, and the one service it serves. */
+export const HEALTH_SERVICES: readonly string[] = ['', 'envoy.service.auth.v3.Authorization'];
 
 interface HealthRequest {
   service?: string;
 }
-interface HealthResponse {
-  status: Status;
-}
+type WatchCall = grpc.ServerWritableStream<HealthRequest, { status: string }>;
 
-function healthMethod(name: 'Check' | 'Watch', responseStream: boolean): grpc.MethodDefinition<HealthRequest, HealthResponse> {
-  return {
-    path: `/grpc.health.v1.Health/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (m: HealthRequest) => Buffer.from(HealthCheckRequestType.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => HealthCheckRequestType.decode(b) as unknown as HealthRequest,
-    responseSerialize: (m: HealthResponse) => Buffer.from(HealthCheckResponseType.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => HealthCheckResponseType.decode(b) as unknown as HealthResponse,
-  };
-}
-
-export const healthServiceDefinition: grpc.ServiceDefinition = {
-  Check: healthMethod('Check', false),
-  Watch: healthMethod('Watch', true),
-};
-
-/** Tracks serving status and pushes changes to Watch streams. */
 export class HealthState {
+  readonly #health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'NOT_SERVING'])));
   #serving = false;
-  readonly #watchers = new Set<grpc.ServerWritableStream<HealthRequest, HealthResponse>>();
+  readonly #watches = new Set<WatchCall>();
 
   setServing(serving: boolean): void {
     if (serving === this.#serving) return;
     this.#serving = serving;
-    for (const w of this.#watchers) {
-      if (KNOWN_SERVICES.has(w.request.service ?? '')) w.write({ status: this.#status() });
-    }
+    for (const s of HEALTH_SERVICES) this.#health.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
   }
 
   get serving(): boolean {
     return this.#serving;
   }
 
-  #status(): Status {
-    return this.#serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-  }
-
   /** Ends every Watch stream (shutdown). */
   endWatches(): void {
-    for (const w of this.#watchers) w.end();
-    this.#watchers.clear();
+    for (const w of this.#watches) w.end();
+    this.#watches.clear();
   }
 
-  handlers(): grpc.UntypedServiceImplementation {
-    return {
-      Check: (call: grpc.ServerUnaryCall<HealthRequest, HealthResponse>, cb: grpc.sendUnaryData<HealthResponse>) => {
-        if (!KNOWN_SERVICES.has(call.request.service ?? '')) {
-          cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
-          return;
-        }
-        cb(null, { status: this.#status() });
+  /** Adds grpc.health.v1.Health to `server`. */
+  addToServer(server: Pick<grpc.Server, 'addService'>): void {
+    this.#health.addToServer({
+      addService: (service, handlers) => {
+        const watch = handlers['watch'] as (call: WatchCall) => void;
+        server.addService(service, { ...handlers, watch: (call: WatchCall) => this.#watch(call, watch) });
       },
-      Watch: (call: grpc.ServerWritableStream<HealthRequest, HealthResponse>) => {
-        if (!KNOWN_SERVICES.has(call.request.service ?? '')) {
-          // The protocol says Watch answers SERVICE_UNKNOWN and keeps the stream open.
-          call.write({ status: ServingStatus.SERVICE_UNKNOWN });
-        } else {
-          call.write({ status: this.#status() });
-        }
-        this.#watchers.add(call);
-        const drop = (): void => {
-          this.#watchers.delete(call);
-        };
-        call.on('cancelled', drop);
-        call.on('close', drop);
-        call.on('error', drop);
-      },
+    });
+  }
+
+  #watch(call: WatchCall, watch: (call: WatchCall) => void): void {
+    this.#watches.add(call);
+    const drop = (): void => {
+      this.#watches.delete(call);
     };
+    call.on('cancelled', drop);
+    call.on('close', drop);
+    call.on('error', drop);
+    // The protocol: Watch on an unknown name answers SERVICE_UNKNOWN and keeps the stream open.
+    if (!HEALTH_SERVICES.includes(call.request.service ?? '')) call.write({ status: 'SERVICE_UNKNOWN' });
+    else watch(call);
   }
 }

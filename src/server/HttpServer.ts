@@ -3,6 +3,7 @@
 // workers (server/Cluster.ts) the primary serves it, from what the workers
 // report; the workers themselves bind no HTTP port.
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 
@@ -62,3 +63,11 @@ export function createHttpSourceServer(source: HttpSource): Server {
   });
 }
 
+
+/** Binds `server` to host:port (http.addr, named in the error) and resolves with the port bound (port 0: the one the OS picked). */
+export function listenHttp(server: Server, host: string, port: number, addr: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on http.addr ${addr}: ${err.message}`)));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}

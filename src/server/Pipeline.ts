@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { ProtoDescriptorSet } from '../envoy/GrpcBody.ts';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError } from '../config/addr.ts';
 import { CheckPipeline } from '../check/CheckPipeline.ts';
 import { EvaluatePhase, type RouteCaching } from '../check/EvaluatePhase.ts';
 import { IdentifyPhase } from '../check/IdentifyPhase.ts';
@@ -15,7 +15,7 @@ import { ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import { RequestShortcut } from '../cache/RequestShortcut.ts';
 import { RawRequestKeyer } from '../envoy/RawRequestKey.ts';
 import { WorkloadIdentifier } from '../identity/WorkloadIdentity.ts';
-import { UserTokenVerifier, type IssuerOptions } from '../identity/UserToken.ts';
+import { UserTokenVerifier } from '../identity/UserToken.ts';
 import { Router } from '../route/Router.ts';
 import { parseRouteConfig } from '../route/RouteConfig.ts';
 import { CATALOGUE } from '../route/Catalogue.ts';
@@ -42,6 +42,7 @@ export function buildPhases(config: Config, policies: PolicyStore): Phases {
       maxBodyBytes: config.request.max_body_bytes,
       hasEntrypoint: (path) => policies.current?.entrypoints.has(path) ?? false,
       catalogue: catalogueWithEntrypoints(config.routes.entrypoints),
+      maxJsonRpcBatch: config.routes.jsonrpc_max_batch,
     }),
   );
   const cache = config.cache.enabled
@@ -123,7 +124,7 @@ function rawRequestKeyer(config: Config): (engine: PolicyEngine) => RawRequestKe
   const explicit = ignoreIsExplicit(config.cache.ignore);
   const opts = {
     limits: { maxHeaders: config.request.max_headers, maxHeaderBytes: config.request.max_header_bytes },
-    readHeaders: config.jwt.issuers.map((i) => (typeof i['header'] === 'string' ? i['header'] : 'authorization')),
+    readHeaders: config.jwt.issuers.map((i) => i.header ?? 'authorization'),
   };
   const keyers = new WeakMap<PolicyEngine, RawRequestKeyer>();
   return (engine) => {
@@ -157,7 +158,7 @@ function userTokens(config: Config): UserTokenVerifier | undefined {
   if (j.issuers.length === 0) return undefined;
   return configError('jwt.issuers', () =>
     new UserTokenVerifier({
-      issuers: j.issuers as unknown as IssuerOptions[],
+      issuers: j.issuers,
       invalid: j.invalid,
       max_token_bytes: j.max_token_bytes,
       jwks_timeout_ms: j.jwks_timeout_ms,
@@ -169,14 +170,10 @@ function userTokens(config: Config): UserTokenVerifier | undefined {
 
 function routeCaching(config: Config, router: Router): Map<string, RouteCaching> {
   const out = new Map<string, RouteCaching>();
-  config.cache.routes.forEach((entry, i) => {
+  // The schema checked each entry's shape (config/schema/nested.ts); what needs the route table is checked here.
+  config.cache.routes.forEach(({ route, key, ttl_ms }, i) => {
     const where = `cache.routes[${i}]`;
-    const { route, key, ttl_ms } = entry as { route?: unknown; key?: unknown; ttl_ms?: unknown };
-    if (typeof route !== 'string' || !router.selector.table.has(route)) throw new ConfigError(`${where}.route: ${JSON.stringify(route)} is not a route of the table`);
-    if (key !== undefined && (!Array.isArray(key) || key.length === 0 || !key.every((k) => typeof k === 'string' && /^[A-Za-z0-9_.-]+$/.test(k)))) {
-      throw new ConfigError(`${where}.key: must be a non-empty list of input field paths like identity.spiffe_id`);
-    }
-    if (ttl_ms !== undefined && (typeof ttl_ms !== 'number' || !Number.isInteger(ttl_ms) || ttl_ms < 0)) throw new ConfigError(`${where}.ttl_ms: must be a whole number of milliseconds`);
+    if (!router.selector.table.has(route)) throw new ConfigError(`${where}.route: ${JSON.stringify(route)} is not a route of the table`);
     if (out.has(route)) throw new ConfigError(`${where}.route: ${route} is configured twice`);
     out.set(route, { key: key?.map(parseFieldPath), ttlMs: ttl_ms });
   });

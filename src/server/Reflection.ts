@@ -1,11 +1,15 @@
 // gRPC server reflection (grpc.reflection.v1 and v1alpha) for the services
 // ztauthz serves, behind grpc.reflection (off by default, as opa-envoy-plugin's
 // enable-reflection), so grpcurl and similar tools need no -proto flags. The
-// descriptors come from the project's proto/ definitions, the same ones the
-// Check path decodes with (envoy/ProtoCodec.ts).
+// descriptors are those of what is served: the project's proto/ definitions
+// for Authorization, the same ones the Check path decodes with
+// (envoy/ProtoCodec.ts), and grpc-health-check's own health.proto (with List)
+// for Health.
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { dirname } from 'node:path';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { PROTO_DIR } from '../envoy/ProtoCodec.ts';
 
@@ -21,7 +25,9 @@ export function addReflection(server: Pick<grpc.Server, 'addService'>): void {
 }
 
 function reflectedPackage(): protoLoader.PackageDefinition {
-  const pkg = protoLoader.loadSync(['envoy/service/auth/v3/external_auth.proto', 'grpc/health/v1/health.proto'], { includeDirs: [PROTO_DIR], keepCase: true });
+  // grpc-health-check's file is health/v1/health.proto under its proto/ directory.
+  const healthDir = dirname(dirname(dirname(healthProtoPath)));
+  const pkg = protoLoader.loadSync(['envoy/service/auth/v3/external_auth.proto', 'health/v1/health.proto'], { includeDirs: [PROTO_DIR, healthDir], keepCase: true });
   // proto-loader gives every definition the same list of files; it is fixed once and shared again.
   const fixed = new Map<readonly Buffer[], Buffer[]>();
   const fix = (def: { fileDescriptorProtos?: Buffer[] } | undefined): void => {

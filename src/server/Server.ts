@@ -2,7 +2,6 @@
 // Owns start-up order (routes, then policy, then listeners) and graceful
 // shutdown (stop accepting, drain in-flight Checks, flush, exit).
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.ts';
 import { parseAddr } from '../config/load.ts';
 import { ShadowPolicy } from '../check/ShadowPolicy.ts';
@@ -14,7 +13,7 @@ import { Observer } from '../observe/Observer.ts';
 import { startTracing, type Tracing } from '../observe/Tracing.ts';
 import { createLogger, type Logger } from '../observe/Log.ts';
 import { HealthState } from './HealthService.ts';
-import { createHttpServer } from './HttpServer.ts';
+import { createHttpServer, listenHttp } from './HttpServer.ts';
 import { PolicyLifecycle } from './PolicyLifecycle.ts';
 import { buildPhases, createPipeline } from './Pipeline.ts';
 import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
@@ -84,6 +83,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       ? new BehaviorSignals({
           maxIdentities: b.max_identities,
           maxRoutesPerIdentity: b.max_routes_per_identity,
+          maxToolsPerIdentity: b.max_tools_per_identity,
           windowSeconds: b.window_seconds,
           baselineWindows: b.baseline_windows,
           learningSeconds: b.learning_seconds,
@@ -106,7 +106,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     let httpPort = 0;
     if (opts.http !== false) {
       httpServer = createHttpServer(metrics, policies);
-      httpPort = await listen(httpServer, h.host, h.port, config.http.addr);
+      httpPort = await listenHttp(httpServer, h.host, h.port, config.http.addr);
     }
     log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
 
@@ -168,9 +168,3 @@ function drain(listener: GrpcListener, graceMs: number): Promise<void> {
   });
 }
 
-function listen(server: HttpServer, host: string, port: number, addr: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`cannot listen on http.addr ${addr}: ${err.message}`)));
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-}

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { normalizeJwks } from '../../src/identity/Jwks.ts';
 import { UserTokenVerifier, type UserTokenOptions } from '../../src/identity/UserToken.ts';
 import { makeKey, nowS, sign, startJwksServer, type JwksServer, type TestKey } from './tokens.ts';
@@ -16,9 +16,24 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+// jose's remote key set caches on Date.now: the tests move Date (only Date: timers, and so fetch timeouts, stay real).
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 /** A verifier on `path` of the test server, with a clock the test moves. */
 function remote(path: string, o: Partial<UserTokenOptions> = {}) {
-  const clock = { now: Date.now() };
+  const clock = {
+    get now(): number {
+      return Date.now();
+    },
+    set now(ms: number) {
+      vi.setSystemTime(ms);
+    },
+  };
   const v = new UserTokenVerifier({
     issuers: [{ issuer: ISS, audiences: [AUD], jwks_url: `${server.url}${path}` }],
     jwks_cooldown_ms: 30_000,
@@ -111,6 +126,29 @@ describe('remote JWKS', () => {
       expect(r.error?.wwwAuthenticate).toContain('error_description="The access token could not be verified"');
     }
     expect(fetches(path)).toBe(1);
+  });
+
+  it('tries a failed fetch again once the cooldown has passed, and recovers', async () => {
+    server.body = 'not json';
+    server.hits.clear();
+    const { v, clock } = remote('/jwks');
+    const t = await token(k1);
+    expect((await v.verify(bearer(t))).error?.code).toBe('token_keys_unavailable');
+    server.body = JSON.stringify({ keys: [k1.publicJwk] });
+    clock.now += 29_000;
+    expect((await v.verify(bearer(t))).error?.code).toBe('token_keys_unavailable');
+    expect(fetches('/jwks')).toBe(1);
+    clock.now += 2_000;
+    expect((await v.verify(bearer(t))).user?.sub).toBe('bob');
+    expect(fetches('/jwks')).toBe(2);
+  });
+
+  it('refuses a fetched set of more than 100 keys as unavailable keys', async () => {
+    server.body = JSON.stringify({ keys: Array.from({ length: 101 }, () => k1.publicJwk) });
+    server.hits.clear();
+    const { v } = remote('/jwks');
+    const r = await v.verify(bearer(await token(k1)));
+    expect(r.error?.reason).toBe('token: signing keys unavailable (JWKS fetch failed: JWKS has more than 100 keys)');
   });
 
   it('does not fetch at all for tokens refused before key lookup', async () => {

@@ -39,11 +39,43 @@ actions := {
 	},
 	"features": {"feast": {"read_features", "push_features", "write_features"}},
 	"training": {"training": {"create_job", "list_jobs", "read_job", "cancel_job", "delete_job"}},
+	# MCP and A2A carry JSON-RPC: on a POST the action is the method (the
+	# catalogue's "call" stands for all of them and never reaches a policy).
+	# GET/DELETE on MCP and the A2A agent card have fixed actions. MCP
+	# notifications ("notifications/...") are matched by prefix below.
+	"agents": {
+		"mcp": {
+			"call", "open_stream", "end_session", "response",
+			"initialize", "ping", "tools/list", "tools/call",
+			"resources/list", "resources/templates/list", "resources/read", "resources/subscribe", "resources/unsubscribe",
+			"prompts/list", "prompts/get", "completion/complete", "logging/setLevel",
+		},
+		"a2a": {
+			"call", "get_agent_card", "agent/getAuthenticatedExtendedCard",
+			"message/send", "message/stream", "tasks/get", "tasks/cancel", "tasks/resubscribe",
+			"tasks/pushNotificationConfig/set", "tasks/pushNotificationConfig/get",
+			"tasks/pushNotificationConfig/list", "tasks/pushNotificationConfig/delete",
+		},
+	},
 }
 
 route_family := family if {
 	some family, apis in actions
 	input.route.action in apis[input.route.api]
+}
+
+# MCP notifications are open-ended (notifications/initialized, /cancelled,
+# /progress, /roots/list_changed, ...); ztauthz has already refused method
+# names that are too long or hold control characters.
+route_family := "agents" if is_mcp_notification
+
+default is_mcp_notification := false
+
+is_mcp_notification if {
+	input.route.api == "mcp"
+	is_string(input.route.action)
+	startswith(input.route.action, "notifications/")
+	count(input.route.action) > count("notifications/")
 }
 
 # Every action of a family, for checking that data.json's roles only name

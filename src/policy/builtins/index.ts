@@ -14,7 +14,10 @@
 import { cryptoBuiltins } from "./crypto.ts";
 import { durationBuiltins } from "./duration.ts";
 import { encodingBuiltins } from "./encoding.ts";
+import { globsBuiltins } from "./globs.ts";
+import { graphBuiltins } from "./graph.ts";
 import { graphqlBuiltins } from "./graphql.ts";
+import { jsonSchemaBuiltins } from "./jsonschema.ts";
 import { jsonPatchBuiltins } from "./jsonpatch.ts";
 import { jwtBuiltins } from "./jwt.ts";
 import { jwtSignBuiltins } from "./jwtsign.ts";
@@ -26,6 +29,7 @@ import { regexBuiltins } from "./regex.ts";
 import { semverBuiltins } from "./semver.ts";
 import { unitsBuiltins } from "./units.ts";
 import { stringsBuiltins } from "./strings.ts";
+import { templateBuiltins } from "./template.ts";
 import { timeBuiltins, wallClockNs } from "./time.ts";
 import { timeFormatBuiltins } from "./timeformat.ts";
 import { urlBuiltins } from "./url.ts";
@@ -104,6 +108,10 @@ function families(clock: EvalScope): Record<string, BuiltinFn> {
     ...regexBuiltins(),
     ...jwtSignBuiltins(),
     ...urlBuiltins(),
+    ...globsBuiltins(),
+    ...graphBuiltins(),
+    ...templateBuiltins(),
+    ...jsonSchemaBuiltins(),
   };
 }
 

@@ -93,6 +93,10 @@ export function miscBuiltins(): Record<string, BuiltinFn> {
     "glob.quote_meta": quoteMeta,
     "numbers.range_step": rangeStep,
     "object.subset": objectSubset,
+    // OPA answers its runtime: the process environment, the configuration file, version.
+    // ztauthz has no OPA configuration, and a policy must not read ztauthz's
+    // environment (secrets), so both are empty, as `opa eval` without a runtime.
+    "opa.runtime": () => ({ env: {}, config: {} }),
     // OPA prints the note only with tracing (explain) on; the value is true.
     trace: (note: unknown) => {
       stringOperand("trace", note, 1);

@@ -37,7 +37,7 @@ interface Slot {
   job: (Job & { id: number }) | undefined;
 }
 
-// The worker sits beside this module: evalWorker.ts in the sources, evalWorker.js in the compiled dist/.
+// The sources run as .ts; the built package (dist/, npm run build) as .js: the worker is its sibling either way.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './evalWorker.ts' : './evalWorker.js', import.meta.url);
 /** How long past a call's budget a worker waits for the main thread before giving up on it. */
 const SLACK_MS = 1000;
