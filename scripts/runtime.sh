@@ -30,9 +30,10 @@ esac
 # Dockerfile's ENTRYPOINTs carry the same. ZTAUTHZ_RUNTIME_FLAGS, when set
 # (even empty), replaces them. Node: a 2 MiB semi-space instead of V8's
 # default of up to 16 MiB: at 1,500 RPS of distinct requests peak RSS fell
-# from about 295 to 205 MiB for about 10 % more CPU per Check (1 MiB saved
-# no more and cost 25 %; --optimize-for-size reached 135 MiB at 50 % more
-# CPU than the default). Bun: none (--smol changed nothing measurable).
+# from about 320 to 200-225 MiB and idle by ~11 MiB; its CPU cost was within
+# the 2-core machine's noise (0-40 % per Check in single runs). 1 MiB saved
+# no more; --optimize-for-size reached 135 MiB at ~50 % more CPU. Bun: none
+# (--smol changed nothing measurable).
 case $name in
   node) flags=(--max-semi-space-size=2) ;;
   bun) flags=() ;;
