@@ -31,9 +31,11 @@ COPY src ./src
 RUN node_modules/.bin/tsc -p tsconfig.build.json
 
 # Each runtime's distroless base and where its binary lives there (ENTRYPOINT
-# takes no build arguments, hence a stage per runtime).
+# takes no build arguments, hence a stage per runtime). The runtime flags are
+# scripts/runtime.sh's, chosen by measurement (docs/performance.md "Memory";
+# test/deploy/wiring.test.ts holds the two equal).
 FROM ${NODE_RUNTIME_IMAGE} AS runtime-node
-ENTRYPOINT ["/nodejs/bin/node", "dist/cli.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "dist/cli.js"]
 
 FROM ${BUN_RUNTIME_IMAGE} AS runtime-bun
 ENTRYPOINT ["/usr/local/bin/bun", "dist/cli.js"]

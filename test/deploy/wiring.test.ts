@@ -4,6 +4,7 @@
 // the paths the configuration names, the Istio extension providers against
 // the Service and the configuration, NetworkPolicy egress against the
 // endpoints the configuration calls, the Dockerfile against the pod's user.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
@@ -259,9 +260,13 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/^runtime-\$\{RUNTIME\}\n/);
     const base = (name: string) => stages.find((s) => new RegExp(`^\\S+ AS runtime-${name}\\n`).test(s))!;
     expect(base('node')).toMatch(/^\$\{NODE_RUNTIME_IMAGE\} AS runtime-node\n/);
-    expect(base('node')).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "dist\/cli\.js"\]$/m);
+    // The compiled dist/, with scripts/runtime.sh's flags for that runtime.
+    const entrypoint = (name: string): string[] => JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(base(name))![1]!);
+    const flags = (name: string): string[] => execFileSync('bash', [join(ROOT, 'scripts/runtime.sh'), '--flags'], { env: { ...process.env, ZTAUTHZ_RUNTIME: name }, encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    expect(entrypoint('node')).toEqual(['/nodejs/bin/node', ...flags('node'), 'dist/cli.js']);
     expect(base('bun')).toMatch(/^\$\{BUN_RUNTIME_IMAGE\} AS runtime-bun\n/);
-    expect(base('bun')).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/bun", "dist\/cli\.js"\]$/m);
+    expect(entrypoint('bun')).toEqual(['/usr/local/bin/bun', ...flags('bun'), 'dist/cli.js']);
+    expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
     for (const s of [runtime, base('node'), base('bun')]) expect(s).not.toMatch(/^RUN /m);
     const user = /^USER\s+(\d+):(\d+)/m.exec(runtime);
     expect(Number(user?.[1])).toBeGreaterThan(0);

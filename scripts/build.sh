@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Compiles src/ to plain JavaScript in dist/ (tsc -p tsconfig.build.json:
+# types erased, comments dropped, .ts imports rewritten to .js).
+#
+# Why: Node 24 runs the TypeScript sources directly, but its type stripper (a
+# WebAssembly build of swc) and the TypeScript source texts stay in memory for
+# the life of the process: about 28 MiB of a ~115 MiB idle server. From dist/
+# Node carries neither. scripts/runtime.sh runs dist/ when it is current and
+# the sources otherwise; Bun transpiles TypeScript natively and gains nothing.
+#
+#   scripts/build.sh            build dist/ (from scratch)
+#   scripts/build.sh --if-stale build only when dist/ is missing or older than src/
+#   scripts/build.sh --check    exit 0 when dist/ is current, 1 when not (no output)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+current() {
+  [[ -f dist/.built ]] && [[ -z $(find src tsconfig.json tsconfig.build.json -newer dist/.built -print -quit) ]]
+}
+
+case ${1:-} in
+  --check) current; exit ;;
+  --if-stale) if current; then exit 0; fi ;;
+  '') ;;
+  *) echo "build.sh: unknown option $1" >&2; exit 2 ;;
+esac
+
+rm -rf dist
+"$root/node_modules/.bin/tsc" -p tsconfig.build.json
+touch dist/.built
