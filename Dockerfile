@@ -1,7 +1,6 @@
 # syntax=docker/dockerfile:1
 # ztauthz container image. Stages: production node_modules, the sources
-# compiled to JavaScript (npm run build), the demo policy compiled to a wasm
-# bundle with the pinned opa, and a distroless runtime
+# compiled to JavaScript (npm run build), and a distroless runtime
 # image (Node 24 or Bun) that runs as a non-root user, needs no shell and
 # writes nothing to its root filesystem (it runs with readOnlyRootFilesystem).
 #
@@ -12,7 +11,6 @@
 
 ARG RUNTIME=node
 ARG NODE_IMAGE=node:24-bookworm-slim
-ARG OPA_IMAGE=openpolicyagent/opa:1.19.1-static
 ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 ARG BUN_RUNTIME_IMAGE=oven/bun:1.4.5-distroless
 
@@ -32,13 +30,6 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN node_modules/.bin/tsc -p tsconfig.build.json
 
-FROM ${OPA_IMAGE} AS opa
-
-FROM ${NODE_IMAGE} AS policy
-COPY --from=opa /opa /usr/local/bin/opa
-COPY policies/demo /src/policies/demo
-RUN opa build -t wasm -e envoy/authz/allow --ignore '*_test.rego' -o /bundles/demo.tar.gz /src/policies/demo
-
 # Each runtime's distroless base and where its binary lives there (ENTRYPOINT
 # takes no build arguments, hence a stage per runtime).
 FROM ${NODE_RUNTIME_IMAGE} AS runtime-node
@@ -53,7 +44,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY proto ./proto
 COPY --from=build /app/dist ./dist
-COPY --from=policy /bundles /app/bundles
+# The demo policy, prebuilt (scripts/demo-bundle.ts): what serve runs without a policy.path.
+COPY policies/demo.tar.gz ./policies/demo.tar.gz
 ENV NODE_ENV=production
 # Numeric, so the kubelet can verify runAsNonRoot (a user name it cannot):
 # 65532 is the distroless image's "nonroot".
@@ -61,8 +53,6 @@ USER 65532:65532
 EXPOSE 9191 8181
 # The runtime stage's ENTRYPOINT runs the built JavaScript (dist/), as the
 # installed package does; SIGTERM drains in-flight Checks before exit.
-# The baked-in demo bundle, as a flag rather than ZTAUTHZ_POLICY_PATH: the
-# environment would override policy.path of a mounted --config file, while
-# arguments given to the container (deploy/kubernetes: serve --config ...)
-# replace this CMD as a whole.
-CMD ["serve", "--policy", "/app/bundles/demo.tar.gz"]
+# No policy.path: the shipped demo bundle. Arguments given to the container
+# (deploy/kubernetes: serve --config ...) replace this CMD as a whole.
+CMD ["serve"]

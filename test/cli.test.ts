@@ -70,7 +70,7 @@ describe('ztauthz check', () => {
     expect(missing.stderr).toMatch(/cannot read request \/nonexistent\.json/);
     const unknown = await runCli(['check', '--request', FRONTEND_INFER, '--frobnicate']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown option --frobnicate/);
+    expect(unknown.stderr).toMatch(/unknown flag --frobnicate/);
     expect((await runCli(['bogus'])).code).toBe(2);
     expect((await runCli([])).code).toBe(2);
   });

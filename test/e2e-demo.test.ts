@@ -1,7 +1,7 @@
 // `npm run demo` (demo/run.ts) end to end: the same startDemoMesh() and
 // calls() the demo prints, over real Envoys (deploy/envoy/mtls-sidecar.yaml),
 // one mTLS ztauthz serving deploy/config/library.yaml, and an SVID per
-// workload. The six scripted calls must come out exactly as the demo
+// workload. The eight scripted calls must come out exactly as the demo
 // promises, and the call without a client certificate must never reach
 // ztauthz.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -41,7 +41,7 @@ const FEATURES_ROUTE = 'POST /get-online-features';
 const ARTIFACT_ROUTE = 'GET /api/2.0/mlflow-artifacts/artifacts/12/0f5e1c2a9b/artifacts/model/MLmodel';
 
 describe('the demo mesh', () => {
-  test('the six scripted calls: allowed, denied by the policy library, or refused at the TLS handshake', () => {
+  test('the eight scripted calls: allowed, denied by the policy library, or refused at the TLS handshake', () => {
     expect(rows.map(outcome)).toEqual([
       {
         caller: 'frontend', callee: 'model-server', route: INFER_ROUTE, outcome: 'allowed', status: 200,
@@ -66,6 +66,15 @@ describe('the demo mesh', () => {
         reason: 'allowed', rule: 'models.granted', body: null, decisionPath: 'ztauthz/models/allow', reachedService: true,
       },
       {
+        caller: 'planner', callee: 'docs-mcp', route: 'POST /docs/mcp tools/call search_docs', outcome: 'allowed', status: 200,
+        reason: 'allowed', rule: 'agents.granted', body: null, decisionPath: 'ztauthz/agents/allow', reachedService: true,
+      },
+      {
+        caller: 'planner', callee: 'docs-mcp', route: 'POST /docs/mcp tools/call purge_index', outcome: 'denied', status: 403,
+        reason: 'policy_denied', rule: 'agents.tool_not_granted', body: 'ztauthz agents: tool not granted to caller',
+        decisionPath: 'ztauthz/agents/allow', reachedService: false,
+      },
+      {
         caller: '(no client certificate)', callee: 'model-server', route: INFER_ROUTE, outcome: 'tls-refused', status: null,
         reason: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', rule: null, body: null, decisionPath: null, reachedService: false,
       },
@@ -74,7 +83,7 @@ describe('the demo mesh', () => {
   });
 
   test('each decided call has exactly one decision record, with the caller the sidecar verified', () => {
-    for (const row of rows.slice(0, 5)) {
+    for (const row of rows.slice(0, 7)) {
       const records = mesh.decisionsFor(row.callId);
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({
@@ -86,7 +95,7 @@ describe('the demo mesh', () => {
   });
 
   test('the call without a client certificate never reached ztauthz: no decision record, even after a later one', async () => {
-    const refused = rows[5]!;
+    const refused = rows[7]!;
     // A later call through the same sidecar is decided and logged; the
     // refused one, made before it, still has no record.
     const later = await mesh.call({ caller: 'frontend', callee: 'model-server', request: INFER });
@@ -102,7 +111,8 @@ describe('the demo mesh', () => {
     const table = formatTable(rows).split('\n');
     expect(table).toHaveLength(2 + rows.length);
     expect(table[2]).toMatch(/^frontend .* allowed \(200\) .* inference\.granted/);
-    expect(table[7]).toMatch(/^\(no client certificate\) .* tls-refused .*ztauthz never asked/);
+    expect(table[7]).toMatch(/^planner .* docs-mcp .* tools\/call search_docs .* allowed \(200\) .* agents\.granted/);
+    expect(table[9]).toMatch(/^\(no client certificate\) .* tls-refused .*ztauthz never asked/);
     const metrics = await (await fetch(mesh.metricsUrl)).text();
     expect(metrics).toContain('ztauthz_');
   });

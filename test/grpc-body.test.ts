@@ -362,6 +362,8 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
     ['odd numbers and times', grpcRequest('Everything', frame(encode(Kitchen, { fl: 1e-45, db: NaN, wrappedI64: { value: -1 }, at: { seconds: -62135596800 }, took: { nanos: -500000000 }, anyValue: { numberValue: -0.0000001 }, list: { values: [{ structValue: { fields: { k: { listValue: { values: [] } } } } }] } })))],
     ['negative zero and infinities', grpcRequest('Everything', frame(encode(Kitchen, { fl: -0, db: -Infinity, meta: { fields: {} } })))],
     ['a map entry without its value, and one without its key', grpcRequest('Everything', frame(Buffer.from([0xb2, 0x01, 0x02, 0x08, 0x07, 0xaa, 0x01, 0x02, 0x12, 0x00])))],
+    // A conforming reader takes a varint of up to 10 bytes whatever its value; protobufjs' Reader.uint32 always takes 10 once past 5 (why GrpcBody reads its own varints).
+    ['an int32 as a 7-byte varint, then a string', grpcRequest('Everything', frame(Buffer.from([0x08, 0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x72, 0x02, 0x6f, 0x6b])))],
     ['merged repeats', grpcRequest('Everything', frame(Buffer.concat([encode(Kitchen, { child: { i32: 1 }, choiceText: 'a' }), encode(Kitchen, { child: { text: 'x' }, choiceNumber: 9 })])))],
     ['two messages (only the first is read)', grpcRequest('ModelInfer', Buffer.concat([frame(encode(ModelInferRequest, { modelName: 'a' })), frame(encode(ModelInferRequest, { modelName: 'b' }))]))],
     ['a compressed message', grpcRequest('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'a' }), true))],

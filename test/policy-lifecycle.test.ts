@@ -169,7 +169,7 @@ describe('a bundle mounted from a Kubernetes ConfigMap', () => {
     // A bundle directory on such a volume reads only the visible files.
     const dirVol = join(tmp, 'configmap-dir');
     mkdirSync(join(dirVol, '..2026_01'), { recursive: true });
-    const files = (await import('../src/policy/Bundle.ts')).readBundleArchive(readFileSync(join(tmp, 'v1.tar.gz')));
+    const files = await (await import('../src/policy/Bundle.ts')).readBundleArchive(readFileSync(join(tmp, 'v1.tar.gz')));
     writeFileSync(join(dirVol, 'policy.wasm'), files.wasm);
     writeFileSync(join(dirVol, 'data.json'), JSON.stringify(files.data));
     writeFileSync(join(dirVol, '..2026_01', 'data.json'), '{"stale": true}');

@@ -8,11 +8,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { readPolicySource } from '../src/policy/PolicySource.ts';
-import { BundleError, MAX_BUNDLE_BYTES, checkInflatedSize, loadBundleArchive, readBundleArchive, readBundleDirectory } from '../src/policy/Bundle.ts';
+import { BundleError, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES, checkInflatedSize, loadBundleArchive, readBundleArchive, readBundleDirectory } from '../src/policy/Bundle.ts';
 import { PolicyEngine } from '../src/policy/PolicyEngine.ts';
 import { compileRegoDirectory } from '../src/policy/OpaCompiler.ts';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { JsonObject } from '../src/types/Json.ts';
+import { pack } from 'tar-stream';
 
 const ENTRY = ['envoy/authz/allow'];
 const OPTS = { requiredEntrypoints: ENTRY, maxMemoryPages: 256 };
@@ -31,7 +32,7 @@ beforeAll(() => {
 describe('policy sources', () => {
   it('loads a .tar.gz bundle with its data and a manifest revision', async () => {
     // Add a .manifest with a revision, as a bundle server would ship it.
-    const files = readBundleArchive(archive);
+    const files = await readBundleArchive(archive);
     expect(files.data).toHaveProperty('ztauthz_demo');
     const dir = join(tmp, 'bundle-dir');
     mkdirSync(dir, { recursive: true });
@@ -52,7 +53,7 @@ describe('policy sources', () => {
 
   it('loads a bare .wasm file (no data: nothing is granted)', async () => {
     const wasm = join(tmp, 'policy.wasm');
-    writeFileSync(wasm, readBundleArchive(archive).wasm);
+    writeFileSync(wasm, (await readBundleArchive(archive)).wasm);
     const engine = await load(wasm);
     expect(allowedFor(engine, 'spiffe://cluster.local/ns/web/sa/frontend')).toBe(false);
   });
@@ -136,6 +137,55 @@ describe('policies that must not load', () => {
   });
 });
 
+describe('bundle archives (tar-stream)', () => {
+  /** A .tar.gz of `entries`, packed by tar-stream (long names as pax records, as GNU tar and opa write them). */
+  async function packed(entries: [name: string, body: string | Buffer, type?: 'directory' | 'symlink'][]): Promise<Buffer> {
+    const p = pack();
+    for (const [name, body, type] of entries) {
+      if (type === 'directory') p.entry({ name, type });
+      else if (type === 'symlink') p.entry({ name, type, linkname: String(body) });
+      else p.entry({ name }, body);
+    }
+    p.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of p) chunks.push(c as Buffer);
+    return gzipSync(Buffer.concat(chunks));
+  }
+
+  it('reads regular files by normalised path, long names included, and nothing else', async () => {
+    const wasm = (await readBundleArchive(archive)).wasm;
+    const deep = `${'d'.repeat(120)}/${'e'.repeat(120)}`;
+    const files = await readBundleArchive(
+      await packed([
+        ['./policy.wasm', Buffer.from(wasm)],
+        ['a/', '', 'directory'],
+        ['a//./data.json', '{"x":1}'],
+        [`${deep}/data.json`, '{"y":2}'],
+        ['link', '/etc/passwd', 'symlink'],
+        ['.manifest', '{"revision":"r7"}'],
+      ]),
+    );
+    expect([...files.files.keys()].sort()).toEqual(['/.manifest', '/a/data.json', `/${deep}/data.json`, '/policy.wasm']);
+    expect(files.data).toEqual({ a: { x: 1 }, [deep.split('/')[0]!]: { [deep.split('/')[1]!]: { y: 2 } } });
+    expect(files.revision).toBe('r7');
+  });
+
+  it('refuses a bad header checksum, and a long name escaping the root', async () => {
+    const tar = gunzipSync(archive);
+    tar[148] = tar[148] === 0x31 ? 0x32 : 0x31; // the first header's checksum field
+    await expect(readBundleArchive(gzipSync(tar))).rejects.toThrow(/not a valid tar \(truncated or corrupt\)/);
+    // Over 100 characters: the name travels in a pax record.
+    await expect(readBundleArchive(await packed([[`${'a/'.repeat(60)}${'../'.repeat(61)}data.json`, '{}']]))).rejects.toThrow(/escapes the bundle root/);
+  });
+
+  it(`refuses more than ${MAX_BUNDLE_ENTRIES} entries`, async () => {
+    const headers = Buffer.alloc((MAX_BUNDLE_ENTRIES + 1) * 512 + 1024);
+    const one = tarHeader('empty.txt', 0);
+    for (let i = 0; i <= MAX_BUNDLE_ENTRIES; i++) one.copy(headers, i * 512);
+    await expect(readBundleArchive(gzipSync(headers))).rejects.toThrow(`bundle archive has more than ${MAX_BUNDLE_ENTRIES} entries`);
+  });
+});
+
 describe('evaluation limits', () => {
   it('fails (and so denies) instead of growing past the memory bound', async () => {
     const engine = await load('policies/demo', { requiredEntrypoints: ENTRY, maxMemoryPages: 24 });
@@ -153,7 +203,7 @@ describe('evaluation through opa_eval (WasmEval)', () => {
     const dir = join(tmp, 'echo');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'echo.rego'), 'package echo\n\nresult := {"input": input, "size": count(input.pad)}\n');
-    const files = readBundleArchive(compileRegoDirectory(dir, ['echo/result']));
+    const files = await readBundleArchive(compileRegoDirectory(dir, ['echo/result']));
     engine = await PolicyEngine.load(files, { requiredEntrypoints: ['echo/result'], maxMemoryPages: 256 });
     reference = await loadPolicy(files.wasm, { initial: 5, maximum: 256 });
     reference.setData(files.data);
@@ -234,8 +284,8 @@ describe('gzip bombs', () => {
 
 describe('bundle directories and symlinks', () => {
   let wasm: Uint8Array;
-  beforeAll(() => {
-    wasm = readBundleArchive(archive).wasm;
+  beforeAll(async () => {
+    wasm = (await readBundleArchive(archive)).wasm;
   });
   const fresh = (name: string): string => {
     const d = join(tmp, name);
@@ -363,8 +413,8 @@ allow {
 });
 
 describe('host builtins through the engine', () => {
-  let files: ReturnType<typeof readBundleArchive>;
-  beforeAll(() => {
+  let files: Awaited<ReturnType<typeof readBundleArchive>>;
+  beforeAll(async () => {
     const dir = join(tmp, 'hostbuiltins');
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -379,7 +429,7 @@ describe('host builtins through the engine', () => {
         '',
       ].join('\n'),
     );
-    files = readBundleArchive(compileRegoDirectory(dir, ['p/result']));
+    files = await readBundleArchive(compileRegoDirectory(dir, ['p/result']));
   });
 
   it('a failing builtin is undefined by default, and fails the evaluation with strictBuiltinErrors', async () => {

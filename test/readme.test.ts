@@ -14,6 +14,7 @@ const shLines = blocks('sh').flatMap((b) => b.split('\n')).filter((l) => l.trim(
 // README commands that name a file the reader supplies; the rest are run below.
 const PLACEHOLDERS = [
   'npm run ztauthz -- serve --policy ./my-policy',
+  'npm run ztauthz -- test --policy ./my-policy',
   'npm run ztauthz -- check --policy ./my-policy --input record.json',
 ];
 

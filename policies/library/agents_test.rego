@@ -114,6 +114,7 @@ test_discovery_needs_a_grant_on_that_server if {
 	# Same tenant, an agent grant, but not on this server.
 	lib := f.patched([f.set(["identities", f.reviewer, "mcp_tools"], {"other": []})])
 	f.denied(mcp(f.reviewer, "tools/list", {}), "agents", "target_not_granted", "server or agent not granted to caller") with data.ztauthz_library as lib
+
 	# No agent grant at all (an inference client).
 	f.denied(mcp(f.web_frontend, "initialize", {}), "agents", "action_not_permitted", "action not permitted for caller")
 	f.denied(mcp(f.recs_assistant, "tools/list", {}), "agents", "tenant_mismatch", "tenant mismatch")
@@ -175,6 +176,7 @@ test_a2a_denials if {
 	# The reviewer uses tools but sends no tasks; it reaches no agent, not even its own card.
 	f.denied(a2a(f.reviewer, "message/send", {}), "agents", "action_not_permitted", "action not permitted for caller")
 	f.denied(a2a(f.reviewer, "get_agent_card", {}), "agents", "target_not_granted", "server or agent not granted to caller")
+
 	# Push notification configs make the agent call a URL: no shipped role has them.
 	f.denied(a2a(f.planner, "tasks/pushNotificationConfig/set", {}), "agents", "action_not_permitted", "action not permitted for caller")
 	f.denied(call(f.workload(f.recs_assistant), "a2a", "get_agent_card", {"agent": "reviewer"}, f.reviewer), "agents", "tenant_mismatch", "tenant mismatch")

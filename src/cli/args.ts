@@ -1,58 +1,75 @@
-// Command-line parsing: a command, its own options, and config flags (every
-// configuration key as --section-key, see config/schema.ts).
-import { fieldForFlag } from '../config/load.ts';
+// Command-line parsing with node:util's parseArgs: a command's own flags,
+// -h/--help, and (for commands that load configuration) --config and every
+// configuration key as a flag (--section-key, see config/schema.ts).
+//
+// parseArgs runs with strict: false and tokens, so that an unknown flag can be
+// reported with the closest known one ("did you mean --policy?") and a boolean
+// configuration flag can take a value (--decision-dry-run=false); the checks
+// strict mode would make are made here on its tokens.
+import { parseArgs } from 'node:util';
+import { configFlagNames, fieldForFlag } from '../config/load.ts';
+import { didYouMean } from '../config/suggest.ts';
 
+/** Bad usage: reported on stderr with a pointer to the command's help, exit status 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+  /** The command whose help explains the usage; undefined: the general help. */
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
+    super(message);
+    this.command = command;
+  }
 }
+
+export interface OptionDef {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** How the value is shown in help ("FILE"). */
+  readonly placeholder?: string;
+  readonly doc: string;
+}
+
+export type OptionDefs = Readonly<Record<string, OptionDef>>;
+
+export const HELP_OPTION: OptionDefs = { help: { type: 'boolean', short: 'h', doc: 'show this help' } };
+export const CONFIG_OPTION: OptionDefs = { config: { type: 'string', placeholder: 'FILE', doc: 'YAML configuration file (docs/configuration.md)' } };
 
 export interface ParsedArgs {
-  readonly command: string | undefined;
-  /** Options the command itself declares (e.g. check's --request). */
+  /** The command's own flags (and help, config). */
   readonly options: Record<string, string | boolean>;
-  /** Config flags by flag name, for loadConfig. */
+  /** Configuration flags by flag name, for loadConfig. */
   readonly configFlags: Record<string, string>;
-  readonly configFile: string | undefined;
 }
 
-/** Declares the command's own options: name -> 'string' | 'boolean'. */
-export type OptionSpec = Readonly<Record<string, 'string' | 'boolean'>>;
-
-export function parseArgs(argv: readonly string[], commandOptions: (command: string | undefined) => OptionSpec): ParsedArgs {
-  const [first, ...rest] = argv;
-  const command = first !== undefined && !first.startsWith('-') ? first : undefined;
-  const args = command === undefined ? argv : rest;
-  const own = commandOptions(command);
-  const options: Record<string, string | boolean> = {};
-  const configFlags: Record<string, string> = {};
-  let configFile: string | undefined;
-
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${arg}`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const takeValue = (): string => {
-      if (inline !== undefined) return inline;
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      i++;
-      return next;
-    };
-    if (name === 'help' || name === 'h') {
-      options['help'] = true;
-    } else if (name === 'config') {
-      configFile = takeValue();
-    } else if (own[name] === 'boolean') {
-      options[name] = inline === undefined ? true : inline !== 'false';
-    } else if (own[name] === 'string') {
-      options[name] = takeValue();
-    } else {
-      const spec = fieldForFlag(name);
-      if (!spec) throw new UsageError(`unknown option --${name}`);
-      configFlags[name] = spec.kind === 'bool' && inline === undefined ? 'true' : takeValue();
-    }
+/** Parses a command's arguments (those after the command name). `config`: configuration flags are accepted too. */
+export function parseCommandArgs(command: string, args: readonly string[], own: OptionDefs, config: boolean): ParsedArgs {
+  const defs: OptionDefs = { ...HELP_OPTION, ...own, ...(config ? CONFIG_OPTION : {}) };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, def] of Object.entries(defs)) options[name] = def.short ? { type: def.type, short: def.short } : { type: def.type };
+  if (config) {
+    for (const flag of configFlagNames()) if (!(flag in options)) options[flag] = { type: fieldForFlag(flag)?.kind === 'bool' ? 'boolean' : 'string' };
   }
-  return { command, options, configFlags, configFile };
+  const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
+  const parsed: ParsedArgs = { options: {}, configFlags: {} };
+  for (const token of tokens) {
+    if (token.kind === 'positional') throw new UsageError(`unexpected argument ${JSON.stringify(token.value)}`, command);
+    if (token.kind === 'option-terminator') continue;
+    const { name, rawName } = token;
+    const option = options[name];
+    if (!option) {
+      const known = [...Object.keys(defs), ...(config ? configFlagNames() : [])];
+      throw new UsageError(`unknown flag ${rawName}${didYouMean(name.replace(/^-+/, ''), known, (c) => `--${c}`)}`, command);
+    }
+    let value: string | boolean;
+    if (option.type === 'string') {
+      // Without strict mode parseArgs takes the next flag as the value: "--policy --explain" is a missing value.
+      if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) throw new UsageError(`${rawName} needs a value`, command);
+      value = token.value;
+    } else {
+      value = token.value === undefined ? true : token.value;
+    }
+    if (name in defs) parsed.options[name] = defs[name]!.type === 'boolean' ? value !== 'false' : value;
+    else parsed.configFlags[name] = String(value);
+  }
+  return parsed;
 }

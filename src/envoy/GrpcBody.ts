@@ -563,6 +563,13 @@ function readScalar(type: number, r: WireReader): FieldValue {
   }
 }
 
+/**
+ * The wire reader of parsed_body, by hand rather than protobufjs' Reader (issue #20 asked): Reader
+ * misreads what Go's proto.Unmarshal (opa-envoy-plugin) reads, which the differential test in
+ * test/grpc-body.test.ts compares: its uint32 takes 10 bytes for any varint longer than 5 (an
+ * int32 written in 7 bytes shifts every later field), a varint cut off near the end reads as a
+ * value, and fixed64/int64 come back as Long objects rather than exact decimal text.
+ */
 class WireReader {
   pos: number;
   readonly #buf: Buffer;

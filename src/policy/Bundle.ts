@@ -4,6 +4,7 @@
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { extract } from 'tar-stream';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 
 export interface BundleFiles {
@@ -41,7 +42,7 @@ export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
  */
 export async function loadBundleArchive(archive: Uint8Array): Promise<BundleFiles> {
   await checkInflatedSize(archive, MAX_BUNDLE_BYTES);
-  return readBundleArchive(archive);
+  return await readBundleArchive(archive);
 }
 
 /** Every file of a .tar.gz (bounded as loadBundleArchive), whatever it holds: e.g. the plan bundle of `opa build -t plan`. */
@@ -66,7 +67,7 @@ export function checkInflatedSize(archive: Uint8Array, limit: number): Promise<v
 }
 
 /** Reads a .tar.gz bundle in one go (bounded by MAX_BUNDLE_BYTES, but holding up to that much before refusing): loadBundleArchive measures first. */
-export function readBundleArchive(archive: Uint8Array): BundleFiles {
+export async function readBundleArchive(archive: Uint8Array): Promise<BundleFiles> {
   let tar: Buffer;
   try {
     tar = gunzipSync(archive, { maxOutputLength: MAX_BUNDLE_BYTES });
@@ -74,7 +75,7 @@ export function readBundleArchive(archive: Uint8Array): BundleFiles {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new BundleError(`bundle archive inflates to more than ${MAX_BUNDLE_BYTES} bytes`);
     throw new BundleError(`not a gzip archive: ${(err as Error).message}`);
   }
-  return filesToBundle(untar(tar));
+  return filesToBundle(await untar(tar));
 }
 
 /**
@@ -182,40 +183,33 @@ function mergeAt(root: JsonObject, segments: string[], value: JsonValue, path: s
   else throw new BundleError(`${path} must hold an object`);
 }
 
-/** Minimal ustar reader: regular files only; GNU long names and pax path records honoured. */
-function untar(tar: Buffer): Map<string, Uint8Array> {
+/** Most entries (files, directories, anything) a bundle archive may hold: each is a header to parse and a map entry to keep. */
+export const MAX_BUNDLE_ENTRIES = 100_000;
+
+/**
+ * The regular files of a tar (tar-stream: ustar, GNU long names, pax path
+ * records), by normalised path. Refused: a bad header or checksum, a
+ * truncated archive, more than MAX_BUNDLE_ENTRIES entries, and a path that
+ * leaves the bundle root. The size bound is the caller's: the tar is already
+ * inflated within MAX_BUNDLE_BYTES.
+ */
+async function untar(tar: Buffer): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
-  let offset = 0;
-  let longName: string | undefined;
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) break;
-    if (!checksumOk(header)) throw new BundleError(`tar header at ${offset} has a bad checksum (truncated or corrupt archive)`);
-    const size = parseOctal(header.subarray(124, 136));
-    const type = String.fromCharCode(header[156] ?? 0);
-    const prefix = cString(header.subarray(345, 500));
-    let name = cString(header.subarray(0, 100));
-    if (prefix) name = `${prefix}/${name}`;
-    const start = offset + 512;
-    const end = start + size;
-    if (end > tar.length) throw new BundleError(`tar entry ${name} runs past the end of the archive (truncated)`);
-    const content = tar.subarray(start, end);
-    offset = start + Math.ceil(size / 512) * 512;
-    if (type === 'L') {
-      longName = cString(content);
-      continue;
+  const entries = extract();
+  entries.end(tar);
+  let count = 0;
+  try {
+    for await (const entry of entries) {
+      if (++count > MAX_BUNDLE_ENTRIES) throw new BundleError(`bundle archive has more than ${MAX_BUNDLE_ENTRIES} entries`);
+      const { name, type } = entry.header;
+      // Every entry is read to its end (tar-stream moves on only then); only regular files are kept.
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      if (type === 'file') files.set(normaliseTarPath(name), Buffer.concat(chunks));
     }
-    if (type === 'x') {
-      const m = /\d+ path=([^\n]*)\n/.exec(content.toString('utf8'));
-      if (m) longName = m[1];
-      continue;
-    }
-    if (longName !== undefined) {
-      name = longName;
-      longName = undefined;
-    }
-    if (type !== '0' && type !== '\0') continue;
-    files.set(normaliseTarPath(name), content);
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    throw new BundleError(`bundle archive is not a valid tar (truncated or corrupt): ${(err as Error).message}`);
   }
   return files;
 }
@@ -224,22 +218,4 @@ function normaliseTarPath(name: string): string {
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) throw new BundleError(`tar entry ${name} escapes the bundle root`);
   return '/' + parts.join('/');
-}
-
-function cString(b: Buffer): string {
-  const nul = b.indexOf(0);
-  return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
-}
-
-function parseOctal(b: Buffer): number {
-  const s = cString(b).trim();
-  if (!/^[0-7]*$/.test(s)) throw new BundleError('tar header has a bad size field');
-  return s === '' ? 0 : parseInt(s, 8);
-}
-
-function checksumOk(header: Buffer): boolean {
-  const stored = parseOctal(header.subarray(148, 156));
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (header[i] as number);
-  return sum === stored;
 }

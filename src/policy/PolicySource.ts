@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleError, loadBundleArchive, readArchiveFiles, readBundleDirectory, walkBundleDirectory, type BundleFiles } from './Bundle.ts';
+import { withDemoPlan } from './DemoPolicy.ts';
 import { compileRegoDirectory, compileRegoPlan, type RegoVersion } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
@@ -29,7 +30,7 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
   if (path.endsWith('.wasm')) {
     return withRevision({ wasm: bytes, data: {}, revision: '', files: new Map([['/policy.wasm', bytes]]) });
   }
-  if (path.endsWith('.tar.gz') || path.endsWith('.tgz')) return withRevision(await loadBundleArchive(bytes));
+  if (path.endsWith('.tar.gz') || path.endsWith('.tgz')) return withRevision(withDemoPlan(path, await loadBundleArchive(bytes)));
   throw new BundleError(`policy ${path} is not a .tar.gz bundle, a .wasm file or a directory`);
 }
 

@@ -11,7 +11,7 @@ import { PolicyStore } from '../policy/PolicyStore.ts';
 import { PolicyWatcher } from '../policy/PolicyWatcher.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { Logger } from '../observe/Log.ts';
-import { DEMO_POLICY_DIR } from './defaults.ts';
+import { DEMO_POLICY } from './defaults.ts';
 import { HttpSendRuntime } from '../policy/httpsend/HttpSendRuntime.ts';
 import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import type { JsonValue } from '../types/Json.ts';
@@ -51,7 +51,7 @@ export function requiredEntrypoints(config: Config, routeEntrypoints: readonly s
 
 /** Loads the configured policy once (`check`). Throws a one-line error on failure. */
 export function loadConfiguredPolicy(config: Config, routeEntrypoints: readonly string[]): Promise<PolicyEngine> {
-  return loadPolicy(config.policy.path || DEMO_POLICY_DIR, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
+  return loadPolicy(config.policy.path || DEMO_POLICY, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
 }
 
 export class PolicyLifecycle {
@@ -83,7 +83,7 @@ export class PolicyLifecycle {
   async start(): Promise<void> {
     const opts = loaderOptions(this.#config, this.#entrypoints);
     this.#httpSend = opts.httpSend;
-    await this.#startOne('active', this.#config.policy.path || DEMO_POLICY_DIR, opts, this.active);
+    await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 

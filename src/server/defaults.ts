@@ -1,4 +1,6 @@
-import { fileURLToPath } from 'node:url';
+import { DEMO_BUNDLE, DEMO_POLICY_DIR } from '../policy/DemoPolicy.ts';
 
-/** The embedded demo policy, used when policy.path is empty. */
-export const DEMO_POLICY_DIR = fileURLToPath(new URL('../../policies/demo', import.meta.url));
+export { DEMO_POLICY_DIR };
+
+/** The demo policy, used when policy.path is empty: shipped prebuilt (src/policy/DemoPolicy.ts). */
+export const DEMO_POLICY = DEMO_BUNDLE;

@@ -199,6 +199,62 @@ describe('MCP bad input is denied with its reason', () => {
   });
 });
 
+describe('more bad input: sizes, truncation, names', () => {
+  it('a body over request.max_body_bytes is request_too_large, before any JSON-RPC is read', async () => {
+    const out = await check('/mcp', tool('search_docs', { q: 'x'.repeat(1024 * 1024) }));
+    expect(out).toMatchObject({ allowed: false, reason: 'request_too_large' });
+  });
+
+  it('a body Envoy sent only in part is body_truncated, with how to fix it', async () => {
+    const out = await check('/mcp', tool('search_docs'), { headers: { 'x-envoy-auth-partial-body': 'true' } });
+    expect(out).toMatchObject({ allowed: false, reason: 'body_truncated' });
+    expect(out.message).toMatch(/with_request_body.max_request_bytes/);
+  });
+
+  it('10,000 calls within the key limits still stop at routes.jsonrpc_max_batch, and never reach the policy', async () => {
+    const via = await pipelineFor(POLICY, { 'request-max-body-keys': '100000' });
+    const batch = Array.from({ length: 10_000 }, (_, i) => rpc('tools/list', undefined, i));
+    const out = await check('/mcp', batch, { via });
+    expect(out).toMatchObject({ allowed: false, reason: 'body_invalid' });
+    expect(out.message).toMatch(/10000 calls, more than routes.jsonrpc_max_batch \(64\)/);
+  });
+
+  it('control characters anywhere in a name are refused: C0, DEL and C1, in methods, tools and prompts', async () => {
+    for (const bad of ['search\u0000docs', 'search_docs\n', 'search\u007fdocs', 'search\u0085docs', '\u009bsearch_docs']) {
+      for (const body of [tool(bad), rpc('prompts/get', { name: bad }), rpc(`tools/${bad}`)]) {
+        const out = await check('/mcp', body);
+        expect(out, JSON.stringify(body)).toMatchObject({ allowed: false, reason: 'body_invalid' });
+        expect(out.message).toMatch(/control character/);
+      }
+    }
+  });
+
+  it('names differing only in case, or by Unicode look-alikes, are other names: each decided as written', async () => {
+    const out = await check('/mcp', [tool('search_docs', {}, 1), tool('SEARCH_DOCS', {}, 2)]);
+    expect(out).toMatchObject({ allowed: false, reason: 'policy_denied', route: { params: { tool: 'SEARCH_DOCS', id: '2' } } });
+    // U+017F (long s) upper-cases to S, the Kelvin sign lower-cases to k: neither is folded.
+    for (const alike of ['\u017Fearch_docs', 'search_doc\u212A', 'search_docs\u200b']) {
+      expect(await check('/mcp', tool(alike)), alike).toMatchObject({ allowed: false, reason: 'policy_denied', route: { params: { tool: alike } } });
+    }
+  });
+
+  it('a tool name over 256 characters is refused; 256 is a name', async () => {
+    expect((await check('/mcp', tool('t'.repeat(257)))).message).toMatch(/longer than 256 characters/);
+    expect(await check('/mcp', tool('t'.repeat(256)))).toMatchObject({ reason: 'policy_denied', route: { params: { tool: 't'.repeat(256) } } });
+  });
+
+  it('ids at the edges of the integer range, and a string id, are echoed back exactly in the JSON-RPC error', async () => {
+    for (const id of [2 ** 53 - 1, -(2 ** 53 - 1), 0, '', 'id with spaces \u00e9']) {
+      const out = await check('/mcp', tool('delete_records', {}, id));
+      expect(out.route, JSON.stringify(id)).toMatchObject({ params: { id: String(id) } });
+      expect(JSON.parse(out.body)).toEqual({ jsonrpc: '2.0', id, error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } });
+    }
+    // 2^53 reads as 2^53 + 1 would: refused (its text is kept, so it is not even a number to the router).
+    expect(await check('/mcp', undefined, { raw: '{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/list"}' })).toMatchObject({ allowed: false, reason: 'body_invalid', message: expect.stringMatching(/JSON-RPC id must be|integer within/) });
+    expect(await check('/mcp', tool('search_docs', {}, 2 ** 53))).toMatchObject({ allowed: false, reason: 'body_invalid', message: expect.stringMatching(/JSON-RPC id must be|integer within/) });
+  });
+});
+
 describe('A2A routes', () => {
   it('message/send and tasks/get name the task and context', async () => {
     const send = await check('/a2a', rpc('message/send', { message: { role: 'user', parts: [{ kind: 'text', text: 'hi' }], messageId: 'm1', taskId: 't-9', contextId: 'c-1' } }));

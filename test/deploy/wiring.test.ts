@@ -245,9 +245,12 @@ describe('Dockerfile', () => {
   const stages = text.split(/^FROM\s+/m).slice(1);
   const runtime = stages[stages.length - 1]!;
 
-  it('multi-stage: the policy is compiled with opa in a build stage', () => {
+  it('multi-stage: the sources are compiled to JavaScript in a build stage; dist/ and the prebuilt demo bundle reach the image, not src/', () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
-    expect(stages.some((s) => /^RUN opa build -t wasm /m.test(s))).toBe(true);
+    expect(stages.some((s) => /^RUN node_modules\/\.bin\/tsc -p tsconfig\.build\.json$/m.test(s))).toBe(true);
+    expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+    expect(runtime).toMatch(/^COPY policies\/demo\.tar\.gz \.\/policies\/demo\.tar\.gz$/m);
+    expect(runtime).not.toMatch(/^COPY src\b/m);
   });
 
   it('the runtime stage: distroless Node 24 or Bun, no shell used, numeric non-root user, exec-form entrypoint', () => {
@@ -267,7 +270,7 @@ describe('Dockerfile', () => {
     expect(env.length).toBeGreaterThan(0);
     for (const e of env) expect(e).not.toMatch(/ZTAUTHZ_/);
     const cmd = /^CMD (\[.*\])$/m.exec(runtime);
-    expect(JSON.parse(cmd![1]!)).toEqual(['serve', '--policy', '/app/bundles/demo.tar.gz']);
+    expect(JSON.parse(cmd![1]!)).toEqual(['serve']);
   });
 
   it("the runtime is chosen in one place: RUNTIME's default is package.json config.runtime, and the images are the pinned devDependencies'", () => {

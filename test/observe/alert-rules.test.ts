@@ -66,6 +66,7 @@ describe('alerting rules', () => {
       'ZtauthzServingIdentityOnTrainingData',
       'ZtauthzBehaviorAnomaly',
       'ZtauthzFirstSeenRoute',
+      'ZtauthzFirstSeenTool',
     ]);
     for (const a of alerts) expect(['critical', 'warning', 'info']).toContain(a.labels?.['severity']);
     const tests = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> };

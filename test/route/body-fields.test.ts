@@ -190,6 +190,13 @@ describe('ProtobufFields: the bounded reader', () => {
     expect(read(bytes)).toEqual(['model-a', 'v7']);
   });
 
+  // Why these varints are read by hand and not with protobufjs' Reader: its uint32 takes 10 bytes once
+  // past 5 (here the tag would end at byte 10, not 7), and a varint cut off near the end reads as a value.
+  it('reads non-minimal varints as conforming parsers do: a 7-byte tag, a 10-byte value', () => {
+    const bytes = [0x8a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 2, 0x61, 0x62, (9 << 3) | 0, ...Array(9).fill(0xff), 0x01, ...str(2, 'cd')];
+    expect(read(bytes)).toEqual(['ab', 'cd']);
+  });
+
   it.each([
     ['a field given twice (parsers keep the last)', [...str(1, 'public'), ...str(1, 'secret')], /appears twice/],
     ['the wanted field with a non-string wire type', [(1 << 3) | 0, 5], /wire type 0, expected a string/],

@@ -16,6 +16,8 @@ export interface FieldMeta {
   readonly doc: string;
   /** Extra flag names, e.g. --policy for policy.path. */
   readonly aliases?: readonly string[] | undefined;
+  /** For an enum: its values. */
+  readonly values?: readonly string[] | undefined;
   /** For an enum: older spellings of its values still accepted (e.g. true for "all"). */
   readonly valueAliases?: Readonly<Record<string, string>> | undefined;
 }
@@ -72,7 +74,7 @@ export function oneOf<const V extends readonly [string, ...string[]]>(
     return aliases && s !== undefined && Object.hasOwn(aliases, s) ? aliases[s] : v;
   };
   const error = `must be one of ${values.join(', ')}${aliases ? ` (or ${Object.keys(aliases).join(', ')})` : ''}`;
-  return leaf(z.preprocess(toValue, z.enum(values, { error })), def, { kind: 'enum', doc, ...extra });
+  return leaf(z.preprocess(toValue, z.enum(values, { error })), def, { kind: 'enum', doc, values, ...extra });
 }
 
 /** A list of strings; comma-separated on the command line. */

@@ -8,6 +8,8 @@
 
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
 import type { HostBuiltins } from "./index.ts";
+import { HOST_OVERRIDES } from "./overrides.ts";
+import { parseRegoText } from "./regotext.ts";
 import { takePendingSet } from "./sets.ts";
 
 type LoadedPolicy = Awaited<ReturnType<typeof loadPolicy>>;
@@ -15,6 +17,40 @@ type Imports = Record<string, Record<string, unknown>>;
 interface Exports {
   opa_malloc(n: number): number;
   opa_value_parse(addr: number, len: number): number;
+  opa_value_dump(addr: number): number;
+  opa_json_dump(addr: number): number;
+  builtins(): number;
+}
+interface Memory {
+  buffer: ArrayBuffer;
+}
+
+function readCString(memory: Memory, addr: number): string {
+  const bytes = new Uint8Array(memory.buffer);
+  let end = addr;
+  while (end < bytes.length && bytes[end] !== 0) end++;
+  return new TextDecoder().decode(bytes.subarray(addr, end));
+}
+
+/** Copies Rego (or JSON) text into the wasm and parses it there; 0 if it does not parse. */
+function loadValue(exp: Exports, memory: Memory, text: string): number {
+  const bytes = new TextEncoder().encode(text);
+  const raw = exp.opa_malloc(bytes.length);
+  new Uint8Array(memory.buffer).set(bytes, raw);
+  return exp.opa_value_parse(raw, bytes.length);
+}
+
+/**
+ * The host's answer to a builtin in HOST_OVERRIDES: arguments read as Rego
+ * text, the result (JSON data) parsed back in the wasm. A result of
+ * undefined is an undefined expression (address 0).
+ */
+function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[]): number {
+  const f = HOST_OVERRIDES[name]!;
+  const args = addrs.map((a) => parseRegoText(readCString(memory, exp.opa_value_dump(a))));
+  const result = f(...args);
+  if (result === undefined) return 0;
+  return loadValue(exp, memory, JSON.stringify(result));
 }
 interface WasmNs {
   instantiate(m: unknown, imports: Imports): Promise<unknown>;
@@ -28,9 +64,25 @@ const wasmRuntimeError = (globalThis as unknown as { WebAssembly: WasmNs }).WebA
 function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean): void {
   const env = imports.env;
   if (env === undefined) return;
+  const memory = env.memory as Memory;
+  // Builtin ids of the names we answer in opa-wasm's place, read from the module once.
+  let overridden: Map<number, string> | undefined;
+  const overrideOf = (id: number): string | undefined => {
+    const exp = exportsOf();
+    if (exp === undefined) return undefined;
+    if (overridden === undefined) {
+      const table = JSON.parse(readCString(memory, exp.opa_json_dump(exp.builtins()))) as Record<string, number>;
+      overridden = new Map(Object.entries(table).filter(([n]) => Object.hasOwn(HOST_OVERRIDES, n)).map(([n, i]) => [i, n]));
+    }
+    return overridden.get(id);
+  };
   for (const name of Object.keys(env)) {
     if (!/^opa_builtin[0-9]$/.test(name)) continue;
-    const call = env[name] as (...a: number[]) => number;
+    const original = env[name] as (...a: number[]) => number;
+    const call = (...args: number[]): number => {
+      const over = overrideOf(args[0] as number);
+      return over === undefined ? original(...args) : callOverride(over, exportsOf()!, memory, args.slice(2));
+    };
     env[name] = (...args: number[]): number => {
       takePendingSet();
       let addr: number;

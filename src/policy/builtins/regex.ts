@@ -197,6 +197,30 @@ function templateMatch(t: unknown, v: unknown, ds: unknown, de: unknown): boolea
   return re.exec(value) !== null;
 }
 
+/**
+ * regex.split as Go's Regexp.Split(s, -1). opa-wasm's own regex.split runs
+ * String.prototype.split (capture groups spliced in, "" split to []), so
+ * loadHostPolicy answers the wasm with this one (overrides.ts).
+ */
+export function regexSplit(p: unknown, x: unknown): string[] {
+  const b = "regex.split";
+  const pattern = stringOperand(b, p, 1);
+  const s = stringOperand(b, x, 2);
+  const re = compile(b, pattern);
+  if (pattern.length > 0 && s.length === 0) return [""];
+  const out: string[] = [];
+  let beg = 0;
+  let end = 0;
+  for (const m of findAll(re, s, -1)) {
+    end = m.index;
+    const mEnd = m.index + m[0].length;
+    if (mEnd !== 0) out.push(s.slice(beg, end));
+    beg = mEnd;
+  }
+  if (end !== s.length) out.push(s.slice(beg));
+  return out;
+}
+
 export function regexBuiltins(): Record<string, BuiltinFn> {
   return {
     "regex.template_match": templateMatch,

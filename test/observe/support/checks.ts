@@ -1,10 +1,11 @@
 // Builders for what the pipeline hands the Observer: identities, routes,
 // decisions and whole ObservedChecks, with realistic shapes.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { denial, type Decision } from '../../../src/types/Decision.ts';
 import type { Identity } from '../../../src/types/Identity.ts';
 import type { JsonObject } from '../../../src/types/Json.ts';
@@ -87,10 +88,13 @@ export function tempFile(name: string): string {
   return join(mkdtempSync(join(tmpdir(), 'ztauthz-observe-')), name);
 }
 
-/** Runs promtool with args; returns status and output (promtool must be on PATH). */
+/** The pinned promtool scripts/toolchain.sh installs (npm ci and npm test run it), not whichever is on PATH. */
+const PROMTOOL = fileURLToPath(new URL('../../../.tools/bin/promtool', import.meta.url));
+
+/** Runs the pinned promtool with args; returns status and output. */
 export function promtool(args: string[], stdin?: string): { status: number; output: string } {
-  const r = spawnSync('promtool', args, { input: stdin, encoding: 'utf8' });
-  if (r.error) throw new Error(`promtool could not run (apt-get install prometheus): ${r.error.message}`);
+  const r = spawnSync(PROMTOOL, args, { input: stdin, encoding: 'utf8' });
+  if (r.error) throw new Error(`promtool could not run (bash scripts/toolchain.sh installs it): ${r.error.message}`);
   return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -98,8 +102,4 @@ export function writeTemp(name: string, text: string): string {
   const file = tempFile(name);
   writeFileSync(file, text);
   return file;
-}
-
-export function promtoolVersion(): string {
-  return execFileSync('promtool', ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
 }
