@@ -4,7 +4,7 @@
 // attestor (uid and the runtime binary's path). Callers are real processes too:
 // `spire-agent api fetch x509` run from a registered path gets the client its
 // own SVID; from an unregistered path it gets nothing. Then the agent rotates
-// every SVID (20 s TTL) and Checks keep succeeding, on the old connection and on
+// every SVID (30 s TTL) and Checks keep succeeding, on the old connection and on
 // new ones with the new SVIDs. A ztauthz no entry selects does not start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
@@ -137,13 +137,12 @@ function serveUntilExit(runtime: string, args: string[]): Promise<{ code: number
 }
 
 const uid = process.getuid!();
-let clientSvid: Svid;
 let auditorAgent: string;
 let strangerAgent: string;
 let unregisteredAgent: string;
 
 beforeAll(async () => {
-  spire = await startSpire({ trustDomain: TD, x509SvidTtl: '20s' });
+  spire = await startSpire({ trustDomain: TD, x509SvidTtl: '30s' });
   auditorAgent = binaryCopy('auditor', SPIRE_AGENT);
   strangerAgent = binaryCopy('stranger', SPIRE_AGENT);
   unregisteredAgent = binaryCopy('unregistered', SPIRE_AGENT);
@@ -153,7 +152,7 @@ beforeAll(async () => {
   await spire.createEntry(AUDITOR_ID, [`unix:uid:${uid}`, `unix:path:${auditorAgent}`]);
   await spire.createEntry(STRANGER_ID, [`unix:uid:${uid}`, `unix:path:${strangerAgent}`]);
   // Once the client's SVID is there the agent has synced every entry, ztauthz's included.
-  clientSvid = await fetchSvid();
+  await fetchSvid();
   const policyDir = join(spire.dir, 'policy');
   mkdirSync(policyDir);
   writeFileSync(join(policyDir, 'policy.rego'), POLICY);
@@ -179,12 +178,15 @@ afterAll(async () => {
 
 describe('ztauthz with a real SPIRE agent', () => {
   it('serves the X509-SVID SPIRE issued to it, and its caller holds one issued to the caller', async () => {
+    // Every test fetches the client's current SVID: one fetched earlier may have expired (30 s).
+    const clientSvid = await fetchSvid();
     const s = await served(clientSvid);
     expect(s.uris).toEqual([ZTAUTHZ_ID]);
     expect(new X509Certificate(clientSvid.cert).subjectAltName).toBe(`URI:${ENVOY_ID}`);
   });
 
   it('lets a caller with its own SPIRE-issued SVID on the allowlist check, and the policy sees it as input.identity.peer', async () => {
+    const clientSvid = await fetchSvid();
     expect(await checkCode(client(clientSvid.ca, clientSvid.cert, clientSvid.key))).toEqual({ grpc: 'OK', decision: 'allow' });
   });
 
@@ -204,19 +206,20 @@ describe('ztauthz with a real SPIRE agent', () => {
     const r = await spire.fetchX509(join(spire.dir, 'unregistered-out'), { agentBinary: unregisteredAgent, limitMs: 3_000 });
     expect(r.ok).toBe(false);
     expect(r.output).toContain('no identity issued');
+    const { ca } = await fetchSvid();
     // No client certificate: the handshake itself fails.
-    expect(await checkCode(client(clientSvid.ca))).toEqual({ grpc: 'UNAVAILABLE' });
+    expect(await checkCode(client(ca))).toEqual({ grpc: 'UNAVAILABLE' });
     // A certificate naming the allowed ID, from a CA of its own for the same trust domain.
     const rogueCa = pki.ca('rogue', TD);
     const forged = pki.leaf(rogueCa, { uris: [ENVOY_ID] });
-    expect(await checkCode(client(clientSvid.ca, Buffer.from(forged.certPem), Buffer.from(forged.keyPem)))).toEqual({ grpc: 'UNAVAILABLE' });
+    expect(await checkCode(client(ca, Buffer.from(forged.certPem), Buffer.from(forged.keyPem)))).toEqual({ grpc: 'UNAVAILABLE' });
     // And a self-signed one.
     const self = pki.ca('self', TD);
-    expect(await checkCode(client(clientSvid.ca, Buffer.from(self.certPem), Buffer.from(self.keyPem)))).toEqual({ grpc: 'UNAVAILABLE' });
+    expect(await checkCode(client(ca, Buffer.from(self.certPem), Buffer.from(self.keyPem)))).toEqual({ grpc: 'UNAVAILABLE' });
   });
 
   it('keeps checking across a rotation: the old connection, then new ones with the new SVIDs', async () => {
-    // Each probe presents the client's current SVID: with a 20 s TTL an older one may have expired.
+    // Each probe presents the client's current SVID: with a 30 s TTL an older one may have expired.
     const first = await fetchSvid();
     const before = await served(first);
     const long = client(first.ca, first.cert, first.key);

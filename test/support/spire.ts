@@ -20,7 +20,7 @@ const NODE_SUFFIX = '/node/test-agent';
 
 export interface SpireOptions {
   trustDomain: string;
-  /** The server's default_x509_svid_ttl, e.g. "20s": the agent rotates an SVID after about half of it. */
+  /** The server's default_x509_svid_ttl, e.g. "30s": the agent rotates an SVID after about half of it. */
   x509SvidTtl: string;
 }
 
