@@ -7,12 +7,13 @@ import { z } from 'zod';
 import { FIELD_META, type FieldMeta } from './schema/fields.ts';
 import { HANDLING } from './schema/handling.ts';
 import { IDENTITY } from './schema/identity.ts';
+import { OPA } from './schema/opa.ts';
 import { SERVING } from './schema/serving.ts';
 
 export type { FieldKind, FieldMeta } from './schema/fields.ts';
 
 /** The order here is the order of the reference table. */
-export const CONFIG_SCHEMA = z.strictObject({ ...SERVING, ...IDENTITY, ...HANDLING });
+export const CONFIG_SCHEMA = z.strictObject({ ...SERVING, ...IDENTITY, ...HANDLING, ...OPA });
 
 export type Config = z.output<typeof CONFIG_SCHEMA>;
 
