@@ -1,0 +1,154 @@
+// Remote bundles per OPA's bundle protocol, against a long-polling bundle
+// server written here: readiness waits for the first bundle, long polls pick
+// up a new revision without waiting for the polling delay, a persisted copy
+// serves through a restart while the service is down, and tampered, corrupt,
+// unsigned or delta bundles never serve.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decisionFromResultSet } from '../../src/envoy/PolicyResult.ts';
+import { loadRemoteBundle } from '../../src/policy/remote/RemoteLoader.ts';
+import type { RunningServer } from '../../src/server/Server.ts';
+import { CheckClient, checkRequest } from '../support/checkClient.ts';
+import { LongPollServer, metricsText, readyz, regoBundle, rsaKeyFiles, startFromConfig, tempDir, waitFor } from '../support/bundleServers.ts';
+
+const OK = 0;
+const DENIED = 7;
+
+async function decide(client: CheckClient, path: string): Promise<number | undefined> {
+  return (await client.check(checkRequest({ path }))).status?.code ?? OK;
+}
+
+function config(port: number, extra = '', bundle = ''): string {
+  return `services:
+  acme:
+    url: http://127.0.0.1:${port}/v1
+    credentials:
+      bearer:
+        token: t0ken
+bundles:
+  authz:
+    service: acme
+    resource: bundles/authz.tar.gz
+    polling:
+      min_delay_seconds: 1
+      max_delay_seconds: 2
+${bundle}${extra}`;
+}
+
+describe('remote bundles over HTTP (OPA bundle protocol)', () => {
+  let r1: Buffer;
+  let r2: Buffer;
+  beforeAll(() => {
+    r1 = regoBundle('r1', '/one');
+    r2 = regoBundle('r2', '/two');
+  });
+
+  it('is not ready until the first bundle loads, then long-polls a new revision in', async () => {
+    const bundles = await new LongPollServer().start();
+    // min_delay 1 s, but the long poll of 20 s answers as soon as the bundle changes.
+    const server = await startFromConfig(config(bundles.port, '', '      long_polling_timeout_seconds: 20\n'));
+    const client = new CheckClient(server.grpcPort);
+    try {
+      expect((await readyz(server.httpPort)).status).toBe(503);
+      expect(await decide(client, '/common')).not.toBe(OK);
+      bundles.serve(r1);
+      await waitFor('revision r1', async () => (await readyz(server.httpPort)).body.policy_revision === 'r1', 10_000);
+      expect(await decide(client, '/one')).toBe(OK);
+      expect(await decide(client, '/two')).toBe(DENIED);
+      // The client sent the bearer token and, once it had the bundle, its ETag and the long-poll preference.
+      const last = bundles.requests.at(-1)!;
+      expect(last.authorization).toBe('Bearer t0ken');
+      await waitFor('a held long poll', () => bundles.requests.some((r) => r.ifNoneMatch !== undefined && r.prefer === 'modes=snapshot;wait=20'), 5_000);
+      const before = bundles.requests.length;
+      bundles.serve(r2);
+      await waitFor('revision r2', async () => (await readyz(server.httpPort)).body.policy_revision === 'r2', 10_000);
+      expect(await decide(client, '/two')).toBe(OK);
+      expect(await decide(client, '/one')).toBe(DENIED);
+      // Picked up by the held request, not by a new poll after a delay.
+      expect(bundles.requests.length - before).toBeLessThanOrEqual(2);
+      const metrics = await metricsText(server.httpPort);
+      expect(metrics).toMatch(/ztauthz_bundle_downloads_total\{bundle="authz",result="bundle"\} 2/);
+      expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="authz",revision="r2"} 1');
+    } finally {
+      client.close();
+      await server.stop(0);
+      await bundles.stop();
+    }
+  });
+
+  it('keeps the last good bundle through a restart while the service is down (persist)', async () => {
+    const dir = tempDir();
+    const bundles = await new LongPollServer(false).start();
+    bundles.serve(r1);
+    const yaml = config(bundles.port, `persistence_directory: ${dir}\n`, '    persist: true\n');
+    let server: RunningServer = await startFromConfig(yaml);
+    await waitFor('revision r1', async () => (await readyz(server.httpPort)).body.policy_revision === 'r1', 10_000);
+    await server.stop(0);
+    await bundles.stop();
+    // The service is gone: the restarted replica serves the persisted r1 from the start.
+    server = await startFromConfig(yaml);
+    const client = new CheckClient(server.grpcPort);
+    try {
+      const ready = await readyz(server.httpPort);
+      expect(ready).toEqual({ status: 200, body: expect.objectContaining({ policy_revision: 'r1' }) });
+      expect(await decide(client, '/one')).toBe(OK);
+      await waitFor('a failed download', async () => /ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} [1-9]/.test(await metricsText(server.httpPort)), 10_000);
+      expect(await decide(client, '/one')).toBe(OK);
+    } finally {
+      client.close();
+      await server.stop(0);
+    }
+  });
+
+  it('never serves a tampered, corrupt, truncated or unsigned bundle', async () => {
+    const keys = rsaKeyFiles();
+    const signed1 = regoBundle('s1', '/one', keys);
+    const signed2 = regoBundle('s2', '/two', keys);
+    // Tampered: data.json of the signed r2 changed after signing (same length, so the tar stays valid).
+    const tar = gunzipSync(signed2);
+    const at = tar.indexOf('"/two"');
+    const tampered = gzipSync(Buffer.concat([tar.subarray(0, at), Buffer.from('"/eve"'), tar.subarray(at + 6)]));
+    const bundles = await new LongPollServer(false).start();
+    const keyYaml = `keys:\n  default:\n    algorithm: RS256\n    key: |\n${keys.publicPem.trim().split('\n').map((l) => `      ${l}`).join('\n')}\n`;
+    const server = await startFromConfig(config(bundles.port, keyYaml, '    signing:\n      keyid: default\n'));
+    const client = new CheckClient(server.grpcPort);
+    try {
+      bundles.serve(signed1);
+      await waitFor('revision s1', async () => (await readyz(server.httpPort)).body.policy_revision === 's1', 10_000);
+      for (const bad of [tampered, Buffer.from('not a gzip archive'), signed2.subarray(0, signed2.length / 2), r2]) {
+        const failures = failureCount(await metricsText(server.httpPort));
+        bundles.serve(bad);
+        await waitFor('the bad bundle refused', async () => failureCount(await metricsText(server.httpPort)) > failures, 10_000);
+        expect((await readyz(server.httpPort)).body.policy_revision).toBe('s1');
+        expect(await decide(client, '/one')).toBe(OK);
+        expect(await decide(client, '/eve')).toBe(DENIED);
+        expect(await decide(client, '/two')).toBe(DENIED);
+      }
+      bundles.serve(signed2);
+      await waitFor('revision s2', async () => (await readyz(server.httpPort)).body.policy_revision === 's2', 10_000);
+    } finally {
+      client.close();
+      await server.stop(0);
+      await bundles.stop();
+    }
+  });
+});
+
+describe('remote bundle loading', () => {
+  it('refuses a delta bundle with a clear message', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.manifest'), JSON.stringify({ revision: 'd1', type: 'delta' }));
+    writeFileSync(join(dir, 'patch.json'), JSON.stringify({ data: [{ op: 'upsert', path: '/fleet/path', value: '/x' }] }));
+    execFileSync('tar', ['czf', join(dir, 'delta.tar.gz'), '-C', dir, '.manifest', 'patch.json']);
+    const opts = { entrypoints: ['envoy/authz/allow'], maxMemoryPages: 2048, requireSignature: false, validateResult: decisionFromResultSet };
+    await expect(loadRemoteBundle(readFileSync(join(dir, 'delta.tar.gz')), 'bundle authz', opts)).rejects.toThrow('bundle authz is a delta bundle; ztauthz takes snapshot bundles only');
+  });
+});
+
+function failureCount(metrics: string): number {
+  return Number(/ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+}
+
