@@ -115,10 +115,11 @@ export class RemoteBundle {
     try {
       mkdirSync(dir, { recursive: true });
       // Written beside and renamed over, so a crash never leaves half a bundle to load at start.
-      writeFileSync(join(dir, 'bundle.tar.gz.tmp'), bytes);
-      renameSync(join(dir, 'bundle.tar.gz.tmp'), join(dir, 'bundle.tar.gz'));
-      writeFileSync(join(dir, 'etag.tmp'), etag ?? '');
-      renameSync(join(dir, 'etag.tmp'), join(dir, 'etag'));
+      const tmp = `.${process.pid}.tmp`; // server.workers share the directory
+      writeFileSync(join(dir, `bundle.tar.gz${tmp}`), bytes);
+      renameSync(join(dir, `bundle.tar.gz${tmp}`), join(dir, 'bundle.tar.gz'));
+      writeFileSync(join(dir, `etag${tmp}`), etag ?? '');
+      renameSync(join(dir, `etag${tmp}`), join(dir, 'etag'));
     } catch (err) {
       this.#o.events.failed('persist', err as Error);
     }
