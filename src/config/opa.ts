@@ -54,6 +54,20 @@ export function translateOpaKeys(doc: Record<string, unknown>, file: string): st
     // A key the schema has (another part of ztauthz may implement it) is the schema's business.
     if (Object.hasOwn(doc, key) && !(key in CONFIG_SCHEMA.shape)) problems.push(`${file}: ${key} (OPA) is not supported by ztauthz: ${why}`);
   }
+  // OPA also takes services as a list of entries with a name.
+  if (Array.isArray(doc['services'])) {
+    const byName: Record<string, unknown> = {};
+    for (const [i, entry] of (doc['services'] as unknown[]).entries()) {
+      const name = isMapping(entry) ? entry['name'] : undefined;
+      if (typeof name !== 'string' || name === '') problems.push(`${file}: services[${i}].name: required when services is a list`);
+      else if (Object.hasOwn(byName, name)) problems.push(`${file}: services[${i}]: a second service named "${name}"`);
+      else {
+        const { name: _, ...rest } = entry as Record<string, unknown>;
+        byName[name] = rest;
+      }
+    }
+    doc['services'] = byName;
+  }
   const services = doc['services'];
   if (isMapping(services)) {
     for (const [name, svc] of Object.entries(services)) {

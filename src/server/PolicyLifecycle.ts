@@ -145,8 +145,9 @@ export class PolicyLifecycle {
     this.#watchers.push(watcher);
   }
 
-  /** Reloads every watched policy now (SIGHUP). */
+  /** Reloads every watched policy now, and polls a remote bundle now (SIGHUP). */
   async reload(): Promise<void> {
+    this.#remote?.pollNow();
     await Promise.all(this.#watchers.map((w) => w.reload()));
   }
 

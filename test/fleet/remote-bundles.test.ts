@@ -12,6 +12,7 @@ import { decisionFromResultSet } from '../../src/envoy/PolicyResult.ts';
 import { loadRemoteBundle } from '../../src/policy/remote/RemoteLoader.ts';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
+import { spawnServe } from '../support/servers.ts';
 import { LongPollServer, metricsText, readyz, regoBundle, rsaKeyFiles, startFromConfig, tempDir, waitFor } from '../support/bundleServers.ts';
 
 const OK = 0;
@@ -132,6 +133,36 @@ describe('remote bundles over HTTP (OPA bundle protocol)', () => {
     } finally {
       client.close();
       await server.stop(0);
+      await bundles.stop();
+    }
+  });
+});
+
+describe('ztauthz serve --config with an opa-envoy-plugin config file', () => {
+  it('downloads and serves the bundle, and SIGHUP polls at once', async () => {
+    const bundles = await new LongPollServer(false).start();
+    bundles.serve(regoBundle('c1', '/one'));
+    const file = join(tempDir(), 'opa-envoy.yaml');
+    // Polling every minute or two: only the first poll and the SIGHUP one can bring a revision in time.
+    writeFileSync(
+      file,
+      // services as a list of named entries, a form OPA accepts too.
+      `services:\n  - name: acme\n    url: http://127.0.0.1:${bundles.port}\n` +
+        `bundles:\n  authz:\n    service: acme\n    resource: authz.tar.gz\nplugins:\n  envoy_ext_authz_grpc:\n    addr: :9191\n    path: /envoy/authz/allow\n    dry-run: false\n    enable-reflection: true\ndecision_log:\n  enabled: false\n`,
+    );
+    const serve = await spawnServe(['--config', file]);
+    const client = new CheckClient(serve.grpcPort);
+    try {
+      await waitFor('c1', async () => (await readyz(serve.httpPort)).body.policy_revision === 'c1', 15_000);
+      expect(await decide(client, '/one')).toBe(OK);
+      bundles.serve(regoBundle('c2', '/two'));
+      serve.child.kill('SIGHUP');
+      await waitFor('c2 after SIGHUP', async () => (await readyz(serve.httpPort)).body.policy_revision === 'c2', 15_000);
+      expect(await decide(client, '/two')).toBe(OK);
+      expect(serve.stderr()).toContain('"msg":"bundle activated"');
+    } finally {
+      client.close();
+      await serve.stop();
       await bundles.stop();
     }
   });

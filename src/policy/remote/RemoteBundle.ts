@@ -51,6 +51,11 @@ export class RemoteBundle {
     this.#loop = this.#run();
   }
 
+  /** Ends the wait before the next poll (SIGHUP): a request already in flight is left to answer. */
+  pollNow(): void {
+    this.#wake?.();
+  }
+
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#wake?.();
