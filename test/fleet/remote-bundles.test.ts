@@ -12,6 +12,7 @@ import { decisionFromResultSet } from '../../src/envoy/PolicyResult.ts';
 import { loadRemoteBundle } from '../../src/policy/remote/RemoteLoader.ts';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
+import { Pki, writeSvid } from '../support/pki.ts';
 import { spawnServe } from '../support/servers.ts';
 import { LongPollServer, metricsText, readyz, regoBundle, rsaKeyFiles, startFromConfig, tempDir, waitFor } from '../support/bundleServers.ts';
 
@@ -163,6 +164,33 @@ describe('ztauthz serve --config with an opa-envoy-plugin config file', () => {
     } finally {
       client.close();
       await serve.stop();
+      await bundles.stop();
+    }
+  });
+});
+
+describe('services over HTTPS with client certificates', () => {
+  it('verifies the server with tls.ca_cert and presents credentials.client_tls; refuses a bundle over size_limit_bytes', async () => {
+    const pki = new Pki();
+    const ca = pki.ca('bundles.test');
+    const serverCert = pki.leaf(ca, { dns: ['localhost'] });
+    const serverKey = readFileSync(join(pki.dir, 'leaf.key'), 'utf8');
+    const client = writeSvid(pki, ca, 'spiffe://bundles.test/ztauthz', 'client');
+    const bundles = await new LongPollServer(false, { cert: serverCert, key: serverKey, ca: ca.pem }).start();
+    const big = regoBundle('big', '/big', undefined, 4096);
+    bundles.serve(big);
+    const yaml = (limit: number) =>
+      `services:\n  acme:\n    url: https://localhost:${bundles.port}\n    tls:\n      ca_cert: ${client.caFile}\n    credentials:\n      client_tls:\n        cert: ${client.certFile}\n        private_key: ${client.keyFile}\nbundles:\n  authz:\n    service: acme\n    resource: authz.tar.gz\n    size_limit_bytes: ${limit}\n    polling:\n      min_delay_seconds: 1\n      max_delay_seconds: 2\n`;
+    expect(big.length).toBeGreaterThan(2048);
+    let server = await startFromConfig(yaml(2048));
+    try {
+      await waitFor('the oversized bundle refused', async () => failureCount(await metricsText(server.httpPort)) > 0, 10_000);
+      expect((await readyz(server.httpPort)).status).toBe(503);
+      await server.stop(0);
+      server = await startFromConfig(yaml(big.length));
+      await waitFor('revision big', async () => (await readyz(server.httpPort)).body.policy_revision === 'big', 10_000);
+    } finally {
+      await server.stop(0);
       await bundles.stop();
     }
   });

@@ -2,9 +2,10 @@
 // by the real opa (signed or not), a long-polling bundle server per OPA's
 // protocol, and ztauthz configured from an OPA-style config file.
 import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
@@ -19,7 +20,8 @@ export function tempDir(prefix = 'ztauthz-fleet-'): string {
 }
 
 /** A Rego bundle (opa build -b) allowing GET on /common and on `path`, with .manifest revision `revision`. */
-export function regoBundle(revision: string, path: string, sign?: { privateKeyFile: string }): Buffer {
+/** `padBytes` of incompressible data make a bundle of a known least size. */
+export function regoBundle(revision: string, path: string, sign?: { privateKeyFile: string }, padBytes = 0): Buffer {
   const dir = tempDir('ztauthz-fleet-src-');
   mkdirSync(join(dir, 'src'));
   writeFileSync(
@@ -27,7 +29,7 @@ export function regoBundle(revision: string, path: string, sign?: { privateKeyFi
     `package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.path == "/common"\n\nallow if input.attributes.request.http.path == data.fleet.path\n`,
   );
   mkdirSync(join(dir, 'src', 'fleet'));
-  writeFileSync(join(dir, 'src', 'fleet', 'data.json'), JSON.stringify({ path }));
+  writeFileSync(join(dir, 'src', 'fleet', 'data.json'), JSON.stringify({ path, pad: randomBytes(padBytes / 2).toString('hex') }));
   writeFileSync(join(dir, 'src', '.manifest'), JSON.stringify({ revision, roots: [''] }));
   const out = join(dir, 'bundle.tar.gz');
   const signArgs = sign ? ['--signing-key', sign.privateKeyFile, '--signing-alg', 'RS256'] : [];
@@ -57,9 +59,10 @@ export class LongPollServer {
   readonly longPoll: boolean;
   port = 0;
 
-  constructor(longPoll = true) {
+  /** With `tls`, serves HTTPS and requires a client certificate the CA verifies. */
+  constructor(longPoll = true, tls?: { cert: string; key: string; ca: string }) {
     this.longPoll = longPoll;
-    this.#server = createServer((req, res) => {
+    const handler: RequestListener = (req, res) => {
       const ifNoneMatch = req.headers['if-none-match'];
       const prefer = req.headers['prefer'] as string | undefined;
       this.requests.push({ ifNoneMatch, prefer, authorization: req.headers['authorization'] });
@@ -84,7 +87,8 @@ export class LongPollServer {
           this.#waiters.delete(done);
         });
       } else answer();
-    });
+    };
+    this.#server = tls ? createHttpsServer({ ...tls, requestCert: true, rejectUnauthorized: true }, handler) : createServer(handler);
   }
 
   async start(port = 0): Promise<this> {

@@ -76,19 +76,21 @@ export function serviceGet(
     };
     req.on('error', fail);
     req.on('response', (res) => {
+      // Every way out rejects once: the request and the response both report a destroy.
+      res.on('error', fail);
+      const refuse = (why: string) => {
+        fail(new BundleDownloadError(`${url.pathname}: ${why}`));
+        req.destroy();
+      };
       const length = Number(res.headers['content-length'] ?? 0);
-      if (length > maxBytes) {
-        req.destroy(new BundleDownloadError(`${url.pathname}: ${length} bytes is over the limit of ${maxBytes}`));
-        return;
-      }
+      if (length > maxBytes) return refuse(`${length} bytes is over the limit of ${maxBytes}`);
       const chunks: Buffer[] = [];
       let total = 0;
       res.on('data', (chunk: Buffer) => {
         total += chunk.length;
-        if (total > maxBytes) req.destroy(new BundleDownloadError(`${url.pathname}: body over the limit of ${maxBytes} bytes`));
+        if (total > maxBytes) refuse(`body over the limit of ${maxBytes} bytes`);
         else chunks.push(chunk);
       });
-      res.on('error', fail);
       res.on('end', () => {
         clearTimeout(timer);
         resolve({ res, body: Buffer.concat(chunks) });
