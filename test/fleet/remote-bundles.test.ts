@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decisionFromResultSet } from '../../src/envoy/PolicyResult.ts';
+import { backoffDelay } from '../../src/policy/remote/RemoteBundle.ts';
 import { loadRemoteBundle } from '../../src/policy/remote/RemoteLoader.ts';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
@@ -55,11 +56,13 @@ describe('remote bundles over HTTP (OPA bundle protocol)', () => {
     const client = new CheckClient(server.grpcPort);
     try {
       expect((await readyz(server.httpPort)).status).toBe(503);
+      expect((await client.healthCheck()).status).toBe('NOT_SERVING');
       expect(await decide(client, '/common')).not.toBe(OK);
       bundles.serve(r1);
       await waitFor('revision r1', async () => (await readyz(server.httpPort)).body.policy_revision === 'r1', 10_000);
       expect(await decide(client, '/one')).toBe(OK);
       expect(await decide(client, '/two')).toBe(DENIED);
+      expect((await client.healthCheck()).status).toBe('SERVING');
       // The client sent the bearer token and, once it had the bundle, its ETag and the long-poll preference.
       const last = bundles.requests.at(-1)!;
       expect(last.authorization).toBe('Bearer t0ken');
@@ -211,3 +214,11 @@ function failureCount(metrics: string): number {
   return Number(/ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} (\d+)/.exec(metrics)?.[1] ?? 0);
 }
 
+
+describe('backoff after failures', () => {
+  it('doubles from the minimum delay, never past the maximum, jittered down by at most 20%', () => {
+    const delays = [1, 2, 3, 4, 5, 30].map((n) => backoffDelay(n, 1000, 10_000, 0.999999));
+    expect(delays.map(Math.round)).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect(backoffDelay(3, 1000, 10_000, 0)).toBe(3200);
+  });
+});

@@ -134,10 +134,8 @@ export class RemoteBundle {
     return min + Math.random() * (max - min);
   }
 
-  /** Exponential from min, capped at max, with up to 20% taken off so failing replicas spread out. */
   #backoff(): number {
-    const base = Math.min(this.#o.maxDelayMs, this.#o.minDelayMs * 2 ** Math.min(this.#failures - 1, 20));
-    return base * (0.8 + Math.random() * 0.2);
+    return backoffDelay(this.#failures, this.#o.minDelayMs, this.#o.maxDelayMs, Math.random());
   }
 
   #sleep(ms: number): Promise<void> {
@@ -149,6 +147,16 @@ export class RemoteBundle {
       };
     });
   }
+}
+
+/**
+ * The wait after `failures` failures in a row: exponential from min, capped
+ * at max, with up to 20% taken off (`random` in [0, 1)) so failing replicas
+ * spread out instead of retrying in step.
+ */
+export function backoffDelay(failures: number, minMs: number, maxMs: number, random: number): number {
+  const base = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
+  return base * (0.8 + random * 0.2);
 }
 
 const LOAD_FAILED = Symbol('load failed');
