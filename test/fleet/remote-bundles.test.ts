@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decisionFromResultSet } from '../../src/envoy/PolicyResult.ts';
 import { backoffDelay } from '../../src/policy/remote/RemoteBundle.ts';
 import { loadRemoteBundle } from '../../src/policy/remote/RemoteLoader.ts';
+import { signingKeyFromText } from '../../src/policy/BundleSignature.ts';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
 import { Pki, writeSvid } from '../support/pki.ts';
@@ -28,6 +29,8 @@ function config(port: number, extra = '', bundle = ''): string {
   return `services:
   acme:
     url: http://127.0.0.1:${port}/v1
+    headers:
+      x-team: payments
     credentials:
       bearer:
         token: t0ken
@@ -66,6 +69,7 @@ describe('remote bundles over HTTP (OPA bundle protocol)', () => {
       // The client sent the bearer token and, once it had the bundle, its ETag and the long-poll preference.
       const last = bundles.requests.at(-1)!;
       expect(last.authorization).toBe('Bearer t0ken');
+      expect(last.team).toBe('payments');
       await waitFor('a held long poll', () => bundles.requests.some((r) => r.ifNoneMatch !== undefined && r.prefer === 'modes=snapshot;wait=20'), 5_000);
       const before = bundles.requests.length;
       bundles.serve(r2);
@@ -214,6 +218,22 @@ function failureCount(metrics: string): number {
   return Number(/ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} (\d+)/.exec(metrics)?.[1] ?? 0);
 }
 
+
+describe('signing scope', () => {
+  it('takes a bundle signed with the configured scope and refuses another scope', async () => {
+    const keys = rsaKeyFiles();
+    const opts = (scope: string) => ({
+      entrypoints: ['envoy/authz/allow'],
+      maxMemoryPages: 2048,
+      requireSignature: true,
+      signingKey: signingKeyFromText(keys.publicPem, 'default', 'RS256', scope),
+      validateResult: decisionFromResultSet,
+    });
+    const bundle = regoBundle('sc1', '/one', { ...keys, claims: { scope: 'authz' } });
+    expect((await loadRemoteBundle(bundle, 'bundle authz', opts('authz'))).revision).toBe('sc1');
+    await expect(loadRemoteBundle(bundle, 'bundle authz', opts('billing'))).rejects.toThrow('bundle signature scope "authz" is not the configured "billing"');
+  });
+});
 
 describe('backoff after failures', () => {
   it('doubles from the minimum delay, never past the maximum, jittered down by at most 20%', () => {

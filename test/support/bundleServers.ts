@@ -21,7 +21,7 @@ export function tempDir(prefix = 'ztauthz-fleet-'): string {
 
 /** A Rego bundle (opa build -b) allowing GET on /common and on `path`, with .manifest revision `revision`. */
 /** `padBytes` of incompressible data make a bundle of a known least size. */
-export function regoBundle(revision: string, path: string, sign?: { privateKeyFile: string }, padBytes = 0): Buffer {
+export function regoBundle(revision: string, path: string, sign?: { privateKeyFile: string; claims?: object }, padBytes = 0): Buffer {
   const dir = tempDir('ztauthz-fleet-src-');
   mkdirSync(join(dir, 'src'));
   writeFileSync(
@@ -33,6 +33,10 @@ export function regoBundle(revision: string, path: string, sign?: { privateKeyFi
   writeFileSync(join(dir, 'src', '.manifest'), JSON.stringify({ revision, roots: [''] }));
   const out = join(dir, 'bundle.tar.gz');
   const signArgs = sign ? ['--signing-key', sign.privateKeyFile, '--signing-alg', 'RS256'] : [];
+  if (sign?.claims) {
+    writeFileSync(join(dir, 'claims.json'), JSON.stringify(sign.claims));
+    signArgs.push('--claims-file', join(dir, 'claims.json'));
+  }
   execFileSync(opaBinary(), ['build', '-b', join(dir, 'src'), '-o', out, ...signArgs], { stdio: 'pipe' });
   return readFileSync(out);
 }
@@ -52,7 +56,7 @@ export function rsaKeyFiles(): { privateKeyFile: string; publicPem: string } {
  * it has no bundle.
  */
 export class LongPollServer {
-  readonly requests: Array<{ ifNoneMatch: string | undefined; prefer: string | undefined; authorization: string | undefined }> = [];
+  readonly requests: Array<{ ifNoneMatch: string | undefined; prefer: string | undefined; authorization: string | undefined; team: string | undefined }> = [];
   #bundle: { bytes: Buffer; etag: string } | undefined;
   #waiters = new Set<() => void>();
   readonly #server: Server;
@@ -65,7 +69,7 @@ export class LongPollServer {
     const handler: RequestListener = (req, res) => {
       const ifNoneMatch = req.headers['if-none-match'];
       const prefer = req.headers['prefer'] as string | undefined;
-      this.requests.push({ ifNoneMatch, prefer, authorization: req.headers['authorization'] });
+      this.requests.push({ ifNoneMatch, prefer, authorization: req.headers['authorization'], team: req.headers['x-team'] as string | undefined });
       const wait = this.longPoll ? /wait=(\d+)/.exec(String(prefer ?? ''))?.[1] : undefined;
       const answer = () => {
         const b = this.#bundle;
