@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
 import { metricsText, readyz, regoBundle, startFromConfig, tempDir, waitFor } from '../support/bundleServers.ts';
-import { pushOciBundle, startNginx, startRegistry } from '../support/fleetServers.ts';
+import { pushOciBundle, startNginx, startRegistry, startTokenServer } from '../support/fleetServers.ts';
 
 const OK = 0;
 const DENIED = 7;
@@ -95,6 +95,35 @@ describe('bundles from an OCI registry (CNCF distribution)', () => {
       client.close();
       await server.stop(0);
       await registry.stop();
+    }
+  });
+
+  it('exchanges the configured credentials for a registry token on a Bearer challenge', async () => {
+    const basic = Buffer.from('ci:s3cret').toString('base64');
+    const tokens = await startTokenServer(basic);
+    const registry = await startRegistry({ realm: `http://127.0.0.1:${tokens.port}/token`, certFile: tokens.certFile });
+    try {
+      expect((await fetch(`http://127.0.0.1:${registry.port}/v2/acme/authz/manifests/live`)).status).toBe(401);
+      await pushOciBundle(registry.port, 'acme/authz', 'live', regoBundle('t1', '/one'), await tokens.mint('repository:acme/authz:pull,push'));
+      const yaml = `services:\n  registry:\n    url: http://127.0.0.1:${registry.port}\n    type: oci\n    credentials:\n      bearer:\n        scheme: Basic\n        token: ${basic}\nbundles:\n  authz:\n    service: registry\n    resource: acme/authz:live\n    polling:\n      min_delay_seconds: 1\n      max_delay_seconds: 2\n`;
+      const server = await startFromConfig(yaml);
+      try {
+        await waitFor('t1', async () => (await revisionOf(server)) === 't1', 15_000);
+        expect(tokens.requests.some((q) => q.includes('scope=repository%3Aacme%2Fauthz%3Apull'))).toBe(true);
+      } finally {
+        await server.stop(0);
+      }
+      // Wrong credentials: the token server refuses, nothing is served.
+      const refused = await startFromConfig(yaml.replace(basic, Buffer.from('ci:wrong').toString('base64')));
+      try {
+        await waitFor('a failed download', async () => /result="failure"\} [1-9]/.test(await metricsText(refused.httpPort)), 10_000);
+        expect((await readyz(refused.httpPort)).status).toBe(503);
+      } finally {
+        await refused.stop(0);
+      }
+    } finally {
+      await registry.stop();
+      await tokens.stop();
     }
   });
 });
