@@ -176,6 +176,27 @@ describe('ztauthz serve --config with an opa-envoy-plugin config file', () => {
   });
 });
 
+describe('remote bundles with server.workers 2', () => {
+  it('every worker downloads, persists into the shared directory and serves the bundle', async () => {
+    const bundles = await new LongPollServer(false).start();
+    bundles.serve(regoBundle('w1', '/one'));
+    const dir = tempDir();
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, `${config(bundles.port, `persistence_directory: ${dir}/persist\ndecision_log:\n  enabled: false\n`, '    persist: true\n')}`);
+    const serve = await spawnServe(['--config', file, '--workers', '2']);
+    const client = new CheckClient(serve.grpcPort);
+    try {
+      await waitFor('w1 on both workers', async () => (await readyz(serve.httpPort)).body.policy_revision === 'w1', 20_000);
+      for (let i = 0; i < 10; i++) expect(await decide(client, '/one')).toBe(OK);
+      expect(readFileSync(join(dir, 'persist', 'bundles', 'authz', 'bundle.tar.gz')).length).toBeGreaterThan(0);
+    } finally {
+      client.close();
+      await serve.stop();
+      await bundles.stop();
+    }
+  });
+});
+
 describe('services over HTTPS with client certificates', () => {
   it('verifies the server with tls.ca_cert and presents credentials.client_tls; refuses a bundle over size_limit_bytes', async () => {
     const pki = new Pki();
