@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { loadConfiguredPolicy } from '../../src/server/PolicyLifecycle.ts';
 
 function yamlFile(text: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'ztauthz-opacfg-')), 'config.yaml');
@@ -99,5 +100,10 @@ describe('OPA configuration format', () => {
     expect(refusal('services:\n  s:\n    url: http://x\nbundles:\n  b:\n    service: s\npolicy:\n  path: /tmp/p\n')).toContain('either bundles or policy.path');
     expect(refusal('plugins:\n  envoy_ext_authz_grpc:\n    addr: :1\ngrpc:\n  addr: :2\n')).toContain('are the same setting');
     expect(refusal('services:\n  s:\n    url: http://x\nbundles:\n  b:\n    service: s\n    polling: {min_delay_seconds: 30, max_delay_seconds: 10}\n')).toContain('min_delay_seconds must not exceed');
+  });
+
+  it('check and replay refuse a config with bundles instead of checking the demo policy', async () => {
+    const c = loadConfig({ file: yamlFile('services:\n  s:\n    url: http://127.0.0.1:1\nbundles:\n  b:\n    service: s\n') });
+    expect(() => loadConfiguredPolicy(c, [])).toThrow('bundles are downloaded by serve; give the bundle as --policy');
   });
 });
