@@ -44,6 +44,15 @@ export function httpService(name: string, s: ServiceConfig): HttpServiceOptions 
   };
 }
 
+function bundleKey(id: string, key: Config['keys'][string], scope: string | undefined) {
+  const algorithm = key.algorithm ?? 'RS256';
+  try {
+    return signingKeyFromText(key.key, id, algorithm, scope ?? key.scope);
+  } catch (err) {
+    throw new ConfigError(`keys.${id}.key: not ${algorithm.startsWith('HS') ? 'a usable secret' : 'a PEM public key'} (${(err as Error).message})`);
+  }
+}
+
 /** The configured remote bundle feeding `store`, or undefined when bundles is empty. */
 export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyStore, metrics: Metrics, log: Logger): RemoteBundle | undefined {
   const entry = Object.entries(config.bundles)[0];
@@ -53,9 +62,7 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
   const service = httpService(b.service, svc);
   const key = b.signing ? config.keys[b.signing.keyid]! : undefined;
   // A bundle with signing configured must be signed, as in OPA.
-  const opts: LoaderOptions = key
-    ? { ...base, signingKey: signingKeyFromText(key.key, b.signing!.keyid, key.algorithm ?? 'RS256', b.signing!.scope ?? key.scope), requireSignature: true }
-    : base;
+  const opts: LoaderOptions = key ? { ...base, signingKey: bundleKey(b.signing!.keyid, key, b.signing!.scope), requireSignature: true } : base;
   const resource = b.resource ?? `bundles/${name}`;
   const fetch = (r: FetchRequest): Promise<FetchResult> => (svc.type === 'oci' ? fetchOciBundle(service, resource, r) : fetchBundle(service, resource, r));
   const dir = config.persistence_directory || '.opa';

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/observe/Log.ts';
 import { loadConfiguredPolicy } from '../../src/server/PolicyLifecycle.ts';
+import { startServer } from '../../src/server/Server.ts';
 
 function yamlFile(text: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'ztauthz-opacfg-')), 'config.yaml');
@@ -105,5 +107,10 @@ describe('OPA configuration format', () => {
   it('check and replay refuse a config with bundles instead of checking the demo policy', async () => {
     const c = loadConfig({ file: yamlFile('services:\n  s:\n    url: http://127.0.0.1:1\nbundles:\n  b:\n    service: s\n') });
     expect(() => loadConfiguredPolicy(c, [])).toThrow('bundles are downloaded by serve; give the bundle as --policy');
+  });
+
+  it('serve refuses a signing key that is not a PEM public key, naming it', async () => {
+    const file = yamlFile('services:\n  s:\n    url: http://127.0.0.1:1\nbundles:\n  b:\n    service: s\n    signing:\n      keyid: k\nkeys:\n  k:\n    key: not-a-key\n');
+    await expect(startServer(loadConfig({ file, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0' } }), createLogger('error'))).rejects.toThrow(/^keys\.k\.key: not a PEM public key/);
   });
 });
