@@ -122,6 +122,7 @@ const PLACEHOLDERS: Readonly<Record<Field['kind'], string>> = {
   grpc_addr: 'HOST:PORT|unix:///PATH',
   list: 'A,B,...',
   objects: 'JSON',
+  mapping: 'JSON',
   decision_path: 'PATH',
 };
 

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { checkHostPattern } from '../policy/httpsend/HttpSendClient.ts';
 import { ConfigError } from './addr.ts';
+import { checkOpaCombinations, translateOpaKeys } from './opa.ts';
 import { CONFIG_SCHEMA, FIELDS, FIELD_BY_KEY, envName, flagName, schemaAt, type Config, type Field } from './schema.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -48,7 +49,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     const doc = readYaml(sources.file);
     if (!isMapping(doc)) throw new ConfigError(`${sources.file}: the document must be a mapping`);
     raw = doc;
-    for (const f of FIELDS) if (getPath(doc, f.key) !== undefined) origins.set(f.key, sources.file);
+    // OPA's format (plugins.envoy_ext_authz_grpc) becomes ztauthz keys first.
+    const translated = new Set(translateOpaKeys(doc, sources.file));
+    for (const f of FIELDS) {
+      if (getPath(doc, f.key) !== undefined) origins.set(f.key, translated.has(f.key) ? `${sources.file} (plugins.envoy_ext_authz_grpc)` : sources.file);
+    }
   }
   const env = sources.env ?? {};
   for (const f of FIELDS) {
@@ -70,6 +75,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     for (const [key, value] of compatPreset(config)) if (!origins.has(key)) setPath(config, key, value);
   }
   checkCombinations(config);
+  checkOpaCombinations(config);
   return config;
 }
 

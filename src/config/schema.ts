@@ -7,12 +7,13 @@ import { z } from 'zod';
 import { FIELD_META, type FieldMeta } from './schema/fields.ts';
 import { HANDLING } from './schema/handling.ts';
 import { IDENTITY } from './schema/identity.ts';
+import { OPA } from './schema/opa.ts';
 import { SERVING } from './schema/serving.ts';
 
 export type { FieldKind, FieldMeta } from './schema/fields.ts';
 
 /** The order here is the order of the reference table; the rules that span keys run once every key is valid. */
-export const CONFIG_SCHEMA = z.strictObject({ ...SERVING, ...IDENTITY, ...HANDLING }).superRefine((c, ctx) => {
+export const CONFIG_SCHEMA = z.strictObject({ ...SERVING, ...IDENTITY, ...HANDLING, ...OPA }).superRefine((c, ctx) => {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message, input: undefined });
   if (c.policy.require_signature && !c.policy.signing_key) issue('policy.require_signature', 'needs policy.signing_key');
   const tls = c.grpc.tls;

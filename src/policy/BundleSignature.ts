@@ -11,6 +11,10 @@ export interface SigningKey {
   readonly keyId: string;
   readonly algorithm: string;
   readonly key: KeyObject;
+  /** OPA's signing scope: when set, the signature's payload must carry the same `scope`. */
+  readonly scope?: string | undefined;
+  /** A signature without a kid is for this key (OPA's keyid); otherwise it counts as kid "default". */
+  readonly anyKid?: boolean | undefined;
 }
 
 const SIGNATURES = '/.signatures.json';
@@ -21,6 +25,12 @@ export function readSigningKey(path: string, keyId: string, algorithm: string): 
   const text = readFileSync(path);
   const key = algorithm.startsWith('HS') ? createSecretKey(text) : createPublicKey(text);
   return { keyId, algorithm, key };
+}
+
+/** A key given as text (OPA's keys.<id>.key: PEM, or the secret for HS*). */
+export function signingKeyFromText(text: string, keyId: string, algorithm: string, scope?: string): SigningKey {
+  const key = algorithm.startsWith('HS') ? createSecretKey(Buffer.from(text)) : createPublicKey(text);
+  return { keyId, algorithm, key, scope, anyKid: true };
 }
 
 export function isSigned(files: ReadonlyMap<string, Uint8Array>): boolean {
@@ -45,11 +55,21 @@ export async function verifyBundleSignature(files: ReadonlyMap<string, Uint8Arra
     // jose is imported here, not at the top: only signed bundles need it.
     const { compactVerify } = await import('jose');
     const verified = await compactVerify(jwts[0], key.key, { algorithms: [key.algorithm] });
-    const kid = verified.protectedHeader.kid ?? 'default';
+    // A signature without a kid is checked with the configured key, as OPA does for bundles.<name>.signing.keyid.
+    const kid = verified.protectedHeader.kid ?? (key.anyKid ? key.keyId : 'default');
     if (kid !== key.keyId) throw new Error(`signed with key id ${kid}, expected ${key.keyId}`);
     payload = verified.payload;
   } catch (err) {
     throw new BundleError(`bundle signature does not verify: ${(err as Error).message}`);
+  }
+  if (key.scope !== undefined) {
+    let scope: unknown;
+    try {
+      scope = (JSON.parse(Buffer.from(payload).toString('utf8')) as { scope?: unknown }).scope;
+    } catch {
+      throw new BundleError('bundle signature payload is not valid JSON');
+    }
+    if (scope !== key.scope) throw new BundleError(`bundle signature scope ${JSON.stringify(scope ?? null)} is not the configured ${JSON.stringify(key.scope)}`);
   }
   checkFileList(files, payload);
 }

@@ -1,7 +1,8 @@
 // Compiles a directory of .rego (and data) files to a wasm bundle with the
 // installed opa binary. Used at start and on reload when --policy names Rego.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,23 +36,49 @@ export function compileRegoPlan(dir: string, entrypoints: readonly string[], opa
   return opaBuild('plan', dir, entrypoints, opa, regoVersion);
 }
 
-function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
+/**
+ * As compileRegoDirectory and compileRegoPlan, but opa runs without blocking
+ * the event loop: a reload (a watched file, a downloaded bundle) compiles
+ * while Checks keep being answered on the current policy.
+ */
+export async function compileRegoAsync(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa = opaBinary(), regoVersion: RegoVersion = 'v1'): Promise<Uint8Array> {
+  const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
+  try {
+    await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
+    return readFileSync(bundlePath);
+  } catch (err) {
+    throw buildError(err, target, dir, opa, regoVersion);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function buildArgs(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], regoVersion: RegoVersion): { args: string[]; bundlePath: string; out: string } {
   const out = mkdtempSync(join(tmpdir(), 'ztauthz-build-'));
   const bundlePath = join(out, 'bundle.tar.gz');
   const args = ['build', '-t', target, '-o', bundlePath, '--ignore', '*_test.rego'];
   if (regoVersion === 'v0') args.push('--v0-compatible');
   for (const e of entrypoints) args.push('-e', e);
   args.push(resolve(dir));
+  return { args, bundlePath, out };
+}
+
+function buildError(err: unknown, target: 'wasm' | 'plan', dir: string, opa: string, regoVersion: RegoVersion): CompileError {
+  const e = err as { code?: string; stdout?: Buffer; stderr?: Buffer; message: string };
+  if (e.code === 'ENOENT') return new CompileError(`cannot run opa (${opa}): run scripts/toolchain.sh or set ZTAUTHZ_OPA`);
+  // opa writes its errors to stdout or stderr depending on the command and version.
+  const output = `${e.stderr?.toString() ?? ''}\n${e.stdout?.toString() ?? ''}`.trim() || e.message;
+  const detail = output.split('\n').filter(Boolean).slice(0, 3).join(' | ');
+  return new CompileError(`opa build${target === 'plan' ? ' -t plan' : ''}${regoVersion === 'v0' ? ' --v0-compatible' : ''} failed for ${dir}: ${detail}`);
+}
+
+function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
+  const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
   try {
     execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
     return readFileSync(bundlePath);
   } catch (err) {
-    const e = err as { code?: string; stdout?: Buffer; stderr?: Buffer; message: string };
-    if (e.code === 'ENOENT') throw new CompileError(`cannot run opa (${opa}): run scripts/toolchain.sh or set ZTAUTHZ_OPA`);
-    // opa writes its errors to stdout or stderr depending on the command and version.
-    const output = `${e.stderr?.toString() ?? ''}\n${e.stdout?.toString() ?? ''}`.trim() || e.message;
-    const detail = output.split('\n').filter(Boolean).slice(0, 3).join(' | ');
-    throw new CompileError(`opa build${target === 'plan' ? ' -t plan' : ''}${regoVersion === 'v0' ? ' --v0-compatible' : ''} failed for ${dir}: ${detail}`);
+    throw buildError(err, target, dir, opa, regoVersion);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

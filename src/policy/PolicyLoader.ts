@@ -3,7 +3,7 @@
 // required entrypoint. Used at start, by the watcher and for the shadow policy,
 // so a reload can never accept what a start would refuse.
 import type { JsonObject } from '../types/Json.ts';
-import { BundleError } from './Bundle.ts';
+import { BundleError, type BundleFiles } from './Bundle.ts';
 import { isSigned, verifyBundleSignature, type SigningKey } from './BundleSignature.ts';
 import { HTTP_SEND_OFF_THREAD, PolicyEngine, PolicyLoadError, errorText } from './PolicyEngine.ts';
 import type { HttpSendRuntime } from './httpsend/HttpSendRuntime.ts';
@@ -40,15 +40,25 @@ const SMOKE_INPUT: JsonObject = {
 
 export async function loadPolicy(path: string, opts: LoaderOptions): Promise<PolicyEngine> {
   const bundle = await readPolicySource(path, { entrypoints: opts.entrypoints, opa: opts.opa, regoVersion: opts.regoVersion });
-  if (isSigned(bundle.files)) {
+  await checkSignature(bundle.files, `policy ${path}`, opts);
+  return await instantiate(bundle, opts);
+}
+
+/** Verifies a bundle's files as the options ask: signed ones with the key, unsigned ones refused when a signature is required. */
+export async function checkSignature(files: ReadonlyMap<string, Uint8Array>, what: string, opts: Pick<LoaderOptions, 'signingKey' | 'requireSignature'>): Promise<void> {
+  if (isSigned(files)) {
     if (!opts.signingKey) {
       if (opts.requireSignature) throw new BundleError('bundle is signed but no policy.signing_key is configured');
     } else {
-      await verifyBundleSignature(bundle.files, opts.signingKey);
+      await verifyBundleSignature(files, opts.signingKey);
     }
   } else if (opts.requireSignature) {
-    throw new BundleError(`policy ${path} is not signed and policy.require_signature is set`);
+    throw new BundleError(`${what} is not signed and a signature is required`);
   }
+}
+
+/** Instantiates verified bundle files and runs the smoke evaluation of each required entrypoint. */
+export async function instantiate(bundle: BundleFiles, opts: LoaderOptions): Promise<PolicyEngine> {
   const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages, httpSend: opts.httpSend, strictBuiltinErrors: opts.strictBuiltinErrors });
   for (const entrypoint of opts.entrypoints) {
     let resultSet: unknown;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleError, loadBundleArchive, readArchiveFiles, readBundleDirectory, walkBundleDirectory, type BundleFiles } from './Bundle.ts';
 import { withDemoPlan } from './DemoPolicy.ts';
-import { compileRegoDirectory, compileRegoPlan, type RegoVersion } from './OpaCompiler.ts';
+import { compileRegoAsync, opaBinary, type RegoVersion } from './OpaCompiler.ts';
 
 export interface PolicySourceOptions {
   /** Entrypoints to compile when the source is Rego. */
@@ -23,7 +23,7 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
     // opa build follows links wherever they point: the same rules as for a bundle directory first.
     walkBundleDirectory(path, () => {});
-    const compiled = await loadBundleArchive(compileRegoDirectory(path, opts.entrypoints, opts.opa, opts.regoVersion));
+    const compiled = await loadBundleArchive(await compileRegoAsync('wasm', path, opts.entrypoints, opaBinary(opts.opa), opts.regoVersion));
     return withRevision({ ...compiled, plan: await planOf(path, opts) });
   }
   const bytes = readFileSync(path);
@@ -41,7 +41,7 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
  */
 async function planOf(path: string, opts: PolicySourceOptions): Promise<unknown> {
   try {
-    const plan = (await readArchiveFiles(compileRegoPlan(path, opts.entrypoints, opts.opa, opts.regoVersion))).get('/plan.json');
+    const plan = (await readArchiveFiles(await compileRegoAsync('plan', path, opts.entrypoints, opaBinary(opts.opa), opts.regoVersion))).get('/plan.json');
     return plan ? JSON.parse(Buffer.from(plan).toString('utf8')) : undefined;
   } catch {
     return undefined;

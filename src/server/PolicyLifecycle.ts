@@ -15,6 +15,9 @@ import { DEMO_POLICY } from './defaults.ts';
 import { HttpSendRuntime } from '../policy/httpsend/HttpSendRuntime.ts';
 import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import type { JsonValue } from '../types/Json.ts';
+import type { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
+import { remotePolicy } from './RemotePolicy.ts';
+import { ConfigError } from '../config/addr.ts';
 
 export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
   const p = config.policy;
@@ -51,6 +54,8 @@ export function requiredEntrypoints(config: Config, routeEntrypoints: readonly s
 
 /** Loads the configured policy once (`check`). Throws a one-line error on failure. */
 export function loadConfiguredPolicy(config: Config, routeEntrypoints: readonly string[]): Promise<PolicyEngine> {
+  // Without this the demo policy would be checked in place of the bundle.
+  if (Object.keys(config.bundles).length > 0) throw new ConfigError('bundles are downloaded by serve; give the bundle as --policy');
   return loadPolicy(config.policy.path || DEMO_POLICY, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
 }
 
@@ -64,6 +69,7 @@ export class PolicyLifecycle {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   #httpSend: HttpSendRuntime | undefined;
+  #remote: RemoteBundle | undefined;
 
   /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
   get httpSend(): HttpSendRuntime | undefined {
@@ -83,7 +89,12 @@ export class PolicyLifecycle {
   async start(): Promise<void> {
     const opts = loaderOptions(this.#config, this.#entrypoints);
     this.#httpSend = opts.httpSend;
-    await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
+    this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log);
+    // A remote bundle starts from its persisted copy if there is one, else
+    // the server starts without a policy: Checks are not_ready and /readyz
+    // answers 503 until the first download has loaded.
+    if (this.#remote) await this.#remote.start();
+    else await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 
@@ -134,13 +145,15 @@ export class PolicyLifecycle {
     this.#watchers.push(watcher);
   }
 
-  /** Reloads every watched policy now (SIGHUP). */
+  /** Reloads every watched policy now, and polls a remote bundle now (SIGHUP). */
   async reload(): Promise<void> {
+    this.#remote?.pollNow();
     await Promise.all(this.#watchers.map((w) => w.reload()));
   }
 
   stop(): void {
     for (const w of this.#watchers) w.stop();
+    void this.#remote?.stop();
   }
 
   /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { parseAddr, parseListenAddr } from '../addr.ts';
 
-export type FieldKind = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'grpc_addr' | 'list' | 'objects' | 'decision_path';
+export type FieldKind = 'string' | 'int' | 'float' | 'bool' | 'enum' | 'addr' | 'grpc_addr' | 'list' | 'objects' | 'mapping' | 'decision_path';
 
 export interface FieldMeta {
   readonly kind: FieldKind;
@@ -104,6 +104,20 @@ export function objects<S extends z.ZodType>(item: S, doc: string, extra: Extra 
   };
   const schema = z.preprocess(fromJson, z.array(item, { error: 'must be a list of objects (JSON on the command line)' }));
   return leaf(schema, [], { kind: 'objects', doc, ...extra });
+}
+
+/** A mapping of names to objects, each validated by `item` (OPA's services, bundles, keys); JSON on the command line. */
+export function mapping<S extends z.ZodType>(item: S, doc: string, extra: Extra = {}) {
+  const fromJson = (v: unknown) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v; // left a string: refused below as not a mapping
+    }
+  };
+  const schema = z.preprocess(fromJson, z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'must be a name of letters, digits, _ . -' }), item, { error: 'must be a mapping of names (JSON on the command line)' }));
+  return leaf(schema, {} as z.output<typeof schema>, { kind: 'mapping', doc, ...extra });
 }
 
 /** A refinement that runs one of the address parsers and reports its complaint. */
