@@ -140,7 +140,7 @@ describe.each([
 
 describe('a configuration error at start', () => {
   it.each([
-    ['an unknown key', (t: string) => t.replace('  watch: false', '  wach: false'), /^ztauthz: .*unknown key policy\.wach$/],
+    ['an unknown key', (t: string) => t.replace('  watch: false', '  wach: false'), /^ztauthz: .*unknown key policy\.wach; did you mean policy\.watch\?$/],
     ['a policy path that is not mounted', (t: string) => t.replace('/etc/ztauthz/policy/bundle.tar.gz', '/etc/ztauthz/policy/missing.tar.gz'), /^ztauthz: .*missing\.tar\.gz.*$/],
   ])('%s: the container exits 2 with the reason on one line', async (_what, edit, reason) => {
     const name = `broken-${Math.random().toString(36).slice(2)}`;
