@@ -35,7 +35,15 @@ function request(body: unknown): Buffer {
       attributes: {
         source: { principal: PLANNER },
         destination: { principal: DOCS },
-        request: { http: { method: 'POST', host: 'docs.fraud-agents.svc', path: '/docs/mcp', headers: { 'content-type': 'application/json', 'mcp-session-id': 's-1' }, body: JSON.stringify(body) } },
+        request: {
+          http: {
+            method: 'POST',
+            host: 'docs.fraud-agents.svc',
+            path: '/docs/mcp',
+            headers: { 'content-type': 'application/json', 'mcp-session-id': 's-1' },
+            body: JSON.stringify(body),
+          },
+        },
       },
     }),
   );
@@ -59,7 +67,11 @@ async function measure(name: string, pipeline: CheckPipeline, make: (i: number) 
   console.log(`${name.padEnd(34)} ${wallUs.toFixed(1).padStart(7)} µs/Check wall  ${((cpu.user + cpu.system) / N).toFixed(1).padStart(7)} µs/Check CPU`);
 }
 
-console.log(`node ${process.version}, ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${N} Checks per row`);
+console.log(
+  `node ${process.version}, ${cpus().length} cores, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, ${N} Checks per row`,
+);
 const cached = await pipelineWith({});
 const uncached = await pipelineWith({ 'cache-enabled': 'false' });
 await measure('tools/call, cache hit', cached, (i) => request(call(i)), 'hit');

@@ -34,7 +34,6 @@ const IDENTITIES = 10_000;
 const MODELS = 50;
 const ZIPF_S = 1.1;
 
-
 const rand = prng(0x5eed);
 const hex = (len: number): string => Array.from({ length: len }, () => Math.floor(rand() * 16).toString(16)).join('');
 
@@ -203,7 +202,9 @@ console.log(`\n### In process (Node ${process.version}, one Check at a time, fas
 console.log('| scenario | Checks measured | Checks/s | ns/Check (wall) | ns/Check (CPU) | hit ratio |');
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.scenario} | ${fmt(r.checks)} | ${fmt(r.perSecond)} | ${fmt(r.nsPerCheck)} | ${fmt(r.cpuNsPerCheck)} | ${r.hitRatio === null ? '—' : `${(r.hitRatio * 100).toFixed(1)} %`} |`);
+  console.log(
+    `| ${r.scenario} | ${fmt(r.checks)} | ${fmt(r.perSecond)} | ${fmt(r.nsPerCheck)} | ${fmt(r.cpuNsPerCheck)} | ${r.hitRatio === null ? '—' : `${(r.hitRatio * 100).toFixed(1)} %`} |`,
+  );
 }
 
 // Others' work on the same cores shows here: compare runs only at similar load.

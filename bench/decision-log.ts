@@ -35,7 +35,17 @@ const phases = buildPhases(config, policies);
 policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
 const metrics = new Metrics({ processMetrics: false });
 const d = config.decision_log as any;
-const decisionLog = new DecisionLog({ enabled: d.enabled, output: d.output, includeInput: d.include_input, mask: d.mask, sampleAllowed: d.sample_allowed, inputSampleAllowed: d.input_sample_allowed } as any, metrics);
+const decisionLog = new DecisionLog(
+  {
+    enabled: d.enabled,
+    output: d.output,
+    includeInput: d.include_input,
+    mask: d.mask,
+    sampleAllowed: d.sample_allowed,
+    inputSampleAllowed: d.input_sample_allowed,
+  } as any,
+  metrics,
+);
 const observer = new Observer({ metrics, decisionLog, behavior: new BehaviorSignals() });
 const pipeline = createPipeline(config, policies, phases, { observer });
 
@@ -48,8 +58,22 @@ function request(principal: string, n: number, i: number): Uint8Array {
       request: {
         time: { seconds: 1700000000, nanos: 0 },
         http: {
-          id: String(i), method: 'POST', path, host: 'svc.local', scheme: 'http', protocol: 'HTTP/1.1',
-          headers: { ':method': 'POST', ':path': path, ':authority': 'svc.local', 'x-request-id': `r-${i}`, 'user-agent': 'bench/1.0', 'content-type': 'application/json', authorization: 'Bearer abc.def.ghi', 'x-n': String(n) },
+          id: String(i),
+          method: 'POST',
+          path,
+          host: 'svc.local',
+          scheme: 'http',
+          protocol: 'HTTP/1.1',
+          headers: {
+            ':method': 'POST',
+            ':path': path,
+            ':authority': 'svc.local',
+            'x-request-id': `r-${i}`,
+            'user-agent': 'bench/1.0',
+            'content-type': 'application/json',
+            authorization: 'Bearer abc.def.ghi',
+            'x-n': String(n),
+          },
         },
       },
     },
@@ -83,8 +107,20 @@ async function run(name: string): Promise<number> {
 // Warm-up.
 for (const name of Object.keys(loads)) if (!process.env.ONLY || name === process.env.ONLY) await run(name);
 const results: Record<string, number[]> = {};
-for (let r = 0; r < ROUNDS; r++) for (const name of Object.keys(loads)) if (!process.env.ONLY || name === process.env.ONLY) (results[name] ??= []).push(await run(name));
+for (let r = 0; r < ROUNDS; r++)
+  for (const name of Object.keys(loads)) if (!process.env.ONLY || name === process.env.ONLY) (results[name] ??= []).push(await run(name));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const shortcuts = (await metrics.registry.metrics()).split("\n").filter((l) => /^ztauthz_(request_shortcuts_total|decision_cache_lookups_total)/.test(l)).join(" | ");
-console.log(JSON.stringify({ flags, include_input: d.include_input, us_per_check_median: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, +median(v).toFixed(1)])), rounds: results, shortcuts }));
+const shortcuts = (await metrics.registry.metrics())
+  .split('\n')
+  .filter((l) => /^ztauthz_(request_shortcuts_total|decision_cache_lookups_total)/.test(l))
+  .join(' | ');
+console.log(
+  JSON.stringify({
+    flags,
+    include_input: d.include_input,
+    us_per_check_median: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, +median(v).toFixed(1)])),
+    rounds: results,
+    shortcuts,
+  }),
+);
 await decisionLog.close();

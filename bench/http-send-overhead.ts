@@ -13,7 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 
-const { values: args } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '7' }, checks: { type: 'string', default: '20000' } } });
+const { values: args } = parseArgs({
+  options: { base: { type: 'string' }, rounds: { type: 'string', default: '7' }, checks: { type: 'string', default: '20000' } },
+});
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = Number(args.rounds);
 const CHECKS = Number(args.checks);
@@ -41,7 +43,18 @@ async function tree(name: string, root: string, flags: Record<string, string>, p
       attributes: {
         source: { address: { socketAddress: { address: '10.8.0.12', portValue: 40000 } }, principal: `spiffe://cluster.local/ns/team-${i % 8}/sa/svc-${i}` },
         destination: { address: { socketAddress: { address: '10.8.1.7', portValue: 8080 } } },
-        request: { time: '2026-01-01T00:00:00Z', http: { method: 'POST', path: `/v2/models/m${i % 5}/infer`, host: 'm.svc', scheme: 'http', protocol: 'HTTP/2', headers: { 'content-type': 'application/json' }, body: '{"inputs":[]}' } },
+        request: {
+          time: '2026-01-01T00:00:00Z',
+          http: {
+            method: 'POST',
+            path: `/v2/models/m${i % 5}/infer`,
+            host: 'm.svc',
+            scheme: 'http',
+            protocol: 'HTTP/2',
+            headers: { 'content-type': 'application/json' },
+            body: '{"inputs":[]}',
+          },
+        },
       },
     }),
   );
@@ -87,8 +100,14 @@ const upstream = createServer((_q, s) => {
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
 const port = (upstream.address() as { port: number }).port;
 const dir = mkdtempSync(join(tmpdir(), 'ztauthz-bench-httpsend-'));
-for (const [label, extra] of [['http.send to loopback, every Check', ''], ['http.send, inter-query cache hit', ', "force_cache": true, "force_cache_duration_seconds": 600']] as const) {
-  writeFileSync(join(dir, 'p.rego'), `package envoy.authz\nimport rego.v1\ndefault allow := false\nallow if http.send({"method": "GET", "url": "http://127.0.0.1:${port}/"${extra}}).body.ok\n`);
+for (const [label, extra] of [
+  ['http.send to loopback, every Check', ''],
+  ['http.send, inter-query cache hit', ', "force_cache": true, "force_cache_duration_seconds": 600'],
+] as const) {
+  writeFileSync(
+    join(dir, 'p.rego'),
+    `package envoy.authz\nimport rego.v1\ndefault allow := false\nallow if http.send({"method": "GET", "url": "http://127.0.0.1:${port}/"${extra}}).body.ok\n`,
+  );
   const t = await tree('this checkout', HERE, { 'cache-enabled': 'false', 'http-send-allowed-hosts': '127.0.0.1' }, dir);
   let best = { ns: Infinity, cpu: Infinity };
   for (let r = 0; r < Math.min(ROUNDS, 3); r++) {

@@ -39,7 +39,13 @@ function chat1k(): string {
     model: 'meta-llama/Llama-3.1-8B-Instruct',
     messages: [
       { role: 'system', content: 'You are a careful assistant for the fraud team.\nAnswer briefly; cite the "case id" when you have one.' },
-      { role: 'user', content: 'Summarise the last three transactions of account 4711 and say whether any looks like the pattern in case FR-2231: a small "test" payment followed within minutes by a large transfer to a new payee. '.repeat(4) },
+      {
+        role: 'user',
+        content:
+          'Summarise the last three transactions of account 4711 and say whether any looks like the pattern in case FR-2231: a small "test" payment followed within minutes by a large transfer to a new payee. '.repeat(
+            4,
+          ),
+      },
     ],
     temperature: 0.2,
     max_tokens: 512,
@@ -122,7 +128,9 @@ function refused(fn: () => unknown): string {
   }
 }
 
-console.log(`limits: max_body_depth ${LIMITS.maxDepth}, max_body_keys ${LIMITS.maxKeys}, max_body_elements ${LIMITS.maxElements}, duplicates ${LIMITS.duplicateKeys}; node ${process.version}`);
+console.log(
+  `limits: max_body_depth ${LIMITS.maxDepth}, max_body_keys ${LIMITS.maxKeys}, max_body_elements ${LIMITS.maxElements}, duplicates ${LIMITS.duplicateKeys}; node ${process.version}`,
+);
 const bodies: Array<[string, string]> = [
   ['chat 1 KB', chat1k()],
   ['chat + tools 16 KB', chatTools16k()],
@@ -133,7 +141,7 @@ const bodies: Array<[string, string]> = [
   ['chat + tools 16 KB + 20-digit id', chatTools16k().replace('{', '{"user_id":12345678901234567891,')],
 ];
 for (const [name, text] of bodies) {
-  console.log(`${name}: ${text.length} chars, ${(text.match(/":/g)?.length ?? 0)} keys`);
+  console.log(`${name}: ${text.length} chars, ${text.match(/":/g)?.length ?? 0} keys`);
   const [before, after] = compare([
     ['JSON.parse', () => JSON.parse(text)],
     ['parseJsonBody', () => parseJsonBody(text, LIMITS)],
@@ -144,7 +152,7 @@ for (const [name, text] of bodies) {
 
 console.log('hostile bodies (refused):');
 const deep = '['.repeat(5000) + ']'.repeat(5000);
-const deepObj = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+const deepObj = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
 const manyKeys = `{${Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":1`).join(',')}}`;
 const unbounded: JsonBodyLimits = { ...LIMITS, maxKeys: 1e9 };
 for (const [name, text, rounds] of [
@@ -153,13 +161,19 @@ for (const [name, text, rounds] of [
   [`1M keys (${(manyKeys.length / 1e6).toFixed(1)} MB)`, manyKeys, 3],
 ] as const) {
   console.log(`${name}: ${refused(() => parseJsonBody(text, LIMITS))}`);
-  compare([
-    ['JSON.parse', () => JSON.parse(text)],
-    ['parseJsonBody (refusal)', () => refused(() => parseJsonBody(text, LIMITS))],
-  ], rounds);
+  compare(
+    [
+      ['JSON.parse', () => JSON.parse(text)],
+      ['parseJsonBody (refusal)', () => refused(() => parseJsonBody(text, LIMITS))],
+    ],
+    rounds,
+  );
 }
 console.log('1M keys, no key bound:');
-compare([
-  ['parseJsonBody, keys "deny"', () => parseJsonBody(manyKeys, unbounded)],
-  ['parseJsonBody, keys "last"', () => parseJsonBody(manyKeys, { ...unbounded, duplicateKeys: 'last' })],
-], 3);
+compare(
+  [
+    ['parseJsonBody, keys "deny"', () => parseJsonBody(manyKeys, unbounded)],
+    ['parseJsonBody, keys "last"', () => parseJsonBody(manyKeys, { ...unbounded, duplicateKeys: 'last' })],
+  ],
+  3,
+);

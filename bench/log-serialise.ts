@@ -16,11 +16,20 @@ import { hasPath, maskPaths } from '../src/observe/MaskPaths.ts';
 
 const N = Number(process.env['N'] ?? 20000);
 const ROUNDS = Number(process.env['ROUNDS'] ?? 7);
-const MASK = ['/input/attributes/request/http/headers/authorization', '/input/attributes/request/http/headers/cookie', '/input/attributes/request/http/headers/proxy-authorization'];
+const MASK = [
+  '/input/attributes/request/http/headers/authorization',
+  '/input/attributes/request/http/headers/cookie',
+  '/input/attributes/request/http/headers/proxy-authorization',
+];
 const masks = maskPaths(MASK);
 const redactPaths = masks.map((m) => m.redactPath);
 
-const headers: Record<string, string> = { ':path': '/v2/models/fraud-detector/infer', authorization: 'Bearer secret-token', cookie: 'session=secret', 'x-request-id': 'r1' };
+const headers: Record<string, string> = {
+  ':path': '/v2/models/fraud-detector/infer',
+  authorization: 'Bearer secret-token',
+  cookie: 'session=secret',
+  'x-request-id': 'r1',
+};
 for (let i = 0; i < 12; i++) headers[`x-h-${i}`] = `value-${i}-${'-'.repeat(i)}`;
 const input = {
   attributes: {
@@ -44,7 +53,15 @@ const record = (withInput: boolean): Record<string, unknown> => ({
   http_status: withInput ? 403 : 200,
   result: { allowed: !withInput },
   ...(withInput ? { input } : {}),
-  identity: { spiffe_id: 'spiffe://cluster.local/ns/web/sa/frontend', trust_domain: 'cluster.local', namespace: 'web', service_account: 'frontend', source: 'principal', peer: null, user: null },
+  identity: {
+    spiffe_id: 'spiffe://cluster.local/ns/web/sa/frontend',
+    trust_domain: 'cluster.local',
+    namespace: 'web',
+    service_account: 'frontend',
+    source: 'principal',
+    peer: null,
+    user: null,
+  },
   route: { name: 'kserve-v2-infer', api: 'kserve', action: 'infer', model: 'fraud-detector', version: null },
   cache: 'miss',
   metrics: { timer_check_ns: 120000, timer_eval_ns: 40000, timer_server_handler_ns: 120000, timer_rego_query_eval_ns: 40000 },
@@ -72,7 +89,7 @@ function removeAt(root: Record<string, unknown>, path: readonly string[]): void 
 function stringify(r: Record<string, unknown>): string {
   const view = { ...r };
   for (const m of masks) removeAt(view, m.segments);
-  return JSON.stringify(view) + '\n';
+  return `${JSON.stringify(view)}\n`;
 }
 
 function cpuPerRecord(n: number, run: () => void): number {
@@ -89,15 +106,34 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const withInput of [false, true]) {
     const recs = Array.from({ length: N }, () => record(withInput));
     const what = withInput ? 'denied, with input' : 'allowed, no input';
-    add(`stringify   ${what}`, cpuPerRecord(N, () => recs.forEach((r) => void (line = stringify(r)))));
-    add(`pino        ${what}`, cpuPerRecord(N, () => recs.forEach((r) => plain.info({ ...r }))));
-    add(`pino+redact ${what}`, cpuPerRecord(N, () => recs.forEach((r) => redacted.info({ ...r }))));
+    add(
+      `stringify   ${what}`,
+      cpuPerRecord(N, () => recs.forEach((r) => void (line = stringify(r)))),
+    );
+    add(
+      `pino        ${what}`,
+      cpuPerRecord(N, () => recs.forEach((r) => plain.info({ ...r }))),
+    );
+    add(
+      `pino+redact ${what}`,
+      cpuPerRecord(N, () => recs.forEach((r) => redacted.info({ ...r }))),
+    );
   }
   const pieces = Math.ceil(N / 43);
   const sonic = pino.destination({ dest: '/dev/null', sync: false, maxLength: 16 << 20 });
-  add('output: pino.destination, 64 KiB pieces', cpuPerRecord(N, () => { for (let i = 0; i < pieces; i++) sonic.write(piece); }));
+  add(
+    'output: pino.destination, 64 KiB pieces',
+    cpuPerRecord(N, () => {
+      for (let i = 0; i < pieces; i++) sonic.write(piece);
+    }),
+  );
   const stream = createWriteStream('/dev/null');
-  add('output: fs.WriteStream, 64 KiB pieces', cpuPerRecord(N, () => { for (let i = 0; i < pieces; i++) stream.write(piece); }));
+  add(
+    'output: fs.WriteStream, 64 KiB pieces',
+    cpuPerRecord(N, () => {
+      for (let i = 0; i < pieces; i++) stream.write(piece);
+    }),
+  );
   await new Promise((r) => setTimeout(r, 100));
   sonic.end();
   stream.end();

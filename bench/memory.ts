@@ -44,7 +44,19 @@ async function start(): Promise<Contender> {
     cores: a['server-cores'],
     command: 'bash',
     // exec: the runtime replaces bash, so the pid is the server's.
-    args: ['scripts/runtime.sh', 'src/cli.ts', 'serve', '--policy', DROP_IN, '--policy-watch=false', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...serveFlags],
+    args: [
+      'scripts/runtime.sh',
+      'src/cli.ts',
+      'serve',
+      '--policy',
+      DROP_IN,
+      '--policy-watch=false',
+      '--grpc-addr',
+      '127.0.0.1:0',
+      '--http-addr',
+      '127.0.0.1:0',
+      ...serveFlags,
+    ],
     cwd: ROOT,
     ready: /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/,
   });
@@ -63,13 +75,22 @@ try {
   if ((await decide(c, reqs[0])) !== 'allow') throw new Error('the first request was not allowed: the run would measure the wrong thing');
   const cpu0 = c.process.cpuSeconds();
   const r = await runGhzAsync({
-    ghz: t.ghz, cwd: ROOT, cores: a['ghz-cores'], port: c.port, dataFile, seconds: Number(a.seconds),
-    concurrency: 32, connections: 2, rps: Number(a.rps),
+    ghz: t.ghz,
+    cwd: ROOT,
+    cores: a['ghz-cores'],
+    port: c.port,
+    dataFile,
+    seconds: Number(a.seconds),
+    concurrency: 32,
+    connections: 2,
+    rps: Number(a.rps),
   });
   const cpuUs = ((c.process.cpuSeconds() - cpu0) / r.count) * 1e6;
   const peak = statusKiB(pid, 'VmHWM');
   const after = statusKiB(pid, 'VmRSS');
-  const runtime = a['opa-envoy-plugin'] ? 'opa-envoy-plugin' : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
+  const runtime = a['opa-envoy-plugin']
+    ? 'opa-envoy-plugin'
+    : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
   console.log(
     `${runtime}: idle ${mib(idle)} MiB (startup peak ${mib(startHwm)}), peak ${mib(peak)} MiB, after ${mib(after)} MiB; ` +
       `${Math.round(r.rps)} RPS, ${Math.round(cpuUs)} µs CPU per Check, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`,

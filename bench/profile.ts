@@ -29,7 +29,19 @@ const spawnedAt = performance.now();
 const server = await startPinned({
   cores: '0',
   command: process.execPath,
-  args: ['--cpu-prof', `--cpu-prof-dir=${tmp}`, 'src/cli.ts', 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--policy', 'bench/policies/drop-in', '--policy-watch=false'],
+  args: [
+    '--cpu-prof',
+    `--cpu-prof-dir=${tmp}`,
+    'src/cli.ts',
+    'serve',
+    '--grpc-addr',
+    '127.0.0.1:0',
+    '--http-addr',
+    '127.0.0.1:0',
+    '--policy',
+    'bench/policies/drop-in',
+    '--policy-watch=false',
+  ],
   cwd: ROOT,
   ready: /"msg":"serving","grpc":"[^"]*:(\d+)"/,
 });

@@ -40,7 +40,9 @@ function generated(n: number): RouteSpec[] {
 
 /** A request that hits `route`: the template with sample values. */
 function hitFor(route: RouteSpec, i: number): Req {
-  const parts = parseTemplate(route.name, route.path).map((s) => (s.kind === 'literal' ? s.text : s.kind === 'tail' ? `d${i}/f${i}.bin` : `${s.prefix}${s.name}-${i}${s.suffix}`));
+  const parts = parseTemplate(route.name, route.path).map((s) =>
+    s.kind === 'literal' ? s.text : s.kind === 'tail' ? `d${i}/f${i}.bin` : `${s.prefix}${s.name}-${i}${s.suffix}`,
+  );
   const path = `/${parts.join('/')}`;
   return { method: route.methods[0] === '*' ? 'GET' : (route.methods[0] as string), path, segments: path.slice(1).split('/') };
 }

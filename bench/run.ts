@@ -39,13 +39,23 @@ if (args.help) {
   process.exit(0);
 }
 const quick = args.quick!;
-const suites = args.only ? args.only.split(',').map((x) => x.trim()).filter(Boolean) : quick ? QUICK : Object.keys(SUITES);
+const suites = args.only
+  ? args.only
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+  : quick
+    ? QUICK
+    : Object.keys(SUITES);
 for (const s of suites) if (!SUITES[s]) throw new Error(`unknown suite ${s}; known: ${Object.keys(SUITES).join(', ')}`);
 const name = args.name ?? (quick ? 'quick' : 'latest');
 if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name ${name}: letters, digits, ".", "_" and "-" only`);
 
 const t = toolsAt(root);
-for (const [tool, path] of [['ghz', t.ghz], ['opa', t.opa]] as const) {
+for (const [tool, path] of [
+  ['ghz', t.ghz],
+  ['opa', t.opa],
+] as const) {
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`bash scripts/toolchain.sh\` (npm run bench does) to install ${tool}`);
 }
 if (!tasksetAvailable()) throw new Error('taskset (util-linux) is missing or cannot pin: the bench pins servers and ghz to cores');
@@ -56,7 +66,10 @@ const cores = availableParallelism();
 const serverCores = process.env['BENCH_SERVER_CORES'] ?? '0';
 const ghzCores = process.env['BENCH_GHZ_CORES'] ?? (cores >= 2 ? '1' : '0');
 if (cores < 2) notes.push(`This machine offers ${cores} core: the servers and ghz share core 0, so every row is load-generator bound and RPS says little.`);
-else if (cores > 2 && !process.env['BENCH_GHZ_CORES']) notes.push(`This machine has ${cores} cores; the bench uses cores ${serverCores} (servers) and ${ghzCores} (ghz) only: BENCH_GHZ_CORES (e.g. 1-3) gives ghz more.`);
+else if (cores > 2 && !process.env['BENCH_GHZ_CORES'])
+  notes.push(
+    `This machine has ${cores} cores; the bench uses cores ${serverCores} (servers) and ${ghzCores} (ghz) only: BENCH_GHZ_CORES (e.g. 1-3) gives ghz more.`,
+  );
 
 const seconds = Number(args.seconds ?? (quick ? 3 : 7));
 const warmSeconds = quick ? 1 : 2;
@@ -130,7 +143,10 @@ if (remeasured.length) {
 }
 const starved = rows.filter((r) => r.cpuCores < 0.9 && (r.ghzCores ?? 1) < 0.9);
 if (starved.length) {
-  const others = rows.map((r) => r.otherCores).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  const others = rows
+    .map((r) => r.otherCores)
+    .filter((v): v is number => typeof v === 'number')
+    .sort((a, b) => a - b);
   const median = others.length ? others[Math.floor(others.length / 2)]! : NaN;
   notes.push(
     `In ${starved.length} of ${rows.length} runs neither the server nor ghz used 0.9 of a core. ` +

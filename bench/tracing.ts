@@ -22,8 +22,25 @@ const RUNS = 5;
 const SPIFFE = 'spiffe://cluster.local/ns/fraud-web/sa/frontend';
 
 const decision = { ...denial(Reason.allowed, '', 200, ''), allowed: true, result: true };
-const identity = { spiffe_id: SPIFFE, trust_domain: 'cluster.local', path: '/ns/fraud-web/sa/frontend', namespace: 'fraud-web', service_account: 'frontend', source: 'principal' as const, peer: null, user: null };
-const route = { name: 'kserve-v2-infer', api: 'kserve-v2', action: 'infer', model: 'fraud-detector', version: null, params: {}, entrypoint: 'envoy/authz/allow' };
+const identity = {
+  spiffe_id: SPIFFE,
+  trust_domain: 'cluster.local',
+  path: '/ns/fraud-web/sa/frontend',
+  namespace: 'fraud-web',
+  service_account: 'frontend',
+  source: 'principal' as const,
+  peer: null,
+  user: null,
+};
+const route = {
+  name: 'kserve-v2-infer',
+  api: 'kserve-v2',
+  action: 'infer',
+  model: 'fraud-detector',
+  version: null,
+  params: {},
+  entrypoint: 'envoy/authz/allow',
+};
 const headers = (sampled: boolean): Record<string, string> => ({
   ':path': '/v2/models/fraud-detector/infer',
   'content-type': 'application/json',
@@ -37,7 +54,19 @@ const work = (n: number): number => (sink = (sink + n) | 0);
 const run = <T>(fn: () => T): T => fn();
 
 function check(now: number): ObservedCheck {
-  return { decisionId: 'bench', timestamp: now, identity, route, decision, cache: 'hit', revision: 'rev', path: 'envoy/authz/allow', dryRun: false, input: undefined, timings: { checkNs: 50_000, evalNs: 0 } };
+  return {
+    decisionId: 'bench',
+    timestamp: now,
+    identity,
+    route,
+    decision,
+    cache: 'hit',
+    revision: 'rev',
+    path: 'envoy/authz/allow',
+    dryRun: false,
+    input: undefined,
+    timings: { checkNs: 50_000, evalNs: 0 },
+  };
 }
 
 /** Median ns per Check over RUNS runs of ITERATIONS. */
@@ -107,7 +136,10 @@ async function main(): Promise<void> {
   await tracing.shutdown();
 
   const metrics = new Metrics({ processMetrics: false });
-  rows.push(['tracing off, metrics + behaviour + finish (log off)', measure(observerPath(new Observer({ metrics, behavior: new BehaviorSignals() }), sampledHeaders))]);
+  rows.push([
+    'tracing off, metrics + behaviour + finish (log off)',
+    measure(observerPath(new Observer({ metrics, behavior: new BehaviorSignals() }), sampledHeaders)),
+  ]);
   sinkProcess.kill();
 
   const bare = rows[0]![1];

@@ -59,7 +59,9 @@ try {
         const cpu0 = p.cpuSeconds();
         const r = runGhz({ ...base, seconds: SECONDS, ...(rps ? { rps } : {}) });
         const us = ((p.cpuSeconds() - cpu0) * 1e6) / r.count;
-        rows.push(`| ${name} | ${rps ? '2,000 (fixed)' : 'as fast as ghz drives it'} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} ms | ${Math.round(us)} µs |`);
+        rows.push(
+          `| ${name} | ${rps ? '2,000 (fixed)' : 'as fast as ghz drives it'} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} ms | ${Math.round(us)} µs |`,
+        );
         console.error(rows[rows.length - 1]);
       }
     } finally {
@@ -69,4 +71,4 @@ try {
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
-console.log('| server | offered load | RPS | p50 | server CPU per call |\n|---|---|---:|---:|---:|\n' + rows.join('\n'));
+console.log(`| server | offered load | RPS | p50 | server CPU per call |\n|---|---|---:|---:|---:|\n${rows.join('\n')}`);

@@ -228,16 +228,24 @@ export async function startDemoMesh(): Promise<DemoMesh> {
     }
 
     const ztauthz: ServeProcess = await spawnServe([
-      '--config', LIBRARY_CONFIG,
-      '--grpc-tls-mode', 'files',
-      '--grpc-tls-cert-file', ztauthzSvid.certFile,
-      '--grpc-tls-key-file', ztauthzSvid.keyFile,
-      '--grpc-tls-ca-file', ztauthzSvid.caFile,
+      '--config',
+      LIBRARY_CONFIG,
+      '--grpc-tls-mode',
+      'files',
+      '--grpc-tls-cert-file',
+      ztauthzSvid.certFile,
+      '--grpc-tls-key-file',
+      ztauthzSvid.keyFile,
+      '--grpc-tls-ca-file',
+      ztauthzSvid.caFile,
       // Only the seven inbound sidecars may ask.
-      '--grpc-tls-allowed-peers', names.map((n) => WORKLOADS[n]).join(','),
-      '--identity-trust-bundles', `${TRUST_DOMAIN}=${ztauthzSvid.caFile}`,
+      '--grpc-tls-allowed-peers',
+      names.map((n) => WORKLOADS[n]).join(','),
+      '--identity-trust-bundles',
+      `${TRUST_DOMAIN}=${ztauthzSvid.caFile}`,
       // Every record with its input (the default keeps it for denials only): calls are found by their x-demo-call header.
-      '--decision-log-include-input', 'all',
+      '--decision-log-include-input',
+      'all',
     ]);
     cleanups.push(async () => {
       if (ztauthz.child.exitCode === null && ztauthz.child.signalCode === null) await ztauthz.stop('SIGTERM');
@@ -277,14 +285,21 @@ export async function startDemoMesh(): Promise<DemoMesh> {
       const callId = randomUUID();
       const route = spec.label ?? `${spec.request.method ?? 'GET'} ${spec.request.path}`;
       const base = { caller: spec.caller ?? '(no client certificate)', callee: spec.callee, route, callId };
-      let res;
+      let res: Awaited<ReturnType<typeof send>>;
       try {
         res = await send(spec, callId);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
         return {
-          ...base, outcome: 'tls-refused', status: null, reason: code, rule: null, body: null,
-          decisionPath: null, decisionId: null, reachedService: stubs[spec.callee].received.includes(callId),
+          ...base,
+          outcome: 'tls-refused',
+          status: null,
+          reason: code,
+          rule: null,
+          body: null,
+          decisionPath: null,
+          decisionId: null,
+          reachedService: stubs[spec.callee].received.includes(callId),
         };
       }
       // Every request that reached a sidecar is decided and logged; the log
@@ -346,13 +361,7 @@ export function why(row: Row): string {
 }
 
 export function formatTable(rows: readonly Row[]): string {
-  const cells = rows.map((r) => [
-    r.caller,
-    r.callee,
-    r.route,
-    r.status === null ? r.outcome : `${r.outcome} (${r.status})`,
-    why(r),
-  ]);
+  const cells = rows.map((r) => [r.caller, r.callee, r.route, r.status === null ? r.outcome : `${r.outcome} (${r.status})`, why(r)]);
   const head = ['caller', 'callee', 'route', 'result', 'why (decision reason · rule · body)'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]): string => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');

@@ -24,8 +24,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv[2] === '--write') {
     const doc = readFileSync(REFERENCE_DOC, 'utf8');
     if (!README_BLOCK.test(doc)) throw new Error(`${REFERENCE_DOC.pathname} has no config-reference markers`);
-    writeFileSync(REFERENCE_DOC, doc.replace(README_BLOCK, (_m, start: string, end: string) => start + configReference() + end));
+    writeFileSync(
+      REFERENCE_DOC,
+      doc.replace(README_BLOCK, (_m, start: string, end: string) => start + configReference() + end),
+    );
   } else {
-    process.stdout.write(configReference() + '\n');
+    process.stdout.write(`${configReference()}\n`);
   }
 }

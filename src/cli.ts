@@ -23,15 +23,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(generalHelp());
     return 2;
   }
-  if (first === '-h' || first === '--help') return (out(generalHelp()), 0);
-  if (first === '--version') return (out(version()), 0);
+  if (first === '-h' || first === '--help') return printed(generalHelp());
+  if (first === '--version') return printed(version());
   if (first.startsWith('-')) throw new UsageError(`the command comes first (ztauthz COMMAND [flags]), got ${first}`);
   const spec = findCommand(first);
-  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(first)}${didYouMean(first, COMMANDS.map((c) => c.name))}`);
+  if (!spec)
+    throw new UsageError(
+      `unknown command ${JSON.stringify(first)}${didYouMean(
+        first,
+        COMMANDS.map((c) => c.name),
+      )}`,
+    );
   if (spec.name === 'help') return help(rest);
   const args = parseCommandArgs(spec.name, rest, spec.options, spec.config);
-  if (args.options['help'] === true) return (out(commandHelp(spec)), 0);
-  if (spec.name === 'version') return (out(version()), 0);
+  if (args.options['help'] === true) return printed(commandHelp(spec));
+  if (spec.name === 'version') return printed(version());
   const config = loadConfig({ file: stringOption(args, 'config'), flags: args.configFlags, env: process.env });
   switch (spec.name) {
     case 'serve':
@@ -55,11 +61,17 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 function help(topics: readonly string[]): number {
-  if (topics.length === 0) return (out(generalHelp()), 0);
+  if (topics.length === 0) return printed(generalHelp());
   if (topics.length > 1) throw new UsageError('help takes one command', 'help');
   const spec = findCommand(topics[0]!);
-  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(topics[0])}${didYouMean(topics[0]!, COMMANDS.map((c) => c.name))}`);
-  return (out(commandHelp(spec)), 0);
+  if (!spec)
+    throw new UsageError(
+      `unknown command ${JSON.stringify(topics[0])}${didYouMean(
+        topics[0]!,
+        COMMANDS.map((c) => c.name),
+      )}`,
+    );
+  return printed(commandHelp(spec));
 }
 
 function stringOption(args: ParsedArgs, name: string): string | undefined {
@@ -86,3 +98,9 @@ main(process.argv.slice(2)).then(
     if (cluster.isWorker) process.exit(2);
   },
 );
+
+/** Writes what was asked for to stdout; the command succeeded. */
+function printed(text: string): number {
+  out(text);
+  return 0;
+}

@@ -22,7 +22,8 @@ import { encodeCheckRequestJson } from '../src/envoy/ProtoJson.ts';
 const FRONTEND = 'spiffe://cluster.local/ns/web/sa/frontend';
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-const infer = (body: string, path = '/v2/models/fraud-detector/infer') => checkRequest({ method: 'POST', path, principal: FRONTEND, headers: JSON_HEADERS, body });
+const infer = (body: string, path = '/v2/models/fraud-detector/infer') =>
+  checkRequest({ method: 'POST', path, principal: FRONTEND, headers: JSON_HEADERS, body });
 const chat = (body: string) => infer(body, '/v1/chat/completions');
 
 function expectDenied(res: CheckResult, reason: string, httpStatus = 'BadRequest'): void {
@@ -55,7 +56,10 @@ describe('hostile JSON bodies over gRPC, at the defaults', () => {
     await server.stop(1000);
   });
 
-  for (const [shape, open, close] of [['arrays', '[', ']'], ['objects', '{"a":', '}']] as const) {
+  for (const [shape, open, close] of [
+    ['arrays', '[', ']'],
+    ['objects', '{"a":', '}'],
+  ] as const) {
     it(`a body of ${shape} nested 5,000 deep is body_too_deep`, async () => {
       expectDenied(await client.check(infer(`{"inputs":${open.repeat(5000)}1${close.repeat(5000)}}`)), 'body_too_deep');
     });
@@ -88,17 +92,34 @@ describe('hostile JSON bodies over gRPC, at the defaults', () => {
       type: 'function',
       function: {
         name: `lookup_${i}`,
-        parameters: { type: 'object', properties: { id: { type: 'string' }, filter: { type: 'object', properties: { since: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } } }, required: ['id'] },
+        parameters: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            filter: { type: 'object', properties: { since: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } },
+          },
+          required: ['id'],
+        },
       },
     });
-    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say "hi"\n' }], tools: Array.from({ length: 128 }, (_, i) => tool(i)) });
+    const body = JSON.stringify({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Say "hi"\n' }],
+      tools: Array.from({ length: 128 }, (_, i) => tool(i)),
+    });
     expect((await client.check(chat(body))).status?.code ?? 0).toBe(0);
   });
 
   it('a metadata Struct nested 2,000 deep is request_malformed, refused by decoding', async () => {
     let v: unknown = 1;
     for (let i = 0; i < 2000; i++) v = i % 2 ? [v] : { a: v };
-    const json = { attributes: { source: { principal: FRONTEND }, request: { http: { method: 'GET', path: '/' } }, metadataContext: { filterMetadata: { 'envoy.filters.http.jwt_authn': {} } } } };
+    const json = {
+      attributes: {
+        source: { principal: FRONTEND },
+        request: { http: { method: 'GET', path: '/' } },
+        metadataContext: { filterMetadata: { 'envoy.filters.http.jwt_authn': {} } },
+      },
+    };
     const limit = protobuf.util.recursionLimit;
     let bytes: Uint8Array;
     try {
@@ -112,7 +133,13 @@ describe('hostile JSON bodies over gRPC, at the defaults', () => {
     }
     const raw = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
     const res = await new Promise<Buffer>((resolve, reject) =>
-      raw.makeUnaryRequest('/envoy.service.auth.v3.Authorization/Check', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), (err, r) => (err ? reject(err) : resolve(r!))),
+      raw.makeUnaryRequest(
+        '/envoy.service.auth.v3.Authorization/Check',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from(bytes),
+        (err, r) => (err ? reject(err) : resolve(r!)),
+      ),
     );
     raw.close();
     const decoded = CheckResponseType.toObject(CheckResponseType.decode(res)) as any;
@@ -131,7 +158,10 @@ describe('hostile JSON bodies over gRPC, at the defaults', () => {
     let records: Array<{ reason: string; http_status: number; input?: unknown }> = [];
     for (let i = 0; i < 50 && records.length < 10; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      records = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      records = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     }
     const deep = records.filter((r) => r.reason === 'body_too_deep');
     expect(deep).toHaveLength(2);
@@ -160,7 +190,13 @@ describe('a million keys with raised body limits', () => {
     expectDenied(await client.check(infer(elements), 30_000), 'body_too_many_elements');
     // The same as a form: a million names took 22 s of a Check before forms were bounded.
     const form = Array.from({ length: 1_000_000 }, (_, i) => `k${i}=1`).join('&');
-    const formRequest = checkRequest({ method: 'POST', path: '/v2/models/fraud-detector/infer', principal: FRONTEND, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    const formRequest = checkRequest({
+      method: 'POST',
+      path: '/v2/models/fraud-detector/infer',
+      principal: FRONTEND,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
     expectDenied(await client.check(formRequest, 30_000), 'body_too_many_keys');
   });
 });
@@ -184,7 +220,9 @@ describe('request.body_duplicate_keys: last', () => {
     const bytes = encodeCheckRequestJson({
       attributes: {
         source: { principal: FRONTEND },
-        request: { http: { method: 'POST', path: '/v1/chat/completions', headers: JSON_HEADERS, body: '{"model":"gpt-4o","messages":[],"mod\\u0065l":"gpt-4o-mini"}' } },
+        request: {
+          http: { method: 'POST', path: '/v1/chat/completions', headers: JSON_HEADERS, body: '{"model":"gpt-4o","messages":[],"mod\\u0065l":"gpt-4o-mini"}' },
+        },
       },
     });
     const outcome = await pipeline.check(bytes);

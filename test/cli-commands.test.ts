@@ -25,7 +25,7 @@ describe('help', () => {
     }
   }, 60_000);
 
-  it("every command takes -h and --help and lists its own flags; configuration flags with their defaults", async () => {
+  it('every command takes -h and --help and lists its own flags; configuration flags with their defaults', async () => {
     const commands = ['serve', 'check', 'test', 'version'];
     const results = await Promise.all(commands.flatMap((c) => [runCli([c, '--help']), runCli([c, '-h'])]));
     const help = (c: string) => results[commands.indexOf(c) * 2]!;
@@ -87,12 +87,16 @@ describe.concurrent('usage errors: stderr, exit 2, nothing on stdout', () => {
     [['check', '--request', 'x.json', '--dry-run', 'false'], /unexpected argument "false" \(a boolean flag takes its value as --dry-run=false\)/],
     [['--policy', 'x'], /the command comes first/],
     [['help', 'srve'], /unknown command "srve"; did you mean serve\?/],
-  ])('%j', async (args, message) => {
-    const r = await runCli(args);
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(message);
-  }, 60_000);
+  ])(
+    '%j',
+    async (args, message) => {
+      const r = await runCli(args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(message);
+    },
+    60_000,
+  );
 });
 
 describe('ztauthz test', () => {
@@ -113,7 +117,8 @@ describe('ztauthz test', () => {
   it('exit 1 when a test fails, naming it; --run selects tests and --verbose lists them', async () => {
     const policy = policyDir('failing', {
       'policy.rego': POLICY,
-      'policy_test.rego': 'package envoy.authz_test\n\nimport rego.v1\n\nimport data.envoy.authz\n\ntest_alice if authz.allow with input as {"user": "alice"}\n\ntest_bob if authz.allow with input as {"user": "bob"}\n',
+      'policy_test.rego':
+        'package envoy.authz_test\n\nimport rego.v1\n\nimport data.envoy.authz\n\ntest_alice if authz.allow with input as {"user": "alice"}\n\ntest_bob if authz.allow with input as {"user": "bob"}\n',
     });
     const failing = await runCli(['test', '--policy', policy]);
     expect(failing.code).toBe(1);

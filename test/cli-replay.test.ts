@@ -28,7 +28,10 @@ beforeAll(async () => {
     client.close();
     await server.stop();
   }
-  const lines = server.stdout().split('\n').filter((l) => l.startsWith('{'));
+  const lines = server
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   deniedLine = lines.find((l) => JSON.parse(l).allowed === false)!;
   allowedLine = lines.find((l) => JSON.parse(l).allowed === true)!;
   expect(deniedLine).toBeDefined();
@@ -45,7 +48,7 @@ function file(name: string, text: string): string {
 
 describe('ztauthz check --input', () => {
   it('replays a logged denial (the JSON line as the decision log wrote it) and denies it again', async () => {
-    const record = file('record.json', deniedLine + '\n');
+    const record = file('record.json', `${deniedLine}\n`);
     const r = await runCli(['check', '--input', record]);
     expect(r.code, r.stderr).toBe(1);
     const out = JSON.parse(r.stdout);
@@ -60,7 +63,10 @@ describe('ztauthz check --input', () => {
     const policy = join(dir, 'fixed');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(policy, { recursive: true });
-    writeFileSync(join(policy, 'policy.rego'), `package envoy.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if input.identity.spiffe_id == "${TRAINER}"\n`);
+    writeFileSync(
+      join(policy, 'policy.rego'),
+      `package envoy.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if input.identity.spiffe_id == "${TRAINER}"\n`,
+    );
     const r = await runCli(['check', '--policy', policy, '--input', file('record-fixed.json', deniedLine)]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ allowed: true, reason: 'allowed', recorded: { allowed: false } });
@@ -76,7 +82,7 @@ describe('ztauthz check --input', () => {
     expect(out.input.identity.spiffe_id).toBe(TRAINER);
   }, 60_000);
 
-  it("evaluates a record at its own path, unless --decision-path says otherwise", async () => {
+  it('evaluates a record at its own path, unless --decision-path says otherwise', async () => {
     const policy = join(dir, 'paths');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(policy, { recursive: true });

@@ -53,12 +53,24 @@ describe('ztauthz check', () => {
     };
     const conflict = await runCli(['check', '--policy', policy, '--request', req({ 'x-conflict': '1', 'x-bad-result': '1' })]);
     expect(conflict.code).toBe(1);
-    expect(JSON.parse(conflict.stdout)).toMatchObject({ allowed: false, reason: 'policy_error', response: { deniedResponse: { status: { code: 'Forbidden' }, body: 'policy_error' } } });
+    expect(JSON.parse(conflict.stdout)).toMatchObject({
+      allowed: false,
+      reason: 'policy_error',
+      response: { deniedResponse: { status: { code: 'Forbidden' }, body: 'policy_error' } },
+    });
 
     const badResult = await runCli(['check', '--policy', policy, '--request', req({ 'x-bad-result': '1' })]);
     expect(JSON.parse(badResult.stdout)).toMatchObject({ allowed: false, reason: 'result_invalid' });
 
-    const asError = await runCli(['check', '--policy', policy, '--decision-on-error', 'grpc_error', '--request', req({ 'x-conflict': '1', 'x-bad-result': '1' })]);
+    const asError = await runCli([
+      'check',
+      '--policy',
+      policy,
+      '--decision-on-error',
+      'grpc_error',
+      '--request',
+      req({ 'x-conflict': '1', 'x-bad-result': '1' }),
+    ]);
     expect(asError.code).toBe(1);
     expect(JSON.parse(asError.stdout)).toMatchObject({ allowed: false, response: null, grpc_error: { reason: 'policy_error' } });
   });

@@ -104,7 +104,9 @@ describe('gRPC codes in grpc_error mode', () => {
     new Promise((resolve) => {
       const pipeline = { check: () => ({ response: undefined, error: { reason, message: 'x' } }) } as unknown as CheckPipeline;
       const call = { request: Buffer.alloc(0), getDeadline: () => Infinity } as unknown as grpc.ServerUnaryCall<Buffer, Buffer>;
-      (authorizationHandlers(pipeline, undefined, { compat })['Check'] as grpc.handleUnaryCall<Buffer, Buffer>)(call, (err) => resolve((err as { code?: number } | null)?.code));
+      (authorizationHandlers(pipeline, undefined, { compat })['Check'] as grpc.handleUnaryCall<Buffer, Buffer>)(call, (err) =>
+        resolve((err as { code?: number } | null)?.code),
+      );
     });
 
   it('policy errors are UNKNOWN as in opa-envoy-plugin; not_ready is UNAVAILABLE unless compat; deadline and internal errors keep their codes', async () => {
@@ -119,12 +121,17 @@ describe('gRPC codes in grpc_error mode', () => {
 });
 
 describe('a server with compat: opa-envoy', () => {
-  it('evaluates what the default refuses and gives the policy opa-envoy-plugin\'s input alone', async () => {
+  it("evaluates what the default refuses and gives the policy opa-envoy-plugin's input alone", async () => {
     const policy = 'test/fixtures/policies/echo-input';
-    const servers = await Promise.all([startInProcess({ policy, compat: 'opa-envoy', 'decision-log-enabled': 'false' }), startInProcess({ policy, 'decision-log-enabled': 'false' })]);
+    const servers = await Promise.all([
+      startInProcess({ policy, compat: 'opa-envoy', 'decision-log-enabled': 'false' }),
+      startInProcess({ policy, 'decision-log-enabled': 'false' }),
+    ]);
     const [compat, plain] = servers.map((s) => new CheckClient(s.grpcPort));
     try {
-      const req = { attributes: { request: { http: { method: 'GET', path: '//admin/x', host: 'api.example.com', headers: { ':authority': 'admin.example.com' } } } } };
+      const req = {
+        attributes: { request: { http: { method: 'GET', path: '//admin/x', host: 'api.example.com', headers: { ':authority': 'admin.example.com' } } } },
+      };
       const refused = await plain!.check(req);
       expect(refused.status).toEqual({ code: 7, message: 'path_rejected' });
       const res = await compat!.check(req);

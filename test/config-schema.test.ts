@@ -37,7 +37,8 @@ describe('configuration schema', () => {
   });
 
   it('validates the other fields of an issuer', () => {
-    const one = (i: Record<string, unknown>) => message({ flags: { 'jwt-issuers': JSON.stringify([{ issuer: 'https://idp.test', audiences: ['api'], ...i }]) } });
+    const one = (i: Record<string, unknown>) =>
+      message({ flags: { 'jwt-issuers': JSON.stringify([{ issuer: 'https://idp.test', audiences: ['api'], ...i }]) } });
     expect(one({})).toMatch(/^jwt\.issuers\[0\]: set exactly one of jwks_file and jwks_url/);
     expect(one({ jwks_file: '/j', jwks_url: 'https://idp.test/jwks' })).toMatch(/^jwt\.issuers\[0\]: set exactly one/);
     expect(one({ jwks_url: 'ftp://idp.test/jwks' })).toMatch(/^jwt\.issuers\[0\]\.jwks_url: must be an http\(s\) URL/);
@@ -53,23 +54,37 @@ describe('configuration schema', () => {
   it('validates route tables and per-route caching, naming the entry and field', () => {
     const file = yamlFile('routes:\n  table:\n    - {name: score, methods: [get], path: /score, api: custom, action: infer}\n');
     expect(message({ file })).toMatch(/^routes\.table\[0\]\.methods\[0\]: must be an upper-case HTTP method/);
-    const source = yamlFile('routes:\n  table:\n    - {name: score, methods: [POST], path: /score, api: custom, action: infer, model_from: {json_body: model, query: m}}\n');
+    const source = yamlFile(
+      'routes:\n  table:\n    - {name: score, methods: [POST], path: /score, api: custom, action: infer, model_from: {json_body: model, query: m}}\n',
+    );
     expect(message({ file: source })).toMatch(/^routes\.table\[0\]\.model_from: must have exactly one of json_body, grpc_body, query/);
     expect(message({ flags: { 'cache-routes': '[{"route":"x","key":[]}]' } })).toMatch(/^cache\.routes\[0\]\.key: must not be empty .*--cache-routes/);
     expect(message({ flags: { 'cache-routes': '[{"key":["a"]}]' } })).toMatch(/^cache\.routes\[0\]\.route: required/);
-    expect(message({ flags: { 'cache-routes': '[{"route":"x","ttl_ms":1.5}]' } })).toMatch(/^cache\.routes\[0\]\.ttl_ms: must be a whole number of milliseconds/);
+    expect(message({ flags: { 'cache-routes': '[{"route":"x","ttl_ms":1.5}]' } })).toMatch(
+      /^cache\.routes\[0\]\.ttl_ms: must be a whole number of milliseconds/,
+    );
   });
 
   it('checks list entries that have a form, naming the entry', () => {
-    expect(message({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow, openai' } })).toMatch(/^routes\.entrypoints\[1\]: must be api=decision\/path/);
-    expect(message({ env: { ZTAUTHZ_IDENTITY_TRUST_BUNDLES: '/etc/bundle.pem' } })).toMatch(/^identity\.trust_bundles\[0\]: must be trust-domain=\/path\/bundle\.pem .*\$ZTAUTHZ_IDENTITY_TRUST_BUNDLES/);
+    expect(message({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow, openai' } })).toMatch(
+      /^routes\.entrypoints\[1\]: must be api=decision\/path/,
+    );
+    expect(message({ env: { ZTAUTHZ_IDENTITY_TRUST_BUNDLES: '/etc/bundle.pem' } })).toMatch(
+      /^identity\.trust_bundles\[0\]: must be trust-domain=\/path\/bundle\.pem .*\$ZTAUTHZ_IDENTITY_TRUST_BUNDLES/,
+    );
     expect(message({ file: yamlFile('policy:\n  entrypoints: [a/b, a/../c]\n') })).toMatch(/^policy\.entrypoints\[1\]: must be a decision path/);
-    expect(loadConfig({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow' } }).routes.entrypoints).toEqual(['kserve-v2=ztauthz/inference/allow']);
+    expect(loadConfig({ flags: { 'routes-entrypoints': 'kserve-v2=ztauthz/inference/allow' } }).routes.entrypoints).toEqual([
+      'kserve-v2=ztauthz/inference/allow',
+    ]);
   });
 
   it('states the rules that span keys, naming the key to set', () => {
-    expect(message({ flags: { 'policy-require-signature': 'true' } })).toBe('policy.require_signature: needs policy.signing_key (got "true" from --policy-require-signature)');
-    expect(message({ flags: { 'grpc-tls-mode': 'workload_api' } })).toBe('grpc.tls.allowed_peers: must name the callers allowed to ask when grpc.tls.mode is workload_api');
+    expect(message({ flags: { 'policy-require-signature': 'true' } })).toBe(
+      'policy.require_signature: needs policy.signing_key (got "true" from --policy-require-signature)',
+    );
+    expect(message({ flags: { 'grpc-tls-mode': 'workload_api' } })).toBe(
+      'grpc.tls.allowed_peers: must name the callers allowed to ask when grpc.tls.mode is workload_api',
+    );
     const files = message({ file: yamlFile('grpc:\n  tls:\n    mode: files\n    allowed_peers: [spiffe://cluster.local]\n    cert_file: /tls/cert.pem\n') });
     expect(files).toBe('grpc.tls.key_file: required when grpc.tls.mode is files\ngrpc.tls.ca_file: required when grpc.tls.mode is files');
   });

@@ -47,11 +47,16 @@ describe('configuration', () => {
     expect(c.decision_log.input_sample_allowed).toBe(0);
     expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: true\n') }).decision_log.include_input).toBe('all');
     expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: false\n') }).decision_log.include_input).toBe('none');
-    expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: none\n  input_sample_allowed: 0.01\n') }).decision_log).toMatchObject({ include_input: 'none', input_sample_allowed: 0.01 });
+    expect(loadConfig({ file: yamlFile('decision_log:\n  include_input: none\n  input_sample_allowed: 0.01\n') }).decision_log).toMatchObject({
+      include_input: 'none',
+      input_sample_allowed: 0.01,
+    });
     expect(loadConfig({ flags: { 'decision-log-include-input': 'true' } }).decision_log.include_input).toBe('all');
     expect(loadConfig({ env: { ZTAUTHZ_DECISION_LOG_INCLUDE_INPUT: 'false' } }).decision_log.include_input).toBe('none');
     expect(loadConfig({ flags: { 'decision-log-include-input': 'all' } }).decision_log.include_input).toBe('all');
-    expect(() => loadConfig({ flags: { 'decision-log-include-input': 'yes' } })).toThrow(/decision_log.include_input: must be one of denied, all, none \(or true, false\)/);
+    expect(() => loadConfig({ flags: { 'decision-log-include-input': 'yes' } })).toThrow(
+      /decision_log.include_input: must be one of denied, all, none \(or true, false\)/,
+    );
     expect(() => loadConfig({ flags: { 'decision-log-include-input': 'constructor' } })).toThrow(/must be one of/);
     expect(() => loadConfig({ flags: { 'decision-log-input-sample-allowed': '2' } })).toThrow(/must be between 0 and 1/);
   });

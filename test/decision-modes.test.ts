@@ -108,11 +108,16 @@ describe('decision records at the default configuration (include_input denied)',
     policies.activate(await load());
     const decisionLog = new DecisionLog({ enabled: true, output: file, includeInput: config.decision_log.include_input, mask: [] });
     const pipeline = createPipeline(config, policies, phases, { observer: new Observer({ decisionLog }) });
-    const outcome = await pipeline.check(encodeCheckRequestJson({ attributes: { source: { principal: TRAINER }, request: { http: { ...INFER, headers: { 'x-keep': 'v' } } } } }));
+    const outcome = await pipeline.check(
+      encodeCheckRequestJson({ attributes: { source: { principal: TRAINER }, request: { http: { ...INFER, headers: { 'x-keep': 'v' } } } } }),
+    );
     expect(outcome.decision.allowed).toBe(false);
     const atAnswer = JSON.parse(JSON.stringify(outcome.input));
     await decisionLog.close();
-    const [record] = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const [record] = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(record.input).toEqual(atAnswer);
     expect(JSON.parse(JSON.stringify(outcome.input))).toEqual(atAnswer);
   });

@@ -83,7 +83,9 @@ describe('the shipped demo bundle', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).allowed).toBe(true);
-    const denied = await runCli(['check', '--request', 'test/fixtures/requests/frontend-infer.json', '--policy', 'policies/demo'], { ZTAUTHZ_OPA: join(tmp, 'no-opa') });
+    const denied = await runCli(['check', '--request', 'test/fixtures/requests/frontend-infer.json', '--policy', 'policies/demo'], {
+      ZTAUTHZ_OPA: join(tmp, 'no-opa'),
+    });
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/cannot run opa/);
   }, 60_000);

@@ -53,10 +53,7 @@ beforeAll(async () => {
     const ztauthz = await serve(policy, decisionPath);
     return { ztauthz, envoy: await envoyFor(ztauthz) };
   };
-  [objectResult, jwtRbac] = await Promise.all([
-    stack('object-result', 'envoy/authz/result'),
-    stack('jwt-rbac', 'envoy/authz/allow'),
-  ]);
+  [objectResult, jwtRbac] = await Promise.all([stack('object-result', 'envoy/authz/result'), stack('jwt-rbac', 'envoy/authz/allow')]);
   await Promise.all([warmUp(objectResult), warmUp(jwtRbac)]);
 });
 
@@ -106,7 +103,6 @@ function jsonLines(text: string): Json[] {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Json);
 }
-
 
 /** ztauthz's decision records (stdout) for a request, by the x-test-id in their input. */
 function decisionsFor(stack: Stack, testId: string): Json[] {
@@ -313,7 +309,7 @@ describe('jwt-rbac policy: the request body through Envoy', () => {
     expect(seenUpstream(res.testId)).toHaveLength(0);
     const record = await decisionFor(jwtRbac, res.testId);
     expect(record).toMatchObject({ allowed: false, reason: 'policy_denied' });
-    expect((await accessLogFor(jwtRbac, record))).toMatchObject({ status: 403, details: 'ext_authz_denied' });
+    expect(await accessLogFor(jwtRbac, record)).toMatchObject({ status: 403, details: 'ext_authz_denied' });
   });
 });
 

@@ -57,24 +57,40 @@ beforeAll(async () => {
   cleanups.push(() => pki.cleanup());
   ca = pki.ca(TRUST_DOMAIN);
   svid = Object.fromEntries(
-    Object.entries(ID).map(([name, id]) => [name, writeSvid(pki, ca, id, name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))]),
+    Object.entries(ID).map(([name, id]) => [
+      name,
+      writeSvid(
+        pki,
+        ca,
+        id,
+        name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+      ),
+    ]),
   ) as Record<keyof typeof ID, SvidFiles>;
 
   upstream = await startEchoUpstream();
   cleanups.push(() => upstream.close());
 
   ztauthz = await spawnServe([
-    '--config', LIBRARY_CONFIG,
-    '--grpc-tls-mode', 'files',
-    '--grpc-tls-cert-file', svid.ztauthz.certFile,
-    '--grpc-tls-key-file', svid.ztauthz.keyFile,
-    '--grpc-tls-ca-file', svid.ztauthz.caFile,
-    '--grpc-tls-allowed-peers', ID.sidecar,
+    '--config',
+    LIBRARY_CONFIG,
+    '--grpc-tls-mode',
+    'files',
+    '--grpc-tls-cert-file',
+    svid.ztauthz.certFile,
+    '--grpc-tls-key-file',
+    svid.ztauthz.keyFile,
+    '--grpc-tls-ca-file',
+    svid.ztauthz.caFile,
+    '--grpc-tls-allowed-peers',
+    ID.sidecar,
     // Forwarded caller certificates must chain to the trust domain's CA too,
     // not only have passed Envoy's handshake.
-    '--identity-trust-bundles', `${TRUST_DOMAIN}=${svid.ztauthz.caFile}`,
+    '--identity-trust-bundles',
+    `${TRUST_DOMAIN}=${svid.ztauthz.caFile}`,
     // Every record with its input (the default keeps it for denials only): records are found by their x-test-id header.
-    '--decision-log-include-input', 'all',
+    '--decision-log-include-input',
+    'all',
   ]);
   // ServeProcess.stop() never resolves for a child already killed by a
   // signal (it waits for an exit that has happened): skip a dead one.
@@ -239,10 +255,12 @@ describe('the policy library decides real mesh calls', () => {
 
     // Both TLS legs of the sidecar: the caller's and the one to ztauthz.
     const tls = await sidecar.stats('ssl\\.versions\\.');
-    expect(Object.entries(tls).filter(([, n]) => n > 0).map(([k]) => k.replace(/^listener\.[0-9.]+_\d+\./, 'listener.')).sort()).toEqual([
-      'cluster.ztauthz.ssl.versions.TLSv1.3',
-      'listener.ssl.versions.TLSv1.3',
-    ]);
+    expect(
+      Object.entries(tls)
+        .filter(([, n]) => n > 0)
+        .map(([k]) => k.replace(/^listener\.[0-9.]+_\d+\./, 'listener.'))
+        .sort(),
+    ).toEqual(['cluster.ztauthz.ssl.versions.TLSv1.3', 'listener.ssl.versions.TLSv1.3']);
   });
 
   test('the same inference from the trainer and from an unknown workload: 403, never at the upstream', async () => {
@@ -257,12 +275,22 @@ describe('the policy library decides real mesh calls', () => {
 
     const route = { api: 'kserve-v2', action: 'infer', model: 'fraud-detector', params: { model: 'fraud-detector' } };
     expect(summary(await decisionFor(trainer.testId))).toEqual({
-      allowed: false, path: 'ztauthz/inference/allow', rule: 'inference.action_not_permitted',
-      spiffe_id: ID.trainer, source: 'certificate', peer: ID.sidecar, route,
+      allowed: false,
+      path: 'ztauthz/inference/allow',
+      rule: 'inference.action_not_permitted',
+      spiffe_id: ID.trainer,
+      source: 'certificate',
+      peer: ID.sidecar,
+      route,
     });
     expect(summary(await decisionFor(stranger.testId))).toEqual({
-      allowed: false, path: 'ztauthz/inference/allow', rule: 'inference.unknown_workload',
-      spiffe_id: ID.stranger, source: 'certificate', peer: ID.sidecar, route,
+      allowed: false,
+      path: 'ztauthz/inference/allow',
+      rule: 'inference.unknown_workload',
+      spiffe_id: ID.stranger,
+      source: 'certificate',
+      peer: ID.sidecar,
+      route,
     });
   });
 
@@ -277,12 +305,22 @@ describe('the policy library decides real mesh calls', () => {
 
     const route = { api: 'feast', action: 'read_features', model: null, params: { feature_service: 'fraud-training-features' } };
     expect(summary(await decisionFor(trainer.testId))).toEqual({
-      allowed: true, path: 'ztauthz/features/allow', rule: 'features.granted',
-      spiffe_id: ID.trainer, source: 'certificate', peer: ID.sidecar, route,
+      allowed: true,
+      path: 'ztauthz/features/allow',
+      rule: 'features.granted',
+      spiffe_id: ID.trainer,
+      source: 'certificate',
+      peer: ID.sidecar,
+      route,
     });
     expect(summary(await decisionFor(server.testId))).toEqual({
-      allowed: false, path: 'ztauthz/features/allow', rule: 'features.action_not_permitted',
-      spiffe_id: ID.modelServer, source: 'certificate', peer: ID.sidecar, route,
+      allowed: false,
+      path: 'ztauthz/features/allow',
+      rule: 'features.action_not_permitted',
+      spiffe_id: ID.modelServer,
+      source: 'certificate',
+      peer: ID.sidecar,
+      route,
     });
   });
 
@@ -297,8 +335,13 @@ describe('the policy library decides real mesh calls', () => {
 
     const route = { api: 'mlflow', action: 'download_artifact', model: null, params: { path: ARTIFACT_PATH } };
     expect(summary(await decisionFor(server.testId))).toEqual({
-      allowed: true, path: 'ztauthz/models/allow', rule: 'models.granted',
-      spiffe_id: ID.modelServer, source: 'certificate', peer: ID.sidecar, route,
+      allowed: true,
+      path: 'ztauthz/models/allow',
+      rule: 'models.granted',
+      spiffe_id: ID.modelServer,
+      source: 'certificate',
+      peer: ID.sidecar,
+      route,
     });
     expect(summary(await decisionFor(frontend.testId))).toMatchObject({ allowed: false, rule: 'models.action_not_permitted', spiffe_id: ID.frontend });
   });
@@ -322,7 +365,7 @@ describe('the policy library decides real mesh calls', () => {
     expect(xfcc).toHaveLength(1);
     expect(xfcc[0]).not.toContain(ID.trainer);
     // By (this hop's own SVID), Hash (of the caller certificate, always set), URI (the caller).
-    expect(xfcc[0]).toMatch(new RegExp(`^By=${escape(ID.sidecar)};Hash=[0-9a-f]{64};URI=${escape(ID.frontend)}$`));
+    expect(xfcc[0]).toMatch(new RegExp(`^By=${escapeRegExp(ID.sidecar)};Hash=[0-9a-f]{64};URI=${escapeRegExp(ID.frontend)}$`));
     // The HTTP connection manager rewrote the header before ext_authz ran,
     // so ztauthz saw the same sanitised value (and does not use it:
     // identity.xfcc is off; the identity is the certificate's).
@@ -362,7 +405,7 @@ describe('who may connect at all', () => {
     expect(delta('ext_authz.denied') + delta('ext_authz.error')).toBe(0);
   });
 
-  test('a certificate from the bundle naming another trust domain fails the handshake (the listener\'s SAN matcher)', async () => {
+  test("a certificate from the bundle naming another trust domain fails the handshake (the listener's SAN matcher)", async () => {
     const before = await sidecar.stats('ssl\\.fail_verify_san$');
     // Same CA, look-alike trust domain: only the "spiffe://cluster.local/"
     // prefix (with its slash) keeps it out.
@@ -426,7 +469,7 @@ describe('who may connect at all', () => {
     expect(line).toMatchObject({ status: 403, details: 'ext_authz_error', response_flags: 'UAEX', peer_uri_san: ID.frontend });
   });
 
-  test('grpc-js with a valid SVID not on the allowlist gets PERMISSION_DENIED; the allowed sidecar\'s SVID is answered', async () => {
+  test("grpc-js with a valid SVID not on the allowlist gets PERMISSION_DENIED; the allowed sidecar's SVID is answered", async () => {
     const creds = (who: SvidFiles): grpc.ChannelCredentials =>
       grpc.credentials.createSsl(Buffer.from(ca.pem), Buffer.from(who.key), Buffer.from(who.cert), {
         // Authenticate ztauthz by its SPIFFE ID, as the sidecar's cluster does.
@@ -470,7 +513,9 @@ describe('deploy/config/library.yaml and the route catalogue', () => {
     });
     const actions = JSON.parse(out).result[0].expressions[0].value as Record<string, Record<string, string[]>>;
     const familyOf = (api: string, action: string): string[] =>
-      Object.entries(actions).filter(([, apis]) => apis[api]?.includes(action)).map(([family]) => family);
+      Object.entries(actions)
+        .filter(([, apis]) => apis[api]?.includes(action))
+        .map(([family]) => family);
 
     const wrong = CATALOGUE.flatMap((r) => {
       const families = familyOf(r.api, r.action);
@@ -481,7 +526,11 @@ describe('deploy/config/library.yaml and the route catalogue', () => {
     expect(wrong).toEqual([]);
     // And the library lists no api the catalogue does not have.
     const apis = new Set(CATALOGUE.map((r) => r.api));
-    expect(Object.values(actions).flatMap((a) => Object.keys(a)).filter((a) => !apis.has(a))).toEqual([]);
+    expect(
+      Object.values(actions)
+        .flatMap((a) => Object.keys(a))
+        .filter((a) => !apis.has(a)),
+    ).toEqual([]);
   });
 });
 
@@ -491,6 +540,6 @@ function sum(stats: Record<string, number>, suffix: string): number {
     .reduce((n, [, v]) => n + v, 0);
 }
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

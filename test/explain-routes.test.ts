@@ -21,7 +21,15 @@ interface Explained {
     path: string;
     response: { status: { code?: number }; deniedResponse?: { status: { code: string } } } | null;
     input: {
-      route: { name: string; api: string; action: string; model: string | null; version: string | null; entrypoint: string; params: Record<string, string> } | null;
+      route: {
+        name: string;
+        api: string;
+        action: string;
+        model: string | null;
+        version: string | null;
+        entrypoint: string;
+        params: Record<string, string>;
+      } | null;
       canonical: { path: string; host: string; port: number | null };
       attributes: { request: { http: { host: string } } };
     } | null;
@@ -31,14 +39,46 @@ interface Explained {
 type RouteFields = { name: string; api: string; action: string; model: string | null; version: string | null };
 
 const ROUTES: ReadonlyArray<{ family: string; file: string; route: RouteFields; params?: Record<string, string> }> = [
-  { family: 'KServe v1 predict (the shared /v1/models family)', file: 'kserve-v1-predict', route: { name: 'v1-models-predict', api: 'v1-models', action: 'infer', model: 'sentiment', version: null } },
-  { family: 'KServe v1 explain', file: 'kserve-v1-explain', route: { name: 'kserve-v1-explain', api: 'kserve-v1', action: 'explain', model: 'sentiment', version: null } },
-  { family: 'KServe v2 REST, versioned infer', file: 'kserve-v2-infer-version', route: { name: 'kserve-v2-infer-version', api: 'kserve-v2', action: 'infer', model: 'fraud-detector', version: '3' } },
-  { family: 'KServe v2 gRPC ModelInfer (model from raw_body)', file: 'kserve-v2-grpc-infer', route: { name: 'kserve-v2-grpc-infer', api: 'kserve-v2-grpc', action: 'infer', model: 'fraud-detector', version: '2' } },
-  { family: 'TF Serving versioned predict', file: 'tf-serving-predict-version', route: { name: 'tf-serving-predict-version', api: 'tf-serving', action: 'infer', model: 'half_plus_two', version: '7' } },
-  { family: 'Triton repository load', file: 'triton-repository-load', route: { name: 'triton-repository-load', api: 'triton-repository', action: 'load_model', model: 'densenet_onnx', version: null } },
-  { family: 'OpenAI chat (model from the JSON body)', file: 'openai-chat', route: { name: 'openai-chat-completions', api: 'openai', action: 'infer', model: 'llama-3-8b-instruct', version: null } },
-  { family: 'MLflow GET, model and version from the query', file: 'mlflow-model-version-get', route: { name: 'mlflow-model-versions-get', api: 'mlflow', action: 'read_model_version', model: 'fraud-detector', version: '4' } },
+  {
+    family: 'KServe v1 predict (the shared /v1/models family)',
+    file: 'kserve-v1-predict',
+    route: { name: 'v1-models-predict', api: 'v1-models', action: 'infer', model: 'sentiment', version: null },
+  },
+  {
+    family: 'KServe v1 explain',
+    file: 'kserve-v1-explain',
+    route: { name: 'kserve-v1-explain', api: 'kserve-v1', action: 'explain', model: 'sentiment', version: null },
+  },
+  {
+    family: 'KServe v2 REST, versioned infer',
+    file: 'kserve-v2-infer-version',
+    route: { name: 'kserve-v2-infer-version', api: 'kserve-v2', action: 'infer', model: 'fraud-detector', version: '3' },
+  },
+  {
+    family: 'KServe v2 gRPC ModelInfer (model from raw_body)',
+    file: 'kserve-v2-grpc-infer',
+    route: { name: 'kserve-v2-grpc-infer', api: 'kserve-v2-grpc', action: 'infer', model: 'fraud-detector', version: '2' },
+  },
+  {
+    family: 'TF Serving versioned predict',
+    file: 'tf-serving-predict-version',
+    route: { name: 'tf-serving-predict-version', api: 'tf-serving', action: 'infer', model: 'half_plus_two', version: '7' },
+  },
+  {
+    family: 'Triton repository load',
+    file: 'triton-repository-load',
+    route: { name: 'triton-repository-load', api: 'triton-repository', action: 'load_model', model: 'densenet_onnx', version: null },
+  },
+  {
+    family: 'OpenAI chat (model from the JSON body)',
+    file: 'openai-chat',
+    route: { name: 'openai-chat-completions', api: 'openai', action: 'infer', model: 'llama-3-8b-instruct', version: null },
+  },
+  {
+    family: 'MLflow GET, model and version from the query',
+    file: 'mlflow-model-version-get',
+    route: { name: 'mlflow-model-versions-get', api: 'mlflow', action: 'read_model_version', model: 'fraud-detector', version: '4' },
+  },
   {
     family: 'MLflow POST, model, version and stage from the body',
     file: 'mlflow-transition-stage',
@@ -57,7 +97,12 @@ const ROUTES: ReadonlyArray<{ family: string; file: string; route: RouteFields; 
     route: { name: 'feast-get-online-features', api: 'feast', action: 'read_features', model: null, version: null },
     params: { feature_service: 'fraud_features_v1' },
   },
-  { family: 'Training job cancel', file: 'training-job-cancel', route: { name: 'training-jobs-cancel', api: 'training', action: 'cancel_job', model: null, version: null }, params: { job: 'job-42' } },
+  {
+    family: 'Training job cancel',
+    file: 'training-job-cancel',
+    route: { name: 'training-jobs-cancel', api: 'training', action: 'cancel_job', model: null, version: null },
+    params: { job: 'job-42' },
+  },
 ];
 
 const ATTACKS: ReadonlyArray<{ attack: string; file: string; reason: 'path_rejected' | 'host_rejected' }> = [
@@ -115,7 +160,7 @@ describe('check --explain: input.route for each API family of the catalogue', ()
     });
   }
 
-  it('the gRPC fixture is a real ModelInferRequest: its raw_body is protobufjs\' encoding, framed', () => {
+  it("the gRPC fixture is a real ModelInferRequest: its raw_body is protobufjs' encoding, framed", () => {
     const json = JSON.parse(readFileSync(file('kserve-v2-grpc-infer'), 'utf8'));
     const message = encode('ModelInferRequest', {
       model_name: 'fraud-detector',

@@ -43,7 +43,11 @@ const brokenTrace = { recording: true, traceId: undefined, spanId: undefined, ph
 const FAULTS: ReadonlyArray<{ name: string; inject: () => void; recorded: boolean }> = [
   { name: 'policy store', inject: () => vi.spyOn(PolicyStore.prototype, 'current', 'get').mockImplementation(boom), recorded: true },
   { name: 'identify', inject: () => vi.spyOn(IdentifyPhase.prototype, 'identify').mockImplementation(boom), recorded: true },
-  { name: 'identify (async rejection)', inject: () => vi.spyOn(IdentifyPhase.prototype, 'identify').mockImplementation(() => Promise.reject(new Error('injected'))), recorded: true },
+  {
+    name: 'identify (async rejection)',
+    inject: () => vi.spyOn(IdentifyPhase.prototype, 'identify').mockImplementation(() => Promise.reject(new Error('injected'))),
+    recorded: true,
+  },
   { name: 'canonicalise', inject: () => vi.spyOn(RoutePhase.prototype, 'canonicalise').mockImplementation(boom), recorded: true },
   { name: 'route select', inject: () => vi.spyOn(RoutePhase.prototype, 'select').mockImplementation(boom), recorded: true },
   { name: 'evaluate', inject: () => vi.spyOn(EvaluatePhase.prototype, 'evaluate').mockImplementation(overflow), recorded: true },
@@ -65,7 +69,11 @@ function expectDenied(res: CheckResult): void {
 
 async function records(file: string): Promise<any[]> {
   await new Promise((r) => setTimeout(r, 30));
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.decision_id);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.decision_id);
 }
 
 describe('a fault anywhere in a Check is a recorded denial', () => {
@@ -126,20 +134,35 @@ describe('a record that fails to serialise after the answer', () => {
     expect(res.status?.code ?? 0).toBe(0);
     const id = res.dynamicMetadata?.fields['decision_id']?.stringValue;
     const rec = (await records(log)).find((r) => r.decision_id === id);
-    expect(rec).toMatchObject({ allowed: true, reason: 'allowed', http_status: 200, path: 'envoy/authz/allow', log_error: expect.stringMatching(/could not be serialised: RangeError: Maximum call stack/) });
+    expect(rec).toMatchObject({
+      allowed: true,
+      reason: 'allowed',
+      http_status: 200,
+      path: 'envoy/authz/allow',
+      log_error: expect.stringMatching(/could not be serialised: RangeError: Maximum call stack/),
+    });
     expect(rec.revision).toMatch(/^sha256:/);
     expect(rec).not.toHaveProperty('input');
     expect(rec).not.toHaveProperty('result');
     expect(await errors()).toBe(1);
     // A denial too: its answer stays the denial, and the next records are whole again.
     vi.spyOn(DecisionLog.prototype, 'format').mockImplementationOnce(boom);
-    const denied = await client.check(checkRequest({ method: 'POST', path: '/v2/models/fraud-detector/infer', principal: 'spiffe://cluster.local/ns/ml-training/sa/trainer' }));
+    const denied = await client.check(
+      checkRequest({ method: 'POST', path: '/v2/models/fraud-detector/infer', principal: 'spiffe://cluster.local/ns/ml-training/sa/trainer' }),
+    );
     expect(denied.deniedResponse?.body).not.toBe('internal_error');
     vi.restoreAllMocks();
     const next = await client.check(allowed(2));
     const all = await records(log);
-    expect(all.find((r) => r.decision_id === denied.dynamicMetadata?.fields['decision_id']?.stringValue)).toMatchObject({ allowed: false, reason: 'policy_denied', log_error: expect.stringContaining('injected fault') });
-    expect(all.find((r) => r.decision_id === next.dynamicMetadata?.fields['decision_id']?.stringValue)).toMatchObject({ allowed: true, identity: { spiffe_id: FRONTEND } });
+    expect(all.find((r) => r.decision_id === denied.dynamicMetadata?.fields['decision_id']?.stringValue)).toMatchObject({
+      allowed: false,
+      reason: 'policy_denied',
+      log_error: expect.stringContaining('injected fault'),
+    });
+    expect(all.find((r) => r.decision_id === next.dynamicMetadata?.fields['decision_id']?.stringValue)).toMatchObject({
+      allowed: true,
+      identity: { spiffe_id: FRONTEND },
+    });
     expect(await errors()).toBe(2);
   });
 });

@@ -27,7 +27,17 @@ async function defaultPipeline() {
   policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
   const metrics = new Metrics({ processMetrics: false });
   const d = config.decision_log;
-  const decisionLog = new DecisionLog({ enabled: d.enabled, output: d.output, includeInput: d.include_input, inputSampleAllowed: d.input_sample_allowed, mask: d.mask, sampleAllowed: d.sample_allowed }, metrics);
+  const decisionLog = new DecisionLog(
+    {
+      enabled: d.enabled,
+      output: d.output,
+      includeInput: d.include_input,
+      inputSampleAllowed: d.input_sample_allowed,
+      mask: d.mask,
+      sampleAllowed: d.sample_allowed,
+    },
+    metrics,
+  );
   const observer = new Observer({ metrics, decisionLog, behavior: new BehaviorSignals() });
   return { pipeline: createPipeline(config, policies, phases, { observer }), decisionLog };
 }

@@ -22,7 +22,7 @@ const GO: Array<[string, { error: string } | { boundary: string | null }]> = [
   ['multipart/form-data ; boundary = q', { boundary: 'q' }],
 ];
 
-describe('goMediaTypeParams (opa-envoy-plugin\'s multipart content type)', () => {
+describe("goMediaTypeParams (opa-envoy-plugin's multipart content type)", () => {
   it.each(GO)('%s', (contentType, want) => {
     const got = goMediaTypeParams(contentType);
     if ('error' in want) expect(got).toEqual(want);

@@ -59,8 +59,13 @@ function frame(message: Buffer, compressed = false): Buffer {
 }
 
 const GRPC_HEADERS = { 'content-type': 'application/grpc' };
-const parse = (method: string, rawBody: Buffer, headers: Record<string, string> = GRPC_HEADERS, segments = [SERVICE, method], descriptors: ProtoDescriptorSet | undefined = set) =>
-  parseBody(headers, '', rawBody, undefined, { descriptors, segments });
+const parse = (
+  method: string,
+  rawBody: Buffer,
+  headers: Record<string, string> = GRPC_HEADERS,
+  segments = [SERVICE, method],
+  descriptors: ProtoDescriptorSet | undefined = set,
+) => parseBody(headers, '', rawBody, undefined, { descriptors, segments });
 
 const INFER = {
   modelName: 'fraud-detector',
@@ -81,7 +86,13 @@ const INFER_JSON = {
   id: 'req-1',
   parameters: { priority: { int64Param: '7' }, sequence_start: { boolParam: true } },
   inputs: [
-    { name: 'input-0', datatype: 'FP32', shape: ['1', '3'], parameters: { binary_data_size: { uint64Param: '12' } }, contents: { fp32Contents: [0.1, 1.5, -2] } },
+    {
+      name: 'input-0',
+      datatype: 'FP32',
+      shape: ['1', '3'],
+      parameters: { binary_data_size: { uint64Param: '12' } },
+      contents: { fp32Contents: [0.1, 1.5, -2] },
+    },
     { name: 'input-1', datatype: 'BYTES', shape: ['1'], contents: { bytesContents: ['aGVsbG8='] } },
   ],
   outputs: [{ name: 'output-0' }],
@@ -90,16 +101,37 @@ const INFER_JSON = {
 
 /** One of every kind of field, with the values protojson treats specially. */
 const KITCHEN = {
-  i32: -5, s32: -6, u32: 4294967295, f32: 8, sf32: -9,
-  i64: '-9007199254740993', s64: '-3', u64: '18446744073709551615', f64: '1', sf64: '-1',
-  fl: 0.1, db: 1e21, flag: true, text: 'h\u00e9llo \u{1F600}', data: Buffer.from([0, 255]),
-  color: 2, colors: [1, 2], maybe: 0, renamedField: 'r',
+  i32: -5,
+  s32: -6,
+  u32: 4294967295,
+  f32: 8,
+  sf32: -9,
+  i64: '-9007199254740993',
+  s64: '-3',
+  u64: '18446744073709551615',
+  f64: '1',
+  sf64: '-1',
+  fl: 0.1,
+  db: 1e21,
+  flag: true,
+  text: 'h\u00e9llo \u{1F600}',
+  data: Buffer.from([0, 255]),
+  color: 2,
+  colors: [1, 2],
+  maybe: 0,
+  renamedField: 'r',
   child: { i32: 1, child: {} },
   byId: { '5': 'five', '-1': 'minus one' },
   byFlag: { true: { text: 'y' } },
   at: { seconds: 1700000000, nanos: 5000000 },
   took: { seconds: -1, nanos: -500000000 },
-  meta: { fields: { a: { numberValue: 1.5 }, b: { listValue: { values: [{ stringValue: 's' }, { nullValue: 0 }, { boolValue: false }] } }, c: { structValue: { fields: {} } } } },
+  meta: {
+    fields: {
+      a: { numberValue: 1.5 },
+      b: { listValue: { values: [{ stringValue: 's' }, { nullValue: 0 }, { boolValue: false }] } },
+      c: { structValue: { fields: {} } },
+    },
+  },
   anyValue: { boolValue: false },
   list: { values: [{ numberValue: 2 }] },
   wrappedI64: { value: 0 },
@@ -111,10 +143,25 @@ const KITCHEN = {
 };
 
 const KITCHEN_JSON = {
-  i32: -5, s32: -6, u32: 4294967295, f32: 8, sf32: -9,
-  i64: '-9007199254740993', s64: '-3', u64: '18446744073709551615', f64: '1', sf64: '-1',
-  fl: 0.1, db: 1e21, flag: true, text: 'h\u00e9llo \u{1F600}', data: 'AP8=',
-  color: 'GREEN', colors: ['RED', 'GREEN'], maybe: 0, customName: 'r',
+  i32: -5,
+  s32: -6,
+  u32: 4294967295,
+  f32: 8,
+  sf32: -9,
+  i64: '-9007199254740993',
+  s64: '-3',
+  u64: '18446744073709551615',
+  f64: '1',
+  sf64: '-1',
+  fl: 0.1,
+  db: 1e21,
+  flag: true,
+  text: 'h\u00e9llo \u{1F600}',
+  data: 'AP8=',
+  color: 'GREEN',
+  colors: ['RED', 'GREEN'],
+  maybe: 0,
+  customName: 'r',
   child: { i32: 1, child: {} },
   byId: { '5': 'five', '-1': 'minus one' },
   byFlag: { true: { text: 'y' } },
@@ -154,13 +201,21 @@ describe('gRPC bodies into parsed_body', () => {
   });
 
   it('an Any of a type outside google.protobuf does not resolve (opa-envoy-plugin resolves Any only among the types compiled into it)', () => {
-    const e = checkErrorOf(() => parse('Everything', frame(encode(Kitchen, { packed: { type_url: 'type.googleapis.com/inference.InferParameter', value: encode(InferParameter, { boolParam: true }) } }))));
+    const e = checkErrorOf(() =>
+      parse(
+        'Everything',
+        frame(encode(Kitchen, { packed: { type_url: 'type.googleapis.com/inference.InferParameter', value: encode(InferParameter, { boolParam: true }) } })),
+      ),
+    );
     expect(e.reason).toBe('body_invalid');
     expect(e.message).toMatch(/google\.protobuf\.Any: unable to resolve "type\.googleapis\.com\/inference\.InferParameter"/);
   });
 
-  it('proto2: every set field is present (zero or not), a group is an object, an enum value not in the enum is a number (open, as Go\'s dynamicpb)', () => {
-    const body = Buffer.concat([encode(Old, { name: 'n', count: 0, kind: 2, block: { label: 'x' }, numbers: [1, 2], kinds: [1], emptyText: '' }), Buffer.from([0x10, 0x09, 0x38, 0x09])]);
+  it("proto2: every set field is present (zero or not), a group is an object, an enum value not in the enum is a number (open, as Go's dynamicpb)", () => {
+    const body = Buffer.concat([
+      encode(Old, { name: 'n', count: 0, kind: 2, block: { label: 'x' }, numbers: [1, 2], kinds: [1], emptyText: '' }),
+      Buffer.from([0x10, 0x09, 0x38, 0x09]),
+    ]);
     expect(parse('Call', frame(body), GRPC_HEADERS, ['legacy.Legacy', 'Call']).parsed).toEqual({
       count: 0,
       kind: 9,
@@ -185,7 +240,7 @@ describe('gRPC bodies into parsed_body', () => {
 
   describe('null, truncated or refused, as opa-envoy-plugin decides', () => {
     const body = frame(encode(ModelInferRequest, { modelName: 'm' }));
-    it('with compat: opa-envoy, refuses with opa-envoy-plugin\'s 400 texts', () => {
+    it("with compat: opa-envoy, refuses with opa-envoy-plugin's 400 texts", () => {
       const text = (raw: Buffer, segments: string[]) => {
         try {
           parseBody(GRPC_HEADERS, '', raw, undefined, { descriptors: set, segments }, true);
@@ -199,8 +254,14 @@ describe('gRPC bodies into parsed_body', () => {
       expect(text(frame(Buffer.from([0x0a, 0x05, 0x61])), [SERVICE, 'ModelInfer'])).toBe('request_parse_error: proto: cannot parse invalid wire-format data');
     });
     it('null without a descriptor set, without raw_body, compressed, for an unknown method or service, or a client-streaming method', () => {
-      expect(parseBody(GRPC_HEADERS, '', body, undefined, { descriptors: undefined, segments: [SERVICE, 'ModelInfer'] })).toEqual({ parsed: null, truncated: false });
-      expect(parseBody(GRPC_HEADERS, 'text body', Buffer.alloc(0), undefined, { descriptors: set, segments: [SERVICE, 'ModelInfer'] })).toEqual({ parsed: null, truncated: false });
+      expect(parseBody(GRPC_HEADERS, '', body, undefined, { descriptors: undefined, segments: [SERVICE, 'ModelInfer'] })).toEqual({
+        parsed: null,
+        truncated: false,
+      });
+      expect(parseBody(GRPC_HEADERS, 'text body', Buffer.alloc(0), undefined, { descriptors: set, segments: [SERVICE, 'ModelInfer'] })).toEqual({
+        parsed: null,
+        truncated: false,
+      });
       expect(parse('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'm' }), true))).toEqual({ parsed: null, truncated: false });
       expect(parse('NoSuchMethod', body)).toEqual({ parsed: null, truncated: false });
       expect(parse('ModelInfer', body, GRPC_HEADERS, ['other.Service', 'ModelInfer'])).toEqual({ parsed: null, truncated: false });
@@ -251,14 +312,18 @@ describe('gRPC bodies into parsed_body', () => {
           expect(() => ProtoDescriptorSet.fromFile(join(dir, 'no-imports.pb'))).toThrow(/refers to \.?google\.protobuf\.\w+, which the set does not define/);
           // The committed fixture is what protoc makes of inference.proto.
           execFileSync('protoc', ['--include_imports', '--descriptor_set_out', join(dir, 'fresh.pb'), '-I', FIXTURES, 'inference.proto']);
-          expect(new ProtoDescriptorSet(readFileSync(join(dir, 'fresh.pb'))).decode(set.inputOf(SERVICE, 'Everything')!, encode(Kitchen, KITCHEN))).toEqual(KITCHEN_JSON);
+          expect(new ProtoDescriptorSet(readFileSync(join(dir, 'fresh.pb'))).decode(set.inputOf(SERVICE, 'Everything')!, encode(Kitchen, KITCHEN))).toEqual(
+            KITCHEN_JSON,
+          );
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     });
     it('serve refuses to start with a bad request.proto_descriptor', async () => {
-      await expect(startInProcess({ 'request-proto-descriptor': '/nonexistent/api.pb' })).rejects.toThrow(/request\.proto_descriptor: cannot read \/nonexistent\/api\.pb/);
+      await expect(startInProcess({ 'request-proto-descriptor': '/nonexistent/api.pb' })).rejects.toThrow(
+        /request\.proto_descriptor: cannot read \/nonexistent\/api\.pb/,
+      );
     });
   });
 });
@@ -308,11 +373,34 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
     const [port, http, diag] = await freePorts(3);
     writeFileSync(
       join(dir, 'config.yaml'),
-      ['plugins:', '  envoy_ext_authz_grpc:', `    addr: 127.0.0.1:${port}`, '    path: envoy/authz/result', `    proto-descriptor: ${DESCRIPTOR_SET}`, 'decision_logs:', '  console: false', ''].join('\n'),
+      [
+        'plugins:',
+        '  envoy_ext_authz_grpc:',
+        `    addr: 127.0.0.1:${port}`,
+        '    path: envoy/authz/result',
+        `    proto-descriptor: ${DESCRIPTOR_SET}`,
+        'decision_logs:',
+        '  console: false',
+        '',
+      ].join('\n'),
     );
-    oep = spawn(OPA_ENVOY_PLUGIN, ['run', '--server', '--addr', `127.0.0.1:${http}`, '--diagnostic-addr', `127.0.0.1:${diag}`, '--config-file', join(dir, 'config.yaml'), join(dir, 'policy.rego')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    oep = spawn(
+      OPA_ENVOY_PLUGIN,
+      [
+        'run',
+        '--server',
+        '--addr',
+        `127.0.0.1:${http}`,
+        '--diagnostic-addr',
+        `127.0.0.1:${diag}`,
+        '--config-file',
+        join(dir, 'config.yaml'),
+        join(dir, 'policy.rego'),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     oep.stdout!.on('data', (d: Buffer) => (oepOutput += d.toString()));
     oep.stderr!.on('data', (d: Buffer) => (oepOutput += d.toString()));
     const policyDir = join(dir, 'ztauthz-policy');
@@ -357,20 +445,85 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
     ['every field kind and well-known type', grpcRequest('Everything', frame(encode(Kitchen, KITCHEN)))],
     ['zero values and presence', grpcRequest('Everything', frame(encode(Kitchen, { i32: 0, text: '', maybe: 0, choiceText: '' })))],
     ['a float32 that is not a short decimal', grpcRequest('Everything', frame(encode(Kitchen, { fl: 3.4028234663852886e38, db: -0.000001 })))],
-    ['64-bit and 32-bit extremes', grpcRequest('Everything', frame(encode(Kitchen, { i32: -2147483648, s32: 2147483647, i64: '9223372036854775807', s64: '-9223372036854775808', u64: '281474976710656', f64: '18446744073709551615', sf64: '-9223372036854775808', colors: [0, 7] })))],
-    ['proto2 with a group and enum values outside the enum', { ...grpcRequest('Call', frame(Buffer.concat([encode(Old, { name: 'n', count: 0, kind: 2, block: { label: 'x' }, numbers: [1, 2], kinds: [1], emptyText: '' }), Buffer.from([0x10, 0x09, 0x38, 0x09])]))), path: '/legacy.Legacy/Call' }],
-    ['odd numbers and times', grpcRequest('Everything', frame(encode(Kitchen, { fl: 1e-45, db: NaN, wrappedI64: { value: -1 }, at: { seconds: -62135596800 }, took: { nanos: -500000000 }, anyValue: { numberValue: -0.0000001 }, list: { values: [{ structValue: { fields: { k: { listValue: { values: [] } } } } }] } })))],
+    [
+      '64-bit and 32-bit extremes',
+      grpcRequest(
+        'Everything',
+        frame(
+          encode(Kitchen, {
+            i32: -2147483648,
+            s32: 2147483647,
+            i64: '9223372036854775807',
+            s64: '-9223372036854775808',
+            u64: '281474976710656',
+            f64: '18446744073709551615',
+            sf64: '-9223372036854775808',
+            colors: [0, 7],
+          }),
+        ),
+      ),
+    ],
+    [
+      'proto2 with a group and enum values outside the enum',
+      {
+        ...grpcRequest(
+          'Call',
+          frame(
+            Buffer.concat([
+              encode(Old, { name: 'n', count: 0, kind: 2, block: { label: 'x' }, numbers: [1, 2], kinds: [1], emptyText: '' }),
+              Buffer.from([0x10, 0x09, 0x38, 0x09]),
+            ]),
+          ),
+        ),
+        path: '/legacy.Legacy/Call',
+      },
+    ],
+    [
+      'odd numbers and times',
+      grpcRequest(
+        'Everything',
+        frame(
+          encode(Kitchen, {
+            fl: 1e-45,
+            db: NaN,
+            wrappedI64: { value: -1 },
+            at: { seconds: -62135596800 },
+            took: { nanos: -500000000 },
+            anyValue: { numberValue: -0.0000001 },
+            list: { values: [{ structValue: { fields: { k: { listValue: { values: [] } } } } }] },
+          }),
+        ),
+      ),
+    ],
     ['negative zero and infinities', grpcRequest('Everything', frame(encode(Kitchen, { fl: -0, db: -Infinity, meta: { fields: {} } })))],
-    ['a map entry without its value, and one without its key', grpcRequest('Everything', frame(Buffer.from([0xb2, 0x01, 0x02, 0x08, 0x07, 0xaa, 0x01, 0x02, 0x12, 0x00])))],
+    [
+      'a map entry without its value, and one without its key',
+      grpcRequest('Everything', frame(Buffer.from([0xb2, 0x01, 0x02, 0x08, 0x07, 0xaa, 0x01, 0x02, 0x12, 0x00]))),
+    ],
     // A conforming reader takes a varint of up to 10 bytes whatever its value; protobufjs' Reader.uint32 always takes 10 once past 5 (why GrpcBody reads its own varints).
-    ['an int32 as a 7-byte varint, then a string', grpcRequest('Everything', frame(Buffer.from([0x08, 0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x72, 0x02, 0x6f, 0x6b])))],
-    ['merged repeats', grpcRequest('Everything', frame(Buffer.concat([encode(Kitchen, { child: { i32: 1 }, choiceText: 'a' }), encode(Kitchen, { child: { text: 'x' }, choiceNumber: 9 })])))],
-    ['two messages (only the first is read)', grpcRequest('ModelInfer', Buffer.concat([frame(encode(ModelInferRequest, { modelName: 'a' })), frame(encode(ModelInferRequest, { modelName: 'b' }))]))],
+    [
+      'an int32 as a 7-byte varint, then a string',
+      grpcRequest('Everything', frame(Buffer.from([0x08, 0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x72, 0x02, 0x6f, 0x6b]))),
+    ],
+    [
+      'merged repeats',
+      grpcRequest(
+        'Everything',
+        frame(Buffer.concat([encode(Kitchen, { child: { i32: 1 }, choiceText: 'a' }), encode(Kitchen, { child: { text: 'x' }, choiceNumber: 9 })])),
+      ),
+    ],
+    [
+      'two messages (only the first is read)',
+      grpcRequest('ModelInfer', Buffer.concat([frame(encode(ModelInferRequest, { modelName: 'a' })), frame(encode(ModelInferRequest, { modelName: 'b' }))])),
+    ],
     ['a compressed message', grpcRequest('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'a' }), true))],
     ['a frame longer than the body', grpcRequest('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'abc' })).subarray(0, 8))],
     ['an unknown method', grpcRequest('Nope', frame(encode(ModelInferRequest, { modelName: 'a' })))],
     ['a client-streaming method', grpcRequest('ModelStreamInfer', frame(encode(ModelInferRequest, { modelName: 'a' })))],
-    ['a gRPC body sent as text (no pack_as_bytes)', { method: 'POST', path: `/${SERVICE}/ModelInfer`, headers: { 'content-type': 'application/grpc' }, body: 'abc' }],
+    [
+      'a gRPC body sent as text (no pack_as_bytes)',
+      { method: 'POST', path: `/${SERVICE}/ModelInfer`, headers: { 'content-type': 'application/grpc' }, body: 'abc' },
+    ],
   ];
 
   it.each(cases)('%s', async (_name, spec) => {
@@ -381,7 +534,13 @@ describe.skipIf(!existsSync(OPA_ENVOY_PLUGIN))('the same CheckRequests through o
 
   it.each([
     ['bytes that do not decode', grpcRequest('ModelInfer', frame(Buffer.from([0x0a, 0x64, 0x41])))],
-    ['an Any of the API\'s own type', grpcRequest('Everything', frame(encode(Kitchen, { packed: { type_url: 'type.googleapis.com/inference.InferParameter', value: encode(InferParameter, { boolParam: true }) } })))],
+    [
+      "an Any of the API's own type",
+      grpcRequest(
+        'Everything',
+        frame(encode(Kitchen, { packed: { type_url: 'type.googleapis.com/inference.InferParameter', value: encode(InferParameter, { boolParam: true }) } })),
+      ),
+    ],
     ['a Timestamp out of range', grpcRequest('Everything', frame(encode(Kitchen, { at: { seconds: 253402300800 } })))],
     ['a path that is not /Service/Method', { ...grpcRequest('ModelInfer', frame(encode(ModelInferRequest, { modelName: 'a' }))), path: '/a/b/c' }],
   ])('%s: both deny it as a bad request', async (_name, spec) => {

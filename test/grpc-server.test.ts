@@ -80,7 +80,13 @@ describe('serve: Authorization/Check and Health over real gRPC', () => {
 
     it('a body labelled JSON that does not parse', async () => {
       const res = await denied(
-        checkRequest({ method: 'POST', path: '/v2/models/m/infer', principal: FRONTEND, headers: { 'content-type': 'application/json' }, body: '{"inputs": [' }),
+        checkRequest({
+          method: 'POST',
+          path: '/v2/models/m/infer',
+          principal: FRONTEND,
+          headers: { 'content-type': 'application/json' },
+          body: '{"inputs": [',
+        }),
         'body_invalid',
       );
       expect(res.deniedResponse?.body).toMatch(/^body_invalid: body is labelled JSON but does not parse/);
@@ -88,7 +94,13 @@ describe('serve: Authorization/Check and Health over real gRPC', () => {
 
     it('a truncated body', async () => {
       await denied(
-        checkRequest({ method: 'POST', path: '/v2/models/m/infer', principal: FRONTEND, headers: { 'content-type': 'application/json', 'x-envoy-auth-partial-body': 'true' }, body: '{"inputs": [1,' }),
+        checkRequest({
+          method: 'POST',
+          path: '/v2/models/m/infer',
+          principal: FRONTEND,
+          headers: { 'content-type': 'application/json', 'x-envoy-auth-partial-body': 'true' },
+          body: '{"inputs": [1,',
+        }),
         'body_truncated',
         'PayloadTooLarge',
       );
@@ -109,7 +121,13 @@ describe('serve: Authorization/Check and Health over real gRPC', () => {
       const raw = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
       const bytes = Buffer.from([0x0a, 0x08, 0x22, 0x06, 0x12, 0x04, 0x12, 0x02, 0xff, 0xfe]);
       const res = await new Promise<Buffer>((resolve, reject) =>
-        raw.makeUnaryRequest('/envoy.service.auth.v3.Authorization/Check', (b: Buffer) => b, (b: Buffer) => b, bytes, (err, r) => (err ? reject(err) : resolve(r!))),
+        raw.makeUnaryRequest(
+          '/envoy.service.auth.v3.Authorization/Check',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          bytes,
+          (err, r) => (err ? reject(err) : resolve(r!)),
+        ),
       );
       raw.close();
       const { CheckResponseType } = await import('../src/envoy/ProtoCodec.ts');
@@ -145,7 +163,11 @@ describe('grpc.max_send_msg_bytes', () => {
       'package envoy.authz\n\nresult := {"allowed": true, "headers": {"x-big": data.big}} if input.parsed_path[0] == "big"\n\nresult := {"allowed": true, "headers": {"x-small": "s"}} if input.parsed_path[0] != "big"\n',
     );
     const flags = { policy: dir, 'decision-path': 'envoy/authz/result', 'grpc-max-send-msg-bytes': '4096' };
-    servers = await Promise.all([startInProcess(flags), startInProcess({ ...flags, 'decision-on-error': 'grpc_error' }), startInProcess({ policy: dir, 'decision-path': 'envoy/authz/result' })]);
+    servers = await Promise.all([
+      startInProcess(flags),
+      startInProcess({ ...flags, 'decision-on-error': 'grpc_error' }),
+      startInProcess({ policy: dir, 'decision-path': 'envoy/authz/result' }),
+    ]);
     clients = servers.map((s) => new CheckClient(s.grpcPort));
   });
   afterAll(async () => {
@@ -173,7 +195,10 @@ describe('grpc.max_send_msg_bytes', () => {
   });
 
   it('with decision.on_error grpc_error it is an INTERNAL gRPC error, as opa-envoy-plugin errors are', async () => {
-    await expect(clients[1]!.check(checkRequest({ path: '/big' }))).rejects.toMatchObject({ code: grpc.status.INTERNAL, details: expect.stringMatching(/max_send_msg_bytes/) });
+    await expect(clients[1]!.check(checkRequest({ path: '/big' }))).rejects.toMatchObject({
+      code: grpc.status.INTERNAL,
+      details: expect.stringMatching(/max_send_msg_bytes/),
+    });
   });
 
   it('the default (4 MiB) sends the 6 KB header', async () => {

@@ -9,8 +9,10 @@ const GRPCURL = join(ROOT, '.tools/bin/grpcurl');
 
 function grpcurl(port: number, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(GRPCURL, ['-plaintext', '-import-path', join(ROOT, 'proto'), ...args.slice(0, -1), `127.0.0.1:${port}`, args.at(-1)!], (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    const child = execFile(
+      GRPCURL,
+      ['-plaintext', '-import-path', join(ROOT, 'proto'), ...args.slice(0, -1), `127.0.0.1:${port}`, args.at(-1)!],
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
     if (stdin !== undefined) child.stdin!.end(stdin);
   });
@@ -48,8 +50,15 @@ describe('grpcurl against serve (the README walk-through)', () => {
   });
 
   it('logged one decision per Check, with the decision ids', async () => {
-    const records = serve.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    expect(records.map((r) => [r.allowed, r.reason])).toEqual([[true, 'allowed'], [false, 'policy_denied']]);
+    const records = serve
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(records.map((r) => [r.allowed, r.reason])).toEqual([
+      [true, 'allowed'],
+      [false, 'policy_denied'],
+    ]);
   });
 
   it('drains and exits 0 on SIGTERM', async () => {
@@ -102,7 +111,12 @@ describe('grpc.reflection: grpcurl without proto files', () => {
   });
 
   it('invokes Check and Health with the reflected descriptors', async () => {
-    const r = await grpcurlBare(serve.grpcPort, ['-d', '@'], ['envoy.service.auth.v3.Authorization/Check'], readFileSync(join(ROOT, 'test/fixtures/requests/frontend-infer.json'), 'utf8'));
+    const r = await grpcurlBare(
+      serve.grpcPort,
+      ['-d', '@'],
+      ['envoy.service.auth.v3.Authorization/Check'],
+      readFileSync(join(ROOT, 'test/fixtures/requests/frontend-infer.json'), 'utf8'),
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout).status).toEqual({});
     const h = await grpcurlBare(serve.grpcPort, [], ['grpc.health.v1.Health/Check']);

@@ -32,7 +32,17 @@ import { ROOT, spawnServe, type ServeProcess } from './support/servers.ts';
 import { RUNTIMES } from './support/runtime.ts';
 
 const ATTACKER = fileURLToPath(new URL('./support/h2-attack.ts', import.meta.url));
-const ATTACKS = ['rapid-reset', 'continuation-flood', 'hpack-bomb', 'settings-flood', 'ping-flood', 'zero-window', 'never-reads', 'many-streams', 'many-connections'];
+const ATTACKS = [
+  'rapid-reset',
+  'continuation-flood',
+  'hpack-bomb',
+  'settings-flood',
+  'ping-flood',
+  'zero-window',
+  'never-reads',
+  'many-streams',
+  'many-connections',
+];
 const ATTACK_MS = 3000;
 const PROBE_DEADLINE_MS = 1000;
 const PROBE_EVERY_MS = 200;
@@ -70,65 +80,69 @@ afterEach(async () => {
 });
 
 describe.each(RUNTIMES)('HTTP/2 abuse, server on %s', (runtime) => {
-  it.each(ATTACKS)('%s: the server stays up, Checks are answered within 1 s, RSS within 2x', async (name) => {
-    server = await spawnServe(['--decision-log-output', '/dev/null'], { ZTAUTHZ_RUNTIME: runtime });
-    const s = server;
-    const pid = s.child.pid!;
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toMatch(runtime === 'bun' ? /\/bun(\.exe)?$/ : /\/node$/);
-    expect(s.stderr()).toMatch(new RegExp(`"msg":"serving",[^\\n]*"runtime":"${runtime} `));
-    const probeClient = new CheckClient(s.grpcPort);
-    clients.push(probeClient);
-    for (let i = 0; i < WARM_UP / 50; i++) await Promise.all(Array.from({ length: 50 }, () => probeClient.check(checkRequest(), 10_000)));
-    const warm = rssMiB(pid);
+  it.each(ATTACKS)(
+    '%s: the server stays up, Checks are answered within 1 s, RSS within 2x',
+    async (name) => {
+      server = await spawnServe(['--decision-log-output', '/dev/null'], { ZTAUTHZ_RUNTIME: runtime });
+      const s = server;
+      const pid = s.child.pid!;
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toMatch(runtime === 'bun' ? /\/bun(\.exe)?$/ : /\/node$/);
+      expect(s.stderr()).toMatch(new RegExp(`"msg":"serving",[^\\n]*"runtime":"${runtime} `));
+      const probeClient = new CheckClient(s.grpcPort);
+      clients.push(probeClient);
+      for (let i = 0; i < WARM_UP / 50; i++) await Promise.all(Array.from({ length: 50 }, () => probeClient.check(checkRequest(), 10_000)));
+      const warm = rssMiB(pid);
 
-    let peak = warm;
-    const sampler = setInterval(() => {
+      let peak = warm;
+      const sampler = setInterval(() => {
+        try {
+          peak = Math.max(peak, rssMiB(pid));
+        } catch {
+          /* gone: asserted below */
+        }
+      }, 50);
+      const probeFailures: string[] = [];
+      let probes = 0;
+      const probe = async (client: CheckClient, when: string): Promise<void> => {
+        try {
+          // Any CheckResponse will do (this one is a denial): the call must complete within its deadline.
+          const res = await client.check(checkRequest(), PROBE_DEADLINE_MS);
+          expect(res.status).toBeDefined();
+          probes++;
+        } catch (err) {
+          probeFailures.push(`${when}: ${(err as Error).message}`);
+        }
+      };
+      let attacking = true;
+      const during = (async () => {
+        while (attacking) {
+          await probe(probeClient, 'during');
+          await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+        }
+      })();
+      let summary: Record<string, unknown>;
       try {
-        peak = Math.max(peak, rssMiB(pid));
-      } catch {
-        /* gone: asserted below */
+        summary = await attack(name, s.grpcPort);
+      } finally {
+        attacking = false;
+        await during;
       }
-    }, 50);
-    const probeFailures: string[] = [];
-    let probes = 0;
-    const probe = async (client: CheckClient, when: string): Promise<void> => {
-      try {
-        // Any CheckResponse will do (this one is a denial): the call must complete within its deadline.
-        const res = await client.check(checkRequest(), PROBE_DEADLINE_MS);
-        expect(res.status).toBeDefined();
-        probes++;
-      } catch (err) {
-        probeFailures.push(`${when}: ${(err as Error).message}`);
-      }
-    };
-    let attacking = true;
-    const during = (async () => {
-      while (attacking) {
-        await probe(probeClient, 'during');
-        await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
-      }
-    })();
-    let summary: Record<string, unknown>;
-    try {
-      summary = await attack(name, s.grpcPort);
-    } finally {
-      attacking = false;
-      await during;
-    }
-    // After: a new client on a new connection, then the one that was probing throughout.
-    const fresh = new CheckClient(s.grpcPort);
-    clients.push(fresh);
-    await probe(fresh, 'after, new connection');
-    await probe(probeClient, 'after');
-    clearInterval(sampler);
-    const up = alive(s);
-    const now = up ? rssMiB(pid) : NaN;
-    console.log(
-      `h2 abuse ${runtime} ${name}: alive ${up}, ${probes} probes answered, ${probeFailures.length} failed; RSS warm ${warm.toFixed(0)} MiB, peak ${peak.toFixed(0)} (${(peak / warm).toFixed(2)}x), after ${now.toFixed(0)}; attack ${JSON.stringify(summary)}`,
-    );
-    expect(summary['bytesSent'] as number, 'the attack ran').toBeGreaterThan(0);
-    expect(up, `server exited: ${s.stderr().slice(-2000)}`).toBe(true);
-    expect(probeFailures).toEqual([]);
-    expect(peak).toBeLessThanOrEqual(warm * RSS_BOUND);
-  }, 60_000);
+      // After: a new client on a new connection, then the one that was probing throughout.
+      const fresh = new CheckClient(s.grpcPort);
+      clients.push(fresh);
+      await probe(fresh, 'after, new connection');
+      await probe(probeClient, 'after');
+      clearInterval(sampler);
+      const up = alive(s);
+      const now = up ? rssMiB(pid) : NaN;
+      console.log(
+        `h2 abuse ${runtime} ${name}: alive ${up}, ${probes} probes answered, ${probeFailures.length} failed; RSS warm ${warm.toFixed(0)} MiB, peak ${peak.toFixed(0)} (${(peak / warm).toFixed(2)}x), after ${now.toFixed(0)}; attack ${JSON.stringify(summary)}`,
+      );
+      expect(summary['bytesSent'] as number, 'the attack ran').toBeGreaterThan(0);
+      expect(up, `server exited: ${s.stderr().slice(-2000)}`).toBe(true);
+      expect(probeFailures).toEqual([]);
+      expect(peak).toBeLessThanOrEqual(warm * RSS_BOUND);
+    },
+    60_000,
+  );
 });

@@ -35,8 +35,7 @@ afterEach(async () => {
   await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
 });
 
-const check = (service: string) =>
-  new Promise<Status>((resolve, reject) => client.Check({ service }, (err, res) => (err ? reject(err) : resolve(res))));
+const check = (service: string) => new Promise<Status>((resolve, reject) => client.Check({ service }, (err, res) => (err ? reject(err) : resolve(res))));
 
 /** The next `n` messages of a Watch stream. */
 function next(stream: grpc.ClientReadableStream<Status>, n: number): Promise<string[]> {

@@ -133,14 +133,14 @@ describe('http.send on the Check path', () => {
     expect(count('cache_hit')).toBe(0);
   });
 
-  it('evaluates in a worker an input whose body keeps a number\'s text (JSON.rawJSON, which structured cloning refuses)', async () => {
+  it("evaluates in a worker an input whose body keeps a number's text (JSON.rawJSON, which structured cloning refuses)", async () => {
     const post = (id: string) => checkRequest({ method: 'POST', path: '/bignum', headers: { 'content-type': 'application/json' }, body: `{"id":${id}}` });
     expect(allowed(await client.check(post('12345678901234567891')))).toBe(true);
     // One more than a double tells apart: denied.
     expect(allowed(await client.check(post('12345678901234567890')))).toBe(false);
   });
 
-  it('answers sprintf with Go\'s fmt on the worker too (loadHostPolicy, not opa-wasm\'s sprintf-js)', async () => {
+  it("answers sprintf with Go's fmt on the worker too (loadHostPolicy, not opa-wasm's sprintf-js)", async () => {
     expect(allowed(await client.check(checkRequest({ path: '/gofmt' })))).toBe(true);
   });
 });
@@ -187,7 +187,11 @@ describe('http.send in a shadow policy', () => {
     try {
       const before = upstream.hits.get('/json') ?? 0;
       await client.check(checkRequest({ path: '/quick/shadow' }));
-      const series = async (): Promise<string> => (await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()).split('\n').filter((l) => l.startsWith('ztauthz_shadow_evaluations_total{')).join('\n');
+      const series = async (): Promise<string> =>
+        (await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('ztauthz_shadow_evaluations_total{'))
+          .join('\n');
       for (let i = 0; i < 200 && !(await series()); i++) await new Promise((r) => setTimeout(r, 10));
       expect(await series()).toMatch(/result="(agree|disagree)"\} 1/);
       expect(upstream.hits.get('/json')).toBe(before + 1);
@@ -213,7 +217,17 @@ describe('http.send in a serve process', () => {
 
   it('`ztauthz check` evaluates on a worker and exits once it has answered', { timeout: 120_000 }, async () => {
     const before = upstream.hits.get('/json') ?? 0;
-    const r = await runCli(['check', '--request', 'test/fixtures/requests/frontend-infer.json', '--policy', policyDir, '--http-send-allowed-hosts', '127.0.0.1', '--policy-decision', 'envoy/authz/quick']);
+    const r = await runCli([
+      'check',
+      '--request',
+      'test/fixtures/requests/frontend-infer.json',
+      '--policy',
+      policyDir,
+      '--http-send-allowed-hosts',
+      '127.0.0.1',
+      '--policy-decision',
+      'envoy/authz/quick',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ allowed: true });
     expect(upstream.hits.get('/json')).toBe(before + 1);

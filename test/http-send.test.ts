@@ -59,7 +59,14 @@ function opaEval(dir: string, query: string, extra: readonly string[] = []): Pro
 }
 
 function runtime(overrides: Partial<ConstructorParameters<typeof HttpSendRuntime>[0]> = {}): HttpSendRuntime {
-  const r = new HttpSendRuntime({ allowedHosts: ['127.0.0.1', 'localhost'], timeoutMs: 5000, maxResponseBytes: 1 << 20, cacheMaxBytes: 1 << 20, workers: 2, ...overrides });
+  const r = new HttpSendRuntime({
+    allowedHosts: ['127.0.0.1', 'localhost'],
+    timeoutMs: 5000,
+    maxResponseBytes: 1 << 20,
+    cacheMaxBytes: 1 << 20,
+    workers: 2,
+    ...overrides,
+  });
   runtimes.push(r);
   return r;
 }
@@ -100,15 +107,33 @@ describe('http.send matches opa eval', () => {
       { name: 'undecodable json body is null', rule: req({ method: 'GET', url: `${http.url}/badjson` }) },
       { name: 'multi-valued headers', rule: req({ method: 'GET', url: `${http.url}/multi` }) },
       { name: 'POST body', rule: `http.send({"method": "POST", "url": "${http.url}/echo", "body": {"x": [1, 2], "y": "z"}}).body.body` },
-      { name: 'POST body, HTML characters escaped as Go does', rule: `http.send({"method": "POST", "url": "${http.url}/echo", "body": {"h": "<a&b>", "n": 1.5, "m": 100}}).body.body` },
+      {
+        name: 'POST body, HTML characters escaped as Go does',
+        rule: `http.send({"method": "POST", "url": "${http.url}/echo", "body": {"h": "<a&b>", "n": 1.5, "m": 100}}).body.body`,
+      },
       { name: 'POST raw_body', rule: `http.send({"method": "POST", "url": "${http.url}/echo", "raw_body": "a=b&c"}).body` },
-      { name: 'headers', rule: `http.send({"method": "PUT", "url": "${http.url}/echo", "headers": {"X-Custom": "v1", "Content-Type": "text/x"}, "raw_body": "q"}).body` },
+      {
+        name: 'headers',
+        rule: `http.send({"method": "PUT", "url": "${http.url}/echo", "headers": {"X-Custom": "v1", "Content-Type": "text/x"}, "raw_body": "q"}).body`,
+      },
       { name: 'redirect not followed', rule: req({ method: 'GET', url: `${http.url}/redirect` }) },
       { name: 'enable_redirect', rule: req({ method: 'GET', url: `${http.url}/redirect`, enable_redirect: true }) },
-      { name: 'redirect to the same host keeps Authorization', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/redirect?to=/echo`, headers: { Authorization: 'Bearer t' }, enable_redirect: true })}).body` },
-      { name: 'redirect to another host drops Authorization', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/redirect?to=${encodeURIComponent(`http://localhost:${http.port}/echo`)}`, headers: { Authorization: 'Bearer t', 'X-Custom': 'kept' }, enable_redirect: true })}).body` },
-      { name: '307 repeats the POST', rule: `http.send(${JSON.stringify({ method: 'POST', url: `${http.url}/redirect307`, raw_body: 'again', enable_redirect: true })}).body` },
-      { name: 'integers beyond 2^53 in a JSON body stay exact', rule: `[b.n == 9007199254740993, b.n == 9007199254740992, json.marshal(b.id)] if { b := http.send({"method": "GET", "url": "${http.url}/bigint"}).body }` },
+      {
+        name: 'redirect to the same host keeps Authorization',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/redirect?to=/echo`, headers: { Authorization: 'Bearer t' }, enable_redirect: true })}).body`,
+      },
+      {
+        name: 'redirect to another host drops Authorization',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}/redirect?to=${encodeURIComponent(`http://localhost:${http.port}/echo`)}`, headers: { Authorization: 'Bearer t', 'X-Custom': 'kept' }, enable_redirect: true })}).body`,
+      },
+      {
+        name: '307 repeats the POST',
+        rule: `http.send(${JSON.stringify({ method: 'POST', url: `${http.url}/redirect307`, raw_body: 'again', enable_redirect: true })}).body`,
+      },
+      {
+        name: 'integers beyond 2^53 in a JSON body stay exact',
+        rule: `[b.n == 9007199254740993, b.n == 9007199254740992, json.marshal(b.id)] if { b := http.send({"method": "GET", "url": "${http.url}/bigint"}).body }`,
+      },
       { name: '404', rule: req({ method: 'GET', url: `${http.url}/status/404` }) },
       { name: '500', rule: req({ method: 'GET', url: `${http.url}/status/500` }) },
       { name: 'network error, raise_error false', rule: req({ method: 'GET', url: 'http://127.0.0.1:1/', raise_error: false }) },
@@ -116,25 +141,52 @@ describe('http.send matches opa eval', () => {
       { name: 'timeout, raise_error false', rule: req({ method: 'GET', url: `${http.url}/slow?ms=1500`, timeout: '200ms', raise_error: false }) },
       { name: 'timeout in ns', rule: req({ method: 'GET', url: `${http.url}/slow?ms=1500`, timeout: 200_000_000, raise_error: false }) },
       { name: 'unknown request key', rule: req({ method: 'GET', url: `${http.url}/json`, nope: 1 }) },
-      { name: 'unknown request key, raise_error false', rule: `http.send({"method": "GET", "url": "${http.url}/json", "nope": 1, "raise_error": false}).error.code` },
+      {
+        name: 'unknown request key, raise_error false',
+        rule: `http.send({"method": "GET", "url": "${http.url}/json", "nope": 1, "raise_error": false}).error.code`,
+      },
       { name: 'missing url', rule: req({ method: 'GET' }) },
       { name: 'https with tls_ca_cert', rule: req({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem }) },
       { name: 'https, unknown CA', rule: req({ method: 'GET', url: `${https.url}/json`, raise_error: false }) },
       { name: 'https, tls_insecure_skip_verify', rule: req({ method: 'GET', url: `${https.url}/json`, tls_insecure_skip_verify: true }) },
-      { name: 'tls_server_name', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem, tls_server_name: 'localhost' })}).status_code` },
-      { name: 'tls_server_name not in the certificate', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem, tls_server_name: 'other.example', raise_error: false })}).status_code` },
-      { name: 'tls_use_system_certs with tls_ca_cert', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem, tls_use_system_certs: true })}).status_code` },
-      { name: 'tls_use_system_certs alone', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_use_system_certs: true, raise_error: false })}).status_code` },
+      {
+        name: 'tls_server_name',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem, tls_server_name: 'localhost' })}).status_code`,
+      },
+      {
+        name: 'tls_server_name not in the certificate',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem, tls_server_name: 'other.example', raise_error: false })}).status_code`,
+      },
+      {
+        name: 'tls_use_system_certs with tls_ca_cert',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_ca_cert: ca.caPem, tls_use_system_certs: true })}).status_code`,
+      },
+      {
+        name: 'tls_use_system_certs alone',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${https.url}/json`, tls_use_system_certs: true, raise_error: false })}).status_code`,
+      },
       { name: 'cache_ignored_headers', rule: req({ method: 'GET', url: `${http.url}/json`, headers: { 'x-a': '1' }, cache_ignored_headers: ['x-a'] }) },
-      { name: 'https, url host name', rule: `http.send(${JSON.stringify({ method: 'GET', url: `https://localhost:${https.port}/json`, tls_ca_cert: ca.caPem })}).status_code` },
-      { name: 'mTLS with client cert', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${mtls.url}/client`, tls_ca_cert: ca.caPem, tls_client_cert: ca.clientCert, tls_client_key: ca.clientKey })}).body` },
-      { name: 'mTLS without client cert', rule: `http.send(${JSON.stringify({ method: 'GET', url: `${mtls.url}/client`, tls_ca_cert: ca.caPem, raise_error: false })}).status_code` },
+      {
+        name: 'https, url host name',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `https://localhost:${https.port}/json`, tls_ca_cert: ca.caPem })}).status_code`,
+      },
+      {
+        name: 'mTLS with client cert',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${mtls.url}/client`, tls_ca_cert: ca.caPem, tls_client_cert: ca.clientCert, tls_client_key: ca.clientKey })}).body`,
+      },
+      {
+        name: 'mTLS without client cert',
+        rule: `http.send(${JSON.stringify({ method: 'GET', url: `${mtls.url}/client`, tls_ca_cert: ca.caPem, raise_error: false })}).status_code`,
+      },
       { name: 'force_cache without duration', rule: req({ method: 'GET', url: `${http.url}/json`, force_cache: true }) },
       { name: 'cache: true', rule: req({ method: 'GET', url: `${http.url}/json`, cache: true }) },
       { name: 'bad caching_mode', rule: req({ method: 'GET', url: `${http.url}/json`, caching_mode: 'x' }) },
       { name: 'max_retry_attempts', rule: req({ method: 'GET', url: 'http://127.0.0.1:1/', max_retry_attempts: 1, raise_error: false }) },
     ];
-    const dir = writeModule('probe', cases.map((c) => c.rule));
+    const dir = writeModule(
+      'probe',
+      cases.map((c) => c.rule),
+    );
     const expected = await opaEval(dir, 'data.probe');
     const engine = await engineFor(dir, 'probe', cases.length, runtime());
     const mismatches: unknown[] = [];
@@ -155,7 +207,10 @@ describe('http.send caching', () => {
     const opaDir = writeModule('intraopa', [rule('/count/intra-opa')]);
     expect((await opaEval(opaDir, 'data.intraopa'))['c0']).toEqual([1, 1]);
     expect(http.hits.get('/count/intra-opa')).toBe(1);
-    const dir = writeModule('intra', [rule('/count/intra'), `[http.send({"method": "GET", "url": "${http.url}/count/intra2"}).body.n, http.send({"url": "${http.url}/count/intra2", "method": "GET"}).body.n]`]);
+    const dir = writeModule('intra', [
+      rule('/count/intra'),
+      `[http.send({"method": "GET", "url": "${http.url}/count/intra2"}).body.n, http.send({"url": "${http.url}/count/intra2", "method": "GET"}).body.n]`,
+    ]);
     const engine = await engineFor(dir, 'intra', 2, runtime());
     expect(await ztauthzEval(engine, 'intra/c0')).toEqual({ value: [1, 1] });
     expect(http.hits.get('/count/intra')).toBe(1);
@@ -166,7 +221,8 @@ describe('http.send caching', () => {
   });
 
   it('inter-query: cache: true follows Cache-Control, force_cache its duration, within cache_max_bytes', { timeout: TIMEOUT }, async () => {
-    const send = (path: string, extra: Record<string, unknown> = {}): string => `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}${path}`, ...extra })}).body.n`;
+    const send = (path: string, extra: Record<string, unknown> = {}): string =>
+      `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}${path}`, ...extra })}).body.n`;
     const rules = [
       send('/maxage/a', { cache: true }),
       send('/nostore/a', { cache: true }),
@@ -208,16 +264,29 @@ describe('http.send bounds', () => {
     const rt = runtime({ allowedHosts: [`127.0.0.1:${http.port}`] });
     const before = https.hits.get('/json') ?? 0;
     const direct = await one(rt, { method: 'GET', url: `${https.url}/json`, tls_insecure_skip_verify: true, raise_error: false });
-    expect(direct).toMatchObject({ value: { status_code: 0, error: { code: 'eval_http_send_internal_error', message: expect.stringMatching(/unallowed host/) } } });
-    const hop = await one(rt, { method: 'GET', url: `${http.url}/redirect?to=${encodeURIComponent(`${https.url}/json`)}`, enable_redirect: true, tls_insecure_skip_verify: true });
+    expect(direct).toMatchObject({
+      value: { status_code: 0, error: { code: 'eval_http_send_internal_error', message: expect.stringMatching(/unallowed host/) } },
+    });
+    const hop = await one(rt, {
+      method: 'GET',
+      url: `${http.url}/redirect?to=${encodeURIComponent(`${https.url}/json`)}`,
+      enable_redirect: true,
+      tls_insecure_skip_verify: true,
+    });
     expect(hop).toEqual({ error: expect.stringMatching(/http\.send: .*unallowed host/) });
     expect(https.hits.get('/json') ?? 0).toBe(before);
-    expect(await one(runtime({ allowedHosts: ['*.example.com'] }), { method: 'GET', url: `${http.url}/json` })).toEqual({ error: expect.stringMatching(/unallowed host/) });
+    expect(await one(runtime({ allowedHosts: ['*.example.com'] }), { method: 'GET', url: `${http.url}/json` })).toEqual({
+      error: expect.stringMatching(/unallowed host/),
+    });
     expect(await one(runtime({ allowedHosts: ['*'] }), { method: 'GET', url: `${http.url}/json` })).toMatchObject({ value: { status_code: 200 } });
   });
 
   it('refused hosts give the error codes OPA gives with capabilities allow_net', { timeout: TIMEOUT }, async () => {
-    const caps = JSON.parse(await new Promise<string>((resolve, reject) => execFile(OPA, ['capabilities', '--current'], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(out))))) as Record<string, unknown>;
+    const caps = JSON.parse(
+      await new Promise<string>((resolve, reject) =>
+        execFile(OPA, ['capabilities', '--current'], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(out))),
+      ),
+    ) as Record<string, unknown>;
     caps['allow_net'] = ['127.0.0.1'];
     const capsDir = mkdtempSync(join(tmpdir(), 'ztauthz-httpsend-caps-'));
     dirs.push(capsDir);
@@ -245,7 +314,9 @@ describe('http.send bounds', () => {
   it('the policy timeout is cut to http_send.timeout_ms and to the Check deadline', { timeout: TIMEOUT }, async () => {
     const rt = runtime({ timeoutMs: 200 });
     let t0 = Date.now();
-    expect(await one(rt, { method: 'GET', url: `${http.url}/slow?ms=3000`, timeout: '10s', raise_error: false })).toMatchObject({ value: { status_code: 0, error: { code: 'eval_http_send_network_error', message: expect.stringMatching(/timed out/) } } });
+    expect(await one(rt, { method: 'GET', url: `${http.url}/slow?ms=3000`, timeout: '10s', raise_error: false })).toMatchObject({
+      value: { status_code: 0, error: { code: 'eval_http_send_network_error', message: expect.stringMatching(/timed out/) } },
+    });
     expect(Date.now() - t0).toBeLessThan(2500);
     t0 = Date.now();
     expect(await one(runtime(), { method: 'GET', url: `${http.url}/slow?ms=3000` }, Date.now() + 300)).toEqual({ error: expect.stringMatching(/timed out/) });
@@ -253,7 +324,9 @@ describe('http.send bounds', () => {
   });
 
   it('policy requests may not read ztauthz files or environment', { timeout: TIMEOUT }, async () => {
-    expect(await one(runtime(), { method: 'GET', url: `${https.url}/json`, tls_ca_cert_file: '/etc/hostname' })).toEqual({ error: expect.stringMatching(/tls_ca_cert_file.*not supported/) });
+    expect(await one(runtime(), { method: 'GET', url: `${https.url}/json`, tls_ca_cert_file: '/etc/hostname' })).toEqual({
+      error: expect.stringMatching(/tls_ca_cert_file.*not supported/),
+    });
   });
 });
 
@@ -278,7 +351,11 @@ describe('http.send workers', () => {
     const dir = writeModule('closing', [`http.send({"method": "GET", "url": "${http.url}/slow?ms=2000"}).status_code`]);
     const engine = await engineFor(dir, 'closing', 1, rt);
     const before = http.hits.get('/slow') ?? 0;
-    const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'answered', (err: Error) => err.message);
+    const outcome = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'answered',
+        (err: Error) => err.message,
+      );
     const running = outcome(engine.evaluateOffThread({}, 'closing/c0'));
     const queued = outcome(engine.evaluateOffThread({}, 'closing/c0'));
     while ((http.hits.get('/slow') ?? 0) === before) await new Promise((r) => setTimeout(r, 5));
@@ -292,7 +369,9 @@ describe('http_send configuration', () => {
   it('validates allowed_hosts entries and defaults to none', async () => {
     const { loadConfig } = await import('../src/config/load.ts');
     expect(loadConfig({}).http_send).toEqual({ allowed_hosts: [], timeout_ms: 1000, max_response_bytes: 1 << 20, workers: 2, cache_max_bytes: 16 << 20 });
-    expect(loadConfig({ flags: { 'http-send-allowed-hosts': 'jwks.example.com,*.corp.example,10.0.0.1:8443,[::1]:80,*' } }).http_send.allowed_hosts).toHaveLength(5);
+    expect(
+      loadConfig({ flags: { 'http-send-allowed-hosts': 'jwks.example.com,*.corp.example,10.0.0.1:8443,[::1]:80,*' } }).http_send.allowed_hosts,
+    ).toHaveLength(5);
     for (const bad of ['http://jwks.example.com', 'jwks.example.com/keys', 'a b', '*example.com']) {
       expect(() => loadConfig({ flags: { 'http-send-allowed-hosts': bad } })).toThrow(/http_send\.allowed_hosts: .* is not a host/);
     }
@@ -320,7 +399,8 @@ describe('http.send retries', () => {
   }
 
   it('max_retry_attempts retries a refused connection until the server is up, as opa eval does', { timeout: TIMEOUT }, async () => {
-    const rule = (port: number, retries: number): string => `http.send({"method": "GET", "url": "http://127.0.0.1:${port}/", "max_retry_attempts": ${retries}, "raise_error": false}).status_code`;
+    const rule = (port: number, retries: number): string =>
+      `http.send({"method": "GET", "url": "http://127.0.0.1:${port}/", "max_retry_attempts": ${retries}, "raise_error": false}).status_code`;
     let late = await latePort();
     try {
       const dir = writeModule('retryopa', [rule(late.port, 5)]);
@@ -371,7 +451,8 @@ describe('http.send inter-query cache against an OPA server', () => {
 
   it('two queries in a row: what is sent again and what is served from the cache', { timeout: TIMEOUT }, async () => {
     const rules = (prefix: string): string[] => {
-      const send = (path: string, extra: Record<string, unknown>): string => `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}${path}`, ...extra })}).body.n`;
+      const send = (path: string, extra: Record<string, unknown>): string =>
+        `http.send(${JSON.stringify({ method: 'GET', url: `${http.url}${path}`, ...extra })}).body.n`;
       return [
         send(`/maxage/${prefix}`, { cache: true }),
         send(`/nostore/${prefix}`, { cache: true }),
@@ -382,7 +463,15 @@ describe('http.send inter-query cache against an OPA server', () => {
         send(`/count/${prefix}-nocache`, {}),
       ];
     };
-    const paths = (prefix: string): string[] => [`/maxage/${prefix}`, `/nostore/${prefix}`, `/count/${prefix}-plain`, `/count/${prefix}-forced`, `/etag/${prefix}`, `/expires/${prefix}`, `/count/${prefix}-nocache`];
+    const paths = (prefix: string): string[] => [
+      `/maxage/${prefix}`,
+      `/nostore/${prefix}`,
+      `/count/${prefix}-plain`,
+      `/count/${prefix}-forced`,
+      `/etag/${prefix}`,
+      `/expires/${prefix}`,
+      `/count/${prefix}-nocache`,
+    ];
     const opaDir = writeModule('interopa', rules('opa'));
     const opa = await opaServer(opaDir);
     const want: unknown[] = [];
@@ -400,7 +489,15 @@ describe('http.send inter-query cache against an OPA server', () => {
     }
     expect({ values: got, hits: paths('zt').map((p) => http.hits.get(p)) }).toEqual({ values: want, hits: wantHits });
     // The expected behaviour, spelled out: fresh entries served, no-store and header-less ones sent again, the ETag one revalidated (304).
-    expect(want).toEqual([[1, 1], [1, 2], [1, 2], [1, 1], [1, 1], [1, 1], [1, 2]]);
+    expect(want).toEqual([
+      [1, 1],
+      [1, 2],
+      [1, 2],
+      [1, 1],
+      [1, 1],
+      [1, 1],
+      [1, 2],
+    ]);
     expect(wantHits).toEqual([1, 2, 2, 1, 2, 1, 2]);
   });
 });

@@ -19,7 +19,11 @@ let client: CheckClient;
 let goodToken: string;
 
 function records(): any[] {
-  return readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.decision_id);
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.decision_id);
 }
 async function lastRecord(count: number): Promise<any> {
   for (let i = 0; i < 100 && records().length < count; i++) await new Promise((r) => setTimeout(r, 20));
@@ -60,7 +64,13 @@ describe('identity through the Check path', () => {
     const res = await client.check(checkRequest({ ...infer, principal: FRONTEND, headers: { authorization: `Bearer ${goodToken}` } }));
     expect(res.status?.code ?? 0).toBe(0);
     const r = await lastRecord(1);
-    expect(r.input.identity).toMatchObject({ spiffe_id: FRONTEND, source: 'principal', namespace: 'web', service_account: 'frontend', user: { iss: 'https://idp.test', sub: 'alice' } });
+    expect(r.input.identity).toMatchObject({
+      spiffe_id: FRONTEND,
+      source: 'principal',
+      namespace: 'web',
+      service_account: 'frontend',
+      user: { iss: 'https://idp.test', sub: 'alice' },
+    });
     expect(r.input.identity.user.claims.tier).toBe('premium');
     expect(r.input.attributes.request.http.headers.authorization).toBeUndefined(); // masked in the record
   });
@@ -97,7 +107,7 @@ describe('identity through the Check path', () => {
     expect(r.allowed).toBe(false);
   });
 
-  it('a principal that is not a SPIFFE ID (Envoy\'s DNS/Subject fallback) is no identity', async () => {
+  it("a principal that is not a SPIFFE ID (Envoy's DNS/Subject fallback) is no identity", async () => {
     const before = records().length;
     await client.check(checkRequest({ ...infer, principal: 'frontend.web.svc.cluster.local' }));
     const r = await lastRecord(before + 1);

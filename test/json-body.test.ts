@@ -73,7 +73,7 @@ function maybeEscaped(key: string, rand: () => number): string {
       for (const unit of ch.length === 2 ? [ch.charCodeAt(0), ch.charCodeAt(1)] : [code]) out += `\\u${unit.toString(16).padStart(4, '0')}`;
     } else out += ch;
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 describe('JSON body bounds', () => {
@@ -93,11 +93,28 @@ describe('JSON body bounds', () => {
       const text = randomJson(rand, 6);
       const value = JSON.parse(text);
       const s = stats(value);
-      const exact: JsonBodyLimits = { maxDepth: Math.max(1, s.depth), maxKeys: Math.max(1, s.keys), maxElements: Math.max(1, s.elements), duplicateKeys: 'deny' };
+      const exact: JsonBodyLimits = {
+        maxDepth: Math.max(1, s.depth),
+        maxKeys: Math.max(1, s.keys),
+        maxElements: Math.max(1, s.elements),
+        duplicateKeys: 'deny',
+      };
       expect(parseJsonBody(text, exact), text).toEqual(value);
-      if (s.depth > 1) expect(reasonOf(() => scanJson(text, { ...exact, maxDepth: s.depth - 1 })), text).toBe(Reason.bodyTooDeep);
-      if (s.keys > 1) expect(reasonOf(() => scanJson(text, { ...exact, maxKeys: s.keys - 1 })), text).toBe(Reason.bodyTooManyKeys);
-      if (s.elements > 1) expect(reasonOf(() => scanJson(text, { ...exact, maxElements: s.elements - 1 })), text).toBe(Reason.bodyTooManyElements);
+      if (s.depth > 1)
+        expect(
+          reasonOf(() => scanJson(text, { ...exact, maxDepth: s.depth - 1 })),
+          text,
+        ).toBe(Reason.bodyTooDeep);
+      if (s.keys > 1)
+        expect(
+          reasonOf(() => scanJson(text, { ...exact, maxKeys: s.keys - 1 })),
+          text,
+        ).toBe(Reason.bodyTooManyKeys);
+      if (s.elements > 1)
+        expect(
+          reasonOf(() => scanJson(text, { ...exact, maxElements: s.elements - 1 })),
+          text,
+        ).toBe(Reason.bodyTooManyElements);
     }
   });
 
@@ -108,18 +125,27 @@ describe('JSON body bounds', () => {
       ['[1, 2 ,3,[4,"5,6",7],-8e-1,{"a":[9]},10]', 11],
       ['[0,true,1,null,2,false,"x"]', 7],
     ] as const) {
-      expect(reasonOf(() => scanJson(text, { ...LIMITS, maxElements: elements })), text).toBeUndefined();
-      expect(reasonOf(() => scanJson(text, { ...LIMITS, maxElements: elements - 1 })), text).toBe(Reason.bodyTooManyElements);
+      expect(
+        reasonOf(() => scanJson(text, { ...LIMITS, maxElements: elements })),
+        text,
+      ).toBeUndefined();
+      expect(
+        reasonOf(() => scanJson(text, { ...LIMITS, maxElements: elements - 1 })),
+        text,
+      ).toBe(Reason.bodyTooManyElements);
     }
   });
 
   it('refuses 5,000 levels of arrays or objects before parsing, and takes exactly max_body_depth', () => {
-    for (const [open, close] of [['[', ']'], ['{"a":', '}']]) {
-      expect(reasonOf(() => parseJsonBody(open!.repeat(5000) + '1' + close!.repeat(5000), LIMITS))).toBe(Reason.bodyTooDeep);
+    for (const [open, close] of [
+      ['[', ']'],
+      ['{"a":', '}'],
+    ]) {
+      expect(reasonOf(() => parseJsonBody(`${open!.repeat(5000)}1${close!.repeat(5000)}`, LIMITS))).toBe(Reason.bodyTooDeep);
       // Unclosed too: the bound does not wait for the end of the text.
       expect(reasonOf(() => parseJsonBody(open!.repeat(100_000), LIMITS))).toBe(Reason.bodyTooDeep);
-      expect(reasonOf(() => parseJsonBody(open!.repeat(64) + '1' + close!.repeat(64), LIMITS))).toBeUndefined();
-      expect(reasonOf(() => parseJsonBody(open!.repeat(65) + '1' + close!.repeat(65), LIMITS))).toBe(Reason.bodyTooDeep);
+      expect(reasonOf(() => parseJsonBody(`${open!.repeat(64)}1${close!.repeat(64)}`, LIMITS))).toBeUndefined();
+      expect(reasonOf(() => parseJsonBody(`${open!.repeat(65)}1${close!.repeat(65)}`, LIMITS))).toBe(Reason.bodyTooDeep);
     }
     // Brackets inside strings are not nesting.
     expect(parseJsonBody(JSON.stringify({ a: '['.repeat(1000), b: ['{'.repeat(1000)] }), LIMITS)).toMatchObject({ b: ['{'.repeat(1000)] });
@@ -163,17 +189,32 @@ describe('JSON body bounds', () => {
       `{${Array.from({ length: 20 }, (_, i) => `"k${i}":${i}`).join(',')},"k\\u0031\\u0039":0}`,
     ];
     for (const text of dup) {
-      expect(reasonOf(() => parseJsonBody(text, LIMITS)), text).toBe(Reason.bodyDuplicateKey);
-      expect(reasonOf(() => parseJsonBody(text, LAST)), text).toBeUndefined();
+      expect(
+        reasonOf(() => parseJsonBody(text, LIMITS)),
+        text,
+      ).toBe(Reason.bodyDuplicateKey);
+      expect(
+        reasonOf(() => parseJsonBody(text, LAST)),
+        text,
+      ).toBeUndefined();
     }
     // "last" is JSON.parse's rule: the last one counts.
     expect(parseJsonBody('{"model":"allowed","mod\\u0065l":"other"}', LAST)).toEqual({ model: 'other' });
   });
 
-  it('with deny_any_case, also refuses keys that differ in case only, as Go\'s encoding/json matches them', () => {
+  it("with deny_any_case, also refuses keys that differ in case only, as Go's encoding/json matches them", () => {
     const anyCase: JsonBodyLimits = { ...LIMITS, duplicateKeys: 'deny_any_case' };
-    for (const text of ['{"model":"a","Model":"b"}', '{"model":"a","MODEL":"b"}', '{"x":{"kind":1,"\u212aind":2}}', '{"messages":[],"me\u017f\u017fages":[]}', '{"model":"a","mod\u0065l":"b"}']) {
-      expect(reasonOf(() => parseJsonBody(text, anyCase)), text).toBe(Reason.bodyDuplicateKey);
+    for (const text of [
+      '{"model":"a","Model":"b"}',
+      '{"model":"a","MODEL":"b"}',
+      '{"x":{"kind":1,"\u212aind":2}}',
+      '{"messages":[],"me\u017f\u017fages":[]}',
+      '{"model":"a","mod\u0065l":"b"}',
+    ]) {
+      expect(
+        reasonOf(() => parseJsonBody(text, anyCase)),
+        text,
+      ).toBe(Reason.bodyDuplicateKey);
     }
     expect(reasonOf(() => parseJsonBody('{"model":"a","Model":"b"}', LIMITS))).toBeUndefined();
     expect(reasonOf(() => parseJsonBody('{"model":"a","x":{"Model":"b"}}', anyCase))).toBeUndefined();
@@ -191,12 +232,19 @@ describe('JSON body bounds', () => {
       '{"":1,"\\u0000":2}',
       '{"a":[],"b":{},"c":[{}]}',
     ];
-    for (const text of fine) expect(reasonOf(() => parseJsonBody(text, LIMITS)), text).toBeUndefined();
+    for (const text of fine)
+      expect(
+        reasonOf(() => parseJsonBody(text, LIMITS)),
+        text,
+      ).toBeUndefined();
   });
 
   it('leaves invalid JSON to JSON.parse: body_invalid', () => {
     for (const text of ['', '{', '{"a":1', '{"a":"x}', '{"a\\x":1}', '[1,]', '{"a":1}}', 'nul', '{"a" 1}', '"\\u12"']) {
-      expect(reasonOf(() => parseJsonBody(text, LIMITS)), text).toBe(Reason.bodyInvalid);
+      expect(
+        reasonOf(() => parseJsonBody(text, LIMITS)),
+        text,
+      ).toBe(Reason.bodyInvalid);
     }
     expect(parseJsonBody(' "top level string" ', LIMITS)).toBe('top level string');
     expect(parseJsonBody('42', LIMITS)).toBe(42);
@@ -204,8 +252,9 @@ describe('JSON body bounds', () => {
 });
 
 describe('JSON body numbers a double does not carry', () => {
-  it('keeps the text of integers beyond 2^53 and of numbers that overflow or underflow, so the policy\'s JSON has them exactly', () => {
-    const text = '{"id":12345678901234567891,"l":[1,-12345678901234567891],"big":1e400,"neg":-1E+400,"tiny":1e-400,"zero":0e-400,"f":0.1,"g":1.5e300,"safe":9007199254740991,"s":"12345678901234567891"}';
+  it("keeps the text of integers beyond 2^53 and of numbers that overflow or underflow, so the policy's JSON has them exactly", () => {
+    const text =
+      '{"id":12345678901234567891,"l":[1,-12345678901234567891],"big":1e400,"neg":-1E+400,"tiny":1e-400,"zero":0e-400,"f":0.1,"g":1.5e300,"safe":9007199254740991,"s":"12345678901234567891"}';
     expect(JSON.stringify(parseJsonBody(text, LIMITS))).toBe(
       '{"id":12345678901234567891,"l":[1,-12345678901234567891],"big":1e400,"neg":-1E+400,"tiny":1e-400,"zero":0,"f":0.1,"g":1.5e+300,"safe":9007199254740991,"s":"12345678901234567891"}',
     );
@@ -226,9 +275,15 @@ describe('JSON body numbers a double does not carry', () => {
 });
 
 describe('JSON body strings with a lone surrogate escape', () => {
-  it('become U+FFFD, keys too, as Go reads them (the policy\'s JSON reader refuses a lone surrogate and the evaluation failed)', () => {
-    expect(parseJsonBody('{"a":"x\\ud800y","k\\udc00":["\\ud83d\\ude00","\\ud83d"],"n":12345678901234567891}', LIMITS)).toEqual({ a: 'x\ufffdy', 'k\ufffd': ['\u{1f600}', '\ufffd'], n: expect.anything() });
-    expect(JSON.stringify(parseJsonBody('{"a":"\\ud800","n":12345678901234567891,"__proto__":1}', LIMITS))).toBe('{"a":"\ufffd","n":12345678901234567891,"__proto__":1}');
+  it("become U+FFFD, keys too, as Go reads them (the policy's JSON reader refuses a lone surrogate and the evaluation failed)", () => {
+    expect(parseJsonBody('{"a":"x\\ud800y","k\\udc00":["\\ud83d\\ude00","\\ud83d"],"n":12345678901234567891}', LIMITS)).toEqual({
+      a: 'x\ufffdy',
+      'k\ufffd': ['\u{1f600}', '\ufffd'],
+      n: expect.anything(),
+    });
+    expect(JSON.stringify(parseJsonBody('{"a":"\\ud800","n":12345678901234567891,"__proto__":1}', LIMITS))).toBe(
+      '{"a":"\ufffd","n":12345678901234567891,"__proto__":1}',
+    );
     // A key that becomes another key is a duplicate (refused), as the scan compares keys well-formed.
     expect(reasonOf(() => parseJsonBody('{"\\ud800":1,"\\udc00":2}', LIMITS))).toBe(Reason.bodyDuplicateKey);
   });

@@ -38,7 +38,20 @@ describe('memory under malformed requests', () => {
     console.log(`memory fuzz seed ${seed} (replay: ZTAUTHZ_TEST_SEED=${seed})`);
     const rnd = prng(seed);
     const bases = FUZZ_BASES.map((b) => Buffer.from(encodeCheckRequestJson(b.request)));
-    const large = Buffer.from(encodeCheckRequestJson({ attributes: { request: { http: { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: `{"model":"m","x":"${'a'.repeat(3 * 1024 * 1024)}"}` } } } }));
+    const large = Buffer.from(
+      encodeCheckRequestJson({
+        attributes: {
+          request: {
+            http: {
+              method: 'POST',
+              path: '/v1/chat/completions',
+              headers: { 'content-type': 'application/json' },
+              body: `{"model":"m","x":"${'a'.repeat(3 * 1024 * 1024)}"}`,
+            },
+          },
+        },
+      }),
+    );
     const identity = (b: Buffer): Buffer => b;
     const codes = new Map<string, number>();
     const send = (bytes: Buffer): Promise<void> =>
@@ -67,7 +80,9 @@ describe('memory under malformed requests', () => {
     const warm = rssMiB(pid);
     await run(FLOOD);
     const after = rssMiB(pid);
-    console.log(`RSS: idle ${idle.toFixed(0)} MiB, after ${WARM_UP} ${warm.toFixed(0)} MiB, after ${FLOOD} more ${after.toFixed(0)} MiB (${(after / warm).toFixed(2)}x); answers ${JSON.stringify(Object.fromEntries(codes))}`);
+    console.log(
+      `RSS: idle ${idle.toFixed(0)} MiB, after ${WARM_UP} ${warm.toFixed(0)} MiB, after ${FLOOD} more ${after.toFixed(0)} MiB (${(after / warm).toFixed(2)}x); answers ${JSON.stringify(Object.fromEntries(codes))}`,
+    );
     // Every request got a CheckResponse: a malformed one is a denial, not a transport error.
     expect([...codes.keys()]).toEqual(['answered']);
     expect(after).toBeLessThanOrEqual(warm * 1.5);

@@ -40,7 +40,11 @@ const POLICIES: Array<{ dir: string; decision: string; cases: Case[] }> = [
       { name: 'outside /api', http: { method: 'GET', path: '/admin', headers: { 'x-tenant': 'acme' } }, allowed: false },
       { name: 'write with key', http: { method: 'POST', path: '/api/items', headers: { 'x-tenant': 'acme', 'x-api-key': 'acme-key-1' } }, allowed: true },
       { name: 'write with wrong key', http: { method: 'POST', path: '/api/items', headers: { 'x-tenant': 'acme', 'x-api-key': 'guess' } }, allowed: false },
-      { name: 'write for tenant without key', http: { method: 'POST', path: '/api/items', headers: { 'x-tenant': 'globex', 'x-api-key': '' } }, allowed: false },
+      {
+        name: 'write for tenant without key',
+        http: { method: 'POST', path: '/api/items', headers: { 'x-tenant': 'globex', 'x-api-key': '' } },
+        allowed: false,
+      },
     ],
   },
   {
@@ -48,9 +52,36 @@ const POLICIES: Array<{ dir: string; decision: string; cases: Case[] }> = [
     decision: 'envoy/authz/allow',
     cases: [
       { name: 'guest reads people', http: { method: 'GET', path: '/people', headers: { authorization: `Bearer ${guest}` } }, allowed: true },
-      { name: 'guest may not create', http: { method: 'POST', path: '/people', headers: { authorization: `Bearer ${guest}`, 'content-type': 'application/json' }, body: '{"firstname":"carol"}' }, allowed: false },
-      { name: 'admin creates someone else', http: { method: 'POST', path: '/people', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{"firstname":"Carol"}' }, allowed: true },
-      { name: 'admin may not create themself', http: { method: 'POST', path: '/people', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{"firstname":"ALICE"}' }, allowed: false },
+      {
+        name: 'guest may not create',
+        http: {
+          method: 'POST',
+          path: '/people',
+          headers: { authorization: `Bearer ${guest}`, 'content-type': 'application/json' },
+          body: '{"firstname":"carol"}',
+        },
+        allowed: false,
+      },
+      {
+        name: 'admin creates someone else',
+        http: {
+          method: 'POST',
+          path: '/people',
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          body: '{"firstname":"Carol"}',
+        },
+        allowed: true,
+      },
+      {
+        name: 'admin may not create themself',
+        http: {
+          method: 'POST',
+          path: '/people',
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          body: '{"firstname":"ALICE"}',
+        },
+        allowed: false,
+      },
       { name: 'expired token', http: { method: 'GET', path: '/people', headers: { authorization: `Bearer ${expired}` } }, allowed: false },
       { name: 'no token', http: { method: 'GET', path: '/people' }, allowed: false },
     ],
@@ -69,7 +100,7 @@ function opaEval(dir: string, decision: string, inputs: JsonValue[]): JsonValue[
   const tmp = mkdtempSync(join(tmpdir(), 'ztauthz-opaeval-'));
   const dataFile = join(tmp, 'inputs.json');
   writeFileSync(dataFile, JSON.stringify({ ztauthz_test_inputs: inputs }));
-  const ref = 'data.' + decision.replace(/\//g, '.');
+  const ref = `data.${decision.replace(/\//g, '.')}`;
   const query = `[r | some i in data.ztauthz_test_inputs; r := ${ref} with input as i]`;
   const out = execFileSync(opaBinary(), ['eval', '--format', 'json', '-d', dir, '-d', dataFile, '--ignore', '*_test.rego', query], { encoding: 'utf8' });
   return JSON.parse(out).result[0].expressions[0].value as JsonValue[];

@@ -106,7 +106,10 @@ describe('the packed package', () => {
     let server: ServeProcess | undefined;
     let client: CheckClient | undefined;
     try {
-      server = await spawnServing(join(app, 'node_modules', '.bin', 'ztauthz'), ['serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'], { cwd: app, env });
+      server = await spawnServing(join(app, 'node_modules', '.bin', 'ztauthz'), ['serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'], {
+        cwd: app,
+        env,
+      });
       client = new CheckClient(server.grpcPort);
       const ok = await client.check(checkRequest({ method: 'POST', path: '/v2/models/m/infer', principal: FRONTEND }));
       expect(ok.status?.code ?? 0).toBe(0);

@@ -34,4 +34,3 @@ describe('opa test', () => {
     expect(results.filter((r) => r.fail || r.error).map((r) => `${r.package}.${r.name}`)).toEqual([]);
   });
 });
-

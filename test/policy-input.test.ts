@@ -60,10 +60,21 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     // Any is not in the request-file format: built with protobufjs.
     const bytes = CheckRequestType.encode(
       CheckRequestType.fromObject({
-        attributes: { request: { http: { method: 'GET', path: '/' } }, metadataContext: { typedFilterMetadata: { ns: { type_url: 'type.googleapis.com/x.Y', value: Buffer.from('hi') }, known: { type_url: 'type.googleapis.com/google.protobuf.Struct', value: Buffer.from([]) } } } },
+        attributes: {
+          request: { http: { method: 'GET', path: '/' } },
+          metadataContext: {
+            typedFilterMetadata: {
+              ns: { type_url: 'type.googleapis.com/x.Y', value: Buffer.from('hi') },
+              known: { type_url: 'type.googleapis.com/google.protobuf.Struct', value: Buffer.from([]) },
+            },
+          },
+        },
       }),
     ).finish();
-    expect((readCheckRequest(bytes, LIMITS).attributes as any).metadataContext.typedFilterMetadata).toEqual({ ns: { typeUrl: 'type.googleapis.com/x.Y', value: 'aGk=' }, known: { typeUrl: 'type.googleapis.com/google.protobuf.Struct' } });
+    expect((readCheckRequest(bytes, LIMITS).attributes as any).metadataContext.typedFilterMetadata).toEqual({
+      ns: { typeUrl: 'type.googleapis.com/x.Y', value: 'aGk=' },
+      known: { typeUrl: 'type.googleapis.com/google.protobuf.Struct' },
+    });
   });
 
   it('parses path and query like opa-envoy-plugin', () => {
@@ -86,12 +97,24 @@ describe('policy input (opa-envoy-plugin contract)', () => {
   });
 
   it('parses JSON, form and multipart bodies', () => {
-    expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","n":[1]}' })['parsed_body']).toEqual({ model: 'm', n: [1] });
-    expect(input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&a=2&b=x+y' })['parsed_body']).toEqual({ a: ['1', '2'], b: ['x y'] });
-    const mp = '--XyZ\r\nContent-Disposition: form-data; name="model"\r\n\r\nfraud\r\n--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nline1\r\nline2\r\n--XyZ--\r\n';
-    expect(input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: mp })['parsed_body']).toEqual({ model: ['fraud'], file: ['line1\r\nline2'] });
+    expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","n":[1]}' })['parsed_body']).toEqual({
+      model: 'm',
+      n: [1],
+    });
+    expect(input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&a=2&b=x+y' })['parsed_body']).toEqual({
+      a: ['1', '2'],
+      b: ['x y'],
+    });
+    const mp =
+      '--XyZ\r\nContent-Disposition: form-data; name="model"\r\n\r\nfraud\r\n--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nline1\r\nline2\r\n--XyZ--\r\n';
+    expect(input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: mp })['parsed_body']).toEqual({
+      model: ['fraud'],
+      file: ['line1\r\nline2'],
+    });
     expect(input({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' })['parsed_body']).toBeNull();
-    expect(input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from('{"a":1}').toString('base64') })['parsed_body']).toEqual({ a: 1 });
+    expect(
+      input({ method: 'POST', headers: { 'content-type': 'application/json' }, raw_body: Buffer.from('{"a":1}').toString('base64') })['parsed_body'],
+    ).toEqual({ a: 1 });
   });
 
   it('parses JSON bodies within request.max_body_* and refuses duplicate keys, or keeps the last with body_duplicate_keys: last', () => {
@@ -118,7 +141,8 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(Object.getPrototypeOf(q)).toBe(Object.prototype);
     const form = input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '__proto__=x&valueOf=y' })['parsed_body'];
     expect(Object.keys(form as object)).toEqual(['__proto__', 'valueOf']);
-    const mp = '--B\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name="toString"\r\n\r\nw\r\n--B--\r\n';
+    const mp =
+      '--B\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name="toString"\r\n\r\nw\r\n--B--\r\n';
     const parsed = input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body: mp })['parsed_body'];
     expect(JSON.stringify(parsed)).toBe('{"__proto__":["v"],"toString":["w"]}');
   });
@@ -131,11 +155,11 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(() => form('a=1&a=2&a=3&a=4')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
     const part = (name: string) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nv\r\n`;
     const mp = (body: string) => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body }, {}, tight)['parsed_body'];
-    expect(mp(part('a') + part('b') + part('a') + '--B--\r\n')).toEqual({ a: ['v', 'v'], b: ['v'] });
-    expect(() => mp(part('a') + part('b') + part('c') + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
-    expect(() => mp(part('a').repeat(4) + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    expect(mp(`${part('a') + part('b') + part('a')}--B--\r\n`)).toEqual({ a: ['v', 'v'], b: ['v'] });
+    expect(() => mp(`${part('a') + part('b') + part('c')}--B--\r\n`)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyKeys }));
+    expect(() => mp(`${part('a').repeat(4)}--B--\r\n`)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
     // Unnamed parts count too: each costs a header parse.
-    expect(() => mp('--B\r\nX: y\r\n\r\nv\r\n'.repeat(4) + '--B--\r\n')).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
+    expect(() => mp(`${'--B\r\nX: y\r\n\r\nv\r\n'.repeat(4)}--B--\r\n`)).toThrow(expect.objectContaining({ reason: Reason.bodyTooManyElements }));
     // The query string is not a body: only request.max_path_bytes bounds it.
     expect(Object.keys(input({ path: '/a?a=1&b=2&c=3&d=4' }, {}, tight)['parsed_query'] as object)).toHaveLength(4);
   });
@@ -164,7 +188,7 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(() => input(partial, {}, { parseBody: true, truncatedBody: 'deny' })).toThrow(expect.objectContaining({ reason: Reason.bodyTruncated }));
   });
 
-  it('marks a partial body of any type truncated (Envoy\'s mark first, as opa-envoy-plugin), denying only types it parses', () => {
+  it("marks a partial body of any type truncated (Envoy's mark first, as opa-envoy-plugin), denying only types it parses", () => {
     const text = { method: 'POST', headers: { 'content-type': 'text/plain', 'x-envoy-auth-partial-body': 'true' }, body: 'abc' };
     expect(input(text)).toMatchObject({ parsed_body: null, truncated_body: true });
     expect(input({ method: 'POST', headers: { 'x-envoy-auth-partial-body': 'true' }, body: 'xyz' })).toMatchObject({ parsed_body: null, truncated_body: true });
@@ -199,7 +223,9 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     expect(input({ method: 'POST', headers: { 'content-type': 'Application/JSON' }, body: '{"a":1}' })['parsed_body']).toEqual({ a: 1 });
     // multipart without a boundary: not parsed (ztauthz alone refuses it).
     expect(post('multipart/form-data', '--x\r\n\r\n')['parsed_body']).toBeNull();
-    expect(() => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: '--x\r\n\r\n' })).toThrow(expect.objectContaining({ reason: Reason.bodyInvalid }));
+    expect(() => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: '--x\r\n\r\n' })).toThrow(
+      expect.objectContaining({ reason: Reason.bodyInvalid }),
+    );
     // Go's encoding/json errors, and what it accepts that JSON.parse does not.
     expect(goText(() => post('application/json', '{"a":'))).toBe('request_parse_error: unexpected EOF');
     expect(goText(() => post('application/json', '  '))).toBe('request_parse_error: EOF');
@@ -216,17 +242,24 @@ describe('policy input (opa-envoy-plugin contract)', () => {
     const many = Array.from({ length: 10_001 }, () => 'a=1').join('&');
     expect(goText(() => post('application/x-www-form-urlencoded', many))).toBe('request_parse_error: number of URL query parameters exceeded limit');
     expect((post('application/x-www-form-urlencoded', many.slice(4))['parsed_body'] as { a: unknown[] }).a).toHaveLength(10_000);
-    expect((input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: many })['parsed_body'] as { a: unknown[] }).a).toHaveLength(10_001);
-    expect(goText(() => post('application/json', '{}', { 'content-length': 'abc' }))).toBe('request_parse_error: strconv.ParseInt: parsing "abc": invalid syntax');
+    expect(
+      (input({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: many })['parsed_body'] as { a: unknown[] }).a,
+    ).toHaveLength(10_001);
+    expect(goText(() => post('application/json', '{}', { 'content-length': 'abc' }))).toBe(
+      'request_parse_error: strconv.ParseInt: parsing "abc": invalid syntax',
+    );
     expect(post('application/json', '{}', { 'content-length': '-1' })).toMatchObject({ parsed_body: {}, truncated_body: false });
     expect(post('application/json', '{}', { 'content-length': '+9' })).toMatchObject({ parsed_body: null, truncated_body: true });
-    expect(goText(() => post('multipart/form-data; boundary=q', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'))).toBe('request_parse_error: unexpected EOF');
+    expect(goText(() => post('multipart/form-data; boundary=q', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'))).toBe(
+      'request_parse_error: unexpected EOF',
+    );
   });
 
   it('with compat: opa-envoy, reads multipart with LF line ends and parses JSON parts within the body bounds', () => {
     const mp = (body: string, opts: InputOptions) => input({ method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=q' }, body }, {}, opts);
     const compat: InputOptions = { ...OPTS, compat: true };
-    const lf = '--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="j"\nContent-Type: application/json\n\n{"k":[1,2]}\n--q--\n';
+    const lf =
+      '--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="j"\nContent-Type: application/json\n\n{"k":[1,2]}\n--q--\n';
     expect(mp(lf, compat)['parsed_body']).toEqual({ x: ['1'], j: [{ k: [1, 2] }] });
     // Without compat: LF line ends are refused, and parts stay text.
     expect(() => mp(lf, OPTS)).toThrow(expect.objectContaining({ reason: Reason.bodyInvalid }));
@@ -301,16 +334,26 @@ describe('CheckRequest limits and decoding', () => {
     for (let i = 0; i < 101; i++) many[`h${i}`] = 'v';
     expect(() => readCheckRequest(enc({ headers: many }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
     expect(() => readCheckRequest(enc({ headers: { big: 'x'.repeat(70000) } }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
-    expect(() => readCheckRequest(enc({ path: '/' + 'a'.repeat(9000) }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
+    expect(() => readCheckRequest(enc({ path: `/${'a'.repeat(9000)}` }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
     expect(() => readCheckRequest(enc({ body: 'x'.repeat((1 << 20) + 1) }), LIMITS)).toThrow(expect.objectContaining({ reason: Reason.requestTooLarge }));
   });
 
   it('folds header_map (encode_raw_headers) into headers', () => {
     const bytes = encodeCheckRequestJson({
-      attributes: { request: { http: { method: 'GET', path: '/', header_map: { headers: [
-        { key: 'x-a', raw_value: Buffer.from('1').toString('base64') },
-        { key: 'x-a', raw_value: Buffer.from('2').toString('base64') },
-      ] } } } },
+      attributes: {
+        request: {
+          http: {
+            method: 'GET',
+            path: '/',
+            header_map: {
+              headers: [
+                { key: 'x-a', raw_value: Buffer.from('1').toString('base64') },
+                { key: 'x-a', raw_value: Buffer.from('2').toString('base64') },
+              ],
+            },
+          },
+        },
+      },
     });
     expect(readCheckRequest(bytes, LIMITS).http.headers).toEqual({ 'x-a': '1,2' });
   });
@@ -351,7 +394,9 @@ describe('CheckRequest wire strictness (one meaning per accepted request)', () =
     refused(withRequest(http(vi(2, 5), str(4, '/')))); // method as a varint
     const port = (bytes: number[]) => ld(1, ld(1, ld(1, ld(1, Buffer.from([0x18, ...bytes])))), ld(4, http(str(2, 'GET'), str(4, '/'))));
     refused(port([0xd0, 0x80, 0x80, 0x80, 0x80, 0x00])); // 80 in 6 bytes: protobufjs would take 10
-    expect(readCheckRequest(port([0xd0, 0x80, 0x80, 0x80, 0x00]), LIMITS).attributes).toMatchObject({ source: { address: { socketAddress: { portValue: 80 } } } });
+    expect(readCheckRequest(port([0xd0, 0x80, 0x80, 0x80, 0x00]), LIMITS).attributes).toMatchObject({
+      source: { address: { socketAddress: { portValue: 80 } } },
+    });
     refused(withRequest(http(str(2, 'GET'), str(4, '/'), Buffer.from([0xfb, 0x06, 0xfc, 0x06])))); // group 111, empty
     refused(withRequest(http(str(2, 'GET'), str(4, '/'), Buffer.from([0x03])))); // field 0
   });
@@ -365,7 +410,13 @@ describe('CheckRequest wire strictness (one meaning per accepted request)', () =
     CheckRequestType.encode(CheckRequestType.fromObject({ attributes: { request: { time, http: { method: 'GET', path: '/' } } } })).finish();
 
   it('refuses request.time outside the Timestamp range as request_malformed', () => {
-    for (const t of [{ seconds: 1e15 }, { seconds: 253_402_300_800 }, { seconds: -62_135_596_801 }, { seconds: 0, nanos: -1 }, { seconds: 0, nanos: 1_000_000_000 }]) {
+    for (const t of [
+      { seconds: 1e15 },
+      { seconds: 253_402_300_800 },
+      { seconds: -62_135_596_801 },
+      { seconds: 0, nanos: -1 },
+      { seconds: 0, nanos: 1_000_000_000 },
+    ]) {
       refused(timed(t));
     }
     // int64 beyond 2^53: hand-built, as fromObject cannot hold it.

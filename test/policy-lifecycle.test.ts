@@ -139,13 +139,16 @@ describe('hot reload of a watched bundle', () => {
     writeFileSync(bundle, readFileSync(join(tmp, 'other.tar.gz')));
     await until('a rejection', async () => (await metric(server.httpPort, /ztauthz_policy_loads_total\{policy="active",result="failure"\} (\d+)/)) > before);
     writeFileSync(bundle, Buffer.from('garbage'));
-    await until('a second rejection', async () => (await metric(server.httpPort, /ztauthz_policy_loads_total\{policy="active",result="failure"\} (\d+)/)) > before + 1);
+    await until(
+      'a second rejection',
+      async () => (await metric(server.httpPort, /ztauthz_policy_loads_total\{policy="active",result="failure"\} (\d+)/)) > before + 1,
+    );
     expect(versionOf(await client.check(checkRequest({ path: '/a' })))).toBe('v1');
   });
 });
 
 describe('a bundle mounted from a Kubernetes ConfigMap', () => {
-  it('reloads when the kubelet swaps the ..data link, and ignores the kubelet\'s hidden entries', async () => {
+  it("reloads when the kubelet swaps the ..data link, and ignores the kubelet's hidden entries", async () => {
     // The kubelet's layout: <vol>/..<ts>/file, <vol>/..data -> ..<ts>, <vol>/file -> ..data/file.
     const { mkdirSync, symlinkSync } = await import('node:fs');
     const vol = join(tmp, 'configmap');
@@ -240,7 +243,10 @@ describe('shadow policy', () => {
           expect(allowedOf(res)).toBe(expected['v1']![path]);
         }
       }
-      await until('shadow evaluations', async () => (await metric(server.httpPort, /ztauthz_shadow_evaluations_total\{route="none",result="agree"\} (\d+)/)) === 10);
+      await until(
+        'shadow evaluations',
+        async () => (await metric(server.httpPort, /ztauthz_shadow_evaluations_total\{route="none",result="agree"\} (\d+)/)) === 10,
+      );
       expect(await metric(server.httpPort, /ztauthz_shadow_evaluations_total\{route="none",result="disagree"\} (\d+)/)).toBe(10);
     } finally {
       client.close();

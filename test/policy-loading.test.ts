@@ -8,7 +8,15 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { readPolicySource } from '../src/policy/PolicySource.ts';
-import { BundleError, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES, checkInflatedSize, loadBundleArchive, readBundleArchive, readBundleDirectory } from '../src/policy/Bundle.ts';
+import {
+  BundleError,
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_ENTRIES,
+  checkInflatedSize,
+  loadBundleArchive,
+  readBundleArchive,
+  readBundleDirectory,
+} from '../src/policy/Bundle.ts';
 import { PolicyEngine } from '../src/policy/PolicyEngine.ts';
 import { compileRegoDirectory } from '../src/policy/OpaCompiler.ts';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
@@ -21,7 +29,10 @@ let tmp: string;
 let archive: Uint8Array;
 
 const load = async (path: string, opts = OPTS) => PolicyEngine.load(await readPolicySource(path, { entrypoints: opts.requiredEntrypoints }), opts);
-const input = (principal: string) => ({ attributes: { source: { principal }, request: { http: { method: 'POST' } } }, parsed_path: ['v2', 'models', 'm', 'infer'] });
+const input = (principal: string) => ({
+  attributes: { source: { principal }, request: { http: { method: 'POST' } } },
+  parsed_path: ['v2', 'models', 'm', 'infer'],
+});
 const allowedFor = (engine: PolicyEngine, principal: string) => (engine.evaluate(input(principal), 'envoy/authz/allow') as any)[0].result.allowed;
 
 beforeAll(() => {
@@ -128,7 +139,7 @@ describe('policies that must not load', () => {
     header.fill(' ', 148, 156);
     let sum = 0;
     for (const b of header) sum += b;
-    header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
     const body = Buffer.alloc(512);
     body.write('{}');
     const f = join(tmp, 'escape.tar.gz');
@@ -234,7 +245,7 @@ function tarHeader(name: string, size: number): Buffer {
   header.write('0000644\0', 100);
   header.write('0000000\0', 108);
   header.write('0000000\0', 116);
-  header.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
   header.write('00000000000\0', 136);
   header.write('0', 156);
   header.write('ustar\0', 257);
@@ -242,7 +253,7 @@ function tarHeader(name: string, size: number): Buffer {
   header.fill(' ', 148, 156);
   let sum = 0;
   for (const b of header) sum += b;
-  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   return header;
 }
 
@@ -277,7 +288,10 @@ describe('gzip bombs', () => {
     await zeroBomb(bomb, 300);
     const out = execFileSync(process.execPath, [join(import.meta.dirname, 'support', 'bundle-bomb-rss.ts'), bomb], { encoding: 'utf8', timeout: 60_000 });
     const r = JSON.parse(out) as { before: number; after: number; error?: { name: string; message: string } };
-    expect(r.error).toEqual({ name: 'BundleError', message: `bundle archive inflates to more than ${MAX_BUNDLE_BYTES} bytes (refused before it was held in memory)` });
+    expect(r.error).toEqual({
+      name: 'BundleError',
+      message: `bundle archive inflates to more than ${MAX_BUNDLE_BYTES} bytes (refused before it was held in memory)`,
+    });
     expect(r.after - r.before).toBeLessThan(100 * 1024 * 1024);
   }, 90_000);
 });
@@ -355,7 +369,9 @@ describe('bundle directories and symlinks', () => {
     const dir = fresh('rego-escape');
     writeFileSync(join(dir, 'policy.rego'), 'package envoy.authz\n\ndefault allow := false\n');
     symlinkSync(join(outside, 'secret.rego'), join(dir, 'linked.rego'));
-    await expect(readPolicySource(dir, { entrypoints: ['envoy/authz/allow'] })).rejects.toThrow(/bundle entry \/linked\.rego is a symlink to .*outside the bundle directory/);
+    await expect(readPolicySource(dir, { entrypoints: ['envoy/authz/allow'] })).rejects.toThrow(
+      /bundle entry \/linked\.rego is a symlink to .*outside the bundle directory/,
+    );
   });
 });
 

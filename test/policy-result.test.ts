@@ -7,7 +7,9 @@ import { parseResultSet } from '../src/policy/WasmEval.ts';
 describe('policy result contract (opa-envoy-plugin)', () => {
   it('refuses an http_status written as 401.0 or 4.01e2, as opa-envoy-plugin (json.Number.Int64) does', () => {
     for (const text of ['401.0', '4.01e2', '401e0', '401E0']) {
-      expect(() => decisionFromResultSet(parseResultSet(`[{"result":{"allowed":false,"http_status":${text}}}]`)), text).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
+      expect(() => decisionFromResultSet(parseResultSet(`[{"result":{"allowed":false,"http_status":${text}}}]`)), text).toThrow(
+        expect.objectContaining({ reason: Reason.resultInvalid }),
+      );
     }
     expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":false,"http_status":401}}]')).httpStatus).toBe(401);
     // Only the result's own http_status counts, and only on a denial.
@@ -15,11 +17,15 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":true,"http_status":200.0}}]')).allowed).toBe(true);
   });
 
-  it('refuses dynamic_metadata holding a number beyond float64 range (a body\'s 1e400 copied in), as opa-envoy-plugin\'s protojson does', () => {
+  it("refuses dynamic_metadata holding a number beyond float64 range (a body's 1e400 copied in), as opa-envoy-plugin's protojson does", () => {
     for (const text of ['{"n":1e400}', '{"l":[1,{"m":-1e999}]}']) {
-      expect(() => decisionFromResultSet(parseResultSet(`[{"result":{"allowed":true,"dynamic_metadata":${text}}}]`)), text).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
+      expect(() => decisionFromResultSet(parseResultSet(`[{"result":{"allowed":true,"dynamic_metadata":${text}}}]`)), text).toThrow(
+        expect.objectContaining({ reason: Reason.resultInvalid }),
+      );
     }
-    expect(decisionFromResultSet(parseResultSet('[{"result":{"allowed":true,"dynamic_metadata":{"n":1e300,"i":12345678901234567891}}}]')).dynamicMetadata).toEqual({ n: 1e300, i: 12345678901234567891 });
+    expect(
+      decisionFromResultSet(parseResultSet('[{"result":{"allowed":true,"dynamic_metadata":{"n":1e300,"i":12345678901234567891}}}]')).dynamicMetadata,
+    ).toEqual({ n: 1e300, i: 12345678901234567891 });
   });
 
   it('takes booleans', () => {
@@ -40,10 +46,18 @@ describe('policy result contract (opa-envoy-plugin)', () => {
       query_parameters_to_remove: ['debug'],
       dynamic_metadata: { tier: 'gold' },
     });
-    expect(d.headers).toEqual([{ key: 'x-a', value: '1' }, { key: 'x-b', value: '2' }, { key: 'x-b', value: '3' }]);
+    expect(d.headers).toEqual([
+      { key: 'x-a', value: '1' },
+      { key: 'x-b', value: '2' },
+      { key: 'x-b', value: '3' },
+    ]);
     expect(d.responseHeadersToAdd).toEqual([{ key: 'x-r', value: 'r' }]);
     expect(d.requestHeadersToRemove).toEqual(['authorization']);
-    expect(d.queryParametersToSet).toEqual([{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }]);
+    expect(d.queryParametersToSet).toEqual([
+      { key: 'q', value: '1' },
+      { key: 'q', value: '2' },
+      { key: 'p', value: 'x' },
+    ]);
     expect(d.queryParametersToRemove).toEqual(['debug']);
     const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-1', false));
     expect(json['status']).toEqual({});
@@ -51,7 +65,11 @@ describe('policy result contract (opa-envoy-plugin)', () => {
       headers: [{ header: { key: 'x-a', value: '1' } }, { header: { key: 'x-b', value: '2' } }, { header: { key: 'x-b', value: '3' } }],
       headersToRemove: ['authorization'],
       responseHeadersToAdd: [{ header: { key: 'x-r', value: 'r' } }],
-      queryParametersToSet: [{ key: 'q', value: '1' }, { key: 'q', value: '2' }, { key: 'p', value: 'x' }],
+      queryParametersToSet: [
+        { key: 'q', value: '1' },
+        { key: 'q', value: '2' },
+        { key: 'p', value: 'x' },
+      ],
       queryParametersToRemove: ['debug'],
     });
     expect(json['dynamicMetadata']).toEqual({ tier: 'gold', decision_id: 'id-1' });

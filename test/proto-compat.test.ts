@@ -17,19 +17,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  LOCAL_PROTO_DIR,
-  loadLocalProto,
-  loadLocalRoot,
-  loadOfficialAuthProto,
-  loadOfficialRoot,
-  loadProtoRoot,
-} from './support/official-protos.ts';
+import { LOCAL_PROTO_DIR, loadLocalProto, loadLocalRoot, loadOfficialAuthProto, loadOfficialRoot } from './support/official-protos.ts';
 
 // ---------------------------------------------------------------------------
 // What ztauthz reads (CheckRequest) and writes (CheckResponse), as
@@ -367,8 +359,7 @@ const DYNAMIC_METADATA: { [key: string]: Json } = {
   },
 };
 
-const PEM =
-  '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZXhhbXBsZQ==\n-----END CERTIFICATE-----\n';
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZXhhbXBsZQ==\n-----END CERTIFICATE-----\n';
 
 /** A CheckRequest using every field ztauthz reads. */
 const CHECK_REQUEST = {
@@ -480,9 +471,7 @@ const CHECK_RESPONSE_OK = {
       { header: { key: 'x-ztauthz-only-if-present', value: 'yes' }, append_action: 'OVERWRITE_IF_EXISTS' },
     ],
     headers_to_remove: ['authorization', 'x-api-key'],
-    response_headers_to_add: [
-      { header: { key: 'x-ztauthz-decision-id', value: '01J9Z8X7W6V5T4S3R2Q1P0' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
-    ],
+    response_headers_to_add: [{ header: { key: 'x-ztauthz-decision-id', value: '01J9Z8X7W6V5T4S3R2Q1P0' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
     query_parameters_to_set: [
       { key: 'api-version', value: '2024-06-01' },
       { key: 'tenant', value: 'research' },
@@ -568,8 +557,17 @@ beforeAll(async () => {
 describe('structure: proto/ against Envoy’s official definitions', () => {
   it('loads the official files with their annotation imports (udpa, xds, validate)', () => {
     const files = official.files.map((f) => f.replace(/\\/g, '/'));
-    for (const dep of ['udpa/annotations/status.proto', 'udpa/annotations/migrate.proto', 'validate/validate.proto', 'xds/core/v3/context_params.proto', 'google/rpc/status.proto']) {
-      expect(files.some((f) => f.endsWith(`/${dep}`)), dep).toBe(true);
+    for (const dep of [
+      'udpa/annotations/status.proto',
+      'udpa/annotations/migrate.proto',
+      'validate/validate.proto',
+      'xds/core/v3/context_params.proto',
+      'google/rpc/status.proto',
+    ]) {
+      expect(
+        files.some((f) => f.endsWith(`/${dep}`)),
+        dep,
+      ).toBe(true);
     }
     // The definitions really come from grpc-js-xds' deps, not from proto/.
     expect(files.some((f) => f.startsWith(LOCAL_PROTO_DIR))).toBe(false);
@@ -659,10 +657,7 @@ describe('structure: proto/ against Envoy’s official definitions', () => {
     const theirs = official.lookupService(`${AUTH}.Authorization`);
     expect(Object.keys(mine.methods)).toEqual(Object.keys(theirs.methods));
     const check = mine.methods['Check']!;
-    expect([check.resolvedRequestType?.fullName, check.resolvedResponseType?.fullName]).toEqual([
-      `.${AUTH}.CheckRequest`,
-      `.${AUTH}.CheckResponse`,
-    ]);
+    expect([check.resolvedRequestType?.fullName, check.resolvedResponseType?.fullName]).toEqual([`.${AUTH}.CheckRequest`, `.${AUTH}.CheckResponse`]);
     expect([Boolean(check.requestStream), Boolean(check.responseStream)]).toEqual([false, false]);
   });
 });
@@ -703,22 +698,18 @@ describe('wire: encode with one definition, decode with the other', () => {
   });
 
   it('keeps values that need the exact wire type (int64 > 2^32, -1, bytes, unicode, Struct)', () => {
-    const http = (decode(ours.lookupType(`${AUTH}.CheckRequest`), encode(official.lookupType(`${AUTH}.CheckRequest`), CHECK_REQUEST))[
-      'attributes'
-    ] as any).request.http;
+    const http = (decode(ours.lookupType(`${AUTH}.CheckRequest`), encode(official.lookupType(`${AUTH}.CheckRequest`), CHECK_REQUEST))['attributes'] as any)
+      .request.http;
     expect(BigInt(http.size)).toBe(6442450944123n);
     expect(http.headers[':path']).toBe('/v1/chat/completions?stream=true');
-    expect(Buffer.from(http.raw_body, 'base64')).toEqual(
-      Buffer.from([0x00, 0x01, 0x7f, 0x80, 0xc3, 0x28, 0xfe, 0xff, 0xf0, 0x9f, 0x9a, 0x80]),
-    );
+    expect(Buffer.from(http.raw_body, 'base64')).toEqual(Buffer.from([0x00, 0x01, 0x7f, 0x80, 0xc3, 0x28, 0xfe, 0xff, 0xf0, 0x9f, 0x9a, 0x80]));
     expect(http.body).toContain('héllo wörld 🚀');
 
     const unknownSize = decode(ours.lookupType(`${AUTH}.CheckRequest`), encode(official.lookupType(`${AUTH}.CheckRequest`), CHECK_REQUEST_OTHER_FIELDS));
     expect((unknownSize['attributes'] as any).request.http.size).toBe('-1');
 
-    const metadata = (decode(official.lookupType(`${AUTH}.CheckRequest`), encode(ours.lookupType(`${AUTH}.CheckRequest`), CHECK_REQUEST))[
-      'attributes'
-    ] as any).metadata_context.filter_metadata;
+    const metadata = (decode(official.lookupType(`${AUTH}.CheckRequest`), encode(ours.lookupType(`${AUTH}.CheckRequest`), CHECK_REQUEST))['attributes'] as any)
+      .metadata_context.filter_metadata;
     expect(fromStruct(metadata['envoy.filters.http.jwt_authn'])).toEqual(JWT_METADATA);
 
     const ok = decode(official.lookupType(`${AUTH}.CheckResponse`), encode(ours.lookupType(`${AUTH}.CheckResponse`), CHECK_RESPONSE_OK));
@@ -730,9 +721,7 @@ describe('wire: encode with one definition, decode with the other', () => {
   it('pins a few encodings by hand (independent of both definitions)', () => {
     const req = ours.lookupType(`${AUTH}.CheckRequest`);
     // attributes(1) { request(4) { http(2) { size(9): -1 as a ten-byte varint } } }
-    expect(hex(encode(req, { attributes: { request: { http: { size: '-1' } } } }))).toBe(
-      '0a0f' + '220d' + '120b' + '48' + 'ffffffffffffffffff01',
-    );
+    expect(hex(encode(req, { attributes: { request: { http: { size: '-1' } } } }))).toBe('0a0f' + '220d' + '120b' + '48' + 'ffffffffffffffffff01');
     // attributes(1) { tls_session(12) { sni(1): "a" } }
     expect(hex(encode(req, { attributes: { tls_session: { sni: 'a' } } }))).toBe('0a05' + '6203' + '0a0161');
     const res = ours.lookupType(`${AUTH}.CheckResponse`);
@@ -798,14 +787,20 @@ describe('grpc.health.v1', () => {
     });
     const health = ours.lookupService('grpc.health.v1.Health');
     expect(
-      health.methodsArray.map((m) => [m.name, m.resolvedRequestType?.fullName, m.resolvedResponseType?.fullName, Boolean(m.requestStream), Boolean(m.responseStream)]),
+      health.methodsArray.map((m) => [
+        m.name,
+        m.resolvedRequestType?.fullName,
+        m.resolvedResponseType?.fullName,
+        Boolean(m.requestStream),
+        Boolean(m.responseStream),
+      ]),
     ).toEqual([
       ['Check', '.grpc.health.v1.HealthCheckRequest', '.grpc.health.v1.HealthCheckResponse', false, false],
       ['Watch', '.grpc.health.v1.HealthCheckRequest', '.grpc.health.v1.HealthCheckResponse', false, true],
     ]);
     // Hand-computed wire bytes.
     expect(hex(encode(request, { service: 'envoy.service.auth.v3.Authorization' }))).toBe(
-      '0a23' + Buffer.from('envoy.service.auth.v3.Authorization').toString('hex'),
+      `0a23${Buffer.from('envoy.service.auth.v3.Authorization').toString('hex')}`,
     );
     expect(hex(encode(response, { status: 'SERVING' }))).toBe('0801');
     expect(hex(encode(response, { status: 'SERVICE_UNKNOWN' }))).toBe('0803');
@@ -821,10 +816,17 @@ describe('grpc.health.v1', () => {
     const e = 'grpc.health.v1.HealthCheckResponse.ServingStatus';
     expect(served.lookupEnum(e).values).toEqual(ours.lookupEnum(e).values);
     const methods = (root: protobuf.Root) =>
-      root.lookupService('grpc.health.v1.Health').methodsArray.map((m) => [m.name, m.resolvedRequestType?.fullName, m.resolvedResponseType?.fullName, Boolean(m.requestStream), Boolean(m.responseStream)]);
+      root
+        .lookupService('grpc.health.v1.Health')
+        .methodsArray.map((m) => [
+          m.name,
+          m.resolvedRequestType?.fullName,
+          m.resolvedResponseType?.fullName,
+          Boolean(m.requestStream),
+          Boolean(m.responseStream),
+        ]);
     expect(methods(served)).toEqual([...methods(ours), ['List', '.grpc.health.v1.HealthListRequest', '.grpc.health.v1.HealthListResponse', false, false]]);
   });
-
 });
 
 describe('the comparison catches incompatible edits to proto/', () => {
@@ -840,19 +842,85 @@ describe('the comparison catches incompatible edits to proto/', () => {
     // [description, file, from, to, expected failure]
     ['field number', 'envoy/service/auth/v3/attribute_context.proto', 'int64 size = 9;', 'int64 size = 19;', 'HttpRequest.size: id is 19, official 9'],
     ['scalar type', 'envoy/service/auth/v3/attribute_context.proto', 'int64 size = 9;', 'uint64 size = 9;', 'HttpRequest.size: type is uint64, official int64'],
-    ['message type', 'envoy/service/auth/v3/attribute_context.proto', 'config.core.v3.Metadata route_metadata_context = 13;', 'google.protobuf.Struct route_metadata_context = 13;', 'route_metadata_context: type is google.protobuf.Struct'],
-    ['map value type', 'envoy/config/core/v3/base.proto', 'map<string, google.protobuf.Struct> filter_metadata = 1;', 'map<string, google.protobuf.Any> filter_metadata = 1;', 'Metadata.filter_metadata: type is google.protobuf.Any'],
-    ['map to repeated', 'envoy/service/auth/v3/attribute_context.proto', 'map<string, string> context_extensions = 10;', 'repeated string context_extensions = 10;', 'context_extensions: label is repeated, official map<string>'],
-    ['repeated to singular', 'envoy/service/auth/v3/external_auth.proto', 'repeated string headers_to_remove = 5;', 'string headers_to_remove = 5;', 'headers_to_remove: label is singular, official repeated'],
-    ['proto3 optional', 'envoy/service/auth/v3/attribute_context.proto', 'string sni = 1;', 'optional string sni = 1;', 'TLSSession.sni: label is optional, official singular'],
-    ['oneof membership', 'envoy/config/core/v3/address.proto', 'oneof port_specifier {\n    uint32 port_value = 3;', 'uint32 port_value = 3;\n  oneof port_specifier {', 'SocketAddress.port_value: oneof is null, official port_specifier'],
-    ['renamed field', 'envoy/service/auth/v3/external_auth.proto', 'string body = 3;', 'string body_text = 3;', 'DeniedHttpResponse.body_text = 3: no official field of that name (official #3 is body)'],
+    [
+      'message type',
+      'envoy/service/auth/v3/attribute_context.proto',
+      'config.core.v3.Metadata route_metadata_context = 13;',
+      'google.protobuf.Struct route_metadata_context = 13;',
+      'route_metadata_context: type is google.protobuf.Struct',
+    ],
+    [
+      'map value type',
+      'envoy/config/core/v3/base.proto',
+      'map<string, google.protobuf.Struct> filter_metadata = 1;',
+      'map<string, google.protobuf.Any> filter_metadata = 1;',
+      'Metadata.filter_metadata: type is google.protobuf.Any',
+    ],
+    [
+      'map to repeated',
+      'envoy/service/auth/v3/attribute_context.proto',
+      'map<string, string> context_extensions = 10;',
+      'repeated string context_extensions = 10;',
+      'context_extensions: label is repeated, official map<string>',
+    ],
+    [
+      'repeated to singular',
+      'envoy/service/auth/v3/external_auth.proto',
+      'repeated string headers_to_remove = 5;',
+      'string headers_to_remove = 5;',
+      'headers_to_remove: label is singular, official repeated',
+    ],
+    [
+      'proto3 optional',
+      'envoy/service/auth/v3/attribute_context.proto',
+      'string sni = 1;',
+      'optional string sni = 1;',
+      'TLSSession.sni: label is optional, official singular',
+    ],
+    [
+      'oneof membership',
+      'envoy/config/core/v3/address.proto',
+      'oneof port_specifier {\n    uint32 port_value = 3;',
+      'uint32 port_value = 3;\n  oneof port_specifier {',
+      'SocketAddress.port_value: oneof is null, official port_specifier',
+    ],
+    [
+      'renamed field',
+      'envoy/service/auth/v3/external_auth.proto',
+      'string body = 3;',
+      'string body_text = 3;',
+      'DeniedHttpResponse.body_text = 3: no official field of that name (official #3 is body)',
+    ],
     ['enum value', 'envoy/type/v3/http_status.proto', 'Unauthorized = 401;', 'Unauthorized = 499;', 'StatusCode.Unauthorized = 499: official number is 401'],
     ['missing enum value', 'envoy/type/v3/http_status.proto', '  TooManyRequests = 429;\n', '', 'StatusCode: lacks official value TooManyRequests = 429'],
-    ['used field dropped', 'envoy/service/auth/v3/attribute_context.proto', '    string principal = 4;\n', '', 'AttributeContext.Peer.principal: ztauthz uses it'],
-    ['unused field dropped, number not reserved', 'envoy/config/core/v3/base.proto', '  bool keep_empty_value = 4;\n', '', 'HeaderValueOption.keep_empty_value = 4: omitted but its number is not reserved'],
-    ['message renamed', 'envoy/service/auth/v3/attribute_context.proto', 'TLSSession', 'TlsSession', 'message envoy.service.auth.v3.AttributeContext.TlsSession: no official message'],
-    ['streaming rpc', 'envoy/service/auth/v3/external_auth.proto', 'returns (CheckResponse)', 'returns (stream CheckResponse)', 'rpc envoy.service.auth.v3.Authorization.Check: responseStream is true, official false'],
+    [
+      'used field dropped',
+      'envoy/service/auth/v3/attribute_context.proto',
+      '    string principal = 4;\n',
+      '',
+      'AttributeContext.Peer.principal: ztauthz uses it',
+    ],
+    [
+      'unused field dropped, number not reserved',
+      'envoy/config/core/v3/base.proto',
+      '  bool keep_empty_value = 4;\n',
+      '',
+      'HeaderValueOption.keep_empty_value = 4: omitted but its number is not reserved',
+    ],
+    [
+      'message renamed',
+      'envoy/service/auth/v3/attribute_context.proto',
+      'TLSSession',
+      'TlsSession',
+      'message envoy.service.auth.v3.AttributeContext.TlsSession: no official message',
+    ],
+    [
+      'streaming rpc',
+      'envoy/service/auth/v3/external_auth.proto',
+      'returns (CheckResponse)',
+      'returns (stream CheckResponse)',
+      'rpc envoy.service.auth.v3.Authorization.Check: responseStream is true, official false',
+    ],
   ];
 
   it.each(mutations)('%s', async (description, file, from, to, expected) => {
@@ -865,6 +933,9 @@ describe('the comparison catches incompatible edits to proto/', () => {
 
     const mutated = await loadLocalRoot(dir);
     const failures = failuresOf(compareDefinitions(mutated, official, ['grpc.health.v1']));
-    expect(failures.some((f) => f.includes(expected)), `${JSON.stringify(failures)} should mention "${expected}"`).toBe(true);
+    expect(
+      failures.some((f) => f.includes(expected)),
+      `${JSON.stringify(failures)} should mention "${expected}"`,
+    ).toBe(true);
   });
 });

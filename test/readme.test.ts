@@ -8,8 +8,10 @@ import { README_BLOCK, configReference } from '../scripts/config-reference.ts';
 import { ROOT, runCli } from './support/servers.ts';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const blocks = (lang: string) => [...readme.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
-const shLines = blocks('sh').flatMap((b) => b.split('\n')).filter((l) => l.trim() !== '');
+const blocks = (lang: string) => [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
+const shLines = blocks('sh')
+  .flatMap((b) => b.split('\n'))
+  .filter((l) => l.trim() !== '');
 
 // README commands that name a file the reader supplies; the rest are run below.
 const PLACEHOLDERS = [

@@ -47,7 +47,10 @@ describe('CheckResponse encoding', () => {
     let compared = 0;
     for (let i = 0; i < 2000; i++) {
       const d = decisionFromResult(randomResult(next));
-      for (const [dryRun, compat] of [[false, i % 2 === 1], [true, i % 2 === 0]] as const) {
+      for (const [dryRun, compat] of [
+        [false, i % 2 === 1],
+        [true, i % 2 === 0],
+      ] as const) {
         const encoder = new ResponseEncoder({ dryRun, compat });
         // Made for one Check (encoded whole), then served from the cache twice (its template), with an
         // id of another length in between (the length prefixes change): no id or byte may leak between them.
@@ -86,12 +89,16 @@ describe('CheckResponse encoding', () => {
       // The metadata object itself is level 1.
       const d = decisionFromResult({ allowed: true, dynamic_metadata: { x: nested(MAX_DYNAMIC_METADATA_DEPTH - 1) } });
       for (const reused of [false, true]) expect(checkResponseToJson(encoder.encode(d, 'id', reused))['dynamicMetadata']).toMatchObject({ decision_id: 'id' });
-      expect(() => decisionFromResult({ allowed: true, dynamic_metadata: { x: nested(MAX_DYNAMIC_METADATA_DEPTH) } })).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
-      expect(() => decisionFromResult({ allowed: false, dynamic_metadata: { x: nested(5000) } })).toThrow(expect.objectContaining({ reason: Reason.resultInvalid }));
+      expect(() => decisionFromResult({ allowed: true, dynamic_metadata: { x: nested(MAX_DYNAMIC_METADATA_DEPTH) } })).toThrow(
+        expect.objectContaining({ reason: Reason.resultInvalid }),
+      );
+      expect(() => decisionFromResult({ allowed: false, dynamic_metadata: { x: nested(5000) } })).toThrow(
+        expect.objectContaining({ reason: Reason.resultInvalid }),
+      );
     }
   });
 
-  it("shapes answers as opa-envoy-plugin does: status alone for a boolean, no proto3 empty strings, the reason in status.message unless compat", () => {
+  it('shapes answers as opa-envoy-plugin does: status alone for a boolean, no proto3 empty strings, the reason in status.message unless compat', () => {
     const json = (d: Decision, opts: { dryRun: boolean; compat?: boolean }) => {
       const out = checkResponseToJson(new ResponseEncoder(opts).encode(d, 'id', false));
       delete out['dynamicMetadata'];
@@ -107,7 +114,10 @@ describe('CheckResponse encoding', () => {
       status: { code: 7 },
       deniedResponse: { status: { code: 'Forbidden' }, headers: [{ header: { key: 'x-e' } }] },
     });
-    expect(json(decisionFromResult({ allowed: true, query_parameters_to_set: { q: '' } }), { dryRun: false })).toEqual({ status: {}, okResponse: { queryParametersToSet: [{ key: 'q' }] } });
+    expect(json(decisionFromResult({ allowed: true, query_parameters_to_set: { q: '' } }), { dryRun: false })).toEqual({
+      status: {},
+      okResponse: { queryParametersToSet: [{ key: 'q' }] },
+    });
     // ztauthz's own 400s: with compat status.message is the body, as opa-envoy-plugin's request_parse_error.
     const bad = denial(Reason.bodyInvalid, 'x', 400, 'body_invalid: x');
     expect(json(bad, { dryRun: false, compat: true })['status']).toEqual({ code: 7, message: 'body_invalid: x' });

@@ -91,7 +91,16 @@ async function checkCode(c: CheckClient): Promise<{ grpc: string; decision?: str
 /** Serial and URI SANs of the certificate a new TLS connection to ztauthz is served. */
 function served(svid: Svid): Promise<{ serial: string; uris: string[] }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: ztauthz!.grpcPort, servername: SNI, ca: svid.ca, cert: svid.cert, key: svid.key, checkServerIdentity: checkServerId, ALPNProtocols: ['h2'] });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: ztauthz!.grpcPort,
+      servername: SNI,
+      ca: svid.ca,
+      cert: svid.cert,
+      key: svid.key,
+      checkServerIdentity: checkServerId,
+      ALPNProtocols: ['h2'],
+    });
     socket.setTimeout(5_000, () => socket.destroy(new Error('TLS probe timed out')));
     socket.once('secureConnect', () => {
       const peer = socket.getPeerCertificate();
@@ -123,7 +132,10 @@ function binaryCopy(name: string, bin: string): string {
 
 /** Runs `ztauthz serve` on `runtime` and resolves when it exits (killed after 90 s: bounded). */
 function serveUntilExit(runtime: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(runtime, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(runtime, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   unregistered = child;
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-16 * 1024)));
@@ -157,10 +169,14 @@ beforeAll(async () => {
   mkdirSync(policyDir);
   writeFileSync(join(policyDir, 'policy.rego'), POLICY);
   const serveArgs = [
-    '--policy', policyDir,
-    '--grpc-tls-mode', 'workload_api',
-    '--grpc-tls-workload-api-endpoint', spire.endpoint,
-    '--grpc-tls-allowed-peers', `${ENVOY_ID},${AUDITOR_ID}`,
+    '--policy',
+    policyDir,
+    '--grpc-tls-mode',
+    'workload_api',
+    '--grpc-tls-workload-api-endpoint',
+    spire.endpoint,
+    '--grpc-tls-allowed-peers',
+    `${ENVOY_ID},${AUDITOR_ID}`,
   ];
   ztauthz = await spawnServe(serveArgs);
   // The same ztauthz on a copy of its runtime, which no entry selects. It waits 30 s

@@ -227,7 +227,10 @@ describe('mTLS on a Unix socket', () => {
     const clientFor = (id: string) => {
       const leaf = pki.leaf(ca, { uris: [id] });
       // The server certificate names a SPIFFE ID, not the socket's "localhost".
-      return new CheckClient(`unix://${path}`, grpc.credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(leaf.keyPem), Buffer.from(leaf.certPem), { checkServerIdentity: () => undefined }));
+      return new CheckClient(
+        `unix://${path}`,
+        grpc.credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(leaf.keyPem), Buffer.from(leaf.certPem), { checkServerIdentity: () => undefined }),
+      );
     };
     const envoy = clientFor('spiffe://cluster.local/ns/mesh/sa/envoy');
     const other = clientFor('spiffe://cluster.local/ns/web/sa/frontend');

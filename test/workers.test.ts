@@ -61,7 +61,11 @@ function perWorkerChecks(text: string): Map<string, number> {
 }
 
 function parentOf(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+  return Number(
+    readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ')[1],
+  );
 }
 
 function alive(pid: number): boolean {
@@ -90,7 +94,16 @@ describe('serve --workers 2', () => {
   beforeAll(async () => {
     // Connections are aged out quickly so that one client's Checks visit both workers.
     // Every record with its input: the large ones below must be larger than a pipe's atomic write.
-    server = await spawnServe(['--workers', '2', '--grpc-max-connection-age-ms', '300', '--grpc-max-connection-age-grace-ms', '2000', '--decision-log-include-input', 'all']);
+    server = await spawnServe([
+      '--workers',
+      '2',
+      '--grpc-max-connection-age-ms',
+      '300',
+      '--grpc-max-connection-age-grace-ms',
+      '2000',
+      '--decision-log-include-input',
+      'all',
+    ]);
   });
   afterAll(async () => {
     await server?.stop('SIGKILL');
@@ -98,9 +111,17 @@ describe('serve --workers 2', () => {
   });
 
   it('logs one "serving" line once both workers serve; the primary answers HTTP for both', async () => {
-    const serving = server.stderr().split('\n').filter((l) => l.includes('"msg":"serving"'));
+    const serving = server
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"serving"'));
     expect(serving).toHaveLength(1);
-    expect(JSON.parse(serving[0]!)).toMatchObject({ grpc: `127.0.0.1:${server.grpcPort}`, http: `127.0.0.1:${server.httpPort}`, workers: 2, max_connection_age_ms: 300 });
+    expect(JSON.parse(serving[0]!)).toMatchObject({
+      grpc: `127.0.0.1:${server.grpcPort}`,
+      http: `127.0.0.1:${server.httpPort}`,
+      workers: 2,
+      max_connection_age_ms: 300,
+    });
     // Each worker's own line comes through the primary's relay, possibly just after the primary's.
     await until('two "worker serving" lines', () => (server.stderr().match(/"msg":"worker serving"/g)?.length === 2 ? true : undefined));
     expect((await fetch(`http://127.0.0.1:${server.httpPort}/healthz`)).status).toBe(200);
@@ -131,7 +152,10 @@ describe('serve --workers 2', () => {
     expect(sample(text, 'ztauthz_check_duration_seconds_count')).toBe(40);
     const perWorker = perWorkerChecks(text);
     expect([...perWorker.keys()].sort()).toEqual(['0', '1']);
-    expect([...perWorker.values()].every((n) => n > 0), `both workers answered: ${[...perWorker.values()]}`).toBe(true);
+    expect(
+      [...perWorker.values()].every((n) => n > 0),
+      `both workers answered: ${[...perWorker.values()]}`,
+    ).toBe(true);
     expect([...perWorker.values()].reduce((a, b) => a + b)).toBe(40);
     // Not summed: the active revision is 1 however many workers run it.
     expect(text).toMatch(/^ztauthz_policy_info\{revision="sha256:[0-9a-f]+"\} 1$/m);
@@ -143,7 +167,10 @@ describe('serve --workers 2', () => {
 
     // Every decision record is a whole line, however the workers' writes fell.
     const records = await until('40 decision records', () => {
-      const lines = server.stdout().split('\n').filter((l) => l.length > 0);
+      const lines = server
+        .stdout()
+        .split('\n')
+        .filter((l) => l.length > 0);
       return lines.length >= 40 ? lines : undefined;
     });
     expect(records).toHaveLength(40);
@@ -165,7 +192,10 @@ describe('serve --workers 2', () => {
     const after = perWorkerChecks(await metricsText(server));
     const delta = ['0', '1'].map((w) => (after.get(w) ?? 0) - (before.get(w) ?? 0));
     expect(delta.reduce((a, b) => a + b)).toBe(sent);
-    expect(delta.every((n) => n > 0), `Checks per worker from one client: ${delta}`).toBe(true);
+    expect(
+      delta.every((n) => n > 0),
+      `Checks per worker from one client: ${delta}`,
+    ).toBe(true);
   });
 
   it('forwards SIGHUP: both workers reload their policy and keep serving', async () => {
@@ -240,7 +270,10 @@ describe('serve --workers 2 with the decision log in a file', () => {
           return l.length >= n ? l : undefined;
         });
       const first = await burst();
-      expect([...first.values()].filter((n) => n > 0), 'both workers answered').toHaveLength(2);
+      expect(
+        [...first.values()].filter((n) => n > 0),
+        'both workers answered',
+      ).toHaveLength(2);
       const records = await lines(file, 48);
       expect(records).toHaveLength(48);
       for (const line of records) expect(JSON.parse(line)).toMatchObject({ allowed: true });
@@ -249,7 +282,10 @@ describe('serve --workers 2 with the decision log in a file', () => {
       s.child.kill('SIGHUP');
       await until('both workers reopened', () => ((s.stderr().match(/"msg":"active policy reloaded"/g)?.length ?? 0) >= 2 ? true : undefined));
       const second = await burst();
-      expect([...second.values()].filter((n) => n > 0), 'both workers answered').toHaveLength(2);
+      expect(
+        [...second.values()].filter((n) => n > 0),
+        'both workers answered',
+      ).toHaveLength(2);
       const rotated = await lines(file, 48);
       expect(rotated).toHaveLength(48);
       for (const line of rotated) expect(JSON.parse(line)).toMatchObject({ allowed: true });
@@ -348,7 +384,10 @@ describe('grpc.max_connection_age_ms', () => {
     const proxy = createServer((down) => {
       connections++;
       const up = createConnection(target, '127.0.0.1');
-      for (const [a, b] of [[down, up], [up, down]] as const) {
+      for (const [a, b] of [
+        [down, up],
+        [up, down],
+      ] as const) {
         open.add(a);
         a.pipe(b);
         a.on('error', () => b.destroy());

@@ -109,20 +109,24 @@ async function startOpaEnvoyPluginOnce(t: Tools, policyDir: string, cores: strin
   const config = join(tmp, 'opa-envoy.yaml');
   writeFileSync(
     config,
-    [
-      'plugins:',
-      '  envoy_ext_authz_grpc:',
-      `    addr: 127.0.0.1:${port}`,
-      '    path: envoy/authz/allow',
-      'decision_logs:',
-      '  console: false',
-      '',
-    ].join('\n'),
+    ['plugins:', '  envoy_ext_authz_grpc:', `    addr: 127.0.0.1:${port}`, '    path: envoy/authz/allow', 'decision_logs:', '  console: false', ''].join('\n'),
   );
   const p = await startPinned({
     cores,
     command: t.opaEnvoyPlugin,
-    args: ['run', '--server', '--addr', `127.0.0.1:${http}`, '--diagnostic-addr', `127.0.0.1:${diagnostic}`, '--log-level', 'info', '--config-file', config, policyDir],
+    args: [
+      'run',
+      '--server',
+      '--addr',
+      `127.0.0.1:${http}`,
+      '--diagnostic-addr',
+      `127.0.0.1:${diagnostic}`,
+      '--log-level',
+      'info',
+      '--config-file',
+      config,
+      policyDir,
+    ],
     cwd: t.root,
     env: { ...process.env, GOMAXPROCS: '1' },
     ready: /Starting gRPC server|"addr":"127\.0\.0\.1:\d+".*grpc|gRPC server/i,
@@ -167,7 +171,6 @@ export async function decide(c: Contender, request: unknown): Promise<'allow' | 
     client.close();
   }
 }
-
 
 /** ztauthz's own cache counters, for the hit ratio of a run. */
 export async function cacheCounts(c: Contender): Promise<{ hit: number; miss: number } | undefined> {

@@ -110,7 +110,10 @@ export async function startEnvoy(o: EnvoyOptions): Promise<RunningEnvoy> {
     const adminPort = Number(/:(\d+)$/.exec(readFileSync(adminFile, 'utf8').trim())?.[1]);
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const ready = await fetch(`http://127.0.0.1:${adminPort}/ready`).then((r) => r.text(), () => '');
+      const ready = await fetch(`http://127.0.0.1:${adminPort}/ready`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (ready.trim() === 'LIVE') break;
       if (Date.now() > deadline) throw new Error(`envoy not LIVE: ${p.output().slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));

@@ -163,7 +163,9 @@ export async function measure(t: Tools, c: Contender, s: RunSettings, o: Measure
       const looked = after.hit - before.hit + after.miss - before.miss;
       hitRatio = looked ? (after.hit - before.hit) / looked : null;
     }
-    const partCpu = Object.fromEntries(parts0.map(([name, p, before]) => [`${name} CPU per Check`, `${Math.round(((p.cpuSeconds() - before) * 1e6) / Math.max(1, r.count))} µs`]));
+    const partCpu = Object.fromEntries(
+      parts0.map(([name, p, before]) => [`${name} CPU per Check`, `${Math.round(((p.cpuSeconds() - before) * 1e6) / Math.max(1, r.count))} µs`]),
+    );
     const extra = { ...o.extra, ...partCpu, ...(o.after ? await o.after(c, { count: r.count, messages: measured.messages }) : {}) };
     const row: Row = {
       table: o.table,
@@ -198,7 +200,10 @@ export async function measure(t: Tools, c: Contender, s: RunSettings, o: Measure
     row = { ...row, remeasured: noisy };
   }
   const hitRatio = row.hitRatio;
-  const kinds = Object.entries(r.errorKinds).slice(0, 3).map(([m, k]) => `${k}× ${m}`).join('; ');
+  const kinds = Object.entries(r.errorKinds)
+    .slice(0, 3)
+    .map(([m, k]) => `${k}× ${m}`)
+    .join('; ');
   console.error(
     `  ${o.table} | ${c.name} | ${o.scenario}: ${Math.round(r.rps)} RPS, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, CPU ${Math.round(row.cpuUsPerCheck)} µs/Check (${row.cpuCores.toFixed(2)} cores; ghz ${row.ghzCores?.toFixed(2) ?? '?'}; others ${row.otherCores?.toFixed(2) ?? '?'}), RSS ${row.peakRssMiB.toFixed(0)} MiB${hitRatio === null ? '' : `, hits ${(hitRatio * 100).toFixed(0)} %`}${r.errors ? `, ${r.errors} errors: ${kinds}` : ''}`,
   );

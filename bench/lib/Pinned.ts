@@ -159,7 +159,9 @@ function childrenOf(pid: number): number[] {
 
 function cpuOf(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     // After "pid (comm) ", utime and stime are the 12th and 13th fields.
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
   } catch {

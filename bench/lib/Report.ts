@@ -114,7 +114,9 @@ export function evaluateTargets(rows: readonly Row[]): Target[] {
     const added = withAuthz.p50Ms - alone.p50Ms;
     // The hop itself (Envoy calling a server that does nothing) is the floor any ext_authz server pays here.
     const floor = tagged('envoy.noop');
-    const hop = floor ? `; the hop alone (no-op authz server) adds +${(floor.p50Ms - alone.p50Ms).toFixed(3)} ms, so ztauthz's own work adds ${(withAuthz.p50Ms - floor.p50Ms >= 0 ? '+' : '')}${(withAuthz.p50Ms - floor.p50Ms).toFixed(3)} ms` : '';
+    const hop = floor
+      ? `; the hop alone (no-op authz server) adds +${(floor.p50Ms - alone.p50Ms).toFixed(3)} ms, so ztauthz's own work adds ${withAuthz.p50Ms - floor.p50Ms >= 0 ? '+' : ''}${(withAuthz.p50Ms - floor.p50Ms).toFixed(3)} ms`
+      : '';
     targets.push({
       target: 'latency ztauthz adds through Envoy: p50 ≤ 0.3 ms',
       measured: `+${added.toFixed(3)} ms (p50 ${ms(alone.p50Ms)} → ${ms(withAuthz.p50Ms)}; p99 ${ms(alone.p99Ms)} → ${ms(withAuthz.p99Ms)})${hop}`,
@@ -122,10 +124,27 @@ export function evaluateTargets(rows: readonly Row[]): Target[] {
       basis: 'p50 at a fixed offered load',
     });
   } else {
-    targets.push({ target: 'latency ztauthz adds through Envoy: p50 ≤ 0.3 ms', measured: 'not measured: envoy suite not run', status: 'not measured', basis: '—' });
+    targets.push({
+      target: 'latency ztauthz adds through Envoy: p50 ≤ 0.3 ms',
+      measured: 'not measured: envoy suite not run',
+      status: 'not measured',
+      basis: '—',
+    });
   }
-  targets.push(growth('routes 10 → 10,000: cost within 10 %', rows.filter((r) => r.tag === 'growth.routes'), 'routes'));
-  targets.push(growth('identities 10 → 1,000,000: cost within 10 %', rows.filter((r) => r.tag === 'growth.identities'), 'identities'));
+  targets.push(
+    growth(
+      'routes 10 → 10,000: cost within 10 %',
+      rows.filter((r) => r.tag === 'growth.routes'),
+      'routes',
+    ),
+  );
+  targets.push(
+    growth(
+      'identities 10 → 1,000,000: cost within 10 %',
+      rows.filter((r) => r.tag === 'growth.identities'),
+      'identities',
+    ),
+  );
   return targets;
 }
 
@@ -137,8 +156,35 @@ function machineLine(m: Report['machine']): string {
   ].join('; ');
 }
 
-const FIXED = ['contender', 'scenario', 'RPS', 'p50', 'p90', 'p99', 'server CPU per Check', 'capacity per core', 'cores used', 'peak RSS', 'hit ratio', 'ghz cores', 'other load'];
-const RIGHT = new Set(['RPS', 'p50', 'p90', 'p99', 'server CPU per Check', 'capacity per core', 'cores used', 'peak RSS', 'hit ratio', 'ghz cores', 'other load', 'errors']);
+const FIXED = [
+  'contender',
+  'scenario',
+  'RPS',
+  'p50',
+  'p90',
+  'p99',
+  'server CPU per Check',
+  'capacity per core',
+  'cores used',
+  'peak RSS',
+  'hit ratio',
+  'ghz cores',
+  'other load',
+];
+const RIGHT = new Set([
+  'RPS',
+  'p50',
+  'p90',
+  'p99',
+  'server CPU per Check',
+  'capacity per core',
+  'cores used',
+  'peak RSS',
+  'hit ratio',
+  'ghz cores',
+  'other load',
+  'errors',
+]);
 
 function table(rows: readonly Row[]): string {
   const extras = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
@@ -179,7 +225,9 @@ export function markdown(r: Report): string {
     '',
     `Machine: ${machineLine(r.machine)}`,
     '',
-    `Settings: ${Object.entries(r.settings).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`).join('; ')}`,
+    `Settings: ${Object.entries(r.settings)
+      .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`)
+      .join('; ')}`,
     '',
     'RPS is what ghz achieved; on a small machine it often measures ghz. "server CPU per Check" is the server\'s CPU time ' +
       '(all threads and processes) over the measured run divided by the Checks answered, and "capacity per core" = ' +
@@ -203,13 +251,13 @@ export function markdown(r: Report): string {
     ...r.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.status === 'met' ? '**met**' : t.status} | ${t.basis} |`),
   );
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** Writes <dir>/<name>.json and <dir>/<name>.md; returns the Markdown. */
 export function writeReport(dir: string, r: Report): string {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${r.name}.json`), JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(join(dir, `${r.name}.json`), `${JSON.stringify(r, null, 2)}\n`);
   const md = markdown(r);
   writeFileSync(join(dir, `${r.name}.md`), md);
   return md;

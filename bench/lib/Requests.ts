@@ -29,7 +29,7 @@ export interface Shape {
 export function zipfRanks(size: number, count: number, s: number, rand: () => number): number[] {
   const cdf = new Float64Array(size);
   let sum = 0;
-  for (let k = 0; k < size; k++) cdf[k] = sum += 1 / Math.pow(k + 1, s);
+  for (let k = 0; k < size; k++) cdf[k] = sum += 1 / (k + 1) ** s;
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const u = rand() * sum;
@@ -93,7 +93,7 @@ function inferenceBody(model: string, bytes: number): string {
     values.push(s);
     size += s.length + 1;
   }
-  return head.replace('N', String(values.length)) + values.join(',') + ']}]}';
+  return `${head.replace('N', String(values.length)) + values.join(',')}]}]}`;
 }
 
 export function callerFor(i: number): string {

@@ -12,10 +12,16 @@ setTimeout(() => {
   Bun.gc(true);
   const h = heapStats() as { heapSize: number; heapCapacity: number; extraMemorySize: number; objectCount: number; objectTypeCounts: Record<string, number> };
   const mb = (v: number): number => +(v / 1048576).toFixed(1);
-  const top = Object.entries(h.objectTypeCounts).sort((a, b) => b[1] - a[1]).slice(0, 15);
+  const top = Object.entries(h.objectTypeCounts)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15);
   const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mb(v)]));
   writeFileSync(
     process.env['MEMORY_OUT'] ?? '/tmp/ztauthz-bun-heap.json',
-    JSON.stringify({ usage, heapSize: mb(h.heapSize), heapCapacity: mb(h.heapCapacity), extraMemory: mb(h.extraMemorySize), objects: h.objectCount, top }, null, 1),
+    JSON.stringify(
+      { usage, heapSize: mb(h.heapSize), heapCapacity: mb(h.heapCapacity), extraMemory: mb(h.extraMemorySize), objects: h.objectCount, top },
+      null,
+      1,
+    ),
   );
 }, 4000).unref();

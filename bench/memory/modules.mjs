@@ -6,7 +6,12 @@ import { registerHooks } from 'node:module';
 import { writeFileSync } from 'node:fs';
 
 const seen = new Set();
-registerHooks({ load(url, ctx, next) { seen.add(url); return next(url, ctx); } });
+registerHooks({
+  load(url, ctx, next) {
+    seen.add(url);
+    return next(url, ctx);
+  },
+});
 setTimeout(() => {
   const byPackage = {};
   for (const u of seen) {

@@ -38,7 +38,15 @@ export async function envoy(ctx: SuiteContext): Promise<Row[]> {
   const side = s.ghzCores;
   const dir = mkdtempSync(join(s.tmp, 'envoy-'));
   const rows: Row[] = [];
-  const opts = { table: TABLE, shape: { identities: 1, models: 1 }, expect: 'allow' as const, rps: RPS, concurrency: CONCURRENCY, connections: 1, messages: 1024 };
+  const opts = {
+    table: TABLE,
+    shape: { identities: 1, models: 1 },
+    expect: 'allow' as const,
+    rps: RPS,
+    concurrency: CONCURRENCY,
+    connections: 1,
+    messages: 1024,
+  };
 
   rows.push(
     await withContender(
@@ -54,7 +62,14 @@ export async function envoy(ctx: SuiteContext): Promise<Row[]> {
           throw err;
         }
       },
-      (c) => measure(t, c, s, { ...opts, scenario: `gRPC call through Envoy to the no-op upstream, ${RPS} RPS offered`, tag: 'envoy.alone', serverCores: side, cpuParts: parts.get(c)! }),
+      (c) =>
+        measure(t, c, s, {
+          ...opts,
+          scenario: `gRPC call through Envoy to the no-op upstream, ${RPS} RPS offered`,
+          tag: 'envoy.alone',
+          serverCores: side,
+          cpuParts: parts.get(c)!,
+        }),
     ),
   );
 
@@ -71,7 +86,12 @@ export async function envoy(ctx: SuiteContext): Promise<Row[]> {
           const e = await startEnvoy({ envoy: t.envoy, cores: side, dir, upstreamPort: upstream.port, authzPort: z.port });
           started.push(e.process);
           // metricsPort: the hit ratio and the Check count are the authz server's (ztauthz only).
-          const c: Contender = { name, port: e.listenPort, ...(z.metricsPort ? { metricsPort: z.metricsPort } : {}), process: together([e.process, upstream.process, z.process]) };
+          const c: Contender = {
+            name,
+            port: e.listenPort,
+            ...(z.metricsPort ? { metricsPort: z.metricsPort } : {}),
+            process: together([e.process, upstream.process, z.process]),
+          };
           parts.set(c, { Envoy: e.process, upstream: upstream.process, ztauthz: z.process });
           return c;
         } catch (err) {

@@ -27,17 +27,32 @@ const n = (v: number): string => v.toLocaleString('en-US');
 function routesConfig(dir: string, count: number): string {
   const lines = ['routes:', '  mode: replace', '  table:'];
   for (let i = 0; i < count; i++) {
-    lines.push(`    - name: tenant-${i}-infer`, '      methods: [POST]', `      path: /tenant-${i}/v2/models/{model}/infer`, '      api: kserve-v2', '      action: infer');
+    lines.push(
+      `    - name: tenant-${i}-infer`,
+      '      methods: [POST]',
+      `      path: /tenant-${i}/v2/models/{model}/infer`,
+      '      api: kserve-v2',
+      '      action: infer',
+    );
   }
   const file = join(dir, `routes-${count}.yaml`);
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 
 export async function growth(ctx: SuiteContext): Promise<Row[]> {
   const { tools: t, run: s, serverCores: cores } = ctx;
   const rows: Row[] = [];
-  const one = async (table: string, tag: string, scenario: string, shape: Shape, messages: number, configFile: string | undefined, extra: Record<string, number | string>, after?: (c: Contender, run: { count: number; messages: number }) => Promise<Record<string, number | string>>): Promise<void> => {
+  const one = async (
+    table: string,
+    tag: string,
+    scenario: string,
+    shape: Shape,
+    messages: number,
+    configFile: string | undefined,
+    extra: Record<string, number | string>,
+    after?: (c: Contender, run: { count: number; messages: number }) => Promise<Record<string, number | string>>,
+  ): Promise<void> => {
     rows.push(
       await withContender(
         () => startZtauthz(t, 'ztauthz (no cache)', { cores, flags: NO_CACHE, ...(configFile ? { configFile } : {}) }),
@@ -49,23 +64,41 @@ export async function growth(ctx: SuiteContext): Promise<Row[]> {
   // Routes: requests cycle over every tenant prefix, so each route is matched.
   const routeMessages = Math.max(...ROUTES);
   for (const count of points(ROUTES, ctx.quick)) {
-    await one('Growth: routes in the table', 'growth.routes', `${n(count)} routes`, { routePrefixes: count, identities: 10, models: 5 }, routeMessages, routesConfig(s.tmp, count), { routes: count }, async (_c, run) => ({
-      'routes sent': n(Math.min(count, run.messages, run.count)),
-    }));
+    await one(
+      'Growth: routes in the table',
+      'growth.routes',
+      `${n(count)} routes`,
+      { routePrefixes: count, identities: 10, models: 5 },
+      routeMessages,
+      routesConfig(s.tmp, count),
+      { routes: count },
+      async (_c, run) => ({
+        'routes sent': n(Math.min(count, run.messages, run.count)),
+      }),
+    );
   }
 
   // Identities: a run can only present as many callers as it sends requests.
   const idMessages = ctx.quick ? 20_000 : 50_000;
   for (const count of points(IDENTITIES, ctx.quick)) {
-    await one('Growth: distinct callers', 'growth.identities', `${n(count)} identities`, { identities: count }, Math.min(count, idMessages), undefined, {}, async (c, run) => {
-      const tracked = await metricSum(c, 'ztauthz_behavior_tracked_identities');
-      const labels = await metricSum(c, 'ztauthz_identity_labels');
-      return {
-        'identities sent': n(Math.min(count, run.messages, run.count)),
-        'tracked (behavior)': tracked === undefined ? '—' : n(tracked),
-        'metric series': labels === undefined ? '—' : n(labels),
-      };
-    });
+    await one(
+      'Growth: distinct callers',
+      'growth.identities',
+      `${n(count)} identities`,
+      { identities: count },
+      Math.min(count, idMessages),
+      undefined,
+      {},
+      async (c, run) => {
+        const tracked = await metricSum(c, 'ztauthz_behavior_tracked_identities');
+        const labels = await metricSum(c, 'ztauthz_identity_labels');
+        return {
+          'identities sent': n(Math.min(count, run.messages, run.count)),
+          'tracked (behavior)': tracked === undefined ? '—' : n(tracked),
+          'metric series': labels === undefined ? '—' : n(labels),
+        };
+      },
+    );
   }
 
   for (const count of points(HEADERS, ctx.quick)) {

@@ -51,25 +51,46 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
   const policy = { policy: DROP_IN };
   const ztauthz = (name: string) => () => startZtauthz(t, name, { cores, flags: policy });
   const opaEnvoyPlugin = () => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp);
-  rows.push(await withContender(ztauthz('ztauthz (cache hit)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' })));
-  const zMiss = await withContender(ztauthz('ztauthz (cache miss)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' }));
+  rows.push(
+    await withContender(ztauthz('ztauthz (cache hit)'), (c) =>
+      measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' }),
+    ),
+  );
+  const zMiss = await withContender(ztauthz('ztauthz (cache miss)'), (c) =>
+    measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' }),
+  );
   rows.push(zMiss);
   if (!ctx.quick) {
     // The same two with the decision log off, beside the defaults, to show what the log costs.
     const noLog = (name: string) => () => startZtauthz(t, name, { cores, flags: { ...policy, 'decision-log-enabled': 'false' } });
-    rows.push(await withContender(noLog('ztauthz (cache hit, decision log off)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit.nolog' })));
-    rows.push(await withContender(noLog('ztauthz (cache miss, decision log off)'), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss.nolog' })));
+    rows.push(
+      await withContender(noLog('ztauthz (cache hit, decision log off)'), (c) =>
+        measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit.nolog' }),
+      ),
+    );
+    rows.push(
+      await withContender(noLog('ztauthz (cache miss, decision log off)'), (c) =>
+        measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss.nolog' }),
+      ),
+    );
   }
   let opa: Row | undefined;
   if (opaEnvoyPluginAvailable(t)) {
     opa = await optional(ctx, 'Peers: the opa-envoy-plugin row', () =>
-      withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.opa-envoy-plugin' })),
+      withContender(opaEnvoyPlugin, (c) =>
+        measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.opa-envoy-plugin' }),
+      ),
     );
     if (opa) rows.push(opa);
   } else {
     ctx.notes.push(`opa-envoy-plugin is not installed (${t.opaEnvoyPlugin}): run \`bash scripts/peers.sh\` first; its rows are missing from this run.`);
   }
-  rows.push(await withContender(() => startNoop(t, cores), (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.noop' })));
+  rows.push(
+    await withContender(
+      () => startNoop(t, cores),
+      (c) => measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.noop' }),
+    ),
+  );
   // --quick leaves the fixed-load pair out to stay within its minute; its p99 target falls back to full speed.
   if (opa && !ctx.quick) rows.push(...(await sameOfferedLoad(ctx, miss, zMiss, opa, ztauthz('ztauthz (cache miss)'), opaEnvoyPlugin)));
   return rows;
@@ -81,13 +102,24 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
  * one also queues longer. Half the lower of the two saturated rates is a load
  * both serve without a standing queue.
  */
-async function sameOfferedLoad(ctx: SuiteContext, shape: Shape, zMiss: Row, opa: Row, ztauthz: () => Promise<Contender>, opaEnvoyPlugin: () => Promise<Contender>): Promise<Row[]> {
+async function sameOfferedLoad(
+  ctx: SuiteContext,
+  shape: Shape,
+  zMiss: Row,
+  opa: Row,
+  ztauthz: () => Promise<Contender>,
+  opaEnvoyPlugin: () => Promise<Contender>,
+): Promise<Row[]> {
   const { tools: t, run: s } = ctx;
   const rps = Math.max(100, Math.floor(Math.min(zMiss.rps, opa.rps) / 2 / 100) * 100);
   const scenario = `every request distinct, ${rps.toLocaleString('en-US')} RPS offered`;
   const rows: Row[] = [];
-  const z = await optional(ctx, 'Peers: the fixed-load ztauthz row', () => withContender(ztauthz, (c) => measure(t, c, s, { table: TABLE, scenario, shape, expect: 'allow', tag: 'peers.miss.fixed', rps })));
-  const o = await optional(ctx, 'Peers: the fixed-load opa-envoy-plugin row', () => withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario, shape, expect: 'allow', tag: 'peers.opa-envoy-plugin.fixed', rps })));
+  const z = await optional(ctx, 'Peers: the fixed-load ztauthz row', () =>
+    withContender(ztauthz, (c) => measure(t, c, s, { table: TABLE, scenario, shape, expect: 'allow', tag: 'peers.miss.fixed', rps })),
+  );
+  const o = await optional(ctx, 'Peers: the fixed-load opa-envoy-plugin row', () =>
+    withContender(opaEnvoyPlugin, (c) => measure(t, c, s, { table: TABLE, scenario, shape, expect: 'allow', tag: 'peers.opa-envoy-plugin.fixed', rps })),
+  );
   if (z) rows.push(z);
   if (o) rows.push(o);
   return rows;

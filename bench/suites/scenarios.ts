@@ -34,7 +34,13 @@ const CASES: readonly Case[] = [
   { tag: 'realistic', scenario: 'realistic mix: Zipf over 10,000 identities × 50 models', shape: REALISTIC, messages: MIX_MESSAGES, quick: true },
   { tag: 'hot-set', scenario: 'hot set: 16 identities × 5 models cycling (80 pairs)', shape: { identities: 16, models: 5 }, messages: 4096, quick: false },
   { tag: 'headers-100', scenario: 'realistic mix + 100 headers', shape: { ...REALISTIC, headers: 100 }, messages: MIX_MESSAGES, quick: false },
-  { tag: 'body-16k', scenario: 'realistic mix + 16 KB JSON body (model name inside)', shape: { ...REALISTIC, bodyBytes: 16 * 1024 }, messages: BODY_MESSAGES, quick: false },
+  {
+    tag: 'body-16k',
+    scenario: 'realistic mix + 16 KB JSON body (model name inside)',
+    shape: { ...REALISTIC, bodyBytes: 16 * 1024 },
+    messages: BODY_MESSAGES,
+    quick: false,
+  },
 ];
 
 export async function scenarios(ctx: SuiteContext): Promise<Row[]> {
@@ -42,20 +48,36 @@ export async function scenarios(ctx: SuiteContext): Promise<Row[]> {
   const rows: Row[] = [];
   const opa = opaEnvoyPluginAvailable(t);
   const cases = CASES.filter((c) => !ctx.quick || c.quick);
-  const opts = (c: Case, who: string): MeasureOptions => ({ table: TABLE, scenario: c.scenario, shape: c.shape, expect: 'allow', messages: c.messages, tag: `scenarios.${c.tag}.${who}` });
+  const opts = (c: Case, who: string): MeasureOptions => ({
+    table: TABLE,
+    scenario: c.scenario,
+    shape: c.shape,
+    expect: 'allow',
+    messages: c.messages,
+    tag: `scenarios.${c.tag}.${who}`,
+  });
   for (const c of cases) {
-    rows.push(await withContender(() => startZtauthz(t, 'ztauthz', { cores, flags: { policy: DROP_IN } }), (z) => measure(t, z, s, opts(c, 'ztauthz'))));
+    rows.push(
+      await withContender(
+        () => startZtauthz(t, 'ztauthz', { cores, flags: { policy: DROP_IN } }),
+        (z) => measure(t, z, s, opts(c, 'ztauthz')),
+      ),
+    );
     if (opa) {
       const row = await optional(ctx, `Scenarios: the opa-envoy-plugin row for ${c.scenario}`, () =>
-        withContender(() => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp), (o) => measure(t, o, s, opts(c, 'opa-envoy-plugin'))),
+        withContender(
+          () => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp),
+          (o) => measure(t, o, s, opts(c, 'opa-envoy-plugin')),
+        ),
       );
       if (row) rows.push(row);
     }
   }
   if (!opa) ctx.notes.push('Scenarios: opa-envoy-plugin is not installed, so only ztauthz rows are shown.');
-  if (!ctx.quick) ctx.notes.push(
-    `Scenarios: the realistic mix sends ${MIX_MESSAGES.toLocaleString('en-US')} Zipf draws (s = 1.1) round-robin, the 16 KB body ${BODY_MESSAGES.toLocaleString('en-US')} (to keep ghz's memory small), so the body run repeats its keys sooner and its hit ratio is higher; a fresh server per row, the warm-up fills its cache.`,
-  );
+  if (!ctx.quick)
+    ctx.notes.push(
+      `Scenarios: the realistic mix sends ${MIX_MESSAGES.toLocaleString('en-US')} Zipf draws (s = 1.1) round-robin, the 16 KB body ${BODY_MESSAGES.toLocaleString('en-US')} (to keep ghz's memory small), so the body run repeats its keys sooner and its hit ratio is higher; a fresh server per row, the warm-up fills its cache.`,
+    );
 
   await optional(ctx, 'Scenarios: the header-order probe', () => headerOrderProbe(ctx));
   if (!ctx.quick) rows.push(await mtls(ctx));
@@ -117,7 +139,15 @@ async function mtls(ctx: SuiteContext): Promise<Row> {
     const clientTls = { cacert: files.ca, cert: files.client, key: files.key, serverName };
     const row = await withContender(
       () => startZtauthz(t, 'ztauthz (mTLS listener)', { cores, flags, clientTls }),
-      (z: Contender) => measure(t, z, s, { table: TABLE, scenario: 'realistic mix over mTLS (P-256 SVIDs, allowed peer checked)', shape: REALISTIC, expect: 'allow', messages: MIX_MESSAGES, tag: 'scenarios.mtls.ztauthz' }),
+      (z: Contender) =>
+        measure(t, z, s, {
+          table: TABLE,
+          scenario: 'realistic mix over mTLS (P-256 SVIDs, allowed peer checked)',
+          shape: REALISTIC,
+          expect: 'allow',
+          messages: MIX_MESSAGES,
+          tag: 'scenarios.mtls.ztauthz',
+        }),
     );
     ctx.notes.push(
       `Scenarios: mTLS uses --grpc-tls-mode=files with a P-256 CA, a server certificate (DNS ${serverName} + SPIFFE URI) and ghz's client SVID ${client} as the one allowed peer; ghz keeps its ${s.connections} connections open, so handshakes are not in the measured cost. opa-envoy-plugin has no TLS on its gRPC listener (open-policy-agent/opa-envoy-plugin#649), so it has no mTLS row.`,
@@ -135,7 +165,13 @@ async function library(ctx: SuiteContext): Promise<Row[]> {
   const base: Shape = { principal: frontend, model: 'fraud-detector', bodyBytes: 160 };
   const start = (): Promise<Contender> => startZtauthz(t, 'ztauthz (policy library)', { cores, configFile: 'deploy/config/library.yaml' });
   const row = await withContender(start, (z) =>
-    measure(t, z, s, { table: TABLE, scenario: 'policy library: frontend → POST /v2/models/fraud-detector/infer (KServe v2 body)', shape: base, expect: 'allow', tag: 'scenarios.library' }),
+    measure(t, z, s, {
+      table: TABLE,
+      scenario: 'policy library: frontend → POST /v2/models/fraud-detector/infer (KServe v2 body)',
+      shape: base,
+      expect: 'allow',
+      tag: 'scenarios.library',
+    }),
   );
   ctx.notes.push(
     `Scenarios: the policy library row runs \`serve --config deploy/config/library.yaml\` (policies/library, routes.unmatched deny) with ${frontend} as source.principal and the KServe v2 route naming the model; the run first checks that ztauthz allows it. The library reads the clock (batch windows), so its decisions are not cached (cache.time_dependent_ttl_ms 0): every Check is evaluated, and the hit ratio is "—".`,

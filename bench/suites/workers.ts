@@ -17,7 +17,16 @@ export async function workers(ctx: SuiteContext): Promise<Row[]> {
   const run = (n: number, cores: string): Promise<Row> =>
     withContender(
       () => startZtauthz(t, `ztauthz --workers ${n}`, { cores, flags: { ...policy, workers: String(n) } }),
-      (c) => measure(t, c, s, { table: TABLE, scenario: `every request distinct, server on core${cores.includes(',') ? 's' : ''} ${cores}, ${CONNECTIONS} connections`, shape, expect: 'allow', connections: CONNECTIONS, serverCores: cores, tag: `workers.${n}` }),
+      (c) =>
+        measure(t, c, s, {
+          table: TABLE,
+          scenario: `every request distinct, server on core${cores.includes(',') ? 's' : ''} ${cores}, ${CONNECTIONS} connections`,
+          shape,
+          expect: 'allow',
+          connections: CONNECTIONS,
+          serverCores: cores,
+          tag: `workers.${n}`,
+        }),
     );
   rows.push(await run(1, serverCores));
   if (!s.ghzCores || s.ghzCores === serverCores) {

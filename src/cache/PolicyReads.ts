@@ -239,7 +239,13 @@ export function analysePlan(plan: unknown): PolicyReads {
           if (type === 'ScanStmt') {
             set(stmt['key'], undefined);
             set(stmt['value'], undefined);
-          } else if ('target' in stmt && typeof stmt['target'] === 'number' && type !== 'ObjectInsertStmt' && type !== 'ArrayAppendStmt' && type !== 'SetAddStmt') {
+          } else if (
+            'target' in stmt &&
+            typeof stmt['target'] === 'number' &&
+            type !== 'ObjectInsertStmt' &&
+            type !== 'ArrayAppendStmt' &&
+            type !== 'SetAddStmt'
+          ) {
             set(stmt['target'], undefined);
           }
       }
@@ -335,7 +341,10 @@ export function effectiveIgnore(configured: readonly string[], explicit: boolean
   const ignore: string[] = [];
   if (reads.kind === 'unknown') {
     if (explicit) return { ignore: [...configured], notes: [`policy not analysed (${reads.why}): cache.ignore applied as configured`] };
-    return { ignore: [], notes: [`policy not analysed (${reads.why}): every field kept in the cache key (set cache.ignore to state what the policy does not read)`] };
+    return {
+      ignore: [],
+      notes: [`policy not analysed (${reads.why}): every field kept in the cache key (set cache.ignore to state what the policy does not read)`],
+    };
   }
   if (reads.kind === 'wasm') {
     if (explicit) return { ignore: [...configured], notes: ['prebuilt wasm (no Rego to analyse): cache.ignore applied as configured'] };
@@ -364,7 +373,9 @@ export function effectiveIgnore(configured: readonly string[], explicit: boolean
       const s = show(w);
       if (!wholeNoted.has(s)) {
         wholeNoted.add(s);
-        notes.push(isPrefix(path, w) && w.length > path.length ? `policy reads ${s}` : `policy uses ${s} as a whole (iterates or passes it on): fields under it kept`);
+        notes.push(
+          isPrefix(path, w) && w.length > path.length ? `policy reads ${s}` : `policy uses ${s} as a whole (iterates or passes it on): fields under it kept`,
+        );
       }
       continue;
     }

@@ -207,7 +207,14 @@ export class CheckPipeline {
     } catch {
       // The observer itself is broken: the denial is answered all the same.
     }
-    return new Outcome(encoded.response, encoded.error, decision, undefined, undefined, finished ?? { check: facts, traceId: undefined, spanId: undefined, behavior: undefined });
+    return new Outcome(
+      encoded.response,
+      encoded.error,
+      decision,
+      undefined,
+      undefined,
+      finished ?? { check: facts, traceId: undefined, spanId: undefined, behavior: undefined },
+    );
   }
 
   async #full(bytes: Uint8Array, ctx: CheckContext, start: Started): Promise<CheckOutcome> {
@@ -251,10 +258,23 @@ export class CheckPipeline {
       if (Date.now() > ctx.deadline) throw new CheckError(Reason.deadlineExceeded, 'the deadline passed before evaluation');
       let evaluated: Evaluated | Promise<Evaluated>;
       if (selected.calls) {
-        evaluated = await trace.phase('evaluate', () => this.#deps.evaluate.evaluateCalls(engine, entrypoint, input!, selected.calls!, selected.caching, selected.name, identified.expiresAt, ctx.deadline));
+        evaluated = await trace.phase('evaluate', () =>
+          this.#deps.evaluate.evaluateCalls(engine, entrypoint, input!, selected.calls!, selected.caching, selected.name, identified.expiresAt, ctx.deadline),
+        );
         routeMatch = (input['route'] as unknown as RouteMatch | null) ?? null;
       } else {
-        evaluated = trace.phase('evaluate', () => this.#deps.evaluate.evaluate(engine, entrypoint, input!, selected.caching, selected.name, identified.expiresAt, raw && this.#deps.shortcut?.keyer(engine).coversIgnore ? raw.key : undefined, ctx.deadline));
+        evaluated = trace.phase('evaluate', () =>
+          this.#deps.evaluate.evaluate(
+            engine,
+            entrypoint,
+            input!,
+            selected.caching,
+            selected.name,
+            identified.expiresAt,
+            raw && this.#deps.shortcut?.keyer(engine).coversIgnore ? raw.key : undefined,
+            ctx.deadline,
+          ),
+        );
       }
       // Only a policy that calls http.send is evaluated asynchronously (on a worker); the others stay without an extra await.
       if (evaluated instanceof Promise) evaluated = await evaluated;
@@ -318,7 +338,15 @@ export class CheckPipeline {
    * the request (the same identity and route, as they come from the same
    * bytes), or WANTS_INPUT when the record needs the input.
    */
-  #fromShortcut(raw: RawKey, engine: PolicyEngine, table: RequestShortcut, obs: Observer, ctx: CheckContext, t0: number, decisionId: string): CheckOutcome | BehaviorView | typeof WANTS_INPUT | undefined {
+  #fromShortcut(
+    raw: RawKey,
+    engine: PolicyEngine,
+    table: RequestShortcut,
+    obs: Observer,
+    ctx: CheckContext,
+    t0: number,
+    decisionId: string,
+  ): CheckOutcome | BehaviorView | typeof WANTS_INPUT | undefined {
     const known = table.get(raw.key);
     if (!known) return undefined;
     const decision = this.#deps.evaluate.cached(known.cacheKey);
@@ -364,7 +392,14 @@ class Outcome implements CheckOutcome {
   readonly #finished: FinishedCheck;
   #record: DecisionRecord | undefined;
 
-  constructor(response: Buffer | undefined, error: CheckOutcome['error'], decision: Decision, input: JsonObject | undefined, cacheKey: string | undefined, finished: FinishedCheck) {
+  constructor(
+    response: Buffer | undefined,
+    error: CheckOutcome['error'],
+    decision: Decision,
+    input: JsonObject | undefined,
+    cacheKey: string | undefined,
+    finished: FinishedCheck,
+  ) {
     this.response = response;
     this.error = error;
     this.decision = decision;

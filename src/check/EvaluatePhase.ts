@@ -135,12 +135,21 @@ export class EvaluatePhase {
         ? selectedFieldsKey(engine.instance, entrypoint, routeName, input, route.key)
         : rawKey !== undefined
           ? requestDerivedKey(rawKey, entrypoint, input['identity'], input['behavior'])
-          : fullInputKey(engine.instance, entrypoint, input, jsonrpc ? this.#jsonRpcIgnore(engine) : engine.cacheIgnore(this.#policy.ignore, this.#explicit).paths);
+          : fullInputKey(
+              engine.instance,
+              entrypoint,
+              input,
+              jsonrpc ? this.#jsonRpcIgnore(engine) : engine.cacheIgnore(this.#policy.ignore, this.#explicit).paths,
+            );
     const cached = cache.get(key);
     if (cached) return { decision: cached, cache: 'hit', evalNs: 0, key };
     const store = (evaluated: Evaluated): Evaluated => {
       if (this.#policy.current() !== engine) return evaluated;
-      cache.set(key, evaluated.decision, Math.min(ttlMs, policyTtlMs(evaluated.decision), expiresAtS === undefined ? Infinity : expiresAtS * 1000 - Date.now()));
+      cache.set(
+        key,
+        evaluated.decision,
+        Math.min(ttlMs, policyTtlMs(evaluated.decision), expiresAtS === undefined ? Infinity : expiresAtS * 1000 - Date.now()),
+      );
       return evaluated;
     };
     if (engine.callsOut) {
@@ -176,7 +185,14 @@ function run(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache:
  * an evaluation that reaches http.send is done again on a worker. Entrypoints
  * and inputs that never call out stay as fast as any other policy.
  */
-function runCallsOut(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache: CacheOutcome, key: string | undefined, deadline: number): Evaluated | Promise<Evaluated> {
+function runCallsOut(
+  engine: PolicyEngine,
+  entrypoint: string,
+  input: JsonObject,
+  cache: CacheOutcome,
+  key: string | undefined,
+  deadline: number,
+): Evaluated | Promise<Evaluated> {
   const start = process.hrtime.bigint();
   let resultSet: unknown;
   try {
@@ -190,7 +206,14 @@ function runCallsOut(engine: PolicyEngine, entrypoint: string, input: JsonObject
   return { decision: decisionFromResultSet(resultSet), cache, evalNs, key };
 }
 
-async function runOffThread(engine: PolicyEngine, entrypoint: string, input: JsonObject, cache: CacheOutcome, key: string | undefined, deadline: number): Promise<Evaluated> {
+async function runOffThread(
+  engine: PolicyEngine,
+  entrypoint: string,
+  input: JsonObject,
+  cache: CacheOutcome,
+  key: string | undefined,
+  deadline: number,
+): Promise<Evaluated> {
   const start = process.hrtime.bigint();
   let resultSet: unknown;
   try {

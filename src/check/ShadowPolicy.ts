@@ -19,9 +19,7 @@ export interface ShadowReport {
   readonly shadow_revision: string;
 }
 
-export interface ShadowSink {
-  (report: ShadowReport): void;
-}
+export type ShadowSink = (report: ShadowReport) => void;
 
 export class ShadowPolicy {
   readonly #store: PolicyStore;
@@ -56,7 +54,11 @@ export class ShadowPolicy {
         route,
         result,
         active: { allowed: active.allowed, http_status: active.allowed ? 200 : active.httpStatus },
-        shadow: shadow ? { allowed: shadow.allowed, http_status: shadow.allowed ? 200 : shadow.httpStatus, reason: shadow.reason } : result === 'error' ? { allowed: false, http_status: 0, reason } : null,
+        shadow: shadow
+          ? { allowed: shadow.allowed, http_status: shadow.allowed ? 200 : shadow.httpStatus, reason: shadow.reason }
+          : result === 'error'
+            ? { allowed: false, http_status: 0, reason }
+            : null,
         shadow_revision: engine.revision,
       });
     });

@@ -54,7 +54,10 @@ export function parseCommandArgs(command: string, args: readonly string[], own: 
   for (const [i, token] of tokens.entries()) {
     if (token.kind === 'positional') {
       const before = tokens[i - 1];
-      const hint = before?.kind === 'option' && before.value === undefined && /^(true|false)$/.test(token.value) ? ` (a boolean flag takes its value as ${before.rawName}=${token.value})` : '';
+      const hint =
+        before?.kind === 'option' && before.value === undefined && /^(true|false)$/.test(token.value)
+          ? ` (a boolean flag takes its value as ${before.rawName}=${token.value})`
+          : '';
       throw new UsageError(`unexpected argument ${JSON.stringify(token.value)}${hint}`, command);
     }
     if (token.kind === 'option-terminator') continue;

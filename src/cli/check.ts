@@ -41,6 +41,6 @@ export async function runCheck(config: Config, requestFile: string, explain: boo
     out['cache'] = { outcome: outcome.record.cache, key: outcome.cacheKey ?? null };
     out['input'] = outcome.input ?? null;
   }
-  print(JSON.stringify(out, null, 2) + '\n');
+  print(`${JSON.stringify(out, null, 2)}\n`);
   return outcome.decision.allowed ? 0 : 1;
 }

@@ -92,7 +92,10 @@ export function generalHelp(): string {
 }
 
 export function commandHelp(spec: CommandSpec): string {
-  const own: Array<[string, string]> = Object.entries({ ...spec.options, ...(spec.config ? CONFIG_OPTION : {}), ...HELP_OPTION }).map(([name, def]) => [ownFlag(name, def), def.doc]);
+  const own: Array<[string, string]> = Object.entries({ ...spec.options, ...(spec.config ? CONFIG_OPTION : {}), ...HELP_OPTION }).map(([name, def]) => [
+    ownFlag(name, def),
+    def.doc,
+  ]);
   const lines = [`usage: ${spec.usage}`, ''];
   if (spec.about) lines.push(spec.about, '');
   lines.push('Flags:', ...columns(own));
@@ -104,7 +107,7 @@ export function commandHelp(spec: CommandSpec): string {
       ...columns(FIELDS.map((f) => [configFlag(f), `default ${showDefault(f)}`])),
     );
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function ownFlag(name: string, def: OptionDef): string {

@@ -76,7 +76,10 @@ export async function runReplay(config: Config, file: string, opts: ReplayOption
     decision = decisionFromResultSet(await engine.evaluateAnywhere(replayed.input, path));
   } catch (err) {
     // As the pipeline denies them: 403 with only the reason as body.
-    decision = err instanceof CheckError ? denial(err.reason, err.message, 403, err.reason) : denial(Reason.policyError, `policy evaluation of ${path} failed: ${errorText(err)}`, 403, Reason.policyError);
+    decision =
+      err instanceof CheckError
+        ? denial(err.reason, err.message, 403, err.reason)
+        : denial(Reason.policyError, `policy evaluation of ${path} failed: ${errorText(err)}`, 403, Reason.policyError);
   }
   const decisionId = randomUUID();
   const response = toCheckResponse(decision, decisionId, { dryRun: config.decision.dry_run, compat: config.compat === 'opa-envoy' });
@@ -92,6 +95,6 @@ export async function runReplay(config: Config, file: string, opts: ReplayOption
   };
   if (replayed.recorded) out['recorded'] = replayed.recorded;
   if (opts.explain) out['input'] = replayed.input;
-  print(JSON.stringify(out, null, 2) + '\n');
+  print(`${JSON.stringify(out, null, 2)}\n`);
   return decision.allowed ? 0 : 1;
 }

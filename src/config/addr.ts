@@ -11,8 +11,13 @@ export interface ListenAddr {
 }
 
 /** "host:port", ":port" (every interface) or "[v6]:port". */
-export function parseAddr(addr: string, fail: (why: string) => never = (why) => { throw new ConfigError(why); }): ListenAddr {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
+export function parseAddr(
+  addr: string,
+  fail: (why: string) => never = (why) => {
+    throw new ConfigError(why);
+  },
+): ListenAddr {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
   if (!m) return fail('must be host:port');
   const port = Number(m[3]);
   if (port > 65535) return fail('port must be at most 65535');
@@ -33,7 +38,12 @@ const MAX_SOCKET_PATH_BYTES = 107;
  * working directory, as url.Parse makes it there). Abstract sockets
  * ("unix://@name") are not supported.
  */
-export function parseListenAddr(addr: string, fail: (why: string) => never = (why) => { throw new ConfigError(why); }): GrpcListenAddr {
+export function parseListenAddr(
+  addr: string,
+  fail: (why: string) => never = (why) => {
+    throw new ConfigError(why);
+  },
+): GrpcListenAddr {
   if (addr.startsWith('unix:')) {
     if (!addr.startsWith('unix://')) return fail('a Unix socket address must be unix:///absolute/path');
     const path = addr.slice('unix://'.length);

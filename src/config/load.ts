@@ -94,10 +94,12 @@ function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type':
       return issue.input === undefined ? 'required' : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
     case 'too_small':
-      if (issue.origin === 'array' || issue.origin === 'string') return Number(issue.minimum) <= 1 ? 'must not be empty' : `must have at least ${issue.minimum} ${issue.origin === 'array' ? 'entries' : 'characters'}`;
+      if (issue.origin === 'array' || issue.origin === 'string')
+        return Number(issue.minimum) <= 1 ? 'must not be empty' : `must have at least ${issue.minimum} ${issue.origin === 'array' ? 'entries' : 'characters'}`;
       return `must be at least ${issue.minimum}`;
     case 'too_big':
-      if (issue.origin === 'array' || issue.origin === 'string') return `must have at most ${issue.maximum} ${issue.origin === 'array' ? 'entries' : 'characters'}`;
+      if (issue.origin === 'array' || issue.origin === 'string')
+        return `must have at most ${issue.maximum} ${issue.origin === 'array' ? 'entries' : 'characters'}`;
       return `must be at most ${issue.maximum}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;

@@ -74,7 +74,10 @@ export function translateOpaKeys(doc: Record<string, unknown>, file: string): st
       const creds = isMapping(svc) ? svc['credentials'] : undefined;
       if (!isMapping(creds)) continue;
       for (const c of Object.keys(creds)) {
-        if (!CREDENTIALS.includes(c)) problems.push(`${file}: services.${name}.credentials.${c} is not supported by ztauthz (supported: ${CREDENTIALS.join(', ')}); put a signing proxy in front or use a bearer token`);
+        if (!CREDENTIALS.includes(c))
+          problems.push(
+            `${file}: services.${name}.credentials.${c} is not supported by ztauthz (supported: ${CREDENTIALS.join(', ')}); put a signing proxy in front or use a bearer token`,
+          );
       }
     }
   }
@@ -98,7 +101,9 @@ export function translateOpaKeys(doc: Record<string, unknown>, file: string): st
           const target = PLUGIN_KEYS[k];
           if (!target) {
             const why = PLUGIN_UNSUPPORTED[k];
-            problems.push(why ? `${file}: ${at} is not supported by ztauthz: ${why}` : `${file}: unknown key ${at} (known: ${Object.keys(PLUGIN_KEYS).join(', ')})`);
+            problems.push(
+              why ? `${file}: ${at} is not supported by ztauthz: ${why}` : `${file}: unknown key ${at} (known: ${Object.keys(PLUGIN_KEYS).join(', ')})`,
+            );
             continue;
           }
           const [key, transform] = target;
@@ -122,7 +127,8 @@ export function checkOpaCombinations(c: Config): void {
   if (bundles.length > 1) throw new ConfigError(`bundles: ztauthz serves one bundle; got ${bundles.length} (${bundles.map(([n]) => n).join(', ')})`);
   for (const [name, b] of bundles) {
     if (c.policy.path) throw new ConfigError(`bundles.${name}: set either bundles or policy.path, not both`);
-    if (!Object.hasOwn(c.services, b.service)) throw new ConfigError(`bundles.${name}.service: no service named "${b.service}" (services: ${Object.keys(c.services).join(', ') || 'none'})`);
+    if (!Object.hasOwn(c.services, b.service))
+      throw new ConfigError(`bundles.${name}.service: no service named "${b.service}" (services: ${Object.keys(c.services).join(', ') || 'none'})`);
     const p = b.polling;
     if (p?.min_delay_seconds !== undefined && p.max_delay_seconds !== undefined && p.min_delay_seconds > p.max_delay_seconds) {
       throw new ConfigError(`bundles.${name}.polling: min_delay_seconds must not exceed max_delay_seconds`);

@@ -55,7 +55,7 @@ export function flagName(key: string): string {
 }
 
 export function envName(key: string): string {
-  return 'ZTAUTHZ_' + key.replace(/\./g, '_').toUpperCase();
+  return `ZTAUTHZ_${key.replace(/\./g, '_').toUpperCase()}`;
 }
 
 /** The schema inside `schema` at a path of object keys and list indexes (for unknown-key suggestions). */

@@ -9,7 +9,7 @@ import protobuf from 'protobufjs';
 import { CheckRequestType, decodeCheckRequest } from './ProtoCodec.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
-import type { CheckRequestView, HttpView } from '../types/Request.ts';
+import type { CheckRequestView } from '../types/Request.ts';
 
 export type { CheckRequestView, HttpView } from '../types/Request.ts';
 
@@ -46,7 +46,7 @@ export function readCheckRequest(bytes: Uint8Array, limits: RequestLimits, opts:
     httpMsg = NO_HTTP;
   }
   // Size checks on the decoded message, before the (more expensive) conversion.
-  const rawBody: Buffer = httpMsg['rawBody'] && httpMsg['rawBody'].length ? Buffer.from(httpMsg['rawBody']) : EMPTY_BUFFER;
+  const rawBody: Buffer = httpMsg['rawBody']?.length ? Buffer.from(httpMsg['rawBody']) : EMPTY_BUFFER;
   const body: string = httpMsg['body'] ?? '';
   const path: string = httpMsg['path'] ?? '';
   if (Buffer.byteLength(path) > limits.maxPathBytes) {
@@ -131,7 +131,7 @@ const PLANS = new Map<protobuf.Type, ZeroPlan>();
 
 /** Built once per message type (protobufjs' reflection getters, fullName among them, are too slow per Check). */
 function zeroPlan(type: protobuf.Type): ZeroPlan {
-  let plan = PLANS.get(type);
+  const plan = PLANS.get(type);
   if (plan) return plan;
   const steps: Record<string, Step | undefined> = Object.create(null);
   PLANS.set(type, steps);
@@ -163,10 +163,11 @@ function dropZeroScalars(obj: Record<string, unknown>, plan: ZeroPlan): void {
       if (value === '' || value === false || (value === 0 && !Object.is(value, -0))) delete obj[key];
     } else if (value !== null && typeof value === 'object') {
       if (step.kind === 'message') dropZeroScalars(value as Record<string, unknown>, step.child);
-      else for (const k in value) {
-        const v = (value as Record<string, unknown>)[k];
-        if (v !== null && typeof v === 'object') dropZeroScalars(v as Record<string, unknown>, step.child);
-      }
+      else
+        for (const k in value) {
+          const v = (value as Record<string, unknown>)[k];
+          if (v !== null && typeof v === 'object') dropZeroScalars(v as Record<string, unknown>, step.child);
+        }
     }
   }
 }
@@ -218,9 +219,15 @@ const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
 
 /** Whether seconds and nanos make a Timestamp inside its documented range (the request shortcut holds skipped times to this too). */
 export function timestampInRange(seconds: number, nanos: number): boolean {
-  return Number.isInteger(seconds) && seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS && Number.isInteger(nanos) && nanos >= 0 && nanos <= 999_999_999;
+  return (
+    Number.isInteger(seconds) &&
+    seconds >= TIMESTAMP_MIN_SECONDS &&
+    seconds <= TIMESTAMP_MAX_SECONDS &&
+    Number.isInteger(nanos) &&
+    nanos >= 0 &&
+    nanos <= 999_999_999
+  );
 }
-
 
 function fixMetadata(attributes: JsonObject, key: string, decoded: Record<string, any> | undefined): void {
   const md = attributes[key] as JsonObject | undefined;

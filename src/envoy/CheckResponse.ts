@@ -60,7 +60,10 @@ export class ResponseEncoder {
     let t = this.#templates.get(decision);
     if (!t) {
       if (!reused && !isSharedDecision(decision)) return asBuffer(encodeCheckResponse(toCheckResponse(decision, decisionId, this.#opts)));
-      t = { head: CheckResponseType.encode(responseBody(decision, this.#opts)).finish(), metadata: StructType.encode(jsonToStruct(decision.dynamicMetadata ?? {}, DECISION_ID)).finish() };
+      t = {
+        head: CheckResponseType.encode(responseBody(decision, this.#opts)).finish(),
+        metadata: StructType.encode(jsonToStruct(decision.dynamicMetadata ?? {}, DECISION_ID)).finish(),
+      };
       this.#templates.set(decision, t);
     }
     return withDecisionId(t, decisionId);
@@ -145,7 +148,9 @@ function responseBody(decision: Decision, opts: ResponseOptions): CheckResponseO
       },
     };
   }
-  const status = statusMessage(decision, opts) ? { code: GrpcCode.PERMISSION_DENIED, message: statusMessage(decision, opts) } : { code: GrpcCode.PERMISSION_DENIED };
+  const status = statusMessage(decision, opts)
+    ? { code: GrpcCode.PERMISSION_DENIED, message: statusMessage(decision, opts) }
+    : { code: GrpcCode.PERMISSION_DENIED };
   if (decision.result === false) return { status };
   const denied: Record<string, unknown> = { status: { code: decision.httpStatus }, headers: headerOptions(decision.headers) };
   if (decision.body !== '') denied['body'] = decision.body;

@@ -20,7 +20,7 @@ export function goParsedPathAndQuery(target: string): GoTarget {
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? '' : target.slice(q + 1);
-  const path = unescape(rawPath, false);
+  const path = goUnescape(rawPath, false);
   if (typeof path !== 'string') throw parseError(path.error);
   const segments = path.replace(/^\/+/, '').split('/');
   const query = new FormValues(undefined, 'query string');
@@ -58,12 +58,12 @@ export function goParseQuery(raw: string, add: (key: string, value: string) => v
     }
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    const key = unescape(eq < 0 ? pair : pair.slice(0, eq), true);
+    const key = goUnescape(eq < 0 ? pair : pair.slice(0, eq), true);
     if (typeof key !== 'string') {
       first ??= key.error;
       continue;
     }
-    const value = unescape(eq < 0 ? '' : pair.slice(eq + 1), true);
+    const value = goUnescape(eq < 0 ? '' : pair.slice(eq + 1), true);
     if (typeof value !== 'string') {
       first ??= value.error;
       continue;
@@ -84,7 +84,7 @@ const HEX = /^[0-9a-fA-F]{2}$/;
  * (QueryUnescape, where "+" is a space) mode. Decoded bytes that are not UTF-8
  * become U+FFFD (Go keeps the bytes, which JSON cannot carry either).
  */
-function unescape(s: string, query: boolean): string | { error: string } {
+function goUnescape(s: string, query: boolean): string | { error: string } {
   if (!s.includes('%') && !(query && s.includes('+'))) return s;
   const bytes: number[] = [];
   const text = Buffer.from(s, 'utf8');
@@ -111,8 +111,9 @@ export function goQuote(s: string): string {
     const code = ch.codePointAt(0)!;
     if (ch === '"' || ch === '\\') out += `\\${ch}`;
     else if (code === 0xfffd) out += '\\ufffd';
-    else if (code < 0x20 || code === 0x7f) out += code === 0x0a ? '\\n' : code === 0x09 ? '\\t' : code === 0x0d ? '\\r' : `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code < 0x20 || code === 0x7f)
+      out += code === 0x0a ? '\\n' : code === 0x09 ? '\\t' : code === 0x0d ? '\\r' : `\\x${code.toString(16).padStart(2, '0')}`;
     else out += ch;
   }
-  return out + '"';
+  return `${out}"`;
 }

@@ -16,7 +16,6 @@
 import { readFileSync } from 'node:fs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
-import { CheckError, Reason } from '../types/Reason.ts';
 
 /** Deepest nesting of messages (and groups) decoded; deeper is body_invalid. Go's own limit is 10,000; real APIs stay far below 100. */
 export const MAX_DEPTH = 100;
@@ -31,8 +30,24 @@ export const MAX_MESSAGES = 100_000;
 
 // FieldDescriptorProto.Type
 const T = {
-  double: 1, float: 2, int64: 3, uint64: 4, int32: 5, fixed64: 6, fixed32: 7, bool: 8, string: 9,
-  group: 10, message: 11, bytes: 12, uint32: 13, enum: 14, sfixed32: 15, sfixed64: 16, sint32: 17, sint64: 18,
+  double: 1,
+  float: 2,
+  int64: 3,
+  uint64: 4,
+  int32: 5,
+  fixed64: 6,
+  fixed32: 7,
+  bool: 8,
+  string: 9,
+  group: 10,
+  message: 11,
+  bytes: 12,
+  uint32: 13,
+  enum: 14,
+  sfixed32: 15,
+  sfixed64: 16,
+  sint32: 17,
+  sint64: 18,
 } as const;
 const LABEL_REPEATED = 3;
 const IS_64_BIT = new Set<number>([T.int64, T.uint64, T.sint64, T.fixed64, T.sfixed64]);
@@ -113,7 +128,10 @@ export class ProtoDescriptorSet {
       for (const s of file.service ?? []) {
         const methods = new Map<string, MethodSchema>();
         for (const m of s.method ?? []) {
-          methods.set(m.name ?? '', { input: resolveName(m.inputType ?? '', prefix, (n) => this.#messages.has(n)), clientStreaming: own(m, 'clientStreaming') && !!m.clientStreaming });
+          methods.set(m.name ?? '', {
+            input: resolveName(m.inputType ?? '', prefix, (n) => this.#messages.has(n)),
+            clientStreaming: own(m, 'clientStreaming') && !!m.clientStreaming,
+          });
         }
         this.#services.set(`${prefix}.${s.name}`.slice(1), methods);
       }
@@ -123,7 +141,8 @@ export class ProtoDescriptorSet {
       const t = f as { -readonly [K in keyof FieldSchema]: FieldSchema[K] };
       const isMessage = f.type === T.message || f.type === T.group;
       t.typeName = resolveName(f.typeName, scopeOf(f), (n) => (isMessage ? this.#messages.has(n) : this.#enums.has(n)));
-      if (!(isMessage ? this.#messages.has(t.typeName) : this.#enums.has(t.typeName))) throw new Error(`field ${f.name} refers to ${f.typeName}, which the set does not define`);
+      if (!(isMessage ? this.#messages.has(t.typeName) : this.#enums.has(t.typeName)))
+        throw new Error(`field ${f.name} refers to ${f.typeName}, which the set does not define`);
     }
     for (const m of this.#messages.values()) {
       for (const f of m.fields) {
@@ -156,7 +175,8 @@ export class ProtoDescriptorSet {
         type,
         typeName: f.typeName ?? '',
         repeated,
-        explicitPresence: !repeated && (!proto3 || type === T.message || type === T.group || oneof !== undefined || (own(f, 'proto3Optional') && !!f.proto3Optional)),
+        explicitPresence:
+          !repeated && (!proto3 || type === T.message || type === T.group || oneof !== undefined || (own(f, 'proto3Optional') && !!f.proto3Optional)),
         oneof,
         map: undefined,
       };
@@ -164,7 +184,12 @@ export class ProtoDescriptorSet {
       fields.push(field);
       if (type === T.message || type === T.group || type === T.enum) pending.push(field);
     }
-    this.#messages.set(fullName, { fullName, fields, byNumber: new Map(fields.map((f) => [f.number, f])), mapEntry: !!(own(m, 'options') && m.options?.mapEntry) });
+    this.#messages.set(fullName, {
+      fullName,
+      fields,
+      byNumber: new Map(fields.map((f) => [f.number, f])),
+      mapEntry: !!(own(m, 'options') && m.options?.mapEntry),
+    });
     for (const e of m.enumType ?? []) this.#addEnum(e, fullName);
     for (const n of m.nestedType ?? []) this.#addMessage(n, fullName, proto3, pending);
   }
@@ -694,7 +719,7 @@ class WireReader {
           if (this.pos >= this.#end) throw new WireError('a group without its end tag');
           const tag = this.varint32();
           if ((tag & 7) === 4) {
-            if (tag >>> 3 !== number) throw new WireError('a group ends with another group\'s tag');
+            if (tag >>> 3 !== number) throw new WireError("a group ends with another group's tag");
             return;
           }
           this.skip(tag & 7, tag >>> 3, depth + 1);
@@ -805,7 +830,7 @@ interface FileProto {
 
 /** protobufjs puts proto2 defaults on the prototype: only own properties were on the wire. */
 function own(o: object, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(o, key);
+  return Object.hasOwn(o, key);
 }
 
 function scopeOf(field: FieldSchema): string {

@@ -47,10 +47,20 @@ export function buildPolicyInput(req: CheckRequestView, target: TargetView, opts
     parsed_query: go ? go.query : parseQueryString(target.query),
   };
   if (opts.parseBody) {
-    const body = parseBody(req.http.headers, req.http.body, req.http.rawBody, opts.json, { descriptors: opts.protoDescriptors, segments: target.segments }, opts.compat === true);
+    const body = parseBody(
+      req.http.headers,
+      req.http.body,
+      req.http.rawBody,
+      opts.json,
+      { descriptors: opts.protoDescriptors, segments: target.segments },
+      opts.compat === true,
+    );
     // A body of a type not parsed is reported truncated but not denied: nothing was misread.
     if (body.truncated && opts.truncatedBody === 'deny' && !body.unparsedType) {
-      throw new CheckError(Reason.bodyTruncated, 'Envoy sent a partial body (raise with_request_body.max_request_bytes, or set request.truncated_body: policy)');
+      throw new CheckError(
+        Reason.bodyTruncated,
+        'Envoy sent a partial body (raise with_request_body.max_request_bytes, or set request.truncated_body: policy)',
+      );
     }
     input['parsed_body'] = body.parsed;
     input['truncated_body'] = body.truncated;

@@ -196,7 +196,8 @@ function hasNonFiniteNumber(root: JsonValue): boolean {
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'number' || (child !== null && typeof child === 'object')) stack.push(child);
+    for (const child of Array.isArray(v) ? v : Object.values(v))
+      if (typeof child === 'number' || (child !== null && typeof child === 'object')) stack.push(child);
   }
   return false;
 }

@@ -153,9 +153,10 @@ function messageRule(type: protobuf.Type, memo: Map<protobuf.Type, MessageRule>)
     f.resolve();
     const oneof = f.partOf ? type.oneofsArray.indexOf(f.partOf) : -1;
     if (f instanceof protobuf.MapField) {
-      const value = f.resolvedType instanceof protobuf.Type
-        ? { wire: WIRE_LEN, packed: false, varint32: false, child: messageRule(f.resolvedType, memo), once: 1, oneof: -1 }
-        : scalarRule(f.type, f.resolvedType, false, -1);
+      const value =
+        f.resolvedType instanceof protobuf.Type
+          ? { wire: WIRE_LEN, packed: false, varint32: false, child: messageRule(f.resolvedType, memo), once: 1, oneof: -1 }
+          : scalarRule(f.type, f.resolvedType, false, -1);
       const entry: MessageRule = {
         name: `${rule.name}.${f.name} entry`,
         fields: [undefined, scalarRule(f.keyType, null, false, -1), value],
@@ -210,7 +211,8 @@ function skipVarint32(b: Buffer, p: number, end: number): void {
 }
 
 function checkWire(b: Buffer, start: number, end: number, rule: MessageRule, depth: number): void {
-  if (depth > protobuf.Reader.recursionLimit) throw new WireError(`it nests messages deeper than ${protobuf.Reader.recursionLimit} levels (a metadata Struct about 48 levels deep)`);
+  if (depth > protobuf.Reader.recursionLimit)
+    throw new WireError(`it nests messages deeper than ${protobuf.Reader.recursionLimit} levels (a metadata Struct about 48 levels deep)`);
   let seen = 0;
   const oneofs = rule.oneofs > 0 ? new Array<number>(rule.oneofs).fill(0) : undefined;
   let p = start;
@@ -290,6 +292,4 @@ export const PROTOJSON_OBJECT: protobuf.IConversionOptions = {
 };
 
 /** HTTP statuses Envoy's StatusCode enum knows; a policy's http_status must be one of them. */
-export const ENVOY_HTTP_STATUSES: ReadonlySet<number> = new Set(
-  Object.values(StatusCodeEnum.values).filter((n) => n >= 100),
-);
+export const ENVOY_HTTP_STATUSES: ReadonlySet<number> = new Set(Object.values(StatusCodeEnum.values).filter((n) => n >= 100));

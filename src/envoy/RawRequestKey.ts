@@ -64,7 +64,15 @@ const HEADER_PREFIX = 'attributes.request.http.headers.';
  * parsing), so refusals depend on them: never left out of the key. Token
  * headers of jwt.issuers come on top (KeyerOptions.readHeaders).
  */
-export const PIPELINE_HEADERS: readonly string[] = [':authority', 'host', 'content-type', 'content-length', 'x-envoy-auth-partial-body', 'x-forwarded-client-cert', 'authorization'];
+export const PIPELINE_HEADERS: readonly string[] = [
+  ':authority',
+  'host',
+  'content-type',
+  'content-length',
+  'x-envoy-auth-partial-body',
+  'x-forwarded-client-cert',
+  'authorization',
+];
 
 export interface KeyerOptions {
   /** The full path's header limits (request.max_headers, request.max_header_bytes): a request over them gets no key. */
@@ -287,7 +295,8 @@ export class RawRequestKeyer {
     if (name === undefined) return this.#keep(from, end, nameAt, nameLen);
     if (valueAt >= 0 && !utf8(b, valueAt, valueAt + valueLen)) return false;
     this.#skippedHeader = true;
-    if (this.#readTrace && valueAt >= 0 && TRACE_HEADERS.has(name)) (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
+    if (this.#readTrace && valueAt >= 0 && TRACE_HEADERS.has(name))
+      (this.#trace ??= {})[name] = Buffer.from(b.buffer, b.byteOffset + valueAt, valueLen).toString('utf8');
     return true;
   }
 

@@ -173,7 +173,11 @@ function parseGrpcBody(rawBody: Buffer, grpc: GrpcBodyContext | undefined, compa
   } catch (err) {
     if (err instanceof WireError) {
       // compat: Go protobuf's one text for data proto.Unmarshal refuses. Go's protobuf writes the space after "proto:" as a plain or a no-break space, chosen per binary so that nobody matches on its texts; the plain one here. What protojson refuses afterwards (Any, Timestamp, Value) has other texts there.
-      throw unparsable(`the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`, 'proto: cannot parse invalid wire-format data', compat);
+      throw unparsable(
+        `the gRPC message does not decode as ${grpc.segments.join('/')}'s input: ${err.message}`,
+        'proto: cannot parse invalid wire-format data',
+        compat,
+      );
     }
     throw err;
   }
@@ -189,7 +193,8 @@ function isTruncated(headers: Readonly<Record<string, string>>, arrivedBytes: nu
   if (cl === undefined) return false;
   if (compat && /^[+-]?\d+$/.test(cl)) {
     const n = BigInt(cl);
-    if (n > 0x7fffffffffffffffn || n < -0x8000000000000000n) throw unparsable('content-length is out of range', `strconv.ParseInt: parsing ${goQuote(cl)}: value out of range`, true);
+    if (n > 0x7fffffffffffffffn || n < -0x8000000000000000n)
+      throw unparsable('content-length is out of range', `strconv.ParseInt: parsing ${goQuote(cl)}: value out of range`, true);
     return n !== -1n && n > BigInt(arrivedBytes);
   }
   if (!/^\d{1,15}$/.test(cl)) {

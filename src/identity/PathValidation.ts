@@ -18,9 +18,7 @@
 import type { RelativeDistinguishedNames } from 'pkijs';
 import { hasKeyUsage, KeyUsageBit, NameType, OID, type GeneralName, type ParsedCertificate } from './Certificate.ts';
 
-export type ChainResult =
-  | { readonly ok: true; readonly notBefore: number; readonly notAfter: number }
-  | { readonly ok: false; readonly reason: string };
+export type ChainResult = { readonly ok: true; readonly notBefore: number; readonly notAfter: number } | { readonly ok: false; readonly reason: string };
 
 const TYPE_NAMES: Record<number, string> = { 1: 'email', 2: 'DNS', 4: 'directory', 6: 'URI', 7: 'IP' };
 
@@ -30,10 +28,7 @@ const TYPE_NAMES: Record<number, string> = { 1: 'email', 2: 'DNS', 4: 'directory
  * the intersection of every certificate's validity, anchor included, so the
  * caller checks the clock once for the whole path and can cache the rest.
  */
-export function validatePath(
-  path: readonly ParsedCertificate[],
-  signedBy: (child: ParsedCertificate, parent: ParsedCertificate) => boolean,
-): ChainResult {
+export function validatePath(path: readonly ParsedCertificate[], signedBy: (child: ParsedCertificate, parent: ParsedCertificate) => boolean): ChainResult {
   const anchor = path[0] as ParsedCertificate;
   const n = path.length - 1;
   let notBefore = anchor.notBefore;
@@ -106,11 +101,7 @@ function constrainedNames(cert: ParsedCertificate): GeneralName[] {
   return names;
 }
 
-function nameConstraintError(
-  cert: ParsedCertificate,
-  permitted: readonly (readonly GeneralName[])[],
-  excluded: readonly GeneralName[],
-): string | undefined {
+function nameConstraintError(cert: ParsedCertificate, permitted: readonly (readonly GeneralName[])[], excluded: readonly GeneralName[]): string | undefined {
   if (permitted.length === 0 && excluded.length === 0) return undefined;
   for (const name of constrainedNames(cert)) {
     for (const e of excluded) {

@@ -127,5 +127,5 @@ export function hasIdPrefix(id: string | SpiffeIdParts, prefix: string | SpiffeI
   const p = typeof prefix === 'string' ? trySpiffeId(prefix) : prefix;
   if (a === null || p === null || a.trust_domain !== p.trust_domain) return false;
   if (p.path === '') return true;
-  return a.path === p.path || a.path.startsWith(p.path + '/');
+  return a.path === p.path || a.path.startsWith(`${p.path}/`);
 }

@@ -5,9 +5,7 @@
 import type { SpiffeIdParts } from '../types/Identity.ts';
 import { parseSpiffeId, SpiffeIdError } from './SpiffeId.ts';
 
-export const ASYMMETRIC_ALGORITHMS: readonly string[] = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-];
+export const ASYMMETRIC_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 /** JWT-SVID standard, section 3: no EdDSA, nothing symmetric. */
 export const JWT_SVID_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
 

@@ -40,7 +40,8 @@ export class TrustBundles {
         throw new Error(`trust bundle for ${td}: ${(e as Error).message}`);
       }
       if (!certs.every(isSigningCertificate)) throw new Error(`trust bundle for ${td}: holds a certificate that is not a CA`);
-      if (certs.some((c) => c.ext.otherCritical.length > 0)) throw new Error(`trust bundle for ${td}: holds a certificate with an unsupported critical extension`);
+      if (certs.some((c) => c.ext.otherCritical.length > 0))
+        throw new Error(`trust bundle for ${td}: holds a certificate with an unsupported critical extension`);
       anchors.set(td, certs);
     }
     return new TrustBundles(anchors);
@@ -67,11 +68,7 @@ export class TrustBundles {
  * intermediates that all name each other costs a fixed amount of work. When
  * no path passes, the reason is that of the first path found to an anchor.
  */
-export function verifyChain(
-  leaf: ParsedCertificate,
-  intermediates: readonly ParsedCertificate[],
-  anchors: readonly ParsedCertificate[],
-): ChainResult {
+export function verifyChain(leaf: ParsedCertificate, intermediates: readonly ParsedCertificate[], anchors: readonly ParsedCertificate[]): ChainResult {
   const verified = new Map<ParsedCertificate, Map<ParsedCertificate, boolean>>();
   const signedBy = (child: ParsedCertificate, parent: ParsedCertificate): boolean => {
     let row = verified.get(child);

@@ -226,7 +226,16 @@ export class BehaviorSignals {
     }
     s.toolDenies++;
     if (!learning && s.toolDenies >= o.denySpikeMin && s.toolDenies > o.denySpikeFactor * s.toolDenyBase) {
-      if (now >= s.toolDenyUntil) this.#raise(s, { signal: 'tool_deny_spike', identity, route, server: use.server, tool: use.tool, count: s.toolDenies, baseline: round2(s.toolDenyBase) });
+      if (now >= s.toolDenyUntil)
+        this.#raise(s, {
+          signal: 'tool_deny_spike',
+          identity,
+          route,
+          server: use.server,
+          tool: use.tool,
+          count: s.toolDenies,
+          baseline: round2(s.toolDenyBase),
+        });
       s.toolDenyUntil = Math.max(s.toolDenyUntil, (w + 2) * this.#windowMs);
     }
   }
@@ -257,7 +266,7 @@ export class BehaviorSignals {
     }
     const empty = w - s.window - 1;
     if (empty > 0) {
-      const decay = s.full === 0 ? 0 : Math.pow(1 - this.#alpha, empty);
+      const decay = s.full === 0 ? 0 : (1 - this.#alpha) ** empty;
       s.rateBase *= decay;
       s.denyBase *= decay;
       s.toolDenyBase *= decay;

@@ -99,7 +99,7 @@ function recordWriter(sink: { write(line: string): void }, redactPaths: readonly
 class LineSink {
   line = '';
   write(line: string): void {
-    this.line = line.charCodeAt(1) === 44 ? '{' + line.slice(2) : line;
+    this.line = line.charCodeAt(1) === 44 ? `{${line.slice(2)}` : line;
   }
 }
 
@@ -131,7 +131,10 @@ export class DecisionLog {
     this.#include = opts.includeInput === true ? 'all' : opts.includeInput === false ? 'none' : opts.includeInput;
     this.#inputSample = this.#include === 'denied' ? (opts.inputSampleAllowed ?? 0) : 0;
     this.#random = opts.random ?? Math.random;
-    this.#records = recordWriter(this.#sink, this.#masks.map((m) => m.redactPath));
+    this.#records = recordWriter(
+      this.#sink,
+      this.#masks.map((m) => m.redactPath),
+    );
     this.#plain = recordWriter(this.#sink, []);
     if (opts.enabled) this.#out = this.#open();
   }
@@ -274,7 +277,7 @@ export class DecisionLog {
       this.#records.info(view);
       return this.#sink.line;
     } catch {
-      return JSON.stringify({ decision_id: entry.decisionId, allowed: entry.allowed, log_error: 'the record could not be serialised' }) + '\n';
+      return `${JSON.stringify({ decision_id: entry.decisionId, allowed: entry.allowed, log_error: 'the record could not be serialised' })}\n`;
     }
   }
 
@@ -284,7 +287,7 @@ export class DecisionLog {
       return this.#sink.line;
     } catch (err) {
       this.#metrics?.decisionLogErrors.inc();
-      return JSON.stringify({ timestamp: event['timestamp'], type: String(event['type']), log_error: `the event could not be serialised: ${describe(err)}` }) + '\n';
+      return `${JSON.stringify({ timestamp: event['timestamp'], type: String(event['type']), log_error: `the event could not be serialised: ${describe(err)}` })}\n`;
     }
   }
 

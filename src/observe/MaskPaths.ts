@@ -30,7 +30,9 @@ export function maskPaths(pointers: readonly string[]): MaskPath[] {
 /** "/input/attributes/request/http/headers/authorization" -> segments (RFC 6901 escapes). */
 export function parsePointer(pointer: string): string[] {
   if (!pointer.startsWith('/')) {
-    throw new Error(`decision_log.mask: "${pointer}" is not a JSON pointer to a field (it must start with "/", as in "/input/attributes/request/http/headers/authorization")`);
+    throw new Error(
+      `decision_log.mask: "${pointer}" is not a JSON pointer to a field (it must start with "/", as in "/input/attributes/request/http/headers/authorization")`,
+    );
   }
   return pointer
     .split('/')

@@ -201,7 +201,7 @@ export class Metrics {
     });
     this.decisionLogDropped = new Counter({
       name: 'ztauthz_decision_log_dropped_total',
-      help: 'Decision records (and events) not written because the log could not keep up: its queue (records waiting to be serialised) or the output\'s buffer was full.',
+      help: "Decision records (and events) not written because the log could not keep up: its queue (records waiting to be serialised) or the output's buffer was full.",
       registers,
     });
     this.decisionLogErrors = new Counter({

@@ -9,7 +9,7 @@ import type { Decision } from '../types/Decision.ts';
 import type { Identity } from '../types/Identity.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { RouteMatch } from '../types/Route.ts';
-import { BehaviorSignals, LEARNING_VIEW, type BehaviorView, type ToolUse } from './BehaviorSignals.ts';
+import { type BehaviorSignals, LEARNING_VIEW, type BehaviorView, type ToolUse } from './BehaviorSignals.ts';
 import { isoTimestamp, type DecisionLog, type DecisionRecord, type RecordIdentity, type RecordRoute } from './DecisionLog.ts';
 import { NO_ROUTE, isErrorReason, type CacheResult, type Metrics } from './Metrics.ts';
 import { checkSpanAttributes } from './TraceAttributes.ts';
@@ -122,7 +122,17 @@ export class Observer {
     let identityLabel: string | undefined;
     if (m) {
       const t = check.timings;
-      identityLabel = m.recordCheck(d.allowed, d.reason, routeName ?? NO_ROUTE, t.checkNs / 1e9, t.evalNs / 1e9, check.cache, check.shortcut === true, spiffeId, check.timestamp);
+      identityLabel = m.recordCheck(
+        d.allowed,
+        d.reason,
+        routeName ?? NO_ROUTE,
+        t.checkNs / 1e9,
+        t.evalNs / 1e9,
+        check.cache,
+        check.shortcut === true,
+        spiffeId,
+        check.timestamp,
+      );
     }
 
     let behavior = check.behavior;

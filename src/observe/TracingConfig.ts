@@ -44,7 +44,10 @@ export function resolveTracing(opts: TracingOptions, env: Readonly<Record<string
   if (TRUE.test(env['OTEL_SDK_DISABLED'] ?? '')) return { enabled: false, why: 'OTEL_SDK_DISABLED' };
   if (!opts.enabled) return { enabled: false, why: 'tracing.enabled' };
   const set = (name: string): string | undefined => (env[name]?.trim() ? env[name]?.trim() : undefined);
-  const exporters = set('OTEL_TRACES_EXPORTER')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const exporters = set('OTEL_TRACES_EXPORTER')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (exporters) {
     if (exporters[0] === 'none' && exporters.length === 1) return { enabled: false, why: 'OTEL_TRACES_EXPORTER' };
   } else if (opts.exporter === 'none') {
@@ -53,7 +56,12 @@ export function resolveTracing(opts: TracingOptions, env: Readonly<Record<string
   const samplerRatio = set('OTEL_TRACES_SAMPLER') ? undefined : opts.samplerRatio;
   if (exporters && !(exporters.length === 1 && exporters[0] === 'otlp')) return { enabled: true, protocol: 'env', url: undefined, samplerRatio };
   const envProtocol = set('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? set('OTEL_EXPORTER_OTLP_PROTOCOL');
-  const protocol = envProtocol === 'grpc' || envProtocol === 'http/json' || envProtocol === 'http/protobuf' ? envProtocol : opts.exporter === 'otlp-grpc' ? 'grpc' : 'http/protobuf';
+  const protocol =
+    envProtocol === 'grpc' || envProtocol === 'http/json' || envProtocol === 'http/protobuf'
+      ? envProtocol
+      : opts.exporter === 'otlp-grpc'
+        ? 'grpc'
+        : 'http/protobuf';
   const envEndpoint = set('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? set('OTEL_EXPORTER_OTLP_ENDPOINT');
   const url = envEndpoint || !opts.endpoint ? undefined : endpointUrl(opts.endpoint, protocol);
   return { enabled: true, protocol, url, samplerRatio };

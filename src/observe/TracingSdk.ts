@@ -28,7 +28,7 @@ export async function startSdk(
   ]);
   if (log && !process.env['OTEL_LOG_LEVEL']) {
     // Export failures (collector down) are worth a warning in the service log; OTEL_LOG_LEVEL, when set, takes over.
-    const warn = (msg: string, ...args: unknown[]): void => log.warn('tracing: ' + msg, args.length ? { detail: args.map(String).join(' ') } : undefined);
+    const warn = (msg: string, ...args: unknown[]): void => log.warn(`tracing: ${msg}`, args.length ? { detail: args.map(String).join(' ') } : undefined);
     diag.setLogger({ error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
   }
   const sdk = new NodeSDK({
@@ -39,7 +39,11 @@ export async function startSdk(
     ...(r.protocol === 'env' ? {} : { traceExporter: await createExporter(r.protocol, r.url) }),
     ...(r.samplerRatio === undefined
       ? {}
-      : { sampler: new sdkTrace.ParentBasedSampler({ root: r.samplerRatio >= 1 ? new sdkTrace.AlwaysOnSampler() : new sdkTrace.TraceIdRatioBasedSampler(r.samplerRatio) }) }),
+      : {
+          sampler: new sdkTrace.ParentBasedSampler({
+            root: r.samplerRatio >= 1 ? new sdkTrace.AlwaysOnSampler() : new sdkTrace.TraceIdRatioBasedSampler(r.samplerRatio),
+          }),
+        }),
     // Parent contexts are read explicitly from the authorized request; nothing global is needed.
     textMapPropagator: null,
     // prom-client serves metrics and the decision log is our own: no OTel metrics or logs pipelines.
@@ -146,7 +150,10 @@ class SpanTrace implements CheckTrace {
     }
     if (result instanceof Promise) {
       return result.then(
-        (v) => (child.end(), v),
+        (v) => {
+          child.end();
+          return v;
+        },
         (err) => {
           failed(child, err);
           throw err;

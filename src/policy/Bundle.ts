@@ -116,7 +116,7 @@ export function walkBundleDirectory(dir: string, onFile: (shown: string, real: s
       // duplicate the visible files; they are not part of the bundle.
       if (name.startsWith('..')) continue;
       const full = join(d, name);
-      const shown = '/' + relative(dir, full).split(sep).join('/');
+      const shown = `/${relative(dir, full).split(sep).join('/')}`;
       let real: string;
       try {
         real = realpathSync(full);
@@ -217,5 +217,5 @@ async function untar(tar: Buffer): Promise<Map<string, Uint8Array>> {
 function normaliseTarPath(name: string): string {
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) throw new BundleError(`tar entry ${name} escapes the bundle root`);
-  return '/' + parts.join('/');
+  return `/${parts.join('/')}`;
 }

@@ -69,7 +69,8 @@ export async function verifyBundleSignature(files: ReadonlyMap<string, Uint8Arra
     } catch {
       throw new BundleError('bundle signature payload is not valid JSON');
     }
-    if (scope !== key.scope) throw new BundleError(`bundle signature scope ${JSON.stringify(scope ?? null)} is not the configured ${JSON.stringify(key.scope)}`);
+    if (scope !== key.scope)
+      throw new BundleError(`bundle signature scope ${JSON.stringify(scope ?? null)} is not the configured ${JSON.stringify(key.scope)}`);
   }
   checkFileList(files, payload);
 }

@@ -41,7 +41,13 @@ export function compileRegoPlan(dir: string, entrypoints: readonly string[], opa
  * the event loop: a reload (a watched file, a downloaded bundle) compiles
  * while Checks keep being answered on the current policy.
  */
-export async function compileRegoAsync(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa = opaBinary(), regoVersion: RegoVersion = 'v1'): Promise<Uint8Array> {
+export async function compileRegoAsync(
+  target: 'wasm' | 'plan',
+  dir: string,
+  entrypoints: readonly string[],
+  opa = opaBinary(),
+  regoVersion: RegoVersion = 'v1',
+): Promise<Uint8Array> {
   const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
   try {
     await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
@@ -53,7 +59,12 @@ export async function compileRegoAsync(target: 'wasm' | 'plan', dir: string, ent
   }
 }
 
-function buildArgs(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], regoVersion: RegoVersion): { args: string[]; bundlePath: string; out: string } {
+function buildArgs(
+  target: 'wasm' | 'plan',
+  dir: string,
+  entrypoints: readonly string[],
+  regoVersion: RegoVersion,
+): { args: string[]; bundlePath: string; out: string } {
   const out = mkdtempSync(join(tmpdir(), 'ztauthz-build-'));
   const bundlePath = join(out, 'bundle.tar.gz');
   const args = ['build', '-t', target, '-o', bundlePath, '--ignore', '*_test.rego'];

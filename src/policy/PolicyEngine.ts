@@ -112,9 +112,15 @@ export class PolicyEngine {
     let policy: LoadedPolicy;
     try {
       // json.marshal, base64, format_int and indexof, compiled into the wasm, are patched to call the host (wasm-patch.ts)
-      module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(patchNativeBuiltins(bundle.wasm).bytes);
+      module = new (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => unknown } }).WebAssembly.Module(
+        patchNativeBuiltins(bundle.wasm).bytes,
+      );
       used = requiredBuiltins(module as Parameters<typeof requiredBuiltins>[0]);
-      policy = await loadHostPolicy(module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: opts.maxMemoryPages }, { builtins: withStub(used), strictErrors: host.strictErrors });
+      policy = await loadHostPolicy(
+        module as Parameters<typeof loadHostPolicy>[0],
+        { initial: 5, maximum: opts.maxMemoryPages },
+        { builtins: withStub(used), strictErrors: host.strictErrors },
+      );
     } catch (err) {
       throw new PolicyLoadError(`policy.wasm does not load: ${errorText(err)}`);
     }
@@ -128,9 +134,7 @@ export class PolicyEngine {
     const entrypoints = policy.entrypoints as Record<string, number>;
     const absent = opts.requiredEntrypoints.filter((e) => !(e in entrypoints));
     if (absent.length > 0) {
-      throw new PolicyLoadError(
-        `policy lacks entrypoint(s) ${absent.join(', ')} (has: ${Object.keys(entrypoints).join(', ') || 'none'})`,
-      );
+      throw new PolicyLoadError(`policy lacks entrypoint(s) ${absent.join(', ')} (has: ${Object.keys(entrypoints).join(', ') || 'none'})`);
     }
     try {
       policy.setData(bundle.data);

@@ -45,7 +45,11 @@ export async function loadPolicy(path: string, opts: LoaderOptions): Promise<Pol
 }
 
 /** Verifies a bundle's files as the options ask: signed ones with the key, unsigned ones refused when a signature is required. */
-export async function checkSignature(files: ReadonlyMap<string, Uint8Array>, what: string, opts: Pick<LoaderOptions, 'signingKey' | 'requireSignature'>): Promise<void> {
+export async function checkSignature(
+  files: ReadonlyMap<string, Uint8Array>,
+  what: string,
+  opts: Pick<LoaderOptions, 'signingKey' | 'requireSignature'>,
+): Promise<void> {
   if (isSigned(files)) {
     if (!opts.signingKey) {
       if (opts.requireSignature) throw new BundleError('bundle is signed but no policy.signing_key is configured');
@@ -59,7 +63,12 @@ export async function checkSignature(files: ReadonlyMap<string, Uint8Array>, wha
 
 /** Instantiates verified bundle files and runs the smoke evaluation of each required entrypoint. */
 export async function instantiate(bundle: BundleFiles, opts: LoaderOptions): Promise<PolicyEngine> {
-  const engine = await PolicyEngine.load(bundle, { requiredEntrypoints: opts.entrypoints, maxMemoryPages: opts.maxMemoryPages, httpSend: opts.httpSend, strictBuiltinErrors: opts.strictBuiltinErrors });
+  const engine = await PolicyEngine.load(bundle, {
+    requiredEntrypoints: opts.entrypoints,
+    maxMemoryPages: opts.maxMemoryPages,
+    httpSend: opts.httpSend,
+    strictBuiltinErrors: opts.strictBuiltinErrors,
+  });
   for (const entrypoint of opts.entrypoints) {
     let resultSet: unknown;
     try {

@@ -99,9 +99,11 @@ export function readFields(match: RouteMatch, plan: FieldPlan, body: BodyInput, 
   for (let k = 0; k < plan.sources.length; k++) {
     const src = plan.sources[k] as Compiled;
     const value =
-      src.kind === 'grpc' ? (grpcValues?.[plan.grpcIndex[k] as number] ?? null)
-      : src.kind === 'json' ? jsonString(json, src, plan.route)
-      : queryString(body.query, src.name);
+      src.kind === 'grpc'
+        ? (grpcValues?.[plan.grpcIndex[k] as number] ?? null)
+        : src.kind === 'json'
+          ? jsonString(json, src, plan.route)
+          : queryString(body.query, src.name);
     if (value === null) continue;
     const name = plan.names[k] as string;
     params[name] = value;
@@ -129,7 +131,10 @@ function jsonObject(plan: FieldPlan, body: BodyInput): { [key: string]: JsonValu
     throw new CheckError(RouteReason.bodyMissing, `route "${plan.route}" reads the JSON body, but request.parse_body is off`);
   }
   if (body.truncated) {
-    throw new CheckError(Reason.bodyTruncated, `route "${plan.route}" reads the JSON body, which Envoy sent only in part (raise with_request_body.max_request_bytes)`);
+    throw new CheckError(
+      Reason.bodyTruncated,
+      `route "${plan.route}" reads the JSON body, which Envoy sent only in part (raise with_request_body.max_request_bytes)`,
+    );
   }
   if (body.text === '' && body.raw.length === 0) missing(plan, 'the JSON body');
   // The input phase's own test (RequestBody.bodyKind), so "JSON" means the same thing to both.
@@ -166,10 +171,7 @@ function queryString(query: Readonly<Record<string, JsonValue>>, name: string): 
 }
 
 function missing(plan: FieldPlan, what: string): never {
-  throw new CheckError(
-    RouteReason.bodyMissing,
-    `route "${plan.route}" reads ${what}, but Envoy sent no body (set with_request_body on the ext_authz filter)`,
-  );
+  throw new CheckError(RouteReason.bodyMissing, `route "${plan.route}" reads ${what}, but Envoy sent no body (set with_request_body on the ext_authz filter)`);
 }
 
 function invalid(why: string): never {

@@ -44,7 +44,7 @@ for (let c = 0x61; c <= 0x7a; c++) CLASS[c] = UNRESERVED;
 
 const SLASH = 0x2f;
 const PERCENT = 0x25;
-const QUESTION = 0x3f;
+const _QUESTION = 0x3f;
 const ASTERISK: CanonicalPath = Object.freeze({ path: '*', segments: [] as string[], query: '' });
 
 /**
@@ -108,13 +108,20 @@ function checkSegment(segments: string[], last: boolean): void {
 /** Escapes of bytes that change the path's structure or meaning are refused; the others (space, quotes, sub-delims...) stay encoded in `path` and are decoded in `segments`. */
 function checkEscapedByte(b: number, at: number): void {
   switch (b) {
-    case 0x2f: reject(`encoded "/" (%2F) at byte ${at}: servers that decode it see another path`);
-    case 0x5c: reject(`encoded "\\" (%5C) at byte ${at}: some servers treat it as "/"`);
-    case 0x00: reject(`encoded NUL (%00) at byte ${at}`);
-    case 0x25: reject(`encoded "%" (%25) at byte ${at}: double encoding is decoded twice by some servers`);
-    case 0x3b: reject(`encoded ";" (%3B) at byte ${at}: some servers decode it into a path parameter`);
-    case 0x3f: reject(`encoded "?" (%3F) at byte ${at}: some servers decode it into a query`);
-    case 0x23: reject(`encoded "#" (%23) at byte ${at}: some servers decode it into a fragment`);
+    case 0x2f:
+      reject(`encoded "/" (%2F) at byte ${at}: servers that decode it see another path`);
+    case 0x5c:
+      reject(`encoded "\\" (%5C) at byte ${at}: some servers treat it as "/"`);
+    case 0x00:
+      reject(`encoded NUL (%00) at byte ${at}`);
+    case 0x25:
+      reject(`encoded "%" (%25) at byte ${at}: double encoding is decoded twice by some servers`);
+    case 0x3b:
+      reject(`encoded ";" (%3B) at byte ${at}: some servers decode it into a path parameter`);
+    case 0x3f:
+      reject(`encoded "?" (%3F) at byte ${at}: some servers decode it into a query`);
+    case 0x23:
+      reject(`encoded "#" (%23) at byte ${at}: some servers decode it into a fragment`);
   }
   if (b < 0x20 || b === 0x7f) reject(`encoded control byte %${hex2(b)} at byte ${at}`);
   if (b >= 0x80) reject(`encoded non-ASCII byte %${hex2(b)} at byte ${at}: overlong UTF-8 forms decode differently per server`);

@@ -84,19 +84,29 @@ export const CATALOGUE: readonly RouteSpec[] = Object.freeze([
   route('kserve-v2-grpc-server-live', 'POST', `${GRPC}/ServerLive`, 'kserve-v2-grpc', 'server_live'),
   route('kserve-v2-grpc-server-ready', 'POST', `${GRPC}/ServerReady`, 'kserve-v2-grpc', 'server_ready'),
   route('kserve-v2-grpc-server-metadata', 'POST', `${GRPC}/ServerMetadata`, 'kserve-v2-grpc', 'server_metadata'),
-  route('kserve-v2-grpc-model-ready', 'POST', `${GRPC}/ModelReady`, 'kserve-v2-grpc', 'model_ready',
-    { model_from: grpc('ModelReadyRequest.name'), version_from: grpc('ModelReadyRequest.version') }),
-  route('kserve-v2-grpc-model-metadata', 'POST', `${GRPC}/ModelMetadata`, 'kserve-v2-grpc', 'model_metadata',
-    { model_from: grpc('ModelMetadataRequest.name'), version_from: grpc('ModelMetadataRequest.version') }),
-  route('kserve-v2-grpc-infer', 'POST', `${GRPC}/ModelInfer`, 'kserve-v2-grpc', 'infer',
-    { model_from: grpc('ModelInferRequest.model_name'), version_from: grpc('ModelInferRequest.model_version') }),
-  route('triton-grpc-stats', 'POST', `${GRPC}/ModelStatistics`, 'triton-grpc', 'model_stats',
-    { model_from: grpc('ModelStatisticsRequest.name'), version_from: grpc('ModelStatisticsRequest.version') }),
+  route('kserve-v2-grpc-model-ready', 'POST', `${GRPC}/ModelReady`, 'kserve-v2-grpc', 'model_ready', {
+    model_from: grpc('ModelReadyRequest.name'),
+    version_from: grpc('ModelReadyRequest.version'),
+  }),
+  route('kserve-v2-grpc-model-metadata', 'POST', `${GRPC}/ModelMetadata`, 'kserve-v2-grpc', 'model_metadata', {
+    model_from: grpc('ModelMetadataRequest.name'),
+    version_from: grpc('ModelMetadataRequest.version'),
+  }),
+  route('kserve-v2-grpc-infer', 'POST', `${GRPC}/ModelInfer`, 'kserve-v2-grpc', 'infer', {
+    model_from: grpc('ModelInferRequest.model_name'),
+    version_from: grpc('ModelInferRequest.model_version'),
+  }),
+  route('triton-grpc-stats', 'POST', `${GRPC}/ModelStatistics`, 'triton-grpc', 'model_stats', {
+    model_from: grpc('ModelStatisticsRequest.name'),
+    version_from: grpc('ModelStatisticsRequest.version'),
+  }),
   route('triton-grpc-repository-index', 'POST', `${GRPC}/RepositoryIndex`, 'triton-grpc', 'list_models'),
-  route('triton-grpc-repository-load', 'POST', `${GRPC}/RepositoryModelLoad`, 'triton-grpc', 'load_model',
-    { model_from: grpc('RepositoryModelLoadRequest.model_name') }),
-  route('triton-grpc-repository-unload', 'POST', `${GRPC}/RepositoryModelUnload`, 'triton-grpc', 'unload_model',
-    { model_from: grpc('RepositoryModelUnloadRequest.model_name') }),
+  route('triton-grpc-repository-load', 'POST', `${GRPC}/RepositoryModelLoad`, 'triton-grpc', 'load_model', {
+    model_from: grpc('RepositoryModelLoadRequest.model_name'),
+  }),
+  route('triton-grpc-repository-unload', 'POST', `${GRPC}/RepositoryModelUnload`, 'triton-grpc', 'unload_model', {
+    model_from: grpc('RepositoryModelUnloadRequest.model_name'),
+  }),
 
   // OpenAI-compatible servers (vLLM, TGI, Ollama, gateways): the model is the JSON body's "model".
   route('openai-chat-completions', 'POST', '/v1/chat/completions', 'openai', 'infer', { model_from: json('model') }),
@@ -111,17 +121,29 @@ export const CATALOGUE: readonly RouteSpec[] = Object.freeze([
   route('mlflow-registered-models-get', 'GET', `${MLFLOW}/registered-models/get`, 'mlflow', 'read_model', { model_from: query('name') }),
   route('mlflow-registered-models-search', 'GET', `${MLFLOW}/registered-models/search`, 'mlflow', 'search_models'),
   route('mlflow-registered-models-delete', 'DELETE', `${MLFLOW}/registered-models/delete`, 'mlflow', 'delete_model', { model_from: json('name') }),
-  route('mlflow-registered-models-set-alias', 'POST', `${MLFLOW}/registered-models/alias`, 'mlflow', 'promote_model',
-    { model_from: json('name'), version_from: json('version'), params_from: { alias: json('alias') } }),
+  route('mlflow-registered-models-set-alias', 'POST', `${MLFLOW}/registered-models/alias`, 'mlflow', 'promote_model', {
+    model_from: json('name'),
+    version_from: json('version'),
+    params_from: { alias: json('alias') },
+  }),
   route('mlflow-model-versions-create', 'POST', `${MLFLOW}/model-versions/create`, 'mlflow', 'register_model_version', { model_from: json('name') }),
-  route('mlflow-model-versions-get', 'GET', `${MLFLOW}/model-versions/get`, 'mlflow', 'read_model_version',
-    { model_from: query('name'), version_from: query('version') }),
-  route('mlflow-model-versions-transition-stage', 'POST', `${MLFLOW}/model-versions/transition-stage`, 'mlflow', 'promote_model',
-    { model_from: json('name'), version_from: json('version'), params_from: { stage: json('stage') } }),
-  route('mlflow-model-versions-get-download-uri', 'GET', `${MLFLOW}/model-versions/get-download-uri`, 'mlflow', 'get_download_uri',
-    { model_from: query('name'), version_from: query('version') }),
-  route('mlflow-model-versions-delete', 'DELETE', `${MLFLOW}/model-versions/delete`, 'mlflow', 'delete_model_version',
-    { model_from: json('name'), version_from: json('version') }),
+  route('mlflow-model-versions-get', 'GET', `${MLFLOW}/model-versions/get`, 'mlflow', 'read_model_version', {
+    model_from: query('name'),
+    version_from: query('version'),
+  }),
+  route('mlflow-model-versions-transition-stage', 'POST', `${MLFLOW}/model-versions/transition-stage`, 'mlflow', 'promote_model', {
+    model_from: json('name'),
+    version_from: json('version'),
+    params_from: { stage: json('stage') },
+  }),
+  route('mlflow-model-versions-get-download-uri', 'GET', `${MLFLOW}/model-versions/get-download-uri`, 'mlflow', 'get_download_uri', {
+    model_from: query('name'),
+    version_from: query('version'),
+  }),
+  route('mlflow-model-versions-delete', 'DELETE', `${MLFLOW}/model-versions/delete`, 'mlflow', 'delete_model_version', {
+    model_from: json('name'),
+    version_from: json('version'),
+  }),
   // Artifacts: "{path*}" takes every remaining segment ("1/abc/artifacts/model/MLmodel").
   route('mlflow-artifacts-list', 'GET', '/api/2.0/mlflow-artifacts/artifacts', 'mlflow', 'list_artifacts', { params_from: { path: query('path') } }),
   route('mlflow-artifacts-download', 'GET', '/api/2.0/mlflow-artifacts/artifacts/{path*}', 'mlflow', 'download_artifact'),
@@ -131,7 +153,9 @@ export const CATALOGUE: readonly RouteSpec[] = Object.freeze([
   // Feast feature server: the feature service / push source / feature view, when the body names one.
   route('feast-get-online-features', 'POST', '/get-online-features', 'feast', 'read_features', { params_from: { feature_service: json('feature_service') } }),
   route('feast-push', 'POST', '/push', 'feast', 'push_features', { params_from: { push_source: json('push_source_name') } }),
-  route('feast-write-to-online-store', 'POST', '/write-to-online-store', 'feast', 'write_features', { params_from: { feature_view: json('feature_view_name') } }),
+  route('feast-write-to-online-store', 'POST', '/write-to-online-store', 'feast', 'write_features', {
+    params_from: { feature_view: json('feature_view_name') },
+  }),
 
   // Agents. MCP's Streamable HTTP transport serves one endpoint, by
   // convention /mcp or …/mcp ("server" is the part before it): POST carries

@@ -22,7 +22,7 @@ export function catalogueTable(routes: readonly RouteSpec[] = CATALOGUE): string
       ...Object.entries(r.params_from ?? {}).map(([n, s]) => `\`${n}\` (${describe(s)})`),
       ...(r.jsonrpc ? [JSONRPC_PARAMS[r.jsonrpc]] : []),
     ];
-    const action = r.jsonrpc ? 'each call\'s JSON-RPC `method`' : `\`${r.action}\``;
+    const action = r.jsonrpc ? "each call's JSON-RPC `method`" : `\`${r.action}\``;
     rows.push(`| \`${r.name}\` | ${r.methods.join(', ')} | \`${r.path}\` | \`${r.api}\` | ${action} | ${model} | ${version} | ${others.join(', ') || '—'} |`);
   }
   return rows.join('\n');

@@ -37,12 +37,25 @@ export const RESPONSE_ACTION = 'response';
  * request's (lower-case names): MCP's session and protocol version become
  * params. Throws CheckError body_missing, body_truncated or body_invalid.
  */
-export function readJsonRpc(match: RouteMatch, family: JsonRpcFamily, body: BodyInput, headers: Readonly<Record<string, string>>, maxBatch: number): JsonRpcCalls {
+export function readJsonRpc(
+  match: RouteMatch,
+  family: JsonRpcFamily,
+  body: BodyInput,
+  headers: Readonly<Record<string, string>>,
+  maxBatch: number,
+): JsonRpcCalls {
   const route = match.name;
   if (body.parsed === undefined) throw new CheckError(RouteReason.bodyMissing, `route "${route}" reads the JSON-RPC body, but request.parse_body is off`);
-  if (body.truncated) throw new CheckError(Reason.bodyTruncated, `route "${route}" reads the JSON-RPC body, which Envoy sent only in part (raise with_request_body.max_request_bytes)`);
+  if (body.truncated)
+    throw new CheckError(
+      Reason.bodyTruncated,
+      `route "${route}" reads the JSON-RPC body, which Envoy sent only in part (raise with_request_body.max_request_bytes)`,
+    );
   if (body.text === '' && body.raw.length === 0) {
-    throw new CheckError(RouteReason.bodyMissing, `route "${route}" reads the JSON-RPC body, but Envoy sent no body (set with_request_body on the ext_authz filter)`);
+    throw new CheckError(
+      RouteReason.bodyMissing,
+      `route "${route}" reads the JSON-RPC body, but Envoy sent no body (set with_request_body on the ext_authz filter)`,
+    );
   }
   if (!(body.contentType ?? '').toLowerCase().includes('application/json')) {
     invalid(route, `its content-type is ${JSON.stringify(body.contentType ?? '')}, not application/json`);
@@ -69,7 +82,8 @@ function call(match: RouteMatch, family: JsonRpcFamily, message: JsonValue, shar
   if (!Object.hasOwn(message, 'method')) {
     // A response to a request the server sent (MCP sampling, elicitation): it must say which request it answers.
     const isResponse = Object.hasOwn(message, 'result') !== Object.hasOwn(message, 'error');
-    if (!isResponse || params['id'] === undefined) invalid(where, 'a JSON-RPC message without "method" must be a response (an "id" and one of "result" or "error")');
+    if (!isResponse || params['id'] === undefined)
+      invalid(where, 'a JSON-RPC message without "method" must be a response (an "id" and one of "result" or "error")');
     return { ...match, action: RESPONSE_ACTION, params };
   }
   const method = name(message['method'], '"method"', where);
@@ -126,7 +140,10 @@ function idText(id: JsonValue | undefined, where: string): string {
     if (!Number.isSafeInteger(id)) invalid(where, `a numeric JSON-RPC id must be an integer within ±2^53, not ${id}`);
     return String(id);
   }
-  return invalid(where, `a JSON-RPC id must be a string or an integer, not ${id === null ? 'null' : Array.isArray(id) ? 'an array' : typeof id === 'object' ? 'an object' : typeof id}`);
+  return invalid(
+    where,
+    `a JSON-RPC id must be a string or an integer, not ${id === null ? 'null' : Array.isArray(id) ? 'an array' : typeof id === 'object' ? 'an object' : typeof id}`,
+  );
 }
 
 function name(v: JsonValue | undefined, what: string, where: string): string {
@@ -172,7 +189,9 @@ export function jsonRpcDenialBody(parsed: JsonValue | undefined, reason: string)
   const message = `forbidden by ztauthz: ${reason}`;
   const error = (id: JsonValue) => ({ jsonrpc: '2.0', id, error: { code: JSONRPC_FORBIDDEN, message } });
   const idOf = (m: JsonValue): JsonValue | undefined =>
-    m !== null && typeof m === 'object' && !Array.isArray(m) && Object.hasOwn(m, 'method') && (typeof m['id'] === 'string' || typeof m['id'] === 'number') ? m['id'] : undefined;
+    m !== null && typeof m === 'object' && !Array.isArray(m) && Object.hasOwn(m, 'method') && (typeof m['id'] === 'string' || typeof m['id'] === 'number')
+      ? m['id']
+      : undefined;
   if (Array.isArray(parsed)) {
     const errors = parsed.flatMap((m) => {
       const id = idOf(m);

@@ -34,7 +34,8 @@ export function grpcMessageEnd(raw: Uint8Array, truncated: boolean): number {
   const length = (((raw[1] as number) << 24) >>> 0) + ((raw[2] as number) << 16) + ((raw[3] as number) << 8) + (raw[4] as number);
   const end = FRAME_HEADER + length;
   if (end > raw.length) {
-    if (truncated) throw new CheckError(Reason.bodyTruncated, `gRPC message of ${length} bytes arrived only in part (raise with_request_body.max_request_bytes)`);
+    if (truncated)
+      throw new CheckError(Reason.bodyTruncated, `gRPC message of ${length} bytes arrived only in part (raise with_request_body.max_request_bytes)`);
     invalid(`gRPC frame says ${length} bytes but only ${raw.length - FRAME_HEADER} follow`);
   }
   if (end < raw.length) invalid('gRPC body holds more than one message; a unary call has exactly one');

@@ -119,7 +119,8 @@ function source(raw: unknown, where: string, kinds: Set<string>): FieldSource {
   const value = o[kind];
   kinds.add(kind);
   if (kind === 'json_body') {
-    if (typeof value !== 'string' || !/^[^.]{1,128}(\.[^.]{1,128}){0,7}$/.test(value)) fail(`${where}.json_body`, 'must be a field path like "model" or "request.model"');
+    if (typeof value !== 'string' || !/^[^.]{1,128}(\.[^.]{1,128}){0,7}$/.test(value))
+      fail(`${where}.json_body`, 'must be a field path like "model" or "request.model"');
     return { json_body: value };
   }
   if (kind === 'grpc_body') {

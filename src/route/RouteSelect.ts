@@ -90,11 +90,17 @@ export class RouteSelector {
     let route: RouteMatch | null;
     if (named !== undefined) {
       if (!this.#table.has(named)) {
-        throw new CheckError(RouteReason.routeUnknown, `context_extensions ${CONTEXT_ROUTE} names route ${JSON.stringify(named)}, which the route table does not have`);
+        throw new CheckError(
+          RouteReason.routeUnknown,
+          `context_extensions ${CONTEXT_ROUTE} names route ${JSON.stringify(named)}, which the route table does not have`,
+        );
       }
       route = this.#table.matchNamed(named, req.method, req.segments);
       if (route === null) {
-        throw new CheckError(RouteReason.routeUnmatched, `${req.method} ${describe(req.segments)} does not fit route "${named}" named by context_extensions ${CONTEXT_ROUTE}`);
+        throw new CheckError(
+          RouteReason.routeUnmatched,
+          `${req.method} ${describe(req.segments)} does not fit route "${named}" named by context_extensions ${CONTEXT_ROUTE}`,
+        );
       }
     } else {
       route = this.#table.match(req.method, req.segments);
@@ -119,7 +125,10 @@ export class RouteSelector {
 
   #checkEntrypoint(path: string): void {
     if (!ENTRYPOINT.test(path)) {
-      throw new CheckError(RouteReason.routeUnknown, `context_extensions ${CONTEXT_ENTRYPOINT} ${JSON.stringify(path)} is not a decision path like envoy/authz/allow`);
+      throw new CheckError(
+        RouteReason.routeUnknown,
+        `context_extensions ${CONTEXT_ENTRYPOINT} ${JSON.stringify(path)} is not a decision path like envoy/authz/allow`,
+      );
     }
     if (this.#opts.hasEntrypoint && !this.#opts.hasEntrypoint(path)) {
       throw new CheckError(RouteReason.routeUnknown, `context_extensions ${CONTEXT_ENTRYPOINT} names ${path}, which the loaded policy does not have`);

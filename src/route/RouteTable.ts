@@ -340,4 +340,3 @@ function affixChild(node: TrieNode, prefix: string, suffix: string): TrieNode {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-

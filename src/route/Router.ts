@@ -90,7 +90,13 @@ export class Router {
   }
 
   select(http: HttpView, input: JsonObject, canon: Canonical): RouteSelection {
-    return this.selector.select({ method: http.method, segments: canon.path.segments, contextExtensions: contextExtensions(input), body: bodyInput(http, input), headers: http.headers });
+    return this.selector.select({
+      method: http.method,
+      segments: canon.path.segments,
+      contextExtensions: contextExtensions(input),
+      body: bodyInput(http, input),
+      headers: http.headers,
+    });
   }
 }
 

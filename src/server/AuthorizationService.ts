@@ -54,7 +54,11 @@ export interface AuthorizationOptions {
   readonly maxSendBytes?: number | undefined;
 }
 
-export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAuth<SpiffeIdParts>, opts: AuthorizationOptions = {}): grpc.UntypedServiceImplementation {
+export function authorizationHandlers(
+  pipeline: CheckPipeline,
+  peerAuth?: PeerAuth<SpiffeIdParts>,
+  opts: AuthorizationOptions = {},
+): grpc.UntypedServiceImplementation {
   const codes = opts.compat ? COMPAT_ERROR_CODES : ERROR_CODES;
   const maxSendBytes = opts.maxSendBytes ?? Infinity;
   const answer = (callback: grpc.sendUnaryData<Buffer>, outcome: CheckOutcome): void => {
@@ -70,7 +74,11 @@ export function authorizationHandlers(pipeline: CheckPipeline, peerAuth?: PeerAu
         const deadline = call.getDeadline();
         const peer = peerAuth ? peerAuth.peerIdentity(call) : null;
         const outcome = pipeline.check(call.request, { deadline: deadline instanceof Date ? deadline.getTime() : deadline, peer });
-        if (outcome instanceof Promise) outcome.then((o) => answer(callback, o), (err: unknown) => answer(callback, pipeline.lastResort(err)));
+        if (outcome instanceof Promise)
+          outcome.then(
+            (o) => answer(callback, o),
+            (err: unknown) => answer(callback, pipeline.lastResort(err)),
+          );
         else answer(callback, outcome);
       } catch (err) {
         answer(callback, pipeline.lastResort(err));

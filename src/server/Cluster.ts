@@ -12,7 +12,6 @@
 //  - forwards SIGTERM/SIGINT (workers drain, then the primary exits 0) and
 //    SIGHUP (policy reload, decision-log reopen).
 import cluster, { type Worker } from 'node:cluster';
-import type { Server as HttpServer } from 'node:http';
 import type { Readable } from 'node:stream';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.ts';
@@ -86,7 +85,13 @@ class Primary {
     this.#config = config;
     this.#log = log;
     this.#graceMs = graceMs;
-    this.#slots = Array.from({ length: config.server.workers }, (_, index) => ({ index, worker: undefined, serving: false, deaths: [], restartTimer: undefined }));
+    this.#slots = Array.from({ length: config.server.workers }, (_, index) => ({
+      index,
+      worker: undefined,
+      serving: false,
+      deaths: [],
+      restartTimer: undefined,
+    }));
     this.#own = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
     const registers = [this.#clusterRegistry];
     new Gauge({ name: 'ztauthz_workers', help: 'Worker processes configured (server.workers).', registers }).set(config.server.workers);
@@ -94,7 +99,7 @@ class Primary {
     this.#restarts = new Counter({ name: 'ztauthz_worker_restarts_total', help: 'Workers restarted after they died.', registers });
     this.#workerChecks = new Counter({
       name: 'ztauthz_worker_checks_total',
-      help: 'Checks answered per worker slot (0 .. server.workers-1), counted by the slot\'s current process: a restarted worker starts from 0.',
+      help: "Checks answered per worker slot (0 .. server.workers-1), counted by the slot's current process: a restarted worker starts from 0.",
       labelNames: ['worker'],
       registers,
     });
@@ -202,7 +207,12 @@ class Primary {
         slot.serving = true;
         if (this.#grpcPort === undefined) this.#grpcPort = msg.grpcPort;
         else if (msg.grpcPort !== this.#grpcPort) {
-          this.#log.warn('worker serves on another gRPC port', { worker: slot.index, pid: worker.process.pid, grpc_port: msg.grpcPort, expected: this.#grpcPort });
+          this.#log.warn('worker serves on another gRPC port', {
+            worker: slot.index,
+            pid: worker.process.pid,
+            grpc_port: msg.grpcPort,
+            expected: this.#grpcPort,
+          });
         }
         if (this.#phase === 'serving') {
           this.#log.info('worker restarted', { worker: slot.index, pid: worker.process.pid });
@@ -317,7 +327,10 @@ class Primary {
       const metrics = answer as MetricObjectWithValues<MetricValue<string>>[];
       sets.push(withAggregators(metrics));
       const checks = metrics.find((m) => m.name === 'ztauthz_checks_total')?.values ?? [];
-      this.#workerChecks.inc({ worker: String(serving[i]!.index) }, checks.reduce((sum, v) => sum + v.value, 0));
+      this.#workerChecks.inc(
+        { worker: String(serving[i]!.index) },
+        checks.reduce((sum, v) => sum + v.value, 0),
+      );
     });
     this.#ready.set(answered);
     const aggregated = AggregatorRegistry.aggregate(sets);
@@ -379,5 +392,3 @@ function pauseUntilDrained(from: Readable, to: NodeJS.WriteStream): void {
   }
   waiting.add(from);
 }
-
-

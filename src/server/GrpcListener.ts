@@ -56,13 +56,7 @@ export function connectionAgeMs(config: Config): number {
   return age === 0 && config.server.workers > 1 ? WORKERS_DEFAULT_CONNECTION_AGE_MS : age;
 }
 
-export async function startGrpcListener(
-  config: Config,
-  pipeline: CheckPipeline,
-  health: HealthState,
-  log: Logger,
-  metrics: Metrics,
-): Promise<GrpcListener> {
+export async function startGrpcListener(config: Config, pipeline: CheckPipeline, health: HealthState, log: Logger, metrics: Metrics): Promise<GrpcListener> {
   const t = config.grpc.tls;
   let tls: ServerTls | undefined;
   let peerAuth: PeerAuth<SpiffeIdParts> | undefined;
@@ -93,7 +87,10 @@ export async function startGrpcListener(
     ...(maxAge > 0 ? { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': config.grpc.max_connection_age_grace_ms } : {}),
     interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
   });
-  server.addService(authorizationServiceDefinition, authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }));
+  server.addService(
+    authorizationServiceDefinition,
+    authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }),
+  );
   health.addToServer(server);
   // Reflection (@grpc/reflection, proto-loader) is off by default; loaded only when on, it costs nothing otherwise.
   if (config.grpc.reflection) (await import('./Reflection.ts')).addReflection(server);

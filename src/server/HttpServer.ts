@@ -47,8 +47,8 @@ export function createHttpSourceServer(source: HttpSource): Server {
         return;
       case '/readyz':
         source.readiness().then(
-          ({ ready, body }) => res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n'),
-          (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'not ready', reason: err.message }) + '\n'),
+          ({ ready, body }) => res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`),
+          (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: 'not ready', reason: err.message })}\n`),
         );
         return;
       case '/metrics':
@@ -62,7 +62,6 @@ export function createHttpSourceServer(source: HttpSource): Server {
     }
   });
 }
-
 
 /** Binds `server` to host:port (http.addr, named in the error) and resolves with the port bound (port 0: the one the OS picked). */
 export function listenHttp(server: Server, host: string, port: number, addr: string): Promise<number> {

@@ -35,15 +35,17 @@ export interface Phases {
 }
 
 export function buildPhases(config: Config, policies: PolicyStore): Phases {
-  const router = configError('routes', () =>
-    new Router(parseRouteConfig({ mode: config.routes.mode, unmatched: config.routes.unmatched, table: config.routes.table }, 'routes'), {
-      defaultEntrypoint: config.policy.decision,
-      maxPathBytes: config.request.max_path_bytes,
-      maxBodyBytes: config.request.max_body_bytes,
-      hasEntrypoint: (path) => policies.current?.entrypoints.has(path) ?? false,
-      catalogue: catalogueWithEntrypoints(config.routes.entrypoints),
-      maxJsonRpcBatch: config.routes.jsonrpc_max_batch,
-    }),
+  const router = configError(
+    'routes',
+    () =>
+      new Router(parseRouteConfig({ mode: config.routes.mode, unmatched: config.routes.unmatched, table: config.routes.table }, 'routes'), {
+        defaultEntrypoint: config.policy.decision,
+        maxPathBytes: config.request.max_path_bytes,
+        maxBodyBytes: config.request.max_body_bytes,
+        hasEntrypoint: (path) => policies.current?.entrypoints.has(path) ?? false,
+        catalogue: catalogueWithEntrypoints(config.routes.entrypoints),
+        maxJsonRpcBatch: config.routes.jsonrpc_max_batch,
+      }),
   );
   const cache = config.cache.enabled
     ? new DecisionCache({ maxEntries: config.cache.max_entries, maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_ms })
@@ -90,7 +92,8 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
           duplicateKeys: config.request.body_duplicate_keys,
         },
         compat: config.compat === 'opa-envoy',
-        protoDescriptors: config.request.proto_descriptor && config.request.parse_body ? ProtoDescriptorSet.fromFile(config.request.proto_descriptor) : undefined,
+        protoDescriptors:
+          config.request.proto_descriptor && config.request.parse_body ? ProtoDescriptorSet.fromFile(config.request.proto_descriptor) : undefined,
       },
       decisionPath: config.policy.decision,
       dryRun: config.decision.dry_run,
@@ -98,7 +101,15 @@ export function createPipeline(config: Config, policies: PolicyStore, phases: Ph
       compat: config.compat === 'opa-envoy',
       maxResponseBytes: config.grpc.max_send_msg_bytes,
     },
-    { policies, identify: phases.identify, route: phases.route, evaluate: phases.evaluate, observer: observers.observer, shadow: observers.shadow, shortcut: phases.shortcut },
+    {
+      policies,
+      identify: phases.identify,
+      route: phases.route,
+      evaluate: phases.evaluate,
+      observer: observers.observer,
+      shadow: observers.shadow,
+      shortcut: phases.shortcut,
+    },
   );
 }
 
@@ -134,37 +145,43 @@ function rawRequestKeyer(config: Config): (engine: PolicyEngine) => RawRequestKe
   };
 }
 
-
 function workloadIdentifier(config: Config): WorkloadIdentifier {
   const bundles = new Map<string, string>();
   for (const entry of config.identity.trust_bundles) {
     const eq = entry.indexOf('=');
     const file = entry.slice(eq + 1);
-    bundles.set(entry.slice(0, eq), configError('identity.trust_bundles', () => readFileSync(file, 'utf8')));
+    bundles.set(
+      entry.slice(0, eq),
+      configError('identity.trust_bundles', () => readFileSync(file, 'utf8')),
+    );
   }
-  return configError('identity', () =>
-    new WorkloadIdentifier({
-      certificate: config.identity.certificate,
-      principal: config.identity.principal,
-      xfcc: config.identity.xfcc,
-      trustDomains: config.identity.trust_domains,
-      trustBundles: bundles,
-    }),
+  return configError(
+    'identity',
+    () =>
+      new WorkloadIdentifier({
+        certificate: config.identity.certificate,
+        principal: config.identity.principal,
+        xfcc: config.identity.xfcc,
+        trustDomains: config.identity.trust_domains,
+        trustBundles: bundles,
+      }),
   );
 }
 
 function userTokens(config: Config): UserTokenVerifier | undefined {
   const j = config.jwt;
   if (j.issuers.length === 0) return undefined;
-  return configError('jwt.issuers', () =>
-    new UserTokenVerifier({
-      issuers: j.issuers,
-      invalid: j.invalid,
-      max_token_bytes: j.max_token_bytes,
-      jwks_timeout_ms: j.jwks_timeout_ms,
-      jwks_cooldown_ms: j.jwks_cooldown_ms,
-      jwks_cache_ms: j.jwks_cache_ms,
-    }),
+  return configError(
+    'jwt.issuers',
+    () =>
+      new UserTokenVerifier({
+        issuers: j.issuers,
+        invalid: j.invalid,
+        max_token_bytes: j.max_token_bytes,
+        jwks_timeout_ms: j.jwks_timeout_ms,
+        jwks_cooldown_ms: j.jwks_cooldown_ms,
+        jwks_cache_ms: j.jwks_cache_ms,
+      }),
   );
 }
 

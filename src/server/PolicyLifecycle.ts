@@ -115,7 +115,12 @@ export class PolicyLifecycle {
       this.#metrics.policyLoads.inc({ policy: kind, result: 'failure' });
       throw err;
     }
-    this.#log.info(`${kind} policy loaded`, { path, revision: store.current!.revision, host_builtins: store.current!.hostBuiltinsUsed, cache_key: this.#cacheKeyNote(store.current!) });
+    this.#log.info(`${kind} policy loaded`, {
+      path,
+      revision: store.current!.revision,
+      host_builtins: store.current!.hostBuiltinsUsed,
+      cache_key: this.#cacheKeyNote(store.current!),
+    });
     if (!this.#config.policy.watch) return;
     const watcher = new PolicyWatcher(
       path,

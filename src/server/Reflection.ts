@@ -27,7 +27,10 @@ export function addReflection(server: Pick<grpc.Server, 'addService'>): void {
 function reflectedPackage(): protoLoader.PackageDefinition {
   // grpc-health-check's file is health/v1/health.proto under its proto/ directory.
   const healthDir = dirname(dirname(dirname(healthProtoPath)));
-  const pkg = protoLoader.loadSync(['envoy/service/auth/v3/external_auth.proto', 'health/v1/health.proto'], { includeDirs: [PROTO_DIR, healthDir], keepCase: true });
+  const pkg = protoLoader.loadSync(['envoy/service/auth/v3/external_auth.proto', 'health/v1/health.proto'], {
+    includeDirs: [PROTO_DIR, healthDir],
+    keepCase: true,
+  });
   // proto-loader gives every definition the same list of files; it is fixed once and shared again.
   const fixed = new Map<readonly Buffer[], Buffer[]>();
   const fix = (def: { fileDescriptorProtos?: Buffer[] } | undefined): void => {
@@ -38,14 +41,35 @@ function reflectedPackage(): protoLoader.PackageDefinition {
   };
   for (const def of Object.values(pkg)) {
     if ('format' in def) fix(def as { fileDescriptorProtos?: Buffer[] });
-    else for (const method of Object.values(def as protoLoader.ServiceDefinition)) fix(method.requestType), fix(method.responseType);
+    else
+      for (const method of Object.values(def as protoLoader.ServiceDefinition)) {
+        fix(method.requestType);
+        fix(method.responseType);
+      }
   }
   return pkg;
 }
 
-interface FieldDesc { name?: string; label?: number; typeName?: string; extendee?: string }
-interface RangeDesc { start?: number; end?: number }
-interface MessageDesc { name?: string; options?: { mapEntry?: boolean }; reservedRange?: RangeDesc[]; extensionRange?: RangeDesc[]; field?: FieldDesc[]; extension?: FieldDesc[]; nestedType?: MessageDesc[]; enumType?: { name?: string }[] }
+interface FieldDesc {
+  name?: string;
+  label?: number;
+  typeName?: string;
+  extendee?: string;
+}
+interface RangeDesc {
+  start?: number;
+  end?: number;
+}
+interface MessageDesc {
+  name?: string;
+  options?: { mapEntry?: boolean };
+  reservedRange?: RangeDesc[];
+  extensionRange?: RangeDesc[];
+  field?: FieldDesc[];
+  extension?: FieldDesc[];
+  nestedType?: MessageDesc[];
+  enumType?: { name?: string }[];
+}
 interface FileDesc {
   name?: string;
   package?: string;
@@ -138,5 +162,5 @@ export function qualifyDescriptors(buffers: readonly Uint8Array[]): Buffer[] {
 
 /** protoc's name for a map field's entry message: foo_bar -> FooBarEntry. */
 function mapEntryName(field: string): string {
-  return field.replace(/(?:^|_)([a-z]?)/g, (_m, c: string) => c.toUpperCase()) + 'Entry';
+  return `${field.replace(/(?:^|_)([a-z]?)/g, (_m, c: string) => c.toUpperCase())}Entry`;
 }

@@ -172,4 +172,3 @@ function drain(listener: GrpcListener, graceMs: number): Promise<void> {
     });
   });
 }
-

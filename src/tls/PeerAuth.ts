@@ -119,7 +119,7 @@ export class PeerAuth<P extends ParsedSpiffeId = ParsedSpiffeId> {
     // An X509-SVID leaf is never a CA; a CA certificate must not authenticate a workload.
     if (cert.ca) return null;
     const uris = uriSans(cert.subjectAltName);
-    if (!uris || uris.length !== 1) return null;
+    if (uris?.length !== 1) return null;
     const id = this.parseId(uris[0]!);
     if (!id || id.spiffe_id === `spiffe://${id.trust_domain}`) return null;
     return id;
@@ -147,8 +147,7 @@ export function peerAuthInterceptor(
               // A refused caller never reaches the pipeline, so this is the only trace it leaves.
               onRefused(verdict);
               call.sendStatus(verdict);
-            }
-            else nextMetadata(metadata);
+            } else nextMetadata(metadata);
           })
           .build();
         next(listener);

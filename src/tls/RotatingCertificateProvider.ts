@@ -35,8 +35,8 @@ export class RotatingCertificateProvider implements grpc.experimental.Certificat
    */
   update(next: TlsMaterial): void {
     const prev = this.material;
-    const identityChanged = !prev || !prev.certChainPem.equals(next.certChainPem) || !prev.privateKeyPem.equals(next.privateKeyPem);
-    const caChanged = !prev || !prev.caBundlePem.equals(next.caBundlePem);
+    const identityChanged = !prev?.certChainPem.equals(next.certChainPem) || !prev.privateKeyPem.equals(next.privateKeyPem);
+    const caChanged = !prev?.caBundlePem.equals(next.caBundlePem);
     if (!identityChanged && !caChanged) return;
     this.material = next;
     // Identity first: each intermediate state (new pair + old CAs) is itself a consistent context.

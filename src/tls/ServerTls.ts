@@ -44,10 +44,7 @@ export function mtlsServerCredentials(provider: RotatingCertificateProvider): gr
  * when the files are not a consistent set at start: the server must not start
  * without a certificate.
  */
-export async function startFileServerTls(
-  files: CertificateFiles,
-  options: RotationEvents & { refreshIntervalMs?: number } = {},
-): Promise<ServerTls> {
+export async function startFileServerTls(files: CertificateFiles, options: RotationEvents & { refreshIntervalMs?: number } = {}): Promise<ServerTls> {
   const provider = new RotatingCertificateProvider(await readCertificateFiles(files));
   if (options.onRotated) provider.onUpdate(options.onRotated);
   const watcher = watchCertificateFiles(files, provider, {
@@ -103,7 +100,10 @@ export async function startWorkloadApiServerTls(options: WorkloadApiTlsOptions):
       first,
       client.fatal(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no X509-SVID from the Workload API within ${timeoutMs} ms (${lastRejection ?? client.lastError() ?? 'no error reported'})`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no X509-SVID from the Workload API within ${timeoutMs} ms (${lastRejection ?? client.lastError() ?? 'no error reported'})`)),
+          timeoutMs,
+        );
       }),
     ]);
   } catch (err) {

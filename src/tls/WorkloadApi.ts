@@ -8,13 +8,7 @@
 // as transient. A long-running listener must never stop following rotations.
 import * as grpc from '@grpc/grpc-js';
 import { isIP } from 'node:net';
-import {
-  WORKLOAD_API_HEADER,
-  toX509Context,
-  workloadApiServiceDefinition,
-  type X509Context,
-  type X509SvidResponseMessage,
-} from './WorkloadApiProto.ts';
+import { WORKLOAD_API_HEADER, toX509Context, workloadApiServiceDefinition, type X509Context, type X509SvidResponseMessage } from './WorkloadApiProto.ts';
 
 export type { X509Context, X509Svid } from './WorkloadApiProto.ts';
 

@@ -81,7 +81,9 @@ export function isRequestReason(reason: ReasonCode): boolean {
 export class CheckError extends Error {
   readonly reason: ReasonCode;
   /** What the client gets, when a phase knows better than the default for its reason (e.g. a 401 challenge). */
-  readonly response: { readonly httpStatus: number; readonly headers: ReadonlyArray<{ key: string; value: string }>; readonly body?: string | undefined } | undefined;
+  readonly response:
+    | { readonly httpStatus: number; readonly headers: ReadonlyArray<{ key: string; value: string }>; readonly body?: string | undefined }
+    | undefined;
   constructor(reason: ReasonCode, message: string, response?: CheckError['response']) {
     super(message);
     this.name = 'CheckError';

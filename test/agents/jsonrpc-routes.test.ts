@@ -72,7 +72,16 @@ async function check(path: string, body: unknown, opts: { method?: string; heade
     },
   };
   const outcome = await (opts.via ?? pipeline).check(Buffer.from(encodeCheckRequestJson(request)));
-  return { allowed: outcome.decision.allowed, reason: outcome.decision.reason, message: outcome.decision.message, body: outcome.decision.body, status: outcome.decision.httpStatus, headers: outcome.decision.headers, route: outcome.input?.['route'] as JsonObject | undefined, cache: outcome.record.cache };
+  return {
+    allowed: outcome.decision.allowed,
+    reason: outcome.decision.reason,
+    message: outcome.decision.message,
+    body: outcome.decision.body,
+    status: outcome.decision.httpStatus,
+    headers: outcome.decision.headers,
+    route: outcome.input?.['route'] as JsonObject | undefined,
+    cache: outcome.record.cache,
+  };
 }
 
 const rpc = (method: string, params?: unknown, id: unknown = 1) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
@@ -80,9 +89,16 @@ const tool = (name: string, args: Record<string, unknown> = {}, id: unknown = 1)
 
 describe('MCP routes', () => {
   it('tools/call: the method is the action, the tool and the argument names (sorted, never values) are params', async () => {
-    const out = await check('/mcp', tool('search_docs', { query: 'secret plans', limit: 5 }, 7), { headers: { 'mcp-session-id': 's-1', 'mcp-protocol-version': '2025-06-18' } });
+    const out = await check('/mcp', tool('search_docs', { query: 'secret plans', limit: 5 }, 7), {
+      headers: { 'mcp-session-id': 's-1', 'mcp-protocol-version': '2025-06-18' },
+    });
     expect(out).toMatchObject({ allowed: true, reason: 'allowed' });
-    expect(out.route).toMatchObject({ name: 'mcp', api: 'mcp', action: 'tools/call', params: { tool: 'search_docs', arguments: ['limit', 'query'], id: '7', session: 's-1', protocol_version: '2025-06-18' } });
+    expect(out.route).toMatchObject({
+      name: 'mcp',
+      api: 'mcp',
+      action: 'tools/call',
+      params: { tool: 'search_docs', arguments: ['limit', 'query'], id: '7', session: 's-1', protocol_version: '2025-06-18' },
+    });
     expect(JSON.stringify(out.route)).not.toContain('secret plans');
   });
 
@@ -97,7 +113,9 @@ describe('MCP routes', () => {
     expect(out.headers).toContainEqual({ key: 'content-type', value: 'application/json' });
     expect(JSON.parse(out.body)).toEqual({ jsonrpc: '2.0', id: 'call-9', error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } });
     const batch = await check('/mcp', [tool('search_docs', {}, 1), tool('delete_records', {}, 2), { jsonrpc: '2.0', method: 'notifications/x' }]);
-    expect(JSON.parse(batch.body)).toEqual([1, 2].map((id) => ({ jsonrpc: '2.0', id, error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } })));
+    expect(JSON.parse(batch.body)).toEqual(
+      [1, 2].map((id) => ({ jsonrpc: '2.0', id, error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } })),
+    );
   });
 
   it('…/mcp: the server is the path before /mcp', async () => {
@@ -106,19 +124,37 @@ describe('MCP routes', () => {
   });
 
   it('initialize, tools/list, prompts/get, resources/read, notifications and responses', async () => {
-    expect((await check('/mcp', rpc('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } }))).route).toMatchObject({ action: 'initialize' });
+    expect(
+      (await check('/mcp', rpc('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } }))).route,
+    ).toMatchObject({ action: 'initialize' });
     expect(await check('/mcp', rpc('tools/list'))).toMatchObject({ allowed: true });
     const note = await check('/mcp', { jsonrpc: '2.0', method: 'notifications/initialized' });
     expect(note).toMatchObject({ allowed: true });
     expect(note.route?.['params']).not.toHaveProperty('id');
-    expect((await check('/mcp', rpc('prompts/get', { name: 'summarise', arguments: { topic: 'x' } }))).route).toMatchObject({ action: 'prompts/get', params: { prompt: 'summarise', arguments: ['topic'] } });
-    expect((await check('/mcp', rpc('resources/read', { uri: 'file:///etc/passwd' }))).route).toMatchObject({ action: 'resources/read', params: { uri: 'file:///etc/passwd' } });
-    expect(await check('/mcp', { jsonrpc: '2.0', id: 'srv-1', result: { content: [] } })).toMatchObject({ allowed: true, route: { action: 'response', params: { id: 'srv-1' } } });
+    expect((await check('/mcp', rpc('prompts/get', { name: 'summarise', arguments: { topic: 'x' } }))).route).toMatchObject({
+      action: 'prompts/get',
+      params: { prompt: 'summarise', arguments: ['topic'] },
+    });
+    expect((await check('/mcp', rpc('resources/read', { uri: 'file:///etc/passwd' }))).route).toMatchObject({
+      action: 'resources/read',
+      params: { uri: 'file:///etc/passwd' },
+    });
+    expect(await check('/mcp', { jsonrpc: '2.0', id: 'srv-1', result: { content: [] } })).toMatchObject({
+      allowed: true,
+      route: { action: 'response', params: { id: 'srv-1' } },
+    });
   });
 
   it('GET opens the stream and DELETE ends the session, each its own action', async () => {
-    expect((await check('/mcp', undefined, { method: 'GET', headers: { accept: 'text/event-stream' } })).route).toMatchObject({ name: 'mcp-stream', action: 'open_stream' });
-    expect((await check('/x/mcp', undefined, { method: 'DELETE' })).route).toMatchObject({ name: 'mcp-server-session-end', action: 'end_session', params: { server: 'x' } });
+    expect((await check('/mcp', undefined, { method: 'GET', headers: { accept: 'text/event-stream' } })).route).toMatchObject({
+      name: 'mcp-stream',
+      action: 'open_stream',
+    });
+    expect((await check('/x/mcp', undefined, { method: 'DELETE' })).route).toMatchObject({
+      name: 'mcp-server-session-end',
+      action: 'end_session',
+      params: { server: 'x' },
+    });
   });
 
   it('a batch is allowed only when every call is; the denied call is the one recorded', async () => {
@@ -157,8 +193,18 @@ describe('MCP bad input is denied with its reason', () => {
     ['empty batch', [], 'body_invalid', /empty JSON-RPC batch/],
     ['a batch element that is not an object', [tool('search_docs'), 7], 'body_invalid', /batch element 1/],
     ['a batch of 10,000 calls', Array.from({ length: 10_000 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/list' })), 'body_too_many_keys', /./],
-    ['a batch over routes.jsonrpc_max_batch', Array.from({ length: 65 }, (_, i) => rpc('tools/list', undefined, i)), 'body_invalid', /65 calls, more than routes.jsonrpc_max_batch \(64\)/],
-    ['duplicate keys', { raw: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_docs","name":"delete_records"}}' }, 'body_duplicate_key', /./],
+    [
+      'a batch over routes.jsonrpc_max_batch',
+      Array.from({ length: 65 }, (_, i) => rpc('tools/list', undefined, i)),
+      'body_invalid',
+      /65 calls, more than routes.jsonrpc_max_batch \(64\)/,
+    ],
+    [
+      'duplicate keys',
+      { raw: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_docs","name":"delete_records"}}' },
+      'body_duplicate_key',
+      /./,
+    ],
   ];
   for (const [what, body, reason, message] of cases) {
     it(what, async () => {
@@ -250,20 +296,37 @@ describe('more bad input: sizes, truncation, names', () => {
       expect(JSON.parse(out.body)).toEqual({ jsonrpc: '2.0', id, error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } });
     }
     // 2^53 reads as 2^53 + 1 would: refused (its text is kept, so it is not even a number to the router).
-    expect(await check('/mcp', undefined, { raw: '{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/list"}' })).toMatchObject({ allowed: false, reason: 'body_invalid', message: expect.stringMatching(/JSON-RPC id must be|integer within/) });
-    expect(await check('/mcp', tool('search_docs', {}, 2 ** 53))).toMatchObject({ allowed: false, reason: 'body_invalid', message: expect.stringMatching(/JSON-RPC id must be|integer within/) });
+    expect(await check('/mcp', undefined, { raw: '{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/list"}' })).toMatchObject({
+      allowed: false,
+      reason: 'body_invalid',
+      message: expect.stringMatching(/JSON-RPC id must be|integer within/),
+    });
+    expect(await check('/mcp', tool('search_docs', {}, 2 ** 53))).toMatchObject({
+      allowed: false,
+      reason: 'body_invalid',
+      message: expect.stringMatching(/JSON-RPC id must be|integer within/),
+    });
   });
 });
 
 describe('A2A routes', () => {
   it('message/send and tasks/get name the task and context', async () => {
-    const send = await check('/a2a', rpc('message/send', { message: { role: 'user', parts: [{ kind: 'text', text: 'hi' }], messageId: 'm1', taskId: 't-9', contextId: 'c-1' } }));
+    const send = await check(
+      '/a2a',
+      rpc('message/send', { message: { role: 'user', parts: [{ kind: 'text', text: 'hi' }], messageId: 'm1', taskId: 't-9', contextId: 'c-1' } }),
+    );
     expect(send).toMatchObject({ allowed: true, route: { name: 'a2a', api: 'a2a', action: 'message/send', params: { task: 't-9', context: 'c-1' } } });
-    expect(await check('/agents/reviewer/a2a', rpc('tasks/get', { id: 't-9' }))).toMatchObject({ allowed: true, route: { name: 'a2a-agent', params: { agent: 'agents/reviewer', task: 't-9' } } });
+    expect(await check('/agents/reviewer/a2a', rpc('tasks/get', { id: 't-9' }))).toMatchObject({
+      allowed: true,
+      route: { name: 'a2a-agent', params: { agent: 'agents/reviewer', task: 't-9' } },
+    });
     expect(await check('/a2a', rpc('tasks/cancel', { id: 't-9' }))).toMatchObject({ allowed: false, reason: 'policy_denied' });
   });
 
   it('the agent card is its own action', async () => {
-    expect((await check('/.well-known/agent-card.json', undefined, { method: 'GET' })).route).toMatchObject({ name: 'a2a-agent-card', action: 'get_agent_card' });
+    expect((await check('/.well-known/agent-card.json', undefined, { method: 'GET' })).route).toMatchObject({
+      name: 'a2a-agent-card',
+      action: 'get_agent_card',
+    });
   });
 });

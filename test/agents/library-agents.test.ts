@@ -36,7 +36,15 @@ async function check(caller: string, callee: string, path: string, body: unknown
     attributes: {
       source: { principal: caller },
       destination: { principal: callee },
-      request: { http: { method: 'POST', host: 'docs.fraud-agents.svc', path, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(body) } },
+      request: {
+        http: {
+          method: 'POST',
+          host: 'docs.fraud-agents.svc',
+          path,
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(body),
+        },
+      },
     },
   };
   const outcome = await pipeline.check(Buffer.from(encodeCheckRequestJson(request)));
@@ -44,16 +52,35 @@ async function check(caller: string, callee: string, path: string, body: unknown
   return { allowed: d.allowed, status: d.httpStatus, body: d.body, cache: outcome.record.cache, route: outcome.input?.['route'] as JsonObject | undefined };
 }
 
-const tool = (name: string, args: Record<string, unknown>, id: number | string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const tool = (name: string, args: Record<string, unknown>, id: number | string) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
 
 describe('the agents family through deploy/config/library.yaml', () => {
-  it('a granted tool is allowed; an ungranted one is denied with the family\'s reason', async () => {
+  it("a granted tool is allowed; an ungranted one is denied with the family's reason", async () => {
     expect(await check(PLANNER, DOCS, '/docs/mcp', tool('search_docs', { q: 'fraud' }, 1))).toMatchObject({ allowed: true });
-    expect(await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', {}, 2))).toMatchObject({ allowed: false, status: 403, body: 'ztauthz agents: tool not granted to caller\n' });
-    expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('fetch_doc', { id: 'd1' }, 3))).toMatchObject({ allowed: false, body: 'ztauthz agents: tool not granted to caller\n' });
+    expect(await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', {}, 2))).toMatchObject({
+      allowed: false,
+      status: 403,
+      body: 'ztauthz agents: tool not granted to caller\n',
+    });
+    expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('fetch_doc', { id: 'd1' }, 3))).toMatchObject({
+      allowed: false,
+      body: 'ztauthz agents: tool not granted to caller\n',
+    });
     // A bare /mcp: the server is the callee's SVID.
     expect(await check(PLANNER, DOCS, '/mcp', { jsonrpc: '2.0', id: 4, method: 'tools/list' })).toMatchObject({ allowed: true });
-    expect(await check(PLANNER, REVIEWER_AGENT, '/reviewer/a2a', { jsonrpc: '2.0', id: 5, method: 'message/send', params: { message: { role: 'user', messageId: 'm1', parts: [{ kind: 'text', text: 'review d1' }] } } })).toMatchObject({ allowed: true });
+    expect(
+      await check(PLANNER, REVIEWER_AGENT, '/reviewer/a2a', {
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'message/send',
+        params: { message: { role: 'user', messageId: 'm1', parts: [{ kind: 'text', text: 'review d1' }] } },
+      }),
+    ).toMatchObject({ allowed: true });
   });
 
   it('repeated tool calls are cache hits whatever their ids and argument values; identity, tool and server are in the key', async () => {
@@ -62,19 +89,28 @@ describe('the agents family through deploy/config/library.yaml', () => {
       expect(await check(PLANNER, DOCS, '/docs/mcp', tool('search_docs', { q, limit: i }, 100 + i))).toMatchObject({ allowed: true, cache: 'hit' });
     }
     // A batch of known calls: every call a hit.
-    expect(await check(PLANNER, DOCS, '/docs/mcp', [tool('search_docs', { q: 'x' }, 200), tool('search_docs', { q: 'y' }, 201)])).toMatchObject({ allowed: true, cache: 'hit' });
+    expect(await check(PLANNER, DOCS, '/docs/mcp', [tool('search_docs', { q: 'x' }, 200), tool('search_docs', { q: 'y' }, 201)])).toMatchObject({
+      allowed: true,
+      cache: 'hit',
+    });
     // Denials are cached too, per tool.
     await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', {}, 300));
     expect(await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', { all: true }, 301))).toMatchObject({ allowed: false, cache: 'hit' });
     // Another identity, tool or callee is another entry, decided on its own.
     expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('search_docs', { q: 'a' }, 400))).toMatchObject({ allowed: true, cache: 'miss' });
     expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('delete_doc', { q: 'a' }, 401))).toMatchObject({ allowed: false, cache: 'miss' });
-    expect(await check(PLANNER, REVIEWER_AGENT, '/docs/mcp', tool('search_docs', { q: 'a' }, 402))).toMatchObject({ allowed: false, cache: 'miss', body: 'ztauthz agents: request reached another workload\n' });
+    expect(await check(PLANNER, REVIEWER_AGENT, '/docs/mcp', tool('search_docs', { q: 'a' }, 402))).toMatchObject({
+      allowed: false,
+      cache: 'miss',
+      body: 'ztauthz agents: request reached another workload\n',
+    });
   });
 
   it('the declared cache key covers every input field the agents entrypoint reads (OPA plan analysis)', async () => {
     const yaml = parseYaml(readFileSync(LIBRARY, 'utf8')) as { cache: { routes: Array<{ route: string; key: string[]; ttl_ms: number }> } };
-    const agentRoutes = CATALOGUE.filter((r) => r.api === 'mcp' || r.api === 'a2a').map((r) => r.name).sort();
+    const agentRoutes = CATALOGUE.filter((r) => r.api === 'mcp' || r.api === 'a2a')
+      .map((r) => r.name)
+      .sort();
     expect(yaml.cache.routes.map((r) => r.route).sort()).toEqual(agentRoutes);
     const key = yaml.cache.routes[0]!.key;
     for (const r of yaml.cache.routes) expect(r.key, r.route).toEqual(key);

@@ -45,24 +45,45 @@ beforeAll(async () => {
   pki = new Pki();
   cleanups.push(() => pki.cleanup());
   ca = pki.ca(TRUST_DOMAIN);
-  svid = Object.fromEntries(Object.entries(ID).map(([name, id]) => [name, writeSvid(pki, ca, id, name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))])) as Record<keyof typeof ID, SvidFiles>;
+  svid = Object.fromEntries(
+    Object.entries(ID).map(([name, id]) => [
+      name,
+      writeSvid(
+        pki,
+        ca,
+        id,
+        name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+      ),
+    ]),
+  ) as Record<keyof typeof ID, SvidFiles>;
   const keys = await generateKeyPair('ES256');
   signingKey = keys.privateKey;
   const jwks = join(pki.dir, 'jwks.json');
   writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
   [tools, agent] = await Promise.all([startToolServer(), startA2aAgent()]);
-  cleanups.push(() => tools.close(), () => agent.close());
+  cleanups.push(
+    () => tools.close(),
+    () => agent.close(),
+  );
   ztauthz = await spawnServe([
-    '--config', 'deploy/config/library.yaml',
-    '--grpc-tls-mode', 'files',
-    '--grpc-tls-cert-file', svid.ztauthz.certFile,
-    '--grpc-tls-key-file', svid.ztauthz.keyFile,
-    '--grpc-tls-ca-file', svid.ztauthz.caFile,
+    '--config',
+    'deploy/config/library.yaml',
+    '--grpc-tls-mode',
+    'files',
+    '--grpc-tls-cert-file',
+    svid.ztauthz.certFile,
+    '--grpc-tls-key-file',
+    svid.ztauthz.keyFile,
+    '--grpc-tls-ca-file',
+    svid.ztauthz.caFile,
     // Each workload's sidecar holds that workload's SVID, as in Istio.
-    '--grpc-tls-allowed-peers', `${ID.docsMcp},${ID.reviewer}`,
-    '--identity-trust-bundles', `${TRUST_DOMAIN}=${svid.ztauthz.caFile}`,
+    '--grpc-tls-allowed-peers',
+    `${ID.docsMcp},${ID.reviewer}`,
+    '--identity-trust-bundles',
+    `${TRUST_DOMAIN}=${svid.ztauthz.caFile}`,
     // The end user the agent acts for: a bearer token from the mesh's identity provider.
-    '--jwt-issuers', JSON.stringify([{ issuer: ISSUER, audiences: ['ztauthz'], jwks_file: jwks }]),
+    '--jwt-issuers',
+    JSON.stringify([{ issuer: ISSUER, audiences: ['ztauthz'], jwks_file: jwks }]),
   ]);
   cleanups.push(async () => {
     if (ztauthz.child.exitCode === null && ztauthz.child.signalCode === null) await ztauthz.stop('SIGKILL');
@@ -117,7 +138,13 @@ const rpcPost = (path: string, body: unknown, headers: Record<string, string> = 
 
 /** A user's access token with these OAuth scopes. */
 function userToken(scope: string): Promise<string> {
-  return new SignJWT({ scope }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience('ztauthz').setSubject('alice').setExpirationTime('5m').sign(signingKey);
+  return new SignJWT({ scope })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+    .setIssuer(ISSUER)
+    .setAudience('ztauthz')
+    .setSubject('alice')
+    .setExpirationTime('5m')
+    .sign(signingKey);
 }
 
 /** The SDK's client as `who` (on behalf of a user, with a token), connected (initialize, notifications/initialized) through the docs sidecar. */
@@ -142,7 +169,7 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
     expect(tools.ran).toContain('search_docs');
   });
 
-  it('the session\'s SSE stream (GET) and its end (DELETE) are their own actions, allowed to an agent reaching the server', async () => {
+  it("the session's SSE stream (GET) and its end (DELETE) are their own actions, allowed to an agent reaching the server", async () => {
     const { transport } = await mcpClient(svid.planner);
     const session = transport.sessionId!;
     // The SDK opens the stream by itself after initialization.
@@ -154,39 +181,57 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
     expect([res.status, res.body]).toEqual([403, 'ztauthz agents: tenant mismatch\n']);
   });
 
-  it('a denied tool call fails in the client with ztauthz\'s reason, and never reaches the server', async () => {
+  it("a denied tool call fails in the client with ztauthz's reason, and never reaches the server", async () => {
     const { client } = await mcpClient(svid.planner);
     const before = tools.ran.length;
     const denied = client.callTool({ name: 'purge_index', arguments: {} });
     await expect(denied).rejects.toBeInstanceOf(StreamableHTTPError);
     await expect(denied).rejects.toMatchObject({ code: 403, message: expect.stringContaining('ztauthz agents: tool not granted to caller') });
     // A destructive tool the planner is granted still needs a user with the destructive scope.
-    await expect(client.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('user not permitted to use this tool') });
+    await expect(client.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('user not permitted to use this tool'),
+    });
     // The session goes on: the next granted call works, and is the only one the server ran.
     expect((await client.callTool({ name: 'search_docs', arguments: { q: 'x' } })).isError).toBeFalsy();
     expect(tools.ran.slice(before)).toEqual(['search_docs']);
   });
 
-  it('on behalf of a user: the token\'s scopes open fetch_doc, and delete_doc only with the destructive scope', async () => {
+  it("on behalf of a user: the token's scopes open fetch_doc, and delete_doc only with the destructive scope", async () => {
     const before = tools.ran.length;
     const reader = (await mcpClient(svid.planner, await userToken('openid docs:read'))).client;
     expect((await reader.callTool({ name: 'fetch_doc', arguments: { id: 'd1' } })).content).toEqual([{ type: 'text', text: 'document d1' }]);
-    await expect(reader.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('user not permitted to use this tool') });
+    await expect(reader.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('user not permitted to use this tool'),
+    });
     const writer = (await mcpClient(svid.planner, await userToken('docs:write'))).client;
-    await expect(writer.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('destructive tool needs the destructive scope') });
+    await expect(writer.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('destructive tool needs the destructive scope'),
+    });
     const admin = (await mcpClient(svid.planner, await userToken('docs:write mcp:destructive'))).client;
     expect((await admin.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).content).toEqual([{ type: 'text', text: 'deleted d1' }]);
     expect(tools.ran.slice(before)).toEqual(['fetch_doc', 'delete_doc']);
     // The user's grant is not the workload's: the reviewer, with the same token, still may not.
     const reviewer = (await mcpClient(svid.reviewer, await userToken('docs:write mcp:destructive'))).client;
-    await expect(reviewer.callTool({ name: 'delete_doc', arguments: { id: 'd2' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('tool not granted to caller') });
+    await expect(reviewer.callTool({ name: 'delete_doc', arguments: { id: 'd2' } })).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('tool not granted to caller'),
+    });
   });
 
   it('a batch with one forbidden call is refused whole', async () => {
     const { transport } = await mcpClient(svid.planner);
     const before = tools.ran.length;
     const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
-    const res = await toDocs(svid.planner, rpcPost('/docs/mcp', [call(50, 'search_docs'), call(51, 'purge_index')], { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }));
+    const res = await toDocs(
+      svid.planner,
+      rpcPost('/docs/mcp', [call(50, 'search_docs'), call(51, 'purge_index')], {
+        'mcp-session-id': transport.sessionId!,
+        'mcp-protocol-version': '2025-06-18',
+      }),
+    );
     expect(res.status).toBe(403);
     expect(res.body).toBe('ztauthz agents: tool not granted to caller\n');
     expect(res.headers['x-ztauthz-policy']).toBe('agents');
@@ -197,7 +242,10 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
     await expect(mcpClient(svid.assistant)).rejects.toMatchObject({ code: 403, message: expect.stringContaining('ztauthz agents: tenant mismatch') });
     const { client } = await mcpClient(svid.reviewer);
     expect((await client.callTool({ name: 'search_docs', arguments: { q: 'y' } })).content).toEqual([{ type: 'text', text: '3 documents match "y"' }]);
-    await expect(client.callTool({ name: 'fetch_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('tool not granted to caller') });
+    await expect(client.callTool({ name: 'fetch_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('tool not granted to caller'),
+    });
   });
 });
 
@@ -211,7 +259,10 @@ describe('A2A through Envoy and ztauthz with the policy library', () => {
     expect(JSON.parse(card.body)).toMatchObject({ name: 'reviewer' });
     const sent = await toReviewer(svid.planner, rpcPost('/reviewer/a2a', send(1, 'message/send', message)));
     expect(sent.status).toBe(200);
-    expect(JSON.parse(sent.body)).toMatchObject({ id: 1, result: { kind: 'task', id: 'task-1', status: { state: 'completed' }, artifacts: [{ parts: [{ text: 'reviewed: please review d1' }] }] } });
+    expect(JSON.parse(sent.body)).toMatchObject({
+      id: 1,
+      result: { kind: 'task', id: 'task-1', status: { state: 'completed' }, artifacts: [{ parts: [{ text: 'reviewed: please review d1' }] }] },
+    });
     // A bare /a2a names no agent: the callee's SVID (the reviewer's sidecar) does.
     const got = await toReviewer(svid.planner, rpcPost('/a2a', send(2, 'tasks/get', { id: 'task-1' })));
     expect(JSON.parse(got.body)).toMatchObject({ id: 2, result: { id: 'task-1' } });
@@ -219,7 +270,10 @@ describe('A2A through Envoy and ztauthz with the policy library', () => {
 
   it('methods and callers the library does not grant are refused before the agent', async () => {
     const before = agent.received.length;
-    const push = await toReviewer(svid.planner, rpcPost('/reviewer/a2a', send(3, 'tasks/pushNotificationConfig/set', { taskId: 'task-1', pushNotificationConfig: { url: 'https://attacker.example/' } })));
+    const push = await toReviewer(
+      svid.planner,
+      rpcPost('/reviewer/a2a', send(3, 'tasks/pushNotificationConfig/set', { taskId: 'task-1', pushNotificationConfig: { url: 'https://attacker.example/' } })),
+    );
     expect([push.status, push.body]).toEqual([403, 'ztauthz agents: action not permitted for caller\n']);
     // The reviewer calls tools but sends no tasks; a workload outside data.json is unknown.
     const self = await toReviewer(svid.reviewer, rpcPost('/reviewer/a2a', send(4, 'message/send', message)));

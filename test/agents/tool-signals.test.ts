@@ -24,7 +24,13 @@ const DOCS = 'spiffe://cluster.local/ns/fraud-agents/sa/docs-mcp';
 /** One Check of `identity` on the mcp-server route with these tool calls; returns its events. */
 function call(s: BehaviorSignals, identity: string, now: number, tools: readonly ToolUse[]): readonly SignalEvent[] {
   s.observe(identity, 'mcp-server', now);
-  return s.settle(identity, 'mcp-server', tools.every((t) => t.allowed), now, tools);
+  return s.settle(
+    identity,
+    'mcp-server',
+    tools.every((t) => t.allowed),
+    now,
+    tools,
+  );
 }
 
 const use = (tool: string, allowed = true, server: string | null = 'docs'): ToolUse => ({ server, tool, allowed });
@@ -42,7 +48,9 @@ describe('first_seen_tool', () => {
   it('fires on a tool the identity was never allowed to call, once, until it is allowed; server and tool together name it', () => {
     const { s, at } = warmed();
     expect(call(s, PLANNER, at, [use('search_docs')])).toEqual([]);
-    expect(call(s, PLANNER, at + 1, [use('fetch_doc')])).toEqual([{ signal: 'first_seen_tool', identity: PLANNER, route: 'mcp-server', server: 'docs', tool: 'fetch_doc', allowed: true }]);
+    expect(call(s, PLANNER, at + 1, [use('fetch_doc')])).toEqual([
+      { signal: 'first_seen_tool', identity: PLANNER, route: 'mcp-server', server: 'docs', tool: 'fetch_doc', allowed: true },
+    ]);
     expect(call(s, PLANNER, at + 2, [use('fetch_doc')])).toEqual([]);
     // The same name on another server, or at a bare /mcp, is another tool.
     expect(call(s, PLANNER, at + 3, [use('search_docs', true, 'wiki')])).toMatchObject([{ signal: 'first_seen_tool', server: 'wiki', tool: 'search_docs' }]);
@@ -71,13 +79,15 @@ describe('first_seen_tool', () => {
 });
 
 describe('tool_deny_spike', () => {
-  it('fires on a burst of denied tool calls against the identity\'s own baseline, once per episode', () => {
+  it("fires on a burst of denied tool calls against the identity's own baseline, once per episode", () => {
     const { s, at } = warmed();
     const events: SignalEvent[] = [];
     // 30 denied calls of granted-looking tools in one minute (baseline: none).
     for (let i = 0; i < 30; i++) events.push(...call(s, PLANNER, at + i * 1000, [use('search_docs', false)]));
     const spikes = events.filter((e) => e.signal === 'tool_deny_spike');
-    expect(spikes).toEqual([{ signal: 'tool_deny_spike', identity: PLANNER, route: 'mcp-server', server: 'docs', tool: 'search_docs', count: 10, baseline: 0 }]);
+    expect(spikes).toEqual([
+      { signal: 'tool_deny_spike', identity: PLANNER, route: 'mcp-server', server: 'docs', tool: 'search_docs', count: 10, baseline: 0 },
+    ]);
     // deny_spike counts every denial of the identity, so it fires too; the tool signal says they were tool calls.
     expect(events.filter((e) => e.signal === 'deny_spike')).toHaveLength(1);
     // Quiet again after the episode: steady allowed traffic raises nothing.
@@ -113,7 +123,9 @@ describe('through the Check pipeline with the policy library', () => {
             attributes: {
               source: { principal: PLANNER },
               destination: { principal: DOCS },
-              request: { http: { method: 'POST', host: 'docs', path: '/docs/mcp', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } },
+              request: {
+                http: { method: 'POST', host: 'docs', path: '/docs/mcp', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+              },
             },
           }),
         ),
@@ -128,12 +140,18 @@ describe('through the Check pipeline with the policy library', () => {
     for (let i = 0; i < 12; i++) expect((await check([tool('search_docs', 100 + i), tool('purge_index', 200 + i)])).decision.allowed).toBe(false);
     await log.close();
 
-    const events = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.type === 'behavior');
+    const events = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'behavior');
     expect(events.filter((e) => e.signal === 'first_seen_tool').map((e) => [e.tool, e.server, e.allowed])).toEqual([
       ['search_docs', 'docs', true],
       ['purge_index', 'docs', false],
     ]);
-    expect(events.filter((e) => e.signal === 'tool_deny_spike')).toMatchObject([{ identity: PLANNER, route: 'mcp-server', server: 'docs', tool: 'purge_index', count: 10 }]);
+    expect(events.filter((e) => e.signal === 'tool_deny_spike')).toMatchObject([
+      { identity: PLANNER, route: 'mcp-server', server: 'docs', tool: 'purge_index', count: 10 },
+    ]);
     const text = await metrics.registry.metrics();
     expect(text).toContain(`ztauthz_behavior_signals_total{signal="first_seen_tool",identity="${PLANNER}"} 2`);
     expect(text).toContain(`ztauthz_behavior_signals_total{signal="tool_deny_spike",identity="${PLANNER}"} 1`);

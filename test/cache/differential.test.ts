@@ -34,7 +34,6 @@ const SEED = testSeed();
 
 type Pipelines = Awaited<ReturnType<typeof inProcessPipeline>>;
 
-
 const rand = prng(SEED);
 const chance = (p: number): boolean => rand() < p;
 const uniform = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
@@ -77,7 +76,20 @@ function debugQuery(): string {
   return uniform(['', '', '', '?debug=1', '?debug=0', '?debug=1&debug=0']);
 }
 
-const KINDS = ['v2-infer', 'openai', 'v2-meta', 'mlflow-get', 'feast', 'training', 'v2-infer-ver', 'grpc', 'mlflow-ver', 'artifact', 'unmatched', 'rejected'] as const;
+const KINDS = [
+  'v2-infer',
+  'openai',
+  'v2-meta',
+  'mlflow-get',
+  'feast',
+  'training',
+  'v2-infer-ver',
+  'grpc',
+  'mlflow-ver',
+  'artifact',
+  'unmatched',
+  'rejected',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 /**
@@ -89,7 +101,11 @@ const HABITS: Readonly<Record<string, { kinds: Kind[]; models: string[]; tenant:
   'spiffe://cluster.local/ns/web/sa/frontend': { kinds: ['v2-infer', 'openai', 'v2-meta'], models: ['fraud-detector', 'churn', 'llama-3-8b'], tenant: 'acme' },
   'spiffe://cluster.local/ns/ml-training/sa/trainer': { kinds: ['feast', 'training'], models: MODELS, tenant: undefined },
   'spiffe://cluster.local/ns/analytics/sa/notebook': { kinds: ['v2-infer', 'openai', 'v2-meta'], models: ['ranker', 'fraud-detector'], tenant: 'acme' },
-  'spiffe://cluster.local/ns/ml-serving/sa/model-server': { kinds: ['mlflow-get', 'mlflow-ver', 'artifact'], models: ['fraud-detector', 'churn'], tenant: undefined },
+  'spiffe://cluster.local/ns/ml-serving/sa/model-server': {
+    kinds: ['mlflow-get', 'mlflow-ver', 'artifact'],
+    models: ['fraud-detector', 'churn'],
+    tenant: undefined,
+  },
   'CN=legacy-dashboard': { kinds: ['v2-meta'], models: MODELS, tenant: undefined },
 };
 
@@ -98,7 +114,12 @@ function target(kind: Kind = chance(0.03) ? 'rejected' : skewed(KINDS), models: 
   const m = skewed(models);
   switch (kind) {
     case 'v2-infer':
-      return { method: 'POST', path: `/v2/models/${m}/infer${debugQuery()}`, contentType: 'application/json', body: uniform(['{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[0.5]}]}', '{"inputs":[]}']) };
+      return {
+        method: 'POST',
+        path: `/v2/models/${m}/infer${debugQuery()}`,
+        contentType: 'application/json',
+        body: uniform(['{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[0.5]}]}', '{"inputs":[]}']),
+      };
     case 'v2-infer-ver':
       return { method: 'POST', path: `/v2/models/${m}/versions/${uniform(['0', '1', '3'])}/infer`, contentType: 'application/json', body: '{"inputs":[]}' };
     case 'v2-meta':
@@ -106,7 +127,11 @@ function target(kind: Kind = chance(0.03) ? 'rejected' : skewed(KINDS), models: 
     case 'grpc':
       return { method: 'POST', path: '/inference.GRPCInferenceService/ModelInfer', contentType: 'application/grpc', rawBody: uniform(GRPC_INFER) };
     case 'openai': {
-      const body: Record<string, unknown> = { model: m, messages: [{ role: 'user', content: uniform(['hi', 'summarise this']) }], max_tokens: uniform([64, 256, 1024, 4096]) };
+      const body: Record<string, unknown> = {
+        model: m,
+        messages: [{ role: 'user', content: uniform(['hi', 'summarise this']) }],
+        max_tokens: uniform([64, 256, 1024, 4096]),
+      };
       if (chance(0.3)) body['stream'] = chance(0.5);
       return { method: 'POST', path: '/v1/chat/completions', contentType: 'application/json', body: JSON.stringify(body) };
     }
@@ -117,7 +142,12 @@ function target(kind: Kind = chance(0.03) ? 'rejected' : skewed(KINDS), models: 
     case 'artifact':
       return { method: 'GET', path: `/api/2.0/mlflow-artifacts/artifacts/${m}/${uniform(['1', '2'])}/model.pkl` };
     case 'feast':
-      return { method: 'POST', path: '/get-online-features', contentType: 'application/json', body: JSON.stringify({ feature_service: skewed(FEATURE_SERVICES), entities: { user_id: [uniform([1, 2])] } }) };
+      return {
+        method: 'POST',
+        path: '/get-online-features',
+        contentType: 'application/json',
+        body: JSON.stringify({ feature_service: skewed(FEATURE_SERVICES), entities: { user_id: [uniform([1, 2])] } }),
+      };
     case 'training':
       return uniform<Target>([
         { method: 'POST', path: '/v1/training/jobs', contentType: 'application/json', body: '{"image":"trainer:1"}' },
@@ -166,7 +196,14 @@ function request(overrides: { authorization?: string; target?: Target; principal
   if (auth !== undefined) headers['authorization'] = auth;
   if (t.contentType) headers['content-type'] = t.contentType;
   if (chance(0.05)) headers['user-agent'] = uniform(['curl/8.5', 'python-requests/2.31']);
-  const http: Record<string, unknown> = { method: t.method, path: t.path, host: chance(0.8) ? HOSTS[0] : uniform(HOSTS), scheme: 'http', protocol: 'HTTP/1.1', headers };
+  const http: Record<string, unknown> = {
+    method: t.method,
+    path: t.path,
+    host: chance(0.8) ? HOSTS[0] : uniform(HOSTS),
+    scheme: 'http',
+    protocol: 'HTTP/1.1',
+    headers,
+  };
   // Envoy gives every request a unique id. This policy's source contains
   // "id" (identity, spiffe_id), which keeps attributes.request.http.id in the
   // key (the volatile-field filter matches by substring), so a unique id on
@@ -308,7 +345,9 @@ describe(`decision cache: cached and uncached pipelines answer alike (seed ${SEE
 
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
-    console.log(`differential cache test: ${total.compared} CheckResponses compared (seed ${SEED}); cache outcomes ${JSON.stringify(total.cache)}; reasons ${JSON.stringify(total.reasons)}`);
+    console.log(
+      `differential cache test: ${total.compared} CheckResponses compared (seed ${SEED}); cache outcomes ${JSON.stringify(total.cache)}; reasons ${JSON.stringify(total.reasons)}`,
+    );
   });
 
   it('the test policy keeps x-request-id in the key and leaves the trace headers out', async () => {
@@ -350,7 +389,9 @@ describe(`decision cache: cached and uncached pipelines answer alike (seed ${SEE
     for (let i = 0; i < 10_000; i++) await c.one(p, 'rev2', request());
 
     total.add(c);
-    console.log(`differential cache test, stream: ${c.compared} CheckResponses compared (seed ${SEED}); cache ${JSON.stringify(c.cache)}; reasons ${JSON.stringify(c.reasons)}`);
+    console.log(
+      `differential cache test, stream: ${c.compared} CheckResponses compared (seed ${SEED}); cache ${JSON.stringify(c.cache)}; reasons ${JSON.stringify(c.reasons)}`,
+    );
     c.expectAgreement();
     expect(c.compared).toBeGreaterThanOrEqual(20_000);
     // The stream must really exercise the cache: many answers served from it,
@@ -369,7 +410,9 @@ describe(`decision cache: cached and uncached pipelines answer alike (seed ${SEE
       const p = await pair({ 'policy-path': REV1, ...jwtFlags(invalid) });
       const c = new Comparison();
       const exp = nowS() + 2;
-      const short = await Promise.all(['alice', 'bob', 'carol'].map((sub) => sign(key, { iss: ISSUER, aud: AUDIENCE, sub, roles: [sub === 'carol' ? 'admin' : 'chat'], exp })));
+      const short = await Promise.all(
+        ['alice', 'bob', 'carol'].map((sub) => sign(key, { iss: ISSUER, aud: AUDIENCE, sub, roles: [sub === 'carol' ? 'admin' : 'chat'], exp })),
+      );
       // A small set of requests the policy decides by user (OpenAI chat),
       // repeated so that the cache holds every one of them.
       const chat = (): Target => ({
@@ -379,7 +422,11 @@ describe(`decision cache: cached and uncached pipelines answer alike (seed ${SEE
         body: JSON.stringify({ model: uniform(MODELS), messages: [], max_tokens: uniform([64, 256]) }),
       });
       const set = Array.from({ length: 40 }, () =>
-        request({ authorization: `Bearer ${uniform(short)}`, target: chat(), principal: uniform([undefined, 'spiffe://cluster.local/ns/analytics/sa/notebook', 'spiffe://cluster.local/ns/web/sa/frontend']) }),
+        request({
+          authorization: `Bearer ${uniform(short)}`,
+          target: chat(),
+          principal: uniform([undefined, 'spiffe://cluster.local/ns/analytics/sa/notebook', 'spiffe://cluster.local/ns/web/sa/frontend']),
+        }),
       );
       // Stop well before exp: the two pipelines of a pair must see the same token state.
       const before: CheckOutcome[] = [];
@@ -388,7 +435,10 @@ describe(`decision cache: cached and uncached pipelines answer alike (seed ${SEE
         if (i < set.length) before.push(on);
         if (i >= 600) break;
       }
-      expect(before.some((o) => o.decision.allowed), 'some user was allowed before exp').toBe(true);
+      expect(
+        before.some((o) => o.decision.allowed),
+        'some user was allowed before exp',
+      ).toBe(true);
       const wait = exp * 1000 + 50 - Date.now();
       if (wait > 0) await sleep(wait);
       let served = 0;

@@ -7,7 +7,10 @@ import { EvaluatePhase } from '../../src/check/EvaluatePhase.ts';
 import type { PolicyEngine } from '../../src/policy/PolicyEngine.ts';
 
 const INPUT = {
-  attributes: { source: { principal: 'spiffe://cluster.local/ns/web/sa/frontend' }, request: { http: { method: 'POST', path: '/v2/models/m/infer', headers: {} } } },
+  attributes: {
+    source: { principal: 'spiffe://cluster.local/ns/web/sa/frontend' },
+    request: { http: { method: 'POST', path: '/v2/models/m/infer', headers: {} } },
+  },
   parsed_path: ['v2', 'models', 'm', 'infer'],
 };
 

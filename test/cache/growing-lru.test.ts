@@ -10,7 +10,12 @@ import { denial } from '../../src/types/Decision.ts';
 describe('GrowingLru', () => {
   it('keeps at most maxEntries, evicting the least recently used', () => {
     const evicted: string[] = [];
-    const lru = new GrowingLru<string, number>({ maxEntries: 3, maxSize: 1 << 20, sizeCalculation: () => 1, dispose: (_v, k, reason) => evicted.push(`${k}:${reason}`) });
+    const lru = new GrowingLru<string, number>({
+      maxEntries: 3,
+      maxSize: 1 << 20,
+      sizeCalculation: () => 1,
+      dispose: (_v, k, reason) => evicted.push(`${k}:${reason}`),
+    });
     lru.set('a', 1).set('b', 2).set('c', 3);
     expect(lru.get('a')).toBe(1); // a is now the most recently used
     lru.set('d', 4);
@@ -30,7 +35,10 @@ describe('GrowingLru', () => {
   it('reserves nothing for entries it does not hold', () => {
     // lru-cache's own `max` would allocate arrays of max_entries at construction.
     const before = process.memoryUsage().heapUsed;
-    const caches = Array.from({ length: 20 }, () => new GrowingLru<string, number>({ maxEntries: 100_000, maxSize: 1 << 30, ttl: 1000, sizeCalculation: () => 1 }));
+    const caches = Array.from(
+      { length: 20 },
+      () => new GrowingLru<string, number>({ maxEntries: 100_000, maxSize: 1 << 30, ttl: 1000, sizeCalculation: () => 1 }),
+    );
     const grown = process.memoryUsage().heapUsed - before;
     expect(caches).toHaveLength(20);
     expect(grown).toBeLessThan(4 * 1024 * 1024);

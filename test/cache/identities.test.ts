@@ -46,7 +46,11 @@ function protojson(caller: string, model: string, i: number): unknown {
           method: 'POST',
           path: `/v2/models/${model}/infer`,
           host: 'models.svc',
-          headers: { 'content-type': 'application/json', traceparent: `00-${i.toString(16).padStart(32, '0')}-${'1'.repeat(16)}-01`, 'x-b3-traceid': i.toString(16) },
+          headers: {
+            'content-type': 'application/json',
+            traceparent: `00-${i.toString(16).padStart(32, '0')}-${'1'.repeat(16)}-01`,
+            'x-b3-traceid': i.toString(16),
+          },
           body: '{"inputs":[]}',
         },
       },
@@ -108,7 +112,14 @@ describe('the decision cache never crosses identities', () => {
           const batch = plan.slice(b, b + 20);
           const results: CheckResult[] = await Promise.all(
             batch.map(({ caller, model, i }) =>
-              client.check(checkRequest({ method: 'POST', path: `/v2/models/${model}/infer`, principal: caller, headers: { traceparent: `00-${i.toString(16).padStart(32, '0')}-${'2'.repeat(16)}-01` } })),
+              client.check(
+                checkRequest({
+                  method: 'POST',
+                  path: `/v2/models/${model}/infer`,
+                  principal: caller,
+                  headers: { traceparent: `00-${i.toString(16).padStart(32, '0')}-${'2'.repeat(16)}-01` },
+                }),
+              ),
             ),
           );
           batch.forEach(({ caller, model, i }, k) => {

@@ -63,7 +63,9 @@ allow if {
   });
 
   it('the client port', async () => {
-    expect(await kept('allow if input.attributes.source.address.socketAddress.portValue >= 1024')).toEqual(['attributes.source.address.socketAddress.portValue']);
+    expect(await kept('allow if input.attributes.source.address.socketAddress.portValue >= 1024')).toEqual([
+      'attributes.source.address.socketAddress.portValue',
+    ]);
   });
 
   it('named headers, by dot and by object.get, only those', async () => {
@@ -77,7 +79,9 @@ allow if {
   });
 
   it('iterating every header keeps every header field (and only those)', async () => {
-    expect(await kept(`allow if {\n  every _, value in input.attributes.request.http.headers {\n    not contains(lower(value), "<script")\n  }\n}`)).toEqual(HEADER_FIELDS);
+    expect(await kept(`allow if {\n  every _, value in input.attributes.request.http.headers {\n    not contains(lower(value), "<script")\n  }\n}`)).toEqual(
+      HEADER_FIELDS,
+    );
     expect(await kept(`allow if {\n  some name, value in input.attributes.request.http.headers\n  contains(value, "<script>")\n}`)).toEqual(HEADER_FIELDS);
     expect(await kept('allow if count(input.attributes.request.http.headers) < 20')).toEqual(HEADER_FIELDS);
     expect(await kept(`allow if {\n  some k in data.names\n  input.attributes.request.http.headers[k] == "x"\n}`)).toEqual(HEADER_FIELDS);
@@ -99,7 +103,10 @@ allow if {
   });
 
   it('the demo policy and the policy library read no volatile field: every default entry stays out of their keys', async () => {
-    for (const [dir, entrypoints] of [['policies/demo', ['envoy/authz/allow']], ['policies/library', LIBRARY_ENTRYPOINTS]] as const) {
+    for (const [dir, entrypoints] of [
+      ['policies/demo', ['envoy/authz/allow']],
+      ['policies/library', LIBRARY_ENTRYPOINTS],
+    ] as const) {
       const e = effectiveIgnore(VOLATILE_FIELDS, false, analysePlan(await planOf(dir, entrypoints)));
       expect(e, dir).toEqual({ ignore: [...VOLATILE_FIELDS], notes: [] });
     }
@@ -114,7 +121,9 @@ describe('prebuilt wasm: string constants', () => {
 
   it('keeps a field whose name is a constant, and every header field when "headers" is one; honours an explicit cache.ignore', async () => {
     const time = wasmStrings(await wasmOf('allow if input.attributes.request.time.seconds < 1767225600'));
-    expect(VOLATILE_FIELDS.filter((f) => !effectiveIgnore(VOLATILE_FIELDS, false, { kind: 'wasm', strings: time }).ignore.includes(f))).toContain('attributes.request.time');
+    expect(VOLATILE_FIELDS.filter((f) => !effectiveIgnore(VOLATILE_FIELDS, false, { kind: 'wasm', strings: time }).ignore.includes(f))).toContain(
+      'attributes.request.time',
+    );
     const headers = wasmStrings(await wasmOf('allow if input.attributes.request.http.headers["x-tenant"] == "a"'));
     const e = effectiveIgnore(VOLATILE_FIELDS, false, { kind: 'wasm', strings: headers });
     expect(e.ignore.filter((f) => f.startsWith(HEADERS))).toEqual([]);
@@ -192,7 +201,10 @@ describe('the load log', () => {
       analysed: 'rego plan',
       ignored: 2,
       kept: VOLATILE_FIELDS.length - 2,
-      why: ['policy reads attributes.request.time.seconds', 'policy uses attributes.request.http.headers as a whole (iterates or passes it on): fields under it kept'],
+      why: [
+        'policy reads attributes.request.time.seconds',
+        'policy uses attributes.request.http.headers as a whole (iterates or passes it on): fields under it kept',
+      ],
     });
     lifecycle.stop();
   });

@@ -34,7 +34,12 @@ function request(o: Over = {}): Uint8Array {
           method: 'POST',
           path: o.path ?? '/v2/models/m/infer',
           host: 'svc',
-          headers: { 'content-type': 'application/json', 'x-request-id': o.requestId ?? 'r-1', traceparent: o.traceparent ?? '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ...o.headers },
+          headers: {
+            'content-type': 'application/json',
+            'x-request-id': o.requestId ?? 'r-1',
+            traceparent: o.traceparent ?? '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+            ...o.headers,
+          },
           body: o.body ?? '{"inputs":[]}',
         },
       },
@@ -48,14 +53,29 @@ const keyer = new RawRequestKeyer(VOLATILE_FIELDS);
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
-  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return Object.fromEntries(
+    Object.keys(v)
+      .sort()
+      .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+  );
 }
 const key = (b: Uint8Array, policy = 'policy#1', peer = ''): string | undefined => keyer.key(b, policy, peer, false)?.key;
 
 describe('raw request key (the request shortcut)', () => {
   it('is the same when only the per-request fields differ, and hands the trace headers on', () => {
     const a = keyer.key(request(), 'p', '', true)!;
-    const b = keyer.key(request({ requestId: 'r-2', traceparent: '00-11111111111111111111111111111111-2222222222222222-01', httpId: '99', port: 51234, time: '2026-06-01T12:00:00Z' }), 'p', '', true)!;
+    const b = keyer.key(
+      request({
+        requestId: 'r-2',
+        traceparent: '00-11111111111111111111111111111111-2222222222222222-01',
+        httpId: '99',
+        port: 51234,
+        time: '2026-06-01T12:00:00Z',
+      }),
+      'p',
+      '',
+      true,
+    )!;
     expect(a.key).toBe(b.key);
     expect(b.traceHeaders).toEqual({ traceparent: '00-11111111111111111111111111111111-2222222222222222-01' });
     // Read only when asked for (tracing on); the key is the same either way.
@@ -200,19 +220,27 @@ describe('raw request key (the request shortcut)', () => {
     };
     const ld = lengthDelimited;
     const str = stringField;
-    const ts = (seconds: number | bigint, nanos?: number) => Buffer.concat([Uint8Array.from([0x08]), varint(seconds), ...(nanos === undefined ? [] : [Uint8Array.from([0x10]), varint(nanos)])]);
+    const ts = (seconds: number | bigint, nanos?: number) =>
+      Buffer.concat([Uint8Array.from([0x08]), varint(seconds), ...(nanos === undefined ? [] : [Uint8Array.from([0x10]), varint(nanos)])]);
     const header = (k: string, v: Uint8Array | string) => ld(3, str(1, k), str(2, v));
     /** CheckRequest { attributes { source { address { socket_address { address, <port> } } }, request { <times>, http { <http> } } } } */
     const build = (o: { times?: Uint8Array[]; port?: Uint8Array; http?: Uint8Array[] } = {}) =>
-      ld(1,
+      ld(
+        1,
         ld(1, ld(1, ld(1, str(2, '10.0.0.1'), o.port ?? Uint8Array.from([0x18, 0x80, 0xfa, 0x01])))),
-        ld(4, ...(o.times ?? [ld(1, ts(1_700_000_000, 5))]), ld(2, str(2, 'GET'), str(4, '/x'), ...(o.http ?? [str(1, '17'), header('x-request-id', 'r-1')]))));
+        ld(4, ...(o.times ?? [ld(1, ts(1_700_000_000, 5))]), ld(2, str(2, 'GET'), str(4, '/x'), ...(o.http ?? [str(1, '17'), header('x-request-id', 'r-1')]))),
+      );
     const base = build();
 
     it('the base request is accepted and keyed, and so are its ordinary variants', () => {
       expect(verdict(base)).toBe('accepted');
       expect(skey(base)).toBeDefined();
-      for (const b of [build({ times: [ld(1, ts(1_800_000_000))] }), build({ times: [] }), build({ times: [ld(1, ts(-62_135_596_800))] }), build({ times: [ld(1, ts(253_402_300_799, 999_999_999))] })]) {
+      for (const b of [
+        build({ times: [ld(1, ts(1_800_000_000))] }),
+        build({ times: [] }),
+        build({ times: [ld(1, ts(-62_135_596_800))] }),
+        build({ times: [ld(1, ts(253_402_300_799, 999_999_999))] }),
+      ]) {
         expect(verdict(b)).toBe('accepted');
         expect(skey(b)).toBe(skey(base));
       }
@@ -241,8 +269,16 @@ describe('raw request key (the request shortcut)', () => {
 
     it.each([
       ['http id not UTF-8', build({ http: [str(1, Uint8Array.from([0xff, 0xfe])), header('x-request-id', 'r-1')] }), 'request_invalid_utf8'],
-      ['a skipped header value not UTF-8', build({ http: [str(1, '17'), header('x-request-id', Uint8Array.from([0x72, 0xc0, 0xaf]))] }), 'request_invalid_utf8'],
-      ['a skipped header making the headers too many', build({ http: [str(1, '17'), ...Array.from({ length: 20 }, (_, i) => header(`h${i}`, 'v')), header('x-request-id', 'r-1')] }), 'request_too_large'],
+      [
+        'a skipped header value not UTF-8',
+        build({ http: [str(1, '17'), header('x-request-id', Uint8Array.from([0x72, 0xc0, 0xaf]))] }),
+        'request_invalid_utf8',
+      ],
+      [
+        'a skipped header making the headers too many',
+        build({ http: [str(1, '17'), ...Array.from({ length: 20 }, (_, i) => header(`h${i}`, 'v')), header('x-request-id', 'r-1')] }),
+        'request_too_large',
+      ],
       ['a skipped header making the header bytes too many', build({ http: [str(1, '17'), header('x-request-id', 'r'.repeat(5000))] }), 'request_too_large'],
       ['port in 6 bytes', build({ port: Uint8Array.from([0x18, 0x80, 0xfa, 0x81, 0x80, 0x80, 0x00]) }), 'request_malformed'],
       ['port next to named_port (one oneof)', build({ port: Buffer.concat([Uint8Array.from([0x18, 0x50]), str(4, 'http')]) }), 'request_malformed'],
@@ -262,7 +298,9 @@ describe('raw request key (the request shortcut)', () => {
     });
 
     it('never skips a header the pipeline reads itself, whatever cache.ignore says', () => {
-      const k = new RawRequestKeyer([...VOLATILE_FIELDS, 'attributes.request.http.headers.content-type', 'attributes.request.http.headers.x-token'], { readHeaders: ['X-Token'] });
+      const k = new RawRequestKeyer([...VOLATILE_FIELDS, 'attributes.request.http.headers.content-type', 'attributes.request.http.headers.x-token'], {
+        readHeaders: ['X-Token'],
+      });
       expect(k.coversIgnore).toBe(false);
       const with_ = (h: Record<string, string>) => k.key(request({ headers: h }), 'p', '', false)!.key;
       expect(with_({ 'content-type': 'text/plain' })).not.toBe(with_({ 'content-type': 'application/json' }));
@@ -273,7 +311,17 @@ describe('raw request key (the request shortcut)', () => {
     // one the full path accepts is accepted too.
     it('never gives a refused request the key of an accepted one (20,000 mutations)', () => {
       const rand = prng(0x5c07);
-      const bases = [base, build({ http: [str(1, '123456'), header('x-request-id', 'abcdef-0123'), header('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'), header('x-a', 'b')] })];
+      const bases = [
+        base,
+        build({
+          http: [
+            str(1, '123456'),
+            header('x-request-id', 'abcdef-0123'),
+            header('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'),
+            header('x-a', 'b'),
+          ],
+        }),
+      ];
       const accepted = new Set<string>();
       const refused = new Map<string, string>();
       let sharedWithBase = 0;

@@ -60,7 +60,8 @@ describe('request shortcut over real gRPC', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, any>);
 
-  const metric = async (server: RunningServer, re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text())?.[1] ?? 0);
+  const metric = async (server: RunningServer, re: RegExp): Promise<number> =>
+    Number(re.exec(await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text())?.[1] ?? 0);
 
   it('answers repeats from the cache, still counting and recording each Check with its caller and route', async () => {
     const log = join(dir, 'no-input.log');
@@ -114,7 +115,11 @@ describe('request shortcut over real gRPC', () => {
   }
 
   it('does not serve a repeat past a change of input.behavior (the caller leaves learning)', async () => {
-    const server = await startInProcess({ 'policy-path': 'test/fixtures/policies/behavior-echo', 'behavior-window-seconds': '1', 'behavior-learning-seconds': '0' });
+    const server = await startInProcess({
+      'policy-path': 'test/fixtures/policies/behavior-echo',
+      'behavior-window-seconds': '1',
+      'behavior-learning-seconds': '0',
+    });
     const client = new CheckClient(server.grpcPort);
     running.push({ server, client });
     const seen: string[] = [];
@@ -149,7 +154,11 @@ describe('request shortcut over real gRPC', () => {
   // there still gets the full path's refusal, never the cached answer.
   it('never answers from the cache a request the full path refuses, however close to a cached one', async () => {
     const encode = (o: object): Buffer => Buffer.from(CheckRequestType.encode(CheckRequestType.fromObject(o)).finish());
-    const { policies, load, pipeline } = await inProcessPipeline({ 'policy-path': POLICY, 'decision-log-enabled': 'false', 'request-max-header-bytes': '4096' });
+    const { policies, load, pipeline } = await inProcessPipeline({
+      'policy-path': POLICY,
+      'decision-log-enabled': 'false',
+      'request-max-header-bytes': '4096',
+    });
     policies.activate(await load());
     const first = await pipeline.check(encode(again(0)));
     expect(first.record.cache).toBe('miss');

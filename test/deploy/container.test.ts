@@ -12,9 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BIN, INSTALL_TIMEOUT_MS, ROOT, configMapOfVolume, container, parseManifests, renderDeploy, type Manifest, type Rendered,
-} from './support.ts';
+import { BIN, INSTALL_TIMEOUT_MS, ROOT, configMapOfVolume, container, parseManifests, renderDeploy, type Manifest, type Rendered } from './support.ts';
 import { NODE } from '../support/servers.ts';
 import { RUNTIME } from '../support/runtime.ts';
 
@@ -141,7 +139,11 @@ describe.each([
 describe('a configuration error at start', () => {
   it.each([
     ['an unknown key', (t: string) => t.replace('  watch: false', '  wach: false'), /^ztauthz: .*unknown key policy\.wach; did you mean policy\.watch\?$/],
-    ['a policy path that is not mounted', (t: string) => t.replace('/etc/ztauthz/policy/bundle.tar.gz', '/etc/ztauthz/policy/missing.tar.gz'), /^ztauthz: .*missing\.tar\.gz.*$/],
+    [
+      'a policy path that is not mounted',
+      (t: string) => t.replace('/etc/ztauthz/policy/bundle.tar.gz', '/etc/ztauthz/policy/missing.tar.gz'),
+      /^ztauthz: .*missing\.tar\.gz.*$/,
+    ],
   ])('%s: the container exits 2 with the reason on one line', async (_what, edit, reason) => {
     const name = `broken-${Math.random().toString(36).slice(2)}`;
     const pod = podOf('kubernetes/base', name, edit);
@@ -153,6 +155,9 @@ describe('a configuration error at start', () => {
     // error is followed by the command's usage text, as on a terminal.)
     const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
     expect(lines[0], r.stderr).toMatch(reason);
-    expect(lines.filter((l) => l.startsWith('ztauthz: ')), r.stderr).toHaveLength(1);
+    expect(
+      lines.filter((l) => l.startsWith('ztauthz: ')),
+      r.stderr,
+    ).toHaveLength(1);
   });
 });

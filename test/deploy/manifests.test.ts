@@ -7,8 +7,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  INSTALL_TIMEOUT_MS, ROOT, deploycheck, filesUnder, installValidators, kubeconform, kustomizations,
-  parseManifests, renderDeploy, toYaml, type Manifest, type Rendered,
+  INSTALL_TIMEOUT_MS,
+  ROOT,
+  deploycheck,
+  filesUnder,
+  installValidators,
+  kubeconform,
+  kustomizations,
+  parseManifests,
+  renderDeploy,
+  toYaml,
+  type Manifest,
+  type Rendered,
 } from './support.ts';
 import { loadConfig } from '../../src/config/load.ts';
 
@@ -49,7 +59,11 @@ describe('every file under deploy/kubernetes and deploy/istio', () => {
     expect(bad, JSON.stringify(bad, null, 2)).toEqual([]);
     expect(status).toBe(0);
     // Each file contributed at least one validated resource.
-    for (const f of files) expect(resources.some((r) => r.filename === f), f).toBe(true);
+    for (const f of files)
+      expect(
+        resources.some((r) => r.filename === f),
+        f,
+      ).toBe(true);
   });
 
   it('kustomizations: each builds, and what it renders is valid', () => {
@@ -72,13 +86,13 @@ describe('every file under deploy/kubernetes and deploy/istio', () => {
     expect(out.some((m) => m['metadata']['name'] === 'any')).toBe(false);
   });
 
-  it('ztauthz configuration files: accepted by ztauthz\'s own config loader', () => {
+  it("ztauthz configuration files: accepted by ztauthz's own config loader", () => {
     const configs = FILES.filter((f) => classify(f) === 'ztauthz-config');
     expect(configs.length).toBe(3);
     for (const f of configs) expect(() => loadConfig({ file: join(ROOT, f) }), f).not.toThrow();
   });
 
-  it('the IstioOperator: accepted by Istio\'s MeshConfig code, extension providers included', () => {
+  it("the IstioOperator: accepted by Istio's MeshConfig code, extension providers included", () => {
     const r = deploycheck('meshconfig', readFileSync(join(ROOT, 'deploy/istio/mesh-config.yaml'), 'utf8'));
     expect(r.findings).toEqual([]);
     expect(r.status).toBe(0);
@@ -93,7 +107,10 @@ describe('the validators refuse what is wrong', () => {
   const refused = (manifests: Manifest[], expected: RegExp): void => {
     const { status, resources } = kubeconform(['-'], toYaml(manifests));
     expect(status).toBe(1);
-    const msgs = resources.filter((r) => r.status !== 'statusValid').map((r) => r.msg).join('\n');
+    const msgs = resources
+      .filter((r) => r.status !== 'statusValid')
+      .map((r) => r.msg)
+      .join('\n');
     expect(msgs).toMatch(expected);
   };
 

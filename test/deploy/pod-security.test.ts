@@ -4,9 +4,7 @@
 // checks). The schema alone does not catch these edits: kubeconform accepts
 // every mutated copy below.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  INSTALL_TIMEOUT_MS, deploycheck, find, kubeconform, parseManifests, renderDeploy, toYaml, type Manifest, type Rendered,
-} from './support.ts';
+import { INSTALL_TIMEOUT_MS, deploycheck, find, kubeconform, parseManifests, renderDeploy, toYaml, type Manifest, type Rendered } from './support.ts';
 
 let rendered: Rendered;
 
@@ -38,36 +36,116 @@ type Mutation = [name: string, edit: (pod: Manifest, ztauthz: Manifest) => void,
 
 // Each breaks one rule of the restricted profile in the ztauthz pod.
 const MUTATIONS: Mutation[] = [
-  ['runAsNonRoot: false (pod)', (p) => { p['securityContext']['runAsNonRoot'] = false; }, /runAsNonRoot != true/],
-  ['runAsNonRoot: false (container)', (_, c) => { c['securityContext']['runAsNonRoot'] = false; }, /runAsNonRoot != true/],
-  ['runAsUser: 0', (p) => { p['securityContext']['runAsUser'] = 0; }, /runAsUser=0/],
-  ['privileged: true', (_, c) => { c['securityContext']['privileged'] = true; }, /privileged/],
-  ['a hostPath volume', (p, c) => {
-    p['volumes'].push({ name: 'host', hostPath: { path: '/var/run' } });
-    c['volumeMounts'].push({ name: 'host', mountPath: '/host' });
-  }, /restricted volume types.*hostPath|hostPath volumes/],
-  ['capabilities without drop ALL', (_, c) => { delete c['securityContext']['capabilities']; }, /unrestricted capabilities.*drop=\["ALL"\]/],
-  ['drop ALL replaced by drop NET_RAW', (_, c) => { c['securityContext']['capabilities'] = { drop: ['NET_RAW'] }; }, /unrestricted capabilities/],
-  ['an added capability', (_, c) => { c['securityContext']['capabilities']['add'] = ['NET_ADMIN']; }, /unrestricted capabilities.*NET_ADMIN/],
-  ['allowPrivilegeEscalation: true', (_, c) => { c['securityContext']['allowPrivilegeEscalation'] = true; }, /allowPrivilegeEscalation != false/],
-  ['allowPrivilegeEscalation unset', (_, c) => { delete c['securityContext']['allowPrivilegeEscalation']; }, /allowPrivilegeEscalation != false/],
-  ['seccomp Unconfined', (p, c) => {
-    p['securityContext']['seccompProfile'] = { type: 'Unconfined' };
-    c['securityContext']['seccompProfile'] = { type: 'Unconfined' };
-  }, /seccompProfile/],
-  ['no seccomp profile at all', (p, c) => {
-    delete p['securityContext']['seccompProfile'];
-    delete c['securityContext']['seccompProfile'];
-  }, /seccompProfile/],
-  ['hostNetwork', (p) => { p['hostNetwork'] = true; }, /host namespaces/],
-  ['a hostPort', (_, c) => { c['ports'][0]['hostPort'] = 9191; }, /hostPort/],
+  [
+    'runAsNonRoot: false (pod)',
+    (p) => {
+      p['securityContext']['runAsNonRoot'] = false;
+    },
+    /runAsNonRoot != true/,
+  ],
+  [
+    'runAsNonRoot: false (container)',
+    (_, c) => {
+      c['securityContext']['runAsNonRoot'] = false;
+    },
+    /runAsNonRoot != true/,
+  ],
+  [
+    'runAsUser: 0',
+    (p) => {
+      p['securityContext']['runAsUser'] = 0;
+    },
+    /runAsUser=0/,
+  ],
+  [
+    'privileged: true',
+    (_, c) => {
+      c['securityContext']['privileged'] = true;
+    },
+    /privileged/,
+  ],
+  [
+    'a hostPath volume',
+    (p, c) => {
+      p['volumes'].push({ name: 'host', hostPath: { path: '/var/run' } });
+      c['volumeMounts'].push({ name: 'host', mountPath: '/host' });
+    },
+    /restricted volume types.*hostPath|hostPath volumes/,
+  ],
+  [
+    'capabilities without drop ALL',
+    (_, c) => {
+      delete c['securityContext']['capabilities'];
+    },
+    /unrestricted capabilities.*drop=\["ALL"\]/,
+  ],
+  [
+    'drop ALL replaced by drop NET_RAW',
+    (_, c) => {
+      c['securityContext']['capabilities'] = { drop: ['NET_RAW'] };
+    },
+    /unrestricted capabilities/,
+  ],
+  [
+    'an added capability',
+    (_, c) => {
+      c['securityContext']['capabilities']['add'] = ['NET_ADMIN'];
+    },
+    /unrestricted capabilities.*NET_ADMIN/,
+  ],
+  [
+    'allowPrivilegeEscalation: true',
+    (_, c) => {
+      c['securityContext']['allowPrivilegeEscalation'] = true;
+    },
+    /allowPrivilegeEscalation != false/,
+  ],
+  [
+    'allowPrivilegeEscalation unset',
+    (_, c) => {
+      delete c['securityContext']['allowPrivilegeEscalation'];
+    },
+    /allowPrivilegeEscalation != false/,
+  ],
+  [
+    'seccomp Unconfined',
+    (p, c) => {
+      p['securityContext']['seccompProfile'] = { type: 'Unconfined' };
+      c['securityContext']['seccompProfile'] = { type: 'Unconfined' };
+    },
+    /seccompProfile/,
+  ],
+  [
+    'no seccomp profile at all',
+    (p, c) => {
+      delete p['securityContext']['seccompProfile'];
+      delete c['securityContext']['seccompProfile'];
+    },
+    /seccompProfile/,
+  ],
+  [
+    'hostNetwork',
+    (p) => {
+      p['hostNetwork'] = true;
+    },
+    /host namespaces/,
+  ],
+  [
+    'a hostPort',
+    (_, c) => {
+      c['ports'][0]['hostPort'] = 9191;
+    },
+    /hostPort/,
+  ],
 ];
 
 describe('a pod spec edit that breaks the restricted profile', () => {
   for (const k of ['kubernetes/base', 'kubernetes/overlays/sidecar'] as const) {
     it.each(MUTATIONS)(`${k}: %s is refused, though the schema accepts it`, (_name, edit, refusal) => {
       const all = manifests(k);
-      const dep = all.find((m) => m['kind'] === 'Deployment' && (m['spec']['template']['spec']['containers'] as Manifest[]).some((c) => c['name'] === 'ztauthz'))!;
+      const dep = all.find(
+        (m) => m['kind'] === 'Deployment' && (m['spec']['template']['spec']['containers'] as Manifest[]).some((c) => c['name'] === 'ztauthz'),
+      )!;
       const pod = dep['spec']['template']['spec'];
       edit(pod, (pod['containers'] as Manifest[]).find((c) => c['name'] === 'ztauthz')!);
       const text = toYaml(all);

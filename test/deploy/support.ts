@@ -46,10 +46,16 @@ export interface KubeconformResource {
  */
 export function kubeconform(files: readonly string[], input?: string, skip: readonly string[] = []): { status: number; resources: KubeconformResource[] } {
   const args = [
-    '-strict', '-verbose', '-output', 'json',
-    '-kubernetes-version', K8S_VERSION,
-    '-schema-location', join(TOOLS, 'schemas', 'kubernetes', '{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}', '{{ .ResourceKind }}{{ .KindSuffix }}.json'),
-    '-schema-location', join(TOOLS, 'schemas', 'istio', '{{ .Group }}', '{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'),
+    '-strict',
+    '-verbose',
+    '-output',
+    'json',
+    '-kubernetes-version',
+    K8S_VERSION,
+    '-schema-location',
+    join(TOOLS, 'schemas', 'kubernetes', '{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}', '{{ .ResourceKind }}{{ .KindSuffix }}.json'),
+    '-schema-location',
+    join(TOOLS, 'schemas', 'istio', '{{ .Group }}', '{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'),
   ];
   if (skip.length) args.push('-skip', skip.join(','));
   const r = run(join(BIN, 'kubeconform'), [...args, ...files], input);
@@ -125,7 +131,18 @@ export function renderDeploy(): Rendered {
   cpSync(join(ROOT, 'deploy'), dir, { recursive: true });
   const bundle = join(dir, 'kubernetes', 'policy', 'bundle.tar.gz');
   rmSync(bundle, { force: true });
-  const opa = run(join(BIN, 'opa'), ['build', '-t', 'wasm', '-e', 'envoy/authz/allow', '--ignore', '*_test.rego', '-o', bundle, join(ROOT, 'policies', 'demo')]);
+  const opa = run(join(BIN, 'opa'), [
+    'build',
+    '-t',
+    'wasm',
+    '-e',
+    'envoy/authz/allow',
+    '--ignore',
+    '*_test.rego',
+    '-o',
+    bundle,
+    join(ROOT, 'policies', 'demo'),
+  ]);
   if (opa.status !== 0) throw new Error(`opa build failed: ${opa.stderr}`);
   const builds = new Map<string, string>();
   for (const k of kustomizations()) builds.set(k, kustomizeBuild(join(dir, k)));

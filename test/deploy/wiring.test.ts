@@ -12,9 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAddr, loadConfig } from '../../src/config/load.ts';
 import { readPolicySource } from '../../src/policy/PolicySource.ts';
 import type { Config } from '../../src/config/schema.ts';
-import {
-  INSTALL_TIMEOUT_MS, ROOT, configMapOfVolume, container, find, parseManifests, renderDeploy, type Manifest, type Rendered,
-} from './support.ts';
+import { INSTALL_TIMEOUT_MS, ROOT, configMapOfVolume, container, find, parseManifests, renderDeploy, type Manifest, type Rendered } from './support.ts';
 
 let rendered: Rendered;
 let scratch: string;
@@ -41,7 +39,9 @@ interface Wired {
 /** The ztauthz container of an overlay, and its configuration as the pod reads it. */
 function wired(k: string): Wired {
   const all = parseManifests(rendered.builds.get(k)!);
-  const deployment = all.find((m) => m['kind'] === 'Deployment' && (m['spec']['template']['spec']['containers'] as Manifest[]).some((c) => c['name'] === 'ztauthz'))!;
+  const deployment = all.find(
+    (m) => m['kind'] === 'Deployment' && (m['spec']['template']['spec']['containers'] as Manifest[]).some((c) => c['name'] === 'ztauthz'),
+  )!;
   const pod = deployment['spec']['template']['spec'];
   const ztauthz = container(pod, 'ztauthz');
   const args = ztauthz['args'] as string[];
@@ -98,7 +98,7 @@ describe.each(['kubernetes/base', 'kubernetes/overlays/central', 'kubernetes/ove
     expect(config.policy.watch).toBe(false);
   });
 
-  it('every mount is read-only and the root filesystem too; the pod runs as the image\'s user', () => {
+  it("every mount is read-only and the root filesystem too; the pod runs as the image's user", () => {
     const { pod, ztauthz } = wired(k);
     for (const m of ztauthz['volumeMounts'] as Manifest[]) expect(m['readOnly'], m['mountPath']).toBe(true);
     expect(ztauthz['securityContext']['readOnlyRootFilesystem']).toBe(true);
@@ -113,7 +113,7 @@ describe.each(['kubernetes/base', 'kubernetes/overlays/central', 'kubernetes/ove
 });
 
 describe('central service', () => {
-  it('the Service: named gRPC port 9191 (appProtocol grpc) to the container\'s gRPC port, same selector', () => {
+  it("the Service: named gRPC port 9191 (appProtocol grpc) to the container's gRPC port, same selector", () => {
     const { all, deployment, ztauthz } = wired('kubernetes/base');
     const svc = find(all, 'Service', 'ztauthz');
     const grpc = (svc['spec']['ports'] as Manifest[]).find((p) => p['name'] === 'grpc')!;
@@ -124,7 +124,7 @@ describe('central service', () => {
     }
   });
 
-  it('HPA, PDB and NetworkPolicy select the Deployment\'s pods; the HPA owns the replica count', () => {
+  it("HPA, PDB and NetworkPolicy select the Deployment's pods; the HPA owns the replica count", () => {
     const { all, deployment } = wired('kubernetes/overlays/central');
     const labels = deployment['spec']['template']['metadata']['labels'] as Record<string, string>;
     const matches = (sel: Record<string, string>): boolean => Object.entries(sel).every(([l, v]) => labels[l] === v);
@@ -133,7 +133,8 @@ describe('central service', () => {
     expect(hpa['spec']['minReplicas']).toBeGreaterThanOrEqual(2);
     expect(deployment['spec']['replicas']).toBeUndefined();
     expect(matches(find(all, 'PodDisruptionBudget')['spec']['selector']['matchLabels'])).toBe(true);
-    for (const np of all.filter((m) => m['kind'] === 'NetworkPolicy')) expect(matches(np['spec']['podSelector']['matchLabels']), np['metadata']['name']).toBe(true);
+    for (const np of all.filter((m) => m['kind'] === 'NetworkPolicy'))
+      expect(matches(np['spec']['podSelector']['matchLabels']), np['metadata']['name']).toBe(true);
     expect(deployment['spec']['template']['spec']['topologySpreadConstraints'].length).toBeGreaterThan(0);
   });
 
@@ -151,10 +152,18 @@ describe('central service', () => {
 
   it('egress: DNS and istiod in the base; overlays/central adds exactly its JWKS and OTLP endpoints', () => {
     const egressOf = (k: string): Array<{ ns: string; port: number }> =>
-      parseManifests(rendered.builds.get(k)!).filter((m) => m['kind'] === 'NetworkPolicy').flatMap((np) =>
-        ((np['spec']['egress'] ?? []) as Manifest[]).flatMap((rule) =>
-          (rule['to'] as Manifest[]).flatMap((to) =>
-            (rule['ports'] as Manifest[]).map((p) => ({ ns: to['namespaceSelector']['matchLabels']['kubernetes.io/metadata.name'] as string, port: p['port'] as number })))));
+      parseManifests(rendered.builds.get(k)!)
+        .filter((m) => m['kind'] === 'NetworkPolicy')
+        .flatMap((np) =>
+          ((np['spec']['egress'] ?? []) as Manifest[]).flatMap((rule) =>
+            (rule['to'] as Manifest[]).flatMap((to) =>
+              (rule['ports'] as Manifest[]).map((p) => ({
+                ns: to['namespaceSelector']['matchLabels']['kubernetes.io/metadata.name'] as string,
+                port: p['port'] as number,
+              })),
+            ),
+          ),
+        );
     const base = egressOf('kubernetes/base');
     expect(new Set(base.map((e) => `${e.ns}:${e.port}`))).toEqual(new Set(['kube-system:53', 'istio-system:15012']));
     const base_config = wired('kubernetes/base').config;
@@ -163,10 +172,9 @@ describe('central service', () => {
 
     const { config } = wired('kubernetes/overlays/central');
     // The endpoints the configuration calls, as namespace and (pod) port.
-    const endpoints = [
-      ...config.jwt.issuers.map((i) => String(i['jwks_url'])),
-      ...(config.tracing.enabled ? [config.tracing.endpoint] : []),
-    ].map((u) => new URL(u));
+    const endpoints = [...config.jwt.issuers.map((i) => String(i['jwks_url'])), ...(config.tracing.enabled ? [config.tracing.endpoint] : [])].map(
+      (u) => new URL(u),
+    );
     expect(endpoints.length).toBe(2);
     const added = egressOf('kubernetes/overlays/central').filter((e) => !base.some((b) => b.ns === e.ns && b.port === e.port));
     expect(added.map((e) => e.ns).sort()).toEqual(endpoints.map((u) => u.hostname.split('.')[1]).sort());
@@ -193,7 +201,10 @@ describe('Istio', () => {
   const provider = (name: string): Manifest => (mesh()['extensionProviders'] as Manifest[]).find((p) => p['name'] === name)!['envoyExtAuthzGrpc'];
 
   it('the providers fail closed with 403, bound the Check time, send the body as ztauthz reads it', () => {
-    for (const [name, k] of [['ztauthz', 'kubernetes/overlays/central'], ['ztauthz-local', 'kubernetes/overlays/sidecar']] as const) {
+    for (const [name, k] of [
+      ['ztauthz', 'kubernetes/overlays/central'],
+      ['ztauthz-local', 'kubernetes/overlays/sidecar'],
+    ] as const) {
       const p = provider(name);
       const { config } = wired(k);
       expect(p['failOpen']).toBe(false);
@@ -206,14 +217,14 @@ describe('Istio', () => {
     }
   });
 
-  it('the central provider names the Service\'s DNS name and gRPC port', () => {
+  it("the central provider names the Service's DNS name and gRPC port", () => {
     const { all } = wired('kubernetes/base');
     const svc = find(all, 'Service', 'ztauthz');
     expect(provider('ztauthz')['service']).toBe(`${svc['metadata']['name']}.${svc['metadata']['namespace']}.svc.cluster.local`);
     expect(provider('ztauthz')['port']).toBe((svc['spec']['ports'] as Manifest[]).find((p) => p['name'] === 'grpc')!['port']);
   });
 
-  it('path normalization resolves dot segments and merges slashes; trust domain matches ztauthz\'s', () => {
+  it("path normalization resolves dot segments and merges slashes; trust domain matches ztauthz's", () => {
     expect(mesh()['pathNormalization']).toEqual({ normalization: 'MERGE_SLASHES' });
     for (const k of ['kubernetes/base', 'kubernetes/overlays/central', 'kubernetes/overlays/sidecar']) {
       expect(wired(k).config.identity.trust_domains).toEqual([mesh()['trustDomain']]);
@@ -262,7 +273,10 @@ describe('Dockerfile', () => {
     expect(base('node')).toMatch(/^\$\{NODE_RUNTIME_IMAGE\} AS runtime-node\n/);
     // The compiled dist/, with scripts/runtime.sh's flags for that runtime.
     const entrypoint = (name: string): string[] => JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(base(name))![1]!);
-    const flags = (name: string): string[] => execFileSync('bash', [join(ROOT, 'scripts/runtime.sh'), '--flags'], { env: { ...process.env, ZTAUTHZ_RUNTIME: name }, encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    const flags = (name: string): string[] =>
+      execFileSync('bash', [join(ROOT, 'scripts/runtime.sh'), '--flags'], { env: { ...process.env, ZTAUTHZ_RUNTIME: name }, encoding: 'utf8' })
+        .split(/\s+/)
+        .filter(Boolean);
     expect(entrypoint('node')).toEqual(['/nodejs/bin/node', ...flags('node'), 'dist/cli.js']);
     expect(base('bun')).toMatch(/^\$\{BUN_RUNTIME_IMAGE\} AS runtime-bun\n/);
     expect(entrypoint('bun')).toEqual(['/usr/local/bin/bun', ...flags('bun'), 'dist/cli.js']);

@@ -101,7 +101,8 @@ async function startOurs(name: string, cases: DropInCase[], config: ServerConfig
     const missing = missingBuiltins(started.refused);
     const culprits = loaded.filter((c) => missing.some((b) => new RegExp(`(^|[^a-z0-9_.])${b.replace(/\./g, '\\.')}\\s*\\(`).test(c.rego)));
     if (missing.length === 0 || culprits.length === 0 || attempt > 3) throw new Error(`ztauthz refused group ${name}: ${started.refused.slice(-1500)}`);
-    for (const c of culprits) refused.set(c.id, `refused at load: policy uses builtins ztauthz does not provide: ${missing.filter((b) => c.rego.includes(b)).join(', ')}`);
+    for (const c of culprits)
+      refused.set(c.id, `refused at load: policy uses builtins ztauthz does not provide: ${missing.filter((b) => c.rego.includes(b)).join(', ')}`);
     loaded = loaded.filter((c) => !refused.has(c.id));
   }
   return { peer: undefined, loaded, refused };
@@ -215,7 +216,9 @@ describe('ztauthz as a drop-in for opa-envoy-plugin v1.19.1-envoy', () => {
 
   it('answers every pair not listed in expected-differences.ts exactly as opa-envoy-plugin does (and the same with its cache on)', () => {
     const unexpected = [...pairs.values()].filter((p) => !expectedFor(p.key) && !same(p.peer, p.ours));
-    expect(unexpected.map((p) => ({ pair: p.key, [p.key.startsWith('cache:') ? 'ztauthz, cache off' : 'opa-envoy-plugin']: p.peer, ztauthz: p.ours }))).toEqual([]);
+    expect(unexpected.map((p) => ({ pair: p.key, [p.key.startsWith('cache:') ? 'ztauthz, cache off' : 'opa-envoy-plugin']: p.peer, ztauthz: p.ours }))).toEqual(
+      [],
+    );
   });
 
   it('still differs on every pair expected-differences.ts lists (remove an entry once it is fixed)', () => {

@@ -33,10 +33,9 @@ const refusedEntries = Object.fromEntries(
 );
 
 const WASM_DIVISION =
-  'Division in the wasm is float64 where OPA divides exactly (big numbers): sprintf itself is Go\'s fmt on OPA\'s argument types (src/policy/builtins/sprintf.ts, answering in place of opa-wasm\'s sprintf-js), but the quotient it is given differs: ';
+  "Division in the wasm is float64 where OPA divides exactly (big numbers): sprintf itself is Go's fmt on OPA's argument types (src/policy/builtins/sprintf.ts, answering in place of opa-wasm's sprintf-js), but the quotient it is given differs: ";
 const BAD_UTF8 =
   'A builtin produced bytes that are not UTF-8 (base64url.decode / hex.decode of arbitrary bytes) and the policy returned them in dynamic_metadata: opa-envoy-plugin fails the check (gRPC UNKNOWN "proto: invalid UTF-8 in string"), ztauthz sends the string with U+FFFD replacement characters (the wasm result is decoded lossily as UTF-8).';
-
 
 /**
  * Pair by pair: `<case id>/<request name>`, `<case id>/*` for every pair of a
@@ -55,9 +54,11 @@ export const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = {
   'bi_dropin_runtime_env/*':
     'Deliberate (safety): opa.runtime() answers {"env": {}, "config": {}} in ztauthz; opa-envoy-plugin answers its process environment (and configuration), which a policy must not read from ztauthz (its secrets). docs/builtins.md.',
   // --- builtins: other results ---
-  'bi_sprintf/big': WASM_DIVISION + '12345678901234567890 / 3 is 4115226300411522630 in opa, the double 4.1152263004115226e+18 in the wasm (so %v prints a float).',
-  'bi_sprintf/exp': WASM_DIVISION + '1e21 / 3 is the integer 333333333333333333340 in opa (big.Float rounded to an integer), the double 3.333333333333333e+20 in the wasm.',
-  'bi_sprintf_f2/exp': WASM_DIVISION + '1e21 / 7 is an integer in opa, so %.2f prints "%!f(big.Int=142857142857142857144)"; in the wasm a double, printed 142857142857142861824.00.',
+  'bi_sprintf/big': `${WASM_DIVISION}12345678901234567890 / 3 is 4115226300411522630 in opa, the double 4.1152263004115226e+18 in the wasm (so %v prints a float).`,
+  'bi_sprintf/exp': `${WASM_DIVISION}1e21 / 3 is the integer 333333333333333333340 in opa (big.Float rounded to an integer), the double 3.333333333333333e+20 in the wasm.`,
+  'bi_sprintf_f2/exp':
+    WASM_DIVISION +
+    '1e21 / 7 is an integer in opa, so %.2f prints "%!f(big.Int=142857142857142857144)"; in the wasm a double, printed 142857142857142861824.00.',
   'bi_encoding_b64url_decode/yaml': BAD_UTF8,
   'bi_encoding_hex_decode/yaml': BAD_UTF8,
 };

@@ -41,7 +41,7 @@ export function writePolicyDir(dir: string, cases: readonly DropInCase[]): void 
     if (c.data !== undefined) data[c.id] = c.data;
     dispatch.push(`allow := data.${pkg}.${c.decision ?? 'allow'} if input.attributes.request.http.id == ${JSON.stringify(c.id)}`);
   }
-  writeFileSync(join(dir, 'dispatch.rego'), dispatch.join('\n') + '\n');
+  writeFileSync(join(dir, 'dispatch.rego'), `${dispatch.join('\n')}\n`);
   if (Object.keys(data).length > 0) writeFileSync(join(dir, 'data.json'), JSON.stringify({ cases: data }));
 }
 
@@ -98,7 +98,19 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
   );
   const child = spawn(
     OPA_ENVOY_PLUGIN,
-    ['run', '--server', '--addr', `127.0.0.1:${httpPort}`, '--diagnostic-addr', `127.0.0.1:${diagPort}`, '--log-level', 'error', '--config-file', file, policyDir],
+    [
+      'run',
+      '--server',
+      '--addr',
+      `127.0.0.1:${httpPort}`,
+      '--diagnostic-addr',
+      `127.0.0.1:${diagPort}`,
+      '--log-level',
+      'error',
+      '--config-file',
+      file,
+      policyDir,
+    ],
     { cwd: tmp, env: { ...process.env, GOMAXPROCS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -132,7 +144,13 @@ async function startOpaEnvoyPluginOnce(policyDir: string, config: ServerConfig, 
  * `cacheIgnore`: a cache.ignore instead of compat's empty one (the volatile
  * group runs once more with ztauthz's default list, see differential.test.ts).
  */
-export async function startZtauthz(policyDir: string, config: ServerConfig, tmp: string, cache: boolean, cacheIgnore?: readonly string[]): Promise<Peer | { refused: string }> {
+export async function startZtauthz(
+  policyDir: string,
+  config: ServerConfig,
+  tmp: string,
+  cache: boolean,
+  cacheIgnore?: readonly string[],
+): Promise<Peer | { refused: string }> {
   const file = join(tmp, `ztauthz-${Math.random().toString(36).slice(2)}.yaml`);
   const descriptor = config.protoDescriptor ? `${file}.pb` : undefined;
   if (descriptor) writeFileSync(descriptor, config.protoDescriptor!);

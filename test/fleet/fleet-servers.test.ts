@@ -60,7 +60,9 @@ describe('bundles from nginx, three replicas', () => {
       const convergedMs = Date.now() - published;
       stop = true;
       await load;
-      console.log(`three replicas converged on r2 ${convergedMs} ms after it was published (bound ${(MAX_DELAY_S + 1) * 1000} ms); ${checks} Checks, ${wrong.length} wrong, slowest ${slowestMs.toFixed(1)} ms`);
+      console.log(
+        `three replicas converged on r2 ${convergedMs} ms after it was published (bound ${(MAX_DELAY_S + 1) * 1000} ms); ${checks} Checks, ${wrong.length} wrong, slowest ${slowestMs.toFixed(1)} ms`,
+      );
       expect(wrong).toEqual([]);
       expect(checks).toBeGreaterThan(0);
       expect(convergedMs).toBeLessThanOrEqual((MAX_DELAY_S + 1) * 1000);

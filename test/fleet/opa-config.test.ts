@@ -89,7 +89,9 @@ describe('OPA configuration format', () => {
   });
 
   it('refuses what ztauthz does not implement with a line saying so', () => {
-    const msg = refusal('services:\n  s:\n    url: https://x\n    credentials:\n      s3_signing:\n        environment_credentials: {}\ndiscovery:\n  name: d\nplugins:\n  other_plugin: {}\n');
+    const msg = refusal(
+      'services:\n  s:\n    url: https://x\n    credentials:\n      s3_signing:\n        environment_credentials: {}\ndiscovery:\n  name: d\nplugins:\n  other_plugin: {}\n',
+    );
     expect(msg).toContain('services.s.credentials.s3_signing is not supported by ztauthz');
     expect(msg).toContain('discovery (OPA) is not supported by ztauthz');
     expect(msg).toContain('plugins.other_plugin is not supported by ztauthz');
@@ -101,7 +103,9 @@ describe('OPA configuration format', () => {
     expect(refusal('services:\n  s:\n    url: http://x\nbundles:\n  b:\n    service: s\n    signing:\n      keyid: k\n')).toContain('no key named "k"');
     expect(refusal('services:\n  s:\n    url: http://x\nbundles:\n  b:\n    service: s\npolicy:\n  path: /tmp/p\n')).toContain('either bundles or policy.path');
     expect(refusal('plugins:\n  envoy_ext_authz_grpc:\n    addr: :1\ngrpc:\n  addr: :2\n')).toContain('are the same setting');
-    expect(refusal('services:\n  s:\n    url: http://x\nbundles:\n  b:\n    service: s\n    polling: {min_delay_seconds: 30, max_delay_seconds: 10}\n')).toContain('min_delay_seconds must not exceed');
+    expect(
+      refusal('services:\n  s:\n    url: http://x\nbundles:\n  b:\n    service: s\n    polling: {min_delay_seconds: 30, max_delay_seconds: 10}\n'),
+    ).toContain('min_delay_seconds must not exceed');
   });
 
   it('check and replay refuse a config with bundles instead of checking the demo policy', async () => {
@@ -110,7 +114,11 @@ describe('OPA configuration format', () => {
   });
 
   it('serve refuses a signing key that is not a PEM public key, naming it', async () => {
-    const file = yamlFile('services:\n  s:\n    url: http://127.0.0.1:1\nbundles:\n  b:\n    service: s\n    signing:\n      keyid: k\nkeys:\n  k:\n    key: not-a-key\n');
-    await expect(startServer(loadConfig({ file, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0' } }), createLogger('error'))).rejects.toThrow(/^keys\.k\.key: not a PEM public key/);
+    const file = yamlFile(
+      'services:\n  s:\n    url: http://127.0.0.1:1\nbundles:\n  b:\n    service: s\n    signing:\n      keyid: k\nkeys:\n  k:\n    key: not-a-key\n',
+    );
+    await expect(startServer(loadConfig({ file, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0' } }), createLogger('error'))).rejects.toThrow(
+      /^keys\.k\.key: not a PEM public key/,
+    );
   });
 });

@@ -104,7 +104,11 @@ describe('remote bundles over HTTP (OPA bundle protocol)', () => {
       const ready = await readyz(server.httpPort);
       expect(ready).toEqual({ status: 200, body: expect.objectContaining({ policy_revision: 'r1' }) });
       expect(await decide(client, '/one')).toBe(OK);
-      await waitFor('a failed download', async () => /ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} [1-9]/.test(await metricsText(server.httpPort)), 10_000);
+      await waitFor(
+        'a failed download',
+        async () => /ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} [1-9]/.test(await metricsText(server.httpPort)),
+        10_000,
+      );
       expect(await decide(client, '/one')).toBe(OK);
     } finally {
       client.close();
@@ -121,7 +125,11 @@ describe('remote bundles over HTTP (OPA bundle protocol)', () => {
     const at = tar.indexOf('"/two"');
     const tampered = gzipSync(Buffer.concat([tar.subarray(0, at), Buffer.from('"/eve"'), tar.subarray(at + 6)]));
     const bundles = await new LongPollServer(false).start();
-    const keyYaml = `keys:\n  default:\n    algorithm: RS256\n    key: |\n${keys.publicPem.trim().split('\n').map((l) => `      ${l}`).join('\n')}\n`;
+    const keyYaml = `keys:\n  default:\n    algorithm: RS256\n    key: |\n${keys.publicPem
+      .trim()
+      .split('\n')
+      .map((l) => `      ${l}`)
+      .join('\n')}\n`;
     const server = await startFromConfig(config(bundles.port, keyYaml, '    signing:\n      keyid: default\n'));
     const client = new CheckClient(server.grpcPort);
     try {
@@ -231,14 +239,15 @@ describe('remote bundle loading', () => {
     writeFileSync(join(dir, 'patch.json'), JSON.stringify({ data: [{ op: 'upsert', path: '/fleet/path', value: '/x' }] }));
     execFileSync('tar', ['czf', join(dir, 'delta.tar.gz'), '-C', dir, '.manifest', 'patch.json']);
     const opts = { entrypoints: ['envoy/authz/allow'], maxMemoryPages: 2048, requireSignature: false, validateResult: decisionFromResultSet };
-    await expect(loadRemoteBundle(readFileSync(join(dir, 'delta.tar.gz')), 'bundle authz', opts)).rejects.toThrow('bundle authz is a delta bundle; ztauthz takes snapshot bundles only');
+    await expect(loadRemoteBundle(readFileSync(join(dir, 'delta.tar.gz')), 'bundle authz', opts)).rejects.toThrow(
+      'bundle authz is a delta bundle; ztauthz takes snapshot bundles only',
+    );
   });
 });
 
 function failureCount(metrics: string): number {
   return Number(/ztauthz_bundle_downloads_total\{bundle="authz",result="failure"\} (\d+)/.exec(metrics)?.[1] ?? 0);
 }
-
 
 describe('signing scope', () => {
   it('takes a bundle signed with the configured scope and refuses another scope', async () => {

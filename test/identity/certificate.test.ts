@@ -1,7 +1,16 @@
 // Reading certificates (pkijs under a DER gate) and the name matching of
 // name constraints, on real openssl-made certificates and on crafted bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertificateError, KeyUsageBit, NameType, OID, hasKeyUsage, parseCertificateDer, parseChain, type GeneralName } from '../../src/identity/Certificate.ts';
+import {
+  CertificateError,
+  KeyUsageBit,
+  NameType,
+  OID,
+  hasKeyUsage,
+  parseCertificateDer,
+  parseChain,
+  type GeneralName,
+} from '../../src/identity/Certificate.ts';
 import { matches, uriHost } from '../../src/identity/PathValidation.ts';
 import { Pki } from '../support/pki.ts';
 
@@ -16,7 +25,9 @@ describe('certificate fields from real certificates', () => {
 
   it('reads basic constraints, key usage, EKU and SANs of a leaf', () => {
     const ca = pki.ca('td.example');
-    const { ext } = parseCertificateDer(der(pki.leaf(ca, { uris: ['spiffe://td.example/a'], dns: ['x.example'], keyUsage: 'critical,digitalSignature,keyEncipherment' })));
+    const { ext } = parseCertificateDer(
+      der(pki.leaf(ca, { uris: ['spiffe://td.example/a'], dns: ['x.example'], keyUsage: 'critical,digitalSignature,keyEncipherment' })),
+    );
     expect(ext.version).toBe(3);
     expect(ext.basicConstraints).toEqual({ critical: true, ca: false, pathLen: null });
     expect(ext.keyUsage?.critical).toBe(true);
@@ -25,7 +36,10 @@ describe('certificate fields from real certificates', () => {
     expect(hasKeyUsage(ext.keyUsage!, KeyUsageBit.keyCertSign)).toBe(false);
     expect(ext.extKeyUsage).toEqual([OID.serverAuth, OID.clientAuth]);
     expect(ext.uris).toEqual(['spiffe://td.example/a']);
-    expect(ext.altNames).toEqual([{ type: NameType.uri, value: 'spiffe://td.example/a' }, { type: NameType.dns, value: 'x.example' }]);
+    expect(ext.altNames).toEqual([
+      { type: NameType.uri, value: 'spiffe://td.example/a' },
+      { type: NameType.dns, value: 'x.example' },
+    ]);
     expect(ext.nameConstraints).toBeNull();
     expect(ext.otherCritical).toEqual([]);
   });
@@ -42,7 +56,10 @@ describe('certificate fields from real certificates', () => {
     const inter = pki.intermediate(root, 'sub', { pathLen: 1, nameConstraints: 'critical,permitted;URI:ca.example,excluded;DNS:bad.example' });
     const i = parseCertificateDer(der(inter.pem));
     expect(i.ext.basicConstraints).toEqual({ critical: true, ca: true, pathLen: 1 });
-    expect(i.ext.nameConstraints).toEqual({ permitted: [{ type: NameType.uri, value: 'ca.example' }], excluded: [{ type: NameType.dns, value: 'bad.example' }] });
+    expect(i.ext.nameConstraints).toEqual({
+      permitted: [{ type: NameType.uri, value: 'ca.example' }],
+      excluded: [{ type: NameType.dns, value: 'bad.example' }],
+    });
     expect(i.selfIssued).toBe(false);
   });
 

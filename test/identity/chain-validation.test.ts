@@ -43,7 +43,10 @@ function chain(inters: readonly [string, IntermediateOptions][], leaf: { uris?: 
   const leafPem = pki.leaf({ ...parent, name: TD }, { uris: leaf.uris ?? [ID], ...(leaf.dns ? { dns: leaf.dns } : {}) });
   const k = ++n;
   const files = { root: join(pki.dir, `v${k}-root.pem`), inter: join(pki.dir, `v${k}-inter.pem`), leaf: join(pki.dir, `v${k}-leaf.pem`) };
-  const nearestFirst = issued.map((c) => c.pem).reverse().join('');
+  const nearestFirst = issued
+    .map((c) => c.pem)
+    .reverse()
+    .join('');
   writeFileSync(files.root, anchor.pem);
   writeFileSync(files.inter, nearestFirst);
   writeFileSync(files.leaf, leafPem);
@@ -70,7 +73,13 @@ const CA_OK: IntermediateOptions = {};
 
 describe('valid chains are still accepted', () => {
   it('one intermediate', () => expectBothAccept(chain([['i1', CA_OK]])));
-  it('two intermediates', () => expectBothAccept(chain([['i1', CA_OK], ['i2', CA_OK]])));
+  it('two intermediates', () =>
+    expectBothAccept(
+      chain([
+        ['i1', CA_OK],
+        ['i2', CA_OK],
+      ]),
+    ));
   it('intermediates sent in the wrong order', () => {
     const i1 = pki.intermediate(root, 'o1');
     const i2 = pki.intermediate(i1, 'o2');
@@ -83,17 +92,33 @@ describe('valid chains are still accepted', () => {
 
 describe('basic constraints and key usage of every issuer', () => {
   it('pathLenConstraint exceeded: root -> sub-CA pathlen:0 -> sub-sub-CA -> leaf', () => {
-    expectBothReject(chain([['pl0', { pathLen: 0 }], ['below-pl0', CA_OK]]), /path length constraint exceeded/, 'path length constraint exceeded');
+    expectBothReject(
+      chain([
+        ['pl0', { pathLen: 0 }],
+        ['below-pl0', CA_OK],
+      ]),
+      /path length constraint exceeded/,
+      'path length constraint exceeded',
+    );
   });
 
   it('pathLenConstraint met: pathlen:0 directly above the leaf, pathlen:1 above one more CA', () => {
     expectBothAccept(chain([['pl0-ok', { pathLen: 0 }]]));
-    expectBothAccept(chain([['pl1', { pathLen: 1 }], ['below-pl1', CA_OK]]));
+    expectBothAccept(
+      chain([
+        ['pl1', { pathLen: 1 }],
+        ['below-pl1', CA_OK],
+      ]),
+    );
   });
 
   it("pathLenConstraint of a lower CA exceeded even where the upper one's allows it", () => {
     expectBothReject(
-      chain([['pl2', { pathLen: 2 }], ['pl0-mid', { pathLen: 0 }], ['below-mid', CA_OK]]),
+      chain([
+        ['pl2', { pathLen: 2 }],
+        ['pl0-mid', { pathLen: 0 }],
+        ['below-mid', CA_OK],
+      ]),
       /path length constraint exceeded/,
       'path length constraint exceeded',
     );
@@ -129,11 +154,7 @@ describe('basic constraints and key usage of every issuer', () => {
 describe('validity of every certificate', () => {
   const now = Date.now();
   it('an expired intermediate', () => {
-    expectBothReject(
-      chain([['expired', { notBefore: new Date(now - 3 * DAY), notAfter: new Date(now - DAY) }]]),
-      /certificate has expired/,
-      'expired',
-    );
+    expectBothReject(chain([['expired', { notBefore: new Date(now - 3 * DAY), notAfter: new Date(now - DAY) }]]), /certificate has expired/, 'expired');
   });
 
   it('a not-yet-valid intermediate', () => {
@@ -188,7 +209,10 @@ describe('name constraints (URI names match by host: for SPIFFE IDs, the trust d
 
   it('constraints of an upper CA bind a leaf two levels down', () => {
     expectBothReject(
-      chain([['nc-far', { nameConstraints: 'critical,excluded;URI:td.example' }], ['nc-plain', CA_OK]]),
+      chain([
+        ['nc-far', { nameConstraints: 'critical,excluded;URI:td.example' }],
+        ['nc-plain', CA_OK],
+      ]),
       /excluded subtree violation/,
       'URI name excluded by name constraints',
     );

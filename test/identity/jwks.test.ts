@@ -164,19 +164,27 @@ describe('remote JWKS', () => {
 describe('normalizeJwks', () => {
   it('maps SPIFFE jwt-svid keys to sig and drops everything that is not a public signing key', () => {
     const ec = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' };
-    expect(normalizeJwks({
+    expect(
+      normalizeJwks({
+        keys: [
+          { ...ec, kid: 'a', use: 'jwt-svid' },
+          { ...ec, kid: 'b', use: 'x509-svid', x5c: ['MII'] },
+          { ...ec, kid: 'c', use: 'enc' },
+          { ...ec, kid: 'd' },
+          { ...ec, kid: 'e', use: 'sig' },
+          { kty: 'oct', k: 'c2VjcmV0', kid: 'f' },
+          { ...ec, kid: 'g', d: 'private' },
+          'junk',
+          null,
+        ],
+      }),
+    ).toEqual({
       keys: [
-        { ...ec, kid: 'a', use: 'jwt-svid' },
-        { ...ec, kid: 'b', use: 'x509-svid', x5c: ['MII'] },
-        { ...ec, kid: 'c', use: 'enc' },
+        { ...ec, kid: 'a', use: 'sig' },
         { ...ec, kid: 'd' },
         { ...ec, kid: 'e', use: 'sig' },
-        { kty: 'oct', k: 'c2VjcmV0', kid: 'f' },
-        { ...ec, kid: 'g', d: 'private' },
-        'junk',
-        null,
       ],
-    })).toEqual({ keys: [{ ...ec, kid: 'a', use: 'sig' }, { ...ec, kid: 'd' }, { ...ec, kid: 'e', use: 'sig' }] });
+    });
   });
 
   it('refuses what is not a key set', () => {

@@ -13,7 +13,7 @@ import { prng } from '../support/prng.ts';
 
 const TD255 = 'a'.repeat(255);
 // 'spiffe://example.org' is 20 bytes: this path makes the ID exactly 2048.
-const LONG_PATH = '/' + Array.from({ length: 202 }, () => 'abcdefghi').join('/') + '/abcdefg';
+const LONG_PATH = `/${Array.from({ length: 202 }, () => 'abcdefghi').join('/')}/abcdefg`;
 
 // [input, expected error fragment or null for valid]. Cases follow the SPIFFE
 // ID standard (section 2) and the reference implementation's test suite.
@@ -128,7 +128,10 @@ describe('parseSpiffeId (SPIFFE ID standard)', () => {
   it('accepts a path exactly when every segment is non-empty, not a dot segment and in the character class', () => {
     // The standard's rule, segment by segment, as the reference for random paths.
     const valid = (path: string) =>
-      path.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && /^[A-Za-z0-9._-]+$/.test(seg));
+      path
+        .slice(1)
+        .split('/')
+        .every((seg) => seg !== '' && seg !== '.' && seg !== '..' && /^[A-Za-z0-9._-]+$/.test(seg));
     const rand = prng(0x5b1ff3);
     const alphabet = ['/', '/', '.', '.', 'a', 'Z', '9', '-', '_', '%', ':', ' ', 'é', '\\', '?'];
     let accepted = 0;

@@ -56,7 +56,8 @@ export async function startJwksServer(): Promise<JwksServer> {
     else if (path === '/status/500') res.writeHead(500).end('down');
     else if (path === '/redirect') res.writeHead(302, { location: '/jwks' }).end();
     else if (path === '/huge') res.writeHead(200, { 'content-type': 'application/json' }).end(' '.repeat(2 * 1024 * 1024));
-    else if (path === '/hang') return; // never answers
+    else if (path === '/hang')
+      return; // never answers
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -23,10 +23,16 @@ beforeAll(async () => {
   [rsa, ec, ed, svidKey] = await Promise.all([makeKey('RS256', 'rsa1'), makeKey('ES256', 'ec1'), makeKey('EdDSA', 'ed1'), makeKey('ES256', 'svid1')]);
   writeFileSync(join(dir, 'idp.json'), JSON.stringify({ keys: [rsa.publicJwk, ec.publicJwk, ed.publicJwk] }));
   // A SPIFFE bundle: JWT keys marked use "jwt-svid", next to an X.509 authority.
-  writeFileSync(join(dir, 'bundle.json'), JSON.stringify({
-    spiffe_sequence: 1,
-    keys: [{ ...svidKey.publicJwk, use: 'jwt-svid' }, { kty: 'EC', crv: 'P-256', use: 'x509-svid', x5c: ['MIIB'], x: ec.publicJwk.x, y: ec.publicJwk.y }],
-  }));
+  writeFileSync(
+    join(dir, 'bundle.json'),
+    JSON.stringify({
+      spiffe_sequence: 1,
+      keys: [
+        { ...svidKey.publicJwk, use: 'jwt-svid' },
+        { kty: 'EC', crv: 'P-256', use: 'x509-svid', x5c: ['MIIB'], x: ec.publicJwk.x, y: ec.publicJwk.y },
+      ],
+    }),
+  );
   idpIssuer = { issuer: ISS, audiences: [AUD, 'other'], jwks_file: join(dir, 'idp.json') };
   svidIssuer = { issuer: '', audiences: [AUD], jwks_file: join(dir, 'bundle.json'), spiffe_trust_domain: SVID_TD, header: 'x-jwt-svid' };
 });
@@ -80,7 +86,9 @@ describe('invalid tokens: an error with a reason, never a user', () => {
   });
 
   it('HS256 signed with the RSA public key as the HMAC secret', async () => {
-    const pem = createPublicKey({ key: rsa.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const pem = createPublicKey({ key: rsa.publicJwk as never, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     await rejects(bearer(handMade({ alg: 'HS256', kid: 'rsa1', typ: 'JWT' }, claims(), pem)), 'token: algorithm not allowed');
   });
 
@@ -146,9 +154,9 @@ describe('invalid tokens: an error with a reason, never a user', () => {
   });
 
   it('a 100 KB token, refused before any decoding', async () => {
-    const big = 'a'.repeat(50_000) + '.' + 'b'.repeat(50_000) + '.c';
+    const big = `${'a'.repeat(50_000)}.${'b'.repeat(50_000)}.c`;
     await rejects(bearer(big), 'token: larger than max_token_bytes', 'The access token is too large');
-    await rejects({ authorization: 'Bearer ' + 'x'.repeat(9000) }, 'token: larger than max_token_bytes', 'The access token is too large');
+    await rejects({ authorization: `Bearer ${'x'.repeat(9000)}` }, 'token: larger than max_token_bytes', 'The access token is too large');
   });
 
   it.each([

@@ -58,7 +58,10 @@ describe('precedence of identity sources', () => {
     const ca = envoyUrlEncode(pki.leaf(mesh, { uris: [FRONTEND], basicConstraints: 'critical,CA:TRUE' }));
     expect(make().identify(attrs({ certificate: ca, principal: FRONTEND }), {}).reason).toBe('certificate: CA=true');
     const raw = pki.leaf(mesh, { uris: [FRONTEND] });
-    expect(make().identify(attrs({ certificate: raw, principal: FRONTEND }), {})).toEqual({ identity: null, reason: 'certificate: certificate is not URL-encoded' });
+    expect(make().identify(attrs({ certificate: raw, principal: FRONTEND }), {})).toEqual({
+      identity: null,
+      reason: 'certificate: certificate is not URL-encoded',
+    });
     const truncated = envoyUrlEncode(raw.slice(0, 200));
     expect(make().identify(attrs({ certificate: truncated }), {}).reason).toBe('certificate: truncated PEM (no END line)');
   });

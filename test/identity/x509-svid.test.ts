@@ -35,7 +35,7 @@ function nonCanonical(der: Buffer): string {
   const b64 = padded.toString('base64');
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const last = alphabet[alphabet.indexOf(b64[b64.length - 3] as string) | 1] as string;
-  const text = b64.slice(0, -3) + last + '==';
+  const text = `${b64.slice(0, -3) + last}==`;
   return `-----BEGIN CERTIFICATE-----\n${text.replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -62,8 +62,11 @@ describe('X509-SVID leaf rules', () => {
     ['no SAN at all', { uris: [] }, 'no URI SAN'],
     ['an https URI SAN', { uris: ['https://a.example/ns/x'] }, 'URI SAN is not a SPIFFE ID (scheme is missing or invalid)'],
     ['a SPIFFE ID without path', { uris: ['spiffe://a.example'] }, 'SPIFFE ID has no path'],
-    ['an upper-case trust domain', { uris: ['spiffe://A.example/w'] },
-      'URI SAN is not a SPIFFE ID (trust domain characters are limited to lowercase letters, digits, ".", "-" and "_")'],
+    [
+      'an upper-case trust domain',
+      { uris: ['spiffe://A.example/w'] },
+      'URI SAN is not a SPIFFE ID (trust domain characters are limited to lowercase letters, digits, ".", "-" and "_")',
+    ],
     ['CA=true', { basicConstraints: 'critical,CA:TRUE' }, 'CA=true'],
     ['no key usage', { keyUsage: null }, 'no key usage'],
     ['a non-critical key usage', { keyUsage: 'digitalSignature' }, 'key usage not critical'],
@@ -118,7 +121,12 @@ describe('X509-SVID validity window', () => {
 describe('chain verification against per-trust-domain bundles', () => {
   let bundles: TrustBundles;
   beforeAll(() => {
-    bundles = TrustBundles.fromPem(new Map([['a.example', caA.pem], ['b.example', caB.pem]]));
+    bundles = TrustBundles.fromPem(
+      new Map([
+        ['a.example', caA.pem],
+        ['b.example', caB.pem],
+      ]),
+    );
   });
 
   it('accepts a leaf signed by the bundle of its trust domain', () => {
@@ -192,7 +200,7 @@ describe("Envoy's URL-encoded source.certificate", () => {
     expect(reasonOf(validateEnvoyCertificate(envoyUrlEncode(pem.slice(0, 300))))).toBe('truncated PEM (no END line)');
     // The END line intact but base64 cut: not a certificate any more.
     const lines = pem.trimEnd().split('\n');
-    const cut = [...lines.slice(0, 3), lines[lines.length - 1]].join('\n') + '\n';
+    const cut = `${[...lines.slice(0, 3), lines[lines.length - 1]].join('\n')}\n`;
     expect(reasonOf(validateEnvoyCertificate(envoyUrlEncode(cut)))).toMatch(/^not a (DER )?certificate/);
   });
 

@@ -15,20 +15,23 @@ describe('XFCC parsing', () => {
     const r = parseXfcc(el('spiffe://cluster.local/ns/foo/sa/httpbin', 'spiffe://cluster.local/ns/foo/sa/sleep'));
     expect(r).toEqual({
       ok: true,
-      elements: [{
-        by: 'spiffe://cluster.local/ns/foo/sa/httpbin',
-        hash: HASH,
-        cert: null,
-        chain: null,
-        subject: '',
-        uri: ['spiffe://cluster.local/ns/foo/sa/sleep'],
-        dns: [],
-      }],
+      elements: [
+        {
+          by: 'spiffe://cluster.local/ns/foo/sa/httpbin',
+          hash: HASH,
+          cert: null,
+          chain: null,
+          subject: '',
+          uri: ['spiffe://cluster.local/ns/foo/sa/sleep'],
+          dns: [],
+        },
+      ],
     });
   });
 
   it("parses Envoy's documented example with quoted values, repeats and case-insensitive keys", () => {
-    const h = 'By=http://frontend.lyft.com;Hash=468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688;' +
+    const h =
+      'By=http://frontend.lyft.com;Hash=468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688;' +
       'Subject="/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client";URI=http://testclient.lyft.com;DNS=lyft.com;dns=www.lyft.com';
     const r = parseXfcc(h);
     expect(r.ok && r.elements[0]).toMatchObject({
@@ -69,7 +72,7 @@ describe('XFCC parsing', () => {
   });
 
   it('bounds size, element count and pairs', () => {
-    expect(parseXfcc('URI=' + 'a'.repeat(70_000))).toEqual({ ok: false, reason: 'too large' });
+    expect(parseXfcc(`URI=${'a'.repeat(70_000)}`)).toEqual({ ok: false, reason: 'too large' });
     expect(parseXfcc(Array(40).fill('URI=spiffe://td/a').join(','))).toEqual({ ok: false, reason: 'too many elements' });
     expect(parseXfcc(Array(3).fill('URI=spiffe://td/a').join(','), { maxElements: 3 }).ok).toBe(true);
     expect(parseXfcc(Array(4).fill('URI=spiffe://td/a').join(','), { maxElements: 3 }).ok).toBe(false);

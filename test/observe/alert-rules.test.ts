@@ -14,7 +14,11 @@ const RULES = join(DIR, 'alerts.yaml');
 const RULE_TESTS = join(DIR, 'alerts.test.yaml');
 const DASHBOARD = join(DIR, 'grafana-dashboard.json');
 
-interface AlertRule { alert: string; expr: string; labels?: Record<string, string> }
+interface AlertRule {
+  alert: string;
+  expr: string;
+  labels?: Record<string, string>;
+}
 
 function rules(): AlertRule[] {
   return (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: AlertRule[] }> }).groups.flatMap((g) => g.rules);
@@ -88,15 +92,23 @@ describe('Grafana dashboard', () => {
     expect(exprs.length).toBeGreaterThan(15);
     // Grafana's variables, replaced the way Grafana would, so each query can go into a recording rule.
     const concrete = exprs.map((e) =>
-      e.replaceAll('$__rate_interval', '5m').replaceAll('$__range', '6h').replaceAll('$instance', '.*').replaceAll('$identity', '.*').replaceAll('$route', '.*'),
+      e
+        .replaceAll('$__rate_interval', '5m')
+        .replaceAll('$__range', '6h')
+        .replaceAll('$instance', '.*')
+        .replaceAll('$identity', '.*')
+        .replaceAll('$route', '.*'),
     );
-    const file = writeTemp('dashboard-rules.yaml', JSON.stringify({ groups: [{ name: 'dashboard', rules: concrete.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] }));
+    const file = writeTemp(
+      'dashboard-rules.yaml',
+      JSON.stringify({ groups: [{ name: 'dashboard', rules: concrete.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] }),
+    );
     const r = promtool(['check', 'rules', file]);
     expect(r.output).toContain(`SUCCESS: ${concrete.length} rules found`);
     expect(r.status).toBe(0);
   });
 
-  it('rules and dashboard use only metrics ztauthz exports, and show every alert\'s signal', async () => {
+  it("rules and dashboard use only metrics ztauthz exports, and show every alert's signal", async () => {
     const exported = await exportedNames();
     const used = referenced([...rules().map((r) => r.expr), ...dashboardExprs()]);
     for (const name of used) expect(exported, name).toContain(name);

@@ -106,7 +106,7 @@ describe('first_seen_route', () => {
 });
 
 describe('deny_spike', () => {
-  it('fires on a burst of denials against the identity\'s own baseline, once per episode, then clears', () => {
+  it("fires on a burst of denials against the identity's own baseline, once per episode, then clears", () => {
     const { s, at } = warmed();
     // One minute of probing: 60 requests, 40 of them denied (baseline: ~3 a minute).
     const probe = drive(s, { identity: FRONTEND, from: at, minutes: 1, perMinute: 60, denyEvery: 1, routes: ROUTES });
@@ -126,7 +126,7 @@ describe('deny_spike', () => {
 });
 
 describe('rate_jump', () => {
-  it('fires when requests jump above the identity\'s own baseline, and stops once the new rate is the baseline', () => {
+  it("fires when requests jump above the identity's own baseline, and stops once the new rate is the baseline", () => {
     const { s, at } = warmed();
     const burst = drive(s, { identity: FRONTEND, from: at, minutes: 10, perMinute: 400 });
     const jumps = burst.events.filter((e) => e.signal === 'rate_jump');
@@ -160,17 +160,33 @@ describe('through the Observer', () => {
     const serving = workload(MODEL_SERVER);
     const infer = route('kserve-v2-infer');
     // The pipeline does not have to call behavior(): finish() counts the request itself then.
-    for (let m = 0; m < 30; m++) for (let i = 0; i < 10; i++) observer.finish(observer.begin(undefined), observed({ identity: serving, route: infer, timestamp: T0 + m * MIN + i * 1000 }));
+    for (let m = 0; m < 30; m++)
+      for (let i = 0; i < 10; i++)
+        observer.finish(observer.begin(undefined), observed({ identity: serving, route: infer, timestamp: T0 + m * MIN + i * 1000 }));
     const at = T0 + 30 * MIN;
     const feast = route('feast-get-online-features', 'read_features', null);
     const view = observer.behavior(MODEL_SERVER, feast.name, at);
     expect(view.first_seen_route).toBe(true);
-    const record = decisionRecord(observer.finish(observer.begin(undefined), observed({ identity: serving, route: feast, decision: deny(), behavior: view, timestamp: at })));
+    const record = decisionRecord(
+      observer.finish(observer.begin(undefined), observed({ identity: serving, route: feast, decision: deny(), behavior: view, timestamp: at })),
+    );
     expect(record.behavior).toEqual({ first_seen_route: true, deny_spike: false, rate_jump: false, learning: false });
     await log.close();
-    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const events = lines.filter((l) => l.type === 'behavior');
-    expect(events).toEqual([{ type: 'behavior', timestamp: new Date(events[0].timestamp).toISOString(), decision_id: record.decision_id, signal: 'first_seen_route', identity: MODEL_SERVER, route: feast.name }]);
+    expect(events).toEqual([
+      {
+        type: 'behavior',
+        timestamp: new Date(events[0].timestamp).toISOString(),
+        decision_id: record.decision_id,
+        signal: 'first_seen_route',
+        identity: MODEL_SERVER,
+        route: feast.name,
+      },
+    ]);
     expect(lines.at(-1)).toMatchObject({ decision_id: record.decision_id, behavior: { first_seen_route: true } });
     const text = await metrics.registry.metrics();
     expect(text).toContain(`ztauthz_behavior_signals_total{signal="first_seen_route",identity="${MODEL_SERVER}"} 1`);

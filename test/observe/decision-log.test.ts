@@ -19,7 +19,10 @@ async function withLog(opts: Partial<DecisionLogOptions>, run: (observer: Observ
   const log = new DecisionLog({ enabled: true, output: file, includeInput: true, mask: DEFAULT_MASK, ...opts }, metrics);
   run(new Observer({ metrics, decisionLog: log }), metrics);
   await log.close();
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 describe('decision records', () => {
@@ -27,21 +30,43 @@ describe('decision records', () => {
     const liveInput = input();
     const lines = await withLog({}, (o) => {
       o.finish(o.begin(undefined), observed({ input: liveInput }));
-      o.finish(o.begin(undefined), observed({ decision: deny(), identity: workload(MODEL_SERVER), route: route('feast-get-online-features', 'read_features', null) }));
+      o.finish(
+        o.begin(undefined),
+        observed({ decision: deny(), identity: workload(MODEL_SERVER), route: route('feast-get-online-features', 'read_features', null) }),
+      );
       o.finish(o.begin(undefined), observed({ cache: 'hit', timings: { checkNs: 9000, evalNs: 0 } }));
       o.finish(o.begin(undefined), observed({ decision: deny(Reason.policyError), cache: 'bypass' }));
-      o.finish(o.begin(undefined), observed({ decision: deny(Reason.requestMalformed), identity: null, route: null, input: undefined, cache: 'off', revision: '' }));
+      o.finish(
+        o.begin(undefined),
+        observed({ decision: deny(Reason.requestMalformed), identity: null, route: null, input: undefined, cache: 'off', revision: '' }),
+      );
     });
     expect(lines).toHaveLength(5);
     const [allow, denied, hit, error, malformed] = lines;
     for (const l of lines) {
-      expect(Object.keys(l)).toEqual(expect.arrayContaining(['decision_id', 'timestamp', 'path', 'revision', 'allowed', 'reason', 'metrics', 'identity', 'route', 'cache']));
+      expect(Object.keys(l)).toEqual(
+        expect.arrayContaining(['decision_id', 'timestamp', 'path', 'revision', 'allowed', 'reason', 'metrics', 'identity', 'route', 'cache']),
+      );
       expect(l.decision_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(new Date(l.timestamp).toISOString()).toBe(l.timestamp);
     }
     expect(allow).toMatchObject({
-      allowed: true, reason: 'allowed', http_status: 200, revision: 'rev-1', path: 'envoy/authz/allow', cache: 'miss', dry_run: false,
-      identity: { spiffe_id: FRONTEND, trust_domain: 'cluster.local', namespace: 'fraud-web', service_account: 'frontend', source: 'principal', peer: null, user: null },
+      allowed: true,
+      reason: 'allowed',
+      http_status: 200,
+      revision: 'rev-1',
+      path: 'envoy/authz/allow',
+      cache: 'miss',
+      dry_run: false,
+      identity: {
+        spiffe_id: FRONTEND,
+        trust_domain: 'cluster.local',
+        namespace: 'fraud-web',
+        service_account: 'frontend',
+        source: 'principal',
+        peer: null,
+        user: null,
+      },
       route: { name: 'kserve-v2-infer', api: 'kserve', action: 'infer', model: 'fraud-detector', version: null },
       metrics: { timer_check_ns: 120000, timer_eval_ns: 40000, timer_server_handler_ns: 120000, timer_rego_query_eval_ns: 40000 },
       result: { allowed: true },
@@ -54,7 +79,13 @@ describe('decision records', () => {
     expect(allow.erased).toEqual(DEFAULT_MASK.slice(0, 2));
     expect(JSON.stringify(lines)).not.toContain('secret');
     expect((liveInput as any).attributes.request.http.headers.authorization).toBe('Bearer secret-token');
-    expect(denied).toMatchObject({ allowed: false, reason: 'policy_denied', http_status: 403, identity: { spiffe_id: MODEL_SERVER }, route: { name: 'feast-get-online-features', action: 'read_features' } });
+    expect(denied).toMatchObject({
+      allowed: false,
+      reason: 'policy_denied',
+      http_status: 403,
+      identity: { spiffe_id: MODEL_SERVER },
+      route: { name: 'feast-get-online-features', action: 'read_features' },
+    });
     expect(hit).toMatchObject({ allowed: true, cache: 'hit', metrics: { timer_eval_ns: 0 } });
     expect(error).toMatchObject({ allowed: false, reason: 'policy_error', message: 'policy_error happened', cache: 'bypass' });
     expect(malformed).toMatchObject({ allowed: false, reason: 'request_malformed', identity: null, route: null, cache: 'off', revision: '' });
@@ -90,7 +121,14 @@ describe('decision records', () => {
     const [allow, denied, error, dry, hit] = lines;
     expect(allow.input).toBeUndefined();
     expect(allow.erased).toBeUndefined();
-    expect(allow).toMatchObject({ allowed: true, revision: 'rev-1', result: { allowed: true }, identity: { spiffe_id: FRONTEND }, route: { name: 'kserve-v2-infer' }, metrics: { timer_check_ns: 120000 } });
+    expect(allow).toMatchObject({
+      allowed: true,
+      revision: 'rev-1',
+      result: { allowed: true },
+      identity: { spiffe_id: FRONTEND },
+      route: { name: 'kserve-v2-infer' },
+      metrics: { timer_check_ns: 120000 },
+    });
     expect(allow.decision_id).toMatch(/^[0-9a-f-]{36}$/);
     for (const d of [denied, error, dry]) {
       expect(d.input.attributes.request.http.headers['x-request-id']).toBe('r1');
@@ -120,7 +158,7 @@ describe('decision records', () => {
     await Promise.all([log.close(), all.close(), none.close()]);
   });
 
-  it('a line over the limit keeps everything but the input, replaced by the masked input\'s size in bytes', async () => {
+  it("a line over the limit keeps everything but the input, replaced by the masked input's size in bytes", async () => {
     const big = input({ 'x-big': 'é'.repeat(3000) });
     const [line, small] = await withLog({ maxLineBytes: 4096 }, (o) => {
       o.finish(o.begin(undefined), observed({ decision: deny(), input: big }));
@@ -169,7 +207,18 @@ describe('sampling', () => {
 
 describe('off the Check path', () => {
   const entry = (over: Partial<LogEntry> = {}): LogEntry => {
-    const rec = { decision_id: randomUUID(), timestamp: new Date().toISOString(), path: 'p', revision: 'r', allowed: true, reason: 'allowed', message: '', dry_run: false, http_status: 200, metrics: { timer_check_ns: 1, timer_eval_ns: 0 } };
+    const rec = {
+      decision_id: randomUUID(),
+      timestamp: new Date().toISOString(),
+      path: 'p',
+      revision: 'r',
+      allowed: true,
+      reason: 'allowed',
+      message: '',
+      dry_run: false,
+      http_status: 200,
+      metrics: { timer_check_ns: 1, timer_eval_ns: 0 },
+    };
     return { decisionId: rec.decision_id, allowed: true, reason: 'allowed', timestamp: Date.now(), withInput: false, build: () => rec, ...over };
   };
 
@@ -186,7 +235,10 @@ describe('off the Check path', () => {
     await new Promise((r) => setImmediate(r));
     expect(built).toBe(1);
     await log.close();
-    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.type ?? l.reason)).toEqual(['allowed', 'behavior', 'policy_denied']);
     expect(new Date(lines[1].timestamp).toISOString()).toBe(lines[1].timestamp);
   });
@@ -195,22 +247,51 @@ describe('off the Check path', () => {
     const file = tempFile('decisions.log');
     const metrics = new Metrics({ processMetrics: false });
     const log = new DecisionLog({ enabled: true, output: file, includeInput: 'all', mask: ['/input/x', '/revision'] }, metrics);
-    const throwing = { get boom(): never { throw new TypeError('no reading this'); } };
+    const throwing = {
+      get boom(): never {
+        throw new TypeError('no reading this');
+      },
+    };
     const bad = entry();
     log.write({ ...bad, build: () => ({ ...bad.build(), input: throwing as never }), withInput: true });
-    log.write(entry({ decisionId: 'no-record', reason: 'policy_denied', allowed: false, build: () => { throw new RangeError('Maximum call stack size exceeded'); } }));
+    log.write(
+      entry({
+        decisionId: 'no-record',
+        reason: 'policy_denied',
+        allowed: false,
+        build: () => {
+          throw new RangeError('Maximum call stack size exceeded');
+        },
+      }),
+    );
     // A cycle is not a failure: pino writes it marked. (Policy inputs come from protobuf and JSON, so never have one.)
     const cyclic: any = { a: 1 };
     cyclic.self = cyclic;
     const odd = entry();
     log.write({ ...odd, build: () => ({ ...odd.build(), input: cyclic }), withInput: true });
     await log.close();
-    const [a, b, c] = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    expect(a).toMatchObject({ decision_id: bad.decisionId, allowed: true, reason: 'allowed', path: 'p', http_status: 200, log_error: 'the record could not be serialised: TypeError: no reading this' });
+    const [a, b, c] = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(a).toMatchObject({
+      decision_id: bad.decisionId,
+      allowed: true,
+      reason: 'allowed',
+      path: 'p',
+      http_status: 200,
+      log_error: 'the record could not be serialised: TypeError: no reading this',
+    });
     // A top-level field a mask names stays out of the minimal record too.
     expect(a).not.toHaveProperty('revision');
     expect(a).not.toHaveProperty('input');
-    expect(b).toEqual({ decision_id: 'no-record', timestamp: expect.any(String), allowed: false, reason: 'policy_denied', log_error: 'the record could not be built: RangeError: Maximum call stack size exceeded' });
+    expect(b).toEqual({
+      decision_id: 'no-record',
+      timestamp: expect.any(String),
+      allowed: false,
+      reason: 'policy_denied',
+      log_error: 'the record could not be built: RangeError: Maximum call stack size exceeded',
+    });
     expect(c).toMatchObject({ decision_id: odd.decisionId, input: { a: 1, self: { a: 1, self: '[Circular]' } }, erased: ['/revision'] });
     expect(c).not.toHaveProperty('revision');
     expect(c.log_error).toBeUndefined();
@@ -224,7 +305,9 @@ describe('off the Check path', () => {
     );
     expect(line.input).toEqual({ a: { b: 2 }, 'x-y': { keep: 4 }, list: [7, null, 9] });
     expect(line.erased).toEqual(mask.slice(0, 5));
-    expect(() => new DecisionLog({ enabled: false, output: 'stdout', includeInput: 'denied', mask: ['/input/*'] })).toThrow(/decision_log\.mask: "\/input\/\*" cannot be masked: a "\*" segment/);
+    expect(() => new DecisionLog({ enabled: false, output: 'stdout', includeInput: 'denied', mask: ['/input/*'] })).toThrow(
+      /decision_log\.mask: "\/input\/\*" cannot be masked: a "\*" segment/,
+    );
   });
 
   it('the queue is bounded: past it new records are dropped and counted, and the next turn takes records again', async () => {

@@ -36,19 +36,46 @@ describe('/metrics text', () => {
     const t = Date.now();
     observer.finish(observer.begin(undefined), observed({ timestamp: t }));
     observer.finish(observer.begin(undefined), observed({ timestamp: t, cache: 'hit' }));
-    observer.finish(observer.begin(undefined), observed({ timestamp: t, decision: deny(), identity: workload(MODEL_SERVER), route: route('feast-get-online-features', 'read_features', null) }));
-    observer.finish(observer.begin(undefined), observed({ timestamp: t, decision: deny(Reason.requestMalformed), identity: null, route: null, cache: 'off', input: undefined, timings: { checkNs: 5000, evalNs: 0 } }));
+    observer.finish(
+      observer.begin(undefined),
+      observed({ timestamp: t, decision: deny(), identity: workload(MODEL_SERVER), route: route('feast-get-online-features', 'read_features', null) }),
+    );
+    observer.finish(
+      observer.begin(undefined),
+      observed({
+        timestamp: t,
+        decision: deny(Reason.requestMalformed),
+        identity: null,
+        route: null,
+        cache: 'off',
+        input: undefined,
+        timings: { checkNs: 5000, evalNs: 0 },
+      }),
+    );
     metrics.recordSignal(FRONTEND, 'deny_spike');
     const text = await metrics.registry.metrics();
     const r = promtool(['check', 'metrics'], text);
     expect(r.output).toBe('');
     expect(r.status).toBe(0);
     for (const name of [
-      'ztauthz_checks_total', 'ztauthz_check_errors_total', 'ztauthz_check_duration_seconds', 'ztauthz_policy_evaluation_duration_seconds',
-      'ztauthz_decision_cache_lookups_total', 'ztauthz_decision_cache_entries', 'ztauthz_decision_cache_bytes', 'ztauthz_decision_cache_evictions_total',
-      'ztauthz_identity_checks_total', 'ztauthz_identity_labels', 'ztauthz_identity_labels_max', 'ztauthz_behavior_signals_total',
-      'ztauthz_behavior_tracked_identities', 'ztauthz_policy_info', 'ztauthz_policy_loads_total', 'ztauthz_decision_log_sampled_out_total',
-      'ztauthz_decision_log_dropped_total', 'ztauthz_decision_log_errors_total',
+      'ztauthz_checks_total',
+      'ztauthz_check_errors_total',
+      'ztauthz_check_duration_seconds',
+      'ztauthz_policy_evaluation_duration_seconds',
+      'ztauthz_decision_cache_lookups_total',
+      'ztauthz_decision_cache_entries',
+      'ztauthz_decision_cache_bytes',
+      'ztauthz_decision_cache_evictions_total',
+      'ztauthz_identity_checks_total',
+      'ztauthz_identity_labels',
+      'ztauthz_identity_labels_max',
+      'ztauthz_behavior_signals_total',
+      'ztauthz_behavior_tracked_identities',
+      'ztauthz_policy_info',
+      'ztauthz_policy_loads_total',
+      'ztauthz_decision_log_sampled_out_total',
+      'ztauthz_decision_log_dropped_total',
+      'ztauthz_decision_log_errors_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
@@ -153,18 +180,34 @@ describe('per-Check series counted at scrape time', () => {
     const m = new Metrics({ processMetrics: false });
     for (let i = 0; i < 5; i++) allow(m, 'r1');
     m.recordCheck(false, Reason.policyError, NO_ROUTE, 0.001, 0, 'off', false, null, t);
-    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 5], ['deny/policy_error/none', 1]]));
+    expect(await checks(m)).toEqual(
+      new Map([
+        ['allow/allowed/r1', 5],
+        ['deny/policy_error/none', 1],
+      ]),
+    );
     // A second read (text, JSON, one metric) must not add the same counts again.
     const text = await m.registry.metrics();
     expect(text).toContain('ztauthz_checks_total{decision="allow",reason="allowed",route="r1"} 5');
     expect(text).toContain('ztauthz_check_errors_total{reason="policy_error"} 1');
     expect(text).toContain(`ztauthz_identity_checks_total{identity="${FRONTEND}",route="r1",decision="allow"} 5`);
     await m.registry.getMetricsAsJSON();
-    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 5], ['deny/policy_error/none', 1]]));
+    expect(await checks(m)).toEqual(
+      new Map([
+        ['allow/allowed/r1', 5],
+        ['deny/policy_error/none', 1],
+      ]),
+    );
     for (let i = 0; i < 3; i++) allow(m, 'r1');
     allow(m, 'r2');
     m.recordCheck(false, Reason.policyError, NO_ROUTE, 0.001, 0, 'miss', true, null, t);
-    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 8], ['deny/policy_error/none', 2], ['allow/allowed/r2', 1]]));
+    expect(await checks(m)).toEqual(
+      new Map([
+        ['allow/allowed/r1', 8],
+        ['deny/policy_error/none', 2],
+        ['allow/allowed/r2', 1],
+      ]),
+    );
     const again = await m.registry.metrics();
     expect(again).toContain('ztauthz_check_errors_total{reason="policy_error"} 2');
     expect(again).toContain('ztauthz_check_errors_total{reason="internal_error"} 0');
@@ -193,7 +236,12 @@ describe('per-Check series counted at scrape time', () => {
       buckets,
       registers: [reference],
     });
-    const evalDuration = new Histogram({ name: 'ztauthz_policy_evaluation_duration_seconds', help: 'Time spent in policy evaluation (wasm) for one Check.', buckets, registers: [reference] });
+    const evalDuration = new Histogram({
+      name: 'ztauthz_policy_evaluation_duration_seconds',
+      help: 'Time spent in policy evaluation (wasm) for one Check.',
+      buckets,
+      registers: [reference],
+    });
     const same = async (): Promise<void> => {
       for (const name of ['ztauthz_check_duration_seconds', 'ztauthz_policy_evaluation_duration_seconds']) {
         expect(await m.registry.getSingleMetricAsString(name)).toBe(await reference.getSingleMetricAsString(name));
@@ -235,7 +283,12 @@ describe('per-Check series counted at scrape time', () => {
     expect(rows.map((r) => [r.labels['identity'], r.value])).toEqual([[b, 1]]);
     expect(await values(m, 'ztauthz_behavior_signals_total')).toEqual([]);
     // The per-route series do not depend on identities.
-    expect(await checks(m)).toEqual(new Map([['allow/allowed/r1', 3], ['deny/policy_denied/r2', 1]]));
+    expect(await checks(m)).toEqual(
+      new Map([
+        ['allow/allowed/r1', 3],
+        ['deny/policy_denied/r2', 1],
+      ]),
+    );
     // a comes back when b is idle in turn, and counts from zero.
     expect(m.recordCheck(true, Reason.allowed, 'r1', 0.001, 0, 'off', false, a, t + 200_000)).toBe(a);
     rows = await values(m, 'ztauthz_identity_checks_total');

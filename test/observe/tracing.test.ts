@@ -136,11 +136,18 @@ describe('Check spans over OTLP/HTTP (protobuf)', () => {
   });
 
   it('a repeat answered by the request shortcut (no decode) still joins its own trace', async () => {
-    const { config, policies, phases, load } = await inProcessPipeline({ 'policy-path': 'test/fixtures/policies/cache-identities', 'decision-log-enabled': 'false' });
+    const { config, policies, phases, load } = await inProcessPipeline({
+      'policy-path': 'test/fixtures/policies/cache-identities',
+      'decision-log-enabled': 'false',
+    });
     policies.activate(await load());
     const pipeline = createPipeline(config, policies, phases, { observer });
     const request = (traceId: string, parent: string): Uint8Array =>
-      CheckRequestType.encode(CheckRequestType.fromObject(checkRequest({ method: 'POST', path: '/v2/models/churn/infer', principal: FRONTEND, headers: { traceparent: `00-${traceId}-${parent}-01` } }))).finish();
+      CheckRequestType.encode(
+        CheckRequestType.fromObject(
+          checkRequest({ method: 'POST', path: '/v2/models/churn/infer', principal: FRONTEND, headers: { traceparent: `00-${traceId}-${parent}-01` } }),
+        ),
+      ).finish();
     expect((await pipeline.check(request(hex(16), hex(8)))).record.cache).toBe('miss');
     const traceId = hex(16);
     const parent = hex(8);
@@ -206,7 +213,10 @@ describe('OTEL_* environment over tracing.* options', () => {
   it('resolves: env wins where set, options fill the rest, OTEL_SDK_DISABLED and "none" turn it off', () => {
     expect(resolveTracing(OPTS, {})).toEqual({ enabled: true, protocol: 'http/protobuf', url: undefined, samplerRatio: 1 });
     expect(resolveTracing({ ...OPTS, exporter: 'otlp-grpc', endpoint: 'http://c:4317', samplerRatio: 0.1 }, {})).toEqual({
-      enabled: true, protocol: 'grpc', url: 'http://c:4317', samplerRatio: 0.1,
+      enabled: true,
+      protocol: 'grpc',
+      url: 'http://c:4317',
+      samplerRatio: 0.1,
     });
     expect(resolveTracing({ ...OPTS, endpoint: 'http://c:4318' }, {})).toMatchObject({ url: 'http://c:4318/v1/traces' });
     expect(resolveTracing({ ...OPTS, endpoint: 'http://c:4318/custom/path' }, {})).toMatchObject({ url: 'http://c:4318/custom/path' });

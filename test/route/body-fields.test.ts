@@ -3,7 +3,7 @@ import { compileFields, readFields, type BodyInput } from '../../src/route/BodyF
 import { grpcMessageEnd, readStringFields } from '../../src/route/ProtobufFields.ts';
 import type { RouteSpec } from '../../src/route/RouteSpec.ts';
 import type { RouteMatch } from '../../src/types/Route.ts';
-import { CheckError, Reason } from '../../src/types/Reason.ts';
+import { Reason } from '../../src/types/Reason.ts';
 import { encode, frame, inferRequest } from './grpcMessages.ts';
 import { checkErrorOf } from '../support/errors.ts';
 
@@ -19,7 +19,15 @@ function hit(extra: Partial<RouteMatch> = {}): RouteMatch {
 }
 
 function jsonBody(parsed: unknown, extra: Partial<BodyInput> = {}): BodyInput {
-  return { contentType: 'application/json', parsed: parsed as BodyInput['parsed'], truncated: false, text: JSON.stringify(parsed), raw: EMPTY, query: {}, ...extra };
+  return {
+    contentType: 'application/json',
+    parsed: parsed as BodyInput['parsed'],
+    truncated: false,
+    text: JSON.stringify(parsed),
+    raw: EMPTY,
+    query: {},
+    ...extra,
+  };
 }
 
 function grpcBody(raw: Uint8Array, extra: Partial<BodyInput> = {}): BodyInput {
@@ -27,13 +35,17 @@ function grpcBody(raw: Uint8Array, extra: Partial<BodyInput> = {}): BodyInput {
 }
 
 const OPENAI = compileFields(spec({ model_from: { json_body: 'model' } }))!;
-const INFER = compileFields(spec({ model_from: { grpc_body: 'ModelInferRequest.model_name' }, version_from: { grpc_body: 'ModelInferRequest.model_version' } }))!;
+const INFER = compileFields(
+  spec({ model_from: { grpc_body: 'ModelInferRequest.model_name' }, version_from: { grpc_body: 'ModelInferRequest.model_version' } }),
+)!;
 
 const failure = checkErrorOf;
 
 describe('BodyFields: JSON body', () => {
   it('reads the model from the parsed body, into model and params', () => {
-    expect(readFields(hit(), OPENAI, jsonBody({ model: 'llama-3-8b', messages: [] }), MAX)).toEqual(hit({ model: 'llama-3-8b', params: { model: 'llama-3-8b' } }));
+    expect(readFields(hit(), OPENAI, jsonBody({ model: 'llama-3-8b', messages: [] }), MAX)).toEqual(
+      hit({ model: 'llama-3-8b', params: { model: 'llama-3-8b' } }),
+    );
   });
 
   it('keeps path parameters and reads nested paths and params_from', () => {
@@ -73,16 +85,27 @@ describe('BodyFields: JSON body', () => {
   });
 
   it('a body that is not JSON where the model is expected is body_invalid, naming the content-type', () => {
-    const err = failure(() => readFields(hit(), OPENAI, { contentType: 'text/plain', parsed: null, truncated: false, text: '{"model":"x"}', raw: EMPTY, query: {} }, MAX));
+    const err = failure(() =>
+      readFields(hit(), OPENAI, { contentType: 'text/plain', parsed: null, truncated: false, text: '{"model":"x"}', raw: EMPTY, query: {} }, MAX),
+    );
     expect(err.reason).toBe(Reason.bodyInvalid);
     expect(err.message).toMatch(/route "r" reads the JSON body, but its content-type is "text\/plain"/);
     // A form body parses into {model: ["x"]}: still not JSON.
-    const form = failure(() => readFields(hit(), OPENAI, { contentType: 'application/x-www-form-urlencoded', parsed: { model: ['x'] }, truncated: false, text: 'model=x', raw: EMPTY, query: {} }, MAX));
+    const form = failure(() =>
+      readFields(
+        hit(),
+        OPENAI,
+        { contentType: 'application/x-www-form-urlencoded', parsed: { model: ['x'] }, truncated: false, text: 'model=x', raw: EMPTY, query: {} },
+        MAX,
+      ),
+    );
     expect(form.reason).toBe(Reason.bodyInvalid);
   });
 
   it('no body at all is body_missing, pointing at with_request_body', () => {
-    const err = failure(() => readFields(hit(), OPENAI, { contentType: 'application/json', parsed: null, truncated: false, text: '', raw: EMPTY, query: {} }, MAX));
+    const err = failure(() =>
+      readFields(hit(), OPENAI, { contentType: 'application/json', parsed: null, truncated: false, text: '', raw: EMPTY, query: {} }, MAX),
+    );
     expect(err.reason).toBe('body_missing');
     expect(err.message).toMatch(/with_request_body/);
   });
@@ -111,7 +134,9 @@ describe('BodyFields: query parameters', () => {
   const body = (query: Record<string, string[]>): BodyInput => ({ contentType: undefined, parsed: null, truncated: false, text: '', raw: EMPTY, query });
 
   it('reads single values; no body is needed', () => {
-    expect(readFields(hit(), plan, body({ name: ['fraud'], version: ['3'] }), MAX)).toEqual(hit({ model: 'fraud', version: '3', params: { model: 'fraud', version: '3' } }));
+    expect(readFields(hit(), plan, body({ name: ['fraud'], version: ['3'] }), MAX)).toEqual(
+      hit({ model: 'fraud', version: '3', params: { model: 'fraud', version: '3' } }),
+    );
     expect(readFields(hit(), plan, body({}), MAX)).toEqual(hit());
   });
 
@@ -150,7 +175,10 @@ describe('BodyFields: KServe v2 gRPC raw_body', () => {
   it('a frame whose length runs past the body is body_invalid, or body_truncated when Envoy sent part of it', () => {
     const raw = frame(inferRequest('m'));
     const cut = raw.subarray(0, raw.length - 10);
-    expect(failure(() => readFields(hit(), INFER, grpcBody(cut), MAX))).toMatchObject({ reason: Reason.bodyInvalid, message: expect.stringMatching(/only \d+ follow/) });
+    expect(failure(() => readFields(hit(), INFER, grpcBody(cut), MAX))).toMatchObject({
+      reason: Reason.bodyInvalid,
+      message: expect.stringMatching(/only \d+ follow/),
+    });
     expect(failure(() => readFields(hit(), INFER, grpcBody(cut, { truncated: true }), MAX)).reason).toBe(Reason.bodyTruncated);
     expect(failure(() => readFields(hit(), INFER, grpcBody(raw.subarray(0, 3)), MAX)).message).toMatch(/shorter than the 5-byte frame header/);
   });
@@ -178,14 +206,31 @@ describe('ProtobufFields: the bounded reader', () => {
 
   it('skips varint, fixed64, fixed32 and length-delimited fields', () => {
     const bytes = [
-      (9 << 3) | 0, 0x96, 0x01, // varint 150
-      (10 << 3) | 1, 1, 2, 3, 4, 5, 6, 7, 8, // fixed64
-      (11 << 3) | 5, 1, 2, 3, 4, // fixed32
+      (9 << 3) | 0,
+      0x96,
+      0x01, // varint 150
+      (10 << 3) | 1,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8, // fixed64
+      (11 << 3) | 5,
+      1,
+      2,
+      3,
+      4, // fixed32
       ...str(12, 'skip me'),
       ...str(2, 'v7'),
       ...str(1, 'model-a'),
-      ...varint((3000 << 3) | 0), 0x00, // a large field number (a 3-byte tag), varint value 0
-      ...varint((536_870_911 * 8 + 2)), 1, 0x61, // the largest field number, length-delimited
+      ...varint((3000 << 3) | 0),
+      0x00, // a large field number (a 3-byte tag), varint value 0
+      ...varint(536_870_911 * 8 + 2),
+      1,
+      0x61, // the largest field number, length-delimited
     ];
     expect(read(bytes)).toEqual(['model-a', 'v7']);
   });

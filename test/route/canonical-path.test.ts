@@ -6,7 +6,10 @@ const OPTS = { maxPathBytes: 8192 };
 
 /** parsed_path as ztauthz computed it before canonicalisation (split on "/", then decode each segment): the compatibility reference. */
 function splitThenDecode(path: string): string[] {
-  return path.slice(1).split('/').map((seg) => decodeURIComponent(seg));
+  return path
+    .slice(1)
+    .split('/')
+    .map((seg) => decodeURIComponent(seg));
 }
 
 function canon(target: string, method = 'GET') {

@@ -30,7 +30,9 @@ describe('catalogue: the data', () => {
 
   it('every route is reachable: a request built from its own template matches it', () => {
     for (const r of CATALOGUE) {
-      const segments = parseTemplate(r.name, r.path).map((s) => (s.kind === 'literal' ? s.text : s.kind === 'tail' ? 'a/b' : `${s.prefix}p-${s.name}${s.suffix}`));
+      const segments = parseTemplate(r.name, r.path).map((s) =>
+        s.kind === 'literal' ? s.text : s.kind === 'tail' ? 'a/b' : `${s.prefix}p-${s.name}${s.suffix}`,
+      );
       const segs = segments.join('/').split('/');
       expect(table.match(r.methods[0] as string, segs)?.name, r.name).toBe(r.name);
     }
@@ -50,8 +52,19 @@ describe('catalogue: route extraction per API family', () => {
   });
 
   it('TF Serving REST', () => {
-    expect(route('POST', '/v1/models/resnet/versions/2:predict')).toMatchObject({ name: 'tf-serving-predict-version', api: 'tf-serving', action: 'infer', model: 'resnet', version: '2' });
-    expect(route('POST', '/v1/models/resnet/labels/stable:predict')).toMatchObject({ action: 'infer', model: 'resnet', version: null, params: { label: 'stable' } });
+    expect(route('POST', '/v1/models/resnet/versions/2:predict')).toMatchObject({
+      name: 'tf-serving-predict-version',
+      api: 'tf-serving',
+      action: 'infer',
+      model: 'resnet',
+      version: '2',
+    });
+    expect(route('POST', '/v1/models/resnet/labels/stable:predict')).toMatchObject({
+      action: 'infer',
+      model: 'resnet',
+      version: null,
+      params: { label: 'stable' },
+    });
     expect(route('POST', '/v1/models/resnet:classify')).toMatchObject({ name: 'tf-serving-classify', action: 'infer', model: 'resnet' });
     expect(route('POST', '/v1/models/resnet/versions/1:regress')).toMatchObject({ name: 'tf-serving-regress-version', version: '1' });
     expect(route('GET', '/v1/models/resnet/versions/1')).toMatchObject({ name: 'tf-serving-status-version', action: 'model_metadata' });
@@ -59,7 +72,13 @@ describe('catalogue: route extraction per API family', () => {
   });
 
   it('KServe v2 / Open Inference Protocol REST', () => {
-    expect(route('POST', '/v2/models/fraud/infer')).toMatchObject({ name: 'kserve-v2-infer', api: 'kserve-v2', action: 'infer', model: 'fraud', version: null });
+    expect(route('POST', '/v2/models/fraud/infer')).toMatchObject({
+      name: 'kserve-v2-infer',
+      api: 'kserve-v2',
+      action: 'infer',
+      model: 'fraud',
+      version: null,
+    });
     expect(route('POST', '/v2/models/fraud/versions/3/infer')).toMatchObject({ name: 'kserve-v2-infer-version', model: 'fraud', version: '3' });
     expect(route('GET', '/v2/models/fraud/ready')).toMatchObject({ action: 'model_ready', model: 'fraud' });
     expect(route('GET', '/v2/models/fraud/versions/3/ready')).toMatchObject({ action: 'model_ready', version: '3' });
@@ -82,20 +101,38 @@ describe('catalogue: route extraction per API family', () => {
 
   it('KServe v2 gRPC: the model comes from the protobuf body', () => {
     expect(route('POST', '/inference.GRPCInferenceService/ModelInfer', grpc(inferRequest('fraud', '3')))).toMatchObject({
-      name: 'kserve-v2-grpc-infer', api: 'kserve-v2-grpc', action: 'infer', model: 'fraud', version: '3',
+      name: 'kserve-v2-grpc-infer',
+      api: 'kserve-v2-grpc',
+      action: 'infer',
+      model: 'fraud',
+      version: '3',
     });
-    expect(route('POST', '/inference.GRPCInferenceService/ModelReady', grpc(encode('ModelReadyRequest', { name: 'fraud' })))).toMatchObject({ action: 'model_ready', model: 'fraud', version: null });
-    expect(route('POST', '/inference.GRPCInferenceService/ModelMetadata', grpc(encode('ModelReadyRequest', { name: 'fraud', version: '1' })))).toMatchObject({ action: 'model_metadata', model: 'fraud', version: '1' });
+    expect(route('POST', '/inference.GRPCInferenceService/ModelReady', grpc(encode('ModelReadyRequest', { name: 'fraud' })))).toMatchObject({
+      action: 'model_ready',
+      model: 'fraud',
+      version: null,
+    });
+    expect(route('POST', '/inference.GRPCInferenceService/ModelMetadata', grpc(encode('ModelReadyRequest', { name: 'fraud', version: '1' })))).toMatchObject({
+      action: 'model_metadata',
+      model: 'fraud',
+      version: '1',
+    });
     expect(route('POST', '/inference.GRPCInferenceService/ServerLive')).toMatchObject({ action: 'server_live' });
     expect(route('POST', '/inference.GRPCInferenceService/ServerReady')).toMatchObject({ action: 'server_ready' });
-    expect(route('POST', '/inference.GRPCInferenceService/RepositoryModelLoad', grpc(encode('RepositoryModelLoadRequest', { model_name: 'resnet' })))).toMatchObject({ api: 'triton-grpc', action: 'load_model', model: 'resnet' });
+    expect(
+      route('POST', '/inference.GRPCInferenceService/RepositoryModelLoad', grpc(encode('RepositoryModelLoadRequest', { model_name: 'resnet' }))),
+    ).toMatchObject({ api: 'triton-grpc', action: 'load_model', model: 'resnet' });
     // Streaming is left unmatched on purpose.
     expect(route('POST', '/inference.GRPCInferenceService/ModelStreamInfer')).toBeNull();
   });
 
   it('OpenAI-compatible: the model comes from the JSON body', () => {
     expect(route('POST', '/v1/chat/completions', json({ model: 'llama-3-8b', messages: [{ role: 'user', content: 'hi' }] }))).toMatchObject({
-      name: 'openai-chat-completions', api: 'openai', action: 'infer', model: 'llama-3-8b', params: { model: 'llama-3-8b' },
+      name: 'openai-chat-completions',
+      api: 'openai',
+      action: 'infer',
+      model: 'llama-3-8b',
+      params: { model: 'llama-3-8b' },
     });
     expect(route('POST', '/v1/completions', json({ model: 'gpt2', prompt: 'x' }))).toMatchObject({ model: 'gpt2' });
     expect(route('POST', '/v1/embeddings', json({ model: 'bge', input: 'x' }))).toMatchObject({ name: 'openai-embeddings', model: 'bge' });
@@ -110,25 +147,50 @@ describe('catalogue: route extraction per API family', () => {
     expect(route('GET', `${M}/registered-models/get?name=fraud`, query({ name: ['fraud'] }))).toMatchObject({ action: 'read_model', model: 'fraud' });
     expect(route('GET', `${M}/registered-models/search`)).toMatchObject({ action: 'search_models' });
     expect(route('DELETE', `${M}/registered-models/delete`, json({ name: 'fraud' }))).toMatchObject({ action: 'delete_model', model: 'fraud' });
-    expect(route('POST', `${M}/model-versions/create`, json({ name: 'fraud', source: 's3://x' }))).toMatchObject({ action: 'register_model_version', model: 'fraud' });
-    expect(route('POST', `${M}/model-versions/transition-stage`, json({ name: 'fraud', version: '3', stage: 'Production' }))).toMatchObject({
-      action: 'promote_model', model: 'fraud', version: '3', params: { model: 'fraud', version: '3', stage: 'Production' },
+    expect(route('POST', `${M}/model-versions/create`, json({ name: 'fraud', source: 's3://x' }))).toMatchObject({
+      action: 'register_model_version',
+      model: 'fraud',
     });
-    expect(route('POST', `${M}/registered-models/alias`, json({ name: 'fraud', alias: 'champion', version: '3' }))).toMatchObject({ action: 'promote_model', params: { alias: 'champion' } });
-    expect(route('GET', `${M}/model-versions/get-download-uri`, query({ name: ['fraud'], version: ['3'] }))).toMatchObject({ action: 'get_download_uri', model: 'fraud', version: '3' });
+    expect(route('POST', `${M}/model-versions/transition-stage`, json({ name: 'fraud', version: '3', stage: 'Production' }))).toMatchObject({
+      action: 'promote_model',
+      model: 'fraud',
+      version: '3',
+      params: { model: 'fraud', version: '3', stage: 'Production' },
+    });
+    expect(route('POST', `${M}/registered-models/alias`, json({ name: 'fraud', alias: 'champion', version: '3' }))).toMatchObject({
+      action: 'promote_model',
+      params: { alias: 'champion' },
+    });
+    expect(route('GET', `${M}/model-versions/get-download-uri`, query({ name: ['fraud'], version: ['3'] }))).toMatchObject({
+      action: 'get_download_uri',
+      model: 'fraud',
+      version: '3',
+    });
     expect(route('GET', '/api/2.0/mlflow-artifacts/artifacts/1/abc123/artifacts/model/MLmodel')).toMatchObject({
-      action: 'download_artifact', params: { path: '1/abc123/artifacts/model/MLmodel' },
+      action: 'download_artifact',
+      params: { path: '1/abc123/artifacts/model/MLmodel' },
     });
     expect(route('PUT', '/api/2.0/mlflow-artifacts/artifacts/1/x/model.pkl')).toMatchObject({ action: 'upload_artifact' });
-    expect(route('GET', '/api/2.0/mlflow-artifacts/artifacts', query({ path: ['1/abc'] }))).toMatchObject({ action: 'list_artifacts', params: { path: '1/abc' } });
+    expect(route('GET', '/api/2.0/mlflow-artifacts/artifacts', query({ path: ['1/abc'] }))).toMatchObject({
+      action: 'list_artifacts',
+      params: { path: '1/abc' },
+    });
   });
 
   it('Feast feature server: names from the body when present', () => {
     expect(route('POST', '/get-online-features', json({ feature_service: 'driver_activity', entities: { driver_id: [1001] } }))).toMatchObject({
-      api: 'feast', action: 'read_features', params: { feature_service: 'driver_activity' },
+      api: 'feast',
+      action: 'read_features',
+      params: { feature_service: 'driver_activity' },
     });
-    expect(route('POST', '/get-online-features', json({ features: ['driver_hourly_stats:conv_rate'], entities: {} }))).toMatchObject({ action: 'read_features', params: {} });
-    expect(route('POST', '/push', json({ push_source_name: 'driver_stats_push', df: {} }))).toMatchObject({ action: 'push_features', params: { push_source: 'driver_stats_push' } });
+    expect(route('POST', '/get-online-features', json({ features: ['driver_hourly_stats:conv_rate'], entities: {} }))).toMatchObject({
+      action: 'read_features',
+      params: {},
+    });
+    expect(route('POST', '/push', json({ push_source_name: 'driver_stats_push', df: {} }))).toMatchObject({
+      action: 'push_features',
+      params: { push_source: 'driver_stats_push' },
+    });
     expect(route('POST', '/write-to-online-store', json({ feature_view_name: 'driver_hourly_stats', df: {} }))).toMatchObject({ action: 'write_features' });
   });
 

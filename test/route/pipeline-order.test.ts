@@ -54,7 +54,9 @@ describe('route phase through the real Check pipeline', () => {
   });
 
   it('OpenAI chat: the model from the body parsed once by the input phase', async () => {
-    const out = await check(http({ path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: '{"model":"llama-3-8b","messages":[]}' }));
+    const out = await check(
+      http({ path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: '{"model":"llama-3-8b","messages":[]}' }),
+    );
     expect(out.route).toMatchObject({ name: 'openai-chat-completions', model: 'llama-3-8b' });
   });
 
@@ -87,7 +89,10 @@ describe('route phase through the real Check pipeline', () => {
   });
 
   it('routes.unmatched: deny and user routes from the configuration', async () => {
-    const strict = await pipelineWith({ unmatched: 'deny', table: [{ name: 'scoring', methods: ['POST'], path: '/score/{model}', api: 'scoring', action: 'infer' }] });
+    const strict = await pipelineWith({
+      unmatched: 'deny',
+      table: [{ name: 'scoring', methods: ['POST'], path: '/score/{model}', api: 'scoring', action: 'infer' }],
+    });
     expect((await check(http({ path: '/score/m' }), strict)).route).toMatchObject({ name: 'scoring', model: 'm' });
     const unmatched = await check(http({ path: '/unknown' }), strict);
     expect(unmatched.reason).toBe('route_unmatched');

@@ -47,7 +47,15 @@ table:
     expect(cfg.unmatched).toBe('deny');
     expect(cfg.table).toEqual([
       { ...ok, entrypoint: 'envoy/authz/scoring' },
-      { name: 'gen', methods: ['*'], path: '/gen', api: 'custom', action: 'infer', model_from: { json_body: 'request.model' }, params_from: { tenant: { query: 'tenant' } } },
+      {
+        name: 'gen',
+        methods: ['*'],
+        path: '/gen',
+        api: 'custom',
+        action: 'infer',
+        model_from: { json_body: 'request.model' },
+        params_from: { tenant: { query: 'tenant' } },
+      },
     ]);
   });
 
@@ -90,7 +98,10 @@ describe('RouteConfig: malformed routes are refused, naming the route and the fi
     [{ ...ok, params_from: { model: { query: 'm' } } }, /params_from.model: use model_from/],
     [{ ...ok, params_from: { Tenant: { query: 't' } } }, /params_from: parameter name "Tenant"/],
     [{ ...ok, path: '/s/{t}', params_from: { t: { query: 't' } } }, /params_from.t: the path already has \{t\}/],
-    [{ ...ok, path: '/s', model_from: { json_body: 'model' }, version_from: { grpc_body: 'ModelInferRequest.model_version' } }, /\("scoring"\): reads both a JSON and a gRPC body/],
+    [
+      { ...ok, path: '/s', model_from: { json_body: 'model' }, version_from: { grpc_body: 'ModelInferRequest.model_version' } },
+      /\("scoring"\): reads both a JSON and a gRPC body/,
+    ],
   ])('%#: %j', (route, message) => {
     expect(configError({ table: [route] })).toMatch(message);
   });
@@ -126,6 +137,8 @@ describe('RouteConfig: extend and replace', () => {
 
   it('replace: conflicts among user routes are refused too', () => {
     const other = { ...ok, name: 'scoring-2', path: '/score/{m}' };
-    expect(configError({ mode: 'replace', table: [ok, other] })).toBe('route "scoring-2" (/score/{m}) conflicts with route "scoring" (/score/{model}): same path shape and method POST');
+    expect(configError({ mode: 'replace', table: [ok, other] })).toBe(
+      'route "scoring-2" (/score/{m}) conflicts with route "scoring" (/score/{model}): same path shape and method POST',
+    );
   });
 });

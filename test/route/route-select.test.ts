@@ -2,19 +2,28 @@ import { describe, expect, it } from 'vitest';
 import { RouteSelector, type RouteSelectOptions } from '../../src/route/RouteSelect.ts';
 import { buildRouteTable, DEFAULT_ROUTE_CONFIG } from '../../src/route/RouteConfig.ts';
 import type { BodyInput } from '../../src/route/BodyFields.ts';
-import { CheckError } from '../../src/types/Reason.ts';
 import { checkErrorOf } from '../support/errors.ts';
 
 const DEFAULT_EP = 'envoy/authz/allow';
 const table = buildRouteTable(
-  { mode: 'extend', unmatched: 'default', table: [{ name: 'scoring', methods: ['POST'], path: '/score/{model}', api: 'scoring', action: 'infer', entrypoint: 'scoring/allow' }] },
+  {
+    mode: 'extend',
+    unmatched: 'default',
+    table: [{ name: 'scoring', methods: ['POST'], path: '/score/{model}', api: 'scoring', action: 'infer', entrypoint: 'scoring/allow' }],
+  },
   { defaultEntrypoint: DEFAULT_EP },
 );
 const NO_BODY: BodyInput = { contentType: undefined, parsed: null, truncated: false, text: '', raw: Buffer.alloc(0), query: {} };
 const POLICY_ENTRYPOINTS = new Set([DEFAULT_EP, 'scoring/allow', 'envoy/authz/strict']);
 
 function selector(opts: Partial<RouteSelectOptions> = {}) {
-  return new RouteSelector(table, { unmatched: 'default', defaultEntrypoint: DEFAULT_EP, maxBodyBytes: 1 << 20, hasEntrypoint: (p) => POLICY_ENTRYPOINTS.has(p), ...opts });
+  return new RouteSelector(table, {
+    unmatched: 'default',
+    defaultEntrypoint: DEFAULT_EP,
+    maxBodyBytes: 1 << 20,
+    hasEntrypoint: (p) => POLICY_ENTRYPOINTS.has(p),
+    ...opts,
+  });
 }
 
 function select(method: string, path: string, ext?: Record<string, string>, opts: Partial<RouteSelectOptions> = {}, body: BodyInput = NO_BODY) {
@@ -52,7 +61,10 @@ describe('RouteSelector: context_extensions ztauthz_route', () => {
   it('selects the named route without searching the table, with its parameters', () => {
     // The table alone would pick triton-stats-all for this path; Envoy says it is model metadata.
     expect(select('GET', '/v2/models/stats').route?.name).toBe('triton-stats-all');
-    expect(select('GET', '/v2/models/stats', { ztauthz_route: 'kserve-v2-model-metadata' }).route).toMatchObject({ name: 'kserve-v2-model-metadata', model: 'stats' });
+    expect(select('GET', '/v2/models/stats', { ztauthz_route: 'kserve-v2-model-metadata' }).route).toMatchObject({
+      name: 'kserve-v2-model-metadata',
+      model: 'stats',
+    });
   });
 
   it('resolves the /v1/models clash per Envoy route when a deployment wants to', () => {
@@ -79,7 +91,10 @@ describe('RouteSelector: context_extensions ztauthz_route', () => {
 
 describe('RouteSelector: context_extensions ztauthz_entrypoint', () => {
   it('overrides the route and default entrypoint, and input.route says so', () => {
-    expect(select('POST', '/score/m', { ztauthz_entrypoint: 'envoy/authz/strict' })).toMatchObject({ route: { name: 'scoring', entrypoint: 'envoy/authz/strict' }, entrypoint: 'envoy/authz/strict' });
+    expect(select('POST', '/score/m', { ztauthz_entrypoint: 'envoy/authz/strict' })).toMatchObject({
+      route: { name: 'scoring', entrypoint: 'envoy/authz/strict' },
+      entrypoint: 'envoy/authz/strict',
+    });
     expect(select('GET', '/unrouted', { ztauthz_entrypoint: 'envoy/authz/strict' })).toEqual({ route: null, entrypoint: 'envoy/authz/strict' });
   });
 

@@ -82,8 +82,13 @@ describe('RouteTable: matching', () => {
 
   it('fills name, api, action, model, version, params and entrypoint', () => {
     expect(match('POST', '/v2/models/fraud/versions/7/infer')).toEqual({
-      name: 'infer', api: 'test', action: 'infer', model: 'fraud', version: '7',
-      params: { model: 'fraud', version: '7' }, entrypoint: 'envoy/authz/allow',
+      name: 'infer',
+      api: 'test',
+      action: 'infer',
+      model: 'fraud',
+      version: '7',
+      params: { model: 'fraud', version: '7' },
+      entrypoint: 'envoy/authz/allow',
     });
   });
 
@@ -132,7 +137,12 @@ describe('RouteTable: matching', () => {
   });
 
   it('backtracks when the more specific branch has no route for the method', () => {
-    const t = build(r('cancel', ['POST'], '/jobs/{job}:cancel'), r('get', ['GET'], '/jobs/{job}'), r('lit', ['DELETE'], '/jobs/a/b'), r('param', ['GET'], '/jobs/{x}/b'));
+    const t = build(
+      r('cancel', ['POST'], '/jobs/{job}:cancel'),
+      r('get', ['GET'], '/jobs/{job}'),
+      r('lit', ['DELETE'], '/jobs/a/b'),
+      r('param', ['GET'], '/jobs/{x}/b'),
+    );
     expect(t.match('POST', segs('/jobs/j1:cancel'))).toMatchObject({ name: 'cancel', params: { job: 'j1' } });
     expect(t.match('GET', segs('/jobs/j1:cancel'))).toMatchObject({ name: 'get', params: { job: 'j1:cancel' } });
     expect(t.match('DELETE', segs('/jobs/a/b'))?.name).toBe('lit');
@@ -192,7 +202,9 @@ describe('RouteTable: conflicts are refused, naming both routes', () => {
   });
 
   it('different shapes and disjoint methods are not conflicts', () => {
-    expect(() => build(r('a', ['GET'], '/x/{p}'), r('b', ['POST'], '/x/{q}'), r('c', ['GET'], '/x/{p}:y'), r('d', ['GET'], '/x/{p*}'), r('e', ['GET'], '/x/lit'))).not.toThrow();
+    expect(() =>
+      build(r('a', ['GET'], '/x/{p}'), r('b', ['POST'], '/x/{q}'), r('c', ['GET'], '/x/{p}:y'), r('d', ['GET'], '/x/{p*}'), r('e', ['GET'], '/x/lit')),
+    ).not.toThrow();
   });
 });
 

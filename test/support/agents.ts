@@ -76,7 +76,9 @@ async function serveMcp(req: IncomingMessage, res: ServerResponse, sessions: Map
   let transport = typeof id === 'string' ? sessions.get(id) : undefined;
   if (!transport) {
     if (id !== undefined || req.method !== 'POST') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
       return;
     }
     const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -111,7 +113,15 @@ export async function startA2aAgent(): Promise<A2aAgent> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method === 'GET' && req.url?.startsWith('/.well-known/agent')) {
-        json(res, 200, { name: 'reviewer', description: 'Reviews documents', url: '/reviewer/a2a', version: '1.0.0', protocolVersion: '0.3.0', capabilities: {}, skills: [{ id: 'review', name: 'Review' }] });
+        json(res, 200, {
+          name: 'reviewer',
+          description: 'Reviews documents',
+          url: '/reviewer/a2a',
+          version: '1.0.0',
+          protocolVersion: '0.3.0',
+          capabilities: {},
+          skills: [{ id: 'review', name: 'Review' }],
+        });
         return;
       }
       let call: { id?: unknown; method?: string; params?: { message?: { parts?: Array<{ text?: string }> }; id?: string } };
@@ -122,8 +132,15 @@ export async function startA2aAgent(): Promise<A2aAgent> {
         return;
       }
       received.push(String(call.method));
-      const task = (id: string, text: string) => ({ kind: 'task', id, contextId: 'ctx-1', status: { state: 'completed' }, artifacts: [{ artifactId: 'a1', parts: [{ kind: 'text', text }] }] });
-      if (call.method === 'message/send') json(res, 200, { jsonrpc: '2.0', id: call.id, result: task('task-1', `reviewed: ${call.params?.message?.parts?.[0]?.text ?? ''}`) });
+      const task = (id: string, text: string) => ({
+        kind: 'task',
+        id,
+        contextId: 'ctx-1',
+        status: { state: 'completed' },
+        artifacts: [{ artifactId: 'a1', parts: [{ kind: 'text', text }] }],
+      });
+      if (call.method === 'message/send')
+        json(res, 200, { jsonrpc: '2.0', id: call.id, result: task('task-1', `reviewed: ${call.params?.message?.parts?.[0]?.text ?? ''}`) });
       else if (call.method === 'tasks/get') json(res, 200, { jsonrpc: '2.0', id: call.id, result: task(call.params?.id ?? '', 'reviewed') });
       else json(res, 200, { jsonrpc: '2.0', id: call.id, error: { code: -32601, message: 'Method not found' } });
     });

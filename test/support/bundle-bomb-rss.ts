@@ -12,4 +12,4 @@ try {
   error = { name: (e as Error).name, message: (e as Error).message };
 }
 const after = process.memoryUsage().rss;
-process.stdout.write(JSON.stringify({ before, after, error }) + '\n');
+process.stdout.write(`${JSON.stringify({ before, after, error })}\n`);

@@ -28,7 +28,7 @@ export async function renderEnvoyConfig(file: string, vars: ConfigVars): Promise
     }
     return String(value);
   });
-  if (missing.size > 0) throw new Error(`${file}: no value for ${[...missing].map((n) => '${' + n + '}').join(', ')}`);
+  if (missing.size > 0) throw new Error(`${file}: no value for ${[...missing].map((n) => `\${${n}}`).join(', ')}`);
   return rendered;
 }
 
@@ -40,12 +40,14 @@ export async function renderEnvoyConfig(file: string, vars: ConfigVars): Promise
  */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<Server>((resolve, reject) => {
-        const srv = createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => resolve(srv));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const srv = createServer();
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
     ),
   );
   const ports = servers.map((srv) => (srv.address() as AddressInfo).port);
@@ -158,13 +160,7 @@ async function startOnce(opts: EnvoyOptions): Promise<RunningEnvoy> {
 }
 
 /** Until the admin /ready answers LIVE and the listener accepts a connection. */
-async function waitReady(
-  adminPort: number,
-  listenPort: number,
-  running: () => boolean,
-  timeoutMs: number,
-  logs: () => string,
-): Promise<void> {
+async function waitReady(adminPort: number, listenPort: number, running: () => boolean, timeoutMs: number, logs: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!running()) throw new Error(`envoy exited during start:\n${logs()}`);

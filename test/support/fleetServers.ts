@@ -30,13 +30,17 @@ async function startDaemon(cmd: string, args: string[], port: number, what: stri
   let exited = false;
   child.on('exit', () => (exited = true));
   try {
-    await waitFor(`${what} on port ${port}`, async () => {
-      if (exited) throw new Error(`${what} exited: ${err}`);
-      return fetch(`http://127.0.0.1:${port}/`).then(
-        () => true,
-        () => false,
-      );
-    }, 15_000);
+    await waitFor(
+      `${what} on port ${port}`,
+      async () => {
+        if (exited) throw new Error(`${what} exited: ${err}`);
+        return fetch(`http://127.0.0.1:${port}/`).then(
+          () => true,
+          () => false,
+        );
+      },
+      15_000,
+    );
   } catch (e) {
     child.kill('SIGKILL');
     throw e;
@@ -73,8 +77,13 @@ export async function startRegistry(tokenAuth?: { realm: string; certFile: strin
   mkdirSync(join(dir, 'data'));
   const port = await freePort();
   const conf = join(dir, 'config.yml');
-  writeFileSync(conf, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n` +
-      (tokenAuth ? `auth:\n  token:\n    realm: ${tokenAuth.realm}\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: ${tokenAuth.certFile}\n` : ''));
+  writeFileSync(
+    conf,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n` +
+      (tokenAuth
+        ? `auth:\n  token:\n    realm: ${tokenAuth.realm}\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: ${tokenAuth.certFile}\n`
+        : ''),
+  );
   return startDaemon('docker-registry', ['serve', conf], port, 'docker-registry');
 }
 
@@ -103,10 +112,21 @@ export async function pushOciBundle(port: number, repo: string, tag: string, bun
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: bundle.length, annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' } }],
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          digest: layerDigest,
+          size: bundle.length,
+          annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' },
+        },
+      ],
     }),
   );
-  const put = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const put = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   if (put.status !== 201) throw new Error(`manifest push: HTTP ${put.status} ${await put.text()}`);
   return digestOf(manifest);
 }
@@ -118,7 +138,11 @@ export async function pushOciBundle(port: number, repo: string, tag: string, bun
  */
 export async function startTokenServer(basic: string): Promise<Running & { certFile: string; mint(scope: string): Promise<string>; requests: string[] }> {
   const dir = tempDir('ztauthz-token-');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=test-token'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=test-token'],
+    { stdio: 'ignore' },
+  );
   const key = createPrivateKey(readFileSync(join(dir, 'key.pem')));
   const der = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).raw.toString('base64');
   const mint = async (scope: string) => {

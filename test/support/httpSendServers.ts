@@ -23,17 +23,75 @@ export function makeTestCa(): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'ztauthz-httpsend-'));
   const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   try {
-    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=ztauthz http.send test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    run([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ztauthz http.send test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     const leaf = (name: string, ext: string): void => {
       writeFileSync(join(dir, `${name}.ext`), ext);
-      run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-      run(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
+      run([
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/CN=${name}`,
+      ]);
+      run([
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.crt`,
+      ]);
     };
-    leaf('server', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    leaf(
+      'server',
+      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
+    );
     leaf('client', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
     const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
-    return { caPem: read('ca.crt'), serverCert: read('server.crt'), serverKey: read('server.key'), clientCert: read('client.crt'), clientKey: read('client.key') };
+    return {
+      caPem: read('ca.crt'),
+      serverCert: read('server.crt'),
+      serverKey: read('server.key'),
+      clientCert: read('client.crt'),
+      clientKey: read('client.key'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -85,10 +143,22 @@ function handler(hits: Map<string, number>, held: Held = []) {
         return void res.end('{not json');
       }
       if (path === '/multi') {
-        res.writeHead(200, [['content-type', 'text/plain'], ['x-multi', 'a'], ['x-multi', 'b'], ['X-Mixed-Case', 'v']]);
+        res.writeHead(200, [
+          ['content-type', 'text/plain'],
+          ['x-multi', 'a'],
+          ['x-multi', 'b'],
+          ['X-Mixed-Case', 'v'],
+        ]);
         return void res.end('multi');
       }
-      if (path === '/echo') return json(200, { method: req.method, body, custom: req.headers['x-custom'] ?? null, auth: req.headers['authorization'] ?? null, type: req.headers['content-type'] ?? null });
+      if (path === '/echo')
+        return json(200, {
+          method: req.method,
+          body,
+          custom: req.headers['x-custom'] ?? null,
+          auth: req.headers['authorization'] ?? null,
+          type: req.headers['content-type'] ?? null,
+        });
       if (path === '/redirect') {
         res.writeHead(302, { location: url.searchParams.get('to') ?? '/json' });
         return void res.end();
@@ -153,6 +223,9 @@ export function startHttpServer(): Promise<TestServer> {
 /** HTTPS; with requireClient, only clients with a certificate from the test CA. */
 export function startHttpsServer(ca: TestCa, requireClient = false): Promise<TestServer> {
   const hits = new Map<string, number>();
-  const server = createHttps({ cert: ca.serverCert, key: ca.serverKey, ca: ca.caPem, requestCert: requireClient, rejectUnauthorized: requireClient }, handler(hits));
+  const server = createHttps(
+    { cert: ca.serverCert, key: ca.serverKey, ca: ca.caPem, requestCert: requireClient, rejectUnauthorized: requireClient },
+    handler(hits),
+  );
   return serve(server, 'https', hits);
 }

@@ -9,7 +9,6 @@ export { testSeed };
 
 export type Random = () => number;
 
-
 export { prng };
 
 const int = (rnd: Random, n: number): number => Math.floor(rnd() * n);
@@ -61,7 +60,14 @@ const MUTATIONS: ReadonlyArray<(rnd: Random, b: Buffer, other: Buffer) => Buffer
   (rnd, b) => {
     const field = 1000 + int(rnd, 100000);
     const wire = [0, 1, 2, 5][int(rnd, 4)] as number;
-    const payload = wire === 0 ? varint(int(rnd, 1 << 30)) : wire === 1 ? randomBytes(rnd, 8) : wire === 5 ? randomBytes(rnd, 4) : Buffer.concat([varint(3), randomBytes(rnd, 3)]);
+    const payload =
+      wire === 0
+        ? varint(int(rnd, 1 << 30))
+        : wire === 1
+          ? randomBytes(rnd, 8)
+          : wire === 5
+            ? randomBytes(rnd, 4)
+            : Buffer.concat([varint(3), randomBytes(rnd, 3)]);
     return Buffer.concat([b, varint(field * 8 + wire), payload]);
   },
   // A length prefix made huge, or a ten-byte varint that overflows.

@@ -16,14 +16,11 @@ import protobuf from 'protobufjs';
 const require = createRequire(import.meta.url);
 
 /** node_modules/@grpc/grpc-js-xds/deps: Envoy's API protos and their dependencies. */
-export const OFFICIAL_DEPS_DIR = path.join(
-  path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')),
-  'deps',
-);
+export const OFFICIAL_DEPS_DIR = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
 
 /** The include dirs grpc-js-xds itself generates its types with. */
-export const OFFICIAL_INCLUDE_DIRS: readonly string[] = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map(
-  (dir) => path.join(OFFICIAL_DEPS_DIR, dir),
+export const OFFICIAL_INCLUDE_DIRS: readonly string[] = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((dir) =>
+  path.join(OFFICIAL_DEPS_DIR, dir),
 );
 
 /**
@@ -50,9 +47,7 @@ export function includeDirResolver(includeDirs: readonly string[]): (origin: str
       const candidate = path.join(dir, target);
       if (fs.existsSync(candidate)) return candidate;
     }
-    throw new Error(
-      `cannot resolve proto import "${target}"${origin ? ` (imported by ${origin})` : ''} in: ${includeDirs.join(', ')}`,
-    );
+    throw new Error(`cannot resolve proto import "${target}"${origin ? ` (imported by ${origin})` : ''} in: ${includeDirs.join(', ')}`);
   };
 }
 
@@ -62,11 +57,7 @@ export interface RootOptions {
 }
 
 /** Loads `files` (relative to the include dirs) into a fresh, fully resolved protobufjs Root. */
-export async function loadProtoRoot(
-  files: readonly string[],
-  includeDirs: readonly string[],
-  options: RootOptions = {},
-): Promise<protobuf.Root> {
+export async function loadProtoRoot(files: readonly string[], includeDirs: readonly string[], options: RootOptions = {}): Promise<protobuf.Root> {
   const root = new protobuf.Root();
   root.resolvePath = includeDirResolver(includeDirs);
   await root.load([...files], { keepCase: options.keepCase ?? true });
@@ -90,24 +81,16 @@ function cached(key: string, load: () => Promise<protobuf.Root>): Promise<protob
  * envoy/service/auth/v3/external_auth.proto and everything it imports.
  * Cached per (files, keepCase); treat the returned Root as read-only.
  */
-export function loadOfficialRoot(
-  files: readonly string[] = [AUTH_PROTO],
-  options: RootOptions = {},
-): Promise<protobuf.Root> {
+export function loadOfficialRoot(files: readonly string[] = [AUTH_PROTO], options: RootOptions = {}): Promise<protobuf.Root> {
   const keepCase = options.keepCase ?? true;
-  return cached(`official:${keepCase}:${files.join(',')}`, () =>
-    loadProtoRoot(files, [...OFFICIAL_INCLUDE_DIRS, PROTOBUFJS_DIR], { keepCase }),
-  );
+  return cached(`official:${keepCase}:${files.join(',')}`, () => loadProtoRoot(files, [...OFFICIAL_INCLUDE_DIRS, PROTOBUFJS_DIR], { keepCase }));
 }
 
 /**
  * ztauthz's proto/ definitions (protobufjs Root). `protoDir` lets a test load a
  * modified copy of proto/; only the default directory is cached.
  */
-export function loadLocalRoot(
-  protoDir: string = LOCAL_PROTO_DIR,
-  options: RootOptions = {},
-): Promise<protobuf.Root> {
+export function loadLocalRoot(protoDir: string = LOCAL_PROTO_DIR, options: RootOptions = {}): Promise<protobuf.Root> {
   const keepCase = options.keepCase ?? true;
   const load = () => loadProtoRoot(LOCAL_PROTO_FILES, [protoDir, PROTOBUFJS_DIR], { keepCase });
   return protoDir === LOCAL_PROTO_DIR ? cached(`local:${keepCase}`, load) : load();
@@ -131,10 +114,7 @@ export function loadOfficialAuthProto(options: protoLoader.Options = {}): Promis
 }
 
 /** ztauthz's proto/ definitions as a @grpc/proto-loader package definition. */
-export function loadLocalProto(
-  options: protoLoader.Options = {},
-  protoDir: string = LOCAL_PROTO_DIR,
-): Promise<protoLoader.PackageDefinition> {
+export function loadLocalProto(options: protoLoader.Options = {}, protoDir: string = LOCAL_PROTO_DIR): Promise<protoLoader.PackageDefinition> {
   return protoLoader.load([...LOCAL_PROTO_FILES], {
     ...options,
     includeDirs: [protoDir, ...(options.includeDirs ?? [])],

@@ -49,7 +49,10 @@ function openssl(args: string[], cwd: string): void {
 
 // openssl ca takes GeneralizedTime, YYYYMMDDHHMMSSZ.
 function asn1Time(d: Date): string {
-  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 const CA_CONF = `[ca]
@@ -87,9 +90,26 @@ export class Pki {
     const dir = this.#caDir(name);
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ca.key'], dir);
     openssl(
-      ['req', '-new', '-x509', '-key', 'ca.key', '-subj', `/O=${name}`, '-days', String(days), '-out', 'ca.pem',
-        '-addext', `basicConstraints=${opts.basicConstraints ?? 'critical,CA:TRUE'}`, '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-        '-addext', `subjectAltName=URI:spiffe://${name}`, ...(opts.extra ?? []).flatMap((e) => ['-addext', e])],
+      [
+        'req',
+        '-new',
+        '-x509',
+        '-key',
+        'ca.key',
+        '-subj',
+        `/O=${name}`,
+        '-days',
+        String(days),
+        '-out',
+        'ca.pem',
+        '-addext',
+        `basicConstraints=${opts.basicConstraints ?? 'critical,CA:TRUE'}`,
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-addext',
+        `subjectAltName=URI:spiffe://${name}`,
+        ...(opts.extra ?? []).flatMap((e) => ['-addext', e]),
+      ],
       dir,
     );
     return { name, dir, pem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
@@ -155,8 +175,31 @@ export class Pki {
     const start = notBefore ?? new Date(Date.now() - HOUR);
     const end = notAfter ?? new Date(Date.now() + 24 * HOUR);
     openssl(
-      ['ca', '-config', 'ca.cnf', '-batch', '-notext', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', csr, '-subj', subject,
-        '-startdate', asn1Time(start), '-enddate', asn1Time(end), '-extfile', extFile, '-extensions', 'v3', '-out', out],
+      [
+        'ca',
+        '-config',
+        'ca.cnf',
+        '-batch',
+        '-notext',
+        '-cert',
+        'ca.pem',
+        '-keyfile',
+        'ca.key',
+        '-in',
+        csr,
+        '-subj',
+        subject,
+        '-startdate',
+        asn1Time(start),
+        '-enddate',
+        asn1Time(end),
+        '-extfile',
+        extFile,
+        '-extensions',
+        'v3',
+        '-out',
+        out,
+      ],
       ca.dir,
     );
     return readFileSync(out, 'utf8');
@@ -165,7 +208,7 @@ export class Pki {
 
 /** Full URL-encoding of source.certificate: every byte outside the URL-unreserved set as %XX (ztauthz accepts it; not what Envoy 1.40 sends). */
 export function envoyUrlEncode(pem: string): string {
-  return pem.replace(/[^A-Za-z0-9._~-]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+  return pem.replace(/[^A-Za-z0-9._~-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 /** What Envoy (1.40 included) sends in source.certificate: only newline, space, "+", "/" and "=" replaced (test/e2e-mesh.test.ts pins it). */

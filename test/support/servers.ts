@@ -43,7 +43,12 @@ export interface ServeProcess {
  */
 export function spawnServe(args: string[] = [], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
   const bin = env['ZTAUTHZ_RUNTIME'] ? runtimeBin(env['ZTAUTHZ_RUNTIME'] as RuntimeName) : NODE;
-  return spawnServing(bin, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args], { cwd: ROOT, env: { ...process.env, ...env } }, timeoutMs);
+  return spawnServing(
+    bin,
+    [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args],
+    { cwd: ROOT, env: { ...process.env, ...env } },
+    timeoutMs,
+  );
 }
 
 /** Spawns a command that is a `ztauthz serve` (of this checkout or an installed package) and waits for its "serving" log line. */

@@ -233,9 +233,14 @@ plugins {
     endpoint: `unix://${agentSocket}`,
     async createEntry(spiffeId, selectors) {
       await runOk(SPIRE_SERVER, [
-        'entry', 'create', '-socketPath', serverSocket,
-        '-parentID', `spiffe://${td}${NODE_SUFFIX}`,
-        '-spiffeID', spiffeId,
+        'entry',
+        'create',
+        '-socketPath',
+        serverSocket,
+        '-parentID',
+        `spiffe://${td}${NODE_SUFFIX}`,
+        '-spiffeID',
+        spiffeId,
         ...selectors.flatMap((s) => ['-selector', s]),
       ]);
     },

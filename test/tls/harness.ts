@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect, type TLSSocket } from 'node:tls';
 import * as http2 from 'node:http2';
-import { PeerAuth, peerAuthInterceptor, uriSans, type ParsedSpiffeId } from '../../src/tls/PeerAuth.ts';
+import { type PeerAuth, peerAuthInterceptor, uriSans, type ParsedSpiffeId } from '../../src/tls/PeerAuth.ts';
 
 export const SERVER_ID = 'spiffe://test.example/ztauthz';
 const SNI = 'ztauthz.test';
@@ -50,9 +50,7 @@ export async function startEchoServer(credentials: grpc.ServerCredentials, auth:
       cb(null, { peer: auth.peerIdentity(call) });
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));
   return {
     port,
     get handled() {
@@ -82,12 +80,9 @@ export interface WhoClient {
 
 /** An mTLS client with its own connection (no subchannel shared with other clients). */
 export function whoClient(port: number, tls: ClientTls): WhoClient {
-  const creds = grpc.credentials.createSsl(
-    Buffer.from(tls.ca),
-    tls.key ? Buffer.from(tls.key) : null,
-    tls.cert ? Buffer.from(tls.cert) : null,
-    { checkServerIdentity: checkServerSpiffeId },
-  );
+  const creds = grpc.credentials.createSsl(Buffer.from(tls.ca), tls.key ? Buffer.from(tls.key) : null, tls.cert ? Buffer.from(tls.cert) : null, {
+    checkServerIdentity: checkServerSpiffeId,
+  });
   const client = new WhoClient(`127.0.0.1:${port}`, creds, {
     'grpc.use_local_subchannel_pool': 1,
     // SNI must be a name, not 127.0.0.1 (RFC 6066); the identity check is checkServerSpiffeId.
@@ -95,10 +90,7 @@ export function whoClient(port: number, tls: ClientTls): WhoClient {
   });
   const stub = client as unknown as { Who(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { peer: unknown }) => void): void };
   return {
-    who: () =>
-      new Promise((resolve, reject) =>
-        stub.Who({}, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))),
-      ),
+    who: () => new Promise((resolve, reject) => stub.Who({}, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res)))),
     close: () => client.close(),
   };
 }

@@ -105,7 +105,9 @@ describe('mTLS listener from files', () => {
     try {
       const trainer = whoClient(open.port, { ca: ca.certPem, ...pem(pki.leaf(ca, { uris: ['spiffe://test.example/ns/ml/sa/trainer'] })) });
       clients.push(trainer);
-      expect(await trainer.who()).toEqual({ peer: { spiffe_id: 'spiffe://test.example/ns/ml/sa/trainer', trust_domain: 'test.example', path: '/ns/ml/sa/trainer' } });
+      expect(await trainer.who()).toEqual({
+        peer: { spiffe_id: 'spiffe://test.example/ns/ml/sa/trainer', trust_domain: 'test.example', path: '/ns/ml/sa/trainer' },
+      });
       const stranger = whoClient(open.port, { ca: ca.certPem, ...pem(pki.leaf(otherCa, { uris: [ENVOY_ID] })) });
       clients.push(stranger);
       expect((await whoError(stranger)).code).toBe(grpc.status.UNAVAILABLE);

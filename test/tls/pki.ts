@@ -43,10 +43,23 @@ export class TestPki {
     const cert = this.file(`${name}.crt`);
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
     openssl([
-      'req', '-x509', '-new', '-key', key, '-out', cert, '-days', '2', '-subj', `/O=ztauthz tests/CN=${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-addext', `subjectAltName=URI:spiffe://${td}`,
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/O=ztauthz tests/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      `subjectAltName=URI:spiffe://${td}`,
     ]);
     const certPem = readFileSync(cert, 'utf8');
     return { name, certPem, keyPem: readFileSync(key, 'utf8'), certDer: new X509Certificate(certPem).raw };
@@ -68,11 +81,11 @@ export class TestPki {
       : ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyAgreement', 'extendedKeyUsage=serverAuth,clientAuth'];
     const uris = options.uris ?? [];
     if (uris.length > 0) lines.push(`subjectAltName=${uris.map((u) => `URI:${u}`).join(',')}`);
-    writeFileSync(ext, lines.join('\n') + '\n');
+    writeFileSync(ext, `${lines.join('\n')}\n`);
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
     openssl(['req', '-new', '-key', key, '-out', csr, '-subj', '/O=ztauthz tests']);
     // A random positive 120-bit serial: every rotation is told apart by it.
-    const serial = '0x' + '4' + randomBytes(15).toString('hex');
+    const serial = `0x4${randomBytes(15).toString('hex')}`;
     openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-set_serial', serial, '-days', '1', '-extfile', ext, '-out', cert]);
     const certPem = readFileSync(cert, 'utf8');
     const keyPem = readFileSync(key, 'utf8');

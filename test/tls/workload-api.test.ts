@@ -86,7 +86,9 @@ describe('Workload API feeding the listener', () => {
     badDer.svids[0]!.x509_svid = Buffer.from('not DER');
     agent.push(badDer);
     await until(() => errors.length > before, 'the bad snapshot to be reported');
-    expect(errors.at(-1)).toBe(`Workload API sent an unusable X509-SVID update: svids[0] (${SERVER_ID}) x509_svid: DER certificate list: expected a SEQUENCE at byte 0`);
+    expect(errors.at(-1)).toBe(
+      `Workload API sent an unusable X509-SVID update: svids[0] (${SERVER_ID}) x509_svid: DER certificate list: expected a SEQUENCE at byte 0`,
+    );
 
     before = errors.length;
     const mismatched = svidSnapshot(SERVER_ID, other, [ca]);
@@ -142,7 +144,12 @@ describe('Workload API client', () => {
     agent.refuseWith = grpc.status.PERMISSION_DENIED;
     const seen: string[] = [];
     const updates: X509Context[] = [];
-    const client = new WorkloadApiClient({ endpoint: agent.endpoint, backoff: BACKOFF, onUpdate: (u) => updates.push(u), onError: (e) => seen.push(e.message) });
+    const client = new WorkloadApiClient({
+      endpoint: agent.endpoint,
+      backoff: BACKOFF,
+      onUpdate: (u) => updates.push(u),
+      onError: (e) => seen.push(e.message),
+    });
     client.start();
     await until(() => seen.length >= 3, 'several refused attempts');
     expect(seen[0]).toBe('Workload API FetchX509SVID failed: PERMISSION_DENIED: no identity issued');
@@ -165,7 +172,12 @@ describe('Workload API client', () => {
 
   it('start-up fails, naming the reason, when no snapshot holds an SVID it can serve', async () => {
     await expect(
-      startWorkloadApiServerTls({ endpoint: agent.endpoint, backoff: BACKOFF, firstSvidTimeoutMs: 500, pickSvid: (ctx) => ctx.svids.find((s) => s.hint === 'missing') }),
+      startWorkloadApiServerTls({
+        endpoint: agent.endpoint,
+        backoff: BACKOFF,
+        firstSvidTimeoutMs: 500,
+        pickSvid: (ctx) => ctx.svids.find((s) => s.hint === 'missing'),
+      }),
     ).rejects.toThrow('no X509-SVID from the Workload API within 500 ms (Workload API update holds no usable X509-SVID)');
   });
 
@@ -181,7 +193,10 @@ describe('Workload API client', () => {
     two.svids.push({ ...svidSnapshot('spiffe://test.example/b', b, [ca]).svids[0]!, hint: 'external' });
     agent.push(two);
     await until(() => updates.length === 2, 'the two-SVID snapshot');
-    expect(updates[1]!.svids.map((s) => [s.spiffeId, s.hint])).toEqual([['spiffe://test.example/a', ''], ['spiffe://test.example/b', 'external']]);
+    expect(updates[1]!.svids.map((s) => [s.spiffeId, s.hint])).toEqual([
+      ['spiffe://test.example/a', ''],
+      ['spiffe://test.example/b', 'external'],
+    ]);
     expect([...updates[1]!.federatedBundles.keys()]).toEqual(['partner.example']);
     expect(updates[1]!.federatedBundles.get('partner.example')![0]!.equals(partner.certDer)).toBe(true);
     agent.push(svidSnapshot('spiffe://test.example/b', b, [ca]));

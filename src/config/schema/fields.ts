@@ -86,7 +86,13 @@ export function oneOf<const V extends readonly [string, ...string[]]>(
 
 /** A list of strings; comma-separated on the command line. `item` checks each entry (default: any string). */
 export function list(def: readonly string[], doc: string, extra: Extra & { item?: z.ZodType<string> } = {}) {
-  const split = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v);
+  const split = (v: unknown) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v;
   const { item = z.string({ error: 'must be a string' }), ...rest } = extra;
   const schema = z.preprocess(split, z.array(item, { error: 'must be a list of strings' }));
   return leaf(schema, [...def], { kind: 'list', doc, ...rest });
@@ -116,7 +122,12 @@ export function mapping<S extends z.ZodType>(item: S, doc: string, extra: Extra 
       return v; // left a string: refused below as not a mapping
     }
   };
-  const schema = z.preprocess(fromJson, z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'must be a name of letters, digits, _ . -' }), item, { error: 'must be a mapping of names (JSON on the command line)' }));
+  const schema = z.preprocess(
+    fromJson,
+    z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'must be a name of letters, digits, _ . -' }), item, {
+      error: 'must be a mapping of names (JSON on the command line)',
+    }),
+  );
   return leaf(schema, {} as z.output<typeof schema>, { kind: 'mapping', doc, ...extra });
 }
 

@@ -51,6 +51,9 @@ export const ROUTE = z.strictObject({
 /** One entry of cache.routes. */
 export const CACHE_ROUTE = z.strictObject({
   route: z.string(),
-  key: z.array(matching(/^[A-Za-z0-9_.-]+$/, 'an input field path like identity.spiffe_id')).min(1).optional(),
+  key: z
+    .array(matching(/^[A-Za-z0-9_.-]+$/, 'an input field path like identity.spiffe_id'))
+    .min(1)
+    .optional(),
   ttl_ms: z.int({ error: 'must be a whole number of milliseconds' }).min(0).optional(),
 });

@@ -20,7 +20,10 @@ export const SERVICE = z.strictObject({
   tls: z.strictObject({ ca_cert: z.string().min(1), system_ca_required: z.boolean().optional() }).optional(),
   credentials: z
     .strictObject({
-      bearer: z.strictObject({ token: z.string().min(1).optional(), token_path: z.string().min(1).optional(), scheme: z.string().min(1).optional() }).refine((b) => (b.token === undefined) !== (b.token_path === undefined), { error: 'set exactly one of token and token_path' }).optional(),
+      bearer: z
+        .strictObject({ token: z.string().min(1).optional(), token_path: z.string().min(1).optional(), scheme: z.string().min(1).optional() })
+        .refine((b) => (b.token === undefined) !== (b.token_path === undefined), { error: 'set exactly one of token and token_path' })
+        .optional(),
       client_tls: z.strictObject({ cert: z.string().min(1), private_key: z.string().min(1) }).optional(),
     })
     .optional(),
@@ -31,7 +34,11 @@ export const BUNDLE = z.strictObject({
   service: z.string().min(1),
   resource: z.string().min(1).optional(),
   persist: z.boolean().optional(),
-  size_limit_bytes: z.int().min(1024).max(256 * MiB).optional(),
+  size_limit_bytes: z
+    .int()
+    .min(1024)
+    .max(256 * MiB)
+    .optional(),
   polling: z
     .strictObject({
       min_delay_seconds: seconds(1, 86400).optional(),
@@ -39,7 +46,13 @@ export const BUNDLE = z.strictObject({
       long_polling_timeout_seconds: seconds(1, 3600).optional(),
     })
     .optional(),
-  signing: z.strictObject({ keyid: z.string().min(1), scope: z.string().min(1).optional(), exclude_files: z.array(z.string()).max(0, { error: 'is not supported: every file of a signed bundle must be listed' }).optional() }).optional(),
+  signing: z
+    .strictObject({
+      keyid: z.string().min(1),
+      scope: z.string().min(1).optional(),
+      exclude_files: z.array(z.string()).max(0, { error: 'is not supported: every file of a signed bundle must be listed' }).optional(),
+    })
+    .optional(),
 });
 
 /** One entry of keys: a verification key for signed bundles. */
@@ -50,8 +63,20 @@ export const KEY = z.strictObject({
 });
 
 export const OPA = {
-  services: mapping(SERVICE, 'OPA\'s services (as in an OPA or opa-envoy-plugin config file): name -> {url, type ("oci" for an OCI registry), headers, credentials.bearer {token | token_path, scheme}, credentials.client_tls {cert, private_key}, tls.ca_cert, response_header_timeout_seconds}. Other credentials (oauth2, s3_signing, gcp_metadata, azure_managed_identity, plugin) are refused. See docs/bundles.md.'),
-  bundles: mapping(BUNDLE, 'OPA\'s bundles: name -> {service, resource (default bundles/<name>), polling {min_delay_seconds 60, max_delay_seconds 120, long_polling_timeout_seconds}, signing {keyid, scope}, persist, size_limit_bytes}. Downloaded per OPA\'s bundle protocol (ETag, long polling) and served in place of policy.path; /readyz answers ready once one has loaded. One bundle at most. See docs/bundles.md.'),
-  keys: mapping(KEY, 'OPA\'s keys: id -> {key (PEM public key, or the secret for HS*), algorithm (default RS256), scope}, named by bundles.<name>.signing.keyid.'),
-  persistence_directory: str('', 'Where bundles with persist: true keep their last good copy (read at start when the service cannot be reached). Empty: .opa in the working directory, as OPA.'),
+  services: mapping(
+    SERVICE,
+    'OPA\'s services (as in an OPA or opa-envoy-plugin config file): name -> {url, type ("oci" for an OCI registry), headers, credentials.bearer {token | token_path, scheme}, credentials.client_tls {cert, private_key}, tls.ca_cert, response_header_timeout_seconds}. Other credentials (oauth2, s3_signing, gcp_metadata, azure_managed_identity, plugin) are refused. See docs/bundles.md.',
+  ),
+  bundles: mapping(
+    BUNDLE,
+    "OPA's bundles: name -> {service, resource (default bundles/<name>), polling {min_delay_seconds 60, max_delay_seconds 120, long_polling_timeout_seconds}, signing {keyid, scope}, persist, size_limit_bytes}. Downloaded per OPA's bundle protocol (ETag, long polling) and served in place of policy.path; /readyz answers ready once one has loaded. One bundle at most. See docs/bundles.md.",
+  ),
+  keys: mapping(
+    KEY,
+    "OPA's keys: id -> {key (PEM public key, or the secret for HS*), algorithm (default RS256), scope}, named by bundles.<name>.signing.keyid.",
+  ),
+  persistence_directory: str(
+    '',
+    'Where bundles with persist: true keep their last good copy (read at start when the service cannot be reached). Empty: .opa in the working directory, as OPA.',
+  ),
 };

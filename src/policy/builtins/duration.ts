@@ -2,15 +2,15 @@
 // 1.19 calls it, which also takes days ("d"), weeks ("w") and 365-day years ("y"). Go's grammar is [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+ with
 // uint64 overflow checks; bigint keeps those checks exact.
 
-import type { BuiltinFn } from "./index.ts";
-import { BuiltinError, exactInt, stringOperand } from "./util.ts";
+import type { BuiltinFn } from './index.ts';
+import { BuiltinError, exactInt, stringOperand } from './util.ts';
 
 const MAX = 1n << 63n;
 const UNITS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1_000n,
-  "\u00b5s": 1_000n, // MICRO SIGN
-  "\u03bcs": 1_000n, // GREEK SMALL LETTER MU
+  '\u00b5s': 1_000n, // MICRO SIGN
+  '\u03bcs': 1_000n, // GREEK SMALL LETTER MU
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -20,21 +20,21 @@ const UNITS: Readonly<Record<string, bigint>> = {
   y: 31_536_000_000_000_000n,
 };
 
-const isDigit = (c: string | undefined): boolean => c !== undefined && c >= "0" && c <= "9";
+const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
 
 function parseDuration(orig: string): bigint {
-  const invalid = (): BuiltinError => new BuiltinError("time.parse_duration_ns", `time: invalid duration ${JSON.stringify(orig)}`);
+  const invalid = (): BuiltinError => new BuiltinError('time.parse_duration_ns', `time: invalid duration ${JSON.stringify(orig)}`);
   let s = orig;
   let neg = false;
-  if (s[0] === "-" || s[0] === "+") {
-    neg = s[0] === "-";
+  if (s[0] === '-' || s[0] === '+') {
+    neg = s[0] === '-';
     s = s.slice(1);
   }
-  if (s === "0") return 0n;
-  if (s === "") throw invalid();
+  if (s === '0') return 0n;
+  if (s === '') throw invalid();
   let d = 0n;
-  while (s !== "") {
-    if (!(s[0] === "." || isDigit(s[0]))) throw invalid();
+  while (s !== '') {
+    if (!(s[0] === '.' || isDigit(s[0]))) throw invalid();
     // leadingInt
     let i = 0;
     let v = 0n;
@@ -49,7 +49,7 @@ function parseDuration(orig: string): bigint {
     let f = 0n;
     let scale = 1;
     let post = false;
-    if (s[0] === ".") {
+    if (s[0] === '.') {
       s = s.slice(1);
       let j = 0;
       let overflow = false;
@@ -72,11 +72,11 @@ function parseDuration(orig: string): bigint {
     }
     if (!pre && !post) throw invalid();
     let u = 0;
-    while (u < s.length && !(s[u] === "." || isDigit(s[u]))) u++;
-    if (u === 0) throw new BuiltinError("time.parse_duration_ns", `time: missing unit in duration ${JSON.stringify(orig)}`);
+    while (u < s.length && !(s[u] === '.' || isDigit(s[u]))) u++;
+    if (u === 0) throw new BuiltinError('time.parse_duration_ns', `time: missing unit in duration ${JSON.stringify(orig)}`);
     const unit = UNITS[s.slice(0, u)];
     if (unit === undefined) {
-      throw new BuiltinError("time.parse_duration_ns", `time: unknown unit ${JSON.stringify(s.slice(0, u))} in duration ${JSON.stringify(orig)}`);
+      throw new BuiltinError('time.parse_duration_ns', `time: unknown unit ${JSON.stringify(s.slice(0, u))} in duration ${JSON.stringify(orig)}`);
     }
     s = s.slice(u);
     if (v > MAX / unit) throw invalid();
@@ -96,6 +96,6 @@ function parseDuration(orig: string): bigint {
 
 export function durationBuiltins(): Record<string, BuiltinFn> {
   return {
-    "time.parse_duration_ns": (x: unknown) => exactInt(parseDuration(stringOperand("time.parse_duration_ns", x, 1))),
+    'time.parse_duration_ns': (x: unknown) => exactInt(parseDuration(stringOperand('time.parse_duration_ns', x, 1))),
   };
 }

@@ -5,8 +5,8 @@
 // that package, not a regex engine: its tokenizer, its simplification and
 // its intersection walk, with its error texts.
 
-import type { BuiltinFn } from "./index.ts";
-import { BuiltinError, stringOperand } from "./util.ts";
+import type { BuiltinFn } from './index.ts';
+import { BuiltinError, stringOperand } from './util.ts';
 
 const Kind = { Char: 0, Dot: 1, Set: 2 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
@@ -28,13 +28,13 @@ function invalid(input: readonly number[], pos: number, message: string): Invali
   return new Invalid(`input:${String.fromCodePoint(...input)}, pos:${pos}, ${message}: the input provided is invalid`);
 }
 
-const END = Symbol("end");
+const END = Symbol('end');
 
 /** One rune at i, unescaping a backslash: [next index, rune, escaped]. */
 function nextRune(input: readonly number[], i: number): [number, number, boolean] | typeof END {
   if (i >= input.length) return END;
   if (input[i] === 0x5c) {
-    if (i === input.length - 1) throw invalid(input, i, "input ends with a \\ (escape) character");
+    if (i === input.length - 1) throw invalid(input, i, 'input ends with a \\ (escape) character');
     return [i + 2, input[i + 1] as number, true];
   }
   return [i + 1, input[i] as number, false];
@@ -57,7 +57,7 @@ function nextSet(input: readonly number[], start: number): [number, Token] {
       i = ni;
       if (!escaped && (c === 0x5d || c === 0x2d)) throw invalid(input, i, "range character '-' cannot be followed by a special symbol");
       if (c < prev) throw invalid(input, i, `range is out of order: '${String.fromCodePoint(c)}' comes before '${String.fromCodePoint(prev)}' in Unicode`);
-      if (c - prev > 0x10ffff) throw invalid(input, i, "range too large");
+      if (c - prev > 0x10ffff) throw invalid(input, i, 'range too large');
       for (let x = prev; x <= c; x++) runes.add(x);
       prevExists = false;
     } else if (!escaped && c === 0x5d) {
@@ -68,7 +68,7 @@ function nextSet(input: readonly number[], start: number): [number, Token] {
       prevExists = true;
     }
   }
-  throw invalid(input, i, "found [ without matching ]");
+  throw invalid(input, i, 'found [ without matching ]');
 }
 
 function tokenize(input: readonly number[]): Token[] {
@@ -204,7 +204,7 @@ export function globsIntersect(lhs: string, rhs: string): boolean {
 }
 
 function globsMatch(x: unknown, y: unknown): boolean {
-  const b = "regex.globs_match";
+  const b = 'regex.globs_match';
   const lhs = stringOperand(b, x, 1);
   const rhs = stringOperand(b, y, 2);
   if ([...lhs].length > MAX_GLOB || [...rhs].length > MAX_GLOB) throw new BuiltinError(b, `globs longer than ${MAX_GLOB} characters are not accepted`);
@@ -218,5 +218,5 @@ function globsMatch(x: unknown, y: unknown): boolean {
 }
 
 export function globsBuiltins(): Record<string, BuiltinFn> {
-  return { "regex.globs_match": globsMatch };
+  return { 'regex.globs_match': globsMatch };
 }

@@ -5,9 +5,9 @@
 // and the error forms (`%!d(string=x)`, `%!s(MISSING)`, `%!(EXTRA …)`).
 // %x/%X/%b of a float64 (hexadecimal floats) are not ported and fail.
 
-import { Printer, clear, typeName, type GoArg } from "./goprint.ts";
+import { Printer, clear, typeName, type GoArg } from './goprint.ts';
 
-export { GoFmtUnsupported, type GoArg } from "./goprint.ts";
+export { GoFmtUnsupported, type GoArg } from './goprint.ts';
 
 const TOO_LARGE = 1_000_000;
 
@@ -15,7 +15,7 @@ function parseNum(s: string, i: number): [number, boolean, number] {
   let n = 0;
   let isNum = false;
   let j = i;
-  for (; j < s.length && s[j]! >= "0" && s[j]! <= "9"; j++) {
+  for (; j < s.length && s[j]! >= '0' && s[j]! <= '9'; j++) {
     if (n > TOO_LARGE) return [0, false, s.length];
     n = n * 10 + Number(s[j]);
     isNum = true;
@@ -32,9 +32,9 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
   let goodArgNum = true;
   const end = format.length;
   const argNumber = (i: number): [number, number, boolean] => {
-    if (i >= end || format[i] !== "[") return [argNum, i, false];
+    if (i >= end || format[i] !== '[') return [argNum, i, false];
     reordered = true;
-    const close = format.indexOf("]", i + 1);
+    const close = format.indexOf(']', i + 1);
     if (close < 0 || end - i < 3) {
       goodArgNum = false;
       return [argNum, i + 1, false];
@@ -51,14 +51,14 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
   const intArg = (): [number, boolean] => {
     if (argNum >= args.length) return [0, false];
     const a = args[argNum++]!;
-    if (a.t !== "int64" || a.v > BigInt(TOO_LARGE) || a.v < -BigInt(TOO_LARGE)) return [0, false];
+    if (a.t !== 'int64' || a.v > BigInt(TOO_LARGE) || a.v < -BigInt(TOO_LARGE)) return [0, false];
     return [Number(a.v), true];
   };
   let i = 0;
   formatLoop: while (i < end) {
     goodArgNum = true;
     const lasti = i;
-    while (i < end && format[i] !== "%") i++;
+    while (i < end && format[i] !== '%') i++;
     if (i > lasti) p.out += format.slice(lasti, i);
     if (i >= end) break;
     i++;
@@ -66,14 +66,14 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
     const f = p.f;
     for (; i < end; i++) {
       const c = format[i] as string;
-      if (c === "#") f.sharp = true;
-      else if (c === "0") f.zero = true;
-      else if (c === "+") f.plus = true;
-      else if (c === "-") f.minus = true;
-      else if (c === " ") f.space = true;
+      if (c === '#') f.sharp = true;
+      else if (c === '0') f.zero = true;
+      else if (c === '+') f.plus = true;
+      else if (c === '-') f.minus = true;
+      else if (c === ' ') f.space = true;
       else {
-        if (c >= "a" && c <= "z" && argNum < args.length) {
-          if (c === "v") {
+        if (c >= 'a' && c <= 'z' && argNum < args.length) {
+          if (c === 'v') {
             f.sharpV = f.sharp;
             f.sharp = false;
             f.plusV = f.plus;
@@ -88,10 +88,10 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
       }
     }
     [argNum, i, afterIndex] = argNumber(i);
-    if (i < end && format[i] === "*") {
+    if (i < end && format[i] === '*') {
       i++;
       [f.wid, f.widPresent] = intArg();
-      if (!f.widPresent) p.out += "%!(BADWIDTH)";
+      if (!f.widPresent) p.out += '%!(BADWIDTH)';
       if (f.wid < 0) {
         f.wid = -f.wid;
         f.minus = true;
@@ -102,18 +102,18 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
       [f.wid, f.widPresent, i] = parseNum(format, i);
       if (afterIndex && f.widPresent) goodArgNum = false;
     }
-    if (i + 1 < end && format[i] === ".") {
+    if (i + 1 < end && format[i] === '.') {
       i++;
       if (afterIndex) goodArgNum = false;
       [argNum, i, afterIndex] = argNumber(i);
-      if (i < end && format[i] === "*") {
+      if (i < end && format[i] === '*') {
         i++;
         [f.prec, f.precPresent] = intArg();
         if (f.prec < 0) {
           f.prec = 0;
           f.precPresent = false;
         }
-        if (!f.precPresent) p.out += "%!(BADPREC)";
+        if (!f.precPresent) p.out += '%!(BADPREC)';
         afterIndex = false;
       } else {
         [f.prec, f.precPresent, i] = parseNum(format, i);
@@ -125,16 +125,16 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
     }
     if (!afterIndex) [argNum, i, afterIndex] = argNumber(i);
     if (i >= end) {
-      p.out += "%!(NOVERB)";
+      p.out += '%!(NOVERB)';
       break;
     }
     const verb = String.fromCodePoint(format.codePointAt(i) as number);
     i += verb.length;
-    if (verb === "%") p.out += "%";
+    if (verb === '%') p.out += '%';
     else if (!goodArgNum) p.out += `%!${verb}(BADINDEX)`;
     else if (argNum >= args.length) p.out += `%!${verb}(MISSING)`;
     else {
-      if (verb === "v") {
+      if (verb === 'v') {
         f.sharpV = f.sharp;
         f.sharp = false;
         f.plusV = f.plus;
@@ -146,14 +146,14 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
   }
   if (!reordered && argNum < args.length) {
     p.f = clear();
-    p.out += "%!(EXTRA ";
+    p.out += '%!(EXTRA ';
     args.slice(argNum).forEach((a, k) => {
-      if (k > 0) p.out += ", ";
-      p.out += typeName(a) === "<nil>" ? "<nil>" : `${typeName(a)}=`;
-      if (typeName(a) === "<nil>") return;
-      p.print(a, "v");
+      if (k > 0) p.out += ', ';
+      p.out += typeName(a) === '<nil>' ? '<nil>' : `${typeName(a)}=`;
+      if (typeName(a) === '<nil>') return;
+      p.print(a, 'v');
     });
-    p.out += ")";
+    p.out += ')';
   }
   return p.out;
 }

@@ -5,16 +5,16 @@
 // set, so the answer does not depend on the order edges are walked in, and
 // sets reaching the host as arrays (JSON) lose nothing here.
 
-import type { BuiltinFn } from "./index.ts";
-import { regoSet } from "./sets.ts";
-import { BuiltinError, objectOperand, typeName } from "./util.ts";
+import type { BuiltinFn } from './index.ts';
+import { regoSet } from './sets.ts';
+import { BuiltinError, objectOperand, typeName } from './util.ts';
 
 /** Paths kept per call: the number of paths grows exponentially with the graph's width. */
 export const MAX_PATHS = 100_000;
 
 /** The graph's edges of a node: JSON objects key by string, so only a string node can be in the graph. */
 function edgesOf(graph: Record<string, unknown>, node: unknown): unknown[] | undefined {
-  if (typeof node !== "string" || !Object.hasOwn(graph, node)) return undefined;
+  if (typeof node !== 'string' || !Object.hasOwn(graph, node)) return undefined;
   const edges = graph[node];
   return Array.isArray(edges) ? edges : [];
 }
@@ -22,7 +22,7 @@ function edgesOf(graph: Record<string, unknown>, node: unknown): unknown[] | und
 const key = (v: unknown): string => JSON.stringify(v);
 
 function reachablePaths(g: unknown, initial: unknown): ArrayBuffer {
-  const b = "graph.reachable_paths";
+  const b = 'graph.reachable_paths';
   const graph = objectOperand(b, g, 1);
   if (!Array.isArray(initial)) throw new BuiltinError(b, `operand 2 must be one of {array, set} but got ${typeName(initial)}`);
   const paths = new Map<string, unknown[]>();
@@ -51,5 +51,5 @@ function reachablePaths(g: unknown, initial: unknown): ArrayBuffer {
 }
 
 export function graphBuiltins(): Record<string, BuiltinFn> {
-  return { "graph.reachable_paths": reachablePaths };
+  return { 'graph.reachable_paths': reachablePaths };
 }

@@ -11,31 +11,31 @@
 // JSON text (see exactInt in util.ts): opa-wasm copies those verbatim, which
 // is the only way to hand the wasm an integer above 2^53 without rounding.
 
-import { awsBuiltins } from "./awssign.ts";
-import { cryptoBuiltins } from "./crypto.ts";
-import { durationBuiltins } from "./duration.ts";
-import { encodingBuiltins } from "./encoding.ts";
-import { globsBuiltins } from "./globs.ts";
-import { graphBuiltins } from "./graph.ts";
-import { graphqlBuiltins } from "./graphql.ts";
-import { jsonSchemaBuiltins } from "./jsonschema.ts";
-import { jsonPatchBuiltins } from "./jsonpatch.ts";
-import { jwtBuiltins } from "./jwt.ts";
-import { jwtSignBuiltins } from "./jwtsign.ts";
-import { miscBuiltins } from "./misc.ts";
-import { keyBuiltins } from "./keys.ts";
-import { netBuiltins } from "./net.ts";
-import { randomBuiltins } from "./random.ts";
-import { regexBuiltins } from "./regex.ts";
-import { semverBuiltins } from "./semver.ts";
-import { unitsBuiltins } from "./units.ts";
-import { stringsBuiltins } from "./strings.ts";
-import { templateBuiltins } from "./template.ts";
-import { timeBuiltins, wallClockNs } from "./time.ts";
-import { timeFormatBuiltins } from "./timeformat.ts";
-import { urlBuiltins } from "./url.ts";
-import { urlqueryBuiltins } from "./urlquery.ts";
-import { x509Builtins } from "./x509.ts";
+import { awsBuiltins } from './awssign.ts';
+import { cryptoBuiltins } from './crypto.ts';
+import { durationBuiltins } from './duration.ts';
+import { encodingBuiltins } from './encoding.ts';
+import { globsBuiltins } from './globs.ts';
+import { graphBuiltins } from './graph.ts';
+import { graphqlBuiltins } from './graphql.ts';
+import { jsonSchemaBuiltins } from './jsonschema.ts';
+import { jsonPatchBuiltins } from './jsonpatch.ts';
+import { jwtBuiltins } from './jwt.ts';
+import { jwtSignBuiltins } from './jwtsign.ts';
+import { miscBuiltins } from './misc.ts';
+import { keyBuiltins } from './keys.ts';
+import { netBuiltins } from './net.ts';
+import { randomBuiltins } from './random.ts';
+import { regexBuiltins } from './regex.ts';
+import { semverBuiltins } from './semver.ts';
+import { unitsBuiltins } from './units.ts';
+import { stringsBuiltins } from './strings.ts';
+import { templateBuiltins } from './template.ts';
+import { timeBuiltins, wallClockNs } from './time.ts';
+import { timeFormatBuiltins } from './timeformat.ts';
+import { urlBuiltins } from './url.ts';
+import { urlqueryBuiltins } from './urlquery.ts';
+import { x509Builtins } from './x509.ts';
 
 export type BuiltinFn = (...args: any[]) => unknown;
 
@@ -78,14 +78,7 @@ export interface EvalScope {
  * listed here; a test reads those files and checks the list still matches.
  * opa-wasm consults these before customBuiltins.
  */
-export const OPA_WASM_JS_BUILTINS: readonly string[] = [
-  "json.is_valid",
-  "sprintf",
-  "regex.split",
-  "yaml.is_valid",
-  "yaml.marshal",
-  "yaml.unmarshal",
-];
+export const OPA_WASM_JS_BUILTINS: readonly string[] = ['json.is_valid', 'sprintf', 'regex.split', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal'];
 
 function families(clock: EvalScope): Record<string, BuiltinFn> {
   return {
@@ -191,4 +184,4 @@ export function missingBuiltins(required: readonly string[]): string[] {
   return [...new Set(required)].filter((name) => !js.has(name) && !HOST_NAMES.has(name));
 }
 
-export { requiredBuiltins } from "./wasm-imports.ts";
+export { requiredBuiltins } from './wasm-imports.ts';

@@ -6,11 +6,11 @@
 // exact-length ECDSA signatures. Both are reproduced here with node:crypto's
 // synchronous API because opa-wasm cannot await a builtin.
 
-import { X509Certificate, createHmac, createPublicKey, constants, timingSafeEqual, verify as cryptoVerify } from "node:crypto";
-import type { JsonWebKey, KeyObject } from "node:crypto";
-import { BuiltinError, goBase64Decode } from "./util.ts";
+import { X509Certificate, createHmac, createPublicKey, constants, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import { BuiltinError, goBase64Decode } from './util.ts';
 
-export type KeyKind = "rsa" | "ec" | "ed25519" | "oct" | "other";
+export type KeyKind = 'rsa' | 'ec' | 'ed25519' | 'oct' | 'other';
 
 export interface VerificationKey {
   readonly kind: KeyKind;
@@ -24,52 +24,64 @@ export interface VerificationKey {
 
 /** Algorithms OPA knows (tokenAlgorithms); JWKs declaring any other alg are skipped. */
 export const TOKEN_ALGORITHMS: ReadonlySet<string> = new Set([
-  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "EdDSA",
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'HS256',
+  'HS384',
+  'HS512',
+  'EdDSA',
 ]);
 
 // Curves Go's crypto/x509 and jwx accept, with their coordinate size in bytes.
 const EC_CURVES: Readonly<Record<string, number>> = { prime256v1: 32, secp384r1: 48, secp521r1: 66, secp224r1: 28 };
-const JWK_CURVES: ReadonlySet<unknown> = new Set(["P-256", "P-384", "P-521"]);
+const JWK_CURVES: ReadonlySet<unknown> = new Set(['P-256', 'P-384', 'P-521']);
 
 // Go 1.24+ crypto/rsa refuses keys under 1024 bits (GODEBUG rsa1024min=1).
 const MIN_RSA_BITS = 1024;
 
 function getLine(data: string): [string, string] {
-  const i = data.indexOf("\n");
-  if (i < 0) return [data.replace(/[ \t]+$/, ""), ""];
-  const end = i > 0 && data[i - 1] === "\r" ? i - 1 : i;
-  return [data.slice(0, end).replace(/[ \t]+$/, ""), data.slice(i + 1)];
+  const i = data.indexOf('\n');
+  if (i < 0) return [data.replace(/[ \t]+$/, ''), ''];
+  const end = i > 0 && data[i - 1] === '\r' ? i - 1 : i;
+  return [data.slice(0, end).replace(/[ \t]+$/, ''), data.slice(i + 1)];
 }
 
 /** Go's encoding/pem.Decode, including its skip-and-retry on malformed blocks. */
 export function pemDecode(data: string): { type: string; bytes: Buffer; rest: string } | undefined {
   let rest = data;
   for (;;) {
-    if (rest.startsWith("-----BEGIN ")) rest = rest.slice(11);
+    if (rest.startsWith('-----BEGIN ')) rest = rest.slice(11);
     else {
-      const i = rest.indexOf("\n-----BEGIN ");
+      const i = rest.indexOf('\n-----BEGIN ');
       if (i < 0) return undefined;
       rest = rest.slice(i + 12);
     }
     let typeLine: string;
     [typeLine, rest] = getLine(rest);
-    if (!typeLine.endsWith("-----")) continue;
+    if (!typeLine.endsWith('-----')) continue;
     typeLine = typeLine.slice(0, -5);
     let headers = 0;
     for (;;) {
       if (rest.length === 0) return undefined;
       const [line, next] = getLine(rest);
-      if (!line.includes(":")) break;
+      if (!line.includes(':')) break;
       headers++;
       rest = next;
     }
     let endIndex: number;
     let trailerIndex: number;
-    if (headers === 0 && rest.startsWith("-----END ")) {
+    if (headers === 0 && rest.startsWith('-----END ')) {
       endIndex = 0;
       trailerIndex = 9;
     } else {
-      endIndex = rest.indexOf("\n-----END ");
+      endIndex = rest.indexOf('\n-----END ');
       trailerIndex = endIndex + 10;
     }
     if (endIndex < 0) continue;
@@ -77,9 +89,9 @@ export function pemDecode(data: string): { type: string; bytes: Buffer; rest: st
     const trailerLen = typeLine.length + 5;
     if (trailer.length < trailerLen) continue;
     const head = trailer.slice(0, trailerLen);
-    if (!head.startsWith(typeLine) || !head.endsWith("-----")) continue;
+    if (!head.startsWith(typeLine) || !head.endsWith('-----')) continue;
     if (getLine(trailer.slice(trailerLen))[0].length !== 0) continue;
-    const bytes = goBase64Decode(rest.slice(0, endIndex).replace(/[ \t]/g, ""), false);
+    const bytes = goBase64Decode(rest.slice(0, endIndex).replace(/[ \t]/g, ''), false);
     if (bytes === undefined) continue;
     return { type: typeLine, bytes, rest: getLine(rest.slice(endIndex + 9))[1] };
   }
@@ -87,88 +99,88 @@ export function pemDecode(data: string): { type: string; bytes: Buffer; rest: st
 
 function classify(builtin: string, key: KeyObject, strict: boolean): KeyKind {
   switch (key.asymmetricKeyType) {
-    case "rsa":
-      return "rsa";
-    case "ec": {
-      if (EC_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ""] !== undefined) return "ec";
-      throw new BuiltinError(builtin, "x509: unsupported elliptic curve");
+    case 'rsa':
+      return 'rsa';
+    case 'ec': {
+      if (EC_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''] !== undefined) return 'ec';
+      throw new BuiltinError(builtin, 'x509: unsupported elliptic curve');
     }
-    case "ed25519":
-      return "ed25519";
-    case "x25519":
-    case "dsa":
-      return "other";
+    case 'ed25519':
+      return 'ed25519';
+    case 'x25519':
+    case 'dsa':
+      return 'other';
     default:
       // x509.ParsePKIXPublicKey rejects these; ParseCertificate leaves them keyless.
-      if (strict) throw new BuiltinError(builtin, "x509: unknown public key algorithm");
-      return "other";
+      if (strict) throw new BuiltinError(builtin, 'x509: unknown public key algorithm');
+      return 'other';
   }
 }
 
 function fromPem(builtin: string, type: string, der: Buffer): VerificationKey {
-  if (type === "CERTIFICATE") {
+  if (type === 'CERTIFICATE') {
     let key: KeyObject;
     try {
       key = new X509Certificate(der).publicKey;
     } catch (e) {
       throw new BuiltinError(builtin, `failed to parse a PEM certificate: ${(e as Error).message}`);
     }
-    return { kind: classify(builtin, key, false), key, isPrivate: false, alg: "", kid: "" };
+    return { kind: classify(builtin, key, false), key, isPrivate: false, alg: '', kid: '' };
   }
-  if (type === "PUBLIC KEY") {
+  if (type === 'PUBLIC KEY') {
     let key: KeyObject;
     try {
-      key = createPublicKey({ key: der, format: "der", type: "spki" });
+      key = createPublicKey({ key: der, format: 'der', type: 'spki' });
     } catch (e) {
       throw new BuiltinError(builtin, `failed to parse a PEM public key: ${(e as Error).message}`);
     }
-    return { kind: classify(builtin, key, true), key, isPrivate: false, alg: "", kid: "" };
+    return { kind: classify(builtin, key, true), key, isPrivate: false, alg: '', kid: '' };
   }
-  throw new BuiltinError(builtin, "failed to extract a Key from the PEM certificate");
+  throw new BuiltinError(builtin, 'failed to extract a Key from the PEM certificate');
 }
 
 function fromJwk(builtin: string, jwk: unknown): VerificationKey | undefined {
   const fail = (why: string): BuiltinError => new BuiltinError(builtin, `failed to parse a JWK key (set): ${why}`);
-  if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) throw fail("key must be an object");
+  if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw fail('key must be an object');
   const o = jwk as Record<string, unknown>;
-  const alg = o.alg === undefined ? "" : o.alg;
-  const kid = o.kid === undefined ? "" : o.kid;
-  if (typeof alg !== "string" || typeof kid !== "string") throw fail("alg and kid must be strings");
+  const alg = o.alg === undefined ? '' : o.alg;
+  const kid = o.kid === undefined ? '' : o.kid;
+  if (typeof alg !== 'string' || typeof kid !== 'string') throw fail('alg and kid must be strings');
   let kind: KeyKind;
   switch (o.kty) {
-    case "RSA":
-      kind = "rsa";
+    case 'RSA':
+      kind = 'rsa';
       break;
-    case "EC":
+    case 'EC':
       if (!JWK_CURVES.has(o.crv)) throw fail(`unsupported curve ${String(o.crv)}`);
-      kind = "ec";
+      kind = 'ec';
       break;
-    case "OKP":
-      if (o.crv !== "Ed25519" && o.crv !== "X25519") throw fail(`unsupported curve ${String(o.crv)}`);
-      kind = o.crv === "Ed25519" ? "ed25519" : "other";
+    case 'OKP':
+      if (o.crv !== 'Ed25519' && o.crv !== 'X25519') throw fail(`unsupported curve ${String(o.crv)}`);
+      kind = o.crv === 'Ed25519' ? 'ed25519' : 'other';
       break;
-    case "oct": {
-      if (typeof o.k !== "string") throw fail("oct key without k");
-      const secret = Buffer.from(o.k, "base64url");
-      return TOKEN_ALGORITHMS.has(alg) || alg === "" ? { kind: "oct", secret, isPrivate: true, alg, kid } : undefined;
+    case 'oct': {
+      if (typeof o.k !== 'string') throw fail('oct key without k');
+      const secret = Buffer.from(o.k, 'base64url');
+      return TOKEN_ALGORITHMS.has(alg) || alg === '' ? { kind: 'oct', secret, isPrivate: true, alg, kid } : undefined;
     }
     default:
       throw fail(`invalid key type ${String(o.kty)}`);
   }
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: o as JsonWebKey, format: "jwk" });
+    key = createPublicKey({ key: o as JsonWebKey, format: 'jwk' });
   } catch (e) {
     throw fail((e as Error).message);
   }
-  if (alg !== "" && !TOKEN_ALGORITHMS.has(alg)) return undefined;
+  if (alg !== '' && !TOKEN_ALGORITHMS.has(alg)) return undefined;
   return { kind, key, isPrivate: o.d !== undefined, alg, kid };
 }
 
 function parseUncached(builtin: string, text: string): VerificationKey[] {
   const block = pemDecode(text);
   if (block !== undefined) {
-    if (block.rest.length > 0) throw new BuiltinError(builtin, "extra data after a PEM certificate block");
+    if (block.rest.length > 0) throw new BuiltinError(builtin, 'extra data after a PEM certificate block');
     return [fromPem(builtin, block.type, block.bytes)];
   }
   let parsed: unknown;
@@ -177,9 +189,9 @@ function parseUncached(builtin: string, text: string): VerificationKey[] {
   } catch (e) {
     throw new BuiltinError(builtin, `failed to parse a JWK key (set): ${(e as Error).message}`);
   }
-  const isSet = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) && Object.hasOwn(parsed, "keys");
+  const isSet = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.hasOwn(parsed, 'keys');
   const list = isSet ? (parsed as { keys: unknown }).keys : [parsed];
-  if (!Array.isArray(list)) throw new BuiltinError(builtin, "failed to parse a JWK key (set): keys must be an array");
+  if (!Array.isArray(list)) throw new BuiltinError(builtin, 'failed to parse a JWK key (set): keys must be an array');
   return list.map((k) => fromJwk(builtin, k)).filter((k): k is VerificationKey => k !== undefined);
 }
 
@@ -200,10 +212,10 @@ export function parseKeys(builtin: string, text: string): readonly VerificationK
   return keys;
 }
 
-const HASHES: Readonly<Record<string, string>> = { "256": "sha256", "384": "sha384", "512": "sha512" };
+const HASHES: Readonly<Record<string, string>> = { '256': 'sha256', '384': 'sha384', '512': 'sha512' };
 
 function rsaUsable(k: VerificationKey): k is VerificationKey & { key: KeyObject } {
-  return k.kind === "rsa" && k.key !== undefined && (k.key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS;
+  return k.kind === 'rsa' && k.key !== undefined && (k.key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS;
 }
 
 function safely(f: () => boolean): boolean {
@@ -215,17 +227,17 @@ function safely(f: () => boolean): boolean {
 }
 
 function ecSize(k: KeyObject): number {
-  return EC_CURVES[k.asymmetricKeyDetails?.namedCurve ?? ""] ?? 0;
+  return EC_CURVES[k.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0;
 }
 
-function verifyRsa(k: KeyObject, hash: string, data: Buffer, sig: Buffer, pss: "auto" | "digest" | undefined): boolean {
-  const saltLength = pss === "auto" ? constants.RSA_PSS_SALTLEN_AUTO : constants.RSA_PSS_SALTLEN_DIGEST;
+function verifyRsa(k: KeyObject, hash: string, data: Buffer, sig: Buffer, pss: 'auto' | 'digest' | undefined): boolean {
+  const saltLength = pss === 'auto' ? constants.RSA_PSS_SALTLEN_AUTO : constants.RSA_PSS_SALTLEN_DIGEST;
   const padding = pss === undefined ? constants.RSA_PKCS1_PADDING : constants.RSA_PKCS1_PSS_PADDING;
   return safely(() => cryptoVerify(hash, data, { key: k, padding, saltLength }, sig));
 }
 
 function verifyEcP1363(k: KeyObject, hash: string, data: Buffer, sig: Buffer): boolean {
-  return safely(() => cryptoVerify(hash, data, { key: k, dsaEncoding: "ieee-p1363" }, sig));
+  return safely(() => cryptoVerify(hash, data, { key: k, dsaEncoding: 'ieee-p1363' }, sig));
 }
 
 /**
@@ -233,16 +245,16 @@ function verifyEcP1363(k: KeyObject, hash: string, data: Buffer, sig: Buffer): b
  * ECDSA follows OPA's verifyES, which splits the signature in half whatever
  * its length; we normalise the halves to the curve size to match.
  */
-export function verifyWithGoCrypto(k: VerificationKey, family: "RS" | "PS" | "ES" | "EdDSA", bits: string, data: Buffer, sig: Buffer): boolean {
+export function verifyWithGoCrypto(k: VerificationKey, family: 'RS' | 'PS' | 'ES' | 'EdDSA', bits: string, data: Buffer, sig: Buffer): boolean {
   if (k.isPrivate || k.key === undefined) return false;
-  const hash = HASHES[bits] ?? "";
+  const hash = HASHES[bits] ?? '';
   switch (family) {
-    case "RS":
-    case "PS":
-      return rsaUsable(k) && verifyRsa(k.key, hash, data, sig, family === "PS" ? "auto" : undefined);
-    case "ES": {
+    case 'RS':
+    case 'PS':
+      return rsaUsable(k) && verifyRsa(k.key, hash, data, sig, family === 'PS' ? 'auto' : undefined);
+    case 'ES': {
       const size = ecSize(k.key);
-      if (k.kind !== "ec" || size === 0) return false;
+      if (k.kind !== 'ec' || size === 0) return false;
       const half = Math.floor(sig.length / 2);
       const strip = (b: Buffer): Buffer => b.subarray(b.findIndex((x) => x !== 0) === -1 ? b.length : b.findIndex((x) => x !== 0));
       const r = strip(sig.subarray(0, half));
@@ -253,29 +265,29 @@ export function verifyWithGoCrypto(k: VerificationKey, family: "RS" | "PS" | "ES
       s.copy(fixed, size * 2 - s.length);
       return verifyEcP1363(k.key, hash, data, fixed);
     }
-    case "EdDSA":
-      return k.kind === "ed25519" && safely(() => cryptoVerify(null, data, k.key as KeyObject, sig));
+    case 'EdDSA':
+      return k.kind === 'ed25519' && safely(() => cryptoVerify(null, data, k.key as KeyObject, sig));
   }
 }
 
 /** jwsbb.Verify(key, alg, payload, signature), as used by io.jwt.decode_verify. */
 export function verifyWithJws(k: VerificationKey, alg: string, data: Buffer, sig: Buffer): boolean {
-  if (alg === "EdDSA") return k.kind === "ed25519" && k.key !== undefined && safely(() => cryptoVerify(null, data, k.key as KeyObject, sig));
+  if (alg === 'EdDSA') return k.kind === 'ed25519' && k.key !== undefined && safely(() => cryptoVerify(null, data, k.key as KeyObject, sig));
   const m = /^(HS|RS|PS|ES)(256|384|512)$/.exec(alg);
   if (m === null) return false; // includes "none": jwsbb has no verifier for it
   const family = m[1] as string;
   const hash = HASHES[m[2] as string] as string;
   switch (family) {
-    case "HS": {
-      if (k.kind !== "oct" || k.secret === undefined || k.secret.length === 0) return false;
+    case 'HS': {
+      if (k.kind !== 'oct' || k.secret === undefined || k.secret.length === 0) return false;
       const mac = createHmac(hash, k.secret).update(data).digest();
       return mac.length === sig.length && timingSafeEqual(mac, sig);
     }
-    case "RS":
-    case "PS":
-      return rsaUsable(k) && verifyRsa(k.key, hash, data, sig, family === "PS" ? "digest" : undefined);
+    case 'RS':
+    case 'PS':
+      return rsaUsable(k) && verifyRsa(k.key, hash, data, sig, family === 'PS' ? 'digest' : undefined);
     default: {
-      if (k.kind !== "ec" || k.key === undefined) return false;
+      if (k.kind !== 'ec' || k.key === undefined) return false;
       const size = ecSize(k.key);
       return sig.length === size * 2 && verifyEcP1363(k.key, hash, data, sig);
     }

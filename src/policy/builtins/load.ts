@@ -6,13 +6,13 @@
 //   on bad input; outside strict mode that is an undefined expression (0),
 //   as OPA does and as our host builtins already answer.
 
-import { loadPolicy } from "@open-policy-agent/opa-wasm";
-import type { HostBuiltins } from "./index.ts";
-import { EXACT_ARGUMENTS, HOST_OVERRIDES, REGO_ARGUMENTS, exactData } from "./overrides.ts";
-import { NATIVE_BUILTINS } from "./native.ts";
-import { parseRegoText } from "./regotext.ts";
-import { patchNativeBuiltins, patchedBuiltin } from "./wasm-patch.ts";
-import { takePendingSet } from "./sets.ts";
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import type { HostBuiltins } from './index.ts';
+import { EXACT_ARGUMENTS, HOST_OVERRIDES, REGO_ARGUMENTS, exactData } from './overrides.ts';
+import { NATIVE_BUILTINS } from './native.ts';
+import { parseRegoText } from './regotext.ts';
+import { patchNativeBuiltins, patchedBuiltin } from './wasm-patch.ts';
+import { takePendingSet } from './sets.ts';
 
 type LoadedPolicy = Awaited<ReturnType<typeof loadPolicy>>;
 type Imports = Record<string, Record<string, unknown>>;
@@ -47,7 +47,7 @@ function loadValue(exp: Exports, memory: Memory, text: string): number {
  * text, the result (JSON data) parsed back in the wasm. A result of
  * undefined is an undefined expression (address 0).
  */
-function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[], host: HostBuiltins["builtins"]): number {
+function callOverride(name: string, exp: Exports, memory: Memory, addrs: readonly number[], host: HostBuiltins['builtins']): number {
   const args = addrs.map((a) => parseRegoText(readCString(memory, exp.opa_value_dump(a))));
   const f = HOST_OVERRIDES[name] ?? NATIVE_BUILTINS[name];
   const result = f !== undefined ? f(...args) : host[name]!(...(REGO_ARGUMENTS.has(name) ? args : args.map(exactData)));
@@ -64,7 +64,7 @@ export class EvaluationAbort extends Error {}
 
 const wasmRuntimeError = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly.RuntimeError;
 
-function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean, host: HostBuiltins["builtins"]): void {
+function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefined, strict: boolean, host: HostBuiltins['builtins']): void {
   const env = imports.env;
   if (env === undefined) return;
   const memory = env.memory as Memory;
@@ -78,7 +78,11 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
     if (overridden === undefined) {
       const table = JSON.parse(readCString(memory, exp.opa_json_dump(exp.builtins()))) as Record<string, number>;
       const ours = (n: string): boolean => Object.hasOwn(HOST_OVERRIDES, n) || ((EXACT_ARGUMENTS.has(n) || REGO_ARGUMENTS.has(n)) && Object.hasOwn(host, n));
-      overridden = new Map(Object.entries(table).filter(([n]) => ours(n)).map(([n, i]) => [i, n]));
+      overridden = new Map(
+        Object.entries(table)
+          .filter(([n]) => ours(n))
+          .map(([n, i]) => [i, n]),
+      );
     }
     return overridden.get(id);
   };
@@ -125,13 +129,13 @@ function wrapBuiltinImports(imports: Imports, exportsOf: () => Exports | undefin
 export async function loadHostPolicy(
   policy: Parameters<typeof loadPolicy>[0],
   memory: Parameters<typeof loadPolicy>[1],
-  host: Pick<HostBuiltins, "builtins" | "strictErrors">,
+  host: Pick<HostBuiltins, 'builtins' | 'strictErrors'>,
 ): Promise<LoadedPolicy> {
   const builtins = host.builtins;
   const wasm = (globalThis as unknown as { WebAssembly: WasmNs }).WebAssembly;
   const original = wasm.instantiate;
   let exportsRef: Exports | undefined;
-  wasm.instantiate = function (m: unknown, imports: Imports): Promise<unknown> {
+  wasm.instantiate = (m: unknown, imports: Imports): Promise<unknown> => {
     wasm.instantiate = original;
     wrapBuiltinImports(imports, () => exportsRef, host.strictErrors, builtins);
     return original.call(wasm, m, imports).then((r) => {

@@ -1,24 +1,24 @@
 // Small string, number and object builtins the wasm leaves to the host.
 // Strings index by code point, as OPA's Go code does on runes.
 
-import type { BuiltinFn } from "./index.ts";
-import { BuiltinError, intOperand, operandTypeError, stringOperand } from "./util.ts";
+import type { BuiltinFn } from './index.ts';
+import { BuiltinError, intOperand, operandTypeError, stringOperand } from './util.ts';
 
 function strings_count(s: unknown, sub: unknown): number {
-  const b = "strings.count";
+  const b = 'strings.count';
   const str = stringOperand(b, s, 1);
   const needle = stringOperand(b, sub, 2);
-  if (needle === "") return [...str].length + 1; // Go's strings.Count
+  if (needle === '') return [...str].length + 1; // Go's strings.Count
   let n = 0;
   for (let i = str.indexOf(needle); i >= 0; i = str.indexOf(needle, i + needle.length)) n++;
   return n;
 }
 
 function indexofN(h: unknown, n: unknown): number[] {
-  const b = "indexof_n";
+  const b = 'indexof_n';
   const hay = [...stringOperand(b, h, 1)];
   const needle = [...stringOperand(b, n, 2)];
-  if (needle.length === 0) throw new BuiltinError(b, "empty search character");
+  if (needle.length === 0) throw new BuiltinError(b, 'empty search character');
   const out: number[] = [];
   for (let i = 0; i + needle.length <= hay.length; i++) {
     if (needle.every((c, k) => hay[i + k] === c)) out.push(i);
@@ -27,7 +27,7 @@ function indexofN(h: unknown, n: unknown): number[] {
 }
 
 function splitN(x: unknown, d: unknown, n: unknown): string[] {
-  const b = "strings.split_n";
+  const b = 'strings.split_n';
   const parts = stringOperand(b, x, 1).split(stringOperand(b, d, 2));
   const k = intOperand(b, n, 3);
   if (k === 0) return [];
@@ -36,23 +36,23 @@ function splitN(x: unknown, d: unknown, n: unknown): string[] {
 
 // gobwas/glob QuoteMeta: its special characters get a backslash.
 function quoteMeta(x: unknown): string {
-  return stringOperand("glob.quote_meta", x, 1).replace(/[*?[\]{}\\]/g, "\\$&");
+  return stringOperand('glob.quote_meta', x, 1).replace(/[*?[\]{}\\]/g, '\\$&');
 }
 
 function rangeStep(a: unknown, z: unknown, s: unknown): number[] {
-  const b = "numbers.range_step";
+  const b = 'numbers.range_step';
   const start = intOperand(b, a, 1);
   const stop = intOperand(b, z, 2);
   const step = intOperand(b, s, 3);
-  if (step <= 0) throw new BuiltinError(b, "step must be a positive integer");
-  if (Math.abs(stop - start) / step > 10_000_000) throw new BuiltinError(b, "range too large");
+  if (step <= 0) throw new BuiltinError(b, 'step must be a positive integer');
+  if (Math.abs(stop - start) / step > 10_000_000) throw new BuiltinError(b, 'range too large');
   const out: number[] = [];
   if (start <= stop) for (let i = start; i <= stop; i += step) out.push(i);
   else for (let i = start; i >= stop; i -= step) out.push(i);
   return out;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function equal(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -78,28 +78,28 @@ function isSubset(sup: unknown, sub: unknown): boolean {
 }
 
 function objectSubset(sup: unknown, sub: unknown): boolean {
-  const b = "object.subset";
-  if (sup === null || typeof sup !== "object") throw operandTypeError(b, 1, sup, "object, array or set");
-  if (sub === null || typeof sub !== "object") throw operandTypeError(b, 2, sub, "object, array or set");
-  if (isObj(sup) !== isObj(sub)) throw new BuiltinError(b, "both arguments must be objects, or arrays/sets");
+  const b = 'object.subset';
+  if (sup === null || typeof sup !== 'object') throw operandTypeError(b, 1, sup, 'object, array or set');
+  if (sub === null || typeof sub !== 'object') throw operandTypeError(b, 2, sub, 'object, array or set');
+  if (isObj(sup) !== isObj(sub)) throw new BuiltinError(b, 'both arguments must be objects, or arrays/sets');
   return isSubset(sup, sub);
 }
 
 export function miscBuiltins(): Record<string, BuiltinFn> {
   return {
-    "strings.count": strings_count,
+    'strings.count': strings_count,
     indexof_n: indexofN,
-    "strings.split_n": splitN,
-    "glob.quote_meta": quoteMeta,
-    "numbers.range_step": rangeStep,
-    "object.subset": objectSubset,
+    'strings.split_n': splitN,
+    'glob.quote_meta': quoteMeta,
+    'numbers.range_step': rangeStep,
+    'object.subset': objectSubset,
     // OPA answers its runtime: the process environment, the configuration file, version.
     // ztauthz has no OPA configuration, and a policy must not read ztauthz's
     // environment (secrets), so both are empty, as `opa eval` without a runtime.
-    "opa.runtime": () => ({ env: {}, config: {} }),
+    'opa.runtime': () => ({ env: {}, config: {} }),
     // OPA prints the note only with tracing (explain) on; the value is true.
     trace: (note: unknown) => {
-      stringOperand("trace", note, 1);
+      stringOperand('trace', note, 1);
       return true;
     },
   };

@@ -4,14 +4,26 @@
 // (exact for any integer) and indexof ("" is an error). Arguments arrive as
 // Rego text (RegoValue).
 
-import { RegoNumber, goJsonMarshal, type RegoValue } from "./regotext.ts";
-import { BuiltinError, goBase64Decode, goBytesToString, opaBase64UrlDecode } from "./util.ts";
+import { RegoNumber, goJsonMarshal, type RegoValue } from './regotext.ts';
+import { BuiltinError, goBase64Decode, goBytesToString, opaBase64UrlDecode } from './util.ts';
 
 const typeName = (v: RegoValue): string =>
-  v === null ? "null" : typeof v === "boolean" ? "boolean" : typeof v === "string" ? "string" : v instanceof RegoNumber ? "number" : Array.isArray(v) ? "array" : v.constructor.name === "RegoSet" ? "set" : "object";
+  v === null
+    ? 'null'
+    : typeof v === 'boolean'
+      ? 'boolean'
+      : typeof v === 'string'
+        ? 'string'
+        : v instanceof RegoNumber
+          ? 'number'
+          : Array.isArray(v)
+            ? 'array'
+            : v.constructor.name === 'RegoSet'
+              ? 'set'
+              : 'object';
 
 function str(b: string, v: RegoValue, pos: number): string {
-  if (typeof v !== "string") throw new BuiltinError(b, `operand ${pos} must be string but got ${typeName(v)}`);
+  if (typeof v !== 'string') throw new BuiltinError(b, `operand ${pos} must be string but got ${typeName(v)}`);
   return v;
 }
 
@@ -27,9 +39,9 @@ function truncated(text: string): bigint {
   if (/^-?\d+$/.test(text)) return BigInt(text);
   const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
   if (!m) throw new Error(`not a number: ${text}`);
-  const digits = `${m[2] ?? ""}${m[3] ?? ""}`.replace(/^0+(?=\d)/, "") || "0";
-  const exp10 = Number(m[4] ?? "0") - (m[3] ?? "").length;
-  if (Math.abs(exp10) > 10_000) throw new Error("exponent out of range");
+  const digits = `${m[2] ?? ''}${m[3] ?? ''}`.replace(/^0+(?=\d)/, '') || '0';
+  const exp10 = Number(m[4] ?? '0') - (m[3] ?? '').length;
+  if (Math.abs(exp10) > 10_000) throw new Error('exponent out of range');
   // |value| = num / den exactly
   const num = BigInt(digits) * (exp10 > 0 ? 10n ** BigInt(exp10) : 1n);
   const den = exp10 < 0 ? 10n ** BigInt(-exp10) : 1n;
@@ -47,14 +59,14 @@ function truncated(text: string): bigint {
     else break;
   }
   const int = e >= 0 ? mant << BigInt(e) : mant >> BigInt(-e);
-  return m[1] === "-" ? -int : int;
+  return m[1] === '-' ? -int : int;
 }
 
 function formatInt(x: RegoValue, base: RegoValue): string {
-  const b = "format_int";
+  const b = 'format_int';
   if (!(x instanceof RegoNumber)) throw new BuiltinError(b, `operand 1 must be number but got ${typeName(x)}`);
   if (!(base instanceof RegoNumber)) throw new BuiltinError(b, `operand 2 must be number but got ${typeName(base)}`);
-  const radix = { "2": 2, "8": 8, "10": 10, "16": 16 }[base.text];
+  const radix = { '2': 2, '8': 8, '10': 10, '16': 16 }[base.text];
   if (radix === undefined) throw new BuiltinError(b, 'operand 2 must be one of {"2", "8", "10", "16"}');
   let n: bigint;
   try {
@@ -66,29 +78,29 @@ function formatInt(x: RegoValue, base: RegoValue): string {
 }
 
 function indexOf(s: RegoValue, sub: RegoValue): number {
-  const b = "indexof";
+  const b = 'indexof';
   const hay = str(b, s, 1);
   const needle = str(b, sub, 2);
-  if (needle === "") throw new BuiltinError(b, "empty search character");
+  if (needle === '') throw new BuiltinError(b, 'empty search character');
   const i = hay.indexOf(needle);
   // a code point index, as OPA counts runes
   return i < 0 ? -1 : [...hay.slice(0, i)].length;
 }
 
 export const NATIVE_BUILTINS: Readonly<Record<string, (...args: RegoValue[]) => unknown>> = {
-  "json.marshal": (x) => goJsonMarshal(x),
-  "base64.is_valid": (x) => typeof x === "string" && goBase64Decode(x, false) !== undefined,
-  "base64.decode": (x) => {
-    const out = goBase64Decode(str("base64.decode", x, 1), false);
-    if (out === undefined) throw new BuiltinError("base64.decode", "illegal base64 data");
+  'json.marshal': (x) => goJsonMarshal(x),
+  'base64.is_valid': (x) => typeof x === 'string' && goBase64Decode(x, false) !== undefined,
+  'base64.decode': (x) => {
+    const out = goBase64Decode(str('base64.decode', x, 1), false);
+    if (out === undefined) throw new BuiltinError('base64.decode', 'illegal base64 data');
     return goBytesToString(out);
   },
-  "base64url.decode": (x) => {
+  'base64url.decode': (x) => {
     try {
-      return goBytesToString(opaBase64UrlDecode(str("base64url.decode", x, 1)));
+      return goBytesToString(opaBase64UrlDecode(str('base64url.decode', x, 1)));
     } catch (e) {
       if (e instanceof BuiltinError) throw e;
-      throw new BuiltinError("base64url.decode", (e as Error).message);
+      throw new BuiltinError('base64url.decode', (e as Error).message);
     }
   },
   format_int: formatInt,

@@ -8,9 +8,9 @@
 // opa-wasm calls host builtins synchronously, so it would block the whole
 // server on the resolver. A policy using it is refused at load.
 
-import type { BuiltinFn } from "./index.ts";
-import { BuiltinError, operandTypeError, stringOperand } from "./util.ts";
-import { regoSet } from "./sets.ts";
+import type { BuiltinFn } from './index.ts';
+import { BuiltinError, operandTypeError, stringOperand } from './util.ts';
+import { regoSet } from './sets.ts';
 
 /** An address: IPv4 as 32 bits, IPv6 as 128 (IPv4-mapped IPv6 is IPv4). */
 interface Ip {
@@ -30,7 +30,7 @@ const bitsOf = (v4: boolean): number => (v4 ? 32 : 128);
 const V4_MAPPED = 0xffffn << 32n;
 
 function parseV4(s: string): bigint | undefined {
-  const parts = s.split(".");
+  const parts = s.split('.');
   if (parts.length !== 4) return undefined;
   let n = 0n;
   for (const p of parts) {
@@ -43,22 +43,22 @@ function parseV4(s: string): bigint | undefined {
 }
 
 function parseV6(s: string): bigint | undefined {
-  if (s.includes("%")) return undefined; // zones: net.ParseIP and ParseCIDR refuse them
+  if (s.includes('%')) return undefined; // zones: net.ParseIP and ParseCIDR refuse them
   let head = s;
-  let tail = "";
-  const dbl = s.indexOf("::");
+  let tail = '';
+  const dbl = s.indexOf('::');
   if (dbl >= 0) {
     head = s.slice(0, dbl);
     tail = s.slice(dbl + 2);
-    if (tail.includes("::")) return undefined;
+    if (tail.includes('::')) return undefined;
   }
   const groups = (part: string): bigint[] | undefined => {
-    if (part === "") return [];
+    if (part === '') return [];
     const out: bigint[] = [];
-    const fields = part.split(":");
+    const fields = part.split(':');
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i] as string;
-      if (i === fields.length - 1 && f.includes(".")) {
+      if (i === fields.length - 1 && f.includes('.')) {
         const v4 = parseV4(f);
         if (v4 === undefined) return undefined;
         out.push(v4 >> 16n, v4 & 0xffffn);
@@ -73,7 +73,7 @@ function parseV6(s: string): bigint | undefined {
   const t = groups(tail);
   if (h === undefined || t === undefined) return undefined;
   // An embedded IPv4 address may only end the address.
-  if (dbl >= 0 && head.includes(".")) return undefined;
+  if (dbl >= 0 && head.includes('.')) return undefined;
   const total = h.length + t.length;
   if (dbl < 0 ? total !== 8 : total > 7) return undefined;
   const all = [...h, ...Array<bigint>(8 - total).fill(0n), ...t];
@@ -82,7 +82,7 @@ function parseV6(s: string): bigint | undefined {
 
 /** net.ParseIP: IPv4-mapped addresses become IPv4 (as To4 makes them). */
 function parseIp(s: string): Ip | undefined {
-  if (!s.includes(":")) {
+  if (!s.includes(':')) {
     const n = parseV4(s);
     return n === undefined ? undefined : { v4: true, n };
   }
@@ -97,13 +97,13 @@ function maskOf(prefix: number, bits: number): bigint {
 
 /** net.ParseCIDR; undefined if invalid. */
 function parseCidr(s: string): Net | undefined {
-  const slash = s.indexOf("/");
+  const slash = s.indexOf('/');
   if (slash < 0) return undefined;
   const addr = s.slice(0, slash);
   const len = s.slice(slash + 1);
   if (!/^[0-9]+$/.test(len) || len.length > 8) return undefined;
   const prefix = Number(len);
-  const v4 = !addr.includes(":");
+  const v4 = !addr.includes(':');
   const n = v4 ? parseV4(addr) : parseV6(addr);
   if (n === undefined || prefix > bitsOf(v4)) return undefined;
   const net = n & maskOf(prefix, bitsOf(v4));
@@ -144,7 +144,7 @@ function cidrContains(builtin: string, a: unknown, b: unknown): boolean {
 }
 
 export function ipString(v4: boolean, n: bigint): string {
-  if (v4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join(".");
+  if (v4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
   if (n >> 32n === 0xffffn) return ipString(true, n & 0xffffffffn);
   const g = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
   // RFC 5952: the first longest run of two or more zero groups becomes "::".
@@ -163,7 +163,7 @@ export function ipString(v4: boolean, n: bigint): string {
     }
     i = j;
   }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
   if (best < 0) return hex(g);
   return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
@@ -174,7 +174,7 @@ const netString = (n: Net): string => `${ipString(n.v4, n.ip)}/${n.prefix}`;
 export const CIDR_EXPAND_MAX = 65536;
 
 function cidrExpand(x: unknown): ArrayBuffer {
-  const b = "net.cidr_expand";
+  const b = 'net.cidr_expand';
   const net = cidrOperand(b, x, 1);
   const size = 1n << BigInt(bitsOf(net.v4) - net.prefix);
   if (size > BigInt(CIDR_EXPAND_MAX)) {
@@ -190,18 +190,18 @@ function cidrExpand(x: unknown): ArrayBuffer {
 // Sets reach the host as arrays, so their elements are reported by index.
 function matchOperand(builtin: string, pos: number, v: unknown): [unknown, unknown][] {
   const elem = (x: unknown): unknown => {
-    if (typeof x === "string") return x;
+    if (typeof x === 'string') return x;
     if (Array.isArray(x) && x.length > 0) return x[0];
     throw new BuiltinError(builtin, `operand ${pos}: element must be string or non-empty array`);
   };
-  if (typeof v === "string") return [[v, v]];
+  if (typeof v === 'string') return [[v, v]];
   if (Array.isArray(v)) return v.map((x, i) => [elem(x), i]);
-  if (v !== null && typeof v === "object") return Object.entries(v).map(([k, x]) => [elem(x), k]);
+  if (v !== null && typeof v === 'object') return Object.entries(v).map(([k, x]) => [elem(x), k]);
   return [];
 }
 
 function cidrContainsMatches(a: unknown, b: unknown): ArrayBuffer {
-  const name = "net.cidr_contains_matches";
+  const name = 'net.cidr_contains_matches';
   const left = matchOperand(name, 1, a);
   const right = matchOperand(name, 2, b);
   const out: unknown[] = [];
@@ -229,14 +229,14 @@ function classfulPrefix(n: bigint): number {
 }
 
 function mergeElement(builtin: string, x: unknown): Net {
-  if (typeof x !== "string") throw new BuiltinError(builtin, "element must be string");
+  if (typeof x !== 'string') throw new BuiltinError(builtin, 'element must be string');
   const ip = parseIp(x);
   if (ip === undefined) {
     const net = parseCidr(x);
     if (net === undefined) throw new BuiltinError(builtin, `invalid CIDR address: ${x}`);
     return { ...net, ip: net.net }; // ParseCIDR's network is masked
   }
-  if (!ip.v4) throw new BuiltinError(builtin, "IPv6 invalid: needs prefix length");
+  if (!ip.v4) throw new BuiltinError(builtin, 'IPv6 invalid: needs prefix length');
   // An address alone gets its class's default mask (Go's IP.DefaultMask), unmasked.
   const prefix = classfulPrefix(ip.n);
   return { v4: true, ip: ip.n, net: ip.n & maskOf(prefix, 32), prefix };
@@ -264,8 +264,8 @@ function rangeToCidrs(first: bigint, last: bigint): Net[] {
 }
 
 function cidrMerge(x: unknown): ArrayBuffer {
-  const b = "net.cidr_merge";
-  if (!Array.isArray(x)) throw operandTypeError(b, 1, x, "set or array");
+  const b = 'net.cidr_merge';
+  if (!Array.isArray(x)) throw operandTypeError(b, 1, x, 'set or array');
   const ranges = x.map((e) => toRange(mergeElement(b, e)));
   ranges.sort((p, q) => (p.last !== q.last ? (p.last < q.last ? -1 : 1) : p.first < q.first ? -1 : p.first > q.first ? 1 : 0));
   for (let i = ranges.length - 1; i > 0; i--) {
@@ -288,9 +288,9 @@ function cidrMerge(x: unknown): ArrayBuffer {
 
 export function netBuiltins(): Record<string, BuiltinFn> {
   return {
-    "net.cidr_contains_matches": cidrContainsMatches,
-    "net.cidr_expand": cidrExpand,
-    "net.cidr_merge": cidrMerge,
-    "net.cidr_is_valid": (x: unknown) => typeof x === "string" && parseCidr(x) !== undefined,
+    'net.cidr_contains_matches': cidrContainsMatches,
+    'net.cidr_expand': cidrExpand,
+    'net.cidr_merge': cidrMerge,
+    'net.cidr_is_valid': (x: unknown) => typeof x === 'string' && parseCidr(x) !== undefined,
   };
 }

@@ -2,9 +2,9 @@
 // for the same arguments within one evaluation, as OPA's builtin cache does
 // (EvalScope.memo; a new evaluation draws again).
 
-import { randomBytes, randomInt, randomUUID } from "node:crypto";
-import type { BuiltinFn, EvalScope } from "./index.ts";
-import { BuiltinError, exactNumber, intOperand, stringOperand } from "./util.ts";
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { BuiltinFn, EvalScope } from './index.ts';
+import { exactNumber, intOperand, stringOperand } from './util.ts';
 
 function hexByte(a: number, b: number): number | undefined {
   const s = String.fromCharCode(a, b);
@@ -13,7 +13,7 @@ function hexByte(a: number, b: number): number | undefined {
 
 /** github.com/google/uuid Parse: 36, urn:uuid:+36, {36} (any wrapping bytes) or 32 hex digits. */
 function parseUuid(s: string): Uint8Array | undefined {
-  let b: Uint8Array = Buffer.from(s, "utf8");
+  let b: Uint8Array = Buffer.from(s, 'utf8');
   const out = new Uint8Array(16);
   if (b.length === 32) {
     for (let i = 0; i < 16; i++) {
@@ -24,7 +24,7 @@ function parseUuid(s: string): Uint8Array | undefined {
     return out;
   }
   if (b.length === 45) {
-    if (Buffer.from(b.subarray(0, 9)).toString("latin1").toLowerCase() !== "urn:uuid:") return undefined;
+    if (Buffer.from(b.subarray(0, 9)).toString('latin1').toLowerCase() !== 'urn:uuid:') return undefined;
     b = b.subarray(9);
   } else if (b.length === 38) {
     b = b.subarray(1);
@@ -45,24 +45,24 @@ function parseUuid(s: string): Uint8Array | undefined {
 
 function variant(u: Uint8Array): string {
   const b = u[8] as number;
-  if ((b & 0xc0) === 0x80) return "RFC4122";
-  if ((b & 0xe0) === 0xc0) return "Microsoft";
-  if ((b & 0xe0) === 0xe0) return "Future";
-  return "Reserved";
+  if ((b & 0xc0) === 0x80) return 'RFC4122';
+  if ((b & 0xe0) === 0xc0) return 'Microsoft';
+  if ((b & 0xe0) === 0xe0) return 'Future';
+  return 'Reserved';
 }
 
 function macVars(b: number): string {
-  if ((b & 0b11) === 0b11) return "local:multicast";
-  if ((b & 0b01) === 0b01) return "global:multicast";
-  if ((b & 0b10) === 0b10) return "local:unicast";
-  return "global:unicast";
+  if ((b & 0b11) === 0b11) return 'local:multicast';
+  if ((b & 0b01) === 0b01) return 'global:multicast';
+  if ((b & 0b10) === 0b10) return 'local:unicast';
+  return 'global:unicast';
 }
 
 const G1582NS100 = 122192928000000000n;
 
 /** OPA's uuid.Parse output, as JSON text (time is an int64 that may exceed 2^53). */
 function uuidParse(x: unknown): ArrayBuffer | undefined {
-  const s = stringOperand("uuid.parse", x, 1);
+  const s = stringOperand('uuid.parse', x, 1);
   const u = parseUuid(s);
   if (u === undefined) return undefined; // OPA: undefined, not an error
   const dv = new DataView(u.buffer);
@@ -75,7 +75,7 @@ function uuidParse(x: unknown): ArrayBuffer | undefined {
     const nsec = (d % 10000000n) * 100n;
     const sec = d / 10000000n;
     const ns = BigInt.asIntN(64, sec * 1000000000n + nsec);
-    const node = [...u.subarray(10)].map((b) => b.toString(16).padStart(2, "0")).join("-");
+    const node = [...u.subarray(10)].map((b) => b.toString(16).padStart(2, '0')).join('-');
     fields.push(
       `"time":${ns}`,
       `"nodeid":${JSON.stringify(node)}`,
@@ -84,11 +84,11 @@ function uuidParse(x: unknown): ArrayBuffer | undefined {
     );
     if (version === 2) {
       const dom = u[9] as number;
-      const domain = ["Person", "Group", "Org"][dom] ?? `Domain${dom}`;
+      const domain = ['Person', 'Group', 'Org'][dom] ?? `Domain${dom}`;
       fields.push(`"id":${dv.getUint32(0)}`, `"domain":${JSON.stringify(domain)}`);
     }
   }
-  return exactNumber(`{${fields.join(",")}}`);
+  return exactNumber(`{${fields.join(',')}}`);
 }
 
 /** A uniform integer in [0, n), n < 2^63. */
@@ -104,10 +104,10 @@ function randomBelow(n: number): number {
 
 export function randomBuiltins(scope: EvalScope): Record<string, BuiltinFn> {
   return {
-    "uuid.rfc4122": (k: unknown) => scope.memo(`uuid\u0000${JSON.stringify(k)}`, () => randomUUID()),
-    "uuid.parse": uuidParse,
-    "rand.intn": (str: unknown, n: unknown) => {
-      const b = "rand.intn";
+    'uuid.rfc4122': (k: unknown) => scope.memo(`uuid\u0000${JSON.stringify(k)}`, () => randomUUID()),
+    'uuid.parse': uuidParse,
+    'rand.intn': (str: unknown, n: unknown) => {
+      const b = 'rand.intn';
       const s = stringOperand(b, str, 1);
       let max = intOperand(b, n, 2);
       if (max === 0) return 0;

@@ -6,79 +6,90 @@
 // JavaScript lacks (mid-pattern flag groups, (?U)) make the builtin fail, and
 // JavaScript-only syntax (lookaround, backreferences) is refused as RE2 does.
 
-import type { BuiltinFn } from "./index.ts";
-import { BuiltinError, intOperand, stringOperand } from "./util.ts";
+import type { BuiltinFn } from './index.ts';
+import { BuiltinError, intOperand, stringOperand } from './util.ts';
 
 const POSIX: Record<string, string> = {
-  alnum: "0-9A-Za-z", alpha: "A-Za-z", ascii: "\\x00-\\x7F", blank: "\\t ", cntrl: "\\x00-\\x1F\\x7F", digit: "0-9",
-  graph: "!-~", lower: "a-z", print: " -~", punct: "!-\\/:-@[-`{-~", space: "\\t\\n\\v\\f\\r ", upper: "A-Z", word: "0-9A-Za-z_",
-  xdigit: "0-9A-Fa-f",
+  alnum: '0-9A-Za-z',
+  alpha: 'A-Za-z',
+  ascii: '\\x00-\\x7F',
+  blank: '\\t ',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '!-~',
+  lower: 'a-z',
+  print: ' -~',
+  punct: '!-\\/:-@[-`{-~',
+  space: '\\t\\n\\v\\f\\r ',
+  upper: 'A-Z',
+  word: '0-9A-Za-z_',
+  xdigit: '0-9A-Fa-f',
 };
 
 class Unsupported extends Error {}
 
 function translate(pattern: string): { source: string; flags: string } {
   let p = pattern;
-  let flags = "";
+  let flags = '';
   const lead = /^\(\?([imsU]+)\)/.exec(p);
   if (lead) {
-    if ((lead[1] as string).includes("U")) throw new Unsupported("(?U) is not supported");
-    flags = [...new Set(lead[1] as string)].join("");
+    if ((lead[1] as string).includes('U')) throw new Unsupported('(?U) is not supported');
+    flags = [...new Set(lead[1] as string)].join('');
     p = p.slice(lead[0].length);
   }
-  let out = "";
+  let out = '';
   let inClass = false;
   for (let i = 0; i < p.length; i++) {
     const c = p[i] as string;
-    if (c === "\\") {
+    if (c === '\\') {
       const n = p[i + 1];
-      if (n === undefined) throw new Unsupported("trailing backslash");
-      if (n === "Q") {
-        const end = p.indexOf("\\E", i + 2);
+      if (n === undefined) throw new Unsupported('trailing backslash');
+      if (n === 'Q') {
+        const end = p.indexOf('\\E', i + 2);
         const lit = end < 0 ? p.slice(i + 2) : p.slice(i + 2, end);
-        out += lit.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+        out += lit.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
         i = end < 0 ? p.length : end + 1;
         continue;
       }
-      if (!inClass && n === "A") out += "(?<![\\s\\S])";
-      else if (!inClass && n === "z") out += "(?![\\s\\S])";
-      else if ((n === "p" || n === "P") && p[i + 2] !== "{") {
-        out += `\\${n}{${p[i + 2] ?? ""}}`;
+      if (!inClass && n === 'A') out += '(?<![\\s\\S])';
+      else if (!inClass && n === 'z') out += '(?![\\s\\S])';
+      else if ((n === 'p' || n === 'P') && p[i + 2] !== '{') {
+        out += `\\${n}{${p[i + 2] ?? ''}}`;
         i++;
-      } else if (/[1-9]/.test(n) || n === "k") throw new Unsupported("backreferences are not RE2");
+      } else if (/[1-9]/.test(n) || n === 'k') throw new Unsupported('backreferences are not RE2');
       else out += `\\${n}`;
       i++;
       continue;
     }
     if (inClass) {
-      if (c === "[" && p[i + 1] === ":") {
+      if (c === '[' && p[i + 1] === ':') {
         const m = /^\[:(\^?)([a-z]+):\]/.exec(p.slice(i));
         if (m && POSIX[m[2] as string] !== undefined) {
-          if (m[1] === "^") throw new Unsupported("negated POSIX classes are not supported");
+          if (m[1] === '^') throw new Unsupported('negated POSIX classes are not supported');
           out += POSIX[m[2] as string];
           i += m[0].length - 1;
           continue;
         }
       }
-      if (c === "]") inClass = false;
+      if (c === ']') inClass = false;
       out += c;
       continue;
     }
-    if (c === "[") {
+    if (c === '[') {
       inClass = true;
       out += c;
-      if (p[i + 1] === "^") out += p[++i];
-      if (p[i + 1] === "]") out += `\\${p[++i]}`;
+      if (p[i + 1] === '^') out += p[++i];
+      if (p[i + 1] === ']') out += `\\${p[++i]}`;
       continue;
     }
-    if (c === "(" && p[i + 1] === "?") {
-      if (p.startsWith("(?P<", i)) {
-        out += "(?<";
+    if (c === '(' && p[i + 1] === '?') {
+      if (p.startsWith('(?P<', i)) {
+        out += '(?<';
         i += 3;
         continue;
       }
-      if (p[i + 2] === "=" || p[i + 2] === "!" || p[i + 2] === "<") throw new Unsupported("lookaround is not RE2");
-      if (/^\(\?[imsU-]+\)/.test(p.slice(i))) throw new Unsupported("flag groups inside a pattern are not supported");
+      if (p[i + 2] === '=' || p[i + 2] === '!' || p[i + 2] === '<') throw new Unsupported('lookaround is not RE2');
+      if (/^\(\?[imsU-]+\)/.test(p.slice(i))) throw new Unsupported('flag groups inside a pattern are not supported');
     }
     out += c;
   }
@@ -131,15 +142,15 @@ function findAll(re: RegExp, s: string, n: number): RegExpExecArray[] {
 
 /** Go's Regexp.Expand of a replacement template. */
 function expand(template: string, m: RegExpExecArray): string {
-  let out = "";
+  let out = '';
   let t = template;
   for (;;) {
-    const i = t.indexOf("$");
+    const i = t.indexOf('$');
     if (i < 0) break;
     out += t.slice(0, i);
     t = t.slice(i + 1);
-    if (t.startsWith("$")) {
-      out += "$";
+    if (t.startsWith('$')) {
+      out += '$';
       t = t.slice(1);
       continue;
     }
@@ -148,21 +159,21 @@ function expand(template: string, m: RegExpExecArray): string {
     const brace = /^\{([A-Za-z0-9_]+)\}/.exec(t);
     const bare = /^[A-Za-z0-9_]+/.exec(t);
     if (brace) [name, rest] = [brace[1] as string, t.slice(brace[0].length)];
-    else if (bare && !t.startsWith("{")) [name, rest] = [bare[0], t.slice(bare[0].length)];
+    else if (bare && !t.startsWith('{')) [name, rest] = [bare[0], t.slice(bare[0].length)];
     if (name === undefined) {
-      out += "$";
+      out += '$';
       continue;
     }
     t = rest;
-    if (/^[0-9]+$/.test(name)) out += m[Number(name)] ?? "";
-    else out += m.groups?.[name] ?? "";
+    if (/^[0-9]+$/.test(name)) out += m[Number(name)] ?? '';
+    else out += m.groups?.[name] ?? '';
   }
   return out + t;
 }
 
 /** gorilla/mux's template compiler, as OPA forked it: {…} parts are patterns, the rest literal. */
 function templateMatch(t: unknown, v: unknown, ds: unknown, de: unknown): boolean {
-  const b = "regex.template_match";
+  const b = 'regex.template_match';
   const tpl = stringOperand(b, t, 1);
   const value = stringOperand(b, v, 2);
   const start = stringOperand(b, ds, 3);
@@ -181,8 +192,8 @@ function templateMatch(t: unknown, v: unknown, ds: unknown, de: unknown): boolea
     }
   }
   if (level !== 0) throw new BuiltinError(b, `unbalanced braces in ${JSON.stringify(tpl)}`);
-  const quote = (x: string): string => x.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
-  let pattern = "^";
+  const quote = (x: string): string => x.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+  let pattern = '^';
   let last = 0;
   for (let i = 0; i < idxs.length; i += 2) {
     const raw = tpl.slice(last, idxs[i]);
@@ -203,11 +214,11 @@ function templateMatch(t: unknown, v: unknown, ds: unknown, de: unknown): boolea
  * loadHostPolicy answers the wasm with this one (overrides.ts).
  */
 export function regexSplit(p: unknown, x: unknown): string[] {
-  const b = "regex.split";
+  const b = 'regex.split';
   const pattern = stringOperand(b, p, 1);
   const s = stringOperand(b, x, 2);
   const re = compile(b, pattern);
-  if (pattern.length > 0 && s.length === 0) return [""];
+  if (pattern.length > 0 && s.length === 0) return [''];
   const out: string[] = [];
   let beg = 0;
   let end = 0;
@@ -223,13 +234,13 @@ export function regexSplit(p: unknown, x: unknown): string[] {
 
 export function regexBuiltins(): Record<string, BuiltinFn> {
   return {
-    "regex.template_match": templateMatch,
-    "regex.replace": (s: unknown, p: unknown, v: unknown) => {
-      const b = "regex.replace";
+    'regex.template_match': templateMatch,
+    'regex.replace': (s: unknown, p: unknown, v: unknown) => {
+      const b = 'regex.replace';
       const str = stringOperand(b, s, 1);
       const re = compile(b, stringOperand(b, p, 2));
       const template = stringOperand(b, v, 3);
-      let out = "";
+      let out = '';
       let last = 0;
       for (const m of findAll(re, str, -1)) {
         out += str.slice(last, m.index) + expand(template, m);
@@ -237,8 +248,8 @@ export function regexBuiltins(): Record<string, BuiltinFn> {
       }
       return out + str.slice(last);
     },
-    "regex.find_n": (p: unknown, v: unknown, n: unknown) => {
-      const b = "regex.find_n";
+    'regex.find_n': (p: unknown, v: unknown, n: unknown) => {
+      const b = 'regex.find_n';
       const re = compile(b, stringOperand(b, p, 1));
       const str = stringOperand(b, v, 2);
       return findAll(re, str, intOperand(b, n, 3)).map((m) => m[0]);

@@ -78,56 +78,56 @@ export function parseRegoText(text: string): RegoValue {
     return new RegoNumber(text.slice(start, i));
   };
   const value = (depth: number): RegoValue => {
-    if (depth > MAX_DEPTH) throw new Error("rego value: nested too deeply");
+    if (depth > MAX_DEPTH) throw new Error('rego value: nested too deeply');
     ws();
     const c = text[i];
     if (c === '"') return str();
-    if (c === "[") {
+    if (c === '[') {
       i++;
-      return list("]", depth);
+      return list(']', depth);
     }
-    if (c === "{") {
+    if (c === '{') {
       i++;
       ws();
-      if (text[i] === "}") {
+      if (text[i] === '}') {
         i++;
         return new RegoObject([]);
       }
       const first = value(depth + 1);
       ws();
-      if (text[i] === ":") {
+      if (text[i] === ':') {
         i++;
         const entries: [RegoValue, RegoValue][] = [[first, value(depth + 1)]];
-        for (ws(); text[i] === ","; ws()) {
+        for (ws(); text[i] === ','; ws()) {
           i++;
           const k = value(depth + 1);
-          expect(":");
+          expect(':');
           entries.push([k, value(depth + 1)]);
         }
-        expect("}");
+        expect('}');
         return new RegoObject(entries);
       }
       const items = [first];
-      for (; text[i] === ","; ws()) {
+      for (; text[i] === ','; ws()) {
         i++;
         items.push(value(depth + 1));
       }
-      expect("}");
+      expect('}');
       return new RegoSet(items);
     }
-    if (text.startsWith("set()", i)) {
+    if (text.startsWith('set()', i)) {
       i += 5;
       return new RegoSet([]);
     }
-    if (text.startsWith("null", i)) {
+    if (text.startsWith('null', i)) {
       i += 4;
       return null;
     }
-    if (text.startsWith("true", i)) {
+    if (text.startsWith('true', i)) {
       i += 4;
       return true;
     }
-    if (text.startsWith("false", i)) {
+    if (text.startsWith('false', i)) {
       i += 5;
       return false;
     }
@@ -141,7 +141,7 @@ export function parseRegoText(text: string): RegoValue {
       return out;
     }
     out.push(value(depth + 1));
-    for (ws(); text[i] === ","; ws()) {
+    for (ws(); text[i] === ','; ws()) {
       i++;
       out.push(value(depth + 1));
     }
@@ -161,17 +161,21 @@ export function parseRegoText(text: string): RegoValue {
  */
 export function canonicalNumber(text: string): string {
   if (!/[.eE]/.test(text)) return text;
-  const digits = text.replace(/^-/, "").replace(/[eE].*$/, "").replace(".", "").replace(/^0+/, "");
+  const digits = text
+    .replace(/^-/, '')
+    .replace(/[eE].*$/, '')
+    .replace('.', '')
+    .replace(/^0+/, '');
   if (digits.length < 17) return text;
   const n = Number(text);
-  return Number.isFinite(n) ? String(n).replace(/e\+?/, "e") : text;
+  return Number.isFinite(n) ? String(n).replace(/e\+?/, 'e') : text;
 }
 
 const RANK = (v: RegoValue): number => {
   if (v === null) return 0;
-  if (typeof v === "boolean") return 1;
+  if (typeof v === 'boolean') return 1;
   if (v instanceof RegoNumber) return 2;
-  if (typeof v === "string") return 3;
+  if (typeof v === 'string') return 3;
   if (Array.isArray(v)) return 4;
   if (v instanceof RegoObject) return 5;
   return 6;
@@ -192,9 +196,9 @@ export function compareRego(a: RegoValue, b: RegoValue): number {
   const ra = RANK(a);
   const rb = RANK(b);
   if (ra !== rb) return ra - rb;
-  if (typeof a === "boolean") return Number(a) - Number(b);
+  if (typeof a === 'boolean') return Number(a) - Number(b);
   if (a instanceof RegoNumber) return compareNumbers(a.text, (b as RegoNumber).text);
-  if (typeof a === "string") return Buffer.compare(Buffer.from(a), Buffer.from(b as string));
+  if (typeof a === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b as string));
   if (Array.isArray(a)) return compareLists(a, b as RegoValue[]);
   if (a instanceof RegoObject) {
     const x = sortedEntries(a);
@@ -227,15 +231,16 @@ export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const cp = ch.codePointAt(0) as number;
-    if (ch === '"' || ch === "\\") out += `\\${ch}`;
-    else if (cp >= 0xd800 && cp <= 0xdfff) out += "\\ufffd"; // a lone surrogate is invalid UTF-8 in Go
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (cp >= 0xd800 && cp <= 0xdfff)
+      out += '\\ufffd'; // a lone surrogate is invalid UTF-8 in Go
     else if (PRINTABLE.test(ch)) out += ch;
     else {
-      const esc: Record<string, string> = { "\x07": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v" };
+      const esc: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
       if (esc[ch] !== undefined) out += esc[ch];
-      else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, "0")}`;
-      else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, "0")}`;
-      else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+      else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+      else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+      else out += `\\U${cp.toString(16).padStart(8, '0')}`;
     }
   }
   return `${out}"`;
@@ -243,27 +248,29 @@ export function goQuote(s: string): string {
 
 /** OPA's Value.String(): Go-quoted strings, sorted objects and sets, `set()`. */
 export function regoString(v: RegoValue): string {
-  if (v === null) return "null";
-  if (typeof v === "boolean") return String(v);
-  if (typeof v === "string") return goQuote(v);
+  if (v === null) return 'null';
+  if (typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return goQuote(v);
   if (v instanceof RegoNumber) return canonicalNumber(v.text);
-  if (Array.isArray(v)) return `[${v.map(regoString).join(", ")}]`;
-  if (v instanceof RegoObject) return `{${sortedEntries(v).map(([k, x]) => `${regoString(k)}: ${regoString(x)}`).join(", ")}}`;
+  if (Array.isArray(v)) return `[${v.map(regoString).join(', ')}]`;
+  if (v instanceof RegoObject)
+    return `{${sortedEntries(v)
+      .map(([k, x]) => `${regoString(k)}: ${regoString(x)}`)
+      .join(', ')}}`;
   const items = sortedItems(v);
-  return items.length === 0 ? "set()" : `{${items.map(regoString).join(", ")}}`;
+  return items.length === 0 ? 'set()' : `{${items.map(regoString).join(', ')}}`;
 }
 
 /** Go's encoding/json text of ast.JSON(v): sorted keys, <, > and & escaped, numbers as written. */
 export function goJsonMarshal(v: RegoValue): string {
-  if (v === null || typeof v === "boolean") return String(v);
+  if (v === null || typeof v === 'boolean') return String(v);
   if (v instanceof RegoNumber) return canonicalNumber(v.text);
-  if (typeof v === "string") {
-    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (typeof v === 'string') {
+    return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   }
-  if (Array.isArray(v)) return `[${v.map(goJsonMarshal).join(",")}]`;
-  if (v instanceof RegoSet) return `[${[...v.items].sort(compareRego).map(goJsonMarshal).join(",")}]`;
-  const entries = v.entries.map(([k, x]) => [typeof k === "string" ? k : goJsonMarshal(k), x] as const);
+  if (Array.isArray(v)) return `[${v.map(goJsonMarshal).join(',')}]`;
+  if (v instanceof RegoSet) return `[${[...v.items].sort(compareRego).map(goJsonMarshal).join(',')}]`;
+  const entries = v.entries.map(([k, x]) => [typeof k === 'string' ? k : goJsonMarshal(k), x] as const);
   entries.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  return `{${entries.map(([k, x]) => `${goJsonMarshal(k)}:${goJsonMarshal(x)}`).join(",")}}`;
+  return `{${entries.map(([k, x]) => `${goJsonMarshal(k)}:${goJsonMarshal(x)}`).join(',')}}`;
 }
-

@@ -5,14 +5,14 @@
 // regoSet(values) instead; loadHostPolicy (load.ts) sees it and rebuilds the
 // value with opa_value_parse, which reads Rego set syntax.
 
-import { compareGoStrings } from "./util.ts";
+import { compareGoStrings } from './util.ts';
 
 let pending: string | undefined;
 
 /** OPA's order for the values our builtins put in sets (strings, or arrays of strings/numbers). */
 function compareValues(a: unknown, b: unknown): number {
-  if (typeof a === "string" && typeof b === "string") return compareGoStrings(a, b);
-  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === 'string' && typeof b === 'string') return compareGoStrings(a, b);
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (Array.isArray(a) && Array.isArray(b)) {
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       const c = compareValues(a[i], b[i]);
@@ -21,7 +21,7 @@ function compareValues(a: unknown, b: unknown): number {
     return a.length - b.length;
   }
   // numbers sort before strings in Rego's order
-  return typeof a === "number" ? -1 : 1;
+  return typeof a === 'number' ? -1 : 1;
 }
 
 /**
@@ -35,8 +35,8 @@ export function regoSet(values: readonly unknown[]): ArrayBuffer {
     const j = JSON.stringify(v);
     if (seen[seen.length - 1] !== j) seen.push(j);
   }
-  pending = seen.length === 0 ? "set()" : `{${seen.join(",")}}`;
-  const bytes = new TextEncoder().encode(`[${seen.join(",")}]`);
+  pending = seen.length === 0 ? 'set()' : `{${seen.join(',')}}`;
+  const bytes = new TextEncoder().encode(`[${seen.join(',')}]`);
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 

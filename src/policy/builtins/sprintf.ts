@@ -8,9 +8,9 @@
 // the wasm's sprintf calls with this one; it reads the arguments as Rego text
 // (regotext.ts), so sets and long numbers arrive intact.
 
-import { BuiltinError } from "./util.ts";
-import { GoFmtUnsupported, goSprintf, type GoArg } from "./gofmt.ts";
-import { RegoNumber, canonicalNumber, regoString, type RegoValue } from "./regotext.ts";
+import { BuiltinError } from './util.ts';
+import { GoFmtUnsupported, goSprintf, type GoArg } from './gofmt.ts';
+import { RegoNumber, canonicalNumber, regoString, type RegoValue } from './regotext.ts';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -19,32 +19,32 @@ const INT64_MAX = 2n ** 63n - 1n;
 function atoi64(s: string): bigint | undefined {
   const m = /^[+-]?(\d{1,19})$/.exec(s);
   if (!m) return undefined;
-  const n = BigInt(s.replace(/^\+/, ""));
+  const n = BigInt(s.replace(/^\+/, ''));
   return n >= INT64_MIN && n <= INT64_MAX ? n : undefined;
 }
 
 function goArg(v: RegoValue): GoArg {
-  if (typeof v === "string") return { t: "string", v };
+  if (typeof v === 'string') return { t: 'string', v };
   if (v instanceof RegoNumber) {
     const text = v.text;
     const i = atoi64(text);
-    if (i !== undefined) return { t: "int64", v: i };
-    if (text.includes(".")) {
+    if (i !== undefined) return { t: 'int64', v: i };
+    if (text.includes('.')) {
       const f = Number(text);
-      return Number.isFinite(f) ? { t: "float64", v: f } : { t: "string", v: canonicalNumber(text) };
+      return Number.isFinite(f) ? { t: 'float64', v: f } : { t: 'string', v: canonicalNumber(text) };
     }
-    if (/^-?\d+$/.test(text)) return { t: "*big.Int", v: BigInt(text) };
-    return { t: "string", v: text };
+    if (/^-?\d+$/.test(text)) return { t: '*big.Int', v: BigInt(text) };
+    return { t: 'string', v: text };
   }
-  return { t: "string", v: regoString(v) };
+  return { t: 'string', v: regoString(v) };
 }
 
 /** Longest result: Go would build any size, a policy has no use for more. */
 const MAX_OUTPUT = 1 << 20;
 
 export function sprintf(format: RegoValue, args: RegoValue): string {
-  const b = "sprintf";
-  if (typeof format !== "string") throw new BuiltinError(b, `operand 1 must be string but got ${typeName(format)}`);
+  const b = 'sprintf';
+  if (typeof format !== 'string') throw new BuiltinError(b, `operand 1 must be string but got ${typeName(format)}`);
   if (!Array.isArray(args)) throw new BuiltinError(b, `operand 2 must be array but got ${typeName(args)}`);
   let out: string;
   try {
@@ -58,10 +58,10 @@ export function sprintf(format: RegoValue, args: RegoValue): string {
 }
 
 function typeName(v: RegoValue): string {
-  if (v === null) return "null";
-  if (typeof v === "boolean") return "boolean";
-  if (typeof v === "string") return "string";
-  if (v instanceof RegoNumber) return "number";
-  if (Array.isArray(v)) return "array";
-  return v.constructor.name === "RegoSet" ? "set" : "object";
+  if (v === null) return 'null';
+  if (typeof v === 'boolean') return 'boolean';
+  if (typeof v === 'string') return 'string';
+  if (v instanceof RegoNumber) return 'number';
+  if (Array.isArray(v)) return 'array';
+  return v.constructor.name === 'RegoSet' ? 'set' : 'object';
 }

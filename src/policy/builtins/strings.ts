@@ -2,14 +2,14 @@
 // path against a list of prefixes with these. OPA accepts a string, an array
 // or a set on either side; sets reach us as arrays, and order does not matter.
 
-import type { BuiltinFn } from "./index.ts";
-import { BuiltinError, operandTypeError } from "./util.ts";
+import type { BuiltinFn } from './index.ts';
+import { BuiltinError, operandTypeError } from './util.ts';
 
 function stringList(builtin: string, v: unknown, pos: number): string[] {
-  if (typeof v === "string") return [v];
-  if (!Array.isArray(v)) throw operandTypeError(builtin, pos, v, "string, set or array");
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v)) throw operandTypeError(builtin, pos, v, 'string, set or array');
   for (const x of v) {
-    if (typeof x !== "string") throw new BuiltinError(builtin, `operand ${pos} must be array or set of strings`);
+    if (typeof x !== 'string') throw new BuiltinError(builtin, `operand ${pos} must be array or set of strings`);
   }
   return v as string[];
 }
@@ -25,7 +25,7 @@ function anyMatch(builtin: string, test: (s: string, affix: string) => boolean):
 
 export function stringsBuiltins(): Record<string, BuiltinFn> {
   return {
-    "strings.any_prefix_match": anyMatch("strings.any_prefix_match", (s, p) => s.startsWith(p)),
-    "strings.any_suffix_match": anyMatch("strings.any_suffix_match", (s, p) => s.endsWith(p)),
+    'strings.any_prefix_match': anyMatch('strings.any_prefix_match', (s, p) => s.startsWith(p)),
+    'strings.any_suffix_match': anyMatch('strings.any_suffix_match', (s, p) => s.endsWith(p)),
   };
 }

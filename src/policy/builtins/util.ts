@@ -7,15 +7,15 @@ export class BuiltinError extends Error {
   readonly builtin: string;
   constructor(builtin: string, message: string) {
     super(`${builtin}: ${message}`);
-    this.name = "BuiltinError";
+    this.name = 'BuiltinError';
     this.builtin = builtin;
   }
 }
 
 /** The Rego type name of a JSON value, as OPA prints it in operand errors. */
 export function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
   return typeof v;
 }
 
@@ -24,17 +24,17 @@ export function operandTypeError(builtin: string, pos: number, v: unknown, want:
 }
 
 export function stringOperand(builtin: string, v: unknown, pos: number): string {
-  if (typeof v !== "string") throw operandTypeError(builtin, pos, v, "string");
+  if (typeof v !== 'string') throw operandTypeError(builtin, pos, v, 'string');
   return v;
 }
 
 export function objectOperand(builtin: string, v: unknown, pos: number): Record<string, unknown> {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw operandTypeError(builtin, pos, v, "object");
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw operandTypeError(builtin, pos, v, 'object');
   return v as Record<string, unknown>;
 }
 
 export function numberOperand(builtin: string, v: unknown, pos: number): number {
-  if (typeof v !== "number") throw operandTypeError(builtin, pos, v, "number");
+  if (typeof v !== 'number') throw operandTypeError(builtin, pos, v, 'number');
   return v;
 }
 
@@ -65,10 +65,10 @@ export function exactNumber(text: string): ArrayBuffer {
 }
 
 export function utf8(s: string): Buffer {
-  return Buffer.from(s, "utf8");
+  return Buffer.from(s, 'utf8');
 }
 
-const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Bytes to string the way Go's encoding/json prints them: each byte that does
@@ -82,12 +82,12 @@ export function goBytesToString(b: Uint8Array): string {
   } catch {
     // fall through to the byte-by-byte decoder
   }
-  let out = "";
+  let out = '';
   let i = 0;
   while (i < b.length) {
     const n = validSequenceLength(b, i);
     if (n === 0) {
-      out += "\uFFFD";
+      out += '\uFFFD';
       i += 1;
     } else {
       out += fatalDecoder.decode(b.subarray(i, i + n));
@@ -130,9 +130,9 @@ const URL_PADDED = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}
  * OPA rejects. Returns undefined on malformed input.
  */
 export function goBase64Decode(s: string, url: boolean): Buffer | undefined {
-  const clean = s.replace(/[\r\n]/g, "");
+  const clean = s.replace(/[\r\n]/g, '');
   if (!(url ? URL_PADDED : STD_PADDED).test(clean)) return undefined;
-  return Buffer.from(clean, url ? "base64url" : "base64");
+  return Buffer.from(clean, url ? 'base64url' : 'base64');
 }
 
 /**
@@ -141,22 +141,22 @@ export function goBase64Decode(s: string, url: boolean): Buffer | undefined {
  */
 export function opaBase64UrlDecode(s: string): Buffer {
   let padded = s;
-  if (!s.endsWith("=")) {
+  if (!s.endsWith('=')) {
     switch (s.length % 4) {
       case 0:
         break;
       case 2:
-        padded += "==";
+        padded += '==';
         break;
       case 3:
-        padded += "=";
+        padded += '=';
         break;
       default:
         throw new Error(`illegal base64url string: ${s}`);
     }
   }
   const out = goBase64Decode(padded, true);
-  if (out === undefined) throw new Error("illegal base64 data");
+  if (out === undefined) throw new Error('illegal base64 data');
   return out;
 }
 

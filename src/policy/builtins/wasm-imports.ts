@@ -22,8 +22,8 @@ function stubImports(mod: WasmModule, memory: WasmMemory): Record<string, Record
   const imports: Record<string, Record<string, unknown>> = {};
   for (const imp of wasm.Module.imports(mod)) {
     const ns = (imports[imp.module] ??= {});
-    if (imp.kind === "memory") ns[imp.name] = memory;
-    else if (imp.kind === "function") {
+    if (imp.kind === 'memory') ns[imp.name] = memory;
+    else if (imp.kind === 'function') {
       ns[imp.name] = () => {
         throw new Error(`${imp.module}.${imp.name} called while listing builtins`);
       };
@@ -56,7 +56,7 @@ export function requiredBuiltins(policy: ArrayBuffer | ArrayBufferView | WasmMod
     }
     const dump = instance.exports.opa_json_dump as ((addr: number) => number) | undefined;
     const builtins = instance.exports.builtins as (() => number) | undefined;
-    if (dump === undefined || builtins === undefined) throw new Error("not an OPA policy module: missing builtins/opa_json_dump exports");
+    if (dump === undefined || builtins === undefined) throw new Error('not an OPA policy module: missing builtins/opa_json_dump exports');
     const table = JSON.parse(readCString(memory, dump(builtins()))) as Record<string, number>;
     return Object.keys(table).sort();
   }

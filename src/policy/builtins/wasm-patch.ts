@@ -11,12 +11,12 @@
 
 /** Runtime function name -> builtin it implements, and its number of arguments. */
 export const PATCHED: Readonly<Record<string, { builtin: string; args: 1 | 2 }>> = {
-  opa_json_marshal: { builtin: "json.marshal", args: 1 },
-  opa_base64_is_valid: { builtin: "base64.is_valid", args: 1 },
-  opa_base64_decode: { builtin: "base64.decode", args: 1 },
-  opa_base64_url_decode: { builtin: "base64url.decode", args: 1 },
-  opa_strings_format_int: { builtin: "format_int", args: 2 },
-  opa_strings_indexof: { builtin: "indexof", args: 2 },
+  opa_json_marshal: { builtin: 'json.marshal', args: 1 },
+  opa_base64_is_valid: { builtin: 'base64.is_valid', args: 1 },
+  opa_base64_decode: { builtin: 'base64.decode', args: 1 },
+  opa_base64_url_decode: { builtin: 'base64url.decode', args: 1 },
+  opa_strings_format_int: { builtin: 'format_int', args: 2 },
+  opa_strings_indexof: { builtin: 'indexof', args: 2 },
 };
 
 /** Builtin ids for the patched functions: far above the ids opa build assigns (0, 1, 2… per policy). */
@@ -37,7 +37,7 @@ class Reader {
       result += (byte & 0x7f) * 2 ** shift;
       if ((byte & 0x80) === 0) return result;
       shift += 7;
-      if (shift > 35) throw new Error("wasm: bad LEB128");
+      if (shift > 35) throw new Error('wasm: bad LEB128');
     }
   }
   name(): string {
@@ -82,7 +82,7 @@ interface Section {
 }
 
 function sections(b: Uint8Array): Section[] {
-  if (b[0] !== 0x00 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) throw new Error("not a wasm module");
+  if (b[0] !== 0x00 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) throw new Error('not a wasm module');
   const out: Section[] = [];
   const r = new Reader(b, 8);
   while (r.i < b.length) {
@@ -129,7 +129,7 @@ export function patchNativeBuiltins(input: Uint8Array): PatchResult {
         const kind = b[r.i++];
         if (kind === 0) {
           const t = r.u32();
-          if (mod === "env" && /^opa_builtin[12]$/.test(field)) builtinImport.set(field, importedFuncs);
+          if (mod === 'env' && /^opa_builtin[12]$/.test(field)) builtinImport.set(field, importedFuncs);
           funcTypes.push(t);
           importedFuncs++;
         } else if (kind === 1) {
@@ -147,7 +147,7 @@ export function patchNativeBuiltins(input: Uint8Array): PatchResult {
     } else if (s.id === 3) {
       for (let n = r.u32(); n > 0; n--) funcTypes.push(r.u32());
     } else if (s.id === 10) code = s;
-    else if (s.id === 0 && r.name() === "name") {
+    else if (s.id === 0 && r.name() === 'name') {
       while (r.i < s.end) {
         const sub = b[r.i++] as number;
         const size = r.u32();
@@ -171,7 +171,15 @@ export function patchNativeBuiltins(input: Uint8Array): PatchResult {
     const call = builtinImport.get(`opa_builtin${p.args}`);
     const t = types[funcTypes[idx] as number];
     // (i32 x args) -> i32, as the runtime's opa_value* functions are
-    if (call === undefined || t === undefined || t.params.length !== p.args || t.params.some((x) => x !== 0x7f) || t.results.length !== 1 || t.results[0] !== 0x7f) continue;
+    if (
+      call === undefined ||
+      t === undefined ||
+      t.params.length !== p.args ||
+      t.params.some((x) => x !== 0x7f) ||
+      t.results.length !== 1 ||
+      t.results[0] !== 0x7f
+    )
+      continue;
     targets.set(idx - importedFuncs, { id: PATCH_ID_BASE + Object.keys(PATCHED).indexOf(name), call, args: p.args, builtin: p.builtin });
   }
   if (targets.size === 0) return none;

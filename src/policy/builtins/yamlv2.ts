@@ -10,20 +10,61 @@
 // of these, so loadHostPolicy answers the wasm with this one (overrides.ts).
 // Not ported: the folding of double-quoted strings (they stay on one line).
 
-import { formatFloat } from "./gofloat.ts";
-import { RegoNumber, RegoObject, RegoSet, type RegoValue } from "./regotext.ts";
-import { BuiltinError } from "./util.ts";
+import { formatFloat } from './gofloat.ts';
+import { RegoNumber, RegoObject, RegoSet, type RegoValue } from './regotext.ts';
+import { BuiltinError } from './util.ts';
 
 const WIDTH = 80;
 const INT = /^[+-]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
 const FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
-const RESERVED = new Set(["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "", "~", "null", "Null", "NULL", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", "<<"]);
+const RESERVED = new Set([
+  'y',
+  'Y',
+  'yes',
+  'Yes',
+  'YES',
+  'true',
+  'True',
+  'TRUE',
+  'on',
+  'On',
+  'ON',
+  'n',
+  'N',
+  'no',
+  'No',
+  'NO',
+  'false',
+  'False',
+  'FALSE',
+  'off',
+  'Off',
+  'OFF',
+  '',
+  '~',
+  'null',
+  'Null',
+  'NULL',
+  '.nan',
+  '.NaN',
+  '.NAN',
+  '.inf',
+  '.Inf',
+  '.INF',
+  '+.inf',
+  '+.Inf',
+  '+.INF',
+  '-.inf',
+  '-.Inf',
+  '-.INF',
+  '<<',
+]);
 const U64 = 2n ** 64n - 1n;
 
 function fitsInt(s: string): boolean {
   if (!INT.test(s)) return false;
-  const neg = s.startsWith("-");
-  let body = s.replace(/^[+-]/, "");
+  const neg = s.startsWith('-');
+  let body = s.replace(/^[+-]/, '');
   if (/^0[0-7]+$/.test(body)) body = `0o${body.slice(1)}`;
   const n = BigInt(body);
   return neg ? n <= 2n ** 63n : n <= U64;
@@ -33,10 +74,10 @@ function fitsInt(s: string): boolean {
 function resolvesNonString(s: string): boolean {
   if (RESERVED.has(s)) return true;
   const c = s[0] as string;
-  if (c === ".") return /^\.[0-9]+(?:[eE][-+]?[0-9]+)?$/.test(s.replace(/_/g, ""));
+  if (c === '.') return /^\.[0-9]+(?:[eE][-+]?[0-9]+)?$/.test(s.replace(/_/g, ''));
   if (!/[0-9+-]/.test(c)) return false;
   if (/^\d{4}-\d{1,2}-\d{1,2}(?:(?:[Tt]| +)\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d*)?(?:Z|[+-]\d{1,2}(?::\d{2})?)?)?$/.test(s)) return true;
-  const plain = s.replace(/_/g, "");
+  const plain = s.replace(/_/g, '');
   if (fitsInt(plain)) return true;
   if (FLOAT.test(plain)) return true;
   if (/^-?0b[01]+$/.test(plain)) return true;
@@ -58,7 +99,7 @@ interface Analysis {
 function analyze(v: string): Analysis {
   if (v.length === 0) return { multiline: false, plain: true, single: true, block: false };
   const cps = [...v].map((c) => c.codePointAt(0) as number);
-  let blockIndicators = v.startsWith("---") || v.startsWith("...");
+  let blockIndicators = v.startsWith('---') || v.startsWith('...');
   let lineBreaks = false;
   let special = false;
   let leadingSpace = false;
@@ -75,9 +116,9 @@ function analyze(v: string): Analysis {
     const followedByWs = i + 1 >= cps.length || blank(cps[i + 1]) || cps[i + 1] === 0x0a || cps[i + 1] === 0x0d;
     const ch = String.fromCodePoint(cp);
     if (i === 0) {
-      if ("#,[]{}&*!|>'\"%@`".includes(ch)) blockIndicators = true;
-      else if ((ch === "?" || ch === ":" || ch === "-") && followedByWs) blockIndicators = true;
-    } else if ((ch === ":" && followedByWs) || (ch === "#" && precededByWs)) blockIndicators = true;
+      if ('#,[]{}&*!|>\'"%@`'.includes(ch)) blockIndicators = true;
+      else if ((ch === '?' || ch === ':' || ch === '-') && followedByWs) blockIndicators = true;
+    } else if ((ch === ':' && followedByWs) || (ch === '#' && precededByWs)) blockIndicators = true;
     if (!isPrintable(cp)) special = true;
     const isBreak = cp === 0x0a || cp === 0x0d || cp === 0x85 || cp === 0x2028 || cp === 0x2029;
     if (cp === 0x20) {
@@ -108,7 +149,23 @@ function analyze(v: string): Analysis {
   return a;
 }
 
-const ESCAPES: Record<number, string> = { 0: "0", 7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 27: "e", 34: '"', 92: "\\", 0x85: "N", 0xa0: "_", 0x2028: "L", 0x2029: "P" };
+const ESCAPES: Record<number, string> = {
+  0: '0',
+  7: 'a',
+  8: 'b',
+  9: 't',
+  10: 'n',
+  11: 'v',
+  12: 'f',
+  13: 'r',
+  27: 'e',
+  34: '"',
+  92: '\\',
+  133: 'N',
+  160: '_',
+  8232: 'L',
+  8233: 'P',
+};
 
 function doubleQuoted(v: string): string {
   let out = '"';
@@ -117,9 +174,9 @@ function doubleQuoted(v: string): string {
     if (!isPrintable(cp) || cp === 0xfeff || cp === 0x22 || cp === 0x5c || cp === 0x85 || cp === 0xa0 || cp === 0x2028 || cp === 0x2029 || cp === 0x0a) {
       const e = ESCAPES[cp];
       if (e !== undefined) out += `\\${e}`;
-      else if (cp <= 0xff) out += `\\x${cp.toString(16).toUpperCase().padStart(2, "0")}`;
-      else if (cp <= 0xffff) out += `\\u${cp.toString(16).toUpperCase().padStart(4, "0")}`;
-      else out += `\\U${cp.toString(16).toUpperCase().padStart(8, "0")}`;
+      else if (cp <= 0xff) out += `\\x${cp.toString(16).toUpperCase().padStart(2, '0')}`;
+      else if (cp <= 0xffff) out += `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+      else out += `\\U${cp.toString(16).toUpperCase().padStart(8, '0')}`;
     } else out += ch;
   }
   return `${out}"`;
@@ -127,14 +184,14 @@ function doubleQuoted(v: string): string {
 
 /** Plain or single-quoted text from column `col`, broken at a space once past WIDTH (the emitter's rule). */
 function folded(text: string, col: number, indent: number, breaks: boolean): string {
-  let out = "";
+  let out = '';
   let column = col;
   let spaces = false;
   const chars = [...text];
   chars.forEach((ch, i) => {
-    if (ch === " ") {
-      if (breaks && !spaces && column > WIDTH && i > 0 && i < chars.length - 1 && chars[i + 1] !== " ") {
-        out += `\n${" ".repeat(indent)}`;
+    if (ch === ' ') {
+      if (breaks && !spaces && column > WIDTH && i > 0 && i < chars.length - 1 && chars[i + 1] !== ' ') {
+        out += `\n${' '.repeat(indent)}`;
         column = indent;
       } else {
         out += ch;
@@ -153,27 +210,30 @@ function folded(text: string, col: number, indent: number, breaks: boolean): str
 /** A string scalar at column `col`; `indent` is where continuation lines and block content go. */
 function stringScalar(s: string, col: number, indent: number, key: boolean): string {
   const a = analyze(s);
-  let style: "plain" | "single" | "double" | "literal";
-  if (s.includes("\n")) style = "literal";
-  else if (resolvesNonString(s)) style = "double";
-  else style = "plain";
-  if (key && a.multiline) style = "double";
-  if (style === "plain" && (!a.plain || (s.length === 0 && key))) style = "single";
-  if (style === "single" && !a.single) style = "double";
-  if (style === "literal" && (!a.block || key)) style = "double";
+  let style: 'plain' | 'single' | 'double' | 'literal';
+  if (s.includes('\n')) style = 'literal';
+  else if (resolvesNonString(s)) style = 'double';
+  else style = 'plain';
+  if (key && a.multiline) style = 'double';
+  if (style === 'plain' && (!a.plain || (s.length === 0 && key))) style = 'single';
+  if (style === 'single' && !a.single) style = 'double';
+  if (style === 'literal' && (!a.block || key)) style = 'double';
   switch (style) {
-    case "plain":
+    case 'plain':
       return folded(s, col, indent, !key);
-    case "single":
+    case 'single':
       return `'${folded(s.replace(/'/g, "''"), col + 1, indent, !key)}'`;
-    case "double":
+    case 'double':
       return doubleQuoted(s);
-    case "literal": {
-      let hints = /^[ \n]/.test(s) ? "2" : "";
-      if (!s.endsWith("\n")) hints += "-";
-      else if (s.length === 1 || s.endsWith("\n\n")) hints += "+";
-      const body = s.endsWith("\n") ? s.slice(0, -1) : s;
-      return `|${hints}\n${body.split("\n").map((l) => (l === "" ? "" : " ".repeat(indent) + l)).join("\n")}`;
+    case 'literal': {
+      let hints = /^[ \n]/.test(s) ? '2' : '';
+      if (!s.endsWith('\n')) hints += '-';
+      else if (s.length === 1 || s.endsWith('\n\n')) hints += '+';
+      const body = s.endsWith('\n') ? s.slice(0, -1) : s;
+      return `|${hints}\n${body
+        .split('\n')
+        .map((l) => (l === '' ? '' : ' '.repeat(indent) + l))
+        .join('\n')}`;
     }
   }
 }
@@ -188,7 +248,7 @@ function toPlain(v: RegoValue): Plain {
   if (v instanceof RegoObject) {
     const m = new Map<string, Plain>();
     // a key that is not a string becomes its JSON text, as ast.JSON makes it
-    for (const [k, x] of v.entries) m.set(typeof k === "string" ? k : k instanceof RegoNumber ? k.text : JSON.stringify(jsonOf(toPlain(k))), toPlain(x));
+    for (const [k, x] of v.entries) m.set(typeof k === 'string' ? k : k instanceof RegoNumber ? k.text : JSON.stringify(jsonOf(toPlain(k))), toPlain(x));
     return m;
   }
   return v;
@@ -197,13 +257,15 @@ function toPlain(v: RegoValue): Plain {
 function jsonOf(v: Plain): unknown {
   if (Array.isArray(v)) return v.map(jsonOf);
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, jsonOf(x)]));
-  if (v !== null && typeof v === "object") return Number(v.num);
+  if (v !== null && typeof v === 'object') return Number(v.num);
   return v;
 }
 
 function numberText(t: string): string {
   if (/^-?\d+$/.test(t) && BigInt(t) <= U64 && BigInt(t) >= -(2n ** 63n)) return BigInt(t).toString();
-  return formatFloat(Number(t), "g", -1).replace(/^\+?Inf$/, ".inf").replace(/^-Inf$/, "-.inf");
+  return formatFloat(Number(t), 'g', -1)
+    .replace(/^\+?Inf$/, '.inf')
+    .replace(/^-Inf$/, '-.inf');
 }
 
 /** go-yaml v2's key order: numbers in digit runs compared by value, letters before other runes. */
@@ -220,9 +282,9 @@ function keyLess(a: string, b: string): boolean {
     if (al || bl) return bl;
     let an = 0n;
     let bn = 0n;
-    if (ar[i] === "0" || br[i] === "0") {
+    if (ar[i] === '0' || br[i] === '0') {
       for (let j = i - 1; j >= 0 && digit(ar[j]); j--) {
-        if (ar[j] !== "0") {
+        if (ar[j] !== '0') {
           an = 1n;
           bn = 1n;
           break;
@@ -244,44 +306,44 @@ const isEmpty = (v: Plain): boolean => (Array.isArray(v) && v.length === 0) || (
 const isCollection = (v: Plain): v is Plain[] | Map<string, Plain> => Array.isArray(v) || v instanceof Map;
 
 function scalar(v: Plain, col: number, indent: number): string {
-  if (v === null) return "null";
-  if (typeof v === "boolean") return String(v);
-  if (typeof v === "string") return stringScalar(v, col, indent, false);
-  if (Array.isArray(v)) return "[]";
-  if (v instanceof Map) return "{}";
+  if (v === null) return 'null';
+  if (typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return stringScalar(v, col, indent, false);
+  if (Array.isArray(v)) return '[]';
+  if (v instanceof Map) return '{}';
   return numberText(v.num);
 }
 
 /** Lines of a collection whose first line starts at column `indent` (already positioned). */
 function block(v: Plain[] | Map<string, Plain>, indent: number, depth: number): string {
-  if (depth > 256) throw new BuiltinError("yaml.marshal", "nested too deeply");
-  const pad = " ".repeat(indent);
+  if (depth > 256) throw new BuiltinError('yaml.marshal', 'nested too deeply');
+  const pad = ' '.repeat(indent);
   const lines: string[] = [];
   if (Array.isArray(v)) {
     v.forEach((item, i) => {
-      const head = i === 0 ? "- " : `${pad}- `;
+      const head = i === 0 ? '- ' : `${pad}- `;
       if (isCollection(item) && !isEmpty(item)) lines.push(head + block(item, indent + 2, depth + 1));
       else lines.push(head + scalar(item, indent + 2, indent + 2));
     });
-    return lines.join("\n");
+    return lines.join('\n');
   }
   const keys = [...v.keys()].sort((a, b) => (keyLess(a, b) ? -1 : keyLess(b, a) ? 1 : 0));
   keys.forEach((k, i) => {
     const item = v.get(k) as Plain;
     // A key that cannot be a simple key (multi-line, over 128 bytes) is written as a complex key: "? key\n: value".
-    if (k.includes("\n") || Buffer.byteLength(k) > 128) {
-      const complexKey = `${i === 0 ? "" : pad}? ${stringScalar(k, indent + 2, indent + 2, false)}\n${pad}:`;
+    if (k.includes('\n') || Buffer.byteLength(k) > 128) {
+      const complexKey = `${i === 0 ? '' : pad}? ${stringScalar(k, indent + 2, indent + 2, false)}\n${pad}:`;
       if (isCollection(item) && !isEmpty(item)) lines.push(`${complexKey}\n${pad}  ${block(item, indent + 2, depth + 1)}`);
       else lines.push(`${complexKey} ${scalar(item, indent + 2, indent + 2)}`);
       return;
     }
     const key = stringScalar(k, indent, indent, true);
-    const head = `${i === 0 ? "" : pad}${key}:`;
+    const head = `${i === 0 ? '' : pad}${key}:`;
     if (Array.isArray(item) && item.length > 0) lines.push(`${head}\n${pad}${block(item, indent, depth + 1)}`);
     else if (item instanceof Map && item.size > 0) lines.push(`${head}\n${pad}  ${block(item, indent + 2, depth + 1)}`);
     else lines.push(`${head} ${scalar(item, indent + [...key].length + 2, indent + 2)}`);
   });
-  return lines.join("\n");
+  return lines.join('\n');
 }
 
 export function yamlMarshal(x: RegoValue): string {

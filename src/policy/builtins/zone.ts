@@ -4,12 +4,12 @@
 // ways (case-insensitive names, "+05:00" offset zones), so those are rejected
 // here to keep "unknown time zone" an error in both.
 
-import { BuiltinError } from "./util.ts";
+import { BuiltinError } from './util.ts';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const MAX_CACHED_ZONES = 256; // zone names can come from request input
 
-export const LOCAL = "Local";
+export const LOCAL = 'Local';
 
 function formatterFor(builtin: string, zone: string): Intl.DateTimeFormat {
   const cached = formatters.get(zone);
@@ -19,16 +19,16 @@ function formatterFor(builtin: string, zone: string): Intl.DateTimeFormat {
   }
   let fmt: Intl.DateTimeFormat;
   try {
-    fmt = new Intl.DateTimeFormat("en-US", {
+    fmt = new Intl.DateTimeFormat('en-US', {
       ...(zone === LOCAL ? {} : { timeZone: zone }),
-      hourCycle: "h23",
-      era: "short",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
     });
   } catch {
     throw new BuiltinError(builtin, `unknown time zone ${zone}`);
@@ -45,7 +45,7 @@ function formatterFor(builtin: string, zone: string): Intl.DateTimeFormat {
 
 /** Throws the builtin's error if Go's time.LoadLocation would reject the name. */
 export function checkZone(builtin: string, zone: string): void {
-  if (zone !== "UTC") formatterFor(builtin, zone);
+  if (zone !== 'UTC') formatterFor(builtin, zone);
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
@@ -72,18 +72,15 @@ export function civilFromDays(z: number): { y: number; m: number; d: number } {
 
 /** Seconds east of UTC in `zone` at the instant `unixSec`. */
 export function offsetSeconds(builtin: string, zone: string, unixSec: bigint): number {
-  if (zone === "UTC") return 0;
+  if (zone === 'UTC') return 0;
   const fmt = formatterFor(builtin, zone);
   const ms = Number(unixSec) * 1000;
-  if (!(Math.abs(ms) <= 8.64e15)) throw new BuiltinError(builtin, "time outside of valid range");
+  if (!(Math.abs(ms) <= 8.64e15)) throw new BuiltinError(builtin, 'time outside of valid range');
   const parts: Record<string, string> = {};
   for (const p of fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
   const rawYear = Number(parts.year);
-  const year = parts.era === "BC" || parts.era === "B" ? 1 - rawYear : rawYear;
+  const year = parts.era === 'BC' || parts.era === 'B' ? 1 - rawYear : rawYear;
   const local =
-    daysFromCivil(year, Number(parts.month), Number(parts.day)) * 86400 +
-    Number(parts.hour) * 3600 +
-    Number(parts.minute) * 60 +
-    Number(parts.second);
+    daysFromCivil(year, Number(parts.month), Number(parts.day)) * 86400 + Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second);
   return local - Number(unixSec);
 }

@@ -24,22 +24,64 @@ export interface HttpSendLimits {
 export type HttpSendErrorCode = 'eval_http_send_network_error' | 'eval_http_send_internal_error';
 
 /** What the worker gets back: the response object, or the error OPA would report. */
-export type SendResult = { readonly ok: true; /** The response object as JSON text. */ readonly json: string; readonly cacheable: boolean } | { readonly ok: false; readonly code: HttpSendErrorCode; readonly message: string };
+export type SendResult =
+  | { readonly ok: true /** The response object as JSON text. */; readonly json: string; readonly cacheable: boolean }
+  | { readonly ok: false; readonly code: HttpSendErrorCode; readonly message: string };
 
 const ALLOWED_KEYS = new Set([
-  'method', 'url', 'body', 'enable_redirect', 'force_json_decode', 'force_yaml_decode', 'headers', 'raw_body',
-  'tls_use_system_certs', 'tls_ca_cert', 'tls_ca_cert_file', 'tls_ca_cert_env_variable', 'tls_client_cert',
-  'tls_client_cert_file', 'tls_client_cert_env_variable', 'tls_client_key', 'tls_client_key_file',
-  'tls_client_key_env_variable', 'tls_insecure_skip_verify', 'tls_server_name', 'timeout', 'cache', 'force_cache',
-  'force_cache_duration_seconds', 'raise_error', 'caching_mode', 'max_retry_attempts', 'cache_ignored_headers',
+  'method',
+  'url',
+  'body',
+  'enable_redirect',
+  'force_json_decode',
+  'force_yaml_decode',
+  'headers',
+  'raw_body',
+  'tls_use_system_certs',
+  'tls_ca_cert',
+  'tls_ca_cert_file',
+  'tls_ca_cert_env_variable',
+  'tls_client_cert',
+  'tls_client_cert_file',
+  'tls_client_cert_env_variable',
+  'tls_client_key',
+  'tls_client_key_file',
+  'tls_client_key_env_variable',
+  'tls_insecure_skip_verify',
+  'tls_server_name',
+  'timeout',
+  'cache',
+  'force_cache',
+  'force_cache_duration_seconds',
+  'raise_error',
+  'caching_mode',
+  'max_retry_attempts',
+  'cache_ignored_headers',
 ]);
 const STRING_KEYS = new Set([
-  'method', 'url', 'raw_body', 'tls_ca_cert', 'tls_ca_cert_file', 'tls_ca_cert_env_variable', 'tls_client_cert',
-  'tls_client_cert_file', 'tls_client_cert_env_variable', 'tls_client_key', 'tls_client_key_file',
-  'tls_client_key_env_variable', 'tls_server_name',
+  'method',
+  'url',
+  'raw_body',
+  'tls_ca_cert',
+  'tls_ca_cert_file',
+  'tls_ca_cert_env_variable',
+  'tls_client_cert',
+  'tls_client_cert_file',
+  'tls_client_cert_env_variable',
+  'tls_client_key',
+  'tls_client_key_file',
+  'tls_client_key_env_variable',
+  'tls_server_name',
 ]);
 /** Policies may not make ztauthz read its files or environment. */
-const REFUSED_KEYS = ['tls_ca_cert_file', 'tls_ca_cert_env_variable', 'tls_client_cert_file', 'tls_client_cert_env_variable', 'tls_client_key_file', 'tls_client_key_env_variable'];
+const REFUSED_KEYS = [
+  'tls_ca_cert_file',
+  'tls_ca_cert_env_variable',
+  'tls_client_cert_file',
+  'tls_client_cert_env_variable',
+  'tls_client_key_file',
+  'tls_client_key_env_variable',
+];
 /** RFC 7231 6.1, as OPA's cacheableHTTPStatusCodes. */
 export const CACHEABLE_STATUS = new Set([200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501]);
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -71,7 +113,10 @@ interface Prepared {
   readonly forceYaml: boolean;
   readonly timeoutMs: number;
   readonly retries: number;
-  readonly tls: Pick<RequestOptions & { ca?: string[]; cert?: string; key?: string; rejectUnauthorized?: boolean; servername?: string }, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
+  readonly tls: Pick<
+    RequestOptions & { ca?: string[]; cert?: string; key?: string; rejectUnauthorized?: boolean; servername?: string },
+    'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'
+  >;
   readonly customTls: boolean;
   /** Inter-query caching: undefined (off), 'headers' (cache: true) or a forced lifetime in seconds. */
   readonly interQuery: undefined | 'headers' | number;
@@ -106,7 +151,10 @@ export class HttpSendClient {
     this.#limits = limits;
     this.#any = limits.allowedHosts.includes('*');
     this.#allow = limits.allowedHosts.filter((h) => h !== '*').map(parseHostPattern);
-    this.#cache = limits.cacheMaxBytes > 0 ? new LRUCache<string, CachedResponse>({ maxSize: limits.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.bytes) }) : undefined;
+    this.#cache =
+      limits.cacheMaxBytes > 0
+        ? new LRUCache<string, CachedResponse>({ maxSize: limits.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.bytes) })
+        : undefined;
   }
 
   /** One http.send call; never throws. `deadline` (ms since the epoch) is the Check's. */
@@ -127,7 +175,11 @@ export class HttpSendClient {
           const etag = hit.headers['etag']?.[0];
           const modified = hit.headers['last-modified']?.[0];
           if (etag !== undefined || modified !== undefined) {
-            const conditional = { ...p.headers, ...(etag !== undefined ? { 'if-none-match': etag } : {}), ...(modified !== undefined ? { 'if-modified-since': modified } : {}) };
+            const conditional = {
+              ...p.headers,
+              ...(etag !== undefined ? { 'if-none-match': etag } : {}),
+              ...(modified !== undefined ? { 'if-modified-since': modified } : {}),
+            };
             const answer = await this.#execute({ ...p, headers: conditional });
             if (answer.statusCode === 304) {
               // Not modified: the cached body with the 304's headers, fresh again.
@@ -179,7 +231,9 @@ export class HttpSendClient {
     if (this.#any) return true;
     const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    return this.#allow.some((a) => (a.suffix ? host.endsWith(a.host) && host.length > a.host.length : host === a.host) && (a.port === undefined || a.port === port));
+    return this.#allow.some(
+      (a) => (a.suffix ? host.endsWith(a.host) && host.length > a.host.length : host === a.host) && (a.port === undefined || a.port === port),
+    );
   }
 
   async #execute(p: Prepared): Promise<Fetched> {
@@ -232,7 +286,14 @@ export class HttpSendClient {
     }
   }
 
-  #once(method: string, url: URL, requestHeaders: Readonly<Record<string, string>>, p: Prepared, body: Buffer | undefined, end: number): Promise<{ status: string; statusCode: number; headers: Record<string, string[]>; body: Buffer }> {
+  #once(
+    method: string,
+    url: URL,
+    requestHeaders: Readonly<Record<string, string>>,
+    p: Prepared,
+    body: Buffer | undefined,
+    end: number,
+  ): Promise<{ status: string; statusCode: number; headers: Record<string, string[]>; body: Buffer }> {
     const left = end - Date.now();
     if (left <= 0) return Promise.reject(urlError(method, url.href, 'request timed out'));
     const max = this.#limits.maxResponseBytes;
@@ -268,7 +329,14 @@ export class HttpSendClient {
         res.on('end', () => {
           const headers: Record<string, string[]> = {};
           for (const [k, v] of Object.entries(res.headersDistinct)) if (v !== undefined && k !== 'transfer-encoding') headers[k] = v;
-          finish(() => resolve({ status: `${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd(), statusCode: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) }));
+          finish(() =>
+            resolve({
+              status: `${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd(),
+              statusCode: res.statusCode ?? 0,
+              headers,
+              body: Buffer.concat(chunks),
+            }),
+          );
         });
         res.on('error', (err) => finish(() => reject(urlError(method, url.href, err.message))));
       });
@@ -314,10 +382,17 @@ export function checkHostPattern(p: string): string | undefined {
 }
 
 function prepare(request: unknown, maxTimeoutMs: number, deadline: number): Prepared {
-  if (request === null || typeof request !== 'object' || Array.isArray(request)) throw internal(`operand 1 must be object but got ${request === null ? 'null' : Array.isArray(request) ? 'array' : typeof request}`);
+  if (request === null || typeof request !== 'object' || Array.isArray(request))
+    throw internal(`operand 1 must be object but got ${request === null ? 'null' : Array.isArray(request) ? 'array' : typeof request}`);
   const obj = request as Record<string, unknown>;
   const invalid = Object.keys(obj).filter((k) => !ALLOWED_KEYS.has(k));
-  if (invalid.length > 0) throw internal(`operand 1 invalid request parameters(s): {${invalid.sort().map((k) => JSON.stringify(k)).join(', ')}}`);
+  if (invalid.length > 0)
+    throw internal(
+      `operand 1 invalid request parameters(s): {${invalid
+        .sort()
+        .map((k) => JSON.stringify(k))
+        .join(', ')}}`,
+    );
   const missing = ['method', 'url'].filter((k) => !(k in obj));
   if (missing.length > 0) throw internal(`operand 1 missing required request parameters(s): {${missing.map((k) => JSON.stringify(k)).join(', ')}}`);
   for (const k of Object.keys(obj)) if (STRING_KEYS.has(k) && typeof obj[k] !== 'string') throw internal(`"${k}" must be a string`);
@@ -353,7 +428,8 @@ function prepare(request: unknown, maxTimeoutMs: number, deadline: number): Prep
   const retriesRaw = obj['max_retry_attempts'];
   let retries = 0;
   if (retriesRaw !== undefined) {
-    if (typeof retriesRaw !== 'number' || !Number.isInteger(retriesRaw) || retriesRaw < 0) throw internal(`invalid value ${JSON.stringify(retriesRaw)} for field "max_retry_attempts"`);
+    if (typeof retriesRaw !== 'number' || !Number.isInteger(retriesRaw) || retriesRaw < 0)
+      throw internal(`invalid value ${JSON.stringify(retriesRaw)} for field "max_retry_attempts"`);
     retries = retriesRaw;
   }
   // caching_mode (serialized/deserialized) only chooses how OPA stores cache entries; OPA never fails on it here.
@@ -412,7 +488,7 @@ function prepare(request: unknown, maxTimeoutMs: number, deadline: number): Prep
   };
 }
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** OPA's parseTimeout: a number of ns, a string of ns, or a Go duration. */
 function parseTimeoutMs(v: unknown): number {
@@ -420,7 +496,8 @@ function parseTimeoutMs(v: unknown): number {
     if (!Number.isInteger(v)) throw internal(`invalid timeout number value ${v}, must be int64`);
     return v / 1e6;
   }
-  if (typeof v !== 'string') throw internal(`operand 1 'timeout' must be one of {string, number} but got ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v}`);
+  if (typeof v !== 'string')
+    throw internal(`operand 1 'timeout' must be one of {string, number} but got ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v}`);
   if (/^[+-]?\d+$/.test(v)) return Number(v) / 1e6;
   const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
   let total = 0;
@@ -477,7 +554,10 @@ function isJsonType(contentType: string): boolean {
  * (no-store; max-age without a Date header, an error OPA ignores).
  */
 function expiry(headers: Record<string, string[]>): number | undefined {
-  const cc = (headers['cache-control']?.[0] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+  const cc = (headers['cache-control']?.[0] ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
   if (cc.includes('no-store')) return undefined;
   const maxAge = cc.find((d) => d.startsWith('max-age='));
   if (maxAge !== undefined) {
@@ -511,5 +591,8 @@ function goJson(v: unknown): string {
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return `{${Object.keys(v)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+    .join(',')}}`;
 }

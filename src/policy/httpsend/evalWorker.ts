@@ -8,7 +8,7 @@ import { createHostBuiltins, type HostBuiltins } from '../builtins/index.ts';
 import { EvaluationAbort, loadHostPolicy } from '../builtins/load.ts';
 import { WasmEval } from '../WasmEval.ts';
 import { parseKeepingNumberText } from '../../envoy/JsonBody.ts';
-import { CACHEABLE_STATUS, canonicalJson, type SendResult } from './HttpSendClient.ts';
+import { canonicalJson, type SendResult } from './HttpSendClient.ts';
 
 interface Init {
   readonly port: MessagePort;
@@ -35,7 +35,10 @@ export interface EvalJob {
 }
 export type WorkerMessage = EvalJob | { readonly type: 'unload'; readonly engine: string };
 /** `loaded`: whether the worker holds the job's engine afterwards (a load that failed is retried with the next job). */
-export type WorkerReply = { readonly job: number; readonly loaded: boolean } & ({ readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly message: string });
+export type WorkerReply = { readonly job: number; readonly loaded: boolean } & (
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly message: string }
+);
 
 const init = workerData as Init;
 const signal = new Int32Array(init.signal);
@@ -103,10 +106,14 @@ function jsonBuffer(json: string): ArrayBuffer {
 async function load(engine: string, spec: NonNullable<EvalJob['load']>): Promise<Loaded> {
   const host = createHostBuiltins();
   // loadHostPolicy, as on the main thread: set results, Go's sprintf/yaml.marshal/regex.split, exact ns arguments.
-  const policy = await loadHostPolicy(spec.module as Parameters<typeof loadHostPolicy>[0], { initial: 5, maximum: spec.maxMemoryPages }, {
-    builtins: { ...host.builtins, 'http.send': httpSend },
-    strictErrors: host.strictErrors,
-  });
+  const policy = await loadHostPolicy(
+    spec.module as Parameters<typeof loadHostPolicy>[0],
+    { initial: 5, maximum: spec.maxMemoryPages },
+    {
+      builtins: { ...host.builtins, 'http.send': httpSend },
+      strictErrors: host.strictErrors,
+    },
+  );
   policy.setData(spec.data as object);
   const loaded = { policy, eval: WasmEval.of(policy), host };
   engines.set(engine, loaded);

@@ -108,7 +108,11 @@ export async function fetchBundle(service: HttpServiceOptions, resource: string,
   // A long poll may be held for its whole wait before the server answers.
   const timeoutMs = service.headerTimeoutMs + (r.waitSeconds ?? 0) * 1000;
   const { res, body } = await serviceGet(service, url, headers, timeoutMs, r.maxBytes, r.signal);
-  const longPolling = r.waitSeconds !== undefined && String(res.headers['content-type'] ?? '').split(';')[0]!.trim() === BUNDLE_CONTENT_TYPE;
+  const longPolling =
+    r.waitSeconds !== undefined &&
+    String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim() === BUNDLE_CONTENT_TYPE;
   if (res.statusCode === 304) return { status: 'not_modified', longPolling };
   if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`);
   const etag = res.headers['etag'];

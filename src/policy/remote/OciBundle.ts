@@ -11,7 +11,11 @@ import { BundleDownloadError, serviceGet, serviceHeaders, type FetchRequest, typ
 
 const MANIFEST_TYPES = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
 /** Layer types a bundle travels as (OPA pushes the first; plain tar+gzip is what generic tools use). */
-const BUNDLE_LAYER_TYPES = ['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar', 'application/vnd.openpolicyagent.policy.layer.v1+gzip'];
+const BUNDLE_LAYER_TYPES = [
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.openpolicyagent.policy.layer.v1+gzip',
+];
 /** A manifest is a few hundred bytes; this bounds a registry that answers with something else. */
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 
@@ -22,8 +26,10 @@ export function ociReference(service: HttpServiceOptions, resource: string): { r
   if (ref.startsWith(`${host}/`)) ref = ref.slice(host.length + 1);
   const at = ref.indexOf('@');
   const colon = ref.lastIndexOf(':');
-  const [repository, reference] = at >= 0 ? [ref.slice(0, at), ref.slice(at + 1)] : colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
-  if (!/^[a-z0-9]+([._/-][a-z0-9]+)*$/.test(repository)) throw new BundleDownloadError(`OCI resource ${JSON.stringify(resource)}: ${JSON.stringify(repository)} is not a repository name`);
+  const [repository, reference] =
+    at >= 0 ? [ref.slice(0, at), ref.slice(at + 1)] : colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  if (!/^[a-z0-9]+([._/-][a-z0-9]+)*$/.test(repository))
+    throw new BundleDownloadError(`OCI resource ${JSON.stringify(resource)}: ${JSON.stringify(repository)} is not a repository name`);
   return { repository, reference };
 }
 
@@ -48,7 +54,8 @@ export async function fetchOciBundle(service: HttpServiceOptions, resource: stri
   const headers = serviceHeaders(service);
   let token: string | undefined;
   const get = async (url: URL, extra: Record<string, string>, maxBytes: number) => {
-    const send = () => serviceGet(service, url, { ...headers, ...extra, ...(token ? { authorization: `Bearer ${token}` } : {}) }, service.headerTimeoutMs, maxBytes, r.signal);
+    const send = () =>
+      serviceGet(service, url, { ...headers, ...extra, ...(token ? { authorization: `Bearer ${token}` } : {}) }, service.headerTimeoutMs, maxBytes, r.signal);
     const first = await send();
     const challenge = first.res.statusCode === 401 && token === undefined ? bearerChallenge(first.res.headers['www-authenticate']) : undefined;
     if (!challenge) return first;
@@ -66,11 +73,14 @@ export async function fetchOciBundle(service: HttpServiceOptions, resource: stri
   } catch {
     throw new BundleDownloadError(`${manifestUrl.href}: the manifest is not JSON`);
   }
-  const layer = Array.isArray(layers) ? (layers as Array<{ mediaType?: unknown; digest?: unknown; size?: unknown }>).find((l) => BUNDLE_LAYER_TYPES.includes(String(l.mediaType))) : undefined;
+  const layer = Array.isArray(layers)
+    ? (layers as Array<{ mediaType?: unknown; digest?: unknown; size?: unknown }>).find((l) => BUNDLE_LAYER_TYPES.includes(String(l.mediaType)))
+    : undefined;
   if (!layer || typeof layer.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(layer.digest)) {
     throw new BundleDownloadError(`${manifestUrl.href}: no bundle layer (${BUNDLE_LAYER_TYPES[0]}) with a sha256 digest`);
   }
-  if (typeof layer.size === 'number' && layer.size > r.maxBytes) throw new BundleDownloadError(`${manifestUrl.href}: bundle layer of ${layer.size} bytes is over the limit of ${r.maxBytes}`);
+  if (typeof layer.size === 'number' && layer.size > r.maxBytes)
+    throw new BundleDownloadError(`${manifestUrl.href}: bundle layer of ${layer.size} bytes is over the limit of ${r.maxBytes}`);
   const blobUrl = new URL(`v2/${repository}/blobs/${layer.digest}`, base);
   const b = await get(blobUrl, {}, r.maxBytes);
   if (b.res.statusCode !== 200) throw new BundleDownloadError(`GET ${blobUrl.href}: HTTP ${b.res.statusCode}`);
@@ -80,7 +90,12 @@ export async function fetchOciBundle(service: HttpServiceOptions, resource: stri
 }
 
 /** The distribution token exchange: GET realm?service=&scope= with the configured credentials. */
-async function registryToken(service: HttpServiceOptions, headers: Record<string, string>, c: { realm: string; params: Record<string, string> }, signal: AbortSignal | undefined): Promise<string> {
+async function registryToken(
+  service: HttpServiceOptions,
+  headers: Record<string, string>,
+  c: { realm: string; params: Record<string, string> },
+  signal: AbortSignal | undefined,
+): Promise<string> {
   const url = new URL(c.realm);
   for (const [k, v] of Object.entries(c.params)) url.searchParams.set(k, v);
   const { res, body } = await serviceGet(service, url, headers, service.headerTimeoutMs, MAX_TOKEN_BYTES, signal);

@@ -16,7 +16,8 @@ export const DROPIN_BUILTIN_CASES: DropInCase[] = fnCases(
     globs: 'regex.globs_match(a, b)',
     // sorted: a set's order in the answer is the wasm's, not OPA's (docs/compatibility.md)
     paths: 'sort(graph.reachable_paths({"a": ["b", "c"], "b": ["d"], "c": ["d", "a"], "d": []}, split(a, ",")))',
-    render: 'strings.render_template("{{.user}}: {{range $i, $v := .roles}}{{if $i}}, {{end}}{{$v | printf \\"%q\\"}}{{end}} ({{len .roles}}){{if eq .user \\"\\"}} anonymous{{end}}", {"user": a, "roles": split(b, ",")})',
+    render:
+      'strings.render_template("{{.user}}: {{range $i, $v := .roles}}{{if $i}}, {{end}}{{$v | printf \\"%q\\"}}{{end}} ({{len .roles}}){{if eq .user \\"\\"}} anonymous{{end}}", {"user": a, "roles": split(b, ",")})',
     schema: `json.match_schema(json.unmarshal(c), ${SCHEMA})`,
     schema_ok: `json.verify_schema(${SCHEMA})`,
     sprintf: 'sprintf("%v %v %q %-6s| %d %v", [s1, {"k": a, "n": [1, 2.5]}, a, b, count(s2), null])',

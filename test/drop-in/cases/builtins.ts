@@ -359,10 +359,13 @@ const CASES: DropInCase[] = [
       key_pem_keys: 'count(crypto.parse_private_keys(data.PKG.rsa_key))',
     },
     { rsa: { 'x-a': 'rsa_cert' }, ec: { 'x-a': 'ec_cert' }, garbage: { 'x-a': 'garbage' }, missing: { 'x-a': 'nope' } },
-    { data: {
-      certs: { rsa_cert: rsaCert, ec_cert: ecCert, garbage: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n' },
-      rsa_key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    }, alone: ['verify', 'key_pem_keys'] },
+    {
+      data: {
+        certs: { rsa_cert: rsaCert, ec_cert: ecCert, garbage: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n' },
+        rsa_key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      },
+      alone: ['verify', 'key_pem_keys'],
+    },
   ),
   ...fnCases(
     'bi_jwt_decode',
@@ -374,7 +377,14 @@ const CASES: DropInCase[] = [
       sub: 'io.jwt.decode(a)[1].sub',
       big: 'sprintf("%v", [io.jwt.decode(a)[1].big])',
     },
-    { hs: { 'x-a': hs }, rs: { 'x-a': rs }, none: { 'x-a': none }, garbage: { 'x-a': 'not.a.jwt' }, empty: {}, 'two-parts': { 'x-a': 'eyJhbGciOiJIUzI1NiJ9.e30' } },
+    {
+      hs: { 'x-a': hs },
+      rs: { 'x-a': rs },
+      none: { 'x-a': none },
+      garbage: { 'x-a': 'not.a.jwt' },
+      empty: {},
+      'two-parts': { 'x-a': 'eyJhbGciOiJIUzI1NiJ9.e30' },
+    },
   ),
   ...fnCases(
     'bi_jwt_verify',
@@ -391,7 +401,15 @@ const CASES: DropInCase[] = [
       dv_alg: 'io.jwt.decode_verify(a, {"secret": "s3cret", "alg": "HS384", "time": now})[0]',
       dv_later: 'io.jwt.decode_verify(a, {"secret": "s3cret", "time": now + 7200000000000})[0]',
     },
-    { hs: { 'x-a': hs }, 'hs-expired': { 'x-a': hsExpired }, 'hs-other-key': { 'x-a': hsOtherKey }, rs: { 'x-a': rs }, es: { 'x-a': es }, none: { 'x-a': none }, garbage: { 'x-a': 'x.y.z' } },
+    {
+      hs: { 'x-a': hs },
+      'hs-expired': { 'x-a': hsExpired },
+      'hs-other-key': { 'x-a': hsOtherKey },
+      rs: { 'x-a': rs },
+      es: { 'x-a': es },
+      none: { 'x-a': none },
+      garbage: { 'x-a': 'x.y.z' },
+    },
     // decode_verify makes ztauthz treat the whole policy as clock-reading (never cached): its own group keeps the main group's cache in play.
     { data: { rsa_cert: rsaCert, rsa_pub: spkiPem(rsa.publicKey), ec_cert: ecCert }, group: 'clock' },
   ),
@@ -501,7 +519,10 @@ const CASES: DropInCase[] = [
       bad: { 'x-a': '', 'x-b': 'not-a-uuid', 'x-c': '{ nope }' },
       v1: { 'x-a': 'x', 'x-b': 'c232ab00-9414-11ec-b3c8-9f6bdeced846', 'x-c': 'query { user(id: 2) { id name } }' },
     },
-    { data: { schema: 'type Query { user(id: Int!): User }\ntype User { id: Int name: String }\n' }, alone: ['uuid_len', 'uuid_same', 'uuid_parse', 'gql_valid', 'gql_schema_valid', 'gql_parse'] },
+    {
+      data: { schema: 'type Query { user(id: Int!): User }\ntype User { id: Int name: String }\n' },
+      alone: ['uuid_len', 'uuid_same', 'uuid_parse', 'gql_valid', 'gql_schema_valid', 'gql_parse'],
+    },
   ),
   ...fnCases(
     'bi_misc',

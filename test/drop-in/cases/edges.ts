@@ -16,12 +16,14 @@ export const EDGE_CASES: DropInCase[] = [
     id: 'edge_sizes',
     about: 'bodies, paths and header sets past ztauthz request.* limits (opa-envoy-plugin has none below gRPC 4 MiB)',
     decision: 'result',
-    rego: echo('[count(object.get(input.attributes.request.http, "body", "")), count(input.attributes.request.http.path), count(input.attributes.request.http.headers)]'),
+    rego: echo(
+      '[count(object.get(input.attributes.request.http, "body", "")), count(input.attributes.request.http.path), count(input.attributes.request.http.headers)]',
+    ),
     requests: [
       { name: 'body-1mib-plus', request: post('/big', 'x'.repeat(1024 * 1024 + 1), 'text/plain') },
       { name: 'body-512kib', request: post('/big', 'x'.repeat(512 * 1024), 'text/plain') },
-      { name: 'path-9000', request: get('/' + 'p'.repeat(9000)) },
-      { name: 'path-8000', request: get('/' + 'p'.repeat(8000)) },
+      { name: 'path-9000', request: get(`/${'p'.repeat(9000)}`) },
+      { name: 'path-8000', request: get(`/${'p'.repeat(8000)}`) },
       { name: 'headers-250', request: get('/h', manyHeaders(250)) },
       { name: 'headers-150', request: get('/h', manyHeaders(150)) },
       { name: 'header-bytes-200k', request: get('/h', { 'x-big': 'v'.repeat(200 * 1024) }) },
@@ -81,7 +83,10 @@ export const EDGE_CASES: DropInCase[] = [
       { name: 'json-in-text-type', request: post('/b', '{"a":1}', 'text/json') },
       { name: 'form-plus', request: post('/b', 'a=1+2&b=%2B', 'application/x-www-form-urlencoded') },
       { name: 'form-semicolon', request: post('/b', 'a=1;b=2', 'application/x-www-form-urlencoded') },
-      { name: 'multipart-quoted-boundary', request: post('/b', '--a b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--a b--\r\n', 'multipart/form-data; boundary="a b"') },
+      {
+        name: 'multipart-quoted-boundary',
+        request: post('/b', '--a b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--a b--\r\n', 'multipart/form-data; boundary="a b"'),
+      },
       { name: 'multipart-unclosed', request: post('/b', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n', 'multipart/form-data; boundary=q') },
       { name: 'content-length-not-number', request: post('/b', '{"a":1}', 'application/json', { 'content-length': 'abc' }) },
       { name: 'partial-no-type', request: req({ method: 'POST', body: 'xyz', headers: { 'x-envoy-auth-partial-body': 'true' } }) },
@@ -105,14 +110,55 @@ export const EDGE_CASES: DropInCase[] = [
       { name: 'partial-empty-json', request: req({ method: 'POST', headers: { 'content-type': 'application/json', 'x-envoy-auth-partial-body': 'true' } }) },
       { name: 'partial-text', request: post('/b', 'abc', 'text/plain', { 'x-envoy-auth-partial-body': 'true' }) },
       { name: 'multipart-lf', request: post('/b', '--q\nContent-Disposition: form-data; name="x"\n\n1\n--q--\n', 'multipart/form-data; boundary=q') },
-      { name: 'multipart-json-part', request: post('/b', '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: application/json\r\n\r\n{"k":[1,2]}\r\n--q--\r\n', 'multipart/form-data; boundary=q') },
-      { name: 'multipart-json-invalid', request: post('/b', '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: application/json\r\n\r\n{"k":\r\n--q--\r\n', 'multipart/form-data; boundary=q') },
-      { name: 'multipart-json-upper-type', request: post('/b', '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: Application/JSON\r\n\r\n{"k":1}\r\n--q--\r\n', 'multipart/form-data; boundary=q') },
-      { name: 'multipart-lf-two', request: post('/b', 'preamble\n--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="y"\nContent-Type: application/json\n\n[1,{"a":null}]\n--q--\n', 'multipart/form-data; boundary=q') },
+      {
+        name: 'multipart-json-part',
+        request: post(
+          '/b',
+          '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: application/json\r\n\r\n{"k":[1,2]}\r\n--q--\r\n',
+          'multipart/form-data; boundary=q',
+        ),
+      },
+      {
+        name: 'multipart-json-invalid',
+        request: post(
+          '/b',
+          '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: application/json\r\n\r\n{"k":\r\n--q--\r\n',
+          'multipart/form-data; boundary=q',
+        ),
+      },
+      {
+        name: 'multipart-json-upper-type',
+        request: post(
+          '/b',
+          '--q\r\nContent-Disposition: form-data; name="j"\r\nContent-Type: Application/JSON\r\n\r\n{"k":1}\r\n--q--\r\n',
+          'multipart/form-data; boundary=q',
+        ),
+      },
+      {
+        name: 'multipart-lf-two',
+        request: post(
+          '/b',
+          'preamble\n--q\nContent-Disposition: form-data; name="x"\n\n1\n--q\nContent-Disposition: form-data; name="y"\nContent-Type: application/json\n\n[1,{"a":null}]\n--q--\n',
+          'multipart/form-data; boundary=q',
+        ),
+      },
       { name: 'json-lone-surrogate', request: post('/b', '{"a":"x\\ud800y"}', 'application/json') },
-      { name: 'multipart-bad-params', request: post('/b', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--q--\r\n', 'multipart/form-data; boundary=q; junk') },
-      { name: 'raw-and-body', request: req({ method: 'POST', body: '{"from":"body"}', rawBody: Buffer.from('{"from":"raw"}'), headers: { 'content-type': 'application/json' } }) },
-      { name: 'raw-invalid-utf8', request: req({ method: 'POST', rawBody: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), headers: { 'content-type': 'application/json' } }) },
+      {
+        name: 'multipart-bad-params',
+        request: post('/b', '--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--q--\r\n', 'multipart/form-data; boundary=q; junk'),
+      },
+      {
+        name: 'raw-and-body',
+        request: req({ method: 'POST', body: '{"from":"body"}', rawBody: Buffer.from('{"from":"raw"}'), headers: { 'content-type': 'application/json' } }),
+      },
+      {
+        name: 'raw-invalid-utf8',
+        request: req({
+          method: 'POST',
+          rawBody: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+          headers: { 'content-type': 'application/json' },
+        }),
+      },
     ],
   },
   {
@@ -120,7 +166,9 @@ export const EDGE_CASES: DropInCase[] = [
     about: 'JSON body numbers a double does not carry (beyond 2^53, 1e400), compared and printed by the policy',
     decision: 'result',
     // Compared in the policy (exactly, on both), not printed: sprintf runs in JS in opa-wasm (see bi_sprintf/big).
-    rego: echo('[input.parsed_body.n == 12345678901234567891, input.parsed_body.n == 12345678901234567890, input.parsed_body.n > 12345678901234567890, input.parsed_body.n > 1000, input.parsed_body.n > 0, is_number(input.parsed_body.n)]'),
+    rego: echo(
+      '[input.parsed_body.n == 12345678901234567891, input.parsed_body.n == 12345678901234567890, input.parsed_body.n > 12345678901234567890, input.parsed_body.n > 1000, input.parsed_body.n > 0, is_number(input.parsed_body.n)]',
+    ),
     requests: [
       { name: 'int-beyond-2-53', request: post('/n', '{"n":12345678901234567891}', 'application/json') },
       { name: 'int-below', request: post('/n', '{"n":12345678901234567890}', 'application/json') },
@@ -134,7 +182,9 @@ export const EDGE_CASES: DropInCase[] = [
     id: 'edge_enums_tls',
     about: 'enum fields (socket protocol), tlsSession, destination labels, routeMetadataContext',
     decision: 'result',
-    rego: echo('[input.attributes.source.address, object.get(input.attributes, "tlsSession", "ABSENT"), object.get(input.attributes, "routeMetadataContext", "ABSENT")]'),
+    rego: echo(
+      '[input.attributes.source.address, object.get(input.attributes, "tlsSession", "ABSENT"), object.get(input.attributes, "routeMetadataContext", "ABSENT")]',
+    ),
     requests: [
       {
         name: 'udp',
@@ -208,7 +258,19 @@ result := {"allowed": false, "http_status": 599} if v == "status-599"
 result := {"allowed": true, "headers": {"x-empty-name": "v", "": "no-name"}} if v == "empty-name"
 result := {"allowed": true, "dynamic_metadata": {"deep": [{"a": [{"b": null}]}], "unicode": "ünï"}} if v == "deep-metadata"
 `,
-    requests: ['upper', 'pseudo', 'dupes', 'unicode-body', 'status-100', 'status-307', 'status-418', 'status-511', 'status-599', 'empty-name', 'deep-metadata'].map((v) => ({
+    requests: [
+      'upper',
+      'pseudo',
+      'dupes',
+      'unicode-body',
+      'status-100',
+      'status-307',
+      'status-418',
+      'status-511',
+      'status-599',
+      'empty-name',
+      'deep-metadata',
+    ].map((v) => ({
       name: v,
       request: get('/', { 'x-v': v }),
     })),

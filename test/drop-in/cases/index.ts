@@ -8,4 +8,12 @@ import { TUTORIAL_CASES } from './tutorials.ts';
 import { EDGE_CASES } from './edges.ts';
 import { GRPC_CASES } from './grpc.ts';
 
-export const ALL_CASES: readonly DropInCase[] = [...INPUT_CASES, ...RESULT_CASES, ...BUILTIN_CASES, ...DROPIN_BUILTIN_CASES, ...TUTORIAL_CASES, ...EDGE_CASES, ...GRPC_CASES];
+export const ALL_CASES: readonly DropInCase[] = [
+  ...INPUT_CASES,
+  ...RESULT_CASES,
+  ...BUILTIN_CASES,
+  ...DROPIN_BUILTIN_CASES,
+  ...TUTORIAL_CASES,
+  ...EDGE_CASES,
+  ...GRPC_CASES,
+];

@@ -155,7 +155,10 @@ allow if {
     id: 'in_headers',
     about: 'headers: present, absent, case, repeated (joined by Envoy)',
     decision: 'result',
-    rego: echo('[object.get(hs, "x-a", "ABSENT"), object.get(hs, "X-A", "ABSENT"), object.get(hs, "x-multi", "ABSENT"), count(hs)]', 'hs := object.get(input.attributes.request.http, "headers", {})'),
+    rego: echo(
+      '[object.get(hs, "x-a", "ABSENT"), object.get(hs, "X-A", "ABSENT"), object.get(hs, "x-multi", "ABSENT"), count(hs)]',
+      'hs := object.get(input.attributes.request.http, "headers", {})',
+    ),
     requests: [
       { name: 'present', request: get('/', { 'x-a': 'one' }) },
       { name: 'absent', request: get('/') },
@@ -182,8 +185,28 @@ allow if {
     decision: 'result',
     rego: echo('[object.get(h, "headers", null), object.get(h, "headerMap", null)]', 'h := input.attributes.request.http'),
     requests: [
-      { name: 'single', request: req({ rawHeaders: null, headerMap: [[':method', 'GET'], ['x-a', '1']] }) },
-      { name: 'repeated', request: req({ rawHeaders: null, headerMap: [['x-a', '1'], ['x-a', '2'], ['cookie', 'a=1'], ['cookie', 'b=2']] }) },
+      {
+        name: 'single',
+        request: req({
+          rawHeaders: null,
+          headerMap: [
+            [':method', 'GET'],
+            ['x-a', '1'],
+          ],
+        }),
+      },
+      {
+        name: 'repeated',
+        request: req({
+          rawHeaders: null,
+          headerMap: [
+            ['x-a', '1'],
+            ['x-a', '2'],
+            ['cookie', 'a=1'],
+            ['cookie', 'b=2'],
+          ],
+        }),
+      },
     ],
   },
   {
@@ -283,7 +306,11 @@ allow if user == "alice"
       { name: 'no-boundary', request: post('/m', '--x\r\n\r\n', 'multipart/form-data') },
       {
         name: 'repeated-name',
-        request: post('/m', '--q\r\nContent-Disposition: form-data; name="t"\r\n\r\n1\r\n--q\r\nContent-Disposition: form-data; name="t"\r\n\r\n2\r\n--q--\r\n', 'multipart/form-data; boundary=q'),
+        request: post(
+          '/m',
+          '--q\r\nContent-Disposition: form-data; name="t"\r\n\r\n1\r\n--q\r\nContent-Disposition: form-data; name="t"\r\n\r\n2\r\n--q--\r\n',
+          'multipart/form-data; boundary=q',
+        ),
       },
     ],
   },
@@ -441,7 +468,10 @@ allow if {
     rego: echo('[input.attributes.source, input.attributes.destination, object.get(input, "source_principal", "ABSENT")]'),
     requests: [
       { name: 'plain', request: req() },
-      { name: 'principals', request: req({}, { sourcePrincipal: 'spiffe://cluster.local/ns/a/sa/web', destinationPrincipal: 'spiffe://cluster.local/ns/b/sa/api' }) },
+      {
+        name: 'principals',
+        request: req({}, { sourcePrincipal: 'spiffe://cluster.local/ns/a/sa/web', destinationPrincipal: 'spiffe://cluster.local/ns/b/sa/api' }),
+      },
       { name: 'dns-principal', request: req({}, { sourcePrincipal: 'client.example.com' }) },
       { name: 'ipv6', request: req({}, { sourceAddress: '2001:db8::1', sourcePort: 1, destinationAddress: '::1', destinationPort: 443 }) },
       { name: 'labels', request: req({}, { sourceLabels: { app: 'web', version: 'v2' } }) },
@@ -530,7 +560,13 @@ allow if input.attributes.request.http.method in data.PKG.services[svc]
     rego: echo('object.get(input.attributes, "metadataContext", "ABSENT")'),
     requests: [
       { name: 'absent', request: req() },
-      { name: 'jwt-payload', request: req({}, { metadataContext: metadata({ 'envoy.filters.http.jwt_authn': { jwt_payload: { sub: 'alice', groups: ['a', 'b'], n: 3, ok: true, none: null } } }) }) },
+      {
+        name: 'jwt-payload',
+        request: req(
+          {},
+          { metadataContext: metadata({ 'envoy.filters.http.jwt_authn': { jwt_payload: { sub: 'alice', groups: ['a', 'b'], n: 3, ok: true, none: null } } }) },
+        ),
+      },
       { name: 'empty-struct', request: req({}, { metadataContext: metadata({ 'x.filter': {} }) }) },
     ],
   },
@@ -589,8 +625,6 @@ allow if {
 
 allow := true
 `,
-    requests: [
-      { name: 'no-http', request: req({}, { noHttp: true }) },
-    ],
+    requests: [{ name: 'no-http', request: req({}, { noHttp: true }) }],
   },
 ];

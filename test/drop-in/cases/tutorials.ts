@@ -164,7 +164,10 @@ result := {"allowed": true, "dynamic_metadata": {"service": service, "method": m
       { name: 'say-hello', request: grpcCall('/helloworld.Greeter/SayHello', Buffer.from([0x0a, 0x03, 0x42, 0x6f, 0x62])) },
       { name: 'say-goodbye', request: grpcCall('/helloworld.Greeter/SayGoodbye', Buffer.from([0x0a, 0x00])) },
       { name: 'admin', request: grpcCall('/admin.Ops/Drain', Buffer.alloc(0)) },
-      { name: 'grpc-web', request: grpcCall('/helloworld.Greeter/SayHello', Buffer.from([0x0a, 0x01, 0x41]), { 'content-type': 'application/grpc-web+proto' }) },
+      {
+        name: 'grpc-web',
+        request: grpcCall('/helloworld.Greeter/SayHello', Buffer.from([0x0a, 0x01, 0x41]), { 'content-type': 'application/grpc-web+proto' }),
+      },
     ],
   },
   {
@@ -280,13 +283,61 @@ result := {"allowed": false, "http_status": 413, "body": "max_tokens over budget
 }
 `,
     requests: [
-      { name: 'frontend-small', request: post('/v1/chat/completions', '{"model":"gpt-small","messages":[{"role":"user","content":"hi"}]}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }) },
-      { name: 'frontend-big-model', request: post('/v1/chat/completions', '{"model":"llama-3-70b"}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }) },
-      { name: 'frontend-over-budget', request: post('/v1/chat/completions', '{"model":"gpt-small","max_tokens":4096}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }) },
-      { name: 'batch', request: post('/v1/chat/completions', '{"model":"llama-3-70b","max_tokens":8000}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/ml/sa/batch' }) },
-      { name: 'unknown-caller', request: post('/v1/chat/completions', '{"model":"gpt-small"}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/x/sa/y' }) },
-      { name: 'kserve-path', request: post('/v2/models/fraud/infer', '{"inputs":[]}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }) },
-      { name: 'no-body', request: req({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } }, { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }) },
+      {
+        name: 'frontend-small',
+        request: post(
+          '/v1/chat/completions',
+          '{"model":"gpt-small","messages":[{"role":"user","content":"hi"}]}',
+          'application/json',
+          {},
+          { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' },
+        ),
+      },
+      {
+        name: 'frontend-big-model',
+        request: post(
+          '/v1/chat/completions',
+          '{"model":"llama-3-70b"}',
+          'application/json',
+          {},
+          { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' },
+        ),
+      },
+      {
+        name: 'frontend-over-budget',
+        request: post(
+          '/v1/chat/completions',
+          '{"model":"gpt-small","max_tokens":4096}',
+          'application/json',
+          {},
+          { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' },
+        ),
+      },
+      {
+        name: 'batch',
+        request: post(
+          '/v1/chat/completions',
+          '{"model":"llama-3-70b","max_tokens":8000}',
+          'application/json',
+          {},
+          { sourcePrincipal: 'spiffe://cluster.local/ns/ml/sa/batch' },
+        ),
+      },
+      {
+        name: 'unknown-caller',
+        request: post('/v1/chat/completions', '{"model":"gpt-small"}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/x/sa/y' }),
+      },
+      {
+        name: 'kserve-path',
+        request: post('/v2/models/fraud/infer', '{"inputs":[]}', 'application/json', {}, { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' }),
+      },
+      {
+        name: 'no-body',
+        request: req(
+          { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' } },
+          { sourcePrincipal: 'spiffe://cluster.local/ns/web/sa/frontend' },
+        ),
+      },
     ],
   },
   {

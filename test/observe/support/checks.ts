@@ -54,7 +54,13 @@ export function input(headers: Record<string, string> = {}): JsonObject {
         http: {
           method: 'POST',
           path: '/v2/models/fraud-detector/infer',
-          headers: { ':path': '/v2/models/fraud-detector/infer', authorization: 'Bearer secret-token', cookie: 'session=secret', 'x-request-id': 'r1', ...headers },
+          headers: {
+            ':path': '/v2/models/fraud-detector/infer',
+            authorization: 'Bearer secret-token',
+            cookie: 'session=secret',
+            'x-request-id': 'r1',
+            ...headers,
+          },
         },
       },
     },

@@ -66,9 +66,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const type = String(req.headers['content-type'] ?? '');
       contentTypes.push(type);
       const isJson = type.includes('json');
-      const msg = isJson
-        ? JSON.parse(body.toString('utf8'))
-        : Request.toObject(Request.decode(body), { bytes: String, longs: String, oneofs: true });
+      const msg = isJson ? JSON.parse(body.toString('utf8')) : Request.toObject(Request.decode(body), { bytes: String, longs: String, oneofs: true });
       spans.push(...flatten(msg, isJson));
       res.writeHead(200, { 'content-type': isJson ? 'application/json' : 'application/x-protobuf' }).end(isJson ? '{}' : Buffer.alloc(0));
     });
