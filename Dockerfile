@@ -9,7 +9,7 @@
 # holds the two equal, and the Bun image's tag to the bun devDependency); a
 # one-off image on the other runtime: --build-arg RUNTIME=bun.
 
-ARG RUNTIME=node
+ARG RUNTIME=bun
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 ARG BUN_RUNTIME_IMAGE=oven/bun:1.4.5-distroless
