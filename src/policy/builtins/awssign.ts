@@ -11,39 +11,10 @@ import type { BuiltinFn } from './index.ts';
 import { RegoNumber, RegoObject, goJsonMarshal, type RegoValue } from './regotext.ts';
 import { escapedPath, parseGoUrlText, urlText } from './url.ts';
 import { BuiltinError, compareGoStrings } from './util.ts';
+import { HTTP_SEND_REQUEST_KEYS as REQUEST_KEYS } from '../httpsend/RequestKeys.ts';
 
 const B = 'providers.aws.sign_req';
 const REQUIRED_CONFIG = ['aws_access_key', 'aws_region', 'aws_secret_access_key', 'aws_service'];
-const REQUEST_KEYS = new Set([
-  'method',
-  'url',
-  'body',
-  'enable_redirect',
-  'force_json_decode',
-  'force_yaml_decode',
-  'headers',
-  'raw_body',
-  'tls_use_system_certs',
-  'tls_ca_cert',
-  'tls_ca_cert_file',
-  'tls_ca_cert_env_variable',
-  'tls_client_cert',
-  'tls_client_cert_file',
-  'tls_client_cert_env_variable',
-  'tls_client_key',
-  'tls_client_key_file',
-  'tls_client_key_env_variable',
-  'tls_insecure_skip_verify',
-  'tls_server_name',
-  'timeout',
-  'cache',
-  'force_cache',
-  'force_cache_duration_seconds',
-  'raise_error',
-  'caching_mode',
-  'max_retry_attempts',
-  'cache_ignored_headers',
-]);
 const IGNORED = new Set(['authorization', 'user-agent', 'x-amzn-trace-id']);
 
 function get(o: RegoObject, key: string): RegoValue | undefined {

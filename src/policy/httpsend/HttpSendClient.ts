@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { createRequire } from 'node:module';
 import { LRUCache } from 'lru-cache';
+import { HTTP_SEND_REQUEST_KEYS as ALLOWED_KEYS } from './RequestKeys.ts';
 
 export interface HttpSendLimits {
   /** Host patterns policies may reach: "name", "name:port", "*.suffix", "*" (any). */
@@ -28,36 +29,6 @@ export type SendResult =
   | { readonly ok: true /** The response object as JSON text. */; readonly json: string; readonly cacheable: boolean }
   | { readonly ok: false; readonly code: HttpSendErrorCode; readonly message: string };
 
-const ALLOWED_KEYS = new Set([
-  'method',
-  'url',
-  'body',
-  'enable_redirect',
-  'force_json_decode',
-  'force_yaml_decode',
-  'headers',
-  'raw_body',
-  'tls_use_system_certs',
-  'tls_ca_cert',
-  'tls_ca_cert_file',
-  'tls_ca_cert_env_variable',
-  'tls_client_cert',
-  'tls_client_cert_file',
-  'tls_client_cert_env_variable',
-  'tls_client_key',
-  'tls_client_key_file',
-  'tls_client_key_env_variable',
-  'tls_insecure_skip_verify',
-  'tls_server_name',
-  'timeout',
-  'cache',
-  'force_cache',
-  'force_cache_duration_seconds',
-  'raise_error',
-  'caching_mode',
-  'max_retry_attempts',
-  'cache_ignored_headers',
-]);
 const STRING_KEYS = new Set([
   'method',
   'url',
