@@ -74,7 +74,6 @@ export function asCallError(err: unknown): CallError {
 
 /** grpc-js's ServerUnaryCall, as far as handlers here read it. */
 export class UnaryCall<Req> {
-  cancelled = false;
   readonly request: Req;
   private readonly ctx: CallContext;
   constructor(request: Req, ctx: CallContext) {
@@ -92,6 +91,10 @@ export class UnaryCall<Req> {
   }
   getPath(): string {
     return this.ctx.path;
+  }
+  /** The client reset the stream or went away (a unary call has no 'cancelled' event here: its handlers do not listen). */
+  get cancelled(): boolean {
+    return this.ctx.stream.destroyed;
   }
   on(): this {
     return this;

@@ -46,6 +46,8 @@ interface Route {
   readonly handler: Handler;
 }
 
+/** Errors on sessions and streams end them; there is nobody to tell (the client sees the reset). */
+const ignore = (): void => {};
 const PLAINTEXT: PeerAuthContext = Object.freeze({ transportSecurityType: 'insecure' });
 const AUTH = Symbol('ztauthz.auth');
 const VERDICT = Symbol('ztauthz.verdict');
@@ -57,6 +59,8 @@ export class H2Transport {
   readonly #server: Http2Server | Http2SecureServer;
   readonly #opts: H2TransportOptions;
   #unsubscribe: (() => void) | undefined;
+  #lastTimeout = '';
+  #lastTimeoutMs: number | null = null;
 
   constructor(opts: H2TransportOptions) {
     this.#opts = opts;
@@ -143,7 +147,7 @@ export class H2Transport {
 
   #onSession(session: Http2Session): void {
     this.#sessions.add(session);
-    session.on('error', () => {});
+    session.on('error', ignore);
     const age = this.#opts.maxConnectionAgeMs;
     let ageTimer: NodeJS.Timeout | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
@@ -187,7 +191,7 @@ export class H2Transport {
   }
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
-    stream.on('error', () => {});
+    stream.on('error', ignore);
     const path = headers[':path'] ?? '';
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
@@ -208,8 +212,11 @@ export class H2Transport {
     let deadline = Infinity;
     const timeout = headers['grpc-timeout'];
     if (timeout !== undefined) {
-      const ms = parseGrpcTimeout(timeout as string);
+      const ms = timeout === this.#lastTimeout ? this.#lastTimeoutMs : parseGrpcTimeout(timeout as string);
       if (ms === null) return sendError(stream, { code: Status.INTERNAL, details: `malformed grpc-timeout ${String(timeout).slice(0, 20)}` });
+      // Envoy sends the same grpc-timeout on every call (its configured timeout): parsed once.
+      this.#lastTimeout = timeout as string;
+      this.#lastTimeoutMs = ms;
       deadline = Date.now() + ms;
     }
     const session = stream.session as Session;
@@ -227,7 +234,7 @@ export class H2Transport {
 
   #unary(route: Route, ctx: CallContext): void {
     const { stream } = ctx;
-    const max = this.#opts.maxRecvBytes;
+    // The common case allocates nothing but the closures: one DATA chunk holding the whole message.
     let reader: MessageReader | undefined;
     let message: Buffer | undefined;
     let failed = false;
@@ -237,26 +244,35 @@ export class H2Transport {
     };
     stream.on('data', (chunk: Buffer) => {
       if (failed) return;
-      reader ??= new MessageReader(max);
+      if (
+        reader === undefined &&
+        message === undefined &&
+        chunk.length >= 5 &&
+        chunk[0] === 0 &&
+        chunk.readUInt32BE(1) === chunk.length - 5 &&
+        chunk.length - 5 <= this.#opts.maxRecvBytes
+      ) {
+        message = chunk.subarray(5);
+        return;
+      }
+      if (message !== undefined) return fail({ code: Status.INTERNAL, details: 'more than one request message for a unary method' });
+      reader ??= new MessageReader(this.#opts.maxRecvBytes);
       const got = reader.push(chunk);
       if (!Array.isArray(got)) return fail(got);
-      if (got.length === 0) return;
-      if (message !== undefined || got.length > 1) return fail({ code: Status.INTERNAL, details: 'more than one request message for a unary method' });
+      if (got.length > 1) return fail({ code: Status.INTERNAL, details: 'more than one request message for a unary method' });
       message = got[0];
     });
     stream.on('end', () => {
       if (failed) return;
-      if (message === undefined || reader!.pending > 0) return fail({ code: Status.INTERNAL, details: 'the request message is missing or incomplete' });
+      if (message === undefined || (reader !== undefined && reader.pending > 0)) {
+        return fail({ code: Status.INTERNAL, details: 'the request message is missing or incomplete' });
+      }
       let request: unknown;
       try {
         request = route.def.requestDeserialize(message);
       } catch (err) {
         return fail({ code: Status.INTERNAL, details: `request deserialization failed: ${(err as Error).message}` });
       }
-      const call = new UnaryCall(request, ctx);
-      stream.once('close', () => {
-        call.cancelled = true;
-      });
       let answered = false;
       const callback = (err: unknown, value?: unknown) => {
         if (answered) return;
@@ -274,7 +290,7 @@ export class H2Transport {
         sendUnary(stream, bytes);
       };
       try {
-        route.handler(call, callback);
+        route.handler(new UnaryCall(request, ctx), callback);
       } catch (err) {
         callback({ code: Status.UNKNOWN, details: `handler failed: ${(err as Error).message}` });
       }
