@@ -1,6 +1,7 @@
-// grpc-js binding of envoy.service.auth.v3.Authorization/Check. The request
+// envoy.service.auth.v3.Authorization/Check as a grpc-js style service
+// (definition and handler), which h2/H2Transport.ts serves. The request
 // deserializer is the identity: the pipeline decodes, so bad bytes become a
-// recorded denial rather than grpc-js's INTERNAL error. The pipeline never
+// recorded denial rather than a transport's INTERNAL error. The pipeline never
 // throws or rejects; should the glue here throw anyway, the pipeline's
 // lastResort answer (a denial) goes out, never a transport error that an
 // Envoy with failure_mode_allow would let through.
