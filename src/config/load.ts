@@ -49,10 +49,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     const doc = readYaml(sources.file);
     if (!isMapping(doc)) throw new ConfigError(`${sources.file}: the document must be a mapping`);
     raw = doc;
-    // OPA's format (plugins.envoy_ext_authz_grpc) becomes ztauthz keys first.
-    const translated = new Set(translateOpaKeys(doc, sources.file));
+    // OPA's format (plugins.envoy_ext_authz_grpc, decision_logs) becomes ztauthz keys first.
+    const translated = translateOpaKeys(doc, sources.file);
     for (const f of FIELDS) {
-      if (getPath(doc, f.key) !== undefined) origins.set(f.key, translated.has(f.key) ? `${sources.file} (plugins.envoy_ext_authz_grpc)` : sources.file);
+      const from = translated.get(f.key);
+      if (getPath(doc, f.key) !== undefined) origins.set(f.key, from ? `${sources.file} (${from})` : sources.file);
     }
   }
   const env = sources.env ?? {};

@@ -8,6 +8,7 @@ import { ShadowPolicy } from '../check/ShadowPolicy.ts';
 import { PolicyStore } from '../policy/PolicyStore.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import { DecisionLog } from '../observe/DecisionLog.ts';
+import { decisionUpload } from './DecisionShipping.ts';
 import { BehaviorSignals } from '../observe/BehaviorSignals.ts';
 import { Observer } from '../observe/Observer.ts';
 import { startTracing, type Tracing } from '../observe/Tracing.ts';
@@ -39,17 +40,25 @@ export interface ServerOptions {
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level), opts: ServerOptions = {}): Promise<RunningServer> {
   const metrics = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
   // First, so a mask pino cannot express, or a decision-log file that cannot be opened, refuses the start before anything runs.
-  const decisionLog = new DecisionLog(
-    {
-      enabled: config.decision_log.enabled,
-      output: config.decision_log.output,
-      includeInput: config.decision_log.include_input,
-      inputSampleAllowed: config.decision_log.input_sample_allowed,
-      mask: config.decision_log.mask,
-      sampleAllowed: config.decision_log.sample_allowed,
-    },
-    metrics,
-  );
+  const upload = decisionUpload(config, metrics, log);
+  let decisionLog: DecisionLog;
+  try {
+    decisionLog = new DecisionLog(
+      {
+        enabled: config.decision_log.enabled,
+        output: config.decision_log.output,
+        includeInput: config.decision_log.include_input,
+        inputSampleAllowed: config.decision_log.input_sample_allowed,
+        mask: config.decision_log.mask,
+        sampleAllowed: config.decision_log.sample_allowed,
+        upload,
+      },
+      metrics,
+    );
+  } catch (err) {
+    await upload?.close(0);
+    throw err;
+  }
   const health = new HealthState();
   // The route table names the entrypoints the policy must have, so it is built first.
   const policies = new PolicyStore();

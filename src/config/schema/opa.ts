@@ -75,6 +75,10 @@ export const OPA = {
     KEY,
     "OPA's keys: id -> {key (PEM public key, or the secret for HS*), algorithm (default RS256), scope}, named by bundles.<name>.signing.keyid.",
   ),
+  labels: mapping(
+    z.string({ error: 'must be a string' }).max(1024),
+    "OPA's labels: name -> string, sent in the labels of every uploaded decision record (decision_log.upload) beside id (this process's, random at start) and version (ztauthz's), which ztauthz sets.",
+  ),
   persistence_directory: str(
     '',
     'Where bundles with persist: true keep their last good copy (read at start when the service cannot be reached). Empty: .opa in the working directory, as OPA.',

@@ -1,0 +1,298 @@
+// Decision records shipped per OPA's decision-log protocol: gzipped JSON
+// arrays POSTed to a service (decision_log.upload), as OPA's decision-log
+// plugin does, so an OPA decision-log collector takes ztauthz's records.
+//
+// Off the Check's path: DecisionLog builds, masks and serialises a record at
+// its flush (after the Check is answered) and pushes the line here; this only
+// keeps strings. Rounds run on a timer (a random delay between the min and
+// max, so replicas spread out; early once the buffer is half full), each
+// sending everything buffered in bodies of at most upload_size_limit_bytes
+// gzipped (gzip runs on libuv's thread pool). A failed request puts its
+// records back at the front and the next round waits an exponential backoff
+// (at least once: a record is removed only once the collector answered 2xx).
+//
+// Bounded: the buffer holds at most buffer_size_limit_bytes and _events of
+// serialised records; past either, the OLDEST are dropped and counted, so a
+// collector that is down for long loses the old records, not the new ones.
+// A record that does not fit one body on its own is dropped and counted.
+// On close, one last round runs within a time bound; what it could not send
+// is counted as dropped (reason "shutdown").
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+const gzipAsync = promisify(gzip);
+
+export interface DecisionUploadOptions {
+  /** POSTs one gzipped JSON array; rejects when the collector did not take it (not 2xx, no answer in time). */
+  readonly post: (body: Buffer, signal: AbortSignal) => Promise<void>;
+  /** Most bytes of one gzipped body. */
+  readonly uploadLimitBytes: number;
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxBufferBytes: number;
+  readonly maxBufferEvents: number;
+  /** OPA's labels of every record: id, version and the configured ones. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The remote bundle's name, for OPA's `bundles: {<name>: {revision}}`; absent: a local policy (the record's `revision` only). */
+  readonly bundle?: string | undefined;
+  readonly registry: Registry;
+  /** Told about each failed round (one line per failure, at most one per backoff delay). */
+  readonly onFailure?: ((err: Error, buffered: number) => void) | undefined;
+  /** Source of randomness for the jitter (tests). */
+  readonly random?: () => number;
+}
+
+/** Why a record was dropped before it was uploaded. */
+type DropReason = 'buffer_full' | 'too_large' | 'shutdown';
+
+/** Uncompressed bytes per gzipped byte assumed before the first body has been measured (JSON records compress 5-10 times). */
+const INITIAL_RATIO = 4;
+
+export class DecisionUpload {
+  readonly #o: DecisionUploadOptions;
+  /** Serialised records, oldest first, from #head on (a queue without shift's copying). */
+  #buffer: string[] = [];
+  #sizes: number[] = [];
+  #head = 0;
+  #bytes = 0;
+  /** What the labels and bundles add in front of a record's own fields. */
+  readonly #prefix: string;
+  readonly #bundleKey: string | undefined;
+  #ratio = INITIAL_RATIO;
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<void> | undefined;
+  #closed = false;
+  readonly #abort = new AbortController();
+  readonly #dropped: Counter<'reason'>;
+  readonly #uploads: Counter<'result'>;
+  readonly #uploaded: Counter;
+
+  constructor(opts: DecisionUploadOptions) {
+    this.#o = opts;
+    this.#prefix = `{"labels":${JSON.stringify(opts.labels)},`;
+    this.#bundleKey = opts.bundle === undefined ? undefined : JSON.stringify(opts.bundle);
+    const registers = [opts.registry];
+    this.#dropped = new Counter({
+      name: 'ztauthz_decision_log_upload_dropped_total',
+      help: 'Decision records dropped before upload, by reason: buffer_full (the oldest, while the collector was down or slow), too_large (one record over upload_size_limit_bytes gzipped), shutdown (not sent within the bound at stop).',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['buffer_full', 'too_large', 'shutdown'] as const) this.#dropped.inc({ reason }, 0);
+    this.#uploads = new Counter({
+      name: 'ztauthz_decision_log_uploads_total',
+      help: 'Decision-log upload requests by result: ok (2xx), failure (any other answer, no answer in time, or no connection; the records are kept for the next round).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#uploads.inc({ result: 'ok' }, 0);
+    this.#uploads.inc({ result: 'failure' }, 0);
+    this.#uploaded = new Counter({ name: 'ztauthz_decision_log_uploaded_total', help: 'Decision records the collector has taken.', registers });
+    const bytes: Gauge = new Gauge({
+      name: 'ztauthz_decision_log_upload_buffer_bytes',
+      help: 'Bytes of serialised decision records waiting for upload (bounded by decision_log.upload.buffer_size_limit_bytes).',
+      registers,
+      collect: () => bytes.set(this.#bytes),
+    });
+    const events: Gauge = new Gauge({
+      name: 'ztauthz_decision_log_upload_buffer_events',
+      help: 'Decision records waiting for upload (bounded by decision_log.upload.buffer_size_limit_events).',
+      registers,
+      collect: () => events.set(this.buffered),
+    });
+    this.#schedule(this.#jitter());
+  }
+
+  /** Records waiting (sent ones in flight excluded). */
+  get buffered(): number {
+    return this.#buffer.length - this.#head;
+  }
+
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Takes one record's masked line (DecisionLog's, newline included) and the
+   * revision it was decided with. Drops the oldest past the bounds.
+   */
+  push(line: string, revision: string | undefined): void {
+    if (this.#closed) return;
+    const event = this.#event(line, revision);
+    const size = Buffer.byteLength(event);
+    if (size > this.#o.maxBufferBytes) {
+      this.#drop('too_large', 1);
+      return;
+    }
+    this.#buffer.push(event);
+    this.#sizes.push(size);
+    this.#bytes += size;
+    this.#evict();
+    // Half full: start a round now rather than let the timer's wait drop records.
+    if (this.#bytes * 2 >= this.#o.maxBufferBytes && this.#round === undefined) this.#schedule(0);
+  }
+
+  /** The event OPA's collectors read: labels (and bundles) first, then the record's own fields. */
+  #event(line: string, revision: string | undefined): string {
+    const body = line.slice(1, line.endsWith('\n') ? -1 : undefined);
+    const bundles = this.#bundleKey && revision !== undefined ? `"bundles":{${this.#bundleKey}:{"revision":${JSON.stringify(revision)}}},` : '';
+    return this.#prefix + bundles + body;
+  }
+
+  #evict(): void {
+    let n = 0;
+    while (this.buffered > 0 && (this.#bytes > this.#o.maxBufferBytes || this.buffered > this.#o.maxBufferEvents)) {
+      this.#bytes -= this.#sizes[this.#head]!;
+      this.#head++;
+      n++;
+    }
+    if (n) {
+      this.#drop('buffer_full', n);
+      this.#compact();
+    }
+  }
+
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #drop(reason: DropReason, n: number): void {
+    this.#dropped.inc({ reason }, n);
+  }
+
+  #jitter(): number {
+    const r = (this.#o.random ?? Math.random)();
+    return this.#o.minDelayMs + r * (this.#o.maxDelayMs - this.#o.minDelayMs);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#round = this.#runRound()
+        .catch((err: unknown) => this.#o.onFailure?.(err as Error, this.buffered))
+        .finally(() => {
+          this.#round = undefined;
+          this.#schedule(this.#failures ? this.#backoff() : this.#jitter());
+        });
+    }, ms);
+    // Pending records do not keep the process alive; close() sends them.
+    this.#timer.unref();
+  }
+
+  #backoff(): number {
+    const base = Math.min(this.#o.maxDelayMs, this.#o.minDelayMs * 2 ** Math.min(this.#failures - 1, 20));
+    return base * (0.8 + (this.#o.random ?? Math.random)() * 0.2);
+  }
+
+  /** Sends everything buffered, a body at a time; stops at the first failure (the rest waits for the backoff). */
+  async #runRound(): Promise<void> {
+    while (this.buffered > 0 && !this.#abort.signal.aborted) {
+      const taken = await this.#takeBody();
+      if (!taken) continue;
+      const { body, events, bytes } = taken;
+      try {
+        await this.#o.post(body, this.#abort.signal);
+        this.#uploads.inc({ result: 'ok' });
+        this.#uploaded.inc(events.length);
+        this.#failures = 0;
+      } catch (err) {
+        this.#uploads.inc({ result: 'failure' });
+        this.#failures++;
+        this.#putBack(events, bytes);
+        this.#o.onFailure?.(err as Error, this.buffered);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Takes records from the front for one body within the upload limit:
+   * about as many as the last bodies' compression ratio says fit, halved
+   * until the gzipped body does. A record too large on its own is dropped.
+   * Undefined when it dropped one instead.
+   */
+  async #takeBody(): Promise<{ body: Buffer; events: string[]; bytes: number[] } | undefined> {
+    const limit = this.#o.uploadLimitBytes;
+    const target = limit * this.#ratio;
+    let count = 0;
+    let raw = 2;
+    while (this.#head + count < this.#buffer.length && (count === 0 || raw + this.#sizes[this.#head + count]! + 1 <= target)) {
+      raw += this.#sizes[this.#head + count]! + 1;
+      count++;
+    }
+    for (;;) {
+      const events = this.#buffer.slice(this.#head, this.#head + count);
+      const body = await gzipAsync(`[${events.join(',')}]`);
+      const rawBytes = events.reduce((n, _e, i) => n + this.#sizes[this.#head + i]!, 2 + events.length);
+      // Learnt a little under the measured ratio, so the next body lands inside the limit.
+      this.#ratio = Math.max(1, (rawBytes / body.length) * 0.9);
+      if (body.length <= limit) {
+        const bytes = this.#sizes.slice(this.#head, this.#head + count);
+        // Out of the buffer while in flight: eviction never counts a record that is being sent.
+        this.#head += count;
+        for (const b of bytes) this.#bytes -= b;
+        this.#compact();
+        return { body, events, bytes };
+      }
+      if (count === 1) {
+        this.#bytes -= this.#sizes[this.#head]!;
+        this.#head++;
+        this.#drop('too_large', 1);
+        return undefined;
+      }
+      count = Math.ceil(count / 2);
+    }
+  }
+
+  /** A failed body's records go back in front (they are the oldest), within the bounds. */
+  #putBack(events: string[], sizes: number[]): void {
+    if (this.#head >= events.length) {
+      this.#head -= events.length;
+      for (let i = 0; i < events.length; i++) {
+        this.#buffer[this.#head + i] = events[i]!;
+        this.#sizes[this.#head + i] = sizes[i]!;
+      }
+    } else {
+      this.#buffer = [...events, ...this.#buffer.slice(this.#head)];
+      this.#sizes = [...sizes, ...this.#sizes.slice(this.#head)];
+      this.#head = 0;
+    }
+    for (const s of sizes) this.#bytes += s;
+    this.#evict();
+  }
+
+  /** Starts a round now (tests; SIGHUP). */
+  flushSoon(): void {
+    if (this.#round === undefined) this.#schedule(0);
+  }
+
+  /** Waits for the round in flight, if any, then one last round, all within `boundMs`; what is left is counted as dropped. */
+  async close(boundMs = 5_000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    const bound = setTimeout(() => this.#abort.abort(), boundMs);
+    try {
+      await this.#round;
+      // Also after a failure just now: one more try, still within the bound.
+      await this.#runRound();
+    } catch (err) {
+      this.#o.onFailure?.(err as Error, this.buffered);
+    } finally {
+      clearTimeout(bound);
+      if (this.buffered) this.#drop('shutdown', this.buffered);
+      this.#buffer = [];
+      this.#sizes = [];
+      this.#head = 0;
+      this.#bytes = 0;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// Wiring for decision_log.upload (OPA's decision_logs): the service's HTTP
+// client (the one bundle downloads use: headers, bearer token, TLS, client
+// certificate, time bound) POSTing gzipped JSON arrays to url + resource,
+// and the labels OPA puts in every record.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/schema.ts';
+import { DecisionUpload } from '../observe/DecisionUpload.ts';
+import type { Logger } from '../observe/Log.ts';
+import type { Metrics } from '../observe/Metrics.ts';
+import { resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
+import { httpService } from './RemotePolicy.ts';
+
+/** A collector's answer is read (and thrown away) up to this size; a larger one counts as a failed upload. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** ztauthz's version, OPA's labels.version. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The configured upload, or undefined when decision_log.upload.service is empty. */
+export function decisionUpload(config: Config, metrics: Metrics, log: Logger): DecisionUpload | undefined {
+  const u = config.decision_log.upload;
+  if (u.service === '') return undefined;
+  const service = httpService(u.service, config.services[u.service]!);
+  const url = resourceUrl(service, u.resource);
+  return new DecisionUpload({
+    post: async (body, signal) => {
+      // Headers per request: a token_path may have rotated.
+      const headers = { ...serviceHeaders(service), 'content-type': 'application/json', 'content-encoding': 'gzip' };
+      const { res } = await serviceRequest(service, url, {
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: service.headerTimeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+        signal,
+      });
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) throw new Error(`POST ${url.href}: HTTP ${status}`);
+    },
+    uploadLimitBytes: u.upload_size_limit_bytes,
+    minDelayMs: u.min_delay_seconds * 1000,
+    maxDelayMs: Math.max(u.min_delay_seconds, u.max_delay_seconds) * 1000,
+    maxBufferBytes: u.buffer_size_limit_bytes,
+    maxBufferEvents: u.buffer_size_limit_events,
+    // As OPA: this process's id and the version, beside the configured labels.
+    labels: { ...config.labels, id: randomUUID(), version: packageVersion() },
+    bundle: Object.keys(config.bundles)[0],
+    registry: metrics.registry,
+    onFailure: (err, buffered) =>
+      log.warn('decision-log upload failed; the records are kept for the next round', { service: u.service, error: err.message, buffered }),
+  });
+}

@@ -1,0 +1,187 @@
+// Decision records shipped per OPA's decision-log protocol (decision_logs in
+// an OPA config file): a real ztauthz answers Checks and uploads their
+// records to a collector started here (test/support/collector.ts). Gzipped
+// JSON arrays with OPA's event fields and labels, masked before upload; at
+// least once across a collector that is down and comes back; the oldest
+// dropped and counted when the buffer is full; error answers and a hung
+// collector retried; bodies within upload_size_limit_bytes; sent at stop.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/observe/Log.ts';
+import { startServer, type RunningServer } from '../../src/server/Server.ts';
+import { CheckClient, checkRequest } from '../support/checkClient.ts';
+import { Collector } from '../support/collector.ts';
+import { metricsText, tempDir, waitFor } from '../support/bundleServers.ts';
+
+const running: Array<{ stop(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+});
+
+async function collector(port = 0): Promise<Collector> {
+  const c = await new Collector().start(port);
+  running.push(c);
+  return c;
+}
+
+/** ztauthz on free loopback ports from an OPA-style config text, serving the demo policy. */
+async function serve(yaml: string): Promise<{ server: RunningServer; client: CheckClient }> {
+  const file = join(tempDir(), 'config.yaml');
+  writeFileSync(file, yaml);
+  const server = await startServer(loadConfig({ file, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0' } }), createLogger('error'));
+  const client = new CheckClient(server.grpcPort);
+  running.push({ stop: () => server.stop(1000) }, { stop: async () => client.client.close() });
+  return { server, client };
+}
+
+function opaConfig(port: number, reporting = 'min_delay_seconds: 1, max_delay_seconds: 1', extra = ''): string {
+  return `services:
+  logs:
+    url: http://127.0.0.1:${port}/v1
+    response_header_timeout_seconds: 1
+    headers:
+      x-team: payments
+    credentials:
+      bearer:
+        token: t0ken
+labels:
+  app: checkout
+  region: eu-west-1
+decision_logs:
+  service: logs
+  reporting: {${reporting}}
+${extra}`;
+}
+
+/** Sends `n` Checks (distinct paths, each with credentials the mask must remove) one after another; their decision ids in order. */
+async function checks(client: CheckClient, n: number, from = 0): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = from; i < from + n; i++) {
+    const res = await client.check(checkRequest({ path: `/v1/models/m${i}:predict`, headers: { authorization: 'Bearer s3cret', cookie: 'session=abc' } }));
+    ids.push(res.dynamicMetadata!.fields['decision_id']!.stringValue as string);
+  }
+  return ids;
+}
+
+/** The value of one series in /metrics text (0 when absent). */
+async function metric(server: RunningServer, series: string): Promise<number> {
+  const text = await metricsText(server.httpPort);
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+describe('decision logs uploaded per OPA protocol', () => {
+  it('POSTs gzipped JSON arrays of OPA-shaped, masked events with the labels and the service credentials', async () => {
+    const logs = await collector();
+    const { server, client } = await serve(opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 1', 'decision_log:\n  include_input: all\n'));
+    const ids = await checks(client, 5);
+    await waitFor('every decision at the collector', () => ids.every((id) => logs.decisionIds.has(id)), 10_000);
+    const req = logs.requests[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe('/v1/logs');
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(req.headers['content-encoding']).toBe('gzip');
+    expect(req.headers['authorization']).toBe('Bearer t0ken');
+    expect(req.headers['x-team']).toBe('payments');
+    expect(Array.isArray(JSON.parse(gunzipSync(req.raw).toString('utf8')))).toBe(true);
+    const events = logs.events.filter((e) => ids.includes(e['decision_id'] as string));
+    const ownId = (events[0]!['labels'] as Record<string, string>)['id'];
+    for (const e of events) {
+      expect(e['labels']).toEqual({ app: 'checkout', region: 'eu-west-1', id: ownId, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      expect(e['path']).toBe('envoy/authz/allow');
+      expect(e['timestamp']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(typeof e['revision']).toBe('string');
+      expect(e['metrics']).toHaveProperty('timer_rego_query_eval_ns');
+      expect(e).toHaveProperty('result');
+      // Masked before upload: the credentials never leave, and erased says which masks applied.
+      const headers = (e['input'] as any).attributes.request.http.headers;
+      expect(headers[':path']).toMatch(/^\/v1\/models\/m\d:predict$/);
+      expect(headers).not.toHaveProperty('authorization');
+      expect(headers).not.toHaveProperty('cookie');
+      expect(e['erased']).toEqual(['/input/attributes/request/http/headers/authorization', '/input/attributes/request/http/headers/cookie']);
+    }
+    expect(ownId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.stringify(logs.requests.map((r) => r.events))).not.toContain('s3cret');
+    expect(await metric(server, 'ztauthz_decision_log_uploads_total{result="ok"}')).toBeGreaterThanOrEqual(1);
+    expect(await metric(server, 'ztauthz_decision_log_uploaded_total')).toBeGreaterThanOrEqual(5);
+  });
+
+  it('loses no decision while the collector is down and restarts mid-run (at least once)', async () => {
+    const logs = await collector();
+    const port = logs.port;
+    await logs.stop();
+    const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 2'));
+    const before = await checks(client, 30);
+    await waitFor('a failed upload', async () => (await metric(server, 'ztauthz_decision_log_uploads_total{result="failure"}')) >= 1, 10_000);
+    const during = await checks(client, 10, 30);
+    await logs.start(port);
+    const after = await checks(client, 10, 40);
+    const all = [...before, ...during, ...after];
+    await waitFor('all 50 decisions at the restarted collector', () => all.every((id) => logs.decisionIds.has(id)), 20_000);
+    expect(await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')).toBe(0);
+  });
+
+  it('drops the oldest records past the buffer bound, and counts them', async () => {
+    const logs = await collector();
+    const port = logs.port;
+    await logs.stop();
+    const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_type: event, buffer_size_limit_events: 5'));
+    const ids = await checks(client, 12);
+    await waitFor('7 counted as dropped', async () => (await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')) === 7, 10_000);
+    expect(await metric(server, 'ztauthz_decision_log_upload_buffer_events')).toBe(5);
+    await logs.start(port);
+    const kept = ids.slice(7);
+    await waitFor('the newest 5 at the collector', () => kept.every((id) => logs.decisionIds.has(id)), 10_000);
+    for (const id of ids.slice(0, 7)) expect(logs.decisionIds.has(id)).toBe(false);
+    expect(await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')).toBe(7);
+  });
+
+  it('sends again after error answers and a collector that never answers (bounded by response_header_timeout_seconds)', async () => {
+    const logs = await collector();
+    logs.script.push(500, 503, 'hang');
+    const { server, client } = await serve(opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 2'));
+    const ids = await checks(client, 8);
+    await waitFor('every decision after the failures', () => ids.every((id) => logs.decisionIds.has(id)), 20_000);
+    expect(logs.attempts).toBeGreaterThanOrEqual(4);
+    expect(await metric(server, 'ztauthz_decision_log_uploads_total{result="failure"}')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('splits uploads to stay within upload_size_limit_bytes gzipped', async () => {
+    const logs = await collector();
+    const { client } = await serve(
+      opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 1, upload_size_limit_bytes: 1024', 'decision_log:\n  include_input: all\n'),
+    );
+    const ids = await checks(client, 40);
+    await waitFor('all 40 decisions', () => ids.every((id) => logs.decisionIds.has(id)), 15_000);
+    const bodies = logs.requests.filter((r) => r.events?.some((e) => ids.includes(e['decision_id'] as string)));
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const b of bodies) expect(b.raw.length).toBeLessThanOrEqual(1024);
+    // Each decision exactly once when the collector takes every body.
+    expect(logs.events.filter((e) => ids.includes(e['decision_id'] as string))).toHaveLength(40);
+  });
+
+  it('sends what it holds when stopped, before the next round was due; console: true keeps the records on decision_log.output', async () => {
+    const logs = await collector();
+    const out = join(tempDir(), 'decisions.log');
+    const { server, client } = await serve(
+      opaConfig(logs.port, 'min_delay_seconds: 60, max_delay_seconds: 120', `decision_log:\n  output: ${out}\n`).replace(
+        '  service: logs\n',
+        '  service: logs\n  console: true\n',
+      ),
+    );
+    const ids = await checks(client, 6);
+    expect(logs.decisionIds.size).toBe(0);
+    await server.stop(1000);
+    for (const id of ids) expect(logs.decisionIds.has(id)).toBe(true);
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l['decision_id'])).toEqual(ids);
+    // The console line is ztauthz's record; labels are for the collector.
+    expect(lines[0]).not.toHaveProperty('labels');
+  });
+});
