@@ -206,7 +206,7 @@ function translateDecisionLogs(doc: Record<string, unknown>, file: string, probl
       continue;
     }
     setPath(doc, key, v);
-    set.set(key, 'decision_logs');
+    set.set(key, at);
   }
 }
 
