@@ -22,6 +22,12 @@ import { promisify } from 'node:util';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 const gzipAsync = promisify(gzip);
+/**
+ * Level 1: about half the CPU of zlib's default 6 on decision records
+ * (1.1 against 2.4 µs a record of 674 bytes), for bodies 2 % larger: records
+ * of one fleet repeat most of their text, which every level finds.
+ */
+const GZIP = { level: 1 };
 
 export interface DecisionUploadOptions {
   /** POSTs one gzipped JSON array; rejects when the collector did not take it (not 2xx, no answer in time). */
@@ -121,7 +127,9 @@ export class DecisionUpload {
   push(line: string, revision: string | undefined): void {
     if (this.#closed) return;
     const event = this.#event(line, revision);
-    const size = Buffer.byteLength(event);
+    // In UTF-16 units, which is bytes for ASCII (most of a record): Buffer.byteLength would flatten the
+    // concatenated string first, 5 µs for a denial's record, more than the rest of the upload together.
+    const size = event.length;
     if (size > this.#o.maxBufferBytes) {
       this.#drop('too_large', 1);
       return;
@@ -230,7 +238,7 @@ export class DecisionUpload {
     }
     for (;;) {
       const events = this.#buffer.slice(this.#head, this.#head + count);
-      const body = await gzipAsync(`[${events.join(',')}]`);
+      const body = await gzipAsync(`[${events.join(',')}]`, GZIP);
       const rawBytes = events.reduce((n, _e, i) => n + this.#sizes[this.#head + i]!, 2 + events.length);
       // Learnt a little under the measured ratio, so the next body lands inside the limit.
       this.#ratio = Math.max(1, (rawBytes / body.length) * 0.9);
