@@ -14,6 +14,7 @@ import { createLogger } from '../../src/observe/Log.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
 import { Collector } from '../support/collector.ts';
+import { promtool } from '../observe/support/checks.ts';
 import { metricsText, tempDir, waitFor } from '../support/bundleServers.ts';
 
 const running: Array<{ stop(): Promise<void> }> = [];
@@ -107,6 +108,8 @@ describe('decision logs uploaded per OPA protocol', () => {
     expect(JSON.stringify(logs.requests.map((r) => r.events))).not.toContain('s3cret');
     expect(await metric(server, 'ztauthz_decision_log_uploads_total{result="ok"}')).toBeGreaterThanOrEqual(1);
     expect(await metric(server, 'ztauthz_decision_log_uploaded_total')).toBeGreaterThanOrEqual(5);
+    const lint = promtool(['check', 'metrics'], await metricsText(server.httpPort));
+    expect(lint.output.split('\n').filter((l) => l.includes('decision_log_upload'))).toEqual([]);
   });
 
   it('loses no decision while the collector is down and restarts mid-run (at least once)', async () => {
