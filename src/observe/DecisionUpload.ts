@@ -138,8 +138,10 @@ export class DecisionUpload {
     this.#sizes.push(size);
     this.#bytes += size;
     this.#evict();
-    // Half full: start a round now rather than let the timer's wait drop records.
-    if (this.#bytes * 2 >= this.#o.maxBufferBytes && this.#round === undefined) this.#schedule(0);
+    // Half full: start a round now rather than let the timer's wait drop records (not while backing off from a failure).
+    if (this.#round === undefined && this.#failures === 0 && (this.#bytes * 2 >= this.#o.maxBufferBytes || this.buffered * 2 >= this.#o.maxBufferEvents)) {
+      this.#schedule(0);
+    }
   }
 
   /** The event OPA's collectors read: labels (and bundles) first, then the record's own fields. */
@@ -205,7 +207,7 @@ export class DecisionUpload {
     while (this.buffered > 0 && !this.#abort.signal.aborted) {
       const taken = await this.#takeBody();
       if (!taken) continue;
-      const { body, events, bytes } = taken;
+      const { body, events, sizes } = taken;
       try {
         await this.#o.post(body, this.#abort.signal);
         this.#uploads.inc({ result: 'ok' });
@@ -214,7 +216,7 @@ export class DecisionUpload {
       } catch (err) {
         this.#uploads.inc({ result: 'failure' });
         this.#failures++;
-        this.#putBack(events, bytes);
+        this.#putBack(events, sizes);
         this.#o.onFailure?.(err as Error, this.buffered);
         return;
       }
@@ -223,11 +225,15 @@ export class DecisionUpload {
 
   /**
    * Takes records from the front for one body within the upload limit:
-   * about as many as the last bodies' compression ratio says fit, halved
-   * until the gzipped body does. A record too large on its own is dropped.
-   * Undefined when it dropped one instead.
+   * about as many as the last bodies' compression ratio says fit, the back
+   * half put back until the gzipped body fits. A record too large on its own
+   * is dropped. Undefined when it dropped one instead.
+   *
+   * The records leave the buffer before gzip: pushes during the await may
+   * evict or compact the buffer, and must never count or move a record that
+   * is being compressed or sent.
    */
-  async #takeBody(): Promise<{ body: Buffer; events: string[]; bytes: number[] } | undefined> {
+  async #takeBody(): Promise<{ body: Buffer; events: string[]; sizes: number[] } | undefined> {
     const limit = this.#o.uploadLimitBytes;
     const target = limit * this.#ratio;
     let count = 0;
@@ -236,27 +242,23 @@ export class DecisionUpload {
       raw += this.#sizes[this.#head + count]! + 1;
       count++;
     }
+    const events = this.#buffer.slice(this.#head, this.#head + count);
+    const sizes = this.#sizes.slice(this.#head, this.#head + count);
+    this.#head += count;
+    for (const n of sizes) this.#bytes -= n;
+    this.#compact();
     for (;;) {
-      const events = this.#buffer.slice(this.#head, this.#head + count);
       const body = await gzipAsync(`[${events.join(',')}]`, GZIP);
-      const rawBytes = events.reduce((n, _e, i) => n + this.#sizes[this.#head + i]!, 2 + events.length);
+      const rawBytes = sizes.reduce((n, size) => n + size, 2 + events.length);
       // Learnt a little under the measured ratio, so the next body lands inside the limit.
       this.#ratio = Math.max(1, (rawBytes / body.length) * 0.9);
-      if (body.length <= limit) {
-        const bytes = this.#sizes.slice(this.#head, this.#head + count);
-        // Out of the buffer while in flight: eviction never counts a record that is being sent.
-        this.#head += count;
-        for (const b of bytes) this.#bytes -= b;
-        this.#compact();
-        return { body, events, bytes };
-      }
-      if (count === 1) {
-        this.#bytes -= this.#sizes[this.#head]!;
-        this.#head++;
+      if (body.length <= limit) return { body, events, sizes };
+      if (events.length === 1) {
         this.#drop('too_large', 1);
         return undefined;
       }
-      count = Math.ceil(count / 2);
+      const keep = Math.ceil(events.length / 2);
+      this.#putBack(events.splice(keep), sizes.splice(keep));
     }
   }
 

@@ -133,13 +133,21 @@ describe('decision logs uploaded per OPA protocol', () => {
     await logs.stop();
     const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_type: event, buffer_size_limit_events: 5'));
     const ids = await checks(client, 12);
-    await waitFor('7 counted as dropped', async () => (await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')) === 7, 10_000);
-    expect(await metric(server, 'ztauthz_decision_log_upload_buffer_events')).toBe(5);
+    // At rest (no round in flight): the newest 5 held, the 7 before them dropped and counted.
+    await waitFor(
+      '7 dropped, 5 held',
+      async () =>
+        (await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')) === 7 &&
+        (await metric(server, 'ztauthz_decision_log_upload_buffer_events')) === 5,
+      10_000,
+    );
     await logs.start(port);
     const kept = ids.slice(7);
     await waitFor('the newest 5 at the collector', () => kept.every((id) => logs.decisionIds.has(id)), 10_000);
     for (const id of ids.slice(0, 7)) expect(logs.decisionIds.has(id)).toBe(false);
+    // Every record accounted for: taken by the collector or counted as dropped.
     expect(await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')).toBe(7);
+    expect(await metric(server, 'ztauthz_decision_log_uploaded_total')).toBe(5);
   });
 
   it('sends again after error answers and a collector that never answers (bounded by response_header_timeout_seconds)', async () => {
