@@ -112,18 +112,33 @@ describe('decision logs uploaded per OPA protocol', () => {
     expect(lint.output.split('\n').filter((l) => l.includes('decision_log_upload'))).toEqual([]);
   });
 
-  it('loses no decision while the collector is down and restarts mid-run (at least once)', async () => {
+  it('loses no decision while the collector goes down and comes back mid-run, under concurrent Checks (at least once)', async () => {
     const logs = await collector();
     const port = logs.port;
-    await logs.stop();
     const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 2'));
-    const before = await checks(client, 30);
-    await waitFor('a failed upload', async () => (await metric(server, 'ztauthz_decision_log_uploads_total{result="failure"}')) >= 1, 10_000);
-    const during = await checks(client, 10, 30);
-    await logs.start(port);
-    const after = await checks(client, 10, 40);
-    const all = [...before, ...during, ...after];
-    await waitFor('all 50 decisions at the restarted collector', () => all.every((id) => logs.decisionIds.has(id)), 20_000);
+    // Checks keep coming, 8 at a time, through the whole run.
+    const ids: string[] = [];
+    let running = true;
+    const load = (async () => {
+      for (let i = 0; running; i += 8) {
+        const batch = await Promise.all(Array.from({ length: 8 }, (_, k) => checks(client, 1, i + k)));
+        ids.push(...batch.flat());
+      }
+    })();
+    try {
+      await waitFor('a first upload', () => logs.decisionIds.size > 0, 10_000);
+      await logs.stop();
+      await waitFor('a failed upload', async () => (await metric(server, 'ztauthz_decision_log_uploads_total{result="failure"}')) >= 1, 10_000);
+      const whileDown = ids.length;
+      await waitFor('Checks while the collector is down', () => ids.length >= whileDown + 40, 10_000);
+      await logs.start(port);
+      await waitFor('an upload after the restart', async () => (await metric(server, 'ztauthz_decision_log_uploads_total{result="ok"}')) >= 2, 10_000);
+    } finally {
+      running = false;
+      await load;
+    }
+    await waitFor(`all ${ids.length} decisions at the restarted collector`, () => ids.every((id) => logs.decisionIds.has(id)), 20_000);
+    expect(ids.length).toBeGreaterThan(48);
     expect(await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')).toBe(0);
   });
 
