@@ -10,9 +10,9 @@
 //   node bench/decision-log.ts [flags as --key=value, e.g. --decision-log-include-input=all]
 // (N Checks per round, default 20000; ROUNDS, default 5; DL_OUTPUT: a file, stdout or stderr; ONLY: one load).
 // UPLOAD=1 also ships the records per OPA's decision-log protocol
-// (decision_log.upload, 1 s rounds) to a collector in this process that
-// reads and discards the bodies (its CPU, a few µs per body, is counted too);
-// add --decision-log-enabled=false for the upload alone.
+// (decision_log.upload, 1 s rounds) to a collector in a child process that
+// reads and discards the bodies; add --decision-log-enabled=false for the
+// upload alone.
 import { loadConfig } from '../src/config/load.ts';
 import { buildPhases, createPipeline } from '../src/server/Pipeline.ts';
 import { loadConfiguredPolicy } from '../src/server/PolicyLifecycle.ts';
@@ -22,7 +22,7 @@ import { Metrics } from '../src/observe/Metrics.ts';
 import { DecisionLog } from '../src/observe/DecisionLog.ts';
 import { BehaviorSignals } from '../src/observe/BehaviorSignals.ts';
 import { CheckRequestType } from '../src/envoy/ProtoCodec.ts';
-import { createServer } from 'node:http';
+import { spawn } from 'node:child_process';
 import { decisionUpload } from '../src/server/DecisionShipping.ts';
 import { createLogger } from '../src/observe/Log.ts';
 
@@ -36,19 +36,23 @@ for (const a of process.argv.slice(2)) {
   const m = /^--([^=]+)=(.*)$/.exec(a);
   if (m) flags[m[1]!] = m[2]!;
 }
+// The collector runs in a child process, so its CPU is not counted as ztauthz's; it prints each body's arrival.
 let uploads = 0;
 const collector = process.env['UPLOAD']
-  ? createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        uploads++;
-        res.writeHead(204).end();
-      });
-    })
+  ? spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => { r.writeHead(204).end(); process.stdout.write('.'); }); });
+         s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
   : undefined;
 if (collector) {
-  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
-  flags['services'] = JSON.stringify({ logs: { url: `http://127.0.0.1:${(collector.address() as { port: number }).port}` } });
+  const port = await new Promise<number>((resolve) => collector.stdout!.once('data', (d: Buffer) => resolve(Number.parseInt(d.toString(), 10))));
+  collector.stdout!.on('data', (d: Buffer) => (uploads += d.toString().replace(/[^.]/g, '').length));
+  flags['services'] = JSON.stringify({ logs: { url: `http://127.0.0.1:${port}` } });
   flags['decision-log-upload-service'] = 'logs';
   flags['decision-log-upload-min-delay-seconds'] = '1';
   flags['decision-log-upload-max-delay-seconds'] = '1';
@@ -151,4 +155,4 @@ console.log(
   }),
 );
 await decisionLog.close();
-collector?.close();
+collector?.kill();

@@ -204,15 +204,22 @@ export class DecisionUpload {
 
   /** Sends everything buffered, a body at a time; stops at the first failure (the rest waits for the backoff). */
   async #runRound(): Promise<void> {
-    while (this.buffered > 0 && !this.#abort.signal.aborted) {
-      const taken = await this.#takeBody();
-      if (!taken) continue;
+    // What was held when the round began: records that arrive meanwhile wait for the next round, so a
+    // busy server sends full bodies on the timer instead of a small body after every answer.
+    let left = this.buffered;
+    while (left > 0 && this.buffered > 0 && !this.#abort.signal.aborted) {
+      const taken = await this.#takeBody(left);
+      if (!taken) {
+        left--;
+        continue;
+      }
       const { body, events, sizes } = taken;
       try {
         await this.#o.post(body, this.#abort.signal);
         this.#uploads.inc({ result: 'ok' });
         this.#uploaded.inc(events.length);
         this.#failures = 0;
+        left -= events.length;
       } catch (err) {
         this.#uploads.inc({ result: 'failure' });
         this.#failures++;
@@ -224,7 +231,7 @@ export class DecisionUpload {
   }
 
   /**
-   * Takes records from the front for one body within the upload limit:
+   * Takes up to `max` records from the front for one body within the upload limit:
    * about as many as the last bodies' compression ratio says fit, the back
    * half put back until the gzipped body fits. A record too large on its own
    * is dropped. Undefined when it dropped one instead.
@@ -233,12 +240,12 @@ export class DecisionUpload {
    * evict or compact the buffer, and must never count or move a record that
    * is being compressed or sent.
    */
-  async #takeBody(): Promise<{ body: Buffer; events: string[]; sizes: number[] } | undefined> {
+  async #takeBody(max: number): Promise<{ body: Buffer; events: string[]; sizes: number[] } | undefined> {
     const limit = this.#o.uploadLimitBytes;
     const target = limit * this.#ratio;
     let count = 0;
     let raw = 2;
-    while (this.#head + count < this.#buffer.length && (count === 0 || raw + this.#sizes[this.#head + count]! + 1 <= target)) {
+    while (count < max && this.#head + count < this.#buffer.length && (count === 0 || raw + this.#sizes[this.#head + count]! + 1 <= target)) {
       raw += this.#sizes[this.#head + count]! + 1;
       count++;
     }
