@@ -165,6 +165,34 @@ describe('decision logs uploaded per OPA protocol', () => {
     expect(await metric(server, 'ztauthz_decision_log_uploaded_total')).toBe(5);
   });
 
+  it('bounds the buffer by bytes too, dropping the oldest', async () => {
+    const logs = await collector();
+    const port = logs.port;
+    await logs.stop();
+    const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_size_limit_bytes: 4096'));
+    const ids = await checks(client, 12);
+    await waitFor(
+      'records dropped for bytes',
+      async () => (await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')) > 0,
+      10_000,
+    );
+    await logs.start(port);
+    await waitFor(
+      'every record taken or counted',
+      async () =>
+        (await metric(server, 'ztauthz_decision_log_uploaded_total')) +
+          (await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')) ===
+        12,
+      10_000,
+    );
+    // What arrived is the newest records, whole, within the bound.
+    const arrived = ids.filter((id) => logs.decisionIds.has(id));
+    expect(arrived.length).toBeGreaterThan(0);
+    expect(arrived).toEqual(ids.slice(ids.length - arrived.length));
+    const bytes = logs.events.filter((e) => arrived.includes(e['decision_id'] as string)).reduce((n, e) => n + JSON.stringify(e).length, 0);
+    expect(bytes).toBeLessThanOrEqual(4096);
+  });
+
   it('sends again after error answers and a collector that never answers (bounded by response_header_timeout_seconds)', async () => {
     const logs = await collector();
     logs.script.push(500, 503, 'hang');
