@@ -6,6 +6,7 @@
 // dropped and counted when the buffer is full; error answers and a hung
 // collector retried; bodies within upload_size_limit_bytes; sent at stop.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Pki, writeSvid } from '../support/pki.ts';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -201,6 +202,22 @@ describe('decision logs uploaded per OPA protocol', () => {
     await waitFor('every decision after the failures', () => ids.every((id) => logs.decisionIds.has(id)), 20_000);
     expect(logs.attempts).toBeGreaterThanOrEqual(4);
     expect(await metric(server, 'ztauthz_decision_log_uploads_total{result="failure"}')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('verifies the collector with tls.ca_cert and presents credentials.client_tls, as bundle downloads do', async () => {
+    const pki = new Pki();
+    const ca = pki.ca('logs.test');
+    const cert = pki.leaf(ca, { dns: ['localhost'] });
+    const key = readFileSync(join(pki.dir, 'leaf.key'), 'utf8');
+    const client = writeSvid(pki, ca, 'spiffe://logs.test/ztauthz', 'client');
+    const logs = await new Collector({ cert, key, ca: ca.pem }).start();
+    running.push(logs);
+    const { client: checker } = await serve(
+      `services:\n  logs:\n    url: https://localhost:${logs.port}\n    tls:\n      ca_cert: ${client.caFile}\n    credentials:\n      client_tls:\n        cert: ${client.certFile}\n        private_key: ${client.keyFile}\ndecision_logs:\n  reporting: {min_delay_seconds: 1, max_delay_seconds: 1}\n`,
+    );
+    const ids = await checks(checker, 3);
+    await waitFor('the decisions over mTLS', () => ids.every((id) => logs.decisionIds.has(id)), 10_000);
+    expect(logs.requests[0]!.clientSan).toBe('URI:spiffe://logs.test/ztauthz');
   });
 
   it('splits uploads to stay within upload_size_limit_bytes gzipped', async () => {

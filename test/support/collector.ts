@@ -3,7 +3,9 @@
 // (headers, gunzipped JSON body) and answers as the test says: 204, an error
 // status, or never (a hung collector). It can be stopped and started again on
 // the same port (a collector restarting mid-run).
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 
 export interface CollectedRequest {
@@ -16,6 +18,8 @@ export interface CollectedRequest {
   readonly events: Array<Record<string, unknown>> | undefined;
   /** What the collector answered. */
   readonly status: number;
+  /** Over HTTPS: the subject alternative name of the client certificate presented. */
+  readonly clientSan: string | undefined;
 }
 
 /** What the collector does with a request: an HTTP status, or 'hang' (no answer until stopped). */
@@ -32,9 +36,15 @@ export class Collector {
   port = 0;
   #server: Server | undefined;
   readonly #hung = new Set<ServerResponse>();
+  readonly #tls: { cert: string; key: string; ca: string } | undefined;
+
+  /** With `tls`, serves HTTPS and requires a client certificate the CA verifies. */
+  constructor(tls?: { cert: string; key: string; ca: string }) {
+    this.#tls = tls;
+  }
 
   async start(port = this.port): Promise<this> {
-    const server = createServer((req, res) => {
+    const handler: RequestListener = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -51,10 +61,13 @@ export class Collector {
           this.#hung.add(res);
           return;
         }
-        this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, events, status: answer });
+        const peer = this.#tls ? (req.socket as TLSSocket).getPeerCertificate() : undefined;
+        const clientSan = peer?.subjectaltname;
+        this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, events, status: answer, clientSan });
         res.writeHead(answer).end();
       });
-    });
+    };
+    const server = this.#tls ? createHttpsServer({ ...this.#tls, requestCert: true, rejectUnauthorized: true }, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', resolve);
