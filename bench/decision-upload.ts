@@ -30,6 +30,7 @@ const upload = new DecisionUpload({
   uploadLimitBytes: 32768,
   minDelayMs: 1e9,
   maxDelayMs: 1e9,
+  backoffMs: () => 1e9,
   maxBufferBytes: 2 ** 30,
   maxBufferEvents: 1e9,
   labels: { app: 'checkout', id: '1780d507-aea2-45cc-ae50-fa153c8e4a5a', version: '0.1.0' },

@@ -45,6 +45,8 @@ export interface DecisionUploadOptions {
   readonly registry: Registry;
   /** Told about each failed round (one line per failure, at most one per backoff delay). */
   readonly onFailure?: ((err: Error, buffered: number) => void) | undefined;
+  /** The wait after this many failed rounds in a row (the bundle downloads' backoff: exponential from the min delay, capped at the max, jittered). */
+  readonly backoffMs: (failures: number) => number;
   /** Source of randomness for the jitter (tests). */
   readonly random?: () => number;
 }
@@ -138,10 +140,12 @@ export class DecisionUpload {
     this.#sizes.push(size);
     this.#bytes += size;
     this.#evict();
-    // Half full: start a round now rather than let the timer's wait drop records (not while backing off from a failure).
-    if (this.#round === undefined && this.#failures === 0 && (this.#bytes * 2 >= this.#o.maxBufferBytes || this.buffered * 2 >= this.#o.maxBufferEvents)) {
-      this.#schedule(0);
-    }
+    if (this.#round === undefined && this.#halfFull()) this.#schedule(0);
+  }
+
+  /** Half full, and not backing off from a failure: a round should start now rather than let the timer's wait drop records. */
+  #halfFull(): boolean {
+    return this.#failures === 0 && (this.#bytes * 2 >= this.#o.maxBufferBytes || this.buffered * 2 >= this.#o.maxBufferEvents);
   }
 
   /** The event OPA's collectors read: labels (and bundles) first, then the record's own fields. */
@@ -190,16 +194,11 @@ export class DecisionUpload {
         .catch((err: unknown) => this.#o.onFailure?.(err as Error, this.buffered))
         .finally(() => {
           this.#round = undefined;
-          this.#schedule(this.#failures ? this.#backoff() : this.#jitter());
+          this.#schedule(this.#failures ? this.#o.backoffMs(this.#failures) : this.#halfFull() ? 0 : this.#jitter());
         });
     }, ms);
     // Pending records do not keep the process alive; close() sends them.
     this.#timer.unref();
-  }
-
-  #backoff(): number {
-    const base = Math.min(this.#o.maxDelayMs, this.#o.minDelayMs * 2 ** Math.min(this.#failures - 1, 20));
-    return base * (0.8 + (this.#o.random ?? Math.random)() * 0.2);
   }
 
   /** Sends everything buffered, a body at a time; stops at the first failure (the rest waits for the backoff). */

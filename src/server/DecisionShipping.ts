@@ -9,6 +9,7 @@ import { DecisionUpload } from '../observe/DecisionUpload.ts';
 import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import { resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
+import { backoffDelay } from '../policy/remote/RemoteBundle.ts';
 import { httpService } from './RemotePolicy.ts';
 
 /** A collector's answer is read (and thrown away) up to this size; a larger one counts as a failed upload. */
@@ -47,6 +48,7 @@ export function decisionUpload(config: Config, metrics: Metrics, log: Logger): D
     uploadLimitBytes: u.upload_size_limit_bytes,
     minDelayMs: u.min_delay_seconds * 1000,
     maxDelayMs: Math.max(u.min_delay_seconds, u.max_delay_seconds) * 1000,
+    backoffMs: (failures) => backoffDelay(failures, u.min_delay_seconds * 1000, Math.max(u.min_delay_seconds, u.max_delay_seconds) * 1000, Math.random()),
     maxBufferBytes: u.buffer_size_limit_bytes,
     maxBufferEvents: u.buffer_size_limit_events,
     // As OPA: this process's id and the version, beside the configured labels.
