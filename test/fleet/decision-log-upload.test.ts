@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { readReplay } from '../../src/cli/replay.ts';
 import { createLogger } from '../../src/observe/Log.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
@@ -106,6 +107,10 @@ describe('decision logs uploaded per OPA protocol', () => {
       expect(e['erased']).toEqual(['/input/attributes/request/http/headers/authorization', '/input/attributes/request/http/headers/cookie']);
     }
     expect(ownId).toMatch(/^[0-9a-f-]{36}$/);
+    // An event saved from the collector replays as a console record does.
+    const saved = join(tempDir(), 'event.json');
+    writeFileSync(saved, JSON.stringify(events[0]));
+    expect(readReplay(saved)).toMatchObject({ path: 'envoy/authz/allow', input: events[0]!['input'], recorded: { decision_id: events[0]!['decision_id'] } });
     expect(JSON.stringify(logs.requests.map((r) => r.events))).not.toContain('s3cret');
     expect(await metric(server, 'ztauthz_decision_log_uploads_total{result="ok"}')).toBeGreaterThanOrEqual(1);
     expect(await metric(server, 'ztauthz_decision_log_uploaded_total')).toBeGreaterThanOrEqual(5);
