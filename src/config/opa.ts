@@ -53,6 +53,7 @@ const DECISION_LOGS_KEYS: Readonly<Record<string, string>> = {
   'reporting.max_delay_seconds': 'decision_log.upload.max_delay_seconds',
   'reporting.buffer_size_limit_bytes': 'decision_log.upload.buffer_size_limit_bytes',
   'reporting.buffer_size_limit_events': 'decision_log.upload.buffer_size_limit_events',
+  'reporting.max_decisions_per_second': 'decision_log.upload.max_decisions_per_second',
 };
 
 /** decision_logs settings with no ztauthz counterpart, and why. */
@@ -63,7 +64,6 @@ const DECISION_LOGS_UNSUPPORTED: Readonly<Record<string, string>> = {
   drop_decision: 'ztauthz evaluates no drop policy; use decision_log.sample_allowed',
   request_context: 'the request headers are in the input already (masked as decision_log.mask says)',
   nd_builtin_cache: 'not supported',
-  'reporting.max_decisions_per_second': 'rate limiting is not supported; use decision_log.sample_allowed, or the buffer_size_limit_* bounds',
 };
 
 /**

@@ -38,6 +38,8 @@ export interface DecisionUploadOptions {
   readonly maxDelayMs: number;
   readonly maxBufferBytes: number;
   readonly maxBufferEvents: number;
+  /** Records taken per second at most (a token bucket of one second's worth); 0: no limit. */
+  readonly maxPerSecond?: number | undefined;
   /** OPA's labels of every record: id, version and the configured ones. */
   readonly labels: Readonly<Record<string, string>>;
   /** The remote bundle's name, for OPA's `bundles: {<name>: {revision}}`; absent: a local policy (the record's `revision` only). */
@@ -52,7 +54,7 @@ export interface DecisionUploadOptions {
 }
 
 /** Why a record was dropped before it was uploaded. */
-type DropReason = 'buffer_full' | 'too_large' | 'shutdown';
+type DropReason = 'buffer_full' | 'too_large' | 'shutdown' | 'rate_limited';
 
 /** Uncompressed bytes per gzipped byte assumed before the first body has been measured (JSON records compress 5-10 times). */
 const INITIAL_RATIO = 4;
@@ -72,6 +74,9 @@ export class DecisionUpload {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #closed = false;
+  /** max_decisions_per_second's bucket: tokens left, and when it was last filled (ms). */
+  #tokens = 0;
+  #filled = 0;
   readonly #abort = new AbortController();
   readonly #dropped: Counter<'reason'>;
   readonly #uploads: Counter<'result'>;
@@ -79,16 +84,18 @@ export class DecisionUpload {
 
   constructor(opts: DecisionUploadOptions) {
     this.#o = opts;
+    this.#tokens = opts.maxPerSecond ?? 0;
+    this.#filled = performance.now();
     this.#prefix = `{"labels":${JSON.stringify(opts.labels)},`;
     this.#bundleKey = opts.bundle === undefined ? undefined : JSON.stringify(opts.bundle);
     const registers = [opts.registry];
     this.#dropped = new Counter({
       name: 'ztauthz_decision_log_upload_dropped_total',
-      help: 'Decision records dropped before upload, by reason: buffer_full (the oldest, while the collector was down or slow), too_large (one record over upload_size_limit_bytes gzipped), shutdown (not sent within the bound at stop).',
+      help: 'Decision records dropped before upload, by reason: buffer_full (the oldest, while the collector was down or slow), too_large (one record over upload_size_limit_bytes gzipped), shutdown (not sent within the bound at stop), rate_limited (over decision_log.upload.max_decisions_per_second).',
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of ['buffer_full', 'too_large', 'shutdown'] as const) this.#dropped.inc({ reason }, 0);
+    for (const reason of ['buffer_full', 'too_large', 'shutdown', 'rate_limited'] as const) this.#dropped.inc({ reason }, 0);
     this.#uploads = new Counter({
       name: 'ztauthz_decision_log_uploads_total',
       help: 'Decision-log upload requests by result: ok (2xx), failure (any other answer, no answer in time, or no connection; the records are kept for the next round).',
@@ -128,6 +135,10 @@ export class DecisionUpload {
    */
   push(line: string, revision: string | undefined): void {
     if (this.#closed) return;
+    if (this.#o.maxPerSecond && !this.#take()) {
+      this.#drop('rate_limited', 1);
+      return;
+    }
     const event = this.#event(line, revision);
     // In UTF-16 units, which is bytes for ASCII (most of a record): Buffer.byteLength would flatten the
     // concatenated string first, 5 µs for a denial's record, more than the rest of the upload together.
@@ -146,6 +157,17 @@ export class DecisionUpload {
   /** Half full, and not backing off from a failure: a round should start now rather than let the timer's wait drop records. */
   #halfFull(): boolean {
     return this.#failures === 0 && (this.#bytes * 2 >= this.#o.maxBufferBytes || this.buffered * 2 >= this.#o.maxBufferEvents);
+  }
+
+  /** A token from the rate bucket (up to one second's worth, refilled as time passes). */
+  #take(): boolean {
+    const rate = this.#o.maxPerSecond!;
+    const now = performance.now();
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#filled) / 1000) * rate);
+    this.#filled = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
   }
 
   /** The event OPA's collectors read: labels (and bundles) first, then the record's own fields. */

@@ -51,6 +51,7 @@ export function decisionUpload(config: Config, metrics: Metrics, log: Logger): D
     backoffMs: (failures) => backoffDelay(failures, u.min_delay_seconds * 1000, Math.max(u.min_delay_seconds, u.max_delay_seconds) * 1000, Math.random()),
     maxBufferBytes: u.buffer_size_limit_bytes,
     maxBufferEvents: u.buffer_size_limit_events,
+    maxPerSecond: u.max_decisions_per_second,
     // As OPA: this process's id and the version, beside the configured labels.
     labels: { ...config.labels, id: randomUUID(), version: packageVersion() },
     bundle: Object.keys(config.bundles)[0],

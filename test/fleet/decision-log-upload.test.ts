@@ -199,6 +199,24 @@ describe('decision logs uploaded per OPA protocol', () => {
     expect(bytes).toBeLessThanOrEqual(4096);
   });
 
+  it('drops what exceeds max_decisions_per_second, and counts it', async () => {
+    const logs = await collector();
+    const { server, client } = await serve(opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 1, max_decisions_per_second: 1'));
+    // 20 Checks in far less than the 19 s a rate of 1 per second would need to take them all.
+    const ids = await checks(client, 20);
+    const limited = 'ztauthz_decision_log_upload_dropped_total{reason="rate_limited"}';
+    await waitFor(
+      'every record taken or counted',
+      async () => (await metric(server, 'ztauthz_decision_log_uploaded_total')) + (await metric(server, limited)) === 20,
+      10_000,
+    );
+    expect(await metric(server, limited)).toBeGreaterThan(0);
+    const arrived = ids.filter((id) => logs.decisionIds.has(id));
+    expect(arrived.length).toBe(20 - (await metric(server, limited)));
+    // The bucket starts full: the first record is taken.
+    expect(arrived[0]).toBe(ids[0]);
+  });
+
   it('sends again after error answers and a collector that never answers (bounded by response_header_timeout_seconds)', async () => {
     const logs = await collector();
     logs.script.push(500, 503, 'hang');
@@ -281,7 +299,7 @@ describe('decision_logs in an OPA config file', () => {
 
   it("maps onto decision_log.upload and decision_log.enabled, with OPA's defaults", () => {
     const c = load(
-      `${services}labels: {app: x}\ndecision_logs:\n  service: b\n  partition_name: team1\n  reporting:\n    upload_size_limit_bytes: 65536\n    min_delay_seconds: 2\n    max_delay_seconds: 4\n    buffer_type: size\n    buffer_size_limit_bytes: 1048576\n    trigger: periodic\n`,
+      `${services}labels: {app: x}\ndecision_logs:\n  service: b\n  partition_name: team1\n  reporting:\n    upload_size_limit_bytes: 65536\n    min_delay_seconds: 2\n    max_delay_seconds: 4\n    buffer_type: size\n    buffer_size_limit_bytes: 1048576\n    max_decisions_per_second: 250.5\n    trigger: periodic\n`,
     );
     expect(c.decision_log.upload).toEqual({
       service: 'b',
@@ -291,6 +309,7 @@ describe('decision_logs in an OPA config file', () => {
       max_delay_seconds: 4,
       buffer_size_limit_bytes: 1048576,
       buffer_size_limit_events: 100000,
+      max_decisions_per_second: 250.5,
     });
     expect(c.labels).toEqual({ app: 'x' });
     // console defaults to false in OPA: no records on stdout unless asked.
@@ -311,14 +330,13 @@ describe('decision_logs in an OPA config file', () => {
     expect(refusal(`${services}decision_logs:\n  servce: a\n`)).toContain('unknown key decision_logs.servce');
     expect(refusal(`${services}decision_logs:\n  reporting:\n    min_delay: 1\n`)).toContain('unknown key decision_logs.reporting.min_delay');
     const msg = refusal(
-      `${services}decision_logs:\n  mask_decision: /system/log/mask\n  drop_decision: /system/log/drop\n  plugin: p\n  reporting:\n    max_decisions_per_second: 10\n    trigger: manual\n`,
+      `${services}decision_logs:\n  mask_decision: /system/log/mask\n  drop_decision: /system/log/drop\n  plugin: p\n  reporting:\n    trigger: manual\n`,
     );
     expect(msg).toContain(
       'decision_logs.mask_decision is not supported by ztauthz: ztauthz evaluates no masking policy; list JSON pointers in decision_log.mask',
     );
     expect(msg).toContain('decision_logs.drop_decision is not supported');
     expect(msg).toContain('decision_logs.plugin is not supported');
-    expect(msg).toContain('decision_logs.reporting.max_decisions_per_second is not supported');
     expect(msg).toContain('decision_logs.reporting.trigger: only "periodic"');
     expect(refusal(`${services}decision_logs:\n  reporting:\n    buffer_type: disk\n`)).toContain('buffer_type must be "size" or "event"');
   });

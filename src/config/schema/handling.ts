@@ -99,6 +99,12 @@ export const HANDLING = {
         'Most bytes of serialised records held for upload (OPA keeps no bound by default); past it the oldest are dropped and counted (ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}). A round starts early once half is used.',
       ),
       buffer_size_limit_events: int(100000, 1, 100000000, 'Most records held for upload; past it the oldest are dropped and counted.'),
+      max_decisions_per_second: float(
+        0,
+        0,
+        1000000,
+        'Most records taken for upload per second (a bucket of one second\'s worth); more are dropped and counted (reason="rate_limited"). 0: no limit.',
+      ),
     }),
   }),
   tracing: section({
