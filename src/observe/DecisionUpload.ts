@@ -174,6 +174,8 @@ export class DecisionUpload {
   #event(line: string, revision: string | undefined): string {
     const body = line.slice(1, line.endsWith('\n') ? -1 : undefined);
     const bundles = this.#bundleKey && revision !== undefined ? `"bundles":{${this.#bundleKey}:{"revision":${JSON.stringify(revision)}}},` : '';
+    // A record always has fields; an empty one would leave a trailing comma.
+    if (body === '}') return `${(this.#prefix + bundles).slice(0, -1)}}`;
     return this.#prefix + bundles + body;
   }
 
