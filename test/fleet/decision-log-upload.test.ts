@@ -322,6 +322,17 @@ describe('decision_logs in an OPA config file', () => {
     const e = load(`${services}decision_logs:\n  console: true\n`);
     expect(e.decision_log.upload.service).toBe('');
     expect(e.decision_log.enabled).toBe(true);
+    // ztauthz's own keys alone: the console stays on beside the upload.
+    const own = loadConfig({
+      file: (() => {
+        const f = join(tempDir(), 'own.yaml');
+        writeFileSync(f, `${services}decision_log:\n  upload:\n    service: b\n`);
+        return f;
+      })(),
+      env: { ZTAUTHZ_DECISION_LOG_UPLOAD_MIN_DELAY_SECONDS: '3' },
+    });
+    expect(own.decision_log.enabled).toBe(true);
+    expect(own.decision_log.upload).toMatchObject({ service: 'b', resource: '/logs', min_delay_seconds: 3 });
     // ztauthz's own key for the console wins when console is not given.
     expect(load(`${services}decision_logs: {}\ndecision_log:\n  enabled: true\n`).decision_log.enabled).toBe(true);
   });
