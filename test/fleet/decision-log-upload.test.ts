@@ -18,6 +18,7 @@ import { CheckClient, checkRequest } from '../support/checkClient.ts';
 import { Collector } from '../support/collector.ts';
 import { promtool } from '../observe/support/checks.ts';
 import { metricsText, tempDir, waitFor } from '../support/bundleServers.ts';
+import { spawnServe } from '../support/servers.ts';
 
 const running: Array<{ stop(): Promise<void> }> = [];
 afterEach(async () => {
@@ -277,6 +278,32 @@ describe('decision logs uploaded per OPA protocol', () => {
     expect(lines.map((l) => l['decision_id'])).toEqual(ids);
     // The console line is ztauthz's record; labels are for the collector.
     expect(lines[0]).not.toHaveProperty('labels');
+  });
+});
+
+describe('ztauthz serve --config with decision_logs, on Bun with two workers', () => {
+  it('each worker uploads with its own id, and SIGTERM sends what they hold before the process exits 0', async () => {
+    const logs = await collector();
+    const file = join(tempDir(), 'config.yaml');
+    // Rounds a minute apart: only the flush at stop can bring the records in time.
+    writeFileSync(file, opaConfig(logs.port, 'min_delay_seconds: 60, max_delay_seconds: 120'));
+    const serve = await spawnServe(['--config', file, '--workers', '2'], { ZTAUTHZ_RUNTIME: 'bun' });
+    const client = new CheckClient(serve.grpcPort);
+    let ids: string[] = [];
+    try {
+      ids = await checks(client, 20);
+      expect(logs.decisionIds.size).toBe(0);
+    } finally {
+      client.client.close();
+      expect(await serve.stop('SIGTERM')).toBe(0);
+    }
+    for (const id of ids) expect(logs.decisionIds.has(id)).toBe(true);
+    const workerIds = new Set(logs.events.map((e) => (e['labels'] as Record<string, string>)['id']));
+    expect(workerIds.size).toBeGreaterThanOrEqual(1);
+    expect(workerIds.size).toBeLessThanOrEqual(2);
+    expect(serve.stderr()).toContain('"runtime":"bun ');
+    // console defaults to false with decision_logs: no records on stdout.
+    expect(serve.stdout()).not.toContain('"decision_id"');
   });
 });
 
