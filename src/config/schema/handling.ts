@@ -96,7 +96,7 @@ export const HANDLING = {
         16 * MiB,
         1024,
         1024 * MiB,
-        'Most bytes of serialised records held for upload (OPA keeps no bound by default); past it the oldest are dropped and counted (ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}). A round starts early once half is used.',
+        'Most bytes of serialised records held for upload (counted in characters, which is bytes for ASCII JSON; OPA keeps no bound by default); past it the oldest are dropped and counted (ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}). A round starts early once half is used.',
       ),
       buffer_size_limit_events: int(100000, 1, 100000000, 'Most records held for upload; past it the oldest are dropped and counted.'),
       max_decisions_per_second: float(
