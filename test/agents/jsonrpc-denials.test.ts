@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
 import { loadConfig } from '../../src/config/load.ts';
 import { buildPhases, createPipeline } from '../../src/server/Pipeline.ts';
 import { loadConfiguredPolicy } from '../../src/server/PolicyLifecycle.ts';
@@ -189,6 +190,19 @@ describe("ztauthz's own denials of JSON-RPC calls", () => {
     const out = await check('/not-mcp', tool('search_docs', 1), { contextExtensions: { ztauthz_route: 'mcp' } });
     expect(out).toMatchObject({ reason: 'route_unmatched', status: 403 });
     expect(rpcBody(out)).toEqual(err(1, -32003, 'forbidden by ztauthz: route_unmatched'));
+  });
+
+  it('an invalid bearer token (refused before the body is read, so id null): 401, -32003, the challenge kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ztauthz-rpc-jwks-'));
+    const { publicKey } = await generateKeyPair('ES256');
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+    const via = await pipelineFor({
+      'jwt-issuers': JSON.stringify([{ issuer: 'https://idp.test', audiences: ['ztauthz'], jwks_file: join(dir, 'jwks.json') }]),
+    });
+    const out = await check('/mcp', tool('search_docs', 1), { via, headers: { authorization: 'Bearer not.a.token' } });
+    expect(out).toMatchObject({ reason: 'token_invalid', status: 401 });
+    expect(out.headers.find((h) => h.key === 'www-authenticate')?.value).toMatch(/^Bearer /);
+    expect(rpcBody(out)).toEqual(err(null, -32003, 'forbidden by ztauthz: token_invalid'));
   });
 
   it('requests that are not agent calls keep their text bodies', async () => {
