@@ -147,10 +147,17 @@ function userToken(scope: string): Promise<string> {
     .sign(signingKey);
 }
 
-/** The SDK's client as `who` (on behalf of a user, with a token), connected (initialize, notifications/initialized) through the docs sidecar. */
-async function mcpClient(who: SvidFiles, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+/**
+ * The SDK's client as `who` (on behalf of a user, with a token), connected (initialize, notifications/initialized)
+ * through the docs sidecar; `sent` collects the bodies it POSTs.
+ */
+async function mcpClient(who: SvidFiles, token?: string, sent?: string[]): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const viaSidecar = svidFetch(who, ID.docsMcp);
   const transport = new StreamableHTTPClientTransport(new URL(`https://127.0.0.1:${docsSidecar.listenPort}/docs/mcp`), {
-    fetch: svidFetch(who, ID.docsMcp),
+    fetch: (input, init) => {
+      if (sent && typeof init?.body === 'string') sent.push(init.body);
+      return viaSidecar(input, init);
+    },
     ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
   });
   const client = new Client({ name: 'planner', version: '1.0.0' });
@@ -182,15 +189,17 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
   });
 
   it("a denied tool call fails in the client with ztauthz's reason, and never reaches the server", async () => {
-    const { client } = await mcpClient(svid.planner);
+    const sent: string[] = [];
+    const { client } = await mcpClient(svid.planner, undefined, sent);
     const before = tools.ran.length;
     const denied = client.callTool({ name: 'purge_index', arguments: {} });
     await expect(denied).rejects.toBeInstanceOf(StreamableHTTPError);
     await expect(denied).rejects.toMatchObject({ code: 403, message: expect.stringContaining('ztauthz agents: tool not granted to caller') });
-    // The SDK reports a refused POST by its status and body: here ztauthz's JSON-RPC error for this call.
-    await expect(denied).rejects.toMatchObject({
-      message: expect.stringContaining('"error":{"code":-32003,"message":"ztauthz agents: tool not granted to caller"}'),
-    });
+    // The SDK reports a refused POST by its status and body: here ztauthz's JSON-RPC error for this call, with the id the SDK gave it.
+    const call = sent.map((b) => JSON.parse(b) as { id?: number; params?: { name?: string } }).find((m) => m.params?.name === 'purge_index');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: call?.id, error: { code: -32003, message: 'ztauthz agents: tool not granted to caller' } });
+    expect(call?.id).toEqual(expect.any(Number));
+    await expect(denied).rejects.toMatchObject({ message: `Streamable HTTP error: Error POSTing to endpoint: ${body}` });
     // A destructive tool the planner is granted still needs a user with the destructive scope.
     await expect(client.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({
       code: 403,
