@@ -234,7 +234,7 @@ export class CheckPipeline {
     let notes: readonly string[] = [];
     let decision: Decision;
     const compat = this.#opts.compat === true;
-    // Kept for the answer to a failure: whether it was a JSON-RPC call (see #ownJsonRpcDenial).
+    // Kept for the answer to a failure: whether it was a JSON-RPC call (see ownJsonRpcDenial).
     let view: CheckRequestView | undefined;
     let canonical: Canonical | undefined;
     try {

@@ -131,8 +131,8 @@ export class RouteSelector {
   isJsonRpc(method: string, segments: readonly string[], contextExtensions: Readonly<Record<string, string>> | undefined): boolean {
     const named = contextExtensions?.[CONTEXT_ROUTE];
     const route = named !== undefined ? (this.#table.has(named) ? this.#table.matchNamed(named, method, segments) : null) : this.#table.match(method, segments);
-    // A named route the path does not fit (route_unmatched) is still the route Envoy meant.
-    const name = route?.name ?? (named !== undefined && this.#table.has(named) ? named : undefined);
+    // A POST on a named route the path does not fit (route_unmatched) is still a call of the route Envoy meant.
+    const name = route?.name ?? (named !== undefined && method === 'POST' && this.#table.has(named) ? named : undefined);
     return name !== undefined && this.#table.jsonrpc(name) !== undefined;
   }
 

@@ -190,6 +190,9 @@ describe("ztauthz's own denials of JSON-RPC calls", () => {
     const out = await check('/not-mcp', tool('search_docs', 1), { contextExtensions: { ztauthz_route: 'mcp' } });
     expect(out).toMatchObject({ reason: 'route_unmatched', status: 403 });
     expect(rpcBody(out)).toEqual(err(1, -32003, 'forbidden by ztauthz: route_unmatched'));
+    // A GET is no JSON-RPC call, whatever route Envoy names.
+    const get = await check('/mcp', undefined, { method: 'GET', contextExtensions: { ztauthz_route: 'mcp' } });
+    expect(get).toMatchObject({ reason: 'route_unmatched', status: 403, body: 'route_unmatched', contentType: [] });
   });
 
   it('an invalid bearer token (refused before the body is read, so id null): 401, -32003, the challenge kept', async () => {
