@@ -18,6 +18,7 @@ import { PolicyLifecycle } from './PolicyLifecycle.ts';
 import { buildPhases, createPipeline } from './Pipeline.ts';
 import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
 import { RUNTIME_VERSION } from './Runtime.ts';
+import type { BundleState } from '../types/BundleState.ts';
 
 export interface RunningServer {
   /** The TCP port; 0 when grpc.addr is a Unix socket. */
@@ -27,6 +28,8 @@ export interface RunningServer {
   readonly httpPort: number;
   readonly policies: PolicyStore;
   readonly metrics: Metrics;
+  /** Each configured remote bundle's state (bundles.<name>), for status reports; empty without bundles. */
+  bundleStates(): BundleState[];
   /** Stops accepting, lets in-flight Checks finish (up to graceMs), then closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -129,6 +132,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpPort,
       policies,
       metrics,
+      bundleStates: () => lifecycle.bundleStates(),
       async stop(graceMs = 10_000) {
         process.off('SIGHUP', onHup);
         lifecycle.stop();

@@ -1,0 +1,137 @@
+// Several bundles (bundles.<name>, each read and verified by BundleParts.ts)
+// joined into the one policy the server evaluates, as OPA activates several
+// bundles into one store: roots must not overlap and each bundle's data must
+// lie within its roots. Rego bundles are compiled together, with the data-only
+// bundles, by `opa build -b` (which checks the roots too) into one wasm; a
+// prebuilt wasm bundle takes the data-only bundles' data beside its own. A
+// prebuilt wasm cannot be linked with other policy, so a wasm bundle next to
+// a Rego bundle, or two wasm bundles, are refused with a line saying so.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize } from 'node:path';
+import type { JsonObject, JsonValue } from '../../types/Json.ts';
+import { BundleError, loadBundleArchive, mergeAt, readArchiveFiles, type BundleFiles } from '../Bundle.ts';
+import { compileBundlesAsync, CompileError, opaBinary } from '../OpaCompiler.ts';
+import type { PolicyEngine } from '../PolicyEngine.ts';
+import { instantiate, type LoaderOptions } from '../PolicyLoader.ts';
+import { checkDataWithinRoots, checkRootsDisjoint, type BundlePart } from './BundleParts.ts';
+
+/** The revision of a combination: each bundle's, by name, in the configured order. */
+export function combinedRevision(parts: readonly BundlePart[]): string {
+  return parts.map((p) => `${p.name}:${p.revision}`).join(',');
+}
+
+/** One policy from several bundles (two or more; a lone bundle loads as RemoteLoader.ts loads it). */
+export async function combineBundles(parts: readonly BundlePart[], opts: LoaderOptions): Promise<PolicyEngine> {
+  checkRootsDisjoint(parts);
+  const names = (kind: BundlePart['kind']) => parts.filter((p) => p.kind === kind).map((p) => p.name);
+  const wasm = names('wasm');
+  const rego = names('rego');
+  if (wasm.length > 1)
+    throw new BundleError(`bundles ${wasm.join(', ')} each hold a policy.wasm; ztauthz evaluates one wasm: build their Rego into one bundle`);
+  if (wasm.length === 1 && rego.length > 0) {
+    throw new BundleError(
+      `bundle ${wasm[0]} holds a prebuilt policy.wasm and ${rego.join(', ')} hold Rego; a prebuilt wasm cannot be linked with other policy: publish the Rego of both, or one wasm bundle with data-only bundles beside it`,
+    );
+  }
+  if (wasm.length === 0 && rego.length === 0)
+    throw new BundleError(`none of bundles ${parts.map((p) => p.name).join(', ')} holds a policy (policy.wasm or .rego files)`);
+  const revision = combinedRevision(parts);
+  if (wasm.length === 1) return await instantiate({ ...(await wasmWithData(parts)), revision }, opts);
+  return await instantiate({ ...(await compileTogether(parts, opts)), revision }, opts);
+}
+
+/** The wasm bundle's policy, with every bundle's data (each checked against its roots) merged into one document. */
+async function wasmWithData(parts: readonly BundlePart[]): Promise<BundleFiles> {
+  const policy = parts.find((p) => p.kind === 'wasm')!;
+  const bundle = await loadBundleArchive(policy.bytes);
+  const data: JsonObject = {};
+  for (const part of parts) {
+    const own = part === policy ? bundle.data : dataOf(part);
+    checkDataWithinRoots(part, own);
+    mergeDeep(data, own, part.name, []);
+  }
+  return { ...bundle, data };
+}
+
+/** A data-only bundle's data.json and data.yaml files, each merged at its directory's path. */
+function dataOf(part: BundlePart): JsonObject {
+  const data: JsonObject = {};
+  for (const [path, bytes] of part.files) {
+    const file = path.slice(path.lastIndexOf('/') + 1);
+    if (file !== 'data.json' && file !== 'data.yaml' && file !== 'data.yml') continue;
+    const text = Buffer.from(bytes).toString('utf8');
+    let value: JsonValue;
+    try {
+      // yaml is loaded only for bundles that carry YAML data.
+      value =
+        file === 'data.json' ? (JSON.parse(text) as JsonValue) : ((createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text) as JsonValue);
+    } catch (err) {
+      throw new BundleError(`bundle ${part.name}: ${path} does not parse: ${(err as Error).message}`);
+    }
+    const one: JsonObject = {};
+    mergeAt(one, path.split('/').slice(1, -1), value, `bundle ${part.name}: ${path}`);
+    mergeDeep(data, one, part.name, []);
+  }
+  return data;
+}
+
+/** Merges `from` into `into`, object by object; two values at one path (never with disjoint roots) are refused. */
+function mergeDeep(into: JsonObject, from: JsonObject, name: string, path: string[]): void {
+  for (const [k, v] of Object.entries(from)) {
+    const have = into[k];
+    if (have === undefined) into[k] = v;
+    else if (isObject(have) && isObject(v)) mergeDeep(have, v, name, [...path, k]);
+    else throw new BundleError(`bundle ${name}: data at /${[...path, k].join('/')} is also set by another bundle`);
+  }
+}
+
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * `opa build -b` over every bundle, each written to a directory named after
+ * it (so opa's messages name the bundle), then the plan of the same sources
+ * for the cache's key analysis (cache/PolicyReads.ts), as for a Rego directory.
+ */
+async function compileTogether(parts: readonly BundlePart[], opts: LoaderOptions): Promise<BundleFiles> {
+  const root = mkdtempSync(join(tmpdir(), 'ztauthz-bundles-'));
+  try {
+    const dirs = parts.map((part, i) => {
+      const safe = part.name.replace(/[^\w.-]/g, '_');
+      const dir = join(root, safe === part.name && parts.findIndex((p) => p.name === part.name) === i ? safe : `${i}_${safe}`);
+      for (const [path, content] of part.files) {
+        const rel = normalize(path.replace(/^\/+/, ''));
+        if (rel.startsWith('..') || rel === '.' || rel === '')
+          throw new BundleError(`bundle ${part.name}: file path ${JSON.stringify(path)} leaves the bundle`);
+        mkdirSync(dirname(join(dir, rel)), { recursive: true });
+        writeFileSync(join(dir, rel), content);
+      }
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    });
+    const build = async (target: 'wasm' | 'plan') => {
+      try {
+        return await compileBundlesAsync(target, dirs, opts.entrypoints, opaBinary(opts.opa), opts.regoVersion);
+      } catch (err) {
+        // opa names each bundle by its directory: show the bundle's name instead.
+        if (err instanceof CompileError) throw new CompileError(err.message.split(`${root}/`).join(''));
+        throw err;
+      }
+    };
+    const compiled = await loadBundleArchive(await build('wasm'));
+    let plan: unknown;
+    try {
+      const raw = (await readArchiveFiles(await build('plan'))).get('/plan.json');
+      plan = raw ? JSON.parse(Buffer.from(raw).toString('utf8')) : undefined;
+    } catch {
+      // Without a plan the policy is keyed as a prebuilt wasm is, never less safely.
+      plan = undefined;
+    }
+    return { ...compiled, plan };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
