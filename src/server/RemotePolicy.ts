@@ -115,7 +115,7 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
     names: entries.map(([name]) => name),
     combine: (parts) =>
       parts.length === 1 ? loadRemoteBundle(parts[0]!.bytes, `bundle ${parts[0]!.name}`, signing.get(parts[0]!.name)!) : combineBundles(parts, base),
-    activated: (engine, parts, changed) => {
+    activated: (engine, parts, changed, source) => {
       const replaced = store.current;
       store.activate(engine);
       if (replaced !== engine) replaced?.retire();
@@ -127,6 +127,7 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
         revision: parts.find((p) => p.name === changed)!.revision,
         policy_revision: engine.revision,
         previous: replaced?.revision,
+        source,
       });
     },
   });
@@ -143,7 +144,7 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
       fetch,
       load: async (bytes, source) => {
         const part = await readBundlePart(name, bytes, signing.get(name)!);
-        const phase = await set.offer(part);
+        const phase = await set.offer(part, source);
         state.last_error = undefined;
         if (phase === 'waiting')
           log.info('bundle loaded; waiting for the other bundles before serving', { bundle: name, revision: part.revision, source, missing: set.missing() });

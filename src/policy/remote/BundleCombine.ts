@@ -15,7 +15,7 @@ import { BundleError, loadBundleArchive, mergeAt, readArchiveFiles, type BundleF
 import { compileBundlesAsync, CompileError, opaBinary } from '../OpaCompiler.ts';
 import type { PolicyEngine } from '../PolicyEngine.ts';
 import { instantiate, type LoaderOptions } from '../PolicyLoader.ts';
-import { checkDataWithinRoots, checkRootsDisjoint, type BundlePart } from './BundleParts.ts';
+import { checkDataWithinRoots, checkRootsDisjoint, partFiles, type BundlePart } from './BundleParts.ts';
 
 /** The revision of a combination: each bundle's, by name, in the configured order. */
 export function combinedRevision(parts: readonly BundlePart[]): string {
@@ -48,7 +48,7 @@ async function wasmWithData(parts: readonly BundlePart[]): Promise<BundleFiles> 
   const bundle = await loadBundleArchive(policy.bytes);
   const data: JsonObject = {};
   for (const part of parts) {
-    const own = part === policy ? bundle.data : dataOf(part);
+    const own = part === policy ? bundle.data : await dataOf(part);
     checkDataWithinRoots(part, own);
     mergeDeep(data, own, part.name, []);
   }
@@ -56,9 +56,9 @@ async function wasmWithData(parts: readonly BundlePart[]): Promise<BundleFiles> 
 }
 
 /** A data-only bundle's data.json and data.yaml files, each merged at its directory's path. */
-function dataOf(part: BundlePart): JsonObject {
+async function dataOf(part: BundlePart): Promise<JsonObject> {
   const data: JsonObject = {};
-  for (const [path, bytes] of part.files) {
+  for (const [path, bytes] of await partFiles(part)) {
     const file = path.slice(path.lastIndexOf('/') + 1);
     if (file !== 'data.json' && file !== 'data.yaml' && file !== 'data.yml') continue;
     const text = Buffer.from(bytes).toString('utf8');
@@ -99,10 +99,11 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
 async function compileTogether(parts: readonly BundlePart[], opts: LoaderOptions): Promise<BundleFiles> {
   const root = mkdtempSync(join(tmpdir(), 'ztauthz-bundles-'));
   try {
-    const dirs = parts.map((part, i) => {
+    const dirs: string[] = [];
+    for (const [i, part] of parts.entries()) {
       const safe = part.name.replace(/[^\w.-]/g, '_');
       const dir = join(root, safe === part.name && parts.findIndex((p) => p.name === part.name) === i ? safe : `${i}_${safe}`);
-      for (const [path, content] of part.files) {
+      for (const [path, content] of await partFiles(part)) {
         const rel = normalize(path.replace(/^\/+/, ''));
         if (rel.startsWith('..') || rel === '.' || rel === '')
           throw new BundleError(`bundle ${part.name}: file path ${JSON.stringify(path)} leaves the bundle`);
@@ -110,8 +111,8 @@ async function compileTogether(parts: readonly BundlePart[], opts: LoaderOptions
         writeFileSync(join(dir, rel), content);
       }
       mkdirSync(dir, { recursive: true });
-      return dir;
-    });
+      dirs.push(dir);
+    }
     const build = async (target: 'wasm' | 'plan') => {
       try {
         return await compileBundlesAsync(target, dirs, opts.entrypoints, opaBinary(opts.opa), opts.regoVersion);

@@ -17,10 +17,20 @@ export interface BundlePart {
   readonly roots: readonly string[];
   /** wasm: holds /policy.wasm (used as built); rego: .rego files to compile; data: neither. */
   readonly kind: 'wasm' | 'rego' | 'data';
-  /** The archive as downloaded (what is persisted, and what a lone bundle loads from). */
+  /**
+   * The archive as downloaded (what is persisted, and what a lone bundle
+   * loads from). Only the archive is kept between combinations, not its
+   * files as well: a large data bundle is held once, and inflating it again
+   * to combine costs milliseconds.
+   */
   readonly bytes: Uint8Array;
-  /** Its files by path ("/..."), signatures left out. */
-  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** The part's files by path ("/..."), signatures left out (already verified). */
+export async function partFiles(part: BundlePart): Promise<Map<string, Uint8Array>> {
+  const files = await readArchiveFiles(part.bytes);
+  files.delete('/.signatures.json');
+  return files;
 }
 
 /** Reads and verifies one bundle; throws a BundleError naming it when it cannot be used at all. */
@@ -30,10 +40,9 @@ export async function readBundlePart(name: string, bytes: Uint8Array, opts: Pick
   const manifest = readManifest(all, what);
   if (manifest['type'] === 'delta') throw new BundleError(`${what} is a delta bundle; ztauthz takes snapshot bundles only`);
   await checkSignature(all, what, opts);
-  const files = new Map([...all].filter(([p]) => p !== '/.signatures.json'));
-  const kind = files.has('/policy.wasm') ? 'wasm' : [...files.keys()].some((p) => p.endsWith('.rego')) ? 'rego' : 'data';
+  const kind = all.has('/policy.wasm') ? 'wasm' : [...all.keys()].some((p) => p.endsWith('.rego')) ? 'rego' : 'data';
   const revision = typeof manifest['revision'] === 'string' && manifest['revision'] !== '' ? manifest['revision'] : contentRevision(bytes);
-  return { name, revision, roots: readRoots(manifest, what), kind, bytes, files };
+  return { name, revision, roots: readRoots(manifest, what), kind, bytes };
 }
 
 export function contentRevision(bytes: Uint8Array): string {

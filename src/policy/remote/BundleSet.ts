@@ -15,7 +15,7 @@ export interface BundleSetOptions {
   /** One policy from one copy of each bundle (throws when they do not load together). */
   readonly combine: (parts: readonly BundlePart[]) => Promise<PolicyEngine>;
   /** A combination loaded: serve it. `changed` is the bundle whose new copy made it. */
-  readonly activated: (engine: PolicyEngine, parts: readonly BundlePart[], changed: string) => void;
+  readonly activated: (engine: PolicyEngine, parts: readonly BundlePart[], changed: string, source: 'download' | 'persisted') => void;
 }
 
 export class BundleSet {
@@ -30,8 +30,8 @@ export class BundleSet {
   }
 
   /** Takes a new copy of one bundle: 'active' once serving, 'waiting' while other bundles have none yet; throws when refused. */
-  offer(part: BundlePart): Promise<'active' | 'waiting'> {
-    const run = this.#queue.then(() => this.#offer(part));
+  offer(part: BundlePart, source: 'download' | 'persisted'): Promise<'active' | 'waiting'> {
+    const run = this.#queue.then(() => this.#offer(part, source));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -51,7 +51,7 @@ export class BundleSet {
     return this.#parts.has(name) && !this.#active.has(name);
   }
 
-  async #offer(part: BundlePart): Promise<'active' | 'waiting'> {
+  async #offer(part: BundlePart, source: 'download' | 'persisted'): Promise<'active' | 'waiting'> {
     const next = new Map(this.#parts).set(part.name, part);
     if (this.#o.names.some((n) => !next.has(n))) {
       this.#parts = next;
@@ -61,7 +61,7 @@ export class BundleSet {
     const engine = await this.#o.combine(parts);
     this.#parts = next;
     this.#active = next;
-    this.#o.activated(engine, parts, part.name);
+    this.#o.activated(engine, parts, part.name, source);
     return 'active';
   }
 }
