@@ -15,7 +15,7 @@ import type { LoaderOptions } from '../policy/PolicyLoader.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
 import { fetchBundle, type FetchRequest, type FetchResult, type HttpServiceOptions } from '../policy/remote/BundleHttp.ts';
 import { fetchOciBundle } from '../policy/remote/OciBundle.ts';
-import { combineBundles } from '../policy/remote/BundleCombine.ts';
+import { BundleCombiner } from '../policy/remote/BundleCombine.ts';
 import { readBundlePart } from '../policy/remote/BundleParts.ts';
 import { BundleSet } from '../policy/remote/BundleSet.ts';
 import { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
@@ -111,10 +111,11 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
   const now = () => new Date().toISOString();
   // Each bundle's signing key checks its own copies; a lone bundle loads as it always has.
   const signing = new Map(entries.map(([name, b]) => [name, bundleLoaderOptions(config, base, b)]));
+  const combiner = new BundleCombiner(base);
   const set = new BundleSet({
     names: entries.map(([name]) => name),
     combine: (parts) =>
-      parts.length === 1 ? loadRemoteBundle(parts[0]!.bytes, `bundle ${parts[0]!.name}`, signing.get(parts[0]!.name)!) : combineBundles(parts, base),
+      parts.length === 1 ? loadRemoteBundle(parts[0]!.bytes, `bundle ${parts[0]!.name}`, signing.get(parts[0]!.name)!) : combiner.combine(parts),
     activated: (engine, parts, changed, source) => {
       const replaced = store.current;
       store.activate(engine);

@@ -164,10 +164,10 @@ describe('a policy bundle and a data bundle from two services', () => {
         [Buffer.from('not a gzip archive'), /not a gzip archive/],
         // Grants that also claim the policy's package: the roots overlap.
         [grantsBundle('g-overlap', ['/two'], ['grants', 'envoy/authz']), /bundles authz and grants have overlapping roots: "envoy" and "envoy\/authz"/],
-        // Data outside the manifest roots (opa's check, naming the bundle).
+        // Data outside the manifest roots.
         [
           await rawBundle({ '.manifest': '{"revision":"g-outside","roots":["grants"]}', 'other/data.json': '{"x":1}' }),
-          /bundle grants: manifest roots \[grants\] do not permit data at path '\/other'/,
+          /bundle grants: data at \/other is outside its manifest roots \["grants"\]/,
         ],
       ];
       for (const [bytes, message] of bad) {
@@ -266,5 +266,17 @@ describe('combining a prebuilt wasm bundle', () => {
       opts,
     );
     await expect(combineBundles([wasm, outside], opts)).rejects.toThrow('bundle grants: data at /other is outside its manifest roots ["grants"]');
+  });
+
+  it('has opa check Rego bundles: a package outside the roots, and Rego that does not compile, are refused naming the bundle', async () => {
+    const data = await readBundlePart('grants', grantsBundle('g1', ['/one']), opts);
+    const outside = await readBundlePart('authz', await rawBundle({ '.manifest': '{"revision":"p1","roots":["other"]}', 'policy.rego': POLICY }), opts);
+    await expect(combineBundles([outside, data], opts)).rejects.toThrow(/bundle authz: manifest roots \[other\] do not permit 'package envoy.authz'/);
+    const broken = await readBundlePart(
+      'authz',
+      await rawBundle({ '.manifest': '{"revision":"p2","roots":["envoy"]}', 'policy.rego': 'package envoy.authz\n\nallow if {' }),
+      opts,
+    );
+    await expect(combineBundles([broken, data], opts)).rejects.toThrow(/opa build failed for authz: .*authz\/policy.rego/);
   });
 });

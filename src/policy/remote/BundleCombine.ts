@@ -1,11 +1,12 @@
 // Several bundles (bundles.<name>, each read and verified by BundleParts.ts)
 // joined into the one policy the server evaluates, as OPA activates several
 // bundles into one store: roots must not overlap and each bundle's data must
-// lie within its roots. Rego bundles are compiled together, with the data-only
-// bundles, by `opa build -b` (which checks the roots too) into one wasm; a
-// prebuilt wasm bundle takes the data-only bundles' data beside its own. A
+// lie within its roots. Rego bundles are compiled together by `opa build -b`
+// (which checks their roots too) into one wasm, or a prebuilt wasm bundle is
+// used as it is; the data-only bundles' data is merged beside the policy's. A
 // prebuilt wasm cannot be linked with other policy, so a wasm bundle next to
 // a Rego bundle, or two wasm bundles, are refused with a line saying so.
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -22,37 +23,65 @@ export function combinedRevision(parts: readonly BundlePart[]): string {
   return parts.map((p) => `${p.name}:${p.revision}`).join(',');
 }
 
-/** One policy from several bundles (two or more; a lone bundle loads as RemoteLoader.ts loads it). */
-export async function combineBundles(parts: readonly BundlePart[], opts: LoaderOptions): Promise<PolicyEngine> {
-  checkRootsDisjoint(parts);
-  const names = (kind: BundlePart['kind']) => parts.filter((p) => p.kind === kind).map((p) => p.name);
-  const wasm = names('wasm');
-  const rego = names('rego');
-  if (wasm.length > 1)
-    throw new BundleError(`bundles ${wasm.join(', ')} each hold a policy.wasm; ztauthz evaluates one wasm: build their Rego into one bundle`);
-  if (wasm.length === 1 && rego.length > 0) {
-    throw new BundleError(
-      `bundle ${wasm[0]} holds a prebuilt policy.wasm and ${rego.join(', ')} hold Rego; a prebuilt wasm cannot be linked with other policy: publish the Rego of both, or one wasm bundle with data-only bundles beside it`,
-    );
+/**
+ * Joins bundles into one policy. It remembers the last policy it compiled
+ * from the Rego bundles (by their content), so a change to a data-only bundle
+ * (grants published every minute) only merges data and instantiates, without
+ * running opa again.
+ */
+export class BundleCombiner {
+  readonly #opts: LoaderOptions;
+  #compiled: { readonly key: string; readonly files: BundleFiles } | undefined;
+
+  constructor(opts: LoaderOptions) {
+    this.#opts = opts;
   }
-  if (wasm.length === 0 && rego.length === 0)
-    throw new BundleError(`none of bundles ${parts.map((p) => p.name).join(', ')} holds a policy (policy.wasm or .rego files)`);
-  const revision = combinedRevision(parts);
-  if (wasm.length === 1) return await instantiate({ ...(await wasmWithData(parts)), revision }, opts);
-  return await instantiate({ ...(await compileTogether(parts, opts)), revision }, opts);
+
+  /** One policy from several bundles (two or more; a lone bundle loads as RemoteLoader.ts loads it). */
+  async combine(parts: readonly BundlePart[]): Promise<PolicyEngine> {
+    checkRootsDisjoint(parts);
+    const names = (kind: BundlePart['kind']) => parts.filter((p) => p.kind === kind).map((p) => p.name);
+    const wasm = names('wasm');
+    const rego = names('rego');
+    if (wasm.length > 1)
+      throw new BundleError(`bundles ${wasm.join(', ')} each hold a policy.wasm; ztauthz evaluates one wasm: build their Rego into one bundle`);
+    if (wasm.length === 1 && rego.length > 0) {
+      throw new BundleError(
+        `bundle ${wasm[0]} holds a prebuilt policy.wasm and ${rego.join(', ')} hold Rego; a prebuilt wasm cannot be linked with other policy: publish the Rego of both, or one wasm bundle with data-only bundles beside it`,
+      );
+    }
+    if (wasm.length === 0 && rego.length === 0)
+      throw new BundleError(`none of bundles ${parts.map((p) => p.name).join(', ')} holds a policy (policy.wasm or .rego files)`);
+    const policyParts = parts.filter((p) => p.kind !== 'data');
+    let policy: BundleFiles;
+    if (wasm.length === 1) {
+      policy = await loadBundleArchive(policyParts[0]!.bytes);
+      checkDataWithinRoots(policyParts[0]!, policy.data);
+    } else {
+      policy = await this.#compile(policyParts);
+    }
+    // A copy: the data-only bundles' data is merged into it, and the compiled policy is kept for the next change.
+    const data = structuredClone(policy.data);
+    for (const part of parts.filter((p) => p.kind === 'data')) {
+      const own = await dataOf(part);
+      checkDataWithinRoots(part, own);
+      mergeDeep(data, own, part.name, []);
+    }
+    return await instantiate({ ...policy, data, revision: combinedRevision(parts) }, this.#opts);
+  }
+
+  async #compile(regoParts: readonly BundlePart[]): Promise<BundleFiles> {
+    const key = regoParts.map((p) => `${p.name}:${createHash('sha256').update(p.bytes).digest('hex')}`).join(',');
+    if (this.#compiled?.key === key) return this.#compiled.files;
+    const files = await compileTogether(regoParts, this.#opts);
+    this.#compiled = { key, files };
+    return files;
+  }
 }
 
-/** The wasm bundle's policy, with every bundle's data (each checked against its roots) merged into one document. */
-async function wasmWithData(parts: readonly BundlePart[]): Promise<BundleFiles> {
-  const policy = parts.find((p) => p.kind === 'wasm')!;
-  const bundle = await loadBundleArchive(policy.bytes);
-  const data: JsonObject = {};
-  for (const part of parts) {
-    const own = part === policy ? bundle.data : await dataOf(part);
-    checkDataWithinRoots(part, own);
-    mergeDeep(data, own, part.name, []);
-  }
-  return { ...bundle, data };
+/** One policy from several bundles, without remembering a compiled policy (tests, one-off loads). */
+export function combineBundles(parts: readonly BundlePart[], opts: LoaderOptions): Promise<PolicyEngine> {
+  return new BundleCombiner(opts).combine(parts);
 }
 
 /** A data-only bundle's data.json and data.yaml files, each merged at its directory's path. */
@@ -92,7 +121,7 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
 }
 
 /**
- * `opa build -b` over every bundle, each written to a directory named after
+ * `opa build -b` over the Rego bundles, each written to a directory named after
  * it (so opa's messages name the bundle), then the plan of the same sources
  * for the cache's key analysis (cache/PolicyReads.ts), as for a Rego directory.
  */
