@@ -81,6 +81,11 @@ export class PolicyLifecycle {
     return this.#remote?.states() ?? [];
   }
 
+  /** The configured remote bundles that have not loaded once yet (nothing serves until none is missing). */
+  missingBundles(): string[] {
+    return this.#remote?.missing() ?? [];
+  }
+
   constructor(config: Config, routeEntrypoints: readonly string[], metrics: Metrics, log: Logger, active = new PolicyStore()) {
     this.active = active;
     this.#config = config;

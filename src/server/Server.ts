@@ -112,7 +112,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const h = parseAddr(config.http.addr);
     let httpPort = 0;
     if (opts.http !== false) {
-      httpServer = createHttpServer(metrics, policies);
+      httpServer = createHttpServer(metrics, policies, () => lifecycle.missingBundles());
       httpPort = await listenHttp(httpServer, h.host, h.port, config.http.addr);
     }
     log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });

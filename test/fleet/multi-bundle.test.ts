@@ -100,7 +100,7 @@ describe('a policy bundle and a data bundle from two services', () => {
     try {
       // The policy bundle alone: loaded, but nothing serves until the grants arrive too.
       await waitFor('authz waiting', () => stateOf(server, 'authz').phase === 'waiting', 10_000);
-      expect((await readyz(server.httpPort)).status).toBe(503);
+      expect(await readyz(server.httpPort)).toEqual({ status: 503, body: { status: 'not ready', reason: 'waiting for bundles: grants' } });
       expect(await decide(client, '/common')).not.toBe(OK);
       expect(stateOf(server, 'grants')).toMatchObject({ phase: 'not_loaded', active_revision: undefined });
       expect(stateOf(server, 'grants').last_error?.stage).toBe('download');
