@@ -16,7 +16,7 @@ import { combineBundles } from '../../src/policy/remote/BundleCombine.ts';
 import { readBundlePart } from '../../src/policy/remote/BundleParts.ts';
 import type { RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
-import { LongPollServer, metricsText, readyz, startFromConfig, tempDir, waitFor } from '../support/bundleServers.ts';
+import { LongPollServer, metricsText, readyz, rsaKeyFiles, startFromConfig, tempDir, waitFor } from '../support/bundleServers.ts';
 import { startNginx } from '../support/fleetServers.ts';
 
 const OK = 0;
@@ -31,8 +31,8 @@ allow if input.attributes.request.http.path == "/common"
 allow if data.grants.paths[input.attributes.request.http.path]
 `;
 
-/** A bundle built by opa from `files` (path -> text) and a manifest; `-t wasm` for a prebuilt wasm bundle. */
-function build(files: Record<string, string>, manifest: object | undefined, wasm = false): Buffer {
+/** A bundle built by opa from `files` (path -> text) and a manifest; `-t wasm` for a prebuilt wasm bundle; `args` e.g. signing. */
+function build(files: Record<string, string>, manifest: object | undefined, wasm = false, args: string[] = []): Buffer {
   const dir = tempDir('ztauthz-multi-src-');
   const src = join(dir, 'src');
   for (const [path, text] of Object.entries(files)) {
@@ -42,7 +42,7 @@ function build(files: Record<string, string>, manifest: object | undefined, wasm
   mkdirSync(src, { recursive: true });
   if (manifest) writeFileSync(join(src, '.manifest'), JSON.stringify(manifest));
   const out = join(dir, 'bundle.tar.gz');
-  execFileSync(opaBinary(), ['build', ...(wasm ? ['-t', 'wasm', '-e', 'envoy/authz/allow'] : []), '-b', src, '-o', out], { stdio: 'pipe' });
+  execFileSync(opaBinary(), ['build', ...(wasm ? ['-t', 'wasm', '-e', 'envoy/authz/allow'] : []), '-b', src, '-o', out, ...args], { stdio: 'pipe' });
   return readFileSync(out);
 }
 
@@ -237,6 +237,59 @@ describe('a policy bundle and a data bundle from two services', () => {
     } finally {
       client.close();
       await server.stop(0);
+    }
+  });
+});
+
+describe('each bundle with its own signing key', () => {
+  it('verifies each bundle with its key, and refuses grants signed with the policy key or unsigned', async () => {
+    const policyKey = rsaKeyFiles();
+    const grantsKey = rsaKeyFiles();
+    // opa build writes kid "default"; with a claims file it writes none, and the bundle's keyid applies (as in OPA).
+    const claims = join(tempDir(), 'claims.json');
+    writeFileSync(claims, '{}');
+    const signed = (key: { privateKeyFile: string }, kidless: boolean) => ['--signing-key', key.privateKeyFile, ...(kidless ? ['--claims-file', claims] : [])];
+    const grantsFiles = (paths: string[]) => ({ 'grants/data.json': JSON.stringify({ paths: Object.fromEntries(paths.map((p) => [p, true])) }) });
+    const policy = await new LongPollServer(false).start();
+    const grants = await new LongPollServer(false).start();
+    policy.serve(build({ 'policy.rego': POLICY }, { revision: 'p1', roots: ['envoy'] }, false, signed(policyKey, false)));
+    grants.serve(build(grantsFiles(['/one']), { revision: 'g1', roots: ['grants'] }, false, signed(grantsKey, true)));
+    const pem = (k: { publicPem: string }) =>
+      k.publicPem
+        .trim()
+        .split('\n')
+        .map((l) => `      ${l}`)
+        .join('\n');
+    const yaml =
+      `services:\n  p:\n    url: http://127.0.0.1:${policy.port}\n  g:\n    url: http://127.0.0.1:${grants.port}\n` +
+      `bundles:\n  authz:\n    service: p\n    resource: authz.tar.gz\n    signing:\n      keyid: default\n    polling: {min_delay_seconds: 1, max_delay_seconds: 2}\n` +
+      `  grants:\n    service: g\n    resource: grants.tar.gz\n    signing:\n      keyid: grants-key\n    polling: {min_delay_seconds: 1, max_delay_seconds: 2}\n` +
+      `keys:\n  default:\n    key: |\n${pem(policyKey)}\n  grants-key:\n    key: |\n${pem(grantsKey)}\n`;
+    const server = await startFromConfig(yaml);
+    const client = new CheckClient(server.grpcPort);
+    try {
+      await waitFor('both active', async () => (await revisionOf(server)) === 'authz:p1,grants:g1', 10_000);
+      expect(await decide(client, '/one')).toBe(OK);
+      const bad: Array<[Buffer, string]> = [
+        [build(grantsFiles(['/two']), { revision: 'g-policykey', roots: ['grants'] }, false, signed(policyKey, true)), 'signature'],
+        [build(grantsFiles(['/two']), { revision: 'g-unsigned', roots: ['grants'] }), 'bundle grants is not signed and a signature is required'],
+      ];
+      for (const [bytes, message] of bad) {
+        const before = failures(await metricsText(server.httpPort), 'grants');
+        grants.serve(bytes);
+        await waitFor('the bad grants refused', async () => failures(await metricsText(server.httpPort), 'grants') > before, 10_000);
+        expect(stateOf(server, 'grants').last_error!.message).toContain(message);
+        expect(await revisionOf(server)).toBe('authz:p1,grants:g1');
+        expect(await decide(client, '/two')).toBe(DENIED);
+      }
+      grants.serve(build(grantsFiles(['/two']), { revision: 'g2', roots: ['grants'] }, false, signed(grantsKey, true)));
+      await waitFor('g2', async () => (await revisionOf(server)) === 'authz:p1,grants:g2', 10_000);
+      expect(await decide(client, '/two')).toBe(OK);
+    } finally {
+      client.close();
+      await server.stop(0);
+      await policy.stop();
+      await grants.stop();
     }
   });
 });
