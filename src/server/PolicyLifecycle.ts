@@ -81,6 +81,11 @@ export class PolicyLifecycle {
     return this.#remote?.states() ?? [];
   }
 
+  /** Calls `listener` after each change of a remote bundle's state (read bundleStates() there); a no-op without bundles. */
+  onBundleChange(listener: () => void): () => void {
+    return this.#remote?.onChange(listener) ?? (() => undefined);
+  }
+
   /** The configured remote bundles that have not loaded once yet (nothing serves until none is missing). */
   missingBundles(): string[] {
     return this.#remote?.missing() ?? [];

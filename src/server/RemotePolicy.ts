@@ -16,7 +16,7 @@ import type { PolicyStore } from '../policy/PolicyStore.ts';
 import { fetchBundle, type FetchRequest, type FetchResult, type HttpServiceOptions } from '../policy/remote/BundleHttp.ts';
 import { fetchOciBundle } from '../policy/remote/OciBundle.ts';
 import { BundleCombiner } from '../policy/remote/BundleCombine.ts';
-import { readBundlePart } from '../policy/remote/BundleParts.ts';
+import { readBundlePart, type BundlePart } from '../policy/remote/BundleParts.ts';
 import { BundleSet } from '../policy/remote/BundleSet.ts';
 import { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
 import { loadRemoteBundle } from '../policy/remote/RemoteLoader.ts';
@@ -66,11 +66,23 @@ export class RemotePolicies {
   readonly #bundles: RemoteBundle[];
   readonly #set: BundleSet;
   readonly #states: Map<string, Mutable<BundleState>>;
+  readonly #listeners: Set<() => void>;
 
-  constructor(bundles: RemoteBundle[], set: BundleSet, states: Map<string, Mutable<BundleState>>) {
+  constructor(bundles: RemoteBundle[], set: BundleSet, states: Map<string, Mutable<BundleState>>, listeners: Set<() => void>) {
     this.#bundles = bundles;
     this.#set = set;
     this.#states = states;
+    this.#listeners = listeners;
+  }
+
+  /**
+   * Calls `listener` after each change of a bundle's state (a request
+   * answered or failed, an activation), e.g. to send a status report; it
+   * reads states() itself. Returns the unsubscribe function.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Loads each persisted copy (the policy serves at once if all bundles had one), then polls each in the background. */
@@ -109,6 +121,18 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
   const bm = new BundleMetrics(metrics.registry);
   const states = new Map<string, Mutable<BundleState>>(entries.map(([name]) => [name, emptyState(name)]));
   const now = () => new Date().toISOString();
+  const listeners = new Set<() => void>();
+  const notify = (): void => {
+    for (const l of listeners) {
+      try {
+        l();
+      } catch (err) {
+        log.warn('bundle state listener failed', { error: (err as Error).message });
+      }
+    }
+  };
+  // The copy of each bundle in the serving policy, to tell which bundles an activation changed.
+  const serving = new Map<string, BundlePart>();
   // Each bundle's signing key checks its own copies; a lone bundle loads as it always has.
   const signing = new Map(entries.map(([name, b]) => [name, bundleLoaderOptions(config, base, b)]));
   const combiner = new BundleCombiner(base);
@@ -120,8 +144,13 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
       const replaced = store.current;
       store.activate(engine);
       if (replaced !== engine) replaced?.retire();
-      for (const part of parts) bm.setRevision(part.name, part.revision);
-      states.get(changed)!.last_successful_activation = now();
+      const at = now();
+      for (const part of parts) {
+        bm.setRevision(part.name, part.revision);
+        // The first activation activates every bundle; later ones, the one that changed.
+        if (serving.get(part.name) !== part) states.get(part.name)!.last_successful_activation = at;
+        serving.set(part.name, part);
+      }
       metrics.policyLoads.inc({ policy: 'active', result: 'success' });
       log.info('bundle activated', {
         bundle: changed,
@@ -149,6 +178,7 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
         state.last_error = undefined;
         if (phase === 'waiting')
           log.info('bundle loaded; waiting for the other bundles before serving', { bundle: name, revision: part.revision, source, missing: set.missing() });
+        notify();
       },
       minDelayMs: minDelay * 1000,
       maxDelayMs: Math.max(minDelay, b.polling?.max_delay_seconds ?? DEFAULT_MAX_DELAY) * 1000,
@@ -161,6 +191,7 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
           if (result === 'bundle') state.last_successful_download = state.last_successful_request;
           else state.last_error = undefined;
           bm.downloads.inc({ bundle: name, result });
+          if (result === 'not_modified') notify();
         },
         failed: (stage, err) => {
           const at = now();
@@ -173,11 +204,12 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
             error: err.message,
             revision: store.current?.revision ?? null,
           });
+          notify();
         },
       },
     });
   });
-  return new RemotePolicies(bundles, set, states);
+  return new RemotePolicies(bundles, set, states, listeners);
 }
 
 /** The loader options that check one bundle's signature: its signing key, required when signing is configured (as in OPA). */

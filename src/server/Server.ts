@@ -30,6 +30,8 @@ export interface RunningServer {
   readonly metrics: Metrics;
   /** Each configured remote bundle's state (bundles.<name>), for status reports; empty without bundles. */
   bundleStates(): BundleState[];
+  /** Calls `listener` after each change of a bundle's state (a request answered or failed, an activation); returns the unsubscribe. */
+  onBundleChange(listener: () => void): () => void;
   /** Stops accepting, lets in-flight Checks finish (up to graceMs), then closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -133,6 +135,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       policies,
       metrics,
       bundleStates: () => lifecycle.bundleStates(),
+      onBundleChange: (listener) => lifecycle.onBundleChange(listener),
       async stop(graceMs = 10_000) {
         process.off('SIGHUP', onHup);
         lifecycle.stop();

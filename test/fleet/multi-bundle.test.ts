@@ -97,6 +97,8 @@ describe('a policy bundle and a data bundle from two services', () => {
     const grants = await new LongPollServer(false).start();
     const server = await startFromConfig(twoBundles(nginx.port, grants.port));
     const client = new CheckClient(server.grpcPort);
+    let changes = 0;
+    server.onBundleChange(() => changes++);
     try {
       // The policy bundle alone: loaded, but nothing serves until the grants arrive too.
       await waitFor('authz waiting', () => stateOf(server, 'authz').phase === 'waiting', 10_000);
@@ -112,7 +114,11 @@ describe('a policy bundle and a data bundle from two services', () => {
       expect(await decide(client, '/two')).toBe(DENIED);
       expect(stateOf(server, 'authz')).toMatchObject({ phase: 'active', active_revision: 'p1', last_error: undefined });
       expect(stateOf(server, 'grants')).toMatchObject({ phase: 'active', active_revision: 'g1', last_error: undefined });
+      // The first activation activated both.
+      expect(stateOf(server, 'authz').last_successful_activation).toEqual(expect.any(String));
       expect(stateOf(server, 'grants').last_successful_activation).toEqual(expect.any(String));
+      const authzActivated = stateOf(server, 'authz').last_successful_activation;
+      expect(changes).toBeGreaterThan(0);
 
       // Sequential Checks on paths both grant revisions decide alike, across the data-only update.
       let stop = false;
@@ -137,7 +143,7 @@ describe('a policy bundle and a data bundle from two services', () => {
       expect(wrong).toEqual([]);
       expect(checks).toBeGreaterThan(0);
       expect(await decide(client, '/two')).toBe(OK);
-      expect(stateOf(server, 'authz').active_revision).toBe('p1');
+      expect(stateOf(server, 'authz')).toMatchObject({ active_revision: 'p1', last_successful_activation: authzActivated });
       const metrics = await metricsText(server.httpPort);
       expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="authz",revision="p1"} 1');
       expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="grants",revision="g2"} 1');
