@@ -34,7 +34,7 @@ const upload = new DecisionUpload({
   maxBufferBytes: 2 ** 30,
   maxBufferEvents: 1e9,
   labels: { app: 'checkout', id: '1780d507-aea2-45cc-ae50-fa153c8e4a5a', version: '0.1.0' },
-  bundle: 'authz',
+  bundles: ['authz'],
   registry: new Registry(),
 });
 const lines = Array.from({ length: N }, () => `${record.replace('"ID"', `"${crypto.randomUUID()}"`)}\n`);

@@ -7,6 +7,8 @@ export class BundleMetrics {
   /** result: bundle (a new one downloaded), not_modified (304), failure (download or load; the previous policy kept serving). */
   readonly downloads: Counter<'bundle' | 'result'>;
   readonly #revision: Gauge<'bundle' | 'revision'>;
+  /** The revision each bundle's series carries (one series per configured bundle). */
+  readonly #revisions = new Map<string, string>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -25,7 +27,10 @@ export class BundleMetrics {
   }
 
   setRevision(bundle: string, revision: string): void {
-    this.#revision.reset();
+    const old = this.#revisions.get(bundle);
+    if (old === revision) return;
+    if (old !== undefined) this.#revision.remove({ bundle, revision: old });
+    this.#revisions.set(bundle, revision);
     this.#revision.set({ bundle, revision }, 1);
   }
 }

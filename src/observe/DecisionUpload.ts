@@ -42,8 +42,13 @@ export interface DecisionUploadOptions {
   readonly maxPerSecond?: number | undefined;
   /** OPA's labels of every record: id, version and the configured ones. */
   readonly labels: Readonly<Record<string, string>>;
-  /** The remote bundle's name, for OPA's `bundles: {<name>: {revision}}`; absent: a local policy (the record's `revision` only). */
-  readonly bundle?: string | undefined;
+  /**
+   * The remote bundles' names in configuration order, for OPA's
+   * `bundles: {<name>: {revision}}`; empty: a local policy (the record's
+   * `revision` only). With several, a record's revision is theirs joined,
+   * `authz:p1,grants:g7` (BundleCombine.ts).
+   */
+  readonly bundles?: readonly string[] | undefined;
   readonly registry: Registry;
   /** Told about each failed round (one line per failure, at most one per backoff delay). */
   readonly onFailure?: ((err: Error, buffered: number) => void) | undefined;
@@ -68,7 +73,8 @@ export class DecisionUpload {
   #bytes = 0;
   /** What the labels and bundles add in front of a record's own fields. */
   readonly #prefix: string;
-  readonly #bundleKey: string | undefined;
+  /** The last revision seen and its `"bundles":{…},` (a revision changes with a new bundle, not per record). */
+  #bundlesFor: { revision: string; field: string } | undefined;
   #ratio = INITIAL_RATIO;
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -87,7 +93,6 @@ export class DecisionUpload {
     this.#tokens = opts.maxPerSecond ?? 0;
     this.#filled = performance.now();
     this.#prefix = `{"labels":${JSON.stringify(opts.labels)},`;
-    this.#bundleKey = opts.bundle === undefined ? undefined : JSON.stringify(opts.bundle);
     const registers = [opts.registry];
     this.#dropped = new Counter({
       name: 'ztauthz_decision_log_upload_dropped_total',
@@ -173,10 +178,18 @@ export class DecisionUpload {
   /** The event OPA's collectors read: labels (and bundles) first, then the record's own fields. */
   #event(line: string, revision: string | undefined): string {
     const body = line.slice(1, line.endsWith('\n') ? -1 : undefined);
-    const bundles = this.#bundleKey && revision !== undefined ? `"bundles":{${this.#bundleKey}:{"revision":${JSON.stringify(revision)}}},` : '';
+    const bundles = revision === undefined ? '' : this.#bundlesField(revision);
     // A record always has fields; an empty one would leave a trailing comma.
     if (body === '}') return `${(this.#prefix + bundles).slice(0, -1)}}`;
     return this.#prefix + bundles + body;
+  }
+
+  #bundlesField(revision: string): string {
+    if (this.#bundlesFor?.revision === revision) return this.#bundlesFor.field;
+    const per = bundleRevisions(this.#o.bundles ?? [], revision);
+    const field = per ? `"bundles":${JSON.stringify(Object.fromEntries(Object.entries(per).map(([name, r]) => [name, { revision: r }])))},` : '';
+    this.#bundlesFor = { revision, field };
+    return field;
   }
 
   #evict(): void {
@@ -335,4 +348,27 @@ export class DecisionUpload {
       this.#bytes = 0;
     }
   }
+}
+
+/**
+ * Each bundle's revision from a policy revision: with one bundle, the revision
+ * itself; with several, `name:revision` pairs in configuration order, joined
+ * by commas. Undefined when there are no bundles or the revision does not
+ * have that shape (a policy not from these bundles).
+ */
+export function bundleRevisions(names: readonly string[], revision: string): Record<string, string> | undefined {
+  if (names.length === 0) return undefined;
+  if (names.length === 1) return { [names[0]!]: revision };
+  const out: Record<string, string> = {};
+  let at = 0;
+  for (let i = 0; i < names.length; i++) {
+    const prefix = `${i === 0 ? '' : ','}${names[i]}:`;
+    if (!revision.startsWith(prefix, at)) return undefined;
+    at += prefix.length;
+    const end = i + 1 < names.length ? revision.indexOf(`,${names[i + 1]}:`, at) : revision.length;
+    if (end === -1) return undefined;
+    out[names[i]!] = revision.slice(at, end);
+    at = end;
+  }
+  return out;
 }

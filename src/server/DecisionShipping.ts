@@ -54,7 +54,7 @@ export function decisionUpload(config: Config, metrics: Metrics, log: Logger): D
     maxPerSecond: u.max_decisions_per_second,
     // As OPA: this process's id and the version, beside the configured labels.
     labels: { ...config.labels, id: randomUUID(), version: packageVersion() },
-    bundle: Object.keys(config.bundles)[0],
+    bundles: Object.keys(config.bundles),
     registry: metrics.registry,
     onFailure: (err, buffered) =>
       log.warn('decision-log upload failed; the records are kept for the next round', { service: u.service, error: err.message, buffered }),
