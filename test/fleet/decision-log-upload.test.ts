@@ -17,7 +17,10 @@ import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
 import { Collector } from '../support/collector.ts';
 import { promtool } from '../observe/support/checks.ts';
-import { metricsText, tempDir, waitFor } from '../support/bundleServers.ts';
+import { LongPollServer, metricsText, readyz, regoBundle, tempDir, waitFor } from '../support/bundleServers.ts';
+import { combinedRevision } from '../../src/policy/remote/BundleCombine.ts';
+import type { BundlePart } from '../../src/policy/remote/BundleParts.ts';
+import { bundleRevisions } from '../../src/observe/DecisionUpload.ts';
 import { spawnServe } from '../support/servers.ts';
 
 const running: Array<{ stop(): Promise<void> }> = [];
@@ -117,6 +120,30 @@ describe('decision logs uploaded per OPA protocol', () => {
     expect(await metric(server, 'ztauthz_decision_log_uploaded_total')).toBeGreaterThanOrEqual(5);
     const lint = promtool(['check', 'metrics'], await metricsText(server.httpPort));
     expect(lint.output.split('\n').filter((l) => l.includes('decision_log_upload'))).toEqual([]);
+  });
+
+  it("names the remote bundle's revision in OPA's bundles field", async () => {
+    const logs = await collector();
+    const bundles = await new LongPollServer(false).start();
+    running.push(bundles);
+    bundles.serve(regoBundle('r7', '/one'));
+    const { server, client } = await serve(
+      `${opaConfig(logs.port)}bundles:\n  authz:\n    service: acme\n    resource: authz.tar.gz\n    polling: {min_delay_seconds: 1, max_delay_seconds: 2}\n`.replace(
+        'labels:',
+        `  acme:\n    url: http://127.0.0.1:${bundles.port}\nlabels:`,
+      ),
+    );
+    await waitFor('revision r7', async () => (await readyz(server.httpPort)).body.policy_revision === 'r7', 15_000);
+    const ids = await checks(client, 2);
+    await waitFor('the decisions', () => ids.every((id) => logs.decisionIds.has(id)), 10_000);
+    for (const e of logs.events) expect(e['bundles']).toEqual({ authz: { revision: 'r7' } });
+    // With several bundles the policy's revision joins theirs; each is named on its own.
+    const parts = [
+      { name: 'authz', revision: 'p1,x' },
+      { name: 'grants', revision: 'g:7' },
+    ] as unknown as BundlePart[];
+    expect(bundleRevisions(['authz', 'grants'], combinedRevision(parts))).toEqual({ authz: 'p1,x', grants: 'g:7' });
+    expect(bundleRevisions(['authz', 'grants'], 'some-local-revision')).toBeUndefined();
   });
 
   it('loses no decision while the collector goes down and comes back mid-run, under concurrent Checks (at least once)', async () => {
