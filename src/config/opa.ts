@@ -30,8 +30,6 @@ const PLUGIN_UNSUPPORTED: Readonly<Record<string, string>> = {
 const OPA_UNSUPPORTED: Readonly<Record<string, string>> = {
   discovery: 'discovery bundles are not supported; list services and bundles in this file',
   decision_logs: 'decision-log upload is not supported; decisions go to decision_log.output',
-  status: 'status reports are not supported; scrape /metrics',
-  labels: 'labels are only used by decision-log upload and status reports, which are not supported',
   default_decision: 'use policy.decision (or plugins.envoy_ext_authz_grpc.path)',
   default_authorization_decision: 'ztauthz has no REST API to authorize',
   server: 'ztauthz serves no OPA REST API; its HTTP side is http.addr',
@@ -42,6 +40,12 @@ const OPA_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 const CREDENTIALS = ['bearer', 'client_tls'];
+
+/** status settings of OPA's with no ztauthz counterpart, and why. */
+const STATUS_UNSUPPORTED: Readonly<Record<string, string>> = {
+  plugin: 'custom status plugins are Go plugins of OPA; ztauthz POSTs reports to status.service',
+  prometheus_config: "ztauthz's bundle metrics have fixed buckets (see docs/operations.md)",
+};
 
 /**
  * Rewrites a config file's document in place: plugins.envoy_ext_authz_grpc
@@ -81,6 +85,7 @@ export function translateOpaKeys(doc: Record<string, unknown>, file: string): st
       }
     }
   }
+  translateStatus(doc, file, problems);
   const set: string[] = [];
   if (Object.hasOwn(doc, 'plugins')) {
     const plugins = doc['plugins'];
@@ -121,6 +126,26 @@ export function translateOpaKeys(doc: Record<string, unknown>, file: string): st
   return set;
 }
 
+/**
+ * A status section in the file enables reports as in OPA: without a service,
+ * the first service listed is used unless console or prometheus is on (then
+ * the deployer may have meant only those). Settings of OPA's status plugin
+ * ztauthz has no counterpart for are refused.
+ */
+function translateStatus(doc: Record<string, unknown>, file: string, problems: string[]): void {
+  const status = doc['status'];
+  if (!isMapping(status)) return;
+  for (const [key, why] of Object.entries(STATUS_UNSUPPORTED)) {
+    if (Object.hasOwn(status, key)) problems.push(`${file}: status.${key} is not supported by ztauthz: ${why}`);
+  }
+  const services = doc['services'];
+  const first = isMapping(services) ? Object.keys(services)[0] : undefined;
+  const quiet = (v: unknown) => v === undefined || v === false || v === 'false';
+  if ((status['service'] === undefined || status['service'] === '') && first !== undefined && quiet(status['console']) && quiet(status['prometheus'])) {
+    status['service'] = first;
+  }
+}
+
 /** Rules across OPA's keys and ztauthz's (after validation). */
 export function checkOpaCombinations(c: Config): void {
   const bundles = Object.entries(c.bundles);
@@ -135,6 +160,18 @@ export function checkOpaCombinations(c: Config): void {
     }
     if (b.signing && !Object.hasOwn(c.keys, b.signing.keyid)) throw new ConfigError(`bundles.${name}.signing.keyid: no key named "${b.signing.keyid}" in keys`);
   }
+  const st = c.status;
+  // TODO(opastatus): removed with the reporter's commit.
+  if (st.service !== '' || st.console) throw new ConfigError('status: status reports are not supported yet; scrape /metrics');
+  if (st.service !== '' && !Object.hasOwn(c.services, st.service))
+    throw new ConfigError(`status.service: no service named "${st.service}" (services: ${Object.keys(c.services).join(', ') || 'none'})`);
+  if (st.service !== '' && c.services[st.service]!.type === 'oci')
+    throw new ConfigError(`status.service: "${st.service}" is an OCI registry, which takes no status reports`);
+  if (st.trigger === 'manual') throw new ConfigError('status.trigger: manual is not supported (ztauthz has no SDK to trigger a report); use periodic');
+  if (!/^[A-Za-z0-9_.~-]*(\/[A-Za-z0-9_.~-]+)*$/.test(st.partition_name) || st.partition_name.split('/').some((p) => p === '.' || p === '..'))
+    throw new ConfigError(
+      `status.partition_name: ${JSON.stringify(st.partition_name)} must be path segments of letters, digits, _ . ~ - (joined by /, none . or ..)`,
+    );
   for (const [name, s] of Object.entries(c.services)) {
     const ct = s.credentials?.client_tls;
     if (ct && !s.url.startsWith('https:')) throw new ConfigError(`services.${name}.credentials.client_tls: needs an https url`);
