@@ -161,8 +161,6 @@ export function checkOpaCombinations(c: Config): void {
     if (b.signing && !Object.hasOwn(c.keys, b.signing.keyid)) throw new ConfigError(`bundles.${name}.signing.keyid: no key named "${b.signing.keyid}" in keys`);
   }
   const st = c.status;
-  // TODO(opastatus): removed with the reporter's commit.
-  if (st.service !== '' || st.console) throw new ConfigError('status: status reports are not supported yet; scrape /metrics');
   if (st.service !== '' && !Object.hasOwn(c.services, st.service))
     throw new ConfigError(`status.service: no service named "${st.service}" (services: ${Object.keys(c.services).join(', ') || 'none'})`);
   if (st.service !== '' && c.services[st.service]!.type === 'oci')

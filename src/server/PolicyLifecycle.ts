@@ -17,6 +17,8 @@ import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import type { JsonValue } from '../types/Json.ts';
 import type { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
 import { remotePolicy } from './RemotePolicy.ts';
+import { PLUGIN_GRPC, type StatusReporter } from '../policy/remote/StatusReporter.ts';
+import { statusReporter } from './StatusReports.ts';
 import { ConfigError } from '../config/addr.ts';
 
 export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
@@ -70,6 +72,7 @@ export class PolicyLifecycle {
   readonly #log: Logger;
   #httpSend: HttpSendRuntime | undefined;
   #remote: RemoteBundle | undefined;
+  #status: StatusReporter | undefined;
 
   /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
   get httpSend(): HttpSendRuntime | undefined {
@@ -89,12 +92,15 @@ export class PolicyLifecycle {
   async start(): Promise<void> {
     const opts = loaderOptions(this.#config, this.#entrypoints);
     this.#httpSend = opts.httpSend;
-    this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log);
+    this.#status = statusReporter(this.#config, this.#log);
+    this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log, this.#status);
     // A remote bundle starts from its persisted copy if there is one, else
     // the server starts without a policy: Checks are not_ready and /readyz
     // answers 503 until the first download has loaded.
     if (this.#remote) await this.#remote.start();
     else await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
+    // The first report: whatever the persisted copy gave, and the bundle's first poll under way.
+    this.#status?.start();
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 
@@ -156,9 +162,15 @@ export class PolicyLifecycle {
     await Promise.all(this.#watchers.map((w) => w.reload()));
   }
 
+  /** The gRPC listener is serving (status reports say so). */
+  serving(): void {
+    this.#status?.setPlugin(PLUGIN_GRPC, 'OK');
+  }
+
   stop(): void {
     for (const w of this.#watchers) w.stop();
     void this.#remote?.stop();
+    void this.#status?.stop();
   }
 
   /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */

@@ -12,10 +12,11 @@ import { MAX_BUNDLE_BYTES } from '../policy/Bundle.ts';
 import { signingKeyFromText } from '../policy/BundleSignature.ts';
 import type { LoaderOptions } from '../policy/PolicyLoader.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
-import { fetchBundle, type FetchRequest, type FetchResult, type HttpServiceOptions } from '../policy/remote/BundleHttp.ts';
+import { BundleDownloadError, fetchBundle, type FetchRequest, type FetchResult, type HttpServiceOptions } from '../policy/remote/BundleHttp.ts';
 import { fetchOciBundle } from '../policy/remote/OciBundle.ts';
 import { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
 import { loadRemoteBundle } from '../policy/remote/RemoteLoader.ts';
+import { PLUGIN_BUNDLE, type StatusReporter } from '../policy/remote/StatusReporter.ts';
 
 type ServiceConfig = Config['services'][string];
 
@@ -53,8 +54,15 @@ function bundleKey(id: string, key: Config['keys'][string], scope: string | unde
   }
 }
 
-/** The configured remote bundle feeding `store`, or undefined when bundles is empty. */
-export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyStore, metrics: Metrics, log: Logger): RemoteBundle | undefined {
+/** The configured remote bundle feeding `store`, or undefined when bundles is empty. Its events go to `status` too, keyed by bundle name. */
+export function remotePolicy(
+  config: Config,
+  base: LoaderOptions,
+  store: PolicyStore,
+  metrics: Metrics,
+  log: Logger,
+  status?: StatusReporter,
+): RemoteBundle | undefined {
   const entry = Object.entries(config.bundles)[0];
   if (!entry) return undefined;
   const [name, b] = entry;
@@ -68,6 +76,8 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
   const dir = config.persistence_directory || '.opa';
   const bm = new BundleMetrics(metrics.registry);
   const minDelay = b.polling?.min_delay_seconds ?? DEFAULT_MIN_DELAY;
+  status?.addBundle(name);
+  status?.setPlugin(PLUGIN_BUNDLE, 'NOT_READY');
   return new RemoteBundle({
     name,
     fetch,
@@ -85,9 +95,15 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
         bm.setRevision(name, engine.revision);
         metrics.policyLoads.inc({ policy: 'active', result: 'success' });
         log.info('bundle activated', { bundle: name, revision: engine.revision, previous: replaced?.revision, source });
+        status?.bundleEvent(name, { kind: 'activated', revision: engine.revision, source });
+        status?.setPlugin(PLUGIN_BUNDLE, 'OK');
       },
-      downloaded: (result) => bm.downloads.inc({ bundle: name, result }),
+      downloaded: (result, size) => {
+        bm.downloads.inc({ bundle: name, result });
+        status?.bundleEvent(name, result === 'bundle' ? { kind: 'downloaded', size: size ?? 0 } : { kind: 'not_modified' });
+      },
       failed: (stage, err) => {
+        status?.bundleEvent(name, { kind: 'failed', stage, message: err.message, httpStatus: err instanceof BundleDownloadError ? err.httpStatus : undefined });
         if (stage !== 'persist') bm.downloads.inc({ bundle: name, result: 'failure' });
         if (stage === 'load') metrics.policyLoads.inc({ policy: 'active', result: 'failure' });
         log.warn(`bundle ${stage} failed; the previous policy keeps serving`, { bundle: name, error: err.message, revision: store.current?.revision ?? null });

@@ -1,5 +1,5 @@
-// ${VAR} expansion in config files, and OPA's labels, as loadConfig reads
-// them (status reports themselves: opa-status.test.ts).
+// ${VAR} expansion in config files, OPA's labels and the status section, as
+// loadConfig reads them (status reports themselves: opa-status.test.ts).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,5 +95,33 @@ describe('labels', () => {
     expect(refusal('labels:\n  replicas: 3\n')).toContain('labels.replicas: must be a string (quote numbers and booleans)');
     expect(refusal('labels:\n  "a b": x\n')).toContain('labels.a b: must be a mapping of label names to strings');
     expect(refusal('labels: [a]\n')).toContain('labels: must be a mapping of label names to strings');
+  });
+});
+
+describe('status section', () => {
+  const services = 'services:\n  cp:\n    url: http://127.0.0.1:1\n  other:\n    url: http://127.0.0.1:2\n';
+
+  it('reports to the first service when the section names none, as OPA', () => {
+    expect(loadConfig({ file: yamlFile(`${services}status: {}\n`) }).status.service).toBe('cp');
+    expect(loadConfig({ file: yamlFile(`${services}status:\n  service: other\n  partition_name: team-a\n`) }).status).toEqual({
+      service: 'other',
+      partition_name: 'team-a',
+      console: false,
+      trigger: 'periodic',
+      prometheus: false,
+    });
+    // console only: the deployer may have meant only the log, as OPA reads it.
+    expect(loadConfig({ file: yamlFile(`${services}status:\n  console: true\n`) }).status.service).toBe('');
+    // No status section: no reports.
+    expect(loadConfig({ file: yamlFile(services) }).status.service).toBe('');
+  });
+
+  it('refuses what it cannot do, with a line saying so', () => {
+    expect(refusal(`${services}status:\n  service: nowhere\n`)).toContain('status.service: no service named "nowhere"');
+    expect(refusal(`${services}status:\n  trigger: manual\n`)).toContain('status.trigger: manual is not supported');
+    expect(refusal(`${services}status:\n  plugin: mine\n`)).toContain('status.plugin is not supported by ztauthz');
+    expect(refusal(`${services}status:\n  partition_name: "../x"\n`)).toContain('status.partition_name');
+    expect(refusal('services:\n  reg:\n    url: https://ghcr.io\n    type: oci\nstatus: {}\n')).toContain('is an OCI registry, which takes no status reports');
+    expect(refusal(`${services}status:\n  servce: cp\n`)).toContain('unknown key status.servce; did you mean status.service?');
   });
 });

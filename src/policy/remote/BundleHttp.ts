@@ -40,6 +40,13 @@ export type FetchResult =
 
 export class BundleDownloadError extends Error {
   override name = 'BundleDownloadError';
+  /** The server's HTTP status, when it answered with an unexpected one (status reports carry it as http_code). */
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, httpStatus?: number) {
+    super(message);
+    this.httpStatus = httpStatus;
+  }
 }
 
 /** Headers of a service request (bearer token, configured headers). */
@@ -61,11 +68,29 @@ export function serviceGet(
   maxBytes: number,
   signal?: AbortSignal,
 ): Promise<{ res: IncomingMessage; body: Buffer }> {
+  return serviceRequest(s, 'GET', url, headers, undefined, timeoutMs, maxBytes, signal);
+}
+
+/**
+ * One request to a service (bundle download, status report) with its
+ * credentials and TLS; resolves with the response and its body (bounded to
+ * maxBytes). `timeoutMs` bounds the whole exchange.
+ */
+export function serviceRequest(
+  s: HttpServiceOptions,
+  method: 'GET' | 'POST',
+  url: URL,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  timeoutMs: number,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<{ res: IncomingMessage; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(url, {
-      method: 'GET',
-      headers,
+      method,
+      headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
       signal,
       ...(url.protocol === 'https:' ? { ca: s.ca, cert: s.clientCert, key: s.clientKey } : {}),
     });
@@ -96,7 +121,7 @@ export function serviceGet(
         resolve({ res, body: Buffer.concat(chunks) });
       });
     });
-    req.end();
+    req.end(body);
   });
 }
 
@@ -114,7 +139,7 @@ export async function fetchBundle(service: HttpServiceOptions, resource: string,
       .split(';')[0]!
       .trim() === BUNDLE_CONTENT_TYPE;
   if (res.statusCode === 304) return { status: 'not_modified', longPolling };
-  if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`);
+  if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`, res.statusCode);
   const etag = res.headers['etag'];
   return { status: 'bundle', bytes: body, etag: typeof etag === 'string' && etag !== '' ? etag : undefined, longPolling };
 }

@@ -1,0 +1,195 @@
+// Status reports as OPA's status plugin sends them (POST <service>/status):
+// the instance's labels, each bundle's state (active revision, when it was
+// last requested, downloaded and activated, the last error) keyed by bundle
+// name, and each plugin's state. A report goes out at start and after every
+// bundle poll, activation or failure, as OPA's do.
+//
+// Bounded: at most one report is in flight and at most one waits. Changes
+// made meanwhile only mark the state dirty; the next report carries the
+// newest state, so a slow or failing control plane costs one request at a
+// time, never a queue. A failed report is retried with exponential backoff
+// (capped, jittered), again with the newest state.
+import { backoffDelay } from './RemoteBundle.ts';
+
+/** Go's zero time, which OPA sends for "never". */
+export const NEVER = '0001-01-01T00:00:00Z';
+
+/** One bundle in a report: OPA's bundle.Status as JSON. */
+export interface BundleStatus {
+  name: string;
+  active_revision?: string;
+  last_successful_activation: string;
+  type?: 'snapshot';
+  size?: number;
+  last_successful_download: string;
+  last_successful_request: string;
+  last_request: string;
+  code?: string;
+  message?: string;
+  http_code?: number;
+}
+
+/** The plugin names OPA's reports use for what ztauthz does. */
+export const PLUGIN_BUNDLE = 'bundle';
+export const PLUGIN_GRPC = 'envoy_ext_authz_grpc';
+export const PLUGIN_STATUS = 'status';
+
+export type PluginState = 'OK' | 'NOT_READY' | 'ERROR' | 'WARN';
+
+export interface StatusReport {
+  labels: Record<string, string>;
+  bundles: Record<string, BundleStatus>;
+  plugins: Record<string, { state: PluginState; message?: string }>;
+}
+
+export interface StatusReporterOptions {
+  readonly labels: Readonly<Record<string, string>>;
+  /** POSTs one report's JSON; absent: console only. Rejects when the report was not taken (the reporter retries). */
+  readonly send?: ((body: Buffer, signal: AbortSignal) => Promise<void>) | undefined;
+  /** Called with each new report (status.console). */
+  readonly console?: ((report: StatusReport) => void) | undefined;
+  /** A report that failed (it is retried with the newest state). */
+  readonly failed: (err: Error, failures: number) => void;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
+/** What changed in one bundle: the reporter applies it and schedules a report. */
+export type BundleEvent =
+  | { readonly kind: 'not_modified' }
+  | { readonly kind: 'downloaded'; readonly size: number }
+  | { readonly kind: 'activated'; readonly revision: string; readonly source: 'download' | 'persisted' }
+  | { readonly kind: 'failed'; readonly stage: 'download' | 'load' | 'persist'; readonly message: string; readonly httpStatus?: number | undefined };
+
+export class StatusReporter {
+  readonly #o: StatusReporterOptions;
+  readonly #bundles = new Map<string, BundleStatus>();
+  readonly #plugins = new Map<string, { state: PluginState; message?: string }>();
+  readonly #abort = new AbortController();
+  #dirty = false;
+  /** A change not yet shown on the console (retries of one state are shown once). */
+  #unlogged = false;
+  #started = false;
+  #pump: Promise<void> | undefined;
+  #failures = 0;
+
+  constructor(opts: StatusReporterOptions) {
+    this.#o = opts;
+  }
+
+  /** Declares a bundle (NOT_READY, never requested) so the first report names it. */
+  addBundle(name: string): void {
+    if (!this.#bundles.has(name))
+      this.#bundles.set(name, {
+        name,
+        last_successful_activation: NEVER,
+        last_successful_download: NEVER,
+        last_successful_request: NEVER,
+        last_request: NEVER,
+      });
+  }
+
+  bundleEvent(name: string, e: BundleEvent): void {
+    this.addBundle(name);
+    const s = this.#bundles.get(name)!;
+    const now = new Date().toISOString();
+    if (e.kind === 'activated') {
+      s.active_revision = e.revision;
+      s.last_successful_activation = now;
+      clearError(s);
+    } else if (e.kind === 'failed') {
+      // A failed load or persist followed a successful request, already counted.
+      if (e.stage === 'download') s.last_request = now;
+      s.code = 'bundle_error';
+      s.message = e.message;
+      if (e.httpStatus !== undefined) s.http_code = e.httpStatus;
+      else delete s.http_code;
+    } else {
+      s.last_request = now;
+      s.last_successful_request = now;
+      if (e.kind === 'downloaded') {
+        s.last_successful_download = now;
+        s.type = 'snapshot';
+        s.size = e.size;
+      } else clearError(s);
+    }
+    this.#changed();
+  }
+
+  setPlugin(name: string, state: PluginState, message?: string): void {
+    this.#plugins.set(name, message === undefined ? { state } : { state, message });
+    this.#changed();
+  }
+
+  snapshot(): StatusReport {
+    return {
+      labels: { ...this.#o.labels },
+      bundles: Object.fromEntries([...this.#bundles].map(([n, s]) => [n, { ...s }])),
+      plugins: Object.fromEntries([...this.#plugins].map(([n, s]) => [n, { ...s }])),
+    };
+  }
+
+  /** Sends the first report and every one after a change from now on. */
+  start(): void {
+    this.#started = true;
+    this.#changed(true);
+  }
+
+  /** Stops reporting: a report in flight is abandoned, none is retried. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#pump;
+  }
+
+  #changed(force = false): void {
+    this.#dirty = this.#dirty || force || this.#started;
+    this.#unlogged = this.#dirty;
+    if (this.#started && this.#dirty && !this.#pump && !this.#abort.signal.aborted) {
+      this.#pump = this.#run().finally(() => {
+        this.#pump = undefined;
+        // A change that came in as the loop ended.
+        if (this.#dirty) this.#changed();
+      });
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#dirty && !this.#abort.signal.aborted) {
+      this.#dirty = false;
+      const report = this.snapshot();
+      // The console shows each new state once, not each retry of it.
+      if (this.#unlogged) this.#o.console?.(report);
+      this.#unlogged = false;
+      if (!this.#o.send) continue;
+      try {
+        await this.#o.send(Buffer.from(JSON.stringify(report)), this.#abort.signal);
+        this.#failures = 0;
+      } catch (err) {
+        if (this.#abort.signal.aborted) return;
+        this.#failures++;
+        this.#o.failed(err as Error, this.#failures);
+        // Whatever changed meanwhile, the retry carries the newest state.
+        this.#dirty = true;
+        await this.#sleep(backoffDelay(this.#failures, this.#o.retryMinMs, this.#o.retryMaxMs, Math.random()));
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#abort.signal.addEventListener('abort', done);
+    });
+  }
+}
+
+function clearError(s: BundleStatus): void {
+  delete s.code;
+  delete s.message;
+  delete s.http_code;
+}

@@ -1,0 +1,201 @@
+// Status reports per OPA's status API, against a control plane written here
+// (a Node HTTP server on 127.0.0.1): ztauthz configured with an OPA config
+// file (labels, ${VAR} from the environment) reports its bundle's state on
+// start, the active revision once a bundle is served, and the error when the
+// bundle server breaks; a report the control plane refuses is retried.
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/observe/Log.ts';
+import { NEVER, type StatusReport } from '../../src/policy/remote/StatusReporter.ts';
+import { startServer, type RunningServer } from '../../src/server/Server.ts';
+import { LongPollServer, metricsText, regoBundle, tempDir, waitFor } from '../support/bundleServers.ts';
+import { promtool } from '../observe/support/checks.ts';
+
+interface Received {
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+  readonly contentType: string | undefined;
+  readonly report: StatusReport;
+}
+
+/** A control plane taking status reports; answers `failFirst` of them with 500. */
+class ControlPlane {
+  readonly received: Received[] = [];
+  readonly refused: Received[] = [];
+  readonly #server: Server;
+  port = 0;
+  failFirst: number;
+
+  constructor(failFirst = 0) {
+    this.failFirst = failFirst;
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const r: Received = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          authorization: req.headers['authorization'],
+          contentType: req.headers['content-type'],
+          report: JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport,
+        };
+        if (this.failFirst > 0) {
+          this.failFirst--;
+          this.refused.push(r);
+          res.writeHead(500).end('try later');
+          return;
+        }
+        this.received.push(r);
+        res.writeHead(200).end();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as { port: number }).port;
+    return this;
+  }
+
+  last(): StatusReport | undefined {
+    return this.received.at(-1)?.report;
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** Service log lines, parsed. */
+function captureLog(): { lines: Array<Record<string, unknown>>; stream: Writable } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+function opaConfig(bundlePort: number, cpPort: number, status: string): string {
+  return `services:
+  control:
+    url: http://127.0.0.1:${cpPort}/api
+    credentials:
+      bearer:
+        token: "\${CP_TOKEN}"
+  bundles:
+    url: http://127.0.0.1:${bundlePort}/v1
+bundles:
+  authz:
+    service: bundles
+    resource: bundles/authz.tar.gz
+    polling:
+      min_delay_seconds: 1
+      max_delay_seconds: 1
+labels:
+  app: payments
+  region: "\${REGION}"
+${status}`;
+}
+
+async function serve(yaml: string, env: Record<string, string>, log = captureLog()): Promise<RunningServer> {
+  const file = join(tempDir(), 'config.yaml');
+  writeFileSync(file, yaml);
+  const config = loadConfig({ file, env, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0', 'decision-log-enabled': 'false' } });
+  return startServer(config, createLogger('info', log.stream));
+}
+
+describe('status reports (OPA status API)', () => {
+  let r1: Buffer;
+  beforeAll(() => {
+    r1 = regoBundle('r1', '/one');
+  });
+
+  it('reports labels, the active revision once a bundle is served, and the error when the bundle server breaks', async () => {
+    const bundles = await new LongPollServer(false).start();
+    const cp = await new ControlPlane().start();
+    const log = captureLog();
+    const server = await serve(
+      opaConfig(bundles.port, cp.port, 'status:\n  service: control\n  partition_name: fleet-a\n  console: true\n'),
+      { CP_TOKEN: 'cp-s3cret', REGION: 'eu-west-1' },
+      log,
+    );
+    try {
+      // The bundle server has nothing yet (503): the first reports say the bundle is not ready, with the error.
+      await waitFor('a report of the failed first download', () => cp.last()?.bundles['authz']?.code === 'bundle_error', 10_000);
+      const first = cp.received[0]!;
+      expect(first).toMatchObject({ method: 'POST', path: '/api/status/fleet-a', authorization: 'Bearer cp-s3cret', contentType: 'application/json' });
+      expect(first.report.labels).toEqual({ app: 'payments', region: 'eu-west-1', id: expect.stringMatching(/^[0-9a-f-]{36}$/), version: expect.any(String) });
+      expect(first.report.plugins['status']).toEqual({ state: 'OK' });
+      const failing = cp.last()!;
+      expect(failing.plugins['bundle']).toEqual({ state: 'NOT_READY' });
+      expect(failing.bundles['authz']).toMatchObject({ name: 'authz', http_code: 503, last_successful_activation: NEVER, last_successful_download: NEVER });
+      expect(failing.bundles['authz']!.message).toContain('HTTP 503');
+      expect(failing.bundles['authz']!.active_revision).toBeUndefined();
+
+      bundles.serve(r1);
+      await waitFor('a report with revision r1', () => cp.last()?.bundles['authz']?.active_revision === 'r1', 10_000);
+      const active = cp.last()!;
+      expect(active.bundles['authz']).toMatchObject({ name: 'authz', active_revision: 'r1', type: 'snapshot', size: r1.length });
+      expect(active.bundles['authz']!.code).toBeUndefined();
+      expect(active.bundles['authz']!.last_successful_activation).not.toBe(NEVER);
+      expect(Date.parse(active.bundles['authz']!.last_successful_download)).toBeGreaterThan(Date.parse(failing.bundles['authz']!.last_request) - 1);
+      expect(active.plugins).toMatchObject({ bundle: { state: 'OK' }, envoy_ext_authz_grpc: { state: 'OK' }, status: { state: 'OK' } });
+      // Every report names the same instance.
+      expect(new Set(cp.received.map((r) => r.report.labels['id'])).size).toBe(1);
+
+      // A corrupt bundle: the error is reported while r1 keeps serving.
+      bundles.serve(Buffer.from('not a bundle'));
+      await waitFor('a report of the failed load', () => cp.last()?.bundles['authz']?.code === 'bundle_error', 10_000);
+      expect(cp.last()!.bundles['authz']).toMatchObject({ active_revision: 'r1' });
+      expect(cp.last()!.bundles['authz']!.http_code).toBeUndefined();
+      // The bundle server gone: the download error, still on r1.
+      await bundles.stop();
+      await waitFor('a report of the refused connection', () => /ECONNREFUSED/.test(cp.last()?.bundles['authz']?.message ?? ''), 10_000);
+      expect(cp.last()!.bundles['authz']!.active_revision).toBe('r1');
+
+      // console: true wrote the reports to the service log too.
+      const logged = log.lines.filter((l) => l['msg'] === 'status report');
+      expect(logged.length).toBeGreaterThan(0);
+      expect(logged.at(-1)).toMatchObject({ type: 'openpolicyagent.org/status', labels: { app: 'payments' }, bundles: { authz: { name: 'authz' } } });
+
+      // The bundle metrics, valid for promtool.
+      const metrics = await metricsText(server.httpPort);
+      expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="authz",revision="r1"} 1');
+      expect(promtool(['check', 'metrics'], metrics).status).toBe(0);
+    } finally {
+      await server.stop(0);
+      await bundles.stop().catch(() => {});
+      await cp.stop();
+    }
+  });
+
+  it('retries a report the control plane refused, with the newest state', async () => {
+    const bundles = await new LongPollServer(false).start();
+    bundles.serve(r1);
+    const cp = await new ControlPlane(2).start();
+    const log = captureLog();
+    const server = await serve(opaConfig(bundles.port, cp.port, 'status: {}\n'), { CP_TOKEN: 't', REGION: 'us' }, log);
+    try {
+      await waitFor('an accepted report with revision r1', () => cp.last()?.bundles['authz']?.active_revision === 'r1', 15_000);
+      expect(cp.refused).toHaveLength(2);
+      // status: {} reports to the first service, at /status.
+      expect(cp.received[0]!.path).toBe('/api/status');
+      expect(log.lines.filter((l) => l['msg'] === 'status report failed; retrying with the newest status')).toHaveLength(2);
+      // No console: the reports are not in the log.
+      expect(log.lines.some((l) => l['msg'] === 'status report')).toBe(false);
+    } finally {
+      await server.stop(0);
+      await bundles.stop();
+      await cp.stop();
+    }
+  });
+});
