@@ -16,6 +16,7 @@ import { delimited, requests } from './lib/Requests.ts';
 import { prng } from '../test/support/prng.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RUNTIME = process.env['ZTAUTHZ_RUNTIME'] ?? 'node';
 const mode = process.argv[2] === 'miss' ? 'miss' : 'hit';
 const seconds = Number(process.argv[3] ?? '10');
 const out = join(ROOT, 'bench/results');
@@ -28,7 +29,8 @@ writeFileSync(data, delimited(requests(mode === 'miss' ? { distinct: true } : {}
 const spawnedAt = performance.now();
 const server = await startPinned({
   cores: '0',
-  command: process.execPath,
+  // Bun has the same flags and writes the same .cpuprofile format (JavaScriptCore's sampler).
+  command: RUNTIME === 'bun' ? join(ROOT, 'node_modules/.bin/bun') : process.execPath,
   args: [
     '--cpu-prof',
     `--cpu-prof-dir=${tmp}`,
@@ -99,7 +101,7 @@ const top = (m: Map<string, number>, n: number): string =>
     .join('\n');
 const md = `# CPU profile: ${mode} path
 
-\`node bench/profile.ts ${mode} ${seconds}\`, ${new Date().toISOString().slice(0, 10)}: \`ztauthz serve\` with the drop-in policy on core 0,
+\`${RUNTIME === 'bun' ? 'ZTAUTHZ_RUNTIME=bun ' : ''}node bench/profile.ts ${mode} ${seconds}\` (server on ${RUNTIME === 'bun' ? 'Bun' : 'Node 24'}), ${new Date().toISOString().slice(0, 10)}: \`ztauthz serve\` with the drop-in policy on core 0,
 ghz (-c 32, 2 connections) on core 1 for ${seconds} s: ${Math.round(r.rps).toLocaleString('en-US')} RPS, ${r.count.toLocaleString('en-US')} Checks.
 Shares of the server's busy time during the measured run (${(busy / 1e6).toFixed(2)} s; start-up and a 2 s warm-up cut, idle excluded).
 
@@ -115,5 +117,5 @@ ${top(inclusive, 40)}
 |---:|---|
 ${top(selfTime, 25)}
 `;
-writeFileSync(join(out, `profile-${mode}.md`), md);
+writeFileSync(join(out, `profile-${mode}${RUNTIME === 'bun' ? '-bun' : ''}.md`), md);
 console.log(md);

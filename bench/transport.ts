@@ -21,6 +21,7 @@ import { delimited, requests } from './lib/Requests.ts';
 import { prng } from '../test/support/prng.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RUNTIME = process.env['ZTAUTHZ_RUNTIME'] ?? 'node';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '5');
 
 // One gRPC message (not compressed, 2 bytes: CheckResponse.status = {}), then grpc-status 0 in trailers.
@@ -49,9 +50,24 @@ const tmp = mkdtempSync(join(tmpdir(), 'ztauthz-transport-'));
 const data = join(tmp, 'requests.bin');
 writeFileSync(data, delimited(requests({}, 1000, 'transport', prng(1))));
 const rows: string[] = [];
+// The server script as a file: `bun -e` and `node -e` differ, a file runs the same on both.
+let scripts = 0;
+function scriptFile(script: string): string {
+  const f = join(ROOT, 'bench', `.transport-${process.pid}-${scripts++}.mjs`);
+  writeFileSync(f, script);
+  written.push(f);
+  return f;
+}
+const written: string[] = [];
 try {
   for (const [name, script] of servers) {
-    const p = await startPinned({ cores: '0', command: process.execPath, args: ['--input-type=module', '-e', script], cwd: ROOT, ready: /serving on (\d+)/ });
+    const p = await startPinned({
+      cores: '0',
+      command: RUNTIME === 'bun' ? join(ROOT, 'node_modules/.bin/bun') : process.execPath,
+      args: [scriptFile(script)],
+      cwd: ROOT,
+      ready: /serving on (\d+)/,
+    });
     try {
       const base = { ghz: join(ROOT, '.tools/bin/ghz'), cwd: ROOT, cores: '1', port: Number(p.ready[0]), dataFile: data, concurrency: 32, connections: 2 };
       runGhz({ ...base, seconds: 2 });
@@ -70,5 +86,6 @@ try {
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
+  for (const f of written) rmSync(f, { force: true });
 }
 console.log(`| server | offered load | RPS | p50 | server CPU per call |\n|---|---|---:|---:|---:|\n${rows.join('\n')}`);
