@@ -92,7 +92,7 @@ export class PolicyLifecycle {
   async start(): Promise<void> {
     const opts = loaderOptions(this.#config, this.#entrypoints);
     this.#httpSend = opts.httpSend;
-    this.#status = statusReporter(this.#config, this.#log);
+    this.#status = statusReporter(this.#config, this.#log, this.#metrics);
     this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log, this.#status);
     // A remote bundle starts from its persisted copy if there is one, else
     // the server starts without a policy: Checks are not_ready and /readyz

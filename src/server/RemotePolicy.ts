@@ -74,7 +74,7 @@ export function remotePolicy(
   const resource = b.resource ?? `bundles/${name}`;
   const fetch = (r: FetchRequest): Promise<FetchResult> => (svc.type === 'oci' ? fetchOciBundle(service, resource, r) : fetchBundle(service, resource, r));
   const dir = config.persistence_directory || '.opa';
-  const bm = new BundleMetrics(metrics.registry);
+  const bm = BundleMetrics.of(metrics.registry);
   const minDelay = b.polling?.min_delay_seconds ?? DEFAULT_MIN_DELAY;
   status?.addBundle(name);
   status?.setPlugin(PLUGIN_BUNDLE, 'NOT_READY');
@@ -100,11 +100,12 @@ export function remotePolicy(
       },
       downloaded: (result, size) => {
         bm.downloads.inc({ bundle: name, result });
+        bm.answered(name);
         status?.bundleEvent(name, result === 'bundle' ? { kind: 'downloaded', size: size ?? 0 } : { kind: 'not_modified' });
       },
       failed: (stage, err) => {
         status?.bundleEvent(name, { kind: 'failed', stage, message: err.message, httpStatus: err instanceof BundleDownloadError ? err.httpStatus : undefined });
-        if (stage !== 'persist') bm.downloads.inc({ bundle: name, result: 'failure' });
+        bm.failed(name, stage);
         if (stage === 'load') metrics.policyLoads.inc({ policy: 'active', result: 'failure' });
         log.warn(`bundle ${stage} failed; the previous policy keeps serving`, { bundle: name, error: err.message, revision: store.current?.revision ?? null });
       },

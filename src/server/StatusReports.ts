@@ -5,7 +5,9 @@
 // (RemotePolicy.ts, PolicyLifecycle.ts).
 import type { Config } from '../config/schema.ts';
 import { effectiveLabels } from '../config/labels.ts';
+import { statusReportCounter } from '../observe/BundleMetrics.ts';
 import type { Logger } from '../observe/Log.ts';
+import type { Metrics } from '../observe/Metrics.ts';
 import { BundleDownloadError, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
 import { PLUGIN_GRPC, PLUGIN_STATUS, StatusReporter } from '../policy/remote/StatusReporter.ts';
 import { httpService } from './RemotePolicy.ts';
@@ -17,10 +19,11 @@ const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 120_000;
 
 /** The configured reporter, or undefined when status reports are off (no status.service, no status.console). */
-export function statusReporter(config: Config, log: Logger): StatusReporter | undefined {
+export function statusReporter(config: Config, log: Logger, metrics: Metrics): StatusReporter | undefined {
   const st = config.status;
   if (st.service === '' && !st.console) return undefined;
   let send: ((body: Buffer, signal: AbortSignal) => Promise<void>) | undefined;
+  const reports = st.service !== '' ? statusReportCounter(metrics.registry) : undefined;
   if (st.service !== '') {
     const service = httpService(st.service, config.services[st.service]!);
     const base = service.url.endsWith('/') ? service.url : `${service.url}/`;
@@ -36,7 +39,11 @@ export function statusReporter(config: Config, log: Logger): StatusReporter | un
     labels: effectiveLabels(config.labels),
     send,
     console: st.console ? (report) => log.info('status report', { type: 'openpolicyagent.org/status', ...report }) : undefined,
-    failed: (err, failures) => log.warn('status report failed; retrying with the newest status', { error: err.message, failures }),
+    sent: () => reports?.inc({ result: 'sent' }),
+    failed: (err, failures) => {
+      reports?.inc({ result: 'failed' });
+      log.warn('status report failed; retrying with the newest status', { error: err.message, failures });
+    },
     retryMinMs: RETRY_MIN_MS,
     retryMaxMs: RETRY_MAX_MS,
   });

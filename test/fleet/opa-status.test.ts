@@ -170,6 +170,17 @@ describe('status reports (OPA status API)', () => {
       // The bundle metrics, valid for promtool.
       const metrics = await metricsText(server.httpPort);
       expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="authz",revision="r1"} 1');
+      // One revision series per bundle, failures by stage, when the server last answered, reports sent.
+      expect(metrics.match(/^ztauthz_bundle_active_revision\{/gm)).toHaveLength(1);
+      expect(metrics).toMatch(/^ztauthz_bundle_failures_total\{bundle="authz",stage="download"\} [1-9]/m);
+      expect(metrics).toMatch(/^ztauthz_bundle_failures_total\{bundle="authz",stage="load"\} [1-9]/m);
+      const stamp = (name: string) => Number(new RegExp(`^${name}\\{bundle="authz"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      const answered = stamp('ztauthz_bundle_last_successful_request_timestamp_seconds');
+      const activated = stamp('ztauthz_bundle_last_successful_activation_timestamp_seconds');
+      // The corrupt bundle was downloaded after r1 activated.
+      expect(activated).toBeGreaterThan(0);
+      expect(answered).toBeGreaterThanOrEqual(activated);
+      expect(metrics).toMatch(/^ztauthz_status_reports_total\{result="sent"\} [1-9]/m);
       expect(promtool(['check', 'metrics'], metrics).status).toBe(0);
     } finally {
       await server.stop(0);
@@ -187,6 +198,7 @@ describe('status reports (OPA status API)', () => {
     try {
       await waitFor('an accepted report with revision r1', () => cp.last()?.bundles['authz']?.active_revision === 'r1', 15_000);
       expect(cp.refused).toHaveLength(2);
+      expect(await metricsText(server.httpPort)).toMatch(/^ztauthz_status_reports_total\{result="failed"\} 2$/m);
       // status: {} reports to the first service, at /status.
       expect(cp.received[0]!.path).toBe('/api/status');
       expect(log.lines.filter((l) => l['msg'] === 'status report failed; retrying with the newest status')).toHaveLength(2);

@@ -48,6 +48,8 @@ export interface StatusReporterOptions {
   readonly send?: ((body: Buffer, signal: AbortSignal) => Promise<void>) | undefined;
   /** Called with each new report (status.console). */
   readonly console?: ((report: StatusReport) => void) | undefined;
+  /** A report the service took. */
+  readonly sent?: (() => void) | undefined;
   /** A report that failed (it is retried with the newest state). */
   readonly failed: (err: Error, failures: number) => void;
   readonly retryMinMs: number;
@@ -164,6 +166,7 @@ export class StatusReporter {
       try {
         await this.#o.send(Buffer.from(JSON.stringify(report)), this.#abort.signal);
         this.#failures = 0;
+        this.#o.sent?.();
       } catch (err) {
         if (this.#abort.signal.aborted) return;
         this.#failures++;
