@@ -8,7 +8,7 @@ import { effectiveLabels } from '../config/labels.ts';
 import { statusReportCounter } from '../observe/BundleMetrics.ts';
 import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
-import { BundleDownloadError, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
+import { BundleDownloadError, resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
 import { PLUGIN_GRPC, PLUGIN_STATUS, StatusReporter } from '../policy/remote/StatusReporter.ts';
 import { httpService } from './RemotePolicy.ts';
 
@@ -26,11 +26,17 @@ export function statusReporter(config: Config, log: Logger, metrics: Metrics): S
   const reports = st.service !== '' ? statusReportCounter(metrics.registry) : undefined;
   if (st.service !== '') {
     const service = httpService(st.service, config.services[st.service]!);
-    const base = service.url.endsWith('/') ? service.url : `${service.url}/`;
-    const url = new URL(st.partition_name === '' ? 'status' : `status/${st.partition_name}`, base);
+    const url = resourceUrl(service, st.partition_name === '' ? 'status' : `status/${st.partition_name}`);
     send = async (body, signal) => {
       const headers = { ...serviceHeaders(service), 'content-type': 'application/json' };
-      const { res } = await serviceRequest(service, 'POST', url, headers, body, service.headerTimeoutMs, MAX_ANSWER_BYTES, signal);
+      const { res } = await serviceRequest(service, url, {
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: service.headerTimeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+        signal,
+      });
       const code = res.statusCode ?? 0;
       if (code < 200 || code > 299) throw new BundleDownloadError(`POST ${url.href}: HTTP ${code}`, code);
     };
