@@ -61,6 +61,9 @@ export function loadConfiguredPolicy(config: Config, routeEntrypoints: readonly 
   return loadPolicy(config.policy.path || DEMO_POLICY, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
 }
 
+/** How long a stopping server waits for its last status report to be taken. */
+const STATUS_FLUSH_MS = 2000;
+
 export class PolicyLifecycle {
   readonly active: PolicyStore;
   /** The shadow candidate; empty when shadow.path is unset. */
@@ -170,11 +173,13 @@ export class PolicyLifecycle {
   stop(): void {
     for (const w of this.#watchers) w.stop();
     void this.#remote?.stop();
-    void this.#status?.stop();
+    // The last report says the listener is going away; close() waits for it (bounded).
+    this.#status?.setPlugin(PLUGIN_GRPC, 'NOT_READY');
   }
 
   /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */
   async close(): Promise<void> {
+    await this.#status?.stop(STATUS_FLUSH_MS);
     await this.#httpSend?.close();
   }
 }

@@ -204,6 +204,10 @@ describe('status reports (OPA status API)', () => {
       expect(log.lines.filter((l) => l['msg'] === 'status report failed; retrying with the newest status')).toHaveLength(2);
       // No console: the reports are not in the log.
       expect(log.lines.some((l) => l['msg'] === 'status report')).toBe(false);
+      // Stopping sends a last report: the listener is going away.
+      await server.stop(0);
+      expect(cp.last()!.plugins['envoy_ext_authz_grpc']).toEqual({ state: 'NOT_READY' });
+      expect(cp.last()!.bundles['authz']!.active_revision).toBe('r1');
     } finally {
       await server.stop(0);
       await bundles.stop();

@@ -74,6 +74,8 @@ export class StatusReporter {
   #started = false;
   #pump: Promise<void> | undefined;
   #failures = 0;
+  #stopping = false;
+  #wakeRetry: (() => void) | undefined;
 
   constructor(opts: StatusReporterOptions) {
     this.#o = opts;
@@ -137,8 +139,20 @@ export class StatusReporter {
     this.#changed(true);
   }
 
-  /** Stops reporting: a report in flight is abandoned, none is retried. */
-  async stop(): Promise<void> {
+  /**
+   * Stops reporting, as OPA's plugin does with a last report: what is pending
+   * (the final plugin states) gets up to `flushMs` to be taken, without
+   * retries; then a report in flight is abandoned.
+   */
+  async stop(flushMs = 0): Promise<void> {
+    this.#stopping = true;
+    // A retry waiting out its backoff is not sent: the newest state goes now.
+    this.#wakeRetry?.();
+    if (flushMs > 0 && this.#pump) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#pump, new Promise<void>((resolve) => (timer = setTimeout(resolve, flushMs)))]);
+      clearTimeout(timer);
+    }
     this.#abort.abort();
     await this.#pump;
   }
@@ -168,7 +182,7 @@ export class StatusReporter {
         this.#failures = 0;
         this.#o.sent?.();
       } catch (err) {
-        if (this.#abort.signal.aborted) return;
+        if (this.#abort.signal.aborted || this.#stopping) return;
         this.#failures++;
         this.#o.failed(err as Error, this.#failures);
         // Whatever changed meanwhile, the retry carries the newest state.
@@ -187,6 +201,7 @@ export class StatusReporter {
       };
       const timer = setTimeout(done, ms);
       this.#abort.signal.addEventListener('abort', done);
+      this.#wakeRetry = done;
     });
   }
 }
