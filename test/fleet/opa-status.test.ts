@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observe/Log.ts';
-import { NEVER, type StatusReport } from '../../src/policy/remote/StatusReporter.ts';
+import { serviceHeaders, serviceRequest } from '../../src/policy/remote/BundleHttp.ts';
+import { NEVER, StatusReporter, type StatusReport } from '../../src/policy/remote/StatusReporter.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import { LongPollServer, metricsText, regoBundle, tempDir, waitFor } from '../support/bundleServers.ts';
 import { promtool } from '../observe/support/checks.ts';
@@ -212,6 +213,61 @@ describe('status reports (OPA status API)', () => {
       await server.stop(0);
       await bundles.stop();
       await cp.stop();
+    }
+  });
+
+  it('keeps one report in flight and one waiting, the newest state winning', async () => {
+    // A control plane that holds every report until released.
+    const held: Array<() => void> = [];
+    const bodies: StatusReport[] = [];
+    const slow = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport);
+        held.push(() => res.writeHead(204).end());
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const service = { url: `http://127.0.0.1:${(slow.address() as { port: number }).port}`, headers: {}, headerTimeoutMs: 10_000 };
+    const reporter = new StatusReporter({
+      labels: { id: 'test' },
+      send: async (body, signal) => {
+        const url = new URL('status', `${service.url}/`);
+        const { res } = await serviceRequest(service, url, {
+          method: 'POST',
+          headers: serviceHeaders(service),
+          body,
+          timeoutMs: 10_000,
+          maxBytes: 1024,
+          signal,
+        });
+        if (res.statusCode !== 204) throw new Error(`HTTP ${res.statusCode}`);
+      },
+      failed: () => {},
+      retryMinMs: 1000,
+      retryMaxMs: 1000,
+    });
+    try {
+      reporter.start();
+      await waitFor('the first report', () => held.length === 1, 5_000);
+      for (let i = 1; i <= 50; i++) reporter.bundleEvent('authz', { kind: 'activated', revision: `r${i}`, source: 'download' });
+      // Fifty changes while the first report is held: once it is answered, one report carries the last of them.
+      expect(bodies).toHaveLength(1);
+      held.shift()!();
+      await waitFor('the second report', () => held.length === 1, 5_000);
+      expect(bodies).toHaveLength(2);
+      expect(bodies[1]!.bundles['authz']!.active_revision).toBe('r50');
+      held.shift()!();
+      // A later change goes out as the next report, one at a time still.
+      reporter.setPlugin('status', 'OK');
+      await waitFor('the third report', () => held.length === 1, 5_000);
+      expect(bodies).toHaveLength(3);
+      held.shift()!();
+    } finally {
+      await reporter.stop();
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
     }
   });
 });
