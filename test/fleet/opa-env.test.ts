@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { effectiveLabels } from '../../src/config/labels.ts';
+import { runCli } from '../support/servers.ts';
 
 function yamlFile(text: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'ztauthz-opaenv-')), 'config.yaml');
@@ -74,6 +75,13 @@ describe('${VAR} in config files', () => {
     expect(refusal('labels:\n  a: "${X:-default}"\n')).toContain('${X:-default} is not an environment variable reference');
     expect(refusal('labels:\n  a: "${}"\n')).toContain('${} is not an environment variable reference');
     expect(refusal('labels:\n  a: "${OPEN"\n')).toContain('without a closing "}"');
+  });
+
+  it('serve reads the variables from its environment and stops at an unset one (exit 2)', async () => {
+    const file = yamlFile(BUNDLE);
+    const r = await runCli(['serve', '--config', file], { BUNDLE_URL: 'http://127.0.0.1:1', BUNDLE_NAME: 'authz', MIN_DELAY: '10' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('environment variable BUNDLE_TOKEN is not set');
   });
 
   it('does not expand in comments', () => {
