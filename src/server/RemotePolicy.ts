@@ -16,7 +16,7 @@ import { BundleDownloadError, fetchBundle, type FetchRequest, type FetchResult, 
 import { fetchOciBundle } from '../policy/remote/OciBundle.ts';
 import { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
 import { loadRemoteBundle } from '../policy/remote/RemoteLoader.ts';
-import { PLUGIN_BUNDLE, type StatusReporter } from '../policy/remote/StatusReporter.ts';
+import type { StatusReporter } from '../policy/remote/StatusReporter.ts';
 
 type ServiceConfig = Config['services'][string];
 
@@ -77,7 +77,6 @@ export function remotePolicy(
   const bm = BundleMetrics.of(metrics.registry);
   const minDelay = b.polling?.min_delay_seconds ?? DEFAULT_MIN_DELAY;
   status?.addBundle(name);
-  status?.setPlugin(PLUGIN_BUNDLE, 'NOT_READY');
   return new RemoteBundle({
     name,
     fetch,
@@ -96,7 +95,6 @@ export function remotePolicy(
         metrics.policyLoads.inc({ policy: 'active', result: 'success' });
         log.info('bundle activated', { bundle: name, revision: engine.revision, previous: replaced?.revision, source });
         status?.bundleEvent(name, { kind: 'activated', revision: engine.revision, source });
-        status?.setPlugin(PLUGIN_BUNDLE, 'OK');
       },
       downloaded: (result, size) => {
         bm.downloads.inc({ bundle: name, result });

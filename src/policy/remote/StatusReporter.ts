@@ -126,10 +126,14 @@ export class StatusReporter {
   }
 
   snapshot(): StatusReport {
+    const plugins = Object.fromEntries([...this.#plugins].map(([n, s]) => [n, { ...s }]));
+    // As OPA's bundle plugin: ready once every configured bundle has activated, however many there are.
+    if (this.#bundles.size > 0)
+      plugins[PLUGIN_BUNDLE] = { state: [...this.#bundles.values()].every((b) => b.active_revision !== undefined) ? 'OK' : 'NOT_READY' };
     return {
       labels: { ...this.#o.labels },
       bundles: Object.fromEntries([...this.#bundles].map(([n, s]) => [n, { ...s }])),
-      plugins: Object.fromEntries([...this.#plugins].map(([n, s]) => [n, { ...s }])),
+      plugins,
     };
   }
 
