@@ -84,7 +84,7 @@ export const OPA = {
   status: section({
     service: str(
       '',
-      "The service (in services) status reports are POSTed to, at <url>/status[/<partition_name>], as OPA's status plugin does: on start and after every bundle download, activation or failure. Empty with a status section in the file: the first service, as OPA; empty otherwise: no reports. See docs/bundles.md.",
+      "The service (in services) status reports are POSTed to, at <url>/status[/<partition_name>], as OPA's status plugin does: on start, after every bundle poll, activation or failure, and a last one at stop. Empty with a status section in the file: the first service unless console or prometheus is on, as OPA; empty otherwise: no reports. See docs/bundles.md.",
     ),
     partition_name: str('', 'Appended to the status path (/status/<partition_name>), to route reports to different backends.'),
     console: bool(false, 'Also write each status report to the service log (info, "msg":"status report").'),
