@@ -11,6 +11,9 @@
 // (capped, jittered), again with the newest state.
 import { backoffDelay } from './RemoteBundle.ts';
 
+/** Longest error message a report carries. */
+const MAX_MESSAGE = 4096;
+
 /** Go's zero time, which OPA sends for "never". */
 export const NEVER = '0001-01-01T00:00:00Z';
 
@@ -105,7 +108,8 @@ export class StatusReporter {
       // A failed load or persist followed a successful request, already counted.
       if (e.stage === 'download') s.last_request = now;
       s.code = 'bundle_error';
-      s.message = e.message;
+      // A compile error can run to pages; the report stays small.
+      s.message = e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 3)}...` : e.message;
       if (e.httpStatus !== undefined) s.http_code = e.httpStatus;
       else delete s.http_code;
     } else {
@@ -164,7 +168,8 @@ export class StatusReporter {
   #changed(force = false): void {
     this.#dirty = this.#dirty || force || this.#started;
     this.#unlogged = this.#dirty;
-    if (this.#started && this.#dirty && !this.#pump && !this.#abort.signal.aborted) {
+    // Once stopping, only the pump already running sends (the last report).
+    if (this.#started && this.#dirty && !this.#pump && !this.#stopping && !this.#abort.signal.aborted) {
       this.#pump = this.#run().finally(() => {
         this.#pump = undefined;
         // A change that came in as the loop ended.
