@@ -77,9 +77,14 @@ export class BundleMetrics {
   setRevision(bundle: string, revision: string): void {
     const label = revision.length > MAX_REVISION_LABEL ? `${revision.slice(0, MAX_REVISION_LABEL - 3)}...` : revision;
     const previous = this.#revisions.get(bundle);
-    if (previous !== undefined && previous !== label) this.#revision.remove({ bundle, revision: previous });
+    if (previous === label) return;
+    if (previous !== undefined) this.#revision.remove({ bundle, revision: previous });
     this.#revisions.set(bundle, label);
     this.#revision.set({ bundle, revision: label }, 1);
+  }
+
+  /** A new copy of the bundle became part of the serving policy. */
+  activated(bundle: string): void {
     this.#lastActivation.set({ bundle }, Date.now() / 1000);
   }
 

@@ -15,8 +15,8 @@ import { DEMO_POLICY } from './defaults.ts';
 import { HttpSendRuntime } from '../policy/httpsend/HttpSendRuntime.ts';
 import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import type { JsonValue } from '../types/Json.ts';
-import type { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
-import { remotePolicy } from './RemotePolicy.ts';
+import type { BundleState } from '../types/BundleState.ts';
+import { remotePolicy, type RemotePolicies } from './RemotePolicy.ts';
 import { PLUGIN_GRPC, type StatusReporter } from '../policy/remote/StatusReporter.ts';
 import { statusReporter } from './StatusReports.ts';
 import { ConfigError } from '../config/addr.ts';
@@ -74,12 +74,27 @@ export class PolicyLifecycle {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   #httpSend: HttpSendRuntime | undefined;
-  #remote: RemoteBundle | undefined;
+  #remote: RemotePolicies | undefined;
   #status: StatusReporter | undefined;
 
   /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
   get httpSend(): HttpSendRuntime | undefined {
     return this.#httpSend;
+  }
+
+  /** Each configured remote bundle's state (empty without bundles), for status reports. */
+  bundleStates(): BundleState[] {
+    return this.#remote?.states() ?? [];
+  }
+
+  /** Calls `listener` after each change of a remote bundle's state (read bundleStates() there); a no-op without bundles. */
+  onBundleChange(listener: () => void): () => void {
+    return this.#remote?.onChange(listener) ?? (() => undefined);
+  }
+
+  /** The configured remote bundles that have not loaded once yet (nothing serves until none is missing). */
+  missingBundles(): string[] {
+    return this.#remote?.missing() ?? [];
   }
 
   constructor(config: Config, routeEntrypoints: readonly string[], metrics: Metrics, log: Logger, active = new PolicyStore()) {
@@ -95,15 +110,19 @@ export class PolicyLifecycle {
   async start(): Promise<void> {
     const opts = loaderOptions(this.#config, this.#entrypoints);
     this.#httpSend = opts.httpSend;
-    this.#status = statusReporter(this.#config, this.#log, this.#metrics);
-    this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log, this.#status);
-    // A remote bundle starts from its persisted copy if there is one, else
-    // the server starts without a policy: Checks are not_ready and /readyz
-    // answers 503 until the first download has loaded.
+    this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log);
+    // Remote bundles start from their persisted copies if every bundle has
+    // one, else the server starts without a policy: Checks are not_ready and
+    // /readyz answers 503 until every bundle has loaded (BundleSet.ts).
     if (this.#remote) await this.#remote.start();
     else await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
-    // The first report: whatever the persisted copy gave, and the bundle's first poll under way.
-    this.#status?.start();
+    // The first report: whatever the persisted copies gave, the bundles' first polls under way.
+    this.#status = statusReporter(this.#config, this.#log, this.#metrics, () => this.bundleStates());
+    if (this.#status) {
+      const status = this.#status;
+      this.onBundleChange(() => status.changed());
+      status.start();
+    }
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 
@@ -159,7 +178,7 @@ export class PolicyLifecycle {
     this.#watchers.push(watcher);
   }
 
-  /** Reloads every watched policy now, and polls a remote bundle now (SIGHUP). */
+  /** Reloads every watched policy now, and polls remote bundles now (SIGHUP). */
   async reload(): Promise<void> {
     this.#remote?.pollNow();
     await Promise.all(this.#watchers.map((w) => w.reload()));

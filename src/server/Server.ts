@@ -18,6 +18,7 @@ import { PolicyLifecycle } from './PolicyLifecycle.ts';
 import { buildPhases, createPipeline } from './Pipeline.ts';
 import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
 import { RUNTIME_VERSION } from './Runtime.ts';
+import type { BundleState } from '../types/BundleState.ts';
 
 export interface RunningServer {
   /** The TCP port; 0 when grpc.addr is a Unix socket. */
@@ -27,6 +28,10 @@ export interface RunningServer {
   readonly httpPort: number;
   readonly policies: PolicyStore;
   readonly metrics: Metrics;
+  /** Each configured remote bundle's state (bundles.<name>), for status reports; empty without bundles. */
+  bundleStates(): BundleState[];
+  /** Calls `listener` after each change of a bundle's state (a request answered or failed, an activation); returns the unsubscribe. */
+  onBundleChange(listener: () => void): () => void;
   /** Stops accepting, lets in-flight Checks finish (up to graceMs), then closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -109,7 +114,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const h = parseAddr(config.http.addr);
     let httpPort = 0;
     if (opts.http !== false) {
-      httpServer = createHttpServer(metrics, policies);
+      httpServer = createHttpServer(metrics, policies, () => lifecycle.missingBundles());
       httpPort = await listenHttp(httpServer, h.host, h.port, config.http.addr);
     }
     lifecycle.serving();
@@ -130,6 +135,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpPort,
       policies,
       metrics,
+      bundleStates: () => lifecycle.bundleStates(),
+      onBundleChange: (listener) => lifecycle.onBundleChange(listener),
       async stop(graceMs = 10_000) {
         process.off('SIGHUP', onHup);
         lifecycle.stop();

@@ -10,6 +10,7 @@ import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import { BundleDownloadError, resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
 import { PLUGIN_GRPC, PLUGIN_STATUS, StatusReporter } from '../policy/remote/StatusReporter.ts';
+import type { BundleState } from '../types/BundleState.ts';
 import { httpService } from './RemotePolicy.ts';
 
 /** A control plane's answer to a report is a status line; its body is not read. */
@@ -19,7 +20,7 @@ const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 120_000;
 
 /** The configured reporter, or undefined when status reports are off (no status.service, no status.console). */
-export function statusReporter(config: Config, log: Logger, metrics: Metrics): StatusReporter | undefined {
+export function statusReporter(config: Config, log: Logger, metrics: Metrics, bundles: () => readonly BundleState[]): StatusReporter | undefined {
   const st = config.status;
   if (st.service === '' && !st.console) return undefined;
   let send: ((body: Buffer, signal: AbortSignal) => Promise<void>) | undefined;
@@ -43,6 +44,7 @@ export function statusReporter(config: Config, log: Logger, metrics: Metrics): S
   }
   const reporter = new StatusReporter({
     labels: effectiveLabels(config.labels),
+    bundles,
     send,
     console: st.console ? (report) => log.info('status report', { type: 'openpolicyagent.org/status', ...report }) : undefined,
     sent: () => reports?.inc({ result: 'sent' }),

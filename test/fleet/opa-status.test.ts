@@ -13,6 +13,7 @@ import { createLogger } from '../../src/observe/Log.ts';
 import { serviceHeaders, serviceRequest } from '../../src/policy/remote/BundleHttp.ts';
 import { NEVER, StatusReporter, type StatusReport } from '../../src/policy/remote/StatusReporter.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
+import type { BundleState } from '../../src/types/BundleState.ts';
 import { LongPollServer, metricsText, regoBundle, tempDir, waitFor } from '../support/bundleServers.ts';
 import { promtool } from '../observe/support/checks.ts';
 
@@ -230,8 +231,21 @@ describe('status reports (OPA status API)', () => {
     });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const service = { url: `http://127.0.0.1:${(slow.address() as { port: number }).port}`, headers: {}, headerTimeoutMs: 10_000 };
+    let revision: string | undefined;
+    const state = (): BundleState => ({
+      name: 'authz',
+      phase: revision ? 'active' : 'not_loaded',
+      active_revision: revision,
+      last_request: undefined,
+      last_successful_request: undefined,
+      last_successful_download: undefined,
+      last_successful_activation: undefined,
+      size: undefined,
+      last_error: undefined,
+    });
     const reporter = new StatusReporter({
       labels: { id: 'test' },
+      bundles: () => [state()],
       send: async (body, signal) => {
         const url = new URL('status', `${service.url}/`);
         const { res } = await serviceRequest(service, url, {
@@ -251,7 +265,10 @@ describe('status reports (OPA status API)', () => {
     try {
       reporter.start();
       await waitFor('the first report', () => held.length === 1, 5_000);
-      for (let i = 1; i <= 50; i++) reporter.bundleEvent('authz', { kind: 'activated', revision: `r${i}`, source: 'download' });
+      for (let i = 1; i <= 50; i++) {
+        revision = `r${i}`;
+        reporter.changed();
+      }
       // Fifty changes while the first report is held: once it is answered, one report carries the last of them.
       expect(bodies).toHaveLength(1);
       held.shift()!();

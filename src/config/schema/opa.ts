@@ -71,7 +71,7 @@ export const OPA = {
   ),
   bundles: mapping(
     BUNDLE,
-    "OPA's bundles: name -> {service, resource (default bundles/<name>), polling {min_delay_seconds 60, max_delay_seconds 120, long_polling_timeout_seconds}, signing {keyid, scope}, persist, size_limit_bytes}. Downloaded per OPA's bundle protocol (ETag, long polling) and served in place of policy.path; /readyz answers ready once one has loaded. One bundle at most. See docs/bundles.md.",
+    "OPA's bundles: name -> {service, resource (default bundles/<name>), polling {min_delay_seconds 60, max_delay_seconds 120, long_polling_timeout_seconds}, signing {keyid, scope}, persist, size_limit_bytes}. Downloaded per OPA's bundle protocol (ETag, long polling) and served in place of policy.path; several bundles (at most 16) are combined into one policy, their manifest roots must not overlap; /readyz answers ready once every bundle has loaded. See docs/bundles.md.",
   ),
   keys: mapping(
     KEY,

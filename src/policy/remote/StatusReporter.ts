@@ -9,6 +9,7 @@
 // newest state, so a slow or failing control plane costs one request at a
 // time, never a queue. A failed report is retried with exponential backoff
 // (capped, jittered), again with the newest state.
+import type { BundleState } from '../../types/BundleState.ts';
 import { backoffDelay } from './RemoteBundle.ts';
 
 /** Longest error message a report carries. */
@@ -47,6 +48,8 @@ export interface StatusReport {
 
 export interface StatusReporterOptions {
   readonly labels: Readonly<Record<string, string>>;
+  /** Each configured bundle's state now (RemotePolicies.states), read for every report. */
+  readonly bundles: () => readonly BundleState[];
   /** POSTs one report's JSON; absent: console only. Rejects when the report was not taken (the reporter retries). */
   readonly send?: ((body: Buffer, signal: AbortSignal) => Promise<void>) | undefined;
   /** Called with each new report (status.console). */
@@ -59,16 +62,8 @@ export interface StatusReporterOptions {
   readonly retryMaxMs: number;
 }
 
-/** What changed in one bundle: the reporter applies it and schedules a report. */
-export type BundleEvent =
-  | { readonly kind: 'not_modified' }
-  | { readonly kind: 'downloaded'; readonly size: number }
-  | { readonly kind: 'activated'; readonly revision: string; readonly source: 'download' | 'persisted' }
-  | { readonly kind: 'failed'; readonly stage: 'download' | 'load' | 'persist'; readonly message: string; readonly httpStatus?: number | undefined };
-
 export class StatusReporter {
   readonly #o: StatusReporterOptions;
-  readonly #bundles = new Map<string, BundleStatus>();
   readonly #plugins = new Map<string, { state: PluginState; message?: string }>();
   readonly #abort = new AbortController();
   #dirty = false;
@@ -84,43 +79,8 @@ export class StatusReporter {
     this.#o = opts;
   }
 
-  /** Declares a bundle (NOT_READY, never requested) so the first report names it. */
-  addBundle(name: string): void {
-    if (!this.#bundles.has(name))
-      this.#bundles.set(name, {
-        name,
-        last_successful_activation: NEVER,
-        last_successful_download: NEVER,
-        last_successful_request: NEVER,
-        last_request: NEVER,
-      });
-  }
-
-  bundleEvent(name: string, e: BundleEvent): void {
-    this.addBundle(name);
-    const s = this.#bundles.get(name)!;
-    const now = new Date().toISOString();
-    if (e.kind === 'activated') {
-      s.active_revision = e.revision;
-      s.last_successful_activation = now;
-      clearError(s);
-    } else if (e.kind === 'failed') {
-      // A failed load or persist followed a successful request, already counted.
-      if (e.stage === 'download') s.last_request = now;
-      s.code = 'bundle_error';
-      // A compile error can run to pages; the report stays small.
-      s.message = e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 3)}...` : e.message;
-      if (e.httpStatus !== undefined) s.http_code = e.httpStatus;
-      else delete s.http_code;
-    } else {
-      s.last_request = now;
-      s.last_successful_request = now;
-      if (e.kind === 'downloaded') {
-        s.last_successful_download = now;
-        s.type = 'snapshot';
-        s.size = e.size;
-      } else clearError(s);
-    }
+  /** A bundle's state changed (RemotePolicies.onChange): the next report carries it. */
+  changed(): void {
     this.#changed();
   }
 
@@ -130,15 +90,11 @@ export class StatusReporter {
   }
 
   snapshot(): StatusReport {
+    const bundles = this.#o.bundles();
     const plugins = Object.fromEntries([...this.#plugins].map(([n, s]) => [n, { ...s }]));
     // As OPA's bundle plugin: ready once every configured bundle has activated, however many there are.
-    if (this.#bundles.size > 0)
-      plugins[PLUGIN_BUNDLE] = { state: [...this.#bundles.values()].every((b) => b.active_revision !== undefined) ? 'OK' : 'NOT_READY' };
-    return {
-      labels: { ...this.#o.labels },
-      bundles: Object.fromEntries([...this.#bundles].map(([n, s]) => [n, { ...s }])),
-      plugins,
-    };
+    if (bundles.length > 0) plugins[PLUGIN_BUNDLE] = { state: bundles.every((b) => b.active_revision !== undefined) ? 'OK' : 'NOT_READY' };
+    return { labels: { ...this.#o.labels }, bundles: Object.fromEntries(bundles.map((b) => [b.name, bundleStatus(b)])), plugins };
   }
 
   /** Sends the first report and every one after a change from now on. */
@@ -215,8 +171,24 @@ export class StatusReporter {
   }
 }
 
-function clearError(s: BundleStatus): void {
-  delete s.code;
-  delete s.message;
-  delete s.http_code;
+/** OPA's bundle.Status from ztauthz's state of one bundle. */
+export function bundleStatus(b: BundleState): BundleStatus {
+  const s: BundleStatus = {
+    name: b.name,
+    last_successful_activation: b.last_successful_activation ?? NEVER,
+    last_successful_download: b.last_successful_download ?? NEVER,
+    last_successful_request: b.last_successful_request ?? NEVER,
+    last_request: b.last_request ?? NEVER,
+  };
+  if (b.active_revision !== undefined) s.active_revision = b.active_revision;
+  if (b.last_successful_download !== undefined) s.type = 'snapshot';
+  if (b.size !== undefined) s.size = b.size;
+  const e = b.last_error;
+  if (e) {
+    s.code = 'bundle_error';
+    // A compile error can run to pages; the report stays small.
+    s.message = e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 3)}...` : e.message;
+    if (e.http_status !== undefined) s.http_code = e.http_status;
+  }
+  return s;
 }
