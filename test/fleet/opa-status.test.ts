@@ -3,13 +3,15 @@
 // file (labels, ${VAR} from the environment) reports its bundle's state on
 // start, the active revision once a bundle is served, and the error when the
 // bundle server breaks; a report the control plane refuses is retried.
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observe/Log.ts';
+import { opaBinary } from '../../src/policy/OpaCompiler.ts';
 import { serviceHeaders, serviceRequest } from '../../src/policy/remote/BundleHttp.ts';
 import { NEVER, StatusReporter, type StatusReport } from '../../src/policy/remote/StatusReporter.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
@@ -287,4 +289,76 @@ describe('status reports (OPA status API)', () => {
       await new Promise<void>((resolve) => slow.close(() => resolve()));
     }
   });
+
+  it('reports each of several bundles by name, the bundle plugin ready only once all have activated', async () => {
+    const policy = await new LongPollServer(false).start();
+    const grants = await new LongPollServer(false).start();
+    const cp = await new ControlPlane().start();
+    policy.serve(
+      opaBundle({ 'policy.rego': 'package envoy.authz\n\ndefault allow := false\n\nallow if data.grants.open\n' }, { revision: 'p1', roots: ['envoy'] }),
+    );
+    const yaml = `services:
+  control:
+    url: http://127.0.0.1:${cp.port}
+  policy:
+    url: http://127.0.0.1:${policy.port}
+  grants:
+    url: http://127.0.0.1:${grants.port}
+bundles:
+  authz:
+    service: policy
+    resource: authz.tar.gz
+    polling: {min_delay_seconds: 1, max_delay_seconds: 1}
+  grants:
+    service: grants
+    resource: grants.tar.gz
+    polling: {min_delay_seconds: 1, max_delay_seconds: 1}
+status:
+  service: control
+`;
+    const server = await serve(yaml, {});
+    const grantsBundle = (revision: string) => opaBundle({ 'grants/data.json': '{"open": true}' }, { revision, roots: ['grants'] });
+    try {
+      // The policy bundle loaded, the grants server has nothing (503): nothing serves, and the report says which.
+      await waitFor('a report of the grants failure', () => cp.last()?.bundles['grants']?.http_code === 503, 10_000);
+      const waiting = cp.last()!;
+      expect(Object.keys(waiting.bundles).sort()).toEqual(['authz', 'grants']);
+      expect(waiting.plugins['bundle']).toEqual({ state: 'NOT_READY' });
+      expect(waiting.bundles['authz']!.code).toBeUndefined();
+      expect(waiting.bundles['authz']!.last_successful_download).not.toBe(NEVER);
+
+      grants.serve(grantsBundle('g1'));
+      await waitFor('both bundles active', () => cp.last()?.plugins['bundle']?.state === 'OK', 10_000);
+      expect(cp.last()!.bundles['authz']!.active_revision).toBe('p1');
+      expect(cp.last()!.bundles['grants']).toMatchObject({ name: 'grants', active_revision: 'g1' });
+      expect(cp.last()!.bundles['grants']!.code).toBeUndefined();
+
+      // Only the data bundle changes: its revision moves, the policy's stays.
+      grants.serve(grantsBundle('g2'));
+      await waitFor('grants g2 reported', () => cp.last()?.bundles['grants']?.active_revision === 'g2', 10_000);
+      expect(cp.last()!.bundles['authz']!.active_revision).toBe('p1');
+      const metrics = await metricsText(server.httpPort);
+      expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="grants",revision="g2"} 1');
+      expect(metrics).toContain('ztauthz_bundle_active_revision{bundle="authz",revision="p1"} 1');
+      expect(metrics.match(/^ztauthz_bundle_active_revision\{/gm)).toHaveLength(2);
+    } finally {
+      await server.stop(0);
+      await policy.stop();
+      await grants.stop();
+      await cp.stop();
+    }
+  });
 });
+
+/** A bundle opa builds from `files` (path -> text) with this manifest. */
+function opaBundle(files: Record<string, string>, manifest: object): Buffer {
+  const src = join(tempDir('ztauthz-status-src-'), 'src');
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(src, path, '..'), { recursive: true });
+    writeFileSync(join(src, path), text);
+  }
+  writeFileSync(join(src, '.manifest'), JSON.stringify(manifest));
+  const out = join(src, '..', 'bundle.tar.gz');
+  execFileSync(opaBinary(), ['build', '-b', src, '-o', out], { stdio: 'pipe' });
+  return readFileSync(out);
+}
