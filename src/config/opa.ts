@@ -31,7 +31,6 @@ const PLUGIN_UNSUPPORTED: Readonly<Record<string, string>> = {
 /** OPA top-level keys ztauthz does not implement, and what to use instead. */
 const OPA_UNSUPPORTED: Readonly<Record<string, string>> = {
   discovery: 'discovery bundles are not supported; list services and bundles in this file',
-  status: 'status reports are not supported; scrape /metrics',
   default_decision: 'use policy.decision (or plugins.envoy_ext_authz_grpc.path)',
   default_authorization_decision: 'ztauthz has no REST API to authorize',
   server: 'ztauthz serves no OPA REST API; its HTTP side is http.addr',
@@ -64,6 +63,12 @@ const DECISION_LOGS_UNSUPPORTED: Readonly<Record<string, string>> = {
   drop_decision: 'ztauthz evaluates no drop policy; use decision_log.sample_allowed',
   request_context: 'the request headers are in the input already (masked as decision_log.mask says)',
   nd_builtin_cache: 'not supported',
+};
+
+/** status settings of OPA's with no ztauthz counterpart, and why. */
+const STATUS_UNSUPPORTED: Readonly<Record<string, string>> = {
+  plugin: 'custom status plugins are Go plugins of OPA; ztauthz POSTs reports to status.service',
+  prometheus_config: "ztauthz's bundle metrics have fixed buckets (see docs/operations.md)",
 };
 
 /** Most bundles one server polls: each is a poller, a persisted copy and metric series; OPA sets no limit, a config file with more is a mistake. */
@@ -108,6 +113,7 @@ export function translateOpaKeys(doc: Record<string, unknown>, file: string): Ma
       }
     }
   }
+  translateStatus(doc, file, problems);
   const set = new Map<string, string>();
   if (Object.hasOwn(doc, 'decision_logs')) translateDecisionLogs(doc, file, problems, set);
   if (Object.hasOwn(doc, 'plugins')) {
@@ -213,6 +219,26 @@ function translateDecisionLogs(doc: Record<string, unknown>, file: string, probl
   }
 }
 
+/**
+ * A status section in the file enables reports as in OPA: without a service,
+ * the first service listed is used unless console or prometheus is on (then
+ * the deployer may have meant only those). Settings of OPA's status plugin
+ * ztauthz has no counterpart for are refused.
+ */
+function translateStatus(doc: Record<string, unknown>, file: string, problems: string[]): void {
+  const status = doc['status'];
+  if (!isMapping(status)) return;
+  for (const [key, why] of Object.entries(STATUS_UNSUPPORTED)) {
+    if (Object.hasOwn(status, key)) problems.push(`${file}: status.${key} is not supported by ztauthz: ${why}`);
+  }
+  const services = doc['services'];
+  const first = isMapping(services) ? Object.keys(services)[0] : undefined;
+  const quiet = (v: unknown) => v === undefined || v === false || v === 'false';
+  if ((status['service'] === undefined || status['service'] === '') && first !== undefined && quiet(status['console']) && quiet(status['prometheus'])) {
+    status['service'] = first;
+  }
+}
+
 /** Rules across OPA's keys and ztauthz's (after validation). */
 export function checkOpaCombinations(c: Config): void {
   const bundles = Object.entries(c.bundles);
@@ -235,9 +261,16 @@ export function checkOpaCombinations(c: Config): void {
     if (svc.type === 'oci') throw new ConfigError(`decision_log.upload.service: "${up.service}" is an OCI registry, which takes no decision logs`);
     if (up.min_delay_seconds > up.max_delay_seconds) throw new ConfigError('decision_log.upload: min_delay_seconds must not exceed max_delay_seconds');
   }
-  for (const reserved of ['id', 'version']) {
-    if (Object.hasOwn(c.labels, reserved)) throw new ConfigError(`labels.${reserved}: set by ztauthz in every uploaded record; remove it`);
-  }
+  const st = c.status;
+  if (st.service !== '' && !Object.hasOwn(c.services, st.service))
+    throw new ConfigError(`status.service: no service named "${st.service}" (services: ${Object.keys(c.services).join(', ') || 'none'})`);
+  if (st.service !== '' && c.services[st.service]!.type === 'oci')
+    throw new ConfigError(`status.service: "${st.service}" is an OCI registry, which takes no status reports`);
+  if (st.trigger === 'manual') throw new ConfigError('status.trigger: manual is not supported (ztauthz has no SDK to trigger a report); use periodic');
+  if (!/^[A-Za-z0-9_.~-]*(\/[A-Za-z0-9_.~-]+)*$/.test(st.partition_name) || st.partition_name.split('/').some((p) => p === '.' || p === '..'))
+    throw new ConfigError(
+      `status.partition_name: ${JSON.stringify(st.partition_name)} must be path segments of letters, digits, _ . ~ - (joined by /, none . or ..)`,
+    );
   for (const [name, s] of Object.entries(c.services)) {
     const ct = s.credentials?.client_tls;
     if (ct && !s.url.startsWith('https:')) throw new ConfigError(`services.${name}.credentials.client_tls: needs an https url`);

@@ -2,8 +2,7 @@
 // client (the one bundle downloads use: headers, bearer token, TLS, client
 // certificate, time bound) POSTing gzipped JSON arrays to url + resource,
 // and the labels OPA puts in every record.
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { effectiveLabels } from '../config/labels.ts';
 import type { Config } from '../config/schema.ts';
 import { DecisionUpload } from '../observe/DecisionUpload.ts';
 import type { Logger } from '../observe/Log.ts';
@@ -14,15 +13,6 @@ import { httpService } from './RemotePolicy.ts';
 
 /** A collector's answer is read (and thrown away) up to this size; a larger one counts as a failed upload. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
-
-/** ztauthz's version, OPA's labels.version. */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** The configured upload, or undefined when decision_log.upload.service is empty. */
 export function decisionUpload(config: Config, metrics: Metrics, log: Logger): DecisionUpload | undefined {
@@ -52,8 +42,8 @@ export function decisionUpload(config: Config, metrics: Metrics, log: Logger): D
     maxBufferBytes: u.buffer_size_limit_bytes,
     maxBufferEvents: u.buffer_size_limit_events,
     maxPerSecond: u.max_decisions_per_second,
-    // As OPA: this process's id and the version, beside the configured labels.
-    labels: { ...config.labels, id: randomUUID(), version: packageVersion() },
+    // As OPA: this process's id (the one status reports carry) and the version, beside the configured labels.
+    labels: effectiveLabels(config.labels),
     bundles: Object.keys(config.bundles),
     registry: metrics.registry,
     onFailure: (err, buffered) =>

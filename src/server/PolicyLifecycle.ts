@@ -17,6 +17,8 @@ import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import type { JsonValue } from '../types/Json.ts';
 import type { BundleState } from '../types/BundleState.ts';
 import { remotePolicy, type RemotePolicies } from './RemotePolicy.ts';
+import { PLUGIN_GRPC, type StatusReporter } from '../policy/remote/StatusReporter.ts';
+import { statusReporter } from './StatusReports.ts';
 import { ConfigError } from '../config/addr.ts';
 
 export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
@@ -59,6 +61,9 @@ export function loadConfiguredPolicy(config: Config, routeEntrypoints: readonly 
   return loadPolicy(config.policy.path || DEMO_POLICY, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
 }
 
+/** How long a stopping server waits for its last status report to be taken. */
+const STATUS_FLUSH_MS = 2000;
+
 export class PolicyLifecycle {
   readonly active: PolicyStore;
   /** The shadow candidate; empty when shadow.path is unset. */
@@ -70,6 +75,7 @@ export class PolicyLifecycle {
   readonly #log: Logger;
   #httpSend: HttpSendRuntime | undefined;
   #remote: RemotePolicies | undefined;
+  #status: StatusReporter | undefined;
 
   /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
   get httpSend(): HttpSendRuntime | undefined {
@@ -110,6 +116,13 @@ export class PolicyLifecycle {
     // /readyz answers 503 until every bundle has loaded (BundleSet.ts).
     if (this.#remote) await this.#remote.start();
     else await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
+    // The first report: whatever the persisted copies gave, the bundles' first polls under way.
+    this.#status = statusReporter(this.#config, this.#log, this.#metrics, () => this.bundleStates());
+    if (this.#status) {
+      const status = this.#status;
+      this.onBundleChange(() => status.changed());
+      status.start();
+    }
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 
@@ -171,13 +184,21 @@ export class PolicyLifecycle {
     await Promise.all(this.#watchers.map((w) => w.reload()));
   }
 
+  /** The gRPC listener is serving (status reports say so). */
+  serving(): void {
+    this.#status?.setPlugin(PLUGIN_GRPC, 'OK');
+  }
+
   stop(): void {
     for (const w of this.#watchers) w.stop();
     void this.#remote?.stop();
+    // The last report says the listener is going away; close() waits for it (bounded).
+    this.#status?.setPlugin(PLUGIN_GRPC, 'NOT_READY');
   }
 
   /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */
   async close(): Promise<void> {
+    await this.#status?.stop(STATUS_FLUSH_MS);
     await this.#httpSend?.close();
   }
 }

@@ -13,7 +13,7 @@ import { MAX_BUNDLE_BYTES } from '../policy/Bundle.ts';
 import { signingKeyFromText } from '../policy/BundleSignature.ts';
 import type { LoaderOptions } from '../policy/PolicyLoader.ts';
 import type { PolicyStore } from '../policy/PolicyStore.ts';
-import { fetchBundle, type FetchRequest, type FetchResult, type HttpServiceOptions } from '../policy/remote/BundleHttp.ts';
+import { BundleDownloadError, fetchBundle, type FetchRequest, type FetchResult, type HttpServiceOptions } from '../policy/remote/BundleHttp.ts';
 import { fetchOciBundle } from '../policy/remote/OciBundle.ts';
 import { BundleCombiner } from '../policy/remote/BundleCombine.ts';
 import { readBundlePart, type BundlePart } from '../policy/remote/BundleParts.ts';
@@ -118,7 +118,7 @@ export class RemotePolicies {
 export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyStore, metrics: Metrics, log: Logger): RemotePolicies | undefined {
   const entries = Object.entries(config.bundles);
   if (entries.length === 0) return undefined;
-  const bm = new BundleMetrics(metrics.registry);
+  const bm = BundleMetrics.of(metrics.registry);
   const states = new Map<string, Mutable<BundleState>>(entries.map(([name]) => [name, emptyState(name)]));
   const now = () => new Date().toISOString();
   const listeners = new Set<() => void>();
@@ -148,7 +148,10 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
       for (const part of parts) {
         bm.setRevision(part.name, part.revision);
         // The first activation activates every bundle; later ones, the one that changed.
-        if (serving.get(part.name) !== part) states.get(part.name)!.last_successful_activation = at;
+        if (serving.get(part.name) !== part) {
+          states.get(part.name)!.last_successful_activation = at;
+          bm.activated(part.name);
+        }
         serving.set(part.name, part);
       }
       metrics.policyLoads.inc({ policy: 'active', result: 'success' });
@@ -186,18 +189,21 @@ export function remotePolicy(config: Config, base: LoaderOptions, store: PolicyS
       maxBytes: b.size_limit_bytes ?? MAX_BUNDLE_BYTES,
       persistDir: b.persist ? join(isAbsolute(dir) ? dir : resolve(dir), 'bundles', name) : undefined,
       events: {
-        downloaded: (result) => {
+        downloaded: (result, size) => {
           state.last_request = state.last_successful_request = now();
-          if (result === 'bundle') state.last_successful_download = state.last_successful_request;
-          else state.last_error = undefined;
+          if (result === 'bundle') {
+            state.last_successful_download = state.last_successful_request;
+            state.size = size;
+          } else state.last_error = undefined;
           bm.downloads.inc({ bundle: name, result });
+          bm.answered(name);
           if (result === 'not_modified') notify();
         },
         failed: (stage, err) => {
           const at = now();
           if (stage === 'download') state.last_request = at;
-          state.last_error = { stage, message: err.message, at };
-          if (stage !== 'persist') bm.downloads.inc({ bundle: name, result: 'failure' });
+          state.last_error = { stage, message: err.message, at, http_status: err instanceof BundleDownloadError ? err.httpStatus : undefined };
+          bm.failed(name, stage);
           if (stage === 'load') metrics.policyLoads.inc({ policy: 'active', result: 'failure' });
           log.warn(`bundle ${stage} failed; the previous policy keeps serving`, {
             bundle: name,
@@ -227,6 +233,7 @@ function emptyState(name: string): Mutable<BundleState> {
     last_successful_request: undefined,
     last_successful_download: undefined,
     last_successful_activation: undefined,
+    size: undefined,
     last_error: undefined,
   };
 }

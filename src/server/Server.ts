@@ -126,6 +126,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpServer = createHttpServer(metrics, policies, () => lifecycle.missingBundles());
       httpPort = await listenHttp(httpServer, h.host, h.port, config.http.addr);
     }
+    lifecycle.serving();
     log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.

@@ -7,6 +7,8 @@ export interface BundleFailure {
   readonly stage: 'download' | 'load' | 'persist';
   readonly message: string;
   readonly at: string;
+  /** The server's HTTP status, when it answered with an unexpected one (OPA's http_code). */
+  readonly http_status?: number | undefined;
 }
 
 export interface BundleState {
@@ -24,6 +26,8 @@ export interface BundleState {
   readonly last_successful_request: string | undefined;
   readonly last_successful_download: string | undefined;
   readonly last_successful_activation: string | undefined;
+  /** Bytes of the last bundle downloaded (OPA's size). */
+  readonly size: number | undefined;
   /** The last failure, until a later download of this bundle loads or answers 304. */
   readonly last_error: BundleFailure | undefined;
 }

@@ -89,7 +89,7 @@ describe('decision_logs in an OPA config file', () => {
     );
     expect(refusal(`${services}decision_logs:\n  reporting: {min_delay_seconds: 9, max_delay_seconds: 3}\n`)).toContain('min_delay_seconds must not exceed');
     expect(refusal(`${services}decision_logs:\n  reporting: {upload_size_limit_bytes: 10}\n`)).toContain('decision_log.upload.upload_size_limit_bytes');
-    expect(refusal(`${services}labels: {id: mine}\n`)).toContain('labels.id: set by ztauthz');
+    expect(refusal(`${services}labels: {id: mine}\n`)).toContain('labels.id: is set by ztauthz');
     expect(refusal('services:\n  r:\n    url: https://ghcr.io\n    type: oci\ndecision_logs: {service: r}\n')).toContain('is an OCI registry');
   });
 });

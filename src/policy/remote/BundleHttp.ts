@@ -42,6 +42,13 @@ export type FetchResult =
 
 export class BundleDownloadError extends Error {
   override name = 'BundleDownloadError';
+  /** The server's HTTP status, when it answered with an unexpected one (status reports carry it as http_code). */
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, httpStatus?: number) {
+    super(message);
+    this.httpStatus = httpStatus;
+  }
 }
 
 /** Headers of a service request (bearer token, configured headers). */
@@ -146,7 +153,7 @@ export async function fetchBundle(service: HttpServiceOptions, resource: string,
       .split(';')[0]!
       .trim() === BUNDLE_CONTENT_TYPE;
   if (res.statusCode === 304) return { status: 'not_modified', longPolling };
-  if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`);
+  if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`, res.statusCode);
   const etag = res.headers['etag'];
   return { status: 'bundle', bytes: body, etag: typeof etag === 'string' && etag !== '' ? etag : undefined, longPolling };
 }

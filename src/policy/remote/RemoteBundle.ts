@@ -32,8 +32,8 @@ export interface RemoteBundleOptions {
 }
 
 export interface RemoteBundleEvents {
-  /** A download answered: a new bundle, or not_modified. */
-  downloaded(result: 'bundle' | 'not_modified'): void;
+  /** A download answered: a new bundle (of `size` bytes), or not_modified. */
+  downloaded(result: 'bundle' | 'not_modified', size?: number): void;
   /** A download or a load failed; the previous policy (if any) keeps serving. */
   failed(stage: 'download' | 'load' | 'persist', err: Error): void;
 }
@@ -91,7 +91,7 @@ export class RemoteBundle {
           signal: this.#abort.signal,
         });
         longPolling = result.longPolling;
-        this.#o.events.downloaded(result.status);
+        this.#o.events.downloaded(result.status, result.status === 'bundle' ? result.bytes.length : undefined);
         if (result.status === 'bundle') await this.#take(result.bytes, result.etag);
         this.#failures = 0;
         // The server held the request until a change or its wait ran out: ask again now.
