@@ -89,6 +89,17 @@ server.addService(authorizationServiceDefinition, { Check: (_call, done) => done
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'noop serving on ' + port));
 `;
 
+/** The same no-op on ztauthz's node:http2 transport (src/server/h2), as GrpcListener builds it with grpc.transport http2. */
+export const noopH2ServerSource = (root: string): string => `
+const { H2Transport } = await import(${JSON.stringify(join(root, 'src/server/h2/H2Transport.ts'))});
+const { authorizationServiceDefinition } = await import(${JSON.stringify(join(root, 'src/server/AuthorizationService.ts'))});
+const { encodeCheckResponse } = await import(${JSON.stringify(join(root, 'src/envoy/CheckResponse.ts'))});
+const server = new H2Transport({ maxRecvBytes: 4 * 1024 * 1024, maxSendBytes: 4 * 1024 * 1024, maxConcurrentStreams: 100, maxConnectionAgeMs: 0, maxConnectionAgeGraceMs: 0 });
+const ok = Buffer.from(encodeCheckResponse({ status: {}, okResponse: {} }));
+server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
+server.listen({ host: '127.0.0.1', port: 0 }).then((port) => console.error('noop serving on ' + port), (err) => console.error(String(err)));
+`;
+
 export async function startNoop(t: Tools, cores: string): Promise<Contender> {
   const p = await startPinned({
     cores,
