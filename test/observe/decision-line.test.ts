@@ -1,5 +1,5 @@
 // A record no mask finds anything in is written without pino
-// (DecisionLog#unmaskedLine): its line must be the one pino writes, byte for
+// (observe/UnmaskedLine.ts): its line must be the one pino writes, byte for
 // byte, whatever the record holds (escapes, control characters, lone
 // surrogates, long strings, numbers JSON has no form for, absent fields).
 import { describe, expect, it } from 'vitest';
