@@ -53,7 +53,7 @@ function next(stream: grpc.ClientReadableStream<Status>, n: number): Promise<str
   });
 }
 
-describe('grpc.health.v1, against a client from grpc-health-check\'s health.proto', () => {
+describe("grpc.health.v1, against a client from grpc-health-check's health.proto", () => {
   it('is NOT_SERVING until a policy is loaded, then SERVING, for "" and the Authorization service only', async () => {
     expect(await check('')).toEqual({ status: 'NOT_SERVING' });
     health.setServing(true);
