@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CheckClient } from '../../test/support/checkClient.ts';
 import { freePorts } from '../../test/support/envoy.ts';
 import { startPinned, type Pinned } from './Pinned.ts';
-import { RUNTIME_BIN } from '../../test/support/runtime.ts';
+import { RUNTIME, RUNTIME_BIN, type RuntimeName } from '../../test/support/runtime.ts';
 
 export interface Tools {
   readonly root: string;
@@ -38,7 +38,12 @@ export interface ZtauthzOptions {
   readonly flags?: Record<string, string>;
   readonly configFile?: string;
   readonly clientTls?: Contender['clientTls'];
+  /** The runtime, when not the chosen one (package.json config.runtime, ZTAUTHZ_RUNTIME). */
+  readonly runtime?: RuntimeName;
 }
+
+/** How result rows name a runtime. */
+export const RUNTIME_LABEL: Record<RuntimeName, string> = { bun: 'Bun', node: 'Node 24' };
 
 export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): Promise<Contender> {
   // The default configuration (decision log on stdout, drained by Pinned) unless a suite says otherwise:
@@ -46,9 +51,22 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
   const flags = Object.entries({ 'policy-watch': 'false', ...o.flags }).map(([k, v]) => `--${k}=${v}`);
   const p = await startPinned({
     cores: o.cores,
-    // The chosen runtime (package.json config.runtime, ZTAUTHZ_RUNTIME); the harness stays on Node.
-    command: RUNTIME_BIN,
-    args: ['src/cli.ts', 'serve', ...(o.configFile ? ['--config', o.configFile] : []), '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...flags],
+    // Started as `npm start` starts it: scripts/runtime.sh picks the runtime (package.json config.runtime,
+    // ZTAUTHZ_RUNTIME), its flags (Node's semi-space) and dist/ for Node; it execs, so the pid is the server's.
+    // The harness stays on Node.
+    command: 'bash',
+    env: { ...process.env, ZTAUTHZ_RUNTIME: o.runtime ?? RUNTIME },
+    args: [
+      join(t.root, 'scripts/runtime.sh'),
+      'src/cli.ts',
+      'serve',
+      ...(o.configFile ? ['--config', o.configFile] : []),
+      '--grpc-addr',
+      '127.0.0.1:0',
+      '--http-addr',
+      '127.0.0.1:0',
+      ...flags,
+    ],
     cwd: t.root,
     ready: /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/,
   });
