@@ -6,13 +6,12 @@
 // not grpc-js).
 import cluster from 'node:cluster';
 import { resolve as resolvePath } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config/schema.ts';
 import { parseListenAddr, showListenAddr } from '../config/load.ts';
 import type { CheckPipeline } from '../check/CheckPipeline.ts';
 import { trySpiffeId } from '../identity/SpiffeId.ts';
-import { PeerAuth } from '../tls/PeerAuth.ts';
-import { startFileServerTls, startWorkloadApiServerTls, type ServerTls } from '../tls/ServerTls.ts';
+import { PeerAuth, type Refusal } from '../tls/PeerAuth.ts';
+import type { ServerTls } from '../tls/ServerTls.ts';
 import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
@@ -67,6 +66,8 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
         log.info('grpc tls certificate loaded', { serial: m.serial, not_after: m.notAfter.toISOString(), previous_serial: prev?.serial ?? null }),
       onRejected: (err: Error) => log.warn('grpc tls: new certificate refused, keeping the current one', { error: err.message }),
     };
+    // Loaded only with TLS on: the Workload API client brings grpc-js (about 10 MiB of RSS on Bun), which plain listeners never need.
+    const { startFileServerTls, startWorkloadApiServerTls } = await import('../tls/ServerTls.ts');
     tls =
       t.mode === 'files'
         ? await startFileServerTls({ certFile: t.cert_file, keyFile: t.key_file, caFile: t.ca_file }, { ...events, refreshIntervalMs: t.reload_interval_ms })
@@ -135,11 +136,11 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
 }
 
 /** Counts every refused caller and logs a bounded number of them (a rogue sidecar must not flood the log). */
-function refusalReporter(log: Logger, metrics: Metrics): (status: Pick<grpc.StatusObject, 'code' | 'details'>) => void {
+function refusalReporter(log: Logger, metrics: Metrics): (status: Refusal) => void {
   let windowStart = 0;
   let warned = 0;
   return (status) => {
-    const code = status.code === 7 /* PERMISSION_DENIED */ ? 'not_allowed' : 'unidentified';
+    const code = status.code === 7 ? 'not_allowed' : 'unidentified';
     metrics.peersRefused.inc({ reason: code });
     const now = Date.now();
     if (now - windowStart > 60_000) {
