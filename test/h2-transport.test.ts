@@ -1,5 +1,5 @@
-// The gRPC wire behaviour of the listener (src/server/h2 on node:http2): what
-// a raw HTTP/2 client sees for malformed or hostile calls, and Health's Watch
+// The gRPC wire behaviour of the listener (src/server/h2 on node:http2), in a
+// serve process on the chosen runtime: what a raw HTTP/2 client sees for malformed or hostile calls, and Health's Watch
 // stream. Frames are written with node:http2's own
 // client, so each case controls headers, the message prefix and when the
 // request ends.
@@ -7,9 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGrpcMessage, MessageReader, parseGrpcTimeout } from '../src/server/h2/Framing.ts';
-import type { RunningServer } from '../src/server/Server.ts';
 import { checkRequest } from './support/checkClient.ts';
-import { startInProcess } from './support/servers.ts';
+import { spawnServe, type ServeProcess } from './support/servers.ts';
 import { CheckRequestType } from '../src/envoy/ProtoCodec.ts';
 
 const CHECK = '/envoy.service.auth.v3.Authorization/Check';
@@ -56,16 +55,17 @@ const messageOf = (a: Answer): string => decodeURIComponent(String(a.trailers['g
 const request = Buffer.from(CheckRequestType.encode(CheckRequestType.fromObject(checkRequest({ path: '/x' }))).finish());
 
 describe('the gRPC listener', () => {
-  let server: RunningServer;
+  let server: ServeProcess;
   let session: ClientHttp2Session;
   beforeAll(async () => {
-    server = await startInProcess({ 'grpc-max-recv-msg-bytes': '65536' });
+    // A serve process on the chosen runtime (ZTAUTHZ_RUNTIME): the wire is the runtime's HTTP/2 layer's as much as ztauthz's.
+    server = await spawnServe(['--grpc-max-recv-msg-bytes', '65536', '--decision-log-enabled=false']);
     session = connect(`http://127.0.0.1:${server.grpcPort}`);
     session.on('error', () => {});
   });
   afterAll(async () => {
     session.close();
-    await server.stop(1000);
+    await server.stop();
   });
 
   it('answers a Check with HTTP 200, application/grpc, one message and grpc-status 0', async () => {
