@@ -31,12 +31,18 @@
 // uploader (DecisionUpload.ts), which ships it per OPA's decision-log
 // protocol; the console output (decision_log.enabled) may then be off, and
 // records are built for the upload alone.
+//
+// A policy that defines OPA's mask rule (system/log/mask, see PolicyMask.ts)
+// has it run on each record before decision_log.mask: what it removes is
+// listed in `erased`, what it replaces in `masked`, on the console and in
+// uploads alike.
 import { pino, type Logger as Pino } from 'pino';
 import { isoTimestamp, type DecisionRecord } from './DecisionRecord.ts';
 import type { Metrics } from './Metrics.ts';
 import { LogOutput } from './DecisionLogOutput.ts';
 import type { DecisionUpload } from './DecisionUpload.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
+import { applyMask, type PolicyMask } from './PolicyMask.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
 export { isoTimestamp } from './DecisionRecord.ts';
@@ -127,6 +133,7 @@ export class DecisionLog {
   readonly #plain: Pino;
   #out: LogOutput | undefined;
   #upload: DecisionUpload | undefined;
+  #policyMask: PolicyMask | undefined;
   /** The revision of the record #line last built (for the upload's bundles field). */
   #revision: string | undefined;
   #queue: (LogEntry | EventEntry)[] = [];
@@ -154,6 +161,11 @@ export class DecisionLog {
   /** Whether write() can write anything (records are only built for an enabled log): a console output or an upload. */
   get enabled(): boolean {
     return this.#out !== undefined || this.#upload !== undefined;
+  }
+
+  /** Runs the policy's mask rule on each record from now on (set once the policy store exists). */
+  usePolicyMask(mask: PolicyMask): void {
+    this.#policyMask = mask;
   }
 
   /** Whether every record carries the policy input (include_input "all"): then no Check can be answered without building one. */
@@ -323,6 +335,13 @@ export class DecisionLog {
     const view: Record<string, unknown> = { ...record };
     if (!withInput) delete view['input'];
     let erased: string[] | undefined;
+    // The policy's mask rule first (it sees the record as the policy decided it), then decision_log.mask.
+    const ops = this.#policyMask?.(view);
+    if (ops?.length) {
+      const done = applyMask(view, ops);
+      if (done.erased.length) erased = done.erased;
+      if (done.masked.length) view['masked'] = done.masked;
+    }
     for (const mask of this.#masks) if (hasPath(view, mask.segments)) (erased ??= []).push(mask.pointer);
     if (erased) view['erased'] = erased;
     this.#records.info(view);

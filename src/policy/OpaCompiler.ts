@@ -1,7 +1,13 @@
 // Compiles a directory of .rego (and data) files to a wasm bundle with the
 // installed opa binary. Used at start and on reload when --policy names Rego.
+//
+// Sources that define OPA's decision-log mask rule (package system.log, rule
+// mask) get it compiled as one more wasm entrypoint, LOG_MASK_ENTRYPOINT, so
+// the decision log can run it as OPA does (observe/PolicyMask.ts). Found by
+// reading the sources (cheap) rather than by a second opa build; a false find
+// (opa says the entrypoint is no rule) builds again without it.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +21,9 @@ export function opaBinary(configured?: string): string {
   if (process.env['ZTAUTHZ_OPA']) return process.env['ZTAUTHZ_OPA'];
   return existsSync(PROJECT_OPA) ? PROJECT_OPA : 'opa';
 }
+
+/** OPA's default mask_decision: a rule that names what to remove from (or replace in) each decision-log record. */
+export const LOG_MASK_ENTRYPOINT = 'system/log/mask';
 
 export class CompileError extends Error {
   override name = 'CompileError';
@@ -75,15 +84,47 @@ async function runBuildAsync(
   opa: string,
   regoVersion: RegoVersion,
 ): Promise<Uint8Array> {
-  const { args, bundlePath, out } = buildArgs(target, dirs, asBundles, entrypoints, regoVersion);
-  try {
-    await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
-    return readFileSync(bundlePath);
-  } catch (err) {
-    throw buildError(err, target, dirs.join(' '), opa, regoVersion);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  const withMask = target === 'wasm' && definesLogMask(dirs);
+  for (const mask of withMask ? [true, false] : [false]) {
+    const { args, bundlePath, out } = buildArgs(target, dirs, asBundles, mask ? [...entrypoints, LOG_MASK_ENTRYPOINT] : entrypoints, regoVersion);
+    try {
+      await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
+      return readFileSync(bundlePath);
+    } catch (err) {
+      if (!(mask && notARule(err))) throw buildError(err, target, dirs.join(' '), opa, regoVersion);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }
+  throw new CompileError('unreachable');
+}
+
+/** Whether opa refused the mask entrypoint as no rule (the sources only looked as if they defined one). */
+function notARule(err: unknown): boolean {
+  const e = err as { stdout?: Buffer; stderr?: Buffer };
+  return `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`.includes(`entrypoint "${LOG_MASK_ENTRYPOINT}" does not refer to a rule`);
+}
+
+/** Most .rego files read looking for the mask rule; a tree with more is compiled without it. */
+const MAX_SCANNED_FILES = 10_000;
+
+/** Whether a .rego file under `dirs` (tests aside) is in package system.log and has a rule named mask. */
+export function definesLogMask(dirs: readonly string[]): boolean {
+  let budget = MAX_SCANNED_FILES;
+  const visit = (dir: string): boolean => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (visit(path)) return true;
+      } else if (entry.name.endsWith('.rego') && !entry.name.endsWith('_test.rego') && budget-- > 0) {
+        const text = readFileSync(path, 'utf8');
+        if (/^\s*package\s+system\.log\s*(#.*)?$/m.test(text) && /^\s*mask\b/m.test(text)) return true;
+      }
+      if (budget <= 0) return false;
+    }
+    return false;
+  };
+  return dirs.some((d) => existsSync(d) && statSync(d).isDirectory() && visit(d));
 }
 
 function buildArgs(
@@ -113,13 +154,17 @@ function buildError(err: unknown, target: 'wasm' | 'plan', dir: string, opa: str
 }
 
 function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
-  const { args, bundlePath, out } = buildArgs(target, [dir], false, entrypoints, regoVersion);
-  try {
-    execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
-    return readFileSync(bundlePath);
-  } catch (err) {
-    throw buildError(err, target, dir, opa, regoVersion);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  const withMask = target === 'wasm' && definesLogMask([dir]);
+  for (const mask of withMask ? [true, false] : [false]) {
+    const { args, bundlePath, out } = buildArgs(target, [dir], false, mask ? [...entrypoints, LOG_MASK_ENTRYPOINT] : entrypoints, regoVersion);
+    try {
+      execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
+      return readFileSync(bundlePath);
+    } catch (err) {
+      if (!(mask && notARule(err))) throw buildError(err, target, dir, opa, regoVersion);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }
+  throw new CompileError('unreachable');
 }

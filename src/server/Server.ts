@@ -9,6 +9,9 @@ import { PolicyStore } from '../policy/PolicyStore.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import { DecisionLog } from '../observe/DecisionLog.ts';
 import { decisionUpload } from './DecisionShipping.ts';
+import { maskOps } from '../observe/PolicyMask.ts';
+import { LOG_MASK_ENTRYPOINT } from '../policy/OpaCompiler.ts';
+import type { JsonObject } from '../types/Json.ts';
 import { BehaviorSignals } from '../observe/BehaviorSignals.ts';
 import { Observer } from '../observe/Observer.ts';
 import { startTracing, type Tracing } from '../observe/Tracing.ts';
@@ -68,6 +71,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // The route table names the entrypoints the policy must have, so it is built first.
   const policies = new PolicyStore();
   const phases = buildPhases(config, policies);
+  // OPA's decision-log mask rule, when the serving policy has one (compiled from package system.log).
+  decisionLog.usePolicyMask((record) => {
+    const engine = policies.current;
+    if (!engine?.entrypoints.has(LOG_MASK_ENTRYPOINT)) return undefined;
+    return maskOps(engine.evaluate(record as JsonObject, LOG_MASK_ENTRYPOINT));
+  });
   if (phases.cache) metrics.watchCache(phases.cache);
   const lifecycle = new PolicyLifecycle(config, phases.router.entrypoints, metrics, log, policies);
   lifecycle.active.onActivate(() => {

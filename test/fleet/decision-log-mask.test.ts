@@ -1,0 +1,111 @@
+// OPA's decision-log mask rule (package system.log, rule mask) in a Rego
+// policy: compiled as one more entrypoint, run on each record before it is
+// written or uploaded. Pointers it names are removed (listed in erased),
+// upserts replace a value (listed in masked), decision_log.mask still
+// applies, the input the policy decided on is unchanged, and a rule that
+// names a path outside /input or /result gives the minimal record without
+// input or result.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/observe/Log.ts';
+import { definesLogMask } from '../../src/policy/OpaCompiler.ts';
+import { startServer } from '../../src/server/Server.ts';
+import { tempDir, waitFor } from '../support/bundleServers.ts';
+import { CheckClient, checkRequest } from '../support/checkClient.ts';
+import { Collector } from '../support/collector.ts';
+
+const running: Array<{ stop(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+});
+
+const POLICY = `package envoy.authz
+
+import rego.v1
+
+default allow := false
+
+allow if input.attributes.request.http.path == "/ok"
+`;
+
+const MASK = `package system.log
+
+import rego.v1
+
+mask contains "/input/attributes/request/http/headers/x-api-key"
+
+mask contains {"op": "upsert", "path": "/input/attributes/request/http/headers/x-user", "value": "**REDACTED**"} if {
+  input.input.attributes.request.http.headers["x-user"]
+}
+
+# Not a path OPA allows: the record of /bad is written without input or result.
+mask contains "/labels/id" if input.input.attributes.request.http.path == "/bad"
+`;
+
+const HEADERS = '/input/attributes/request/http/headers';
+
+describe("OPA's decision-log mask rule", () => {
+  it('removes and replaces what the rule names, on the console and in uploads, before decision_log.mask', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policy'));
+    writeFileSync(join(dir, 'policy', 'policy.rego'), POLICY);
+    writeFileSync(join(dir, 'policy', 'log.rego'), MASK);
+    expect(definesLogMask([join(dir, 'policy')])).toBe(true);
+    const logs = await new Collector().start();
+    running.push(logs);
+    const out = join(dir, 'decisions.log');
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `policy:\n  path: ${join(dir, 'policy')}\nservices:\n  logs:\n    url: http://127.0.0.1:${logs.port}\ndecision_log:\n  output: ${out}\n  include_input: all\n  upload:\n    service: logs\n    min_delay_seconds: 1\n    max_delay_seconds: 1\n`,
+    );
+    const server = await startServer(loadConfig({ file, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0' } }), createLogger('error'));
+    const client = new CheckClient(server.grpcPort);
+    running.push({ stop: () => server.stop(1000) }, { stop: async () => client.client.close() });
+    const headers = { 'x-api-key': 'k3y', 'x-user': 'alice', authorization: 'Bearer s3cret', 'x-team': 'payments' };
+    const ids: string[] = [];
+    for (const path of ['/ok', '/no', '/bad']) {
+      const res = await client.check(checkRequest({ path, headers }));
+      ids.push(res.dynamicMetadata!.fields['decision_id']!.stringValue as string);
+    }
+    await waitFor('the three records uploaded', () => ids.every((id) => logs.decisionIds.has(id)), 10_000);
+    await waitFor('the three records written', () => readFileSync(out, 'utf8').trim().split('\n').length >= 3, 5_000);
+    const console = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    for (const records of [console, logs.events as Array<Record<string, any>>]) {
+      const byId = new Map(records.map((r) => [r['decision_id'], r]));
+      for (const id of ids.slice(0, 2)) {
+        const r = byId.get(id)!;
+        const h = r['input'].attributes.request.http.headers;
+        expect(h).not.toHaveProperty('x-api-key');
+        expect(h).not.toHaveProperty('authorization');
+        expect(h['x-user']).toBe('**REDACTED**');
+        expect(h['x-team']).toBe('payments');
+        expect(r['erased']).toEqual([`${HEADERS}/x-api-key`, `${HEADERS}/authorization`]);
+        expect(r['masked']).toEqual([`${HEADERS}/x-user`]);
+      }
+      // The rule asked for a path outside /input and /result: the record keeps its decision, loses input and result.
+      const bad = byId.get(ids[2])!;
+      expect(bad['allowed']).toBe(false);
+      expect(bad).not.toHaveProperty('input');
+      expect(bad).not.toHaveProperty('result');
+      expect(bad['log_error']).toContain('not a path under /input or /result');
+    }
+    expect(JSON.stringify(console)).not.toContain('k3y');
+    expect(JSON.stringify(logs.events)).not.toContain('alice');
+    // The policy decided on the unmasked input: /ok was allowed.
+    expect(console.find((r) => r['decision_id'] === ids[0])!['allowed']).toBe(true);
+  });
+
+  it('is looked for only in package system.log with a mask rule', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'policy.rego'), POLICY);
+    writeFileSync(join(dir, 'other.rego'), 'package system.log\n\nimport rego.v1\n\ndrop if input.path == "x"\n');
+    writeFileSync(join(dir, 'log_test.rego'), MASK.replace('package system.log', 'package system.log'));
+    expect(definesLogMask([dir])).toBe(false);
+  });
+});
