@@ -32,8 +32,9 @@
 // protocol; the console output (decision_log.enabled) may then be off, and
 // records are built for the upload alone.
 //
-// A policy that defines OPA's mask rule (system/log/mask, see PolicyMask.ts)
-// has it run on each record before decision_log.mask: what it removes is
+// A policy that defines OPA's decision-log rules (system/log/drop and
+// system/log/mask, see PolicyMask.ts) has them run on each record: a dropped
+// one is not logged; the mask runs before decision_log.mask, what it removes
 // listed in `erased`, what it replaces in `masked`, on the console and in
 // uploads alike.
 import { pino, type Logger as Pino } from 'pino';
@@ -42,7 +43,7 @@ import type { Metrics } from './Metrics.ts';
 import { LogOutput } from './DecisionLogOutput.ts';
 import type { DecisionUpload } from './DecisionUpload.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
-import { applyMask, type PolicyMask } from './PolicyMask.ts';
+import { applyMask, type PolicyLogRules } from './PolicyMask.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
 export { isoTimestamp } from './DecisionRecord.ts';
@@ -133,7 +134,7 @@ export class DecisionLog {
   readonly #plain: Pino;
   #out: LogOutput | undefined;
   #upload: DecisionUpload | undefined;
-  #policyMask: PolicyMask | undefined;
+  #policyRules: PolicyLogRules | undefined;
   /** The revision of the record #line last built (for the upload's bundles field). */
   #revision: string | undefined;
   #queue: (LogEntry | EventEntry)[] = [];
@@ -163,9 +164,9 @@ export class DecisionLog {
     return this.#out !== undefined || this.#upload !== undefined;
   }
 
-  /** Runs the policy's mask rule on each record from now on (set once the policy store exists). */
-  usePolicyMask(mask: PolicyMask): void {
-    this.#policyMask = mask;
+  /** Runs the policy's drop and mask rules on each record from now on (set once the policy store exists). */
+  usePolicyRules(rules: PolicyLogRules): void {
+    this.#policyRules = rules;
   }
 
   /** Whether every record carries the policy input (include_input "all"): then no Check can be answered without building one. */
@@ -249,6 +250,8 @@ export class DecisionLog {
       } else if (toConsole || upload) {
         this.#revision = undefined;
         const line = this.#line(entry);
+        // The policy's drop rule said not to log it.
+        if (line === '') continue;
         if (toConsole) chunk += line;
         else if (this.#out) dropped++;
         upload?.push(line, this.#revision);
@@ -273,12 +276,13 @@ export class DecisionLog {
     if (this.#out && !this.#out.write(chunk)) this.#metrics?.decisionLogErrors.inc();
   }
 
-  /** The line of a queued record; a record that fails to build or serialise is replaced by a minimal one, and counted. */
+  /** The line of a queued record ('' when the policy's drop rule drops it); a record that fails to build or serialise is replaced by a minimal one, and counted. */
   #line(entry: LogEntry): string {
     let record: DecisionRecord | undefined;
     try {
       record = entry.build();
       this.#revision = record.revision;
+      if (this.#policyRules?.drop(record as unknown as Record<string, unknown>)) return '';
       return this.format(record, entry.withInput);
     } catch (err) {
       this.#metrics?.decisionLogErrors.inc();
@@ -336,7 +340,7 @@ export class DecisionLog {
     if (!withInput) delete view['input'];
     let erased: string[] | undefined;
     // The policy's mask rule first (it sees the record as the policy decided it), then decision_log.mask.
-    const ops = this.#policyMask?.(view);
+    const ops = this.#policyRules?.mask(view);
     if (ops?.length) {
       const done = applyMask(view, ops);
       if (done.erased.length) erased = done.erased;

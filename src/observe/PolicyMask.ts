@@ -1,4 +1,6 @@
-// OPA's decision-log mask policy (mask_decision, default system/log/mask):
+// OPA's decision-log rules in the policy. The drop rule (drop_decision,
+// default system/log/drop), true for a record, keeps it from being logged.
+// The mask policy (mask_decision, default system/log/mask):
 // a rule in the policy that names, per record, what to remove from it (a JSON
 // pointer) or to replace ({"op": "upsert", "path": ..., "value": ...}; "remove"
 // is the same as a pointer). Paths are under /input or /result, as OPA allows.
@@ -20,8 +22,18 @@ export interface MaskOp {
   readonly value?: unknown;
 }
 
-/** Evaluates the mask rule on a record (its input is the record, as OPA's); undefined: the policy has no mask rule. */
-export type PolicyMask = (record: Readonly<Record<string, unknown>>) => readonly MaskOp[] | undefined;
+/** The serving policy's decision-log rules, each evaluated with the record as its input (as OPA's). */
+export interface PolicyLogRules {
+  /** The mask rule's operations; undefined: the policy has no mask rule. */
+  mask(record: Readonly<Record<string, unknown>>): readonly MaskOp[] | undefined;
+  /** Whether the drop rule says not to log the record (false without a drop rule). */
+  drop(record: Readonly<Record<string, unknown>>): boolean;
+}
+
+/** The drop rule's result set as a decision: only a true result drops. */
+export function dropped(resultSet: unknown): boolean {
+  return Array.isArray(resultSet) && resultSet.length > 0 && (resultSet[0] as { result?: unknown }).result === true;
+}
 
 /** The mask rule's result set (opa-wasm's [{result}], [] when undefined) as operations; throws when it is not a list of them. */
 export function maskOps(resultSet: unknown): MaskOp[] {

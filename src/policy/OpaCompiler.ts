@@ -1,11 +1,12 @@
 // Compiles a directory of .rego (and data) files to a wasm bundle with the
 // installed opa binary. Used at start and on reload when --policy names Rego.
 //
-// Sources that define OPA's decision-log mask rule (package system.log, rule
-// mask) get it compiled as one more wasm entrypoint, LOG_MASK_ENTRYPOINT, so
-// the decision log can run it as OPA does (observe/PolicyMask.ts). Found by
-// reading the sources (cheap) rather than by a second opa build; a false find
-// (opa says the entrypoint is no rule) builds again without it.
+// Sources that define OPA's decision-log rules (package system.log, rules
+// mask and drop) get them compiled as more wasm entrypoints, LOG_MASK_ENTRYPOINT
+// and LOG_DROP_ENTRYPOINT, so the decision log can run them as OPA does
+// (observe/PolicyMask.ts). Found by reading the sources (cheap) rather than by
+// a second opa build; a false find (opa says the entrypoint is no rule) builds
+// again without it.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -24,6 +25,8 @@ export function opaBinary(configured?: string): string {
 
 /** OPA's default mask_decision: a rule that names what to remove from (or replace in) each decision-log record. */
 export const LOG_MASK_ENTRYPOINT = 'system/log/mask';
+/** OPA's default drop_decision: a rule true for the records not to log. */
+export const LOG_DROP_ENTRYPOINT = 'system/log/drop';
 
 export class CompileError extends Error {
   override name = 'CompileError';
@@ -84,47 +87,53 @@ async function runBuildAsync(
   opa: string,
   regoVersion: RegoVersion,
 ): Promise<Uint8Array> {
-  const withMask = target === 'wasm' && definesLogMask(dirs);
-  for (const mask of withMask ? [true, false] : [false]) {
-    const { args, bundlePath, out } = buildArgs(target, dirs, asBundles, mask ? [...entrypoints, LOG_MASK_ENTRYPOINT] : entrypoints, regoVersion);
+  let extra = target === 'wasm' ? logEntrypoints(dirs) : [];
+  for (;;) {
+    const { args, bundlePath, out } = buildArgs(target, dirs, asBundles, [...entrypoints, ...extra], regoVersion);
     try {
       await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
       return readFileSync(bundlePath);
     } catch (err) {
-      if (!(mask && notARule(err))) throw buildError(err, target, dirs.join(' '), opa, regoVersion);
+      const fewer = withoutRefused(extra, err);
+      if (!fewer) throw buildError(err, target, dirs.join(' '), opa, regoVersion);
+      extra = fewer;
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   }
-  throw new CompileError('unreachable');
 }
 
-/** Whether opa refused the mask entrypoint as no rule (the sources only looked as if they defined one). */
-function notARule(err: unknown): boolean {
+/** `extra` without the decision-log entrypoint opa refused as no rule (the sources only looked as if they defined it); undefined when it refused none. */
+function withoutRefused(extra: readonly string[], err: unknown): string[] | undefined {
   const e = err as { stdout?: Buffer; stderr?: Buffer };
-  return `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`.includes(`entrypoint "${LOG_MASK_ENTRYPOINT}" does not refer to a rule`);
+  const output = `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`;
+  const refused = extra.find((x) => output.includes(`entrypoint "${x}" does not refer to a rule`));
+  return refused === undefined ? undefined : extra.filter((x) => x !== refused);
 }
 
 /** Most .rego files read looking for the mask rule; a tree with more is compiled without it. */
 const MAX_SCANNED_FILES = 10_000;
 
-/** Whether a .rego file under `dirs` (tests aside) is in package system.log and has a rule named mask. */
-export function definesLogMask(dirs: readonly string[]): boolean {
+/** The decision-log entrypoints whose rules (mask, drop) a .rego file under `dirs` (tests aside) in package system.log appears to define. */
+export function logEntrypoints(dirs: readonly string[]): string[] {
+  const found = new Set<string>();
   let budget = MAX_SCANNED_FILES;
-  const visit = (dir: string): boolean => {
+  const visit = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (budget <= 0) return;
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (visit(path)) return true;
-      } else if (entry.name.endsWith('.rego') && !entry.name.endsWith('_test.rego') && budget-- > 0) {
+      if (entry.isDirectory()) visit(path);
+      else if (entry.name.endsWith('.rego') && !entry.name.endsWith('_test.rego')) {
+        budget--;
         const text = readFileSync(path, 'utf8');
-        if (/^\s*package\s+system\.log\s*(#.*)?$/m.test(text) && /^\s*mask\b/m.test(text)) return true;
+        if (!/^\s*package\s+system\.log\s*(#.*)?$/m.test(text)) continue;
+        if (/^\s*mask\b/m.test(text)) found.add(LOG_MASK_ENTRYPOINT);
+        if (/^\s*drop\b/m.test(text)) found.add(LOG_DROP_ENTRYPOINT);
       }
-      if (budget <= 0) return false;
     }
-    return false;
   };
-  return dirs.some((d) => existsSync(d) && statSync(d).isDirectory() && visit(d));
+  for (const d of dirs) if (existsSync(d) && statSync(d).isDirectory()) visit(d);
+  return [LOG_MASK_ENTRYPOINT, LOG_DROP_ENTRYPOINT].filter((e) => found.has(e));
 }
 
 function buildArgs(
@@ -154,17 +163,18 @@ function buildError(err: unknown, target: 'wasm' | 'plan', dir: string, opa: str
 }
 
 function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
-  const withMask = target === 'wasm' && definesLogMask([dir]);
-  for (const mask of withMask ? [true, false] : [false]) {
-    const { args, bundlePath, out } = buildArgs(target, [dir], false, mask ? [...entrypoints, LOG_MASK_ENTRYPOINT] : entrypoints, regoVersion);
+  let extra = target === 'wasm' ? logEntrypoints([dir]) : [];
+  for (;;) {
+    const { args, bundlePath, out } = buildArgs(target, [dir], false, [...entrypoints, ...extra], regoVersion);
     try {
       execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
       return readFileSync(bundlePath);
     } catch (err) {
-      if (!(mask && notARule(err))) throw buildError(err, target, dir, opa, regoVersion);
+      const fewer = withoutRefused(extra, err);
+      if (!fewer) throw buildError(err, target, dir, opa, regoVersion);
+      extra = fewer;
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   }
-  throw new CompileError('unreachable');
 }

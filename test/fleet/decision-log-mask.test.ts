@@ -1,6 +1,6 @@
-// OPA's decision-log mask rule (package system.log, rule mask) in a Rego
-// policy: compiled as one more entrypoint, run on each record before it is
-// written or uploaded. Pointers it names are removed (listed in erased),
+// OPA's decision-log rules (package system.log, rules mask and drop) in a
+// Rego policy: compiled as more entrypoints, run on each record before it is
+// written or uploaded. A record the drop rule matches is not logged. Pointers it names are removed (listed in erased),
 // upserts replace a value (listed in masked), decision_log.mask still
 // applies, the input the policy decided on is unchanged, and a rule that
 // names a path outside /input or /result gives the minimal record without
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observe/Log.ts';
-import { definesLogMask } from '../../src/policy/OpaCompiler.ts';
+import { LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, logEntrypoints } from '../../src/policy/OpaCompiler.ts';
 import { startServer } from '../../src/server/Server.ts';
 import { tempDir, waitFor } from '../support/bundleServers.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
@@ -42,6 +42,8 @@ mask contains {"op": "upsert", "path": "/input/attributes/request/http/headers/x
 
 # Not a path OPA allows: the record of /bad is written without input or result.
 mask contains "/labels/id" if input.input.attributes.request.http.path == "/bad"
+
+drop if input.input.attributes.request.http.path == "/quiet"
 `;
 
 const HEADERS = '/input/attributes/request/http/headers';
@@ -52,7 +54,7 @@ describe("OPA's decision-log mask rule", () => {
     mkdirSync(join(dir, 'policy'));
     writeFileSync(join(dir, 'policy', 'policy.rego'), POLICY);
     writeFileSync(join(dir, 'policy', 'log.rego'), MASK);
-    expect(definesLogMask([join(dir, 'policy')])).toBe(true);
+    expect(logEntrypoints([join(dir, 'policy')])).toEqual([LOG_MASK_ENTRYPOINT, LOG_DROP_ENTRYPOINT]);
     const logs = await new Collector().start();
     running.push(logs);
     const out = join(dir, 'decisions.log');
@@ -66,12 +68,14 @@ describe("OPA's decision-log mask rule", () => {
     running.push({ stop: () => server.stop(1000) }, { stop: async () => client.client.close() });
     const headers = { 'x-api-key': 'k3y', 'x-user': 'alice', authorization: 'Bearer s3cret', 'x-team': 'payments' };
     const ids: string[] = [];
-    for (const path of ['/ok', '/no', '/bad']) {
+    // A record after the dropped one: once it is in, the dropped one would be too.
+    for (const path of ['/ok', '/no', '/bad', '/quiet', '/ok']) {
       const res = await client.check(checkRequest({ path, headers }));
       ids.push(res.dynamicMetadata!.fields['decision_id']!.stringValue as string);
     }
-    await waitFor('the three records uploaded', () => ids.every((id) => logs.decisionIds.has(id)), 10_000);
-    await waitFor('the three records written', () => readFileSync(out, 'utf8').trim().split('\n').length >= 3, 5_000);
+    const quiet = ids.splice(3, 1)[0]!;
+    await waitFor('the four records uploaded', () => ids.every((id) => logs.decisionIds.has(id)), 10_000);
+    await waitFor('the four records written', () => readFileSync(out, 'utf8').trim().split('\n').length >= 4, 5_000);
     const console = readFileSync(out, 'utf8')
       .trim()
       .split('\n')
@@ -95,17 +99,22 @@ describe("OPA's decision-log mask rule", () => {
       expect(bad).not.toHaveProperty('result');
       expect(bad['log_error']).toContain('not a path under /input or /result');
     }
+    // Dropped by the policy's drop rule: in neither.
+    expect(console.map((r) => r['decision_id'])).not.toContain(quiet);
+    expect(logs.decisionIds.has(quiet)).toBe(false);
     expect(JSON.stringify(console)).not.toContain('k3y');
     expect(JSON.stringify(logs.events)).not.toContain('alice');
     // The policy decided on the unmasked input: /ok was allowed.
     expect(console.find((r) => r['decision_id'] === ids[0])!['allowed']).toBe(true);
   });
 
-  it('is looked for only in package system.log with a mask rule', () => {
+  it('are looked for only in package system.log, outside tests', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'policy.rego'), POLICY);
-    writeFileSync(join(dir, 'other.rego'), 'package system.log\n\nimport rego.v1\n\ndrop if input.path == "x"\n');
-    writeFileSync(join(dir, 'log_test.rego'), MASK.replace('package system.log', 'package system.log'));
-    expect(definesLogMask([dir])).toBe(false);
+    writeFileSync(join(dir, 'other.rego'), 'package system.logs\n\nimport rego.v1\n\nmask contains "/input/x"\n');
+    writeFileSync(join(dir, 'log_test.rego'), MASK);
+    expect(logEntrypoints([dir])).toEqual([]);
+    writeFileSync(join(dir, 'log.rego'), 'package system.log\n\nimport rego.v1\n\ndrop if input.path == "x"\n');
+    expect(logEntrypoints([dir])).toEqual([LOG_DROP_ENTRYPOINT]);
   });
 });
