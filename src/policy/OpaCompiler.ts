@@ -5,8 +5,9 @@
 // mask and drop) get them compiled as more wasm entrypoints, LOG_MASK_ENTRYPOINT
 // and LOG_DROP_ENTRYPOINT, so the decision log can run them as OPA does
 // (observe/PolicyMask.ts). Found by reading the sources (cheap) rather than by
-// a second opa build; a false find (opa says the entrypoint is no rule) builds
-// again without it.
+// a second opa build. When a build with them fails (a false find: no such
+// rule, or a function of that name), it runs again without them, and that
+// build's error, if any, is the policy's.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -94,21 +95,12 @@ async function runBuildAsync(
       await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
       return readFileSync(bundlePath);
     } catch (err) {
-      const fewer = withoutRefused(extra, err);
-      if (!fewer) throw buildError(err, target, dirs.join(' '), opa, regoVersion);
-      extra = fewer;
+      if (extra.length === 0) throw buildError(err, target, dirs.join(' '), opa, regoVersion);
+      extra = [];
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   }
-}
-
-/** `extra` without the decision-log entrypoint opa refused as no rule (the sources only looked as if they defined it); undefined when it refused none. */
-function withoutRefused(extra: readonly string[], err: unknown): string[] | undefined {
-  const e = err as { stdout?: Buffer; stderr?: Buffer };
-  const output = `${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`;
-  const refused = extra.find((x) => output.includes(`entrypoint "${x}" does not refer to a rule`));
-  return refused === undefined ? undefined : extra.filter((x) => x !== refused);
 }
 
 /** Most .rego files read looking for the mask rule; a tree with more is compiled without it. */
@@ -170,9 +162,8 @@ function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly st
       execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
       return readFileSync(bundlePath);
     } catch (err) {
-      const fewer = withoutRefused(extra, err);
-      if (!fewer) throw buildError(err, target, dir, opa, regoVersion);
-      extra = fewer;
+      if (extra.length === 0) throw buildError(err, target, dir, opa, regoVersion);
+      extra = [];
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

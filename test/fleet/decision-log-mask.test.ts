@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observe/Log.ts';
-import { LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, logEntrypoints } from '../../src/policy/OpaCompiler.ts';
+import { loadBundleArchive } from '../../src/policy/Bundle.ts';
+import { compileRegoAsync, compileRegoDirectory, LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, logEntrypoints } from '../../src/policy/OpaCompiler.ts';
 import { startServer } from '../../src/server/Server.ts';
 import { tempDir, waitFor } from '../support/bundleServers.ts';
 import { CheckClient, checkRequest } from '../support/checkClient.ts';
@@ -108,7 +109,7 @@ describe("OPA's decision-log mask rule", () => {
     expect(console.find((r) => r['decision_id'] === ids[0])!['allowed']).toBe(true);
   });
 
-  it('are looked for only in package system.log, outside tests', () => {
+  it('are looked for only in package system.log, outside tests', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'policy.rego'), POLICY);
     writeFileSync(join(dir, 'other.rego'), 'package system.logs\n\nimport rego.v1\n\nmask contains "/input/x"\n');
@@ -116,5 +117,11 @@ describe("OPA's decision-log mask rule", () => {
     expect(logEntrypoints([dir])).toEqual([]);
     writeFileSync(join(dir, 'log.rego'), 'package system.log\n\nimport rego.v1\n\ndrop if input.path == "x"\n');
     expect(logEntrypoints([dir])).toEqual([LOG_DROP_ENTRYPOINT]);
+    // A false find (a function named mask) builds again without the log entrypoints.
+    writeFileSync(join(dir, 'fn.rego'), 'package system.log\n\nimport rego.v1\n\nmask(x) := x\n');
+    expect(logEntrypoints([dir])).toEqual([LOG_MASK_ENTRYPOINT, LOG_DROP_ENTRYPOINT]);
+    const bundle = await loadBundleArchive(await compileRegoAsync('wasm', dir, ['envoy/authz/allow']));
+    expect(bundle.wasm.length).toBeGreaterThan(0);
+    expect(compileRegoDirectory(dir, ['envoy/authz/allow']).length).toBeGreaterThan(0);
   });
 });
