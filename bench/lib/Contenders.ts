@@ -1,13 +1,13 @@
 // The servers a run compares, each started fresh, pinned, and checked to
 // answer the run's request with the expected decision before it is measured.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CheckClient } from '../../test/support/checkClient.ts';
 import { freePorts } from '../../test/support/envoy.ts';
 import { startPinned, type Pinned } from './Pinned.ts';
-import { GRPC_SERVER_TUNING } from '../../src/server/GrpcListener.ts';
-import { RUNTIME, type RuntimeName } from '../../test/support/runtime.ts';
+import { RUNTIME, RUNTIME_BIN, type RuntimeName } from '../../test/support/runtime.ts';
 
 export interface Tools {
   readonly root: string;
@@ -100,16 +100,21 @@ server.addService(authorizationServiceDefinition, { Check: (_call, done) => done
 server.listen({ host: '127.0.0.1', port: 0 }).then((port) => console.error('noop serving on ' + port), (err) => console.error(String(err)));
 `;
 
+/**
+ * The transport's ceiling in the suites: a no-op on the transport ztauthz
+ * serves with (grpc.transport's default, node:http2) and on its runtime, so
+ * that ztauthz minus the no-op is ztauthz's own work. The script goes to a
+ * file: `bun -e` and `node -e` differ, a file runs the same on both.
+ */
 export async function startNoop(t: Tools, cores: string): Promise<Contender> {
-  const p = await startPinned({
-    cores,
-    command: process.execPath,
-    // ztauthz's own transport options (GrpcListener.ts) and a message bound like its default.
-    args: ['--input-type=module', '-e', noopServerSource(t.root, { ...GRPC_SERVER_TUNING, 'grpc.max_receive_message_length': 4 * 1024 * 1024 })],
-    cwd: t.root,
-    ready: /noop serving on (\d+)/,
-  });
-  return { name: 'no-op grpc-js server', port: Number(p.ready[0]), process: p };
+  const dir = mkdtempSync(join(tmpdir(), 'ztauthz-noop-'));
+  const script = join(dir, 'noop.mjs');
+  writeFileSync(script, noopH2ServerSource(t.root));
+  const p = await startPinned({ cores, command: RUNTIME_BIN, args: [script], cwd: t.root, ready: /noop serving on (\d+)/ }).finally(() =>
+    // The runtime has read the script by the time it serves (or failed).
+    rmSync(dir, { recursive: true, force: true }),
+  );
+  return { name: 'no-op server (ztauthz transport)', port: Number(p.ready[0]), process: p };
 }
 
 export function opaEnvoyPluginAvailable(t: Tools): boolean {

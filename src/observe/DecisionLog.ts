@@ -11,7 +11,9 @@
 // the order they were queued. The queue is bounded (MAX_PENDING entries).
 //
 // pino serialises and masks (decision_log.mask pointers become `redact`
-// paths with `remove`, see MaskPaths.ts); pino.destination writes
+// paths with `remove`, see MaskPaths.ts), except a record no mask finds
+// anything in, whose line is written the way pino would (UnmaskedLine.ts,
+// test/observe/decision-line.test.ts); pino.destination writes
 // (DecisionLogOutput.ts), its buffer bounded: once it drops a piece, every
 // record after it is dropped unbuilt, and counted, until the buffer has been
 // written out. Cost on Node 24 (`node bench/log-serialise.ts`): an
@@ -44,6 +46,7 @@ import { LogOutput } from './DecisionLogOutput.ts';
 import type { DecisionUpload } from './DecisionUpload.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
 import { applyMask, type PolicyLogRules } from './PolicyMask.ts';
+import { unmaskedLine } from './UnmaskedLine.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
 export { isoTimestamp } from './DecisionRecord.ts';
@@ -336,6 +339,11 @@ export class DecisionLog {
    * throws, say).
    */
   format(record: DecisionRecord, withInput: boolean = this.#include === 'all' || (this.#include === 'denied' && !record.allowed)): string {
+    // The policy's mask rule may change any record: then pino writes every one.
+    if (!this.#policyRules?.hasMask()) {
+      const fast = unmaskedLine(record, withInput, this.#masks, this.#maxLine);
+      if (fast !== undefined) return fast;
+    }
     const view: Record<string, unknown> = { ...record };
     if (!withInput) delete view['input'];
     let erased: string[] | undefined;

@@ -52,6 +52,8 @@ export interface DecisionUploadOptions {
   readonly registry: Registry;
   /** Told about each failed round (one line per failure, at most one per backoff delay). */
   readonly onFailure?: ((err: Error, buffered: number) => void) | undefined;
+  /** Told about each body the collector took (status reports clear their decision_logs error). */
+  readonly onSuccess?: (() => void) | undefined;
   /** The wait after this many failed rounds in a row (the bundle downloads' backoff: exponential from the min delay, capped at the max, jittered). */
   readonly backoffMs: (failures: number) => number;
   /** Source of randomness for the jitter (tests). */
@@ -256,6 +258,7 @@ export class DecisionUpload {
         this.#uploaded.inc(events.length);
         this.#failures = 0;
         left -= events.length;
+        this.#o.onSuccess?.();
       } catch (err) {
         this.#uploads.inc({ result: 'failure' });
         this.#failures++;

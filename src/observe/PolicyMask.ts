@@ -24,6 +24,8 @@ export interface MaskOp {
 
 /** The serving policy's decision-log rules, each evaluated with the record as its input (as OPA's). */
 export interface PolicyLogRules {
+  /** Whether the serving policy has a mask rule. */
+  hasMask(): boolean;
   /** The mask rule's operations; undefined: the policy has no mask rule. */
   mask(record: Readonly<Record<string, unknown>>): readonly MaskOp[] | undefined;
   /** Whether the drop rule says not to log the record (false without a drop rule). */
@@ -53,7 +55,7 @@ export function maskOps(resultSet: unknown): MaskOp[] {
 
 function checked(pointer: string): string[] {
   const segments = parsePointer(pointer);
-  if ((segments[0] !== 'input' && segments[0] !== 'result') || segments.length < 2 || segments.some((s) => s === '')) {
+  if ((segments[0] !== 'input' && segments[0] !== 'result') || segments.some((s) => s === '')) {
     throw new Error(`mask rule: ${JSON.stringify(pointer)} is not a path under /input or /result`);
   }
   return segments;

@@ -7,15 +7,19 @@ import type { Config } from '../config/schema.ts';
 import { DecisionUpload } from '../observe/DecisionUpload.ts';
 import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
-import { resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
+import { BundleDownloadError, resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
 import { backoffDelay } from '../policy/remote/RemoteBundle.ts';
 import { httpService } from './RemotePolicy.ts';
 
 /** A collector's answer is read (and thrown away) up to this size; a larger one counts as a failed upload. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
-/** The configured upload, or undefined when decision_log.upload.service is empty. */
-export function decisionUpload(config: Config, metrics: Metrics, log: Logger): DecisionUpload | undefined {
+/**
+ * The configured upload, or undefined when decision_log.upload.service is
+ * empty. `result` hears of each upload's outcome (an error, or undefined for
+ * success), for status reports.
+ */
+export function decisionUpload(config: Config, metrics: Metrics, log: Logger, result?: (err: Error | undefined) => void): DecisionUpload | undefined {
   const u = config.decision_log.upload;
   if (u.service === '') return undefined;
   const service = httpService(u.service, config.services[u.service]!);
@@ -33,7 +37,7 @@ export function decisionUpload(config: Config, metrics: Metrics, log: Logger): D
         signal,
       });
       const status = res.statusCode ?? 0;
-      if (status < 200 || status > 299) throw new Error(`POST ${url.href}: HTTP ${status}`);
+      if (status < 200 || status > 299) throw new BundleDownloadError(`POST ${url.href}: HTTP ${status}`, status);
     },
     uploadLimitBytes: u.upload_size_limit_bytes,
     minDelayMs: u.min_delay_seconds * 1000,
@@ -46,7 +50,10 @@ export function decisionUpload(config: Config, metrics: Metrics, log: Logger): D
     labels: effectiveLabels(config.labels),
     bundles: Object.keys(config.bundles),
     registry: metrics.registry,
-    onFailure: (err, buffered) =>
-      log.warn('decision-log upload failed; the records are kept for the next round', { service: u.service, error: err.message, buffered }),
+    onFailure: (err, buffered) => {
+      log.warn('decision-log upload failed; the records are kept for the next round', { service: u.service, error: err.message, buffered });
+      result?.(err);
+    },
+    onSuccess: () => result?.(undefined),
   });
 }

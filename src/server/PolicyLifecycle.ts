@@ -184,6 +184,11 @@ export class PolicyLifecycle {
     await Promise.all(this.#watchers.map((w) => w.reload()));
   }
 
+  /** A decision-log upload's outcome (an error, or undefined: taken), for status reports. */
+  decisionLogResult(err: Error | undefined): void {
+    this.#status?.setDecisionLogs(err);
+  }
+
   /** The gRPC listener is serving (status reports say so). */
   serving(): void {
     this.#status?.setPlugin(PLUGIN_GRPC, 'OK');

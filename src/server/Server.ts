@@ -48,7 +48,9 @@ export interface ServerOptions {
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level), opts: ServerOptions = {}): Promise<RunningServer> {
   const metrics = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
   // First, so a mask pino cannot express, or a decision-log file that cannot be opened, refuses the start before anything runs.
-  const upload = decisionUpload(config, metrics, log);
+  // Upload outcomes go to status reports, which start with the policy lifecycle below.
+  let uploadResult: (err: Error | undefined) => void = () => {};
+  const upload = decisionUpload(config, metrics, log, (err) => uploadResult(err));
   let decisionLog: DecisionLog;
   try {
     decisionLog = new DecisionLog(
@@ -73,6 +75,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const phases = buildPhases(config, policies);
   // OPA's decision-log drop and mask rules, when the serving policy has them (compiled from package system.log).
   decisionLog.usePolicyRules({
+    hasMask: () => policies.current?.entrypoints.has(LOG_MASK_ENTRYPOINT) ?? false,
     mask: (record) => {
       const engine = policies.current;
       return engine?.entrypoints.has(LOG_MASK_ENTRYPOINT) ? maskOps(engine.evaluate(record as JsonObject, LOG_MASK_ENTRYPOINT)) : undefined;
@@ -84,6 +87,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   if (phases.cache) metrics.watchCache(phases.cache);
   const lifecycle = new PolicyLifecycle(config, phases.router.entrypoints, metrics, log, policies);
+  uploadResult = (err) => lifecycle.decisionLogResult(err);
   lifecycle.active.onActivate(() => {
     health.setServing(true);
     // Keys carry the revision, so old entries could never be served; clearing frees their memory now.

@@ -9,7 +9,7 @@ import { statusReportCounter } from '../observe/BundleMetrics.ts';
 import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
 import { BundleDownloadError, resourceUrl, serviceHeaders, serviceRequest } from '../policy/remote/BundleHttp.ts';
-import { PLUGIN_GRPC, PLUGIN_STATUS, StatusReporter } from '../policy/remote/StatusReporter.ts';
+import { PLUGIN_DECISION_LOGS, PLUGIN_GRPC, PLUGIN_STATUS, StatusReporter } from '../policy/remote/StatusReporter.ts';
 import type { BundleState } from '../types/BundleState.ts';
 import { httpService } from './RemotePolicy.ts';
 
@@ -56,6 +56,7 @@ export function statusReporter(config: Config, log: Logger, metrics: Metrics, bu
     retryMaxMs: RETRY_MAX_MS,
   });
   reporter.setPlugin(PLUGIN_STATUS, 'OK');
+  if (config.decision_log.upload.service !== '') reporter.setPlugin(PLUGIN_DECISION_LOGS, 'OK');
   reporter.setPlugin(PLUGIN_GRPC, 'NOT_READY');
   return reporter;
 }

@@ -45,6 +45,9 @@ mask contains {"op": "upsert", "path": "/input/attributes/request/http/headers/x
 mask contains "/labels/id" if input.input.attributes.request.http.path == "/bad"
 
 drop if input.input.attributes.request.http.path == "/quiet"
+
+# Allowed records carry no input (include_input denied): the rule still sees, and changes, the rest.
+mask contains {"op": "upsert", "path": "/result", "value": "hidden"} if input.allowed
 `;
 
 const HEADERS = '/input/attributes/request/http/headers';
@@ -62,7 +65,7 @@ describe("OPA's decision-log mask rule", () => {
     const file = join(dir, 'config.yaml');
     writeFileSync(
       file,
-      `policy:\n  path: ${join(dir, 'policy')}\nservices:\n  logs:\n    url: http://127.0.0.1:${logs.port}\ndecision_log:\n  output: ${out}\n  include_input: all\n  upload:\n    service: logs\n    min_delay_seconds: 1\n    max_delay_seconds: 1\n`,
+      `policy:\n  path: ${join(dir, 'policy')}\nservices:\n  logs:\n    url: http://127.0.0.1:${logs.port}\ndecision_log:\n  output: ${out}\n  upload:\n    service: logs\n    min_delay_seconds: 1\n    max_delay_seconds: 1\n`,
     );
     const server = await startServer(loadConfig({ file, flags: { 'grpc-addr': '127.0.0.1:0', 'http-addr': '127.0.0.1:0' } }), createLogger('error'));
     const client = new CheckClient(server.grpcPort);
@@ -83,8 +86,14 @@ describe("OPA's decision-log mask rule", () => {
       .map((l) => JSON.parse(l) as Record<string, any>);
     for (const records of [console, logs.events as Array<Record<string, any>>]) {
       const byId = new Map(records.map((r) => [r['decision_id'], r]));
-      for (const id of ids.slice(0, 2)) {
-        const r = byId.get(id)!;
+      // Allowed, so without its input: the rule replaced its result.
+      const ok = byId.get(ids[0])!;
+      expect(ok).not.toHaveProperty('input');
+      expect(ok['result']).toBe('hidden');
+      expect(ok['masked']).toEqual(['/result']);
+      expect(ok).not.toHaveProperty('erased');
+      {
+        const r = byId.get(ids[1])!;
         const h = r['input'].attributes.request.http.headers;
         expect(h).not.toHaveProperty('x-api-key');
         expect(h).not.toHaveProperty('authorization');

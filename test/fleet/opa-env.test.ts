@@ -133,3 +133,21 @@ describe('status section', () => {
     expect(refusal(`${services}status:\n  servce: cp\n`)).toContain('unknown key status.servce; did you mean status.service?');
   });
 });
+
+describe("opa-envoy-plugin's own example config (examples/grpc/opa.yaml, v1.19.1)", () => {
+  it('maps as docs/bundles.md says', () => {
+    const c = loadConfig({
+      file: yamlFile(
+        'plugins:\n  envoy_ext_authz_grpc:\n    addr: ":9191"\n    path: envoy/authz/allow\n    dry-run: false\n    enable-reflection: true\n    proto-descriptor: /testsrv.pb\ndecision_logs:\n  console: true\n',
+      ),
+    });
+    expect(c.grpc.addr).toBe(':9191');
+    expect(c.policy.decision).toBe('envoy/authz/allow');
+    expect(c.decision.dry_run).toBe(false);
+    expect(c.grpc.reflection).toBe(true);
+    expect(c.request.proto_descriptor).toBe('/testsrv.pb');
+    expect(c.decision_log.enabled).toBe(true);
+    expect(c.decision_log.upload.service).toBe('');
+    expect(c.status.service).toBe('');
+  });
+});

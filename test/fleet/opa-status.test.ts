@@ -16,6 +16,7 @@ import { serviceHeaders, serviceRequest } from '../../src/policy/remote/BundleHt
 import { NEVER, StatusReporter, type StatusReport } from '../../src/policy/remote/StatusReporter.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import type { BundleState } from '../../src/types/BundleState.ts';
+import { CheckClient, checkRequest } from '../support/checkClient.ts';
 import { LongPollServer, metricsText, regoBundle, tempDir, waitFor } from '../support/bundleServers.ts';
 import { promtool } from '../observe/support/checks.ts';
 
@@ -27,9 +28,11 @@ interface Received {
   readonly report: StatusReport;
 }
 
-/** A control plane taking status reports; answers `failFirst` of them with 500. */
+/** A control plane taking status reports (answers `failFirst` of them with 500) and decision logs (answered `logsAnswer`). */
 class ControlPlane {
   readonly received: Received[] = [];
+  logsAnswer = 200;
+  logUploads = 0;
   readonly refused: Received[] = [];
   readonly #server: Server;
   port = 0;
@@ -41,6 +44,11 @@ class ControlPlane {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        if (req.url?.endsWith('/logs')) {
+          this.logUploads++;
+          res.writeHead(this.logsAnswer).end();
+          return;
+        }
         const r: Received = {
           method: req.method ?? '',
           path: req.url ?? '',
@@ -345,6 +353,40 @@ status:
       await server.stop(0);
       await policy.stop();
       await grants.stop();
+      await cp.stop();
+    }
+  });
+
+  it('carries the decision-log upload status: the error while the collector refuses, cleared once it takes them', async () => {
+    const bundles = await new LongPollServer(false).start();
+    bundles.serve(r1);
+    const cp = await new ControlPlane().start();
+    cp.logsAnswer = 503;
+    const server = await serve(
+      opaConfig(
+        bundles.port,
+        cp.port,
+        'status:\n  service: control\ndecision_logs:\n  service: control\n  reporting:\n    min_delay_seconds: 1\n    max_delay_seconds: 1\n',
+      ),
+      { CP_TOKEN: 't', REGION: 'eu' },
+    );
+    const client = new CheckClient(server.grpcPort);
+    try {
+      await waitFor('revision r1 reported', () => cp.last()?.bundles['authz']?.active_revision === 'r1', 10_000);
+      expect(cp.last()!.plugins['decision_logs']).toEqual({ state: 'OK' });
+      // No upload tried yet: no decision_logs field, as OPA.
+      expect(cp.last()!.decision_logs).toBeUndefined();
+      await client.check(checkRequest({ path: '/one' }));
+      await waitFor('a report of the refused upload', () => cp.last()?.decision_logs?.code === 'decision_log_error', 10_000);
+      expect(cp.last()!.decision_logs).toMatchObject({ http_code: 503, message: expect.stringContaining('HTTP 503') });
+      cp.logsAnswer = 200;
+      await waitFor('a report of the upload taken', () => cp.last()?.decision_logs !== undefined && cp.last()!.decision_logs!.code === undefined, 15_000);
+      expect(cp.last()!.decision_logs).toEqual({});
+      expect(cp.logUploads).toBeGreaterThanOrEqual(2);
+    } finally {
+      client.close();
+      await server.stop(0);
+      await bundles.stop();
       await cp.stop();
     }
   });

@@ -37,12 +37,22 @@ export interface BundleStatus {
 export const PLUGIN_BUNDLE = 'bundle';
 export const PLUGIN_GRPC = 'envoy_ext_authz_grpc';
 export const PLUGIN_STATUS = 'status';
+export const PLUGIN_DECISION_LOGS = 'decision_logs';
 
 export type PluginState = 'OK' | 'NOT_READY' | 'ERROR' | 'WARN';
+
+/** OPA's decision-log upload status: empty after a success, the error after a failure. */
+export interface DecisionLogsStatus {
+  code?: string;
+  message?: string;
+  http_code?: number;
+}
 
 export interface StatusReport {
   labels: Record<string, string>;
   bundles: Record<string, BundleStatus>;
+  /** Present once decision-log upload (decision_log.upload) has tried to send. */
+  decision_logs?: DecisionLogsStatus;
   plugins: Record<string, { state: PluginState; message?: string }>;
 }
 
@@ -65,6 +75,7 @@ export interface StatusReporterOptions {
 export class StatusReporter {
   readonly #o: StatusReporterOptions;
   readonly #plugins = new Map<string, { state: PluginState; message?: string }>();
+  #decisionLogs: DecisionLogsStatus | undefined;
   readonly #abort = new AbortController();
   #dirty = false;
   /** A change not yet shown on the console (retries of one state are shown once). */
@@ -84,6 +95,20 @@ export class StatusReporter {
     this.#changed();
   }
 
+  /** A decision-log upload's outcome; a report goes out when it differs from the last one (OPA reports each). */
+  setDecisionLogs(err: Error | undefined): void {
+    const next: DecisionLogsStatus = {};
+    if (err) {
+      next.code = 'decision_log_error';
+      next.message = cut(err.message);
+      const http = (err as { httpStatus?: unknown }).httpStatus;
+      if (typeof http === 'number') next.http_code = http;
+    }
+    const same = this.#decisionLogs && JSON.stringify(this.#decisionLogs) === JSON.stringify(next);
+    this.#decisionLogs = next;
+    if (!same) this.#changed();
+  }
+
   setPlugin(name: string, state: PluginState, message?: string): void {
     this.#plugins.set(name, message === undefined ? { state } : { state, message });
     this.#changed();
@@ -94,7 +119,9 @@ export class StatusReporter {
     const plugins = Object.fromEntries([...this.#plugins].map(([n, s]) => [n, { ...s }]));
     // As OPA's bundle plugin: ready once every configured bundle has activated, however many there are.
     if (bundles.length > 0) plugins[PLUGIN_BUNDLE] = { state: bundles.every((b) => b.active_revision !== undefined) ? 'OK' : 'NOT_READY' };
-    return { labels: { ...this.#o.labels }, bundles: Object.fromEntries(bundles.map((b) => [b.name, bundleStatus(b)])), plugins };
+    const report: StatusReport = { labels: { ...this.#o.labels }, bundles: Object.fromEntries(bundles.map((b) => [b.name, bundleStatus(b)])), plugins };
+    if (this.#decisionLogs) report.decision_logs = { ...this.#decisionLogs };
+    return report;
   }
 
   /** Sends the first report and every one after a change from now on. */
@@ -186,9 +213,13 @@ export function bundleStatus(b: BundleState): BundleStatus {
   const e = b.last_error;
   if (e) {
     s.code = 'bundle_error';
-    // A compile error can run to pages; the report stays small.
-    s.message = e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 3)}...` : e.message;
+    s.message = cut(e.message);
     if (e.http_status !== undefined) s.http_code = e.http_status;
   }
   return s;
+}
+
+/** A compile error can run to pages; the report stays small. */
+function cut(message: string): string {
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
 }

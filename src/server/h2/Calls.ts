@@ -19,8 +19,12 @@ export interface CallContext {
   /** Epoch ms; Infinity without grpc-timeout. */
   readonly deadline: number;
   readonly auth: PeerAuthContext;
-  readonly peer: string;
   readonly path: string;
+}
+
+/** The client's address, read only when a handler asks (the session's socket is a proxy object, not free to reach). */
+function peerOf(stream: ServerHttp2Stream): string {
+  return stream.session?.socket?.remoteAddress ?? '';
 }
 
 /** Ends a call with an error status: trailers-only before any message was sent, trailers after. */
@@ -48,7 +52,7 @@ export function sendUnary(stream: ServerHttp2Stream, message: Uint8Array): void 
   if (stream.destroyed || stream.closed) return;
   try {
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-    stream.once('wantTrailers', sendOkTrailers);
+    stream.on('wantTrailers', sendOkTrailers);
     stream.end(frameMessage(message));
   } catch {
     // Closed by the client between the check and the answer.
@@ -87,7 +91,7 @@ export class UnaryCall<Req> {
     return this.ctx.auth;
   }
   getPeer(): string {
-    return this.ctx.peer;
+    return peerOf(this.ctx.stream);
   }
   getPath(): string {
     return this.ctx.path;
@@ -126,7 +130,7 @@ export class StreamingCall<Req, Res> extends EventEmitter {
     return this.ctx.auth;
   }
   getPeer(): string {
-    return this.ctx.peer;
+    return peerOf(this.ctx.stream);
   }
   getPath(): string {
     return this.ctx.path;
@@ -149,7 +153,7 @@ export class StreamingCall<Req, Res> extends EventEmitter {
     try {
       if (!stream.headersSent) {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        stream.once('wantTrailers', sendOkTrailers);
+        stream.on('wantTrailers', sendOkTrailers);
       }
       return stream.write(bytes);
     } catch {

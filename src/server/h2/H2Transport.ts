@@ -227,7 +227,7 @@ export class H2Transport {
       if (verdict === undefined) session[VERDICT] = verdict = this.#opts.authorize(auth) ?? null;
       if (verdict) return sendError(stream, verdict);
     }
-    const ctx: CallContext = { stream, deadline, auth, peer: session.socket?.remoteAddress ?? '', path };
+    const ctx: CallContext = { stream, deadline, auth, path };
     if (route.def.requestStream || route.def.responseStream) this.#streaming(route, ctx);
     else this.#unary(route, ctx);
   }
