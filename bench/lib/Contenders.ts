@@ -77,7 +77,7 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
  * The transport's ceiling: grpc-js with ztauthz's own service definition
  * (raw request bytes in, encoded response bytes out) and the given server
  * options, answering a constant OK, so the gap to ztauthz is ztauthz's own
- * work. Prints "noop serving on PORT". Also bench/transport.ts's grpc-js rows.
+ * work. Prints "noop serving on PORT". bench/transport.ts's grpc-js rows (ztauthz served on grpc-js before src/server/h2).
  */
 export const noopServerSource = (root: string, options: Record<string, unknown>): string => `
 import * as grpc from '@grpc/grpc-js';
@@ -89,7 +89,7 @@ server.addService(authorizationServiceDefinition, { Check: (_call, done) => done
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'noop serving on ' + port));
 `;
 
-/** The same no-op on ztauthz's node:http2 transport (src/server/h2), as GrpcListener builds it with grpc.transport http2. */
+/** The same no-op on ztauthz's node:http2 transport (src/server/h2), as GrpcListener builds it. */
 export const noopH2ServerSource = (root: string): string => `
 const { H2Transport } = await import(${JSON.stringify(join(root, 'src/server/h2/H2Transport.ts'))});
 const { authorizationServiceDefinition } = await import(${JSON.stringify(join(root, 'src/server/AuthorizationService.ts'))});
@@ -102,7 +102,7 @@ server.listen({ host: '127.0.0.1', port: 0 }).then((port) => console.error('noop
 
 /**
  * The transport's ceiling in the suites: a no-op on the transport ztauthz
- * serves with (grpc.transport's default, node:http2) and on its runtime, so
+ * serves with (node:http2, src/server/h2) and on its runtime, so
  * that ztauthz minus the no-op is ztauthz's own work. The script goes to a
  * file: `bun -e` and `node -e` differ, a file runs the same on both.
  */

@@ -12,6 +12,7 @@
 // Envoy does not compress ext_authz calls.
 import http2, { type Http2Server, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import type * as grpc from '@grpc/grpc-js';
 import type { PeerAuthContext } from '../../tls/PeerAuth.ts';
 import type { RotatingCertificateProvider } from '../../tls/RotatingCertificateProvider.ts';
 import { asCallError, type CallContext, sendError, sendUnary, StreamingCall, UnaryCall } from './Calls.ts';
@@ -30,7 +31,7 @@ type Handler = (call: any, callback?: any) => void;
 export interface H2TransportOptions {
   readonly maxRecvBytes: number;
   readonly maxSendBytes: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS (see GRPC_SERVER_TUNING in GrpcListener.ts for why 100). */
+  /** SETTINGS_MAX_CONCURRENT_STREAMS (see MAX_CONCURRENT_STREAMS in GrpcListener.ts for why 100). */
   readonly maxConcurrentStreams: number;
   /** 0: connections are never aged out. */
   readonly maxConnectionAgeMs: number;
@@ -97,9 +98,9 @@ export class H2Transport {
   }
 
   /** Adds every method of a grpc-js ServiceDefinition with its implementation. */
-  addService(service: Record<string, MethodDefinition>, implementation: Record<string, Handler>): void {
-    for (const [name, def] of Object.entries(service)) {
-      const handler = implementation[name] ?? implementation[name.charAt(0).toLowerCase() + name.slice(1)];
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    for (const [name, def] of Object.entries(service) as [string, MethodDefinition][]) {
+      const handler = (implementation[name] ?? implementation[name.charAt(0).toLowerCase() + name.slice(1)]) as Handler | undefined;
       if (!handler) throw new Error(`no implementation of ${def.path}`);
       this.#routes.set(def.path, { def, handler });
     }
