@@ -1,7 +1,7 @@
 // Metrics of remote bundles (bundles.<name>): downloads by result and the
 // revision each bundle serves, registered on the server's registry only when
 // bundles are configured.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './PromClient.ts';
 
 export class BundleMetrics {
   /** result: bundle (a new one downloaded), not_modified (304), failure (download or load; the previous policy kept serving). */
