@@ -200,8 +200,12 @@ describe('bundle archives (tar-stream)', () => {
 describe('evaluation limits', () => {
   it('fails (and so denies) instead of growing past the memory bound', async () => {
     const engine = await load('policies/demo', { requiredEntrypoints: ENTRY, maxMemoryPages: 24 });
-    const big = { ...input('x'), pad: 'x'.repeat(4 * 1024 * 1024) };
+    // In a field the policy reads (parsed_path is compared whole): an unread one never reaches the wasm (InputProjection.ts).
+    const big = { ...input('x'), parsed_path: ['v2', 'x'.repeat(4 * 1024 * 1024)] };
     expect(() => engine.evaluate(big, 'envoy/authz/allow')).toThrow();
+    expect(engine.evaluate({ ...input('x'), pad: 'x'.repeat(4 * 1024 * 1024) }, 'envoy/authz/allow')).toEqual([
+      { result: expect.objectContaining({ allowed: false }) },
+    ]);
     // The instance still evaluates normally afterwards.
     expect(allowedFor(engine, 'spiffe://cluster.local/ns/web/sa/frontend')).toBe(true);
   });

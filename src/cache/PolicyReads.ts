@@ -28,7 +28,13 @@ export function ignoreIsExplicit(configured: readonly string[]): boolean {
 
 /** What a policy may read of its input. */
 export type PolicyReads =
-  | { readonly kind: 'plan'; readonly reads: readonly (readonly string[])[]; readonly whole: readonly (readonly string[])[] }
+  | {
+      readonly kind: 'plan';
+      readonly reads: readonly (readonly string[])[];
+      readonly whole: readonly (readonly string[])[];
+      /** The plans analysed (entrypoints, "envoy/authz/allow"): the result speaks for these only. */
+      readonly plans: readonly string[];
+    }
   | { readonly kind: 'wasm'; readonly strings: ReadonlySet<string> }
   | { readonly kind: 'unknown'; readonly why: string };
 
@@ -120,6 +126,8 @@ export function analysePlan(plan: unknown): PolicyReads {
   interface Frame {
     readonly fn: string;
     readonly ret: number | undefined;
+    /** Locals that more than one AssignVarOnceStmt of this function (or plan) assigns. */
+    readonly once: ReadonlySet<number>;
   }
   /** Runs a block on `env` (updated in place to what may hold after it). */
   const runBlock = (frame: Frame, block: Block, env: Map<number, ReadonlySet<string>>): void => {
@@ -162,6 +170,8 @@ export function analysePlan(plan: unknown): PolicyReads {
       switch (type) {
         case 'DotStmt': {
           const src = operandPaths(env, stmt['source']);
+          // A key computed from the input (data[input.x]) uses that value whole, whatever the source is.
+          useWhole(operandPaths(env, stmt['key']));
           if (!src) {
             set(stmt['target'], undefined);
             break;
@@ -178,7 +188,12 @@ export function analysePlan(plan: unknown): PolicyReads {
           break;
         }
         case 'AssignVarStmt':
+          set(stmt['target'], operandPaths(env, stmt['source']));
+          break;
         case 'AssignVarOnceStmt':
+          // A rule defined more than once compares each value with the one already assigned
+          // (a conflict is an error): then the values are used whole.
+          if (typeof stmt['target'] === 'number' && frame.once.has(stmt['target'])) useWhole(operandPaths(env, stmt['source']));
           set(stmt['target'], operandPaths(env, stmt['source']));
           break;
         case 'CallStmt': {
@@ -265,18 +280,41 @@ export function analysePlan(plan: unknown): PolicyReads {
     for (const b of blocks) runBlock(frame, b, env as Map<number, ReadonlySet<string>>);
   };
 
+  const planFrames = plans.map((plan) => ({ fn: `plan:${plan.name}`, ret: undefined, once: assignedMoreThanOnce(plan.blocks) }));
+  const funcFrames = new Map([...funcs.values()].map((f) => [f.name, { fn: f.name, ret: f.return, once: assignedMoreThanOnce(f.blocks) }]));
   // Fixed point: function parameters and return values gain paths as callers are visited.
   for (let rounds = 0; changed; rounds++) {
     if (rounds > 1000) throw new Error('plan analysis does not converge');
     changed = false;
-    for (const plan of plans) runBlocks({ fn: `plan:${plan.name}`, ret: undefined }, plan.blocks, new Map([[0, new Set([''])]]));
+    for (let i = 0; i < plans.length; i++) runBlocks(planFrames[i]!, plans[i]!.blocks, new Map([[0, new Set([''])]]));
     for (const f of funcs.values()) {
       const env: Env = new Map();
       for (const [l, paths] of params.get(f.name) ?? []) env.set(l, new Set(paths));
-      runBlocks({ fn: f.name, ret: f.return }, f.blocks, env);
+      runBlocks(funcFrames.get(f.name)!, f.blocks, env);
     }
   }
-  return { kind: 'plan', reads: [...reads].map(dec), whole: [...whole].map(dec) };
+  return { kind: 'plan', reads: [...reads].map(dec), whole: [...whole].map(dec), plans: plans.map((plan) => plan.name) };
+}
+
+/** The target locals of AssignVarOnceStmt that appear more than once in these blocks (nested ones included). */
+function assignedMoreThanOnce(blocks: readonly Block[]): ReadonlySet<number> {
+  const seen = new Set<number>();
+  const twice = new Set<number>();
+  const visit = (bs: readonly Block[]): void => {
+    for (const b of bs) {
+      for (const { type, stmt } of b.stmts ?? []) {
+        const target = stmt['target'];
+        if (type === 'AssignVarOnceStmt' && typeof target === 'number') {
+          if (seen.has(target)) twice.add(target);
+          seen.add(target);
+        }
+        if (stmt['block']) visit([stmt['block'] as Block]);
+        if (Array.isArray(stmt['blocks'])) visit(stmt['blocks'] as Block[]);
+      }
+    }
+  };
+  visit(blocks);
+  return twice;
 }
 
 /**

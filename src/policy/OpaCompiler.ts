@@ -48,12 +48,39 @@ export async function compileRegoAsync(
   opa = opaBinary(),
   regoVersion: RegoVersion = 'v1',
 ): Promise<Uint8Array> {
-  const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
+  return await runBuildAsync(target, [dir], false, entrypoints, opa, regoVersion);
+}
+
+/**
+ * `opa build -b` over several bundle directories (each with its own
+ * .manifest): opa checks each bundle's data and packages lie within its
+ * manifest roots and that no two bundles' roots overlap, then merges them
+ * into one policy, as OPA does when it activates several bundles.
+ */
+export async function compileBundlesAsync(
+  target: 'wasm' | 'plan',
+  dirs: readonly string[],
+  entrypoints: readonly string[],
+  opa = opaBinary(),
+  regoVersion: RegoVersion = 'v1',
+): Promise<Uint8Array> {
+  return await runBuildAsync(target, dirs, true, entrypoints, opa, regoVersion);
+}
+
+async function runBuildAsync(
+  target: 'wasm' | 'plan',
+  dirs: readonly string[],
+  asBundles: boolean,
+  entrypoints: readonly string[],
+  opa: string,
+  regoVersion: RegoVersion,
+): Promise<Uint8Array> {
+  const { args, bundlePath, out } = buildArgs(target, dirs, asBundles, entrypoints, regoVersion);
   try {
     await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
     return readFileSync(bundlePath);
   } catch (err) {
-    throw buildError(err, target, dir, opa, regoVersion);
+    throw buildError(err, target, dirs.join(' '), opa, regoVersion);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -61,7 +88,8 @@ export async function compileRegoAsync(
 
 function buildArgs(
   target: 'wasm' | 'plan',
-  dir: string,
+  dirs: readonly string[],
+  asBundles: boolean,
   entrypoints: readonly string[],
   regoVersion: RegoVersion,
 ): { args: string[]; bundlePath: string; out: string } {
@@ -69,8 +97,9 @@ function buildArgs(
   const bundlePath = join(out, 'bundle.tar.gz');
   const args = ['build', '-t', target, '-o', bundlePath, '--ignore', '*_test.rego'];
   if (regoVersion === 'v0') args.push('--v0-compatible');
+  if (asBundles) args.push('-b');
   for (const e of entrypoints) args.push('-e', e);
-  args.push(resolve(dir));
+  for (const dir of dirs) args.push(resolve(dir));
   return { args, bundlePath, out };
 }
 
@@ -84,7 +113,7 @@ function buildError(err: unknown, target: 'wasm' | 'plan', dir: string, opa: str
 }
 
 function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
-  const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
+  const { args, bundlePath, out } = buildArgs(target, [dir], false, entrypoints, regoVersion);
   try {
     execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
     return readFileSync(bundlePath);

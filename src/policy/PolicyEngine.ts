@@ -6,6 +6,7 @@ import { EvaluationAbort, loadHostPolicy } from './builtins/load.ts';
 import { patchNativeBuiltins } from './builtins/wasm-patch.ts';
 import type { BundleFiles } from './Bundle.ts';
 import { WasmEval } from './WasmEval.ts';
+import { inputProjection } from './InputProjection.ts';
 import { createHostBuiltins, missingBuiltins, requiredBuiltins, type HostBuiltins } from './builtins/index.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { HttpSendRuntime } from './httpsend/HttpSendRuntime.ts';
@@ -71,6 +72,8 @@ export class PolicyEngine {
   readonly #ignore = new Map<readonly string[], { readonly explicit: boolean; readonly value: PolicyIgnore }>();
   readonly #policy: LoadedPolicy;
   readonly #eval: WasmEval | undefined;
+  /** The input's JSON text with only the fields the policy may read (see InputProjection.ts); undefined: all of it. */
+  readonly #inputJson: ((input: object) => string) | undefined;
   readonly #host: HostBuiltins;
   readonly #offThread: { readonly runtime: HttpSendRuntime; readonly spec: { id: string; module: unknown; data: unknown; maxMemoryPages: number } } | undefined;
 
@@ -85,6 +88,7 @@ export class PolicyEngine {
     this.timeDependent = this.callsOut || builtinsUsed.some(isClockBuiltin);
     this.instance = `${bundle.revision}#${++loads}`;
     this.inputReads = readsOf(bundle);
+    this.#inputJson = inputProjection(this.inputReads, this.entrypoints);
     this.#offThread =
       this.callsOut && opts.httpSend
         ? { runtime: opts.httpSend, spec: { id: this.instance, module, data: bundle.data, maxMemoryPages: opts.maxMemoryPages } }
@@ -164,7 +168,10 @@ export class PolicyEngine {
   evaluate(input: JsonObject, entrypoint: string): unknown {
     this.#host.beginEvaluation();
     try {
-      return this.#eval ? this.#eval.evaluate(input, entrypoint) : this.#policy.evaluate(input, entrypoint);
+      if (!this.#eval) return this.#policy.evaluate(input, entrypoint);
+      return this.#inputJson && input !== null && typeof input === 'object'
+        ? this.#eval.evaluateJson(this.#inputJson(input), entrypoint)
+        : this.#eval.evaluate(input, entrypoint);
     } catch (err) {
       throw new Error(errorText(err));
     }

@@ -36,14 +36,18 @@ export class WasmEval {
 
   /** The result set, as LoadedPolicy.evaluate returns it. Throws on an unknown entrypoint, a trap or memory beyond the limit. */
   evaluate(input: unknown, entrypoint: string): unknown {
+    return this.evaluateJson(input === undefined || input === null ? undefined : JSON.stringify(input), entrypoint);
+  }
+
+  /** evaluate() of an input already serialised (undefined: no input). */
+  evaluateJson(json: string | undefined, entrypoint: string): unknown {
     const id = this.#entrypoints.get(entrypoint);
     if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not valid in this instance`);
     const policy = this.#policy;
     // setData moves dataAddr and dataHeapPtr, so they are read per call.
     const at = policy.dataHeapPtr as number;
     let length = 0;
-    if (input !== undefined && input !== null) {
-      const json = JSON.stringify(input);
+    if (json !== undefined) {
       // UTF-8 needs at most 3 bytes per UTF-16 unit; only near the end of memory is the exact length worth computing.
       if (at + json.length * 3 > this.#memory().length) this.#grow(at + Buffer.byteLength(json));
       length = this.#view.write(json, at);

@@ -17,13 +17,15 @@ import type { SpiffeIdParts } from '../types/Identity.ts';
 import { authorizationHandlers, authorizationServiceDefinition } from './AuthorizationService.ts';
 import type { HealthState } from './HealthService.ts';
 import { prepareSocketPath } from './UnixSocket.ts';
+import { H2Transport } from './h2/H2Transport.ts';
 
 export interface GrpcListener {
   /** The TCP port; 0 on a Unix socket. */
   readonly port: number;
   /** Where it listens, as the "serving" line shows it: host:port or unix:///path. */
   readonly address: string;
-  readonly server: grpc.Server;
+  /** What Server.ts drains at shutdown: grpc-js's Server or the node:http2 transport. */
+  readonly server: Pick<grpc.Server, 'tryShutdown' | 'forceShutdown'>;
   close(): void;
 }
 
@@ -79,26 +81,13 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
           });
   }
   const maxAge = connectionAgeMs(config);
-  const server = new grpc.Server({
-    ...GRPC_SERVER_TUNING,
-    'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
-    'grpc.max_send_message_length': config.grpc.max_send_msg_bytes,
-    // Aged connections get a GOAWAY (the client reconnects, possibly to another worker); calls in flight get the grace period.
-    ...(maxAge > 0 ? { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': config.grpc.max_connection_age_grace_ms } : {}),
-    interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refusalReporter(log, metrics))] : [],
-  });
-  server.addService(
-    authorizationServiceDefinition,
-    authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes }),
-  );
-  health.addToServer(server);
-  // Reflection (@grpc/reflection, proto-loader) is off by default; loaded only when on, it costs nothing otherwise.
-  if (config.grpc.reflection) (await import('./Reflection.ts')).addReflection(server);
+  const refused = peerAuth ? refusalReporter(log, metrics) : undefined;
+  const handlers = authorizationHandlers(pipeline, peerAuth, { compat: config.compat === 'opa-envoy', maxSendBytes: config.grpc.max_send_msg_bytes });
   const addr = parseListenAddr(config.grpc.addr);
   try {
-    let target: string;
+    let path: string | undefined;
     if (addr.kind === 'unix') {
-      const path = resolvePath(addr.path);
+      path = resolvePath(addr.path);
       // With several workers the primary made the path ready before forking (they share its one listener).
       if (!cluster.isWorker) {
         try {
@@ -107,15 +96,53 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
           throw new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${(err as Error).message}`);
         }
       }
-      target = `unix:${path}`;
-    } else {
-      target = `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
     }
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(target, tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`)) : resolve(p),
-      );
-    });
+    let server: GrpcListener['server'];
+    let bound: number;
+    if (config.grpc.transport === 'http2') {
+      const h2 = new H2Transport({
+        maxRecvBytes: config.grpc.max_recv_msg_bytes,
+        maxSendBytes: config.grpc.max_send_msg_bytes,
+        maxConcurrentStreams: GRPC_SERVER_TUNING['grpc.max_concurrent_streams'],
+        maxConnectionAgeMs: maxAge,
+        maxConnectionAgeGraceMs: config.grpc.max_connection_age_grace_ms,
+        tls: tls?.provider,
+        authorize:
+          peerAuth &&
+          ((auth) => {
+            const error = peerAuth.authorize({ getAuthContext: () => auth }).error;
+            if (error) refused!(error);
+            return error;
+          }),
+      });
+      h2.addService(authorizationServiceDefinition, handlers);
+      health.addToServer(h2 as unknown as Pick<grpc.Server, 'addService'>);
+      if (config.grpc.reflection) (await import('./Reflection.ts')).addReflection(h2 as unknown as Pick<grpc.Server, 'addService'>);
+      bound = await h2.listen(path !== undefined ? { path } : addr.kind === 'tcp' ? { host: addr.host, port: addr.port } : { path: '' }).catch((err: Error) => {
+        throw new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`);
+      });
+      server = h2;
+    } else {
+      const gs = new grpc.Server({
+        ...GRPC_SERVER_TUNING,
+        'grpc.max_receive_message_length': config.grpc.max_recv_msg_bytes,
+        'grpc.max_send_message_length': config.grpc.max_send_msg_bytes,
+        // Aged connections get a GOAWAY (the client reconnects, possibly to another worker); calls in flight get the grace period.
+        ...(maxAge > 0 ? { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': config.grpc.max_connection_age_grace_ms } : {}),
+        interceptors: peerAuth ? [peerAuthInterceptor(peerAuth, [], refused)] : [],
+      });
+      gs.addService(authorizationServiceDefinition, handlers);
+      health.addToServer(gs);
+      // Reflection (@grpc/reflection, proto-loader) is off by default; loaded only when on, it costs nothing otherwise.
+      if (config.grpc.reflection) (await import('./Reflection.ts')).addReflection(gs);
+      const target = path !== undefined ? `unix:${path}` : addr.kind === 'tcp' ? `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}` : '';
+      bound = await new Promise<number>((resolve, reject) => {
+        gs.bindAsync(target, tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
+          err ? reject(new Error(`cannot listen on grpc.addr ${config.grpc.addr}: ${err.message}`)) : resolve(p),
+        );
+      });
+      server = gs;
+    }
     const port = addr.kind === 'unix' ? 0 : bound;
     return {
       port,

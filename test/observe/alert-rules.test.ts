@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { BundleMetrics, statusReportCounter } from '../../src/observe/BundleMetrics.ts';
 import { Metrics } from '../../src/observe/Metrics.ts';
 import { promtool, writeTemp } from './support/checks.ts';
 
@@ -33,6 +34,9 @@ function dashboardExprs(): string[] {
 async function exportedNames(): Promise<Set<string>> {
   const m = new Metrics();
   m.watchCache({ stats: { evictions: 0 }, entries: 0, bytes: 0 });
+  // Registered when bundles.<name> and status are configured.
+  BundleMetrics.of(m.registry);
+  statusReportCounter(m.registry);
   const names = new Set<string>();
   for (const metric of await m.registry.getMetricsAsJSON()) {
     names.add(metric.name);
@@ -71,6 +75,7 @@ describe('alerting rules', () => {
       'ZtauthzBehaviorAnomaly',
       'ZtauthzFirstSeenRoute',
       'ZtauthzFirstSeenTool',
+      'ZtauthzBundleDownloadsFailing',
     ]);
     for (const a of alerts) expect(['critical', 'warning', 'info']).toContain(a.labels?.['severity']);
     const tests = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> };

@@ -13,6 +13,11 @@ export const SERVING = {
       ':9191',
       'gRPC listen address: host:port (":9191" is every interface; "grpc://host:port" is accepted too, as in opa-envoy-plugin), or a Unix socket, unix:///absolute/path.sock (as opa-envoy-plugin\'s addr; with server.workers above 1 the workers share it). The socket file is made with the process umask and its directory\'s permissions decide who may connect (connecting needs write permission on it): put it in a directory only Envoy and ztauthz share. A socket file left by a process that died is removed at start; a path held by a live listener, or that is not a socket, is refused. Abstract sockets (unix://@name, which opa-envoy-plugin takes) are not supported. Serves envoy.service.auth.v3.Authorization and grpc.health.v1.Health.',
     ),
+    transport: oneOf(
+      ['http2', 'grpc-js'],
+      'http2',
+      'The gRPC server implementation: "http2", ztauthz\'s own on node:http2 (about half the CPU per call of grpc-js), or "grpc-js". Both serve the same methods, limits, TLS and caller checks (docs/performance.md#the-grpc-transport).',
+    ),
     max_recv_msg_bytes: int(
       4 * MiB,
       1024,
