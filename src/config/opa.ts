@@ -58,9 +58,6 @@ const DECISION_LOGS_KEYS: Readonly<Record<string, string>> = {
 /** decision_logs settings with no ztauthz counterpart, and why. */
 const DECISION_LOGS_UNSUPPORTED: Readonly<Record<string, string>> = {
   plugin: 'decision-log plugins are not supported; records go to decision_logs.service and decision_log.output',
-  mask_decision:
-    'ztauthz evaluates no masking policy; list JSON pointers in decision_log.mask (the authorization, cookie and proxy-authorization headers are masked by default)',
-  drop_decision: 'ztauthz evaluates no drop policy; use decision_log.sample_allowed',
   request_context: 'the request headers are in the input already (masked as decision_log.mask says)',
   nd_builtin_cache: 'not supported',
 };
@@ -183,6 +180,16 @@ function translateDecisionLogs(doc: Record<string, unknown>, file: string, probl
     else if (typeof name === 'string' && name !== '') values.set('resource', `/logs/${name}`);
     else problems.push(`${file}: decision_logs.partition_name must be a non-empty string`);
   }
+  // The policy's system/log/mask and drop rules are run when the policy has them (OPA's defaults); other rules are not.
+  for (const [key, rule, instead] of [
+    ['mask_decision', 'system/log/mask', 'list other masks as JSON pointers in decision_log.mask'],
+    ['drop_decision', 'system/log/drop', 'sample allowed records with decision_log.sample_allowed'],
+  ] as const) {
+    const given = values.get(key);
+    values.delete(key);
+    if (given !== undefined && String(given).replace(/^\/+/, '') !== rule)
+      problems.push(`${file}: decision_logs.${key}: only OPA's default, ${rule}, is run (when the policy defines it); ${instead}`);
+  }
   const trigger = values.get('reporting.trigger');
   values.delete('reporting.trigger');
   if (trigger !== undefined && trigger !== 'periodic')
@@ -206,7 +213,7 @@ function translateDecisionLogs(doc: Record<string, unknown>, file: string, probl
       problems.push(
         why
           ? `${file}: ${at} is not supported by ztauthz: ${why}`
-          : `${file}: unknown key ${at} (known: partition_name, reporting.buffer_type, reporting.trigger, ${Object.keys(DECISION_LOGS_KEYS).join(', ')})`,
+          : `${file}: unknown key ${at} (known: partition_name, mask_decision, drop_decision, reporting.buffer_type, reporting.trigger, ${Object.keys(DECISION_LOGS_KEYS).join(', ')})`,
       );
       continue;
     }

@@ -26,6 +26,7 @@
 // catalogue has fewer routes than the default limit). Tools likewise, at most
 // maxToolsPerIdentity per identity, keyed by server and tool name.
 import { LRUCache } from 'lru-cache';
+import { fixedRecordValue } from './UnmaskedLine.ts';
 
 export type SignalName = 'first_seen_route' | 'deny_spike' | 'rate_jump' | 'first_seen_tool' | 'tool_deny_spike';
 
@@ -85,7 +86,7 @@ export const BEHAVIOR_DEFAULTS: BehaviorOptions = Object.freeze({
 });
 
 const view = (first_seen_route: boolean, deny_spike: boolean, rate_jump: boolean, learning: boolean): BehaviorView =>
-  Object.freeze({ first_seen_route, deny_spike, rate_jump, learning });
+  fixedRecordValue(Object.freeze({ first_seen_route, deny_spike, rate_jump, learning }));
 /** Every possible view, indexed by bits (first_seen 1, deny_spike 2, rate_jump 4). */
 const VIEWS: readonly BehaviorView[] = Array.from({ length: 8 }, (_, i) => view(!!(i & 1), !!(i & 2), !!(i & 4), false));
 export const LEARNING_VIEW: BehaviorView = view(false, false, false, true);

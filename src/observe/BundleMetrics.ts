@@ -9,7 +9,7 @@
 // With server.workers the primary aggregates the workers' sets: the revision
 // stays 1 (max), a timestamp is the oldest worker's (min), so a worker that
 // stopped reaching the server is not hidden by the others.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './PromClient.ts';
 
 /** A revision is any string a bundle's manifest carries; this much of it labels the series. */
 const MAX_REVISION_LABEL = 128;

@@ -33,12 +33,19 @@
 // uploader (DecisionUpload.ts), which ships it per OPA's decision-log
 // protocol; the console output (decision_log.enabled) may then be off, and
 // records are built for the upload alone.
+//
+// A policy that defines OPA's decision-log rules (system/log/drop and
+// system/log/mask, see PolicyMask.ts) has them run on each record: a dropped
+// one is not logged; the mask runs before decision_log.mask, what it removes
+// listed in `erased`, what it replaces in `masked`, on the console and in
+// uploads alike.
 import { pino, type Logger as Pino } from 'pino';
 import { isoTimestamp, type DecisionRecord } from './DecisionRecord.ts';
 import type { Metrics } from './Metrics.ts';
 import { LogOutput } from './DecisionLogOutput.ts';
 import type { DecisionUpload } from './DecisionUpload.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
+import { applyMask, type PolicyLogRules } from './PolicyMask.ts';
 import { unmaskedLine } from './UnmaskedLine.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
@@ -130,6 +137,7 @@ export class DecisionLog {
   readonly #plain: Pino;
   #out: LogOutput | undefined;
   #upload: DecisionUpload | undefined;
+  #policyRules: PolicyLogRules | undefined;
   /** The revision of the record #line last built (for the upload's bundles field). */
   #revision: string | undefined;
   #queue: (LogEntry | EventEntry)[] = [];
@@ -157,6 +165,11 @@ export class DecisionLog {
   /** Whether write() can write anything (records are only built for an enabled log): a console output or an upload. */
   get enabled(): boolean {
     return this.#out !== undefined || this.#upload !== undefined;
+  }
+
+  /** Runs the policy's drop and mask rules on each record from now on (set once the policy store exists). */
+  usePolicyRules(rules: PolicyLogRules): void {
+    this.#policyRules = rules;
   }
 
   /** Whether every record carries the policy input (include_input "all"): then no Check can be answered without building one. */
@@ -240,6 +253,8 @@ export class DecisionLog {
       } else if (toConsole || upload) {
         this.#revision = undefined;
         const line = this.#line(entry);
+        // The policy's drop rule said not to log it.
+        if (line === '') continue;
         if (toConsole) chunk += line;
         else if (this.#out) dropped++;
         upload?.push(line, this.#revision);
@@ -264,12 +279,13 @@ export class DecisionLog {
     if (this.#out && !this.#out.write(chunk)) this.#metrics?.decisionLogErrors.inc();
   }
 
-  /** The line of a queued record; a record that fails to build or serialise is replaced by a minimal one, and counted. */
+  /** The line of a queued record ('' when the policy's drop rule drops it); a record that fails to build or serialise is replaced by a minimal one, and counted. */
   #line(entry: LogEntry): string {
     let record: DecisionRecord | undefined;
     try {
       record = entry.build();
       this.#revision = record.revision;
+      if (this.#policyRules?.drop(record as unknown as Record<string, unknown>)) return '';
       return this.format(record, entry.withInput);
     } catch (err) {
       this.#metrics?.decisionLogErrors.inc();
@@ -323,11 +339,21 @@ export class DecisionLog {
    * throws, say).
    */
   format(record: DecisionRecord, withInput: boolean = this.#include === 'all' || (this.#include === 'denied' && !record.allowed)): string {
-    const fast = unmaskedLine(record, withInput, this.#masks, this.#maxLine);
-    if (fast !== undefined) return fast;
+    // The policy's mask rule may change any record: then pino writes every one.
+    if (!this.#policyRules?.hasMask()) {
+      const fast = unmaskedLine(record, withInput, this.#masks, this.#maxLine);
+      if (fast !== undefined) return fast;
+    }
     const view: Record<string, unknown> = { ...record };
     if (!withInput) delete view['input'];
     let erased: string[] | undefined;
+    // The policy's mask rule first (it sees the record as the policy decided it), then decision_log.mask.
+    const ops = this.#policyRules?.mask(view);
+    if (ops?.length) {
+      const done = applyMask(view, ops);
+      if (done.erased.length) erased = done.erased;
+      if (done.masked.length) view['masked'] = done.masked;
+    }
     for (const mask of this.#masks) if (hasPath(view, mask.segments)) (erased ??= []).push(mask.pointer);
     if (erased) view['erased'] = erased;
     this.#records.info(view);

@@ -19,7 +19,7 @@
 // is counted as dropped (reason "shutdown").
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './PromClient.ts';
 
 const gzipAsync = promisify(gzip);
 /**

@@ -13,6 +13,7 @@ import { type BehaviorSignals, LEARNING_VIEW, type BehaviorView, type ToolUse } 
 import { isoTimestamp, type DecisionLog, type DecisionRecord, type RecordIdentity, type RecordRoute } from './DecisionLog.ts';
 import { NO_ROUTE, isErrorReason, type CacheResult, type Metrics } from './Metrics.ts';
 import { checkSpanAttributes } from './TraceAttributes.ts';
+import { fixedRecordValue } from './UnmaskedLine.ts';
 import { NOOP_TRACE, NOOP_TRACING, type CheckTrace, type Tracing } from './Tracing.ts';
 
 export type { BehaviorView } from './BehaviorSignals.ts';
@@ -251,20 +252,39 @@ export function decisionRecord(f: FinishedCheck): DecisionRecord {
   };
 }
 
+/**
+ * One frozen record identity per Check identity, and one record route per
+ * route match (a repeat the request shortcut answers has the same ones): the
+ * decision line writes their JSON text once (UnmaskedLine.ts). Identities and
+ * route matches are not changed once made.
+ */
+const RECORD_IDENTITIES = new WeakMap<Identity, RecordIdentity>();
+const RECORD_ROUTES = new WeakMap<RouteMatch, RecordRoute>();
+
 function recordIdentity(id: Identity | null): RecordIdentity | null {
   if (!id) return null;
-  return {
-    spiffe_id: id.spiffe_id,
-    trust_domain: id.trust_domain,
-    namespace: id.namespace,
-    service_account: id.service_account,
-    source: id.source,
-    peer: id.peer?.spiffe_id ?? null,
-    user: id.user ? { iss: id.user.iss, sub: id.user.sub } : null,
-  };
+  let r = RECORD_IDENTITIES.get(id);
+  if (!r) {
+    r = Object.freeze({
+      spiffe_id: id.spiffe_id,
+      trust_domain: id.trust_domain,
+      namespace: id.namespace,
+      service_account: id.service_account,
+      source: id.source,
+      peer: id.peer?.spiffe_id ?? null,
+      user: id.user ? Object.freeze({ iss: id.user.iss, sub: id.user.sub }) : null,
+    });
+    RECORD_IDENTITIES.set(id, fixedRecordValue(r));
+  }
+  return r;
 }
 
-function recordRoute(r: RouteMatch | null): RecordRoute | null {
-  if (!r) return null;
-  return { name: r.name, api: r.api, action: r.action, model: r.model, version: r.version };
+function recordRoute(m: RouteMatch | null): RecordRoute | null {
+  if (!m) return null;
+  let r = RECORD_ROUTES.get(m);
+  if (!r) {
+    r = Object.freeze({ name: m.name, api: m.api, action: m.action, model: m.model, version: m.version });
+    RECORD_ROUTES.set(m, fixedRecordValue(r));
+  }
+  return r;
 }

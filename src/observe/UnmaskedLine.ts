@@ -4,6 +4,30 @@ import type { DecisionRecord } from './DecisionRecord.ts';
 import { hasPath, type MaskPath } from './MaskPaths.ts';
 
 /**
+ * Record values that never change once made (the record's identity and
+ * route, made once per Check's identity and route; the behaviour views):
+ * their JSON text is written once, the first time a line needs it. A
+ * repeated request's record has the same ones (the request shortcut keeps
+ * them), so its line no longer serialises them: about 1 µs of a cache hit's
+ * 9 on Node 24. null: registered, text not made yet.
+ */
+const FIXED = new WeakMap<object, string | null>();
+
+/** Registers a value that nothing changes any more (frozen, and everything in it) for the text cache above. */
+export function fixedRecordValue<T extends object>(value: T): T {
+  FIXED.set(value, null);
+  return value;
+}
+
+function objectJson(value: object): string | undefined {
+  const known = FIXED.get(value);
+  if (known !== undefined && known !== null) return known;
+  const text = JSON.stringify(value);
+  if (known === null) FIXED.set(value, text);
+  return text;
+}
+
+/**
  * The line pino writes for a record no mask finds anything in (every
  * allowed record without its input, at the defaults), written without
  * pino: the same text, as pino's _asJson makes it for this logger (no
@@ -40,7 +64,7 @@ export function unmaskedLine(record: DecisionRecord, withInput: boolean, masks: 
           text = pinoString(value);
           break;
         default:
-          text = JSON.stringify(value);
+          text = value === null ? 'null' : objectJson(value as object);
       }
       if (text !== undefined) props += `,${pinoString(key)}:${text}`;
     }

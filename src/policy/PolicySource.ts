@@ -22,9 +22,12 @@ export async function readPolicySource(path: string, opts: PolicySourceOptions):
   if (st.isDirectory()) {
     if (existsSync(join(path, 'policy.wasm'))) return withRevision(readBundleDirectory(path));
     // opa build follows links wherever they point: the same rules as for a bundle directory first.
-    walkBundleDirectory(path, () => {});
+    const before = directoryDigest(path);
     const compiled = await loadBundleArchive(await compileRegoAsync('wasm', path, opts.entrypoints, opaBinary(opts.opa), opts.regoVersion));
-    return withRevision({ ...compiled, plan: await planOf(path, opts) });
+    const plan = await planOf(path, opts);
+    // Two builds of files that may change in between (an edit the watcher reloads for anyway): the plan
+    // speaks for the wasm only if they did not, since the wasm is given just the fields the plan reads.
+    return withRevision({ ...compiled, plan: directoryDigest(path) === before ? plan : undefined });
   }
   const bytes = readFileSync(path);
   if (path.endsWith('.wasm')) {
@@ -46,6 +49,15 @@ async function planOf(path: string, opts: PolicySourceOptions): Promise<unknown>
   } catch {
     return undefined;
   }
+}
+
+/** A digest of every file's path and contents under the directory (walked by the bundle directory rules). */
+function directoryDigest(dir: string): string {
+  const h = createHash('sha256');
+  walkBundleDirectory(dir, (shown, real) => {
+    h.update(`${shown}\0`).update(readFileSync(real)).update('\0');
+  });
+  return h.digest('hex');
 }
 
 /**

@@ -9,6 +9,9 @@ import { PolicyStore } from '../policy/PolicyStore.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import { DecisionLog } from '../observe/DecisionLog.ts';
 import { decisionUpload } from './DecisionShipping.ts';
+import { dropped, maskOps } from '../observe/PolicyMask.ts';
+import { LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT } from '../policy/OpaCompiler.ts';
+import type { JsonObject } from '../types/Json.ts';
 import { BehaviorSignals } from '../observe/BehaviorSignals.ts';
 import { Observer } from '../observe/Observer.ts';
 import { startTracing, type Tracing } from '../observe/Tracing.ts';
@@ -70,6 +73,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // The route table names the entrypoints the policy must have, so it is built first.
   const policies = new PolicyStore();
   const phases = buildPhases(config, policies);
+  // OPA's decision-log drop and mask rules, when the serving policy has them (compiled from package system.log).
+  decisionLog.usePolicyRules({
+    hasMask: () => policies.current?.entrypoints.has(LOG_MASK_ENTRYPOINT) ?? false,
+    mask: (record) => {
+      const engine = policies.current;
+      return engine?.entrypoints.has(LOG_MASK_ENTRYPOINT) ? maskOps(engine.evaluate(record as JsonObject, LOG_MASK_ENTRYPOINT)) : undefined;
+    },
+    drop: (record) => {
+      const engine = policies.current;
+      return engine?.entrypoints.has(LOG_DROP_ENTRYPOINT) ? dropped(engine.evaluate(record as JsonObject, LOG_DROP_ENTRYPOINT)) : false;
+    },
+  });
   if (phases.cache) metrics.watchCache(phases.cache);
   const lifecycle = new PolicyLifecycle(config, phases.router.entrypoints, metrics, log, policies);
   uploadResult = (err) => lifecycle.decisionLogResult(err);

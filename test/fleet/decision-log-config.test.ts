@@ -40,6 +40,9 @@ describe('decision_logs in an OPA config file', () => {
       max_decisions_per_second: 250.5,
     });
     expect(c.labels).toEqual({ app: 'x' });
+    // OPA's default mask rule is accepted, with or without its leading slash.
+    expect(load(`${services}decision_logs:\n  mask_decision: /system/log/mask\n`).decision_log.upload.service).toBe('a');
+    expect(load(`${services}decision_logs:\n  mask_decision: system/log/mask\n  drop_decision: /system/log/drop\n`).decision_log.upload.service).toBe('a');
     // console defaults to false in OPA: no records on stdout unless asked.
     expect(c.decision_log.enabled).toBe(false);
     // The service defaults to the first one; the resource to /logs.
@@ -69,12 +72,10 @@ describe('decision_logs in an OPA config file', () => {
     expect(refusal(`${services}decision_logs:\n  servce: a\n`)).toContain('unknown key decision_logs.servce');
     expect(refusal(`${services}decision_logs:\n  reporting:\n    min_delay: 1\n`)).toContain('unknown key decision_logs.reporting.min_delay');
     const msg = refusal(
-      `${services}decision_logs:\n  mask_decision: /system/log/mask\n  drop_decision: /system/log/drop\n  plugin: p\n  reporting:\n    trigger: manual\n`,
+      `${services}decision_logs:\n  mask_decision: /custom/mask\n  drop_decision: /custom/drop\n  plugin: p\n  reporting:\n    trigger: manual\n`,
     );
-    expect(msg).toContain(
-      'decision_logs.mask_decision is not supported by ztauthz: ztauthz evaluates no masking policy; list JSON pointers in decision_log.mask',
-    );
-    expect(msg).toContain('decision_logs.drop_decision is not supported');
+    expect(msg).toContain("decision_logs.mask_decision: only OPA's default, system/log/mask, is run (when the policy defines it)");
+    expect(msg).toContain("decision_logs.drop_decision: only OPA's default, system/log/drop, is run");
     expect(msg).toContain('decision_logs.plugin is not supported');
     expect(msg).toContain('decision_logs.reporting.trigger: only "periodic"');
     expect(refusal(`${services}decision_logs:\n  reporting:\n    buffer_type: disk\n`)).toContain('buffer_type must be "size" or "event"');

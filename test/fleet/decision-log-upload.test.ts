@@ -28,8 +28,8 @@ afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.stop();
 });
 
-async function collector(port = 0): Promise<Collector> {
-  const c = await new Collector().start(port);
+async function collector(): Promise<Collector> {
+  const c = await new Collector().start();
   running.push(c);
   return c;
 }
@@ -148,8 +148,7 @@ describe('decision logs uploaded per OPA protocol', () => {
 
   it('loses no decision while the collector goes down and comes back mid-run, under concurrent Checks (at least once)', async () => {
     const logs = await collector();
-    const port = logs.port;
-    const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 2'));
+    const { server, client } = await serve(opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 2'));
     // Checks keep coming, 8 at a time, through the whole run.
     const ids: string[] = [];
     let running = true;
@@ -161,11 +160,11 @@ describe('decision logs uploaded per OPA protocol', () => {
     })();
     try {
       await waitFor('a first upload', () => logs.decisionIds.size > 0, 10_000);
-      await logs.stop();
+      logs.down();
       await waitFor('a failed upload', async () => (await metric(server, 'ztauthz_decision_log_uploads_total{result="failure"}')) >= 1, 10_000);
       const whileDown = ids.length;
       await waitFor('Checks while the collector is down', () => ids.length >= whileDown + 40, 10_000);
-      await logs.start(port);
+      logs.up();
       await waitFor('an upload after the restart', async () => (await metric(server, 'ztauthz_decision_log_uploads_total{result="ok"}')) >= 2, 10_000);
     } finally {
       running = false;
@@ -178,9 +177,8 @@ describe('decision logs uploaded per OPA protocol', () => {
 
   it('drops the oldest records past the buffer bound, and counts them', async () => {
     const logs = await collector();
-    const port = logs.port;
-    await logs.stop();
-    const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_type: event, buffer_size_limit_events: 5'));
+    logs.down();
+    const { server, client } = await serve(opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_type: event, buffer_size_limit_events: 5'));
     const ids = await checks(client, 12);
     // At rest (no round in flight): the newest 5 held, the 7 before them dropped and counted.
     await waitFor(
@@ -190,7 +188,7 @@ describe('decision logs uploaded per OPA protocol', () => {
         (await metric(server, 'ztauthz_decision_log_upload_buffer_events')) === 5,
       10_000,
     );
-    await logs.start(port);
+    logs.up();
     const kept = ids.slice(7);
     await waitFor('the newest 5 at the collector', () => kept.every((id) => logs.decisionIds.has(id)), 10_000);
     for (const id of ids.slice(0, 7)) expect(logs.decisionIds.has(id)).toBe(false);
@@ -201,16 +199,15 @@ describe('decision logs uploaded per OPA protocol', () => {
 
   it('bounds the buffer by bytes too, dropping the oldest', async () => {
     const logs = await collector();
-    const port = logs.port;
-    await logs.stop();
-    const { server, client } = await serve(opaConfig(port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_size_limit_bytes: 4096'));
+    logs.down();
+    const { server, client } = await serve(opaConfig(logs.port, 'min_delay_seconds: 1, max_delay_seconds: 1, buffer_size_limit_bytes: 4096'));
     const ids = await checks(client, 12);
     await waitFor(
       'records dropped for bytes',
       async () => (await metric(server, 'ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}')) > 0,
       10_000,
     );
-    await logs.start(port);
+    logs.up();
     await waitFor(
       'every record taken or counted',
       async () =>

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DecisionLog, type DecisionRecord } from '../../src/observe/DecisionLog.ts';
 import { maskPaths } from '../../src/observe/MaskPaths.ts';
+import { fixedRecordValue } from '../../src/observe/UnmaskedLine.ts';
 import { DEFAULT_MASK } from './support/checks.ts';
 
 /** pino as DecisionLog configures it, its line taken as DecisionLog takes it. */
@@ -86,5 +87,15 @@ describe('a decision line written without pino', () => {
     expect(line.identity).not.toHaveProperty('spiffe_id');
     expect(line.erased).toEqual(['/identity/spiffe_id']);
     expect(log.format({ ...base, identity: null }, false)).toBe(pinoLine({ ...base, identity: null, input: undefined }, mask));
+  });
+
+  it('values that never change are written from their text made once, the same text', () => {
+    const log = new DecisionLog({ enabled: false, output: '/dev/null', includeInput: 'denied', mask: DEFAULT_MASK });
+    const identity = fixedRecordValue(Object.freeze({ ...base.identity! }));
+    const record = { ...base, identity };
+    const { input, ...withoutInput } = record;
+    void input;
+    expect(log.format(record, false)).toBe(pinoLine(withoutInput, DEFAULT_MASK));
+    expect(log.format({ ...record, decision_id: 'another' }, false)).toBe(pinoLine({ ...withoutInput, decision_id: 'another' }, DEFAULT_MASK));
   });
 });

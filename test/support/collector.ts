@@ -1,10 +1,14 @@
 // A decision-log collector per OPA's decision-log service API, for the
 // upload tests: a Node HTTP server on 127.0.0.1 that keeps every request
 // (headers, gunzipped JSON body) and answers as the test says: 204, an error
-// status, or never (a hung collector). It can be stopped and started again on
-// the same port (a collector restarting mid-run).
+// status, or never (a hung collector). It can go down and come back on the
+// same port (a collector restarting mid-run): down, it resets every
+// connection, open or new, so nothing it held is answered; the port stays
+// bound, so no other socket on the machine can take it meanwhile (closing
+// the port and binding it again raced every ephemeral port allocation).
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 
@@ -36,6 +40,8 @@ export class Collector {
   port = 0;
   #server: Server | undefined;
   readonly #hung = new Set<ServerResponse>();
+  readonly #sockets = new Set<Socket>();
+  #down = false;
   readonly #tls: { cert: string; key: string; ca: string } | undefined;
 
   /** With `tls`, serves HTTPS and requires a client certificate the CA verifies. */
@@ -68,6 +74,15 @@ export class Collector {
       });
     };
     const server = this.#tls ? createHttpsServer({ ...this.#tls, requestCert: true, rejectUnauthorized: true }, handler) : createServer(handler);
+    // Every TCP connection, also one that never becomes a request.
+    server.on('connection', (socket: Socket) => {
+      if (this.#down) {
+        socket.destroy();
+        return;
+      }
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', resolve);
@@ -85,6 +100,19 @@ export class Collector {
   /** Decision ids received so far. */
   get decisionIds(): Set<string> {
     return new Set(this.events.map((e) => String(e['decision_id'])));
+  }
+
+  /** Goes down: every open connection is reset (hung requests too), every new one as it arrives. */
+  down(): void {
+    this.#down = true;
+    this.#hung.clear();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
+  /** Comes back: new connections are served again. */
+  up(): void {
+    this.#down = false;
   }
 
   async stop(): Promise<void> {
