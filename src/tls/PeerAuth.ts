@@ -1,6 +1,6 @@
 // Who is calling ztauthz itself, and may they ask at all. The identity comes only
 // from a client certificate that the TLS handshake verified against the CA
-// bundle (grpc-js reports no certificate for an unverified connection). Node
+// bundle (the listener reports no certificate for an unverified connection). Node
 // does not look at URI SANs, so the SPIFFE ID is taken from the leaf here and
 // parsed by the injected parseId (the project's SPIFFE ID parser).
 //
@@ -29,13 +29,13 @@ export interface Refusal {
   readonly details: string;
 }
 
-/** grpc-js's AuthContext (1.14 does not export the type from its index). */
+/** A call's TLS facts, in grpc-js's AuthContext shape (the listener's calls, h2/Calls.ts, give the same). */
 export interface PeerAuthContext {
   transportSecurityType?: string;
   sslPeerCertificate?: PeerCertificate;
 }
 
-/** Anything grpc-js hands a handler or interceptor: calls and intercepting calls. */
+/** Anything a handler gets for a call: the listener's calls, or grpc-js's. */
 export interface HasAuthContext {
   getAuthContext(): PeerAuthContext;
 }
@@ -80,8 +80,8 @@ export class PeerAuth<P extends ParsedSpiffeId = ParsedSpiffeId> {
     try {
       ctx = call.getAuthContext();
     } catch {
-      // grpc-js throws here when the TLS socket closed before the call was
-      // handled (the peer certificate is gone): no verified caller, refused.
+      // grpc-js threw here when the TLS socket closed before the call was
+      // handled (the peer certificate gone); any such failure is no verified caller, refused.
       return null;
     }
     const cert = ctx.sslPeerCertificate;

@@ -1,22 +1,15 @@
-// The single swap point for the listener's TLS material. It implements grpc-js's
-// experimental CertificateProvider interface, so grpc-js itself calls
-// setSecureContext on its running http2 server when we publish: new handshakes
-// get the new pair, established connections keep theirs, nothing restarts.
+// The single swap point for the listener's TLS material. The listener
+// (server/h2/H2Transport.ts) builds its TLS server from current() and calls
+// setSecureContext on each published set: new handshakes get the new pair,
+// established connections keep theirs, nothing restarts.
 //
-// Unlike grpc-js's FileWatcherCertificateProvider, this one never publishes null
-// and never publishes a set that failed validation: grpc-js answers either by
-// dropping every new connection until a good set arrives, which is exactly the
-// outage a half-written file must not cause.
-import type * as grpc from '@grpc/grpc-js';
+// It never publishes a set that failed validation (loadTlsMaterial refuses a
+// half-written or mismatched set first), so a bad file or Workload API message
+// leaves the previous pair serving rather than breaking new connections.
 import type { TlsMaterial } from './TlsMaterial.ts';
 
-type CaListener = grpc.experimental.CaCertificateUpdateListener;
-type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
-
-export class RotatingCertificateProvider implements grpc.experimental.CertificateProvider {
+export class RotatingCertificateProvider {
   private material: TlsMaterial | null;
-  private readonly caListeners = new Set<CaListener>();
-  private readonly identityListeners = new Set<IdentityListener>();
   private readonly updateListeners = new Set<(m: TlsMaterial, previous: TlsMaterial | null) => void>();
 
   constructor(initial: TlsMaterial | null = null) {
@@ -35,50 +28,15 @@ export class RotatingCertificateProvider implements grpc.experimental.Certificat
    */
   update(next: TlsMaterial): void {
     const prev = this.material;
-    const identityChanged = !prev?.certChainPem.equals(next.certChainPem) || !prev.privateKeyPem.equals(next.privateKeyPem);
-    const caChanged = !prev?.caBundlePem.equals(next.caBundlePem);
-    if (!identityChanged && !caChanged) return;
+    const same = prev?.certChainPem.equals(next.certChainPem) && prev.privateKeyPem.equals(next.privateKeyPem) && prev.caBundlePem.equals(next.caBundlePem);
+    if (same) return;
     this.material = next;
-    // Identity first: each intermediate state (new pair + old CAs) is itself a consistent context.
-    if (identityChanged) for (const l of this.identityListeners) l(identityUpdate(next));
-    if (caChanged) for (const l of this.caListeners) l({ caCertificate: next.caBundlePem });
     for (const l of this.updateListeners) l(next, prev);
   }
 
-  /** Called after every change that was published (for logs and metrics). */
+  /** Called after every change that was published (the listener's context, logs). Returns the unsubscribe function. */
   onUpdate(listener: (m: TlsMaterial, previous: TlsMaterial | null) => void): () => void {
     this.updateListeners.add(listener);
     return () => this.updateListeners.delete(listener);
   }
-
-  // grpc-js subscribes in _addWatcher *before* it registers the server's own
-  // watcher, so the current value must be delivered on a later tick (as
-  // grpc-js's own provider does) or the server would never see it.
-  addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    process.nextTick(() => {
-      const m = this.material;
-      if (m && this.caListeners.has(listener)) listener({ caCertificate: m.caBundlePem });
-    });
-  }
-
-  removeCaCertificateListener(listener: CaListener): void {
-    this.caListeners.delete(listener);
-  }
-
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
-    process.nextTick(() => {
-      const m = this.material;
-      if (m && this.identityListeners.has(listener)) listener(identityUpdate(m));
-    });
-  }
-
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.delete(listener);
-  }
-}
-
-function identityUpdate(m: TlsMaterial): grpc.experimental.IdentityCertificateUpdate {
-  return { certificate: m.certChainPem, privateKey: m.privateKeyPem };
 }

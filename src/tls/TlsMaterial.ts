@@ -1,9 +1,9 @@
 // One consistent set of listener TLS material: certificate chain, its private key
 // and the CA bundle client certificates are verified against. Everything that can
 // feed the listener (files, the Workload API) goes through loadTlsMaterial, so a
-// half-written or mismatched set is refused here, before grpc-js ever sees it:
-// grpc-js stops accepting new connections when it is handed a context that Node
-// cannot build, and we would rather keep serving the previous pair.
+// half-written or mismatched set is refused here, before the listener's
+// setSecureContext sees it: a context Node cannot build would fail there, and
+// we would rather keep serving the previous pair.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext as tlsSecureContext } from 'node:tls';
 

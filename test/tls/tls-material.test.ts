@@ -70,23 +70,20 @@ describe('DER forms (Workload API)', () => {
 });
 
 describe('RotatingCertificateProvider', () => {
-  it('delivers the current set to late subscribers on a later tick and ignores re-publishing the same content', async () => {
+  it('publishes each new set once, with the previous one, and ignores re-publishing the same content', () => {
     const m = loadTlsMaterial({ certChain: leaf.certPem, privateKey: leaf.keyPem, caBundle: ca.certPem });
     const p = new RotatingCertificateProvider(m);
-    const got: string[] = [];
-    p.addIdentityCertificateListener((u) => got.push(`id:${u ? 'set' : 'null'}`));
-    p.addCaCertificateListener((u) => got.push(`ca:${u ? 'set' : 'null'}`));
-    expect(got).toEqual([]);
-    await new Promise((r) => process.nextTick(r));
-    expect(got).toEqual(['id:set', 'ca:set']);
+    expect(p.current()).toBe(m);
     const updates: string[] = [];
-    p.onUpdate((n) => updates.push(n.serial));
+    const stop = p.onUpdate((n, prev) => updates.push(`${prev?.serial}->${n.serial}`));
     p.update(loadTlsMaterial({ certChain: leaf.certPem, privateKey: leaf.keyPem, caBundle: ca.certPem }));
     expect(updates).toEqual([]);
     const next = pki.leaf(ca, { uris: ['spiffe://test.example/ztauthz'] });
     p.update(loadTlsMaterial({ certChain: next.certPem, privateKey: next.keyPem, caBundle: ca.certPem }));
-    // Only the identity changed: identity listeners hear of it, CA listeners do not.
-    expect(got).toEqual(['id:set', 'ca:set', 'id:set']);
-    expect(updates).toEqual([next.serial]);
+    expect(updates).toEqual([`${leaf.serial}->${next.serial}`]);
+    expect(p.current()?.serial).toBe(next.serial);
+    stop();
+    p.update(m);
+    expect(updates).toHaveLength(1);
   });
 });
