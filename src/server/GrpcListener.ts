@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.ts';
 import { parseListenAddr, showListenAddr } from '../config/load.ts';
 import type { CheckPipeline } from '../check/CheckPipeline.ts';
 import { trySpiffeId } from '../identity/SpiffeId.ts';
-import { PeerAuth, type Refusal } from '../tls/PeerAuth.ts';
+import { PeerAuth } from '../tls/PeerAuth.ts';
 import type { ServerTls } from '../tls/ServerTls.ts';
 import type { Logger } from '../observe/Log.ts';
 import type { Metrics } from '../observe/Metrics.ts';
@@ -105,13 +105,8 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
       maxConnectionAgeGraceMs: config.grpc.max_connection_age_grace_ms,
       tls: tls?.provider,
       // The allowlist in front of every method: a refused caller never reaches a handler.
-      authorize:
-        peerAuth &&
-        ((auth) => {
-          const error = peerAuth.authorize({ getAuthContext: () => auth }).error;
-          if (error) refused!(error);
-          return error;
-        }),
+      authorize: peerAuth && ((auth) => peerAuth.authorize({ getAuthContext: () => auth }).error),
+      onRefused: refused,
     });
     server.addService(authorizationServiceDefinition, handlers);
     health.addToServer(server);
@@ -136,7 +131,7 @@ export async function startGrpcListener(config: Config, pipeline: CheckPipeline,
 }
 
 /** Counts every refused caller and logs a bounded number of them (a rogue sidecar must not flood the log). */
-function refusalReporter(log: Logger, metrics: Metrics): (status: Refusal) => void {
+function refusalReporter(log: Logger, metrics: Metrics): (status: { code: number; details: string }) => void {
   let windowStart = 0;
   let warned = 0;
   return (status) => {

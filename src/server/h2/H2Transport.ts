@@ -40,6 +40,8 @@ export interface H2TransportOptions {
   readonly tls?: RotatingCertificateProvider | undefined;
   /** Refuses a call before its method runs (the peer allowlist); undefined lets it through. */
   readonly authorize?: ((auth: PeerAuthContext) => CallError | undefined) | undefined;
+  /** Told of every call authorize refused (the verdict is taken once per connection, the refusals counted per call). */
+  readonly onRefused?: ((refusal: CallError) => void) | undefined;
 }
 
 interface Route {
@@ -226,7 +228,10 @@ export class H2Transport {
       // One verdict per connection: its certificate does not change.
       let verdict = session[VERDICT];
       if (verdict === undefined) session[VERDICT] = verdict = this.#opts.authorize(auth) ?? null;
-      if (verdict) return sendError(stream, verdict);
+      if (verdict) {
+        this.#opts.onRefused?.(verdict);
+        return sendError(stream, verdict);
+      }
     }
     const ctx: CallContext = { stream, deadline, auth, path };
     if (route.def.requestStream || route.def.responseStream) this.#streaming(route, ctx);
