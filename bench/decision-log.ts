@@ -9,6 +9,10 @@
 // to the event loop every 64 Checks.
 //   node bench/decision-log.ts [flags as --key=value, e.g. --decision-log-include-input=all]
 // (N Checks per round, default 20000; ROUNDS, default 5; DL_OUTPUT: a file, stdout or stderr; ONLY: one load).
+// UPLOAD=1 also ships the records per OPA's decision-log protocol
+// (decision_log.upload, 1 s rounds) to a collector in a child process that
+// reads and discards the bodies; add --decision-log-enabled=false for the
+// upload alone.
 import { loadConfig } from '../src/config/load.ts';
 import { buildPhases, createPipeline } from '../src/server/Pipeline.ts';
 import { loadConfiguredPolicy } from '../src/server/PolicyLifecycle.ts';
@@ -18,6 +22,9 @@ import { Metrics } from '../src/observe/Metrics.ts';
 import { DecisionLog } from '../src/observe/DecisionLog.ts';
 import { BehaviorSignals } from '../src/observe/BehaviorSignals.ts';
 import { CheckRequestType } from '../src/envoy/ProtoCodec.ts';
+import { spawn } from 'node:child_process';
+import { decisionUpload } from '../src/server/DecisionShipping.ts';
+import { createLogger } from '../src/observe/Log.ts';
 
 const FRONTEND = 'spiffe://cluster.local/ns/web/sa/frontend';
 const TRAINER = 'spiffe://cluster.local/ns/ml-training/sa/trainer';
@@ -29,11 +36,33 @@ for (const a of process.argv.slice(2)) {
   const m = /^--([^=]+)=(.*)$/.exec(a);
   if (m) flags[m[1]!] = m[2]!;
 }
+// The collector runs in a child process, so its CPU is not counted as ztauthz's; it prints each body's arrival.
+let uploads = 0;
+const collector = process.env['UPLOAD']
+  ? spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => { r.writeHead(204).end(); process.stdout.write('.'); }); });
+         s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+  : undefined;
+if (collector) {
+  const port = await new Promise<number>((resolve) => collector.stdout!.once('data', (d: Buffer) => resolve(Number.parseInt(d.toString(), 10))));
+  collector.stdout!.on('data', (d: Buffer) => (uploads += d.toString().replace(/[^.]/g, '').length));
+  flags['services'] = JSON.stringify({ logs: { url: `http://127.0.0.1:${port}` } });
+  flags['decision-log-upload-service'] = 'logs';
+  flags['decision-log-upload-min-delay-seconds'] = '1';
+  flags['decision-log-upload-max-delay-seconds'] = '1';
+}
 const config = loadConfig({ flags });
 const policies = new PolicyStore();
 const phases = buildPhases(config, policies);
 policies.activate(await loadConfiguredPolicy(config, phases.router.entrypoints));
 const metrics = new Metrics({ processMetrics: false });
+const upload = decisionUpload(config, metrics, createLogger('warn'));
 const d = config.decision_log as any;
 const decisionLog = new DecisionLog(
   {
@@ -43,6 +72,7 @@ const decisionLog = new DecisionLog(
     mask: d.mask,
     sampleAllowed: d.sample_allowed,
     inputSampleAllowed: d.input_sample_allowed,
+    upload,
   } as any,
   metrics,
 );
@@ -112,7 +142,7 @@ for (let r = 0; r < ROUNDS; r++)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const shortcuts = (await metrics.registry.metrics())
   .split('\n')
-  .filter((l) => /^ztauthz_(request_shortcuts_total|decision_cache_lookups_total)/.test(l))
+  .filter((l) => /^ztauthz_(request_shortcuts_total|decision_cache_lookups_total|decision_log_upload)/.test(l))
   .join(' | ');
 console.log(
   JSON.stringify({
@@ -121,6 +151,8 @@ console.log(
     us_per_check_median: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, +median(v).toFixed(1)])),
     rounds: results,
     shortcuts,
+    ...(collector ? { upload_bodies: uploads } : {}),
   }),
 );
 await decisionLog.close();
+collector?.kill();

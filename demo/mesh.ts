@@ -312,7 +312,7 @@ export async function startDemoMesh(): Promise<DemoMesh> {
         status: res.status,
         reason: String(record['reason']),
         rule: (result['dynamic_metadata']?.rule as string | undefined) ?? null,
-        body: res.status === 200 ? null : res.body.trim() || null,
+        body: res.status === 200 ? null : denialText(res.body),
         decisionPath: (record['path'] as string | undefined) ?? null,
         decisionId: (record['decision_id'] as string | undefined) ?? null,
         reachedService: stubs[spec.callee].received.includes(callId),
@@ -353,6 +353,17 @@ export async function startDemoMesh(): Promise<DemoMesh> {
 }
 
 // ---- the table -----------------------------------------------------------------
+
+/** A denial's body as text: a JSON-RPC error (an MCP or A2A call's) by its message. */
+function denialText(body: string): string | null {
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return body.trim() || null;
+}
 
 /** Why, in one cell: the decision's reason, its rule and the deny body; or the TLS failure. */
 export function why(row: Row): string {

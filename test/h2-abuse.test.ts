@@ -21,7 +21,7 @@
 //     streams), so 2x tells the two apart with room for GC timing.
 //
 // The server needed one setting for this: SETTINGS_MAX_CONCURRENT_STREAMS
-// (GRPC_SERVER_TUNING in src/server/GrpcListener.ts). Without it, zero window,
+// (MAX_CONCURRENT_STREAMS in src/server/GrpcListener.ts). Without it, zero window,
 // the reader that never reads and many streams fail on both runtimes.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

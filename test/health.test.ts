@@ -1,6 +1,7 @@
-// grpc.health.v1.Health as ztauthz serves it (server/HealthService.ts, on
-// grpc-health-check): a real grpc-js server on 127.0.0.1 with only Health,
-// and a client built from grpc-health-check's own health.proto (it has List).
+// grpc.health.v1.Health as ztauthz serves it (server/HealthService.ts, its
+// own service on protobufjs): a real grpc-js server on 127.0.0.1 with only
+// Health, and a client built from grpc-health-check's own health.proto (it
+// has List), so the wire is checked against the library's definition.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from 'grpc-health-check';
@@ -52,7 +53,7 @@ function next(stream: grpc.ClientReadableStream<Status>, n: number): Promise<str
   });
 }
 
-describe('grpc.health.v1 through grpc-health-check', () => {
+describe("grpc.health.v1, against a client from grpc-health-check's health.proto", () => {
   it('is NOT_SERVING until a policy is loaded, then SERVING, for "" and the Authorization service only', async () => {
     expect(await check('')).toEqual({ status: 'NOT_SERVING' });
     health.setServing(true);

@@ -75,6 +75,15 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     expect(json['dynamicMetadata']).toEqual({ tier: 'gold', decision_id: 'id-1' });
   });
 
+  it("reads ztauthz's jsonrpc_error: a message, and a code (-32003 when left out)", () => {
+    expect(decisionFromResult({ allowed: false, jsonrpc_error: { message: 'no' } }).jsonRpcError).toEqual({ code: -32003, message: 'no' });
+    expect(decisionFromResult({ allowed: false, jsonrpc_error: { code: -32042, message: 'x'.repeat(1024) } }).jsonRpcError).toEqual({
+      code: -32042,
+      message: 'x'.repeat(1024),
+    });
+    expect(decisionFromResult({ allowed: false, body: 'no' }).jsonRpcError).toBeUndefined();
+  });
+
   it('turns a denial object into a denied response with status, headers and body', () => {
     const d = decisionFromResult({ allowed: false, http_status: 401, body: 'no', headers: { 'www-authenticate': 'Bearer' } });
     const json = checkResponseToJson(new ResponseEncoder({ dryRun: false }).encode(d, 'id-2', false));
@@ -112,6 +121,13 @@ describe('policy result contract (opa-envoy-plugin)', () => {
     [[{ result: { allowed: false, body: 5 } }], Reason.resultInvalid],
     [[{ result: { allowed: true, dynamic_metadata: [] } }], Reason.resultInvalid],
     [[{ result: { allowed: true, query_parameters_to_set: ['a'] } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: 'no' } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: {} } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: { message: '' } } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: { message: 'x'.repeat(1025) } } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: { message: 'x', code: -32003.5 } } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: { message: 'x', code: '-32003' } } }], Reason.resultInvalid],
+    [[{ result: { allowed: false, jsonrpc_error: { message: 'x', data: {} } } }], Reason.resultInvalid],
   ])('refuses result set %j as %s', (resultSet, reason) => {
     expect(() => decisionFromResultSet(resultSet)).toThrow(expect.objectContaining({ reason }));
   });

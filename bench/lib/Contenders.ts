@@ -1,13 +1,13 @@
 // The servers a run compares, each started fresh, pinned, and checked to
 // answer the run's request with the expected decision before it is measured.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CheckClient } from '../../test/support/checkClient.ts';
 import { freePorts } from '../../test/support/envoy.ts';
 import { startPinned, type Pinned } from './Pinned.ts';
-import { GRPC_SERVER_TUNING } from '../../src/server/GrpcListener.ts';
-import { RUNTIME_BIN } from '../../test/support/runtime.ts';
+import { RUNTIME, RUNTIME_BIN, type RuntimeName } from '../../test/support/runtime.ts';
 
 export interface Tools {
   readonly root: string;
@@ -38,7 +38,12 @@ export interface ZtauthzOptions {
   readonly flags?: Record<string, string>;
   readonly configFile?: string;
   readonly clientTls?: Contender['clientTls'];
+  /** The runtime, when not the chosen one (package.json config.runtime, ZTAUTHZ_RUNTIME). */
+  readonly runtime?: RuntimeName;
 }
+
+/** How result rows name a runtime. */
+export const RUNTIME_LABEL: Record<RuntimeName, string> = { bun: 'Bun', node: 'Node 24' };
 
 export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): Promise<Contender> {
   // The default configuration (decision log on stdout, drained by Pinned) unless a suite says otherwise:
@@ -46,9 +51,22 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
   const flags = Object.entries({ 'policy-watch': 'false', ...o.flags }).map(([k, v]) => `--${k}=${v}`);
   const p = await startPinned({
     cores: o.cores,
-    // The chosen runtime (package.json config.runtime, ZTAUTHZ_RUNTIME); the harness stays on Node.
-    command: RUNTIME_BIN,
-    args: ['src/cli.ts', 'serve', ...(o.configFile ? ['--config', o.configFile] : []), '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...flags],
+    // Started as `npm start` starts it: scripts/runtime.sh picks the runtime (package.json config.runtime,
+    // ZTAUTHZ_RUNTIME), its flags (Node's semi-space) and dist/ for Node; it execs, so the pid is the server's.
+    // The harness stays on Node.
+    command: 'bash',
+    env: { ...process.env, ZTAUTHZ_RUNTIME: o.runtime ?? RUNTIME },
+    args: [
+      join(t.root, 'scripts/runtime.sh'),
+      'src/cli.ts',
+      'serve',
+      ...(o.configFile ? ['--config', o.configFile] : []),
+      '--grpc-addr',
+      '127.0.0.1:0',
+      '--http-addr',
+      '127.0.0.1:0',
+      ...flags,
+    ],
     cwd: t.root,
     ready: /"msg":"serving","grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/,
   });
@@ -59,7 +77,7 @@ export async function startZtauthz(t: Tools, name: string, o: ZtauthzOptions): P
  * The transport's ceiling: grpc-js with ztauthz's own service definition
  * (raw request bytes in, encoded response bytes out) and the given server
  * options, answering a constant OK, so the gap to ztauthz is ztauthz's own
- * work. Prints "noop serving on PORT". Also bench/transport.ts's grpc-js rows.
+ * work. Prints "noop serving on PORT". bench/transport.ts's grpc-js rows (ztauthz served on grpc-js before src/server/h2).
  */
 export const noopServerSource = (root: string, options: Record<string, unknown>): string => `
 import * as grpc from '@grpc/grpc-js';
@@ -71,16 +89,32 @@ server.addService(authorizationServiceDefinition, { Check: (_call, done) => done
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => console.error(err ? String(err) : 'noop serving on ' + port));
 `;
 
+/** The same no-op on ztauthz's node:http2 transport (src/server/h2), as GrpcListener builds it. */
+export const noopH2ServerSource = (root: string): string => `
+const { H2Transport } = await import(${JSON.stringify(join(root, 'src/server/h2/H2Transport.ts'))});
+const { authorizationServiceDefinition } = await import(${JSON.stringify(join(root, 'src/server/AuthorizationService.ts'))});
+const { encodeCheckResponse } = await import(${JSON.stringify(join(root, 'src/envoy/CheckResponse.ts'))});
+const server = new H2Transport({ maxRecvBytes: 4 * 1024 * 1024, maxSendBytes: 4 * 1024 * 1024, maxConcurrentStreams: 100, maxConnectionAgeMs: 0, maxConnectionAgeGraceMs: 0 });
+const ok = Buffer.from(encodeCheckResponse({ status: {}, okResponse: {} }));
+server.addService(authorizationServiceDefinition, { Check: (_call, done) => done(null, ok) });
+server.listen({ host: '127.0.0.1', port: 0 }).then((port) => console.error('noop serving on ' + port), (err) => console.error(String(err)));
+`;
+
+/**
+ * The transport's ceiling in the suites: a no-op on the transport ztauthz
+ * serves with (node:http2, src/server/h2) and on its runtime, so
+ * that ztauthz minus the no-op is ztauthz's own work. The script goes to a
+ * file: `bun -e` and `node -e` differ, a file runs the same on both.
+ */
 export async function startNoop(t: Tools, cores: string): Promise<Contender> {
-  const p = await startPinned({
-    cores,
-    command: process.execPath,
-    // ztauthz's own transport options (GrpcListener.ts) and a message bound like its default.
-    args: ['--input-type=module', '-e', noopServerSource(t.root, { ...GRPC_SERVER_TUNING, 'grpc.max_receive_message_length': 4 * 1024 * 1024 })],
-    cwd: t.root,
-    ready: /noop serving on (\d+)/,
-  });
-  return { name: 'no-op grpc-js server', port: Number(p.ready[0]), process: p };
+  const dir = mkdtempSync(join(tmpdir(), 'ztauthz-noop-'));
+  const script = join(dir, 'noop.mjs');
+  writeFileSync(script, noopH2ServerSource(t.root));
+  const p = await startPinned({ cores, command: RUNTIME_BIN, args: [script], cwd: t.root, ready: /noop serving on (\d+)/ }).finally(() =>
+    // The runtime has read the script by the time it serves (or failed).
+    rmSync(dir, { recursive: true, force: true }),
+  );
+  return { name: 'no-op server (ztauthz transport)', port: Number(p.ready[0]), process: p };
 }
 
 export function opaEnvoyPluginAvailable(t: Tools): boolean {

@@ -118,7 +118,7 @@ export async function envoy(ctx: SuiteContext): Promise<Row[]> {
   // The floor of an ext_authz hop on this machine: the same Envoy calling a server that answers OK and does nothing else.
   rows.push(
     await throughAuthz(
-      'Envoy + ext_authz → no-op grpc-js server',
+      'Envoy + ext_authz → no-op server',
       () => startNoop(t, serverCores),
       `the same, ext_authz calling the no-op server instead (the cost of the hop itself), ${RPS} RPS offered`,
       'envoy.noop',
@@ -126,7 +126,7 @@ export async function envoy(ctx: SuiteContext): Promise<Row[]> {
   );
 
   ctx.notes.push(
-    `Envoy: ${t.envoy} with --concurrency 1, a plaintext HTTP/2 listener routing to the no-op grpc-js server (as a generic gRPC upstream); ghz sends Authorization/Check to the upstream through Envoy at a fixed ${RPS} RPS, -c ${CONCURRENCY}, one connection. Envoy, the upstream and ghz are pinned to core ${side}, ztauthz (bench/policies/through-envoy, which allows exactly that call; Envoy sends no principal) to core ${serverCores}. "server CPU per Check", "cores used" and peak RSS in this table are summed over Envoy, the upstream and (second row) ztauthz, with each one's CPU per Check in its own column (the ztauthz column is the authz server's, the no-op one in the third row) (CPU per call is higher at this fixed, moderate load than when saturated: fewer calls share each event-loop turn); the hit ratio is ztauthz's: Envoy's CheckRequests differ only in volatile fields (x-request-id, request time), so they are cache hits after the first. The third row is the floor of the ext_authz hop itself: the same Envoy calling a server that answers OK without any work, so row 2 minus row 3 is what ztauthz's own work adds.`,
+    `Envoy: ${t.envoy} with --concurrency 1, a plaintext HTTP/2 listener routing to the no-op server (ztauthz's transport on its runtime, as a generic gRPC upstream); ghz sends Authorization/Check to the upstream through Envoy at a fixed ${RPS} RPS, -c ${CONCURRENCY}, one connection. Envoy, the upstream and ghz are pinned to core ${side}, ztauthz (bench/policies/through-envoy, which allows exactly that call; Envoy sends no principal) to core ${serverCores}. "server CPU per Check", "cores used" and peak RSS in this table are summed over Envoy, the upstream and (second row) ztauthz, with each one's CPU per Check in its own column (the ztauthz column is the authz server's, the no-op one in the third row) (CPU per call is higher at this fixed, moderate load than when saturated: fewer calls share each event-loop turn); the hit ratio is ztauthz's: Envoy's CheckRequests differ only in volatile fields (x-request-id, request time), so they are cache hits after the first. The third row is the floor of the ext_authz hop itself: the same Envoy calling a server that answers OK without any work, so row 2 minus row 3 is what ztauthz's own work adds.`,
   );
   return rows;
 }

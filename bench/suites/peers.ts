@@ -2,7 +2,8 @@
 // ztauthz (cache hit and miss paths) and by opa-envoy-plugin, next to a no-op
 // grpc-js server (the transport's ceiling), all answering the same requests.
 import { join } from 'node:path';
-import { opaEnvoyPluginAvailable, startNoop, startOpaEnvoyPlugin, startZtauthz, type Contender, type Tools } from '../lib/Contenders.ts';
+import { opaEnvoyPluginAvailable, RUNTIME_LABEL, startNoop, startOpaEnvoyPlugin, startZtauthz, type Contender, type Tools } from '../lib/Contenders.ts';
+import { RUNTIME, RUNTIMES, type RuntimeName } from '../../test/support/runtime.ts';
 import { measure, type Row, type RunSettings } from '../lib/Measure.ts';
 import type { Shape } from '../lib/Requests.ts';
 
@@ -49,30 +50,39 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
   const hit: Shape = {};
   const miss: Shape = { distinct: true };
   const policy = { policy: DROP_IN };
-  const ztauthz = (name: string) => () => startZtauthz(t, name, { cores, flags: policy });
+  const ztauthz =
+    (name: string, runtime: RuntimeName = RUNTIME, flags: Record<string, string> = policy) =>
+    () =>
+      startZtauthz(t, `ztauthz on ${RUNTIME_LABEL[runtime]} (${name})`, { cores, flags, runtime });
   const opaEnvoyPlugin = () => startOpaEnvoyPlugin(t, join(t.root, DROP_IN), cores, s.tmp);
-  rows.push(
-    await withContender(ztauthz('ztauthz (cache hit)'), (c) =>
-      measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit' }),
-    ),
-  );
-  const zMiss = await withContender(ztauthz('ztauthz (cache miss)'), (c) =>
-    measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss' }),
-  );
-  rows.push(zMiss);
-  if (!ctx.quick) {
-    // The same two with the decision log off, beside the defaults, to show what the log costs.
-    const noLog = (name: string) => () => startZtauthz(t, name, { cores, flags: { ...policy, 'decision-log-enabled': 'false' } });
+  // Both runtimes side by side, the chosen one first: its rows carry the tags the targets are judged on.
+  let zMiss: Row | undefined;
+  for (const runtime of [RUNTIME, ...RUNTIMES.filter((r) => r !== RUNTIME)]) {
+    const tag = (t: string) => (runtime === RUNTIME ? t : `${t}.${runtime}`);
     rows.push(
-      await withContender(noLog('ztauthz (cache hit, decision log off)'), (c) =>
-        measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: 'peers.hit.nolog' }),
+      await withContender(ztauthz('cache hit', runtime), (c) =>
+        measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: tag('peers.hit') }),
       ),
     );
-    rows.push(
-      await withContender(noLog('ztauthz (cache miss, decision log off)'), (c) =>
-        measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: 'peers.miss.nolog' }),
-      ),
+    const m = await withContender(ztauthz('cache miss', runtime), (c) =>
+      measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: tag('peers.miss') }),
     );
+    rows.push(m);
+    if (runtime === RUNTIME) zMiss = m;
+    if (!ctx.quick) {
+      // The same two with the decision log off, beside the defaults, to show what the log costs.
+      const noLog = { ...policy, 'decision-log-enabled': 'false' };
+      rows.push(
+        await withContender(ztauthz('cache hit, decision log off', runtime, noLog), (c) =>
+          measure(t, c, s, { table: TABLE, scenario: 'one caller, one model', shape: hit, expect: 'allow', tag: tag('peers.hit.nolog') }),
+        ),
+      );
+      rows.push(
+        await withContender(ztauthz('cache miss, decision log off', runtime, noLog), (c) =>
+          measure(t, c, s, { table: TABLE, scenario: 'every request distinct', shape: miss, expect: 'allow', tag: tag('peers.miss.nolog') }),
+        ),
+      );
+    }
   }
   let opa: Row | undefined;
   if (opaEnvoyPluginAvailable(t)) {
@@ -92,7 +102,7 @@ export async function peers(ctx: SuiteContext): Promise<Row[]> {
     ),
   );
   // --quick leaves the fixed-load pair out to stay within its minute; its p99 target falls back to full speed.
-  if (opa && !ctx.quick) rows.push(...(await sameOfferedLoad(ctx, miss, zMiss, opa, ztauthz('ztauthz (cache miss)'), opaEnvoyPlugin)));
+  if (opa && zMiss && !ctx.quick) rows.push(...(await sameOfferedLoad(ctx, miss, zMiss, opa, ztauthz('cache miss'), opaEnvoyPlugin)));
   return rows;
 }
 

@@ -73,6 +73,7 @@ default allow := {
 	"body": "ztauthz agents: no rule allows this\n",
 	"headers": {"x-ztauthz-policy": "agents"},
 	"dynamic_metadata": {"rule": "agents.default"},
+	"jsonrpc_error": {"code": -32003, "message": "ztauthz agents: no rule allows this"},
 }
 
 # deploy/config/library.yaml caches agent decisions for a while although

@@ -156,6 +156,7 @@ test_batch_window_applies_to_agents if {
 	d2 := tool(f.planner, "search_docs") with data.ztauthz_library as lib with time.now_ns as f.t_1200
 	d2.allowed == false
 	d2.body == "ztauthz agents: outside batch window\n"
+	d2.jsonrpc_error == {"code": -32003, "message": "ztauthz agents: outside batch window"}
 	d2.cache_ttl_seconds == 0
 }
 
@@ -181,4 +182,24 @@ test_a2a_denials if {
 	f.denied(a2a(f.planner, "tasks/pushNotificationConfig/set", {}), "agents", "action_not_permitted", "action not permitted for caller")
 	f.denied(call(f.workload(f.recs_assistant), "a2a", "get_agent_card", {"agent": "reviewer"}, f.reviewer), "agents", "tenant_mismatch", "tenant mismatch")
 	f.denied(a2a(f.planner, "message/send", {"agent": "approver"}), "agents", "unknown_target", "tenant mismatch")
+}
+
+# Should the ordered checks ever give no decision, the default denial is a
+# JSON-RPC error for MCP and A2A clients like every other.
+no_decision(_, _) := true if false
+
+test_default_denial_carries_a_jsonrpc_error if {
+	d := tool(f.planner, "search_docs") with data.ztauthz.lib.result.decide as no_decision
+	d.allowed == false
+	d.body == "ztauthz agents: no rule allows this\n"
+	d.jsonrpc_error == {"code": -32003, "message": "ztauthz agents: no rule allows this"}
+}
+
+# The denial holds no JSON-RPC id: decisions are cached without it, and
+# ztauthz fills in each request's own.
+test_denials_do_not_depend_on_the_jsonrpc_id if {
+	d1 := mcp(f.planner, "tools/call", {"tool": "purge_index", "arguments": [], "id": "1"})
+	d2 := mcp(f.planner, "tools/call", {"tool": "purge_index", "arguments": [], "id": "2"})
+	d1.allowed == false
+	d1 == d2
 }

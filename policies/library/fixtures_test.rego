@@ -154,6 +154,16 @@ denied(d, family, rule, reason) if {
 	d.body == concat("", ["ztauthz ", family, ": ", reason, "\n"])
 	d.headers == {"x-ztauthz-policy": family}
 	d.dynamic_metadata == {"rule": concat(".", [family, rule])}
+	jsonrpc_error_ok(d, family, reason)
+}
+
+# Agents' denials carry the JSON-RPC error ztauthz answers MCP and A2A calls
+# with (lib/result.rego); other families' do not.
+jsonrpc_error_ok(d, "agents", reason) if d.jsonrpc_error == {"code": -32003, "message": concat("", ["ztauthz agents: ", reason])}
+
+jsonrpc_error_ok(d, family, _) if {
+	family != "agents"
+	not d.jsonrpc_error
 }
 
 # data.json with JSON-patch edits, to be used whole:

@@ -74,3 +74,14 @@ test_route_family_of_agent_methods if {
 	not catalog.route_family with input as {"route": {"api": "mcp", "action": "notifications/"}}
 	not catalog.route_family with input as {"route": {"api": "mcp", "action": "message/send"}}
 }
+
+# The agents family decides MCP and A2A calls: its denials also carry the
+# JSON-RPC error ztauthz answers them with (the id is ztauthz's to add).
+test_agents_denials_carry_a_jsonrpc_error if {
+	d := result.deny("agents", "agents.tool_not_granted", "tool not granted to caller")
+	d.jsonrpc_error == {"code": -32003, "message": "ztauthz agents: tool not granted to caller"}
+	d.body == "ztauthz agents: tool not granted to caller\n"
+	d.http_status == 403
+	not result.deny("inference", "inference.model_not_granted", "model not granted to caller").jsonrpc_error
+	not object.get(result.allow("agents", "agents.granted"), "jsonrpc_error", false)
+}

@@ -15,7 +15,9 @@ import type { BehaviorView } from '../observe/BehaviorSignals.ts';
 import { denial, type Decision } from '../types/Decision.ts';
 import type { Identity, SpiffeIdParts } from '../types/Identity.ts';
 import type { RouteMatch } from '../types/Route.ts';
-import { jsonRpcDenial } from '../route/JsonRpc.ts';
+import { ownJsonRpcDenial, policyJsonRpcDenial } from '../route/JsonRpcDenial.ts';
+import type { CheckRequestView } from '../types/Request.ts';
+import type { Canonical } from '../route/Router.ts';
 import { CheckError, Reason, isRequestReason, type ReasonCode } from '../types/Reason.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { ShadowPolicy } from './ShadowPolicy.ts';
@@ -231,13 +233,18 @@ export class CheckPipeline {
     let evalNs = 0;
     let notes: readonly string[] = [];
     let decision: Decision;
+    const compat = this.#opts.compat === true;
+    // Kept for the answer to a failure: whether it was a JSON-RPC call (see ownJsonRpcDenial).
+    let view: CheckRequestView | undefined;
+    let canonical: Canonical | undefined;
     try {
-      const compat = this.#opts.compat === true;
       const request = readCheckRequest(bytes, this.#opts.limits, { compat });
+      view = request;
       // The span joins the request's own trace as soon as its headers are known.
       trace = obs.begin(request.http.headers, t0);
       if (!engine) throw new CheckError(Reason.notReady, 'no policy is loaded');
       const canon = this.#deps.route.canonicalise(request, compat);
+      canonical = canon;
       const identified = await trace.phase('identify', () => this.#deps.identify.identify(request.attributes, request.http.headers, ctx.peer ?? null));
       notes = identified.notes;
       identity = identified.identity;
@@ -280,14 +287,24 @@ export class CheckPipeline {
       if (evaluated instanceof Promise) evaluated = await evaluated;
       ({ decision, cache, evalNs } = evaluated);
       cacheKey = evaluated.key;
-      // A denied agent call the policy gave no body: a JSON-RPC error MCP and A2A clients report for that call.
-      if (selected.calls && !decision.allowed && decision.body === '') decision = jsonRpcDenial(decision, input['parsed_body']);
+      // A denied agent call: a JSON-RPC error MCP and A2A clients report for that call (compat: the policy's answer as it is).
+      if (selected.calls && !decision.allowed && !compat) decision = policyJsonRpcDenial(decision, input['parsed_body'], selected.calls, routeMatch);
       // JSON-RPC request bytes carry a per-call id (and a batch several decisions): no shortcut entry.
       if (remember && !selected.calls && cacheKey !== undefined && identified.fromBytesAlone && evaluated.cache !== 'bypass') {
         remember.remember(raw!.key, { cacheKey, identity, route: routeMatch, entrypoint, behavior });
       }
     } catch (err) {
       decision = errorDecision(err);
+      // ztauthz's own denial of an MCP or A2A call: a JSON-RPC error too, when the calls were read or the method and path are an agent route's.
+      if (!compat) {
+        const [request, canon] = [view, canonical];
+        decision = ownJsonRpcDenial(
+          decision,
+          input,
+          routed?.calls,
+          () => request !== undefined && canon !== undefined && this.#deps.route.isJsonRpc(request, canon),
+        );
+      }
     }
 
     const facts: ObservedCheck = {

@@ -2,7 +2,7 @@
 // then choose the route and decision path. Caching statements for routes come
 // from the cache configuration, keyed by route name.
 import type { CheckRequestView } from '../envoy/CheckRequest.ts';
-import type { Canonical, Router } from '../route/Router.ts';
+import { isJsonRpcRequest, type Canonical, type Router } from '../route/Router.ts';
 import type { JsonObject } from '../types/Json.ts';
 import type { RouteMatch } from '../types/Route.ts';
 import type { RouteCaching } from './EvaluatePhase.ts';
@@ -33,6 +33,11 @@ export class RoutePhase {
    */
   canonicalise(request: CheckRequestView, lenient = false): Canonical {
     return lenient ? this.#router.canonicaliseLenient(request.http) : this.#router.canonicalise(request.http);
+  }
+
+  /** Whether the request is a JSON-RPC call on an MCP or A2A route, by its method and path (for answering its denial). */
+  isJsonRpc(request: CheckRequestView, canon: Canonical): boolean {
+    return isJsonRpcRequest(this.#router, request.http, request.attributes, canon);
   }
 
   /** Sets input.route (null when unmatched) and says which decision path decides. */

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { checkHostPattern } from '../policy/httpsend/HttpSendClient.ts';
 import { ConfigError } from './addr.ts';
+import { parseConfigYaml } from './envExpand.ts';
 import { checkOpaCombinations, translateOpaKeys } from './opa.ts';
 import { CONFIG_SCHEMA, FIELDS, FIELD_BY_KEY, envName, flagName, schemaAt, type Config, type Field } from './schema.ts';
 import { didYouMean } from './suggest.ts';
@@ -46,13 +47,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   /** Where each key given by the file, the environment or a flag came from: the compat preset leaves these alone. */
   const origins = new Map<string, string>();
   if (sources.file) {
-    const doc = readYaml(sources.file);
+    const doc = readYaml(sources.file, sources.env ?? {});
     if (!isMapping(doc)) throw new ConfigError(`${sources.file}: the document must be a mapping`);
     raw = doc;
-    // OPA's format (plugins.envoy_ext_authz_grpc) becomes ztauthz keys first.
-    const translated = new Set(translateOpaKeys(doc, sources.file));
+    // OPA's format (plugins.envoy_ext_authz_grpc, decision_logs) becomes ztauthz keys first.
+    const translated = translateOpaKeys(doc, sources.file);
     for (const f of FIELDS) {
-      if (getPath(doc, f.key) !== undefined) origins.set(f.key, translated.has(f.key) ? `${sources.file} (plugins.envoy_ext_authz_grpc)` : sources.file);
+      const from = translated.get(f.key);
+      if (getPath(doc, f.key) !== undefined) origins.set(f.key, from ? `${sources.file} (${from})` : sources.file);
     }
   }
   const env = sources.env ?? {};
@@ -212,18 +214,19 @@ function checkCombinations(c: Config): void {
   }
 }
 
-function readYaml(file: string): unknown {
+function readYaml(file: string, env: Readonly<Record<string, string | undefined>>): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
+  // yaml is loaded only when there is a config file to read (it costs a few MiB of memory).
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   try {
-    // yaml is loaded only when there is a config file to read (it costs a few MiB of memory).
-    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
-    return parse(text, { maxAliasCount: 100 }) ?? {};
+    return parseConfigYaml(yaml, text, file, env);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
 }

@@ -14,7 +14,8 @@
 // it keeps 64-bit integers exact, tells proto3 implicit presence from
 // explicit presence, and bounds nesting (MAX_DEPTH).
 import { readFileSync } from 'node:fs';
-import descriptor from 'protobufjs/ext/descriptor/index.js';
+import { createRequire } from 'node:module';
+import type descriptorModule from 'protobufjs/ext/descriptor/index.js';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 
 /** Deepest nesting of messages (and groups) decoded; deeper is body_invalid. Go's own limit is 10,000; real APIs stay far below 100. */
@@ -115,7 +116,7 @@ export class ProtoDescriptorSet {
   }
 
   constructor(bytes: Uint8Array) {
-    const set = descriptor.FileDescriptorSet.decode(bytes) as unknown as { file?: FileProto[] };
+    const set = descriptor().FileDescriptorSet.decode(bytes) as unknown as { file?: FileProto[] };
     const files = set.file ?? [];
     if (files.length === 0) throw new Error('it holds no files');
     const pending: FieldSchema[] = [];
@@ -797,6 +798,12 @@ export function jsonCamelCase(name: string): string {
 }
 
 // ---- descriptor plumbing ---------------------------------------------------
+
+// Loaded with the first descriptor set (request.proto_descriptor): protobufjs' descriptor types cost about
+// 1 MiB of resident memory in a server that has none (Bun 1.4, 2026-12-05).
+let descriptorLib: typeof descriptorModule | undefined;
+const descriptor = (): typeof descriptorModule =>
+  (descriptorLib ??= createRequire(import.meta.url)('protobufjs/ext/descriptor/index.js') as typeof descriptorModule);
 
 interface FieldProto {
   name?: string;

@@ -1,7 +1,7 @@
 // Interprets a policy result set with opa-envoy-plugin's rules: exactly one
 // result; a boolean, or an object with a boolean `allowed` and optional
 // response fields. Anything else is an error, which the pipeline denies.
-import type { Decision, HeaderPair } from '../types/Decision.ts';
+import type { Decision, HeaderPair, JsonRpcErrorObject } from '../types/Decision.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 import { CheckError, Reason } from '../types/Reason.ts';
 import { ENVOY_HTTP_STATUSES } from './ProtoCodec.ts';
@@ -72,6 +72,7 @@ export function decisionFromResult(result: JsonValue): Decision {
     body: bodyOf(result),
     dynamicMetadata: dynamicMetadataOf(result),
     result,
+    jsonRpcError: jsonRpcErrorOf(result),
   };
 }
 
@@ -141,6 +142,34 @@ function bodyOf(result: JsonObject): string {
   if (v === undefined) return '';
   if (typeof v !== 'string') throw invalid(`"body" must be a string, got ${typeName(v)}`);
   return v;
+}
+
+/** Longest `jsonrpc_error.message`: it goes to the client once per call of a batch. */
+export const MAX_JSONRPC_MESSAGE = 1024;
+/** JSON-RPC's code when the policy names none: authorization refused (JsonRpcDenial's JsonRpcCode.forbidden). */
+const JSONRPC_FORBIDDEN = -32003;
+
+/**
+ * ztauthz's result field `jsonrpc_error: {"message": ..., "code"?: ...}`: the
+ * JSON-RPC error a denied MCP or A2A call gets (src/route/JsonRpcDenial.ts).
+ * opa-envoy-plugin ignores it, so a policy that sets it stays portable. A
+ * malformed one is a result error, like a malformed header: a typo must not
+ * silently change what clients get.
+ */
+function jsonRpcErrorOf(result: JsonObject): JsonRpcErrorObject | undefined {
+  const v = result['jsonrpc_error'];
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid(`"jsonrpc_error" must be an object, got ${typeName(v)}`);
+  for (const key of Object.keys(v)) {
+    if (key !== 'code' && key !== 'message') throw invalid(`"jsonrpc_error" has the key ${JSON.stringify(key)}; it takes only "code" and "message"`);
+  }
+  const message = v['message'];
+  if (typeof message !== 'string' || message === '' || message.length > MAX_JSONRPC_MESSAGE) {
+    throw invalid(`"jsonrpc_error.message" must be a string of 1 to ${MAX_JSONRPC_MESSAGE} characters`);
+  }
+  const code = v['code'] ?? JSONRPC_FORBIDDEN;
+  if (typeof code !== 'number' || !Number.isSafeInteger(code)) throw invalid(`"jsonrpc_error.code" must be an integer, got ${JSON.stringify(code)}`);
+  return { code, message };
 }
 
 /** Result objects whose http_status the policy wrote as 401.0 or 4.01e2 (see WasmEval.parseResultSet). */

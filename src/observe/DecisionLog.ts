@@ -28,11 +28,24 @@
 // removed something, which pino's `remove` does not report); the oversize
 // rule (pino has no line limit); the minimal record for one that fails to
 // build; and the pieces handed to the output (see #put).
+//
+// With decision_log.upload, each record's masked line also goes to the
+// uploader (DecisionUpload.ts), which ships it per OPA's decision-log
+// protocol; the console output (decision_log.enabled) may then be off, and
+// records are built for the upload alone.
+//
+// A policy that defines OPA's decision-log rules (system/log/drop and
+// system/log/mask, see PolicyMask.ts) has them run on each record: a dropped
+// one is not logged; the mask runs before decision_log.mask, what it removes
+// listed in `erased`, what it replaces in `masked`, on the console and in
+// uploads alike.
 import { pino, type Logger as Pino } from 'pino';
 import { isoTimestamp, type DecisionRecord } from './DecisionRecord.ts';
 import type { Metrics } from './Metrics.ts';
 import { LogOutput } from './DecisionLogOutput.ts';
+import type { DecisionUpload } from './DecisionUpload.ts';
 import { hasPath, maskPaths, type MaskPath } from './MaskPaths.ts';
+import { applyMask, type PolicyLogRules } from './PolicyMask.ts';
 import { unmaskedLine } from './UnmaskedLine.ts';
 
 export type { DecisionRecord, RecordIdentity, RecordRoute } from './DecisionRecord.ts';
@@ -54,6 +67,8 @@ export interface DecisionLogOptions {
   readonly sampleAllowed?: number;
   /** Source of randomness for sampling (tests). */
   readonly random?: () => number;
+  /** Where records are uploaded too (decision_log.upload); closed with the log. */
+  readonly upload?: DecisionUpload | undefined;
 }
 
 /** One Check's record, as queued: built and serialised on the next flush. */
@@ -121,6 +136,10 @@ export class DecisionLog {
   /** Events and minimal records: written as they are (masks name record fields). */
   readonly #plain: Pino;
   #out: LogOutput | undefined;
+  #upload: DecisionUpload | undefined;
+  #policyRules: PolicyLogRules | undefined;
+  /** The revision of the record #line last built (for the upload's bundles field). */
+  #revision: string | undefined;
   #queue: (LogEntry | EventEntry)[] = [];
   #scheduled = false;
   readonly #flushSoon = (): void => this.flush();
@@ -140,16 +159,22 @@ export class DecisionLog {
     );
     this.#plain = recordWriter(this.#sink, []);
     if (opts.enabled) this.#out = this.#open();
+    this.#upload = opts.upload;
   }
 
-  /** Whether write() can write anything (records are only built for an enabled log). */
+  /** Whether write() can write anything (records are only built for an enabled log): a console output or an upload. */
   get enabled(): boolean {
-    return this.#out !== undefined;
+    return this.#out !== undefined || this.#upload !== undefined;
+  }
+
+  /** Runs the policy's drop and mask rules on each record from now on (set once the policy store exists). */
+  usePolicyRules(rules: PolicyLogRules): void {
+    this.#policyRules = rules;
   }
 
   /** Whether every record carries the policy input (include_input "all"): then no Check can be answered without building one. */
   get inputOnEveryRecord(): boolean {
-    return this.#opts.enabled && this.#include === 'all';
+    return this.enabled && this.#include === 'all';
   }
 
   /**
@@ -158,7 +183,7 @@ export class DecisionLog {
    * of allows (a fresh draw per call: call once per Check).
    */
   inputFor(allowed: boolean): boolean {
-    if (!this.#opts.enabled) return false;
+    if (!this.enabled) return false;
     switch (this.#include) {
       case 'all':
         return true;
@@ -175,7 +200,7 @@ export class DecisionLog {
    * serialised at the next flush, after the Check is answered.
    */
   write(entry: LogEntry): boolean {
-    if (!this.#out) return false;
+    if (!this.enabled) return false;
     // A denial (entry.allowed is the real decision, also in dry run) is never sampled out.
     if (entry.allowed && this.#sample < 1 && !(this.#random() < this.#sample)) {
       this.#metrics?.decisionLogSampledOut.inc();
@@ -191,7 +216,8 @@ export class DecisionLog {
   }
 
   #enqueue(entry: LogEntry | EventEntry): boolean {
-    if (this.#out?.refusing || this.#queue.length >= MAX_PENDING) {
+    // A full console drops records unbuilt, unless they are built for the upload anyway.
+    if ((this.#out?.refusing && !this.#upload) || this.#queue.length >= MAX_PENDING) {
       this.#metrics?.decisionLogDropped.inc();
       return false;
     }
@@ -216,14 +242,23 @@ export class DecisionLog {
     this.#queue = [];
     let chunk = '';
     let dropped = 0;
-    for (let i = 0; i < queue.length; i++) {
-      // A full output drops the rest of the batch unbuilt.
-      if (!this.#out || this.#out.refusing) {
-        dropped += queue.length - i;
-        break;
-      }
-      const entry = queue[i]!;
-      chunk += 'event' in entry ? this.#eventLine(entry.event) : this.#line(entry);
+    const upload = this.#upload;
+    for (const entry of queue) {
+      // A full output drops the rest of the batch unbuilt (built for the upload, not written).
+      const toConsole = this.#out !== undefined && !this.#out.refusing;
+      if ('event' in entry) {
+        // Events (shadow, behaviour) are not decisions: console only.
+        if (toConsole) chunk += this.#eventLine(entry.event);
+        else if (this.#out) dropped++;
+      } else if (toConsole || upload) {
+        this.#revision = undefined;
+        const line = this.#line(entry);
+        // The policy's drop rule said not to log it.
+        if (line === '') continue;
+        if (toConsole) chunk += line;
+        else if (this.#out) dropped++;
+        upload?.push(line, this.#revision);
+      } else dropped++;
       if (chunk.length >= WRITE_CHUNK) {
         this.#put(chunk);
         chunk = '';
@@ -244,11 +279,13 @@ export class DecisionLog {
     if (this.#out && !this.#out.write(chunk)) this.#metrics?.decisionLogErrors.inc();
   }
 
-  /** The line of a queued record; a record that fails to build or serialise is replaced by a minimal one, and counted. */
+  /** The line of a queued record ('' when the policy's drop rule drops it); a record that fails to build or serialise is replaced by a minimal one, and counted. */
   #line(entry: LogEntry): string {
     let record: DecisionRecord | undefined;
     try {
       record = entry.build();
+      this.#revision = record.revision;
+      if (this.#policyRules?.drop(record as unknown as Record<string, unknown>)) return '';
       return this.format(record, entry.withInput);
     } catch (err) {
       this.#metrics?.decisionLogErrors.inc();
@@ -302,11 +339,21 @@ export class DecisionLog {
    * throws, say).
    */
   format(record: DecisionRecord, withInput: boolean = this.#include === 'all' || (this.#include === 'denied' && !record.allowed)): string {
-    const fast = unmaskedLine(record, withInput, this.#masks, this.#maxLine);
-    if (fast !== undefined) return fast;
+    // The policy's mask rule may change any record: then pino writes every one.
+    if (!this.#policyRules?.hasMask()) {
+      const fast = unmaskedLine(record, withInput, this.#masks, this.#maxLine);
+      if (fast !== undefined) return fast;
+    }
     const view: Record<string, unknown> = { ...record };
     if (!withInput) delete view['input'];
     let erased: string[] | undefined;
+    // The policy's mask rule first (it sees the record as the policy decided it), then decision_log.mask.
+    const ops = this.#policyRules?.mask(view);
+    if (ops?.length) {
+      const done = applyMask(view, ops);
+      if (done.erased.length) erased = done.erased;
+      if (done.masked.length) view['masked'] = done.masked;
+    }
     for (const mask of this.#masks) if (hasPath(view, mask.segments)) (erased ??= []).push(mask.pointer);
     if (erased) view['erased'] = erased;
     this.#records.info(view);
@@ -336,12 +383,18 @@ export class DecisionLog {
     if (!this.#out.reopen()) this.#metrics?.decisionLogErrors.inc();
   }
 
-  /** Writes what is queued and ends the output (a standard stream is left open), waiting a bounded time for it to be written. */
+  /**
+   * Writes what is queued and ends the output (a standard stream is left
+   * open), waiting a bounded time for it to be written; the upload sends
+   * what it holds within its own bound.
+   */
   async close(): Promise<void> {
     this.flush();
     const out = this.#out;
+    const upload = this.#upload;
     this.#out = undefined;
-    await out?.end();
+    this.#upload = undefined;
+    await Promise.all([out?.end(), upload?.close()]);
   }
 }
 

@@ -9,7 +9,7 @@
 // counts wait in cells (CheckSeries.ts) until a scrape flushes them into
 // prom-client, and latencies go to BucketHistogram, which builds its buckets
 // only when scraped.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from './PromClient.ts';
 import { ALL_REASONS, Reason, type ReasonCode } from '../types/Reason.ts';
 import { BucketHistogram, type HistogramSeries } from './BucketHistogram.ts';
 import { ALLOW, Cell, DECISIONS, DENY, DecisionCells } from './CheckSeries.ts';

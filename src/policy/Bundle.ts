@@ -166,7 +166,8 @@ function parseJson(bytes: Uint8Array, path: string): JsonValue {
   }
 }
 
-function mergeAt(root: JsonObject, segments: string[], value: JsonValue, path: string): void {
+/** Merges `value` (an object) into `root` at `segments`; throws when it lands on a value that is not an object. */
+export function mergeAt(root: JsonObject, segments: string[], value: JsonValue, path: string): void {
   let node = root;
   for (const seg of segments) {
     const next = node[seg];

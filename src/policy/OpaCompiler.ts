@@ -1,7 +1,15 @@
 // Compiles a directory of .rego (and data) files to a wasm bundle with the
 // installed opa binary. Used at start and on reload when --policy names Rego.
+//
+// Sources that define OPA's decision-log rules (package system.log, rules
+// mask and drop) get them compiled as more wasm entrypoints, LOG_MASK_ENTRYPOINT
+// and LOG_DROP_ENTRYPOINT, so the decision log can run them as OPA does
+// (observe/PolicyMask.ts). Found by reading the sources (cheap) rather than by
+// a second opa build. When a build with them fails (a false find: no such
+// rule, or a function of that name), it runs again without them, and that
+// build's error, if any, is the policy's.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +23,11 @@ export function opaBinary(configured?: string): string {
   if (process.env['ZTAUTHZ_OPA']) return process.env['ZTAUTHZ_OPA'];
   return existsSync(PROJECT_OPA) ? PROJECT_OPA : 'opa';
 }
+
+/** OPA's default mask_decision: a rule that names what to remove from (or replace in) each decision-log record. */
+export const LOG_MASK_ENTRYPOINT = 'system/log/mask';
+/** OPA's default drop_decision: a rule true for the records not to log. */
+export const LOG_DROP_ENTRYPOINT = 'system/log/drop';
 
 export class CompileError extends Error {
   override name = 'CompileError';
@@ -48,20 +61,77 @@ export async function compileRegoAsync(
   opa = opaBinary(),
   regoVersion: RegoVersion = 'v1',
 ): Promise<Uint8Array> {
-  const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
-  try {
-    await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
-    return readFileSync(bundlePath);
-  } catch (err) {
-    throw buildError(err, target, dir, opa, regoVersion);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  return await runBuildAsync(target, [dir], false, entrypoints, opa, regoVersion);
+}
+
+/**
+ * `opa build -b` over several bundle directories (each with its own
+ * .manifest): opa checks each bundle's data and packages lie within its
+ * manifest roots and that no two bundles' roots overlap, then merges them
+ * into one policy, as OPA does when it activates several bundles.
+ */
+export async function compileBundlesAsync(
+  target: 'wasm' | 'plan',
+  dirs: readonly string[],
+  entrypoints: readonly string[],
+  opa = opaBinary(),
+  regoVersion: RegoVersion = 'v1',
+): Promise<Uint8Array> {
+  return await runBuildAsync(target, dirs, true, entrypoints, opa, regoVersion);
+}
+
+async function runBuildAsync(
+  target: 'wasm' | 'plan',
+  dirs: readonly string[],
+  asBundles: boolean,
+  entrypoints: readonly string[],
+  opa: string,
+  regoVersion: RegoVersion,
+): Promise<Uint8Array> {
+  let extra = target === 'wasm' ? logEntrypoints(dirs) : [];
+  for (;;) {
+    const { args, bundlePath, out } = buildArgs(target, dirs, asBundles, [...entrypoints, ...extra], regoVersion);
+    try {
+      await promisify(execFile)(opa, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024, encoding: 'buffer' });
+      return readFileSync(bundlePath);
+    } catch (err) {
+      if (extra.length === 0) throw buildError(err, target, dirs.join(' '), opa, regoVersion);
+      extra = [];
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }
+}
+
+/** Most .rego files read looking for the mask rule; a tree with more is compiled without it. */
+const MAX_SCANNED_FILES = 10_000;
+
+/** The decision-log entrypoints whose rules (mask, drop) a .rego file under `dirs` (tests aside) in package system.log appears to define. */
+export function logEntrypoints(dirs: readonly string[]): string[] {
+  const found = new Set<string>();
+  let budget = MAX_SCANNED_FILES;
+  const visit = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (budget <= 0) return;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) visit(path);
+      else if (entry.name.endsWith('.rego') && !entry.name.endsWith('_test.rego')) {
+        budget--;
+        const text = readFileSync(path, 'utf8');
+        if (!/^\s*package\s+system\.log\s*(#.*)?$/m.test(text)) continue;
+        if (/^\s*mask\b/m.test(text)) found.add(LOG_MASK_ENTRYPOINT);
+        if (/^\s*drop\b/m.test(text)) found.add(LOG_DROP_ENTRYPOINT);
+      }
+    }
+  };
+  for (const d of dirs) if (existsSync(d) && statSync(d).isDirectory()) visit(d);
+  return [LOG_MASK_ENTRYPOINT, LOG_DROP_ENTRYPOINT].filter((e) => found.has(e));
 }
 
 function buildArgs(
   target: 'wasm' | 'plan',
-  dir: string,
+  dirs: readonly string[],
+  asBundles: boolean,
   entrypoints: readonly string[],
   regoVersion: RegoVersion,
 ): { args: string[]; bundlePath: string; out: string } {
@@ -69,8 +139,9 @@ function buildArgs(
   const bundlePath = join(out, 'bundle.tar.gz');
   const args = ['build', '-t', target, '-o', bundlePath, '--ignore', '*_test.rego'];
   if (regoVersion === 'v0') args.push('--v0-compatible');
+  if (asBundles) args.push('-b');
   for (const e of entrypoints) args.push('-e', e);
-  args.push(resolve(dir));
+  for (const dir of dirs) args.push(resolve(dir));
   return { args, bundlePath, out };
 }
 
@@ -84,13 +155,17 @@ function buildError(err: unknown, target: 'wasm' | 'plan', dir: string, opa: str
 }
 
 function opaBuild(target: 'wasm' | 'plan', dir: string, entrypoints: readonly string[], opa: string, regoVersion: RegoVersion): Uint8Array {
-  const { args, bundlePath, out } = buildArgs(target, dir, entrypoints, regoVersion);
-  try {
-    execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
-    return readFileSync(bundlePath);
-  } catch (err) {
-    throw buildError(err, target, dir, opa, regoVersion);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  let extra = target === 'wasm' ? logEntrypoints([dir]) : [];
+  for (;;) {
+    const { args, bundlePath, out } = buildArgs(target, [dir], false, [...entrypoints, ...extra], regoVersion);
+    try {
+      execFileSync(opa, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
+      return readFileSync(bundlePath);
+    } catch (err) {
+      if (extra.length === 0) throw buildError(err, target, dir, opa, regoVersion);
+      extra = [];
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }
 }

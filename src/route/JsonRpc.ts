@@ -12,7 +12,6 @@
 import { CheckError, Reason } from '../types/Reason.ts';
 import type { JsonObject, JsonValue } from '../types/Json.ts';
 import type { RouteMatch, RouteParams } from '../types/Route.ts';
-import type { Decision } from '../types/Decision.ts';
 import type { BodyInput } from './BodyFields.ts';
 import { RouteReason } from './RouteReasons.ts';
 
@@ -170,43 +169,4 @@ function header(headers: Readonly<Record<string, string>>, h: string, param: str
 
 function invalid(where: string, why: string): never {
   throw new CheckError(Reason.bodyInvalid, `route "${where}": ${why}`);
-}
-
-/**
- * JSON-RPC's "server error" range is the implementation's: this one says the
- * call was refused by authorization (the MCP TypeScript SDK's client rejects
- * the call with the HTTP status and this body in its message).
- */
-export const JSONRPC_FORBIDDEN = -32003;
-
-/**
- * The body of a denied JSON-RPC POST: one error response per call that has
- * an id (an array for a batch), naming ztauthz's reason code only, so a
- * client learns nothing about the policy. Empty when no call has an id
- * (notifications and responses get no answer).
- */
-export function jsonRpcDenialBody(parsed: JsonValue | undefined, reason: string): string {
-  const message = `forbidden by ztauthz: ${reason}`;
-  const error = (id: JsonValue) => ({ jsonrpc: '2.0', id, error: { code: JSONRPC_FORBIDDEN, message } });
-  const idOf = (m: JsonValue): JsonValue | undefined =>
-    m !== null && typeof m === 'object' && !Array.isArray(m) && Object.hasOwn(m, 'method') && (typeof m['id'] === 'string' || typeof m['id'] === 'number')
-      ? m['id']
-      : undefined;
-  if (Array.isArray(parsed)) {
-    const errors = parsed.flatMap((m) => {
-      const id = idOf(m);
-      return id === undefined ? [] : [error(id)];
-    });
-    return errors.length === 0 ? '' : JSON.stringify(errors);
-  }
-  const id = parsed === undefined ? undefined : idOf(parsed);
-  return id === undefined ? '' : JSON.stringify(error(id));
-}
-
-/** The denial with jsonRpcDenialBody as its body (JSON content type), or as it was when no call has an id. */
-export function jsonRpcDenial(decision: Decision, parsed: JsonValue | undefined): Decision {
-  const body = jsonRpcDenialBody(parsed, decision.reason);
-  if (body === '') return decision;
-  const headers = decision.headers.filter((h) => h.key.toLowerCase() !== 'content-type');
-  return { ...decision, body, headers: [...headers, { key: 'content-type', value: 'application/json' }] };
 }

@@ -123,6 +123,19 @@ export class RouteSelector {
     return { route, entrypoint: entrypoint ?? route?.entrypoint ?? this.#opts.defaultEntrypoint, calls };
   }
 
+  /**
+   * Whether the request is a call on an agent route (MCP, A2A: JSON-RPC in a
+   * POST body), from its method and path alone, for answering a request that
+   * failed before or while its body was read. Never throws.
+   */
+  isJsonRpc(method: string, segments: readonly string[], contextExtensions: Readonly<Record<string, string>> | undefined): boolean {
+    const named = contextExtensions?.[CONTEXT_ROUTE];
+    const route = named !== undefined ? (this.#table.has(named) ? this.#table.matchNamed(named, method, segments) : null) : this.#table.match(method, segments);
+    // A POST on a named route the path does not fit (route_unmatched) is still a call of the route Envoy meant.
+    const name = route?.name ?? (named !== undefined && method === 'POST' && this.#table.has(named) ? named : undefined);
+    return name !== undefined && this.#table.jsonrpc(name) !== undefined;
+  }
+
   #checkEntrypoint(path: string): void {
     if (!ENTRYPOINT.test(path)) {
       throw new CheckError(

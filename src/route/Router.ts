@@ -100,6 +100,11 @@ export class Router {
   }
 }
 
+/** See RouteSelector.isJsonRpc: whether this request, by method and path, is a call on an MCP or A2A route. */
+export function isJsonRpcRequest(router: Router, http: HttpView, attributes: JsonObject, canon: Canonical): boolean {
+  return router.selector.isJsonRpc(http.method, canon.path.segments, contextExtensions({ attributes }));
+}
+
 /** The body as the route phase reads it: parsed body and query from the input, the bytes from the request. */
 export function bodyInput(http: HttpView, input: JsonObject): BodyInput {
   return {

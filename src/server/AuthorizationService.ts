@@ -1,14 +1,16 @@
-// grpc-js binding of envoy.service.auth.v3.Authorization/Check. The request
+// envoy.service.auth.v3.Authorization/Check as a grpc-js style service
+// (definition and handler), which h2/H2Transport.ts serves. The request
 // deserializer is the identity: the pipeline decodes, so bad bytes become a
-// recorded denial rather than grpc-js's INTERNAL error. The pipeline never
+// recorded denial rather than a transport's INTERNAL error. The pipeline never
 // throws or rejects; should the glue here throw anyway, the pipeline's
 // lastResort answer (a denial) goes out, never a transport error that an
 // Envoy with failure_mode_allow would let through.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { CheckOutcome, CheckPipeline } from '../check/CheckPipeline.ts';
 import { Reason, type ReasonCode } from '../types/Reason.ts';
 import type { PeerAuth } from '../tls/PeerAuth.ts';
 import type { SpiffeIdParts } from '../types/Identity.ts';
+import { Status } from './h2/Framing.ts';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -34,12 +36,12 @@ export const authorizationServiceDefinition: grpc.ServiceDefinition = {
  * apart (opa-envoy-plugin evaluates without a policy: with compat: opa-envoy,
  * UNKNOWN).
  */
-const ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = {
-  [Reason.notReady]: grpc.status.UNAVAILABLE,
-  [Reason.deadlineExceeded]: grpc.status.DEADLINE_EXCEEDED,
-  [Reason.internalError]: grpc.status.INTERNAL,
+const ERROR_CODES: Partial<Record<ReasonCode, number>> = {
+  [Reason.notReady]: Status.UNAVAILABLE,
+  [Reason.deadlineExceeded]: Status.DEADLINE_EXCEEDED,
+  [Reason.internalError]: Status.INTERNAL,
 };
-const COMPAT_ERROR_CODES: Partial<Record<ReasonCode, grpc.status>> = { ...ERROR_CODES, [Reason.notReady]: grpc.status.UNKNOWN };
+const COMPAT_ERROR_CODES: Partial<Record<ReasonCode, number>> = { ...ERROR_CODES, [Reason.notReady]: Status.UNKNOWN };
 
 export interface AuthorizationOptions {
   /** compat: opa-envoy: not_ready is UNKNOWN too. */
@@ -65,7 +67,7 @@ export function authorizationHandlers(
     if (outcome.response !== undefined && outcome.response.length > maxSendBytes) {
       outcome = pipeline.lastResort(new Error(`the CheckResponse is ${outcome.response.length} bytes, more than grpc.max_send_msg_bytes (${maxSendBytes})`));
     }
-    if (outcome.error) callback({ code: codes[outcome.error.reason] ?? grpc.status.UNKNOWN, details: `${outcome.error.reason}: ${outcome.error.message}` });
+    if (outcome.error) callback({ code: codes[outcome.error.reason] ?? Status.UNKNOWN, details: `${outcome.error.reason}: ${outcome.error.message}` });
     else callback(null, outcome.response);
   };
   return {

@@ -13,7 +13,7 @@
 //    SIGHUP (policy reload, decision-log reopen).
 import cluster, { type Worker } from 'node:cluster';
 import type { Readable } from 'node:stream';
-import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from '../observe/PromClient.ts';
 import type { Config } from '../config/schema.ts';
 import { parseAddr, parseListenAddr, showListenAddr } from '../config/load.ts';
 import { resolve as resolvePath } from 'node:path';

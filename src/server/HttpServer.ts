@@ -15,18 +15,22 @@ export interface HttpSource {
 }
 
 /** The HTTP side of one server process. */
-export function createHttpServer(metrics: Metrics, policies: PolicyStore): Server {
-  return createHttpSourceServer(localSource(metrics, policies));
+export function createHttpServer(metrics: Metrics, policies: PolicyStore, missingBundles?: () => readonly string[]): Server {
+  return createHttpSourceServer(localSource(metrics, policies, missingBundles));
 }
 
-/** The readiness and metrics of this process: ready once a policy is loaded. */
-export function localSource(metrics: Metrics, policies: PolicyStore): HttpSource {
+/**
+ * The readiness and metrics of this process: ready once a policy is loaded.
+ * With remote bundles, not ready names the bundles that have not loaded yet
+ * (the policy serves only once every one has).
+ */
+export function localSource(metrics: Metrics, policies: PolicyStore, missingBundles?: () => readonly string[]): HttpSource {
   return {
     async readiness() {
       const engine = policies.current;
-      return engine
-        ? { ready: true, body: { status: 'ready', policy_revision: engine.revision } }
-        : { ready: false, body: { status: 'not ready', reason: 'no policy loaded' } };
+      if (engine) return { ready: true, body: { status: 'ready', policy_revision: engine.revision } };
+      const missing = missingBundles?.() ?? [];
+      return { ready: false, body: { status: 'not ready', reason: missing.length > 0 ? `waiting for bundles: ${missing.join(', ')}` : 'no policy loaded' } };
     },
     async metrics() {
       return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };

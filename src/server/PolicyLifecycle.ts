@@ -15,8 +15,10 @@ import { DEMO_POLICY } from './defaults.ts';
 import { HttpSendRuntime } from '../policy/httpsend/HttpSendRuntime.ts';
 import { describeIgnore, ignoreIsExplicit } from '../cache/PolicyReads.ts';
 import type { JsonValue } from '../types/Json.ts';
-import type { RemoteBundle } from '../policy/remote/RemoteBundle.ts';
-import { remotePolicy } from './RemotePolicy.ts';
+import type { BundleState } from '../types/BundleState.ts';
+import { remotePolicy, type RemotePolicies } from './RemotePolicy.ts';
+import { PLUGIN_GRPC, type StatusReporter } from '../policy/remote/StatusReporter.ts';
+import { statusReporter } from './StatusReports.ts';
 import { ConfigError } from '../config/addr.ts';
 
 export function loaderOptions(config: Config, entrypoints: readonly string[]): LoaderOptions {
@@ -59,6 +61,9 @@ export function loadConfiguredPolicy(config: Config, routeEntrypoints: readonly 
   return loadPolicy(config.policy.path || DEMO_POLICY, loaderOptions(config, requiredEntrypoints(config, routeEntrypoints)));
 }
 
+/** How long a stopping server waits for its last status report to be taken. */
+const STATUS_FLUSH_MS = 2000;
+
 export class PolicyLifecycle {
   readonly active: PolicyStore;
   /** The shadow candidate; empty when shadow.path is unset. */
@@ -69,11 +74,27 @@ export class PolicyLifecycle {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   #httpSend: HttpSendRuntime | undefined;
-  #remote: RemoteBundle | undefined;
+  #remote: RemotePolicies | undefined;
+  #status: StatusReporter | undefined;
 
   /** The http.send worker pool, once start() made one (http_send.allowed_hosts set). */
   get httpSend(): HttpSendRuntime | undefined {
     return this.#httpSend;
+  }
+
+  /** Each configured remote bundle's state (empty without bundles), for status reports. */
+  bundleStates(): BundleState[] {
+    return this.#remote?.states() ?? [];
+  }
+
+  /** Calls `listener` after each change of a remote bundle's state (read bundleStates() there); a no-op without bundles. */
+  onBundleChange(listener: () => void): () => void {
+    return this.#remote?.onChange(listener) ?? (() => undefined);
+  }
+
+  /** The configured remote bundles that have not loaded once yet (nothing serves until none is missing). */
+  missingBundles(): string[] {
+    return this.#remote?.missing() ?? [];
   }
 
   constructor(config: Config, routeEntrypoints: readonly string[], metrics: Metrics, log: Logger, active = new PolicyStore()) {
@@ -90,11 +111,18 @@ export class PolicyLifecycle {
     const opts = loaderOptions(this.#config, this.#entrypoints);
     this.#httpSend = opts.httpSend;
     this.#remote = remotePolicy(this.#config, opts, this.active, this.#metrics, this.#log);
-    // A remote bundle starts from its persisted copy if there is one, else
-    // the server starts without a policy: Checks are not_ready and /readyz
-    // answers 503 until the first download has loaded.
+    // Remote bundles start from their persisted copies if every bundle has
+    // one, else the server starts without a policy: Checks are not_ready and
+    // /readyz answers 503 until every bundle has loaded (BundleSet.ts).
     if (this.#remote) await this.#remote.start();
     else await this.#startOne('active', this.#config.policy.path || DEMO_POLICY, opts, this.active);
+    // The first report: whatever the persisted copies gave, the bundles' first polls under way.
+    this.#status = statusReporter(this.#config, this.#log, this.#metrics, () => this.bundleStates());
+    if (this.#status) {
+      const status = this.#status;
+      this.onBundleChange(() => status.changed());
+      status.start();
+    }
     if (this.#config.shadow.path) await this.#startOne('shadow', this.#config.shadow.path, opts, this.shadow);
   }
 
@@ -150,19 +178,32 @@ export class PolicyLifecycle {
     this.#watchers.push(watcher);
   }
 
-  /** Reloads every watched policy now, and polls a remote bundle now (SIGHUP). */
+  /** Reloads every watched policy now, and polls remote bundles now (SIGHUP). */
   async reload(): Promise<void> {
     this.#remote?.pollNow();
     await Promise.all(this.#watchers.map((w) => w.reload()));
   }
 
+  /** A decision-log upload's outcome (an error, or undefined: taken), for status reports. */
+  decisionLogResult(err: Error | undefined): void {
+    this.#status?.setDecisionLogs(err);
+  }
+
+  /** The gRPC listener is serving (status reports say so). */
+  serving(): void {
+    this.#status?.setPlugin(PLUGIN_GRPC, 'OK');
+  }
+
   stop(): void {
     for (const w of this.#watchers) w.stop();
     void this.#remote?.stop();
+    // The last report says the listener is going away; close() waits for it (bounded).
+    this.#status?.setPlugin(PLUGIN_GRPC, 'NOT_READY');
   }
 
   /** Ends the http.send workers: after the Checks in flight have drained, since some may be waiting on them. */
   async close(): Promise<void> {
+    await this.#status?.stop(STATUS_FLUSH_MS);
     await this.#httpSend?.close();
   }
 }

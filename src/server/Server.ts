@@ -8,6 +8,10 @@ import { ShadowPolicy } from '../check/ShadowPolicy.ts';
 import { PolicyStore } from '../policy/PolicyStore.ts';
 import { Metrics } from '../observe/Metrics.ts';
 import { DecisionLog } from '../observe/DecisionLog.ts';
+import { decisionUpload } from './DecisionShipping.ts';
+import { dropped, maskOps } from '../observe/PolicyMask.ts';
+import { LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT } from '../policy/OpaCompiler.ts';
+import type { JsonObject } from '../types/Json.ts';
 import { BehaviorSignals } from '../observe/BehaviorSignals.ts';
 import { Observer } from '../observe/Observer.ts';
 import { startTracing, type Tracing } from '../observe/Tracing.ts';
@@ -18,6 +22,7 @@ import { PolicyLifecycle } from './PolicyLifecycle.ts';
 import { buildPhases, createPipeline } from './Pipeline.ts';
 import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
 import { RUNTIME_VERSION } from './Runtime.ts';
+import type { BundleState } from '../types/BundleState.ts';
 
 export interface RunningServer {
   /** The TCP port; 0 when grpc.addr is a Unix socket. */
@@ -27,6 +32,10 @@ export interface RunningServer {
   readonly httpPort: number;
   readonly policies: PolicyStore;
   readonly metrics: Metrics;
+  /** Each configured remote bundle's state (bundles.<name>), for status reports; empty without bundles. */
+  bundleStates(): BundleState[];
+  /** Calls `listener` after each change of a bundle's state (a request answered or failed, an activation); returns the unsubscribe. */
+  onBundleChange(listener: () => void): () => void;
   /** Stops accepting, lets in-flight Checks finish (up to graceMs), then closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -39,23 +48,46 @@ export interface ServerOptions {
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level), opts: ServerOptions = {}): Promise<RunningServer> {
   const metrics = new Metrics({ maxIdentities: config.metrics.max_identities, identityIdleSeconds: config.metrics.identity_idle_seconds });
   // First, so a mask pino cannot express, or a decision-log file that cannot be opened, refuses the start before anything runs.
-  const decisionLog = new DecisionLog(
-    {
-      enabled: config.decision_log.enabled,
-      output: config.decision_log.output,
-      includeInput: config.decision_log.include_input,
-      inputSampleAllowed: config.decision_log.input_sample_allowed,
-      mask: config.decision_log.mask,
-      sampleAllowed: config.decision_log.sample_allowed,
-    },
-    metrics,
-  );
+  // Upload outcomes go to status reports, which start with the policy lifecycle below.
+  let uploadResult: (err: Error | undefined) => void = () => {};
+  const upload = decisionUpload(config, metrics, log, (err) => uploadResult(err));
+  let decisionLog: DecisionLog;
+  try {
+    decisionLog = new DecisionLog(
+      {
+        enabled: config.decision_log.enabled,
+        output: config.decision_log.output,
+        includeInput: config.decision_log.include_input,
+        inputSampleAllowed: config.decision_log.input_sample_allowed,
+        mask: config.decision_log.mask,
+        sampleAllowed: config.decision_log.sample_allowed,
+        upload,
+      },
+      metrics,
+    );
+  } catch (err) {
+    await upload?.close(0);
+    throw err;
+  }
   const health = new HealthState();
   // The route table names the entrypoints the policy must have, so it is built first.
   const policies = new PolicyStore();
   const phases = buildPhases(config, policies);
+  // OPA's decision-log drop and mask rules, when the serving policy has them (compiled from package system.log).
+  decisionLog.usePolicyRules({
+    hasMask: () => policies.current?.entrypoints.has(LOG_MASK_ENTRYPOINT) ?? false,
+    mask: (record) => {
+      const engine = policies.current;
+      return engine?.entrypoints.has(LOG_MASK_ENTRYPOINT) ? maskOps(engine.evaluate(record as JsonObject, LOG_MASK_ENTRYPOINT)) : undefined;
+    },
+    drop: (record) => {
+      const engine = policies.current;
+      return engine?.entrypoints.has(LOG_DROP_ENTRYPOINT) ? dropped(engine.evaluate(record as JsonObject, LOG_DROP_ENTRYPOINT)) : false;
+    },
+  });
   if (phases.cache) metrics.watchCache(phases.cache);
   const lifecycle = new PolicyLifecycle(config, phases.router.entrypoints, metrics, log, policies);
+  uploadResult = (err) => lifecycle.decisionLogResult(err);
   lifecycle.active.onActivate(() => {
     health.setServing(true);
     // Keys carry the revision, so old entries could never be served; clearing frees their memory now.
@@ -109,9 +141,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const h = parseAddr(config.http.addr);
     let httpPort = 0;
     if (opts.http !== false) {
-      httpServer = createHttpServer(metrics, policies);
+      httpServer = createHttpServer(metrics, policies, () => lifecycle.missingBundles());
       httpPort = await listenHttp(httpServer, h.host, h.port, config.http.addr);
     }
+    lifecycle.serving();
     log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.
@@ -129,6 +162,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpPort,
       policies,
       metrics,
+      bundleStates: () => lifecycle.bundleStates(),
+      onBundleChange: (listener) => lifecycle.onBundleChange(listener),
       async stop(graceMs = 10_000) {
         process.off('SIGHUP', onHup);
         lifecycle.stop();

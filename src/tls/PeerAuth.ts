@@ -12,7 +12,6 @@
 // Envoy's ext_authz filter treats both as a failed check (it denies unless
 // failure_mode_allow), and operators can tell "broken mTLS setup" apart from
 // "a workload that should not call the authorizer" in Envoy's stats and logs.
-import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 
@@ -23,6 +22,12 @@ export interface ParsedSpiffeId {
 }
 
 export type ParseSpiffeId<P extends ParsedSpiffeId> = (uri: string) => P | null;
+
+/** A refusal: gRPC's UNAUTHENTICATED (16) or PERMISSION_DENIED (7), and why. */
+export interface Refusal {
+  readonly code: 7 | 16;
+  readonly details: string;
+}
 
 /** grpc-js's AuthContext (1.14 does not export the type from its index). */
 export interface PeerAuthContext {
@@ -95,16 +100,16 @@ export class PeerAuth<P extends ParsedSpiffeId = ParsedSpiffeId> {
   }
 
   /** The peer when allowed, otherwise the gRPC error to answer with. */
-  authorize(call: HasAuthContext): { peer: P; error?: undefined } | { peer: P | null; error: grpc.StatusObject } {
+  authorize(call: HasAuthContext): { peer: P; error?: undefined } | { peer: P | null; error: Refusal } {
     const peer = this.peerIdentity(call);
     if (!peer) {
       return {
         peer: null,
-        error: status(grpc.status.UNAUTHENTICATED, 'ztauthz: caller has no verified client certificate with a SPIFFE ID'),
+        error: { code: 16, details: 'ztauthz: caller has no verified client certificate with a SPIFFE ID' },
       };
     }
     if (!this.isAllowed(peer)) {
-      return { peer, error: status(grpc.status.PERMISSION_DENIED, `ztauthz: caller ${peer.spiffe_id} is not allowed to call this service`) };
+      return { peer, error: { code: 7, details: `ztauthz: caller ${peer.spiffe_id} is not allowed to call this service` } };
     }
     return { peer };
   }
@@ -124,41 +129,6 @@ export class PeerAuth<P extends ParsedSpiffeId = ParsedSpiffeId> {
     if (!id || id.spiffe_id === `spiffe://${id.trust_domain}`) return null;
     return id;
   }
-}
-
-/**
- * A server interceptor refusing every call whose peer PeerAuth does not allow,
- * before any handler runs. `exempt` lists full method paths left open to any
- * verified TLS client (e.g. '/grpc.health.v1.Health/Check').
- */
-export function peerAuthInterceptor(
-  auth: PeerAuth<ParsedSpiffeId>,
-  exempt: readonly string[] = [],
-  onRefused: (status: grpc.StatusObject) => void = () => {},
-): grpc.ServerInterceptor {
-  const open = new Set(exempt);
-  return (method, call) => {
-    const responder = new grpc.ResponderBuilder()
-      .withStart((next) => {
-        const listener = new grpc.ServerListenerBuilder()
-          .withOnReceiveMetadata((metadata, nextMetadata) => {
-            const verdict = open.has(method.path) ? null : auth.authorize(call).error;
-            if (verdict) {
-              // A refused caller never reaches the pipeline, so this is the only trace it leaves.
-              onRefused(verdict);
-              call.sendStatus(verdict);
-            } else nextMetadata(metadata);
-          })
-          .build();
-        next(listener);
-      })
-      .build();
-    return new grpc.ServerInterceptingCall(call, responder);
-  };
-}
-
-function status(code: grpc.status, details: string): grpc.StatusObject {
-  return { code, details, metadata: new grpc.Metadata() };
 }
 
 /**

@@ -1,20 +1,14 @@
-// mTLS for the gRPC listener. grpc-js 1.14 offers two ways to change a running
-// listener's certificate: the experimental certificate-provider credentials
-// (grpc.experimental.createCertificateProviderServerCredentials), which call
-// http2 setSecureContext on the live server, and the protected
-// updateSecureContextOptions of a ServerCredentials subclass. We use the first,
-// the one grpc-js exports; RotatingCertificateProvider is the only thing that
-// ever changes what is served, whether the material comes from files or from
-// the SPIFFE Workload API.
-import * as grpc from '@grpc/grpc-js';
+// mTLS for the gRPC listener: one RotatingCertificateProvider fed from
+// certificate files or the SPIFFE Workload API. The listener
+// (server/h2/H2Transport.ts) builds its TLS server from the provider's
+// current material and calls setSecureContext on every update: new handshakes
+// get the new pair, established connections keep theirs.
 import { RotatingCertificateProvider } from './RotatingCertificateProvider.ts';
 import { readCertificateFiles, watchCertificateFiles, type CertificateFiles } from './CertificateFileWatcher.ts';
 import { WorkloadApiClient, type WorkloadApiOptions, type X509Context } from './WorkloadApi.ts';
 import { tlsMaterialFromDer, type TlsMaterial } from './TlsMaterial.ts';
 
 export interface ServerTls {
-  /** Pass to grpc.Server#bindAsync. */
-  readonly credentials: grpc.ServerCredentials;
   readonly provider: RotatingCertificateProvider;
   /** Stops watching files / the Workload API. The listener keeps the last material. */
   close(): void;
@@ -25,18 +19,6 @@ export interface RotationEvents {
   onRotated?: (m: TlsMaterial, previous: TlsMaterial | null) => void;
   /** A new set was refused (half-written files, mismatched key, bad Workload API message); the previous one keeps serving. */
   onRejected?: (err: Error) => void;
-}
-
-/**
- * Credentials that require a client certificate verified against the
- * provider's CA bundle (the TLS handshake fails without one) and serve the
- * provider's current certificate, changing on every provider update.
- */
-export function mtlsServerCredentials(provider: RotatingCertificateProvider): grpc.ServerCredentials {
-  // The same object provides both identity and CAs, so the order of the two
-  // provider arguments does not matter (grpc-js 1.14 names them in one order in
-  // its typings and uses them in the other).
-  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
 }
 
 /**
@@ -51,7 +33,7 @@ export async function startFileServerTls(files: CertificateFiles, options: Rotat
     intervalMs: options.refreshIntervalMs ?? 5_000,
     ...(options.onRejected ? { onRejected: options.onRejected } : {}),
   });
-  return { credentials: mtlsServerCredentials(provider), provider, close: () => watcher.close() };
+  return { provider, close: () => watcher.close() };
 }
 
 export interface WorkloadApiTlsOptions extends RotationEvents, Omit<WorkloadApiOptions, 'onUpdate'> {
@@ -112,7 +94,7 @@ export async function startWorkloadApiServerTls(options: WorkloadApiTlsOptions):
   } finally {
     clearTimeout(timer);
   }
-  return { credentials: mtlsServerCredentials(provider), provider, close: () => client.stop() };
+  return { provider, close: () => client.stop() };
 }
 
 /** The listener's material from one Workload API snapshot. */

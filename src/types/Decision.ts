@@ -6,6 +6,12 @@ export interface HeaderPair {
   readonly value: string;
 }
 
+/** A JSON-RPC error object's code and message (the request's id is added per request). */
+export interface JsonRpcErrorObject {
+  readonly code: number;
+  readonly message: string;
+}
+
 /** What the service decided for one Check, independent of the wire format. */
 export interface Decision {
   readonly allowed: boolean;
@@ -25,6 +31,12 @@ export interface Decision {
   readonly dynamicMetadata: JsonObject | undefined;
   /** The raw policy result, for decision records and `check`; undefined when the policy did not run. */
   readonly result: JsonValue | undefined;
+  /**
+   * Denied: the policy's answer to an MCP or A2A call (result field
+   * `jsonrpc_error`), sent as a JSON-RPC error in place of `body` when the
+   * request is a JSON-RPC POST on an agent route.
+   */
+  readonly jsonRpcError?: JsonRpcErrorObject | undefined;
 }
 
 const NONE: readonly never[] = Object.freeze([]);

@@ -113,9 +113,11 @@ describe('MCP routes', () => {
     expect(out.headers).toContainEqual({ key: 'content-type', value: 'application/json' });
     expect(JSON.parse(out.body)).toEqual({ jsonrpc: '2.0', id: 'call-9', error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } });
     const batch = await check('/mcp', [tool('search_docs', {}, 1), tool('delete_records', {}, 2), { jsonrpc: '2.0', method: 'notifications/x' }]);
-    expect(JSON.parse(batch.body)).toEqual(
-      [1, 2].map((id) => ({ jsonrpc: '2.0', id, error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } })),
-    );
+    // The batch is refused whole: the denied call (2) carries the reason, the notification gets no answer.
+    expect(JSON.parse(batch.body)).toEqual([
+      { jsonrpc: '2.0', id: 1, error: { code: -32003, message: 'batch refused: forbidden by ztauthz: policy_denied' } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32003, message: 'forbidden by ztauthz: policy_denied' } },
+    ]);
   });
 
   it('…/mcp: the server is the path before /mcp', async () => {

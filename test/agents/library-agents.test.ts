@@ -52,6 +52,10 @@ async function check(caller: string, callee: string, path: string, body: unknown
   return { allowed: d.allowed, status: d.httpStatus, body: d.body, cache: outcome.record.cache, route: outcome.input?.['route'] as JsonObject | undefined };
 }
 
+/** The library's denial of a JSON-RPC call: the family's reason as the call's JSON-RPC error, with its id. */
+const rpcDenial = (id: number | string, reason: string) =>
+  JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32003, message: `ztauthz agents: ${reason}` } });
+
 const tool = (name: string, args: Record<string, unknown>, id: number | string) => ({
   jsonrpc: '2.0',
   id,
@@ -65,11 +69,11 @@ describe('the agents family through deploy/config/library.yaml', () => {
     expect(await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', {}, 2))).toMatchObject({
       allowed: false,
       status: 403,
-      body: 'ztauthz agents: tool not granted to caller\n',
+      body: rpcDenial(2, 'tool not granted to caller'),
     });
     expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('fetch_doc', { id: 'd1' }, 3))).toMatchObject({
       allowed: false,
-      body: 'ztauthz agents: tool not granted to caller\n',
+      body: rpcDenial(3, 'tool not granted to caller'),
     });
     // A bare /mcp: the server is the callee's SVID.
     expect(await check(PLANNER, DOCS, '/mcp', { jsonrpc: '2.0', id: 4, method: 'tools/list' })).toMatchObject({ allowed: true });
@@ -95,14 +99,19 @@ describe('the agents family through deploy/config/library.yaml', () => {
     });
     // Denials are cached too, per tool.
     await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', {}, 300));
-    expect(await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', { all: true }, 301))).toMatchObject({ allowed: false, cache: 'hit' });
+    // The cached denial answers with this call's own id.
+    expect(await check(PLANNER, DOCS, '/docs/mcp', tool('purge_index', { all: true }, 301))).toMatchObject({
+      allowed: false,
+      cache: 'hit',
+      body: rpcDenial(301, 'tool not granted to caller'),
+    });
     // Another identity, tool or callee is another entry, decided on its own.
     expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('search_docs', { q: 'a' }, 400))).toMatchObject({ allowed: true, cache: 'miss' });
     expect(await check(REVIEWER, DOCS, '/docs/mcp', tool('delete_doc', { q: 'a' }, 401))).toMatchObject({ allowed: false, cache: 'miss' });
     expect(await check(PLANNER, REVIEWER_AGENT, '/docs/mcp', tool('search_docs', { q: 'a' }, 402))).toMatchObject({
       allowed: false,
       cache: 'miss',
-      body: 'ztauthz agents: request reached another workload\n',
+      body: rpcDenial(402, 'request reached another workload'),
     });
   });
 

@@ -147,10 +147,17 @@ function userToken(scope: string): Promise<string> {
     .sign(signingKey);
 }
 
-/** The SDK's client as `who` (on behalf of a user, with a token), connected (initialize, notifications/initialized) through the docs sidecar. */
-async function mcpClient(who: SvidFiles, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+/**
+ * The SDK's client as `who` (on behalf of a user, with a token), connected (initialize, notifications/initialized)
+ * through the docs sidecar; `sent` collects the bodies it POSTs.
+ */
+async function mcpClient(who: SvidFiles, token?: string, sent?: string[]): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const viaSidecar = svidFetch(who, ID.docsMcp);
   const transport = new StreamableHTTPClientTransport(new URL(`https://127.0.0.1:${docsSidecar.listenPort}/docs/mcp`), {
-    fetch: svidFetch(who, ID.docsMcp),
+    fetch: (input, init) => {
+      if (sent && typeof init?.body === 'string') sent.push(init.body);
+      return viaSidecar(input, init);
+    },
     ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
   });
   const client = new Client({ name: 'planner', version: '1.0.0' });
@@ -182,11 +189,17 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
   });
 
   it("a denied tool call fails in the client with ztauthz's reason, and never reaches the server", async () => {
-    const { client } = await mcpClient(svid.planner);
+    const sent: string[] = [];
+    const { client } = await mcpClient(svid.planner, undefined, sent);
     const before = tools.ran.length;
     const denied = client.callTool({ name: 'purge_index', arguments: {} });
     await expect(denied).rejects.toBeInstanceOf(StreamableHTTPError);
     await expect(denied).rejects.toMatchObject({ code: 403, message: expect.stringContaining('ztauthz agents: tool not granted to caller') });
+    // The SDK reports a refused POST by its status and body: here ztauthz's JSON-RPC error for this call, with the id the SDK gave it.
+    const call = sent.map((b) => JSON.parse(b) as { id?: number; params?: { name?: string } }).find((m) => m.params?.name === 'purge_index');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: call?.id, error: { code: -32003, message: 'ztauthz agents: tool not granted to caller' } });
+    expect(call?.id).toEqual(expect.any(Number));
+    await expect(denied).rejects.toMatchObject({ message: `Streamable HTTP error: Error POSTing to endpoint: ${body}` });
     // A destructive tool the planner is granted still needs a user with the destructive scope.
     await expect(client.callTool({ name: 'delete_doc', arguments: { id: 'd1' } })).rejects.toMatchObject({
       code: 403,
@@ -232,10 +245,32 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
         'mcp-protocol-version': '2025-06-18',
       }),
     );
+    // JSON-RPC 2.0 answers a batch with an array: the denied call carries the reason, the other was refused with it.
     expect(res.status).toBe(403);
-    expect(res.body).toBe('ztauthz agents: tool not granted to caller\n');
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(res.body)).toEqual([
+      { jsonrpc: '2.0', id: 50, error: { code: -32003, message: 'batch refused: ztauthz agents: tool not granted to caller' } },
+      { jsonrpc: '2.0', id: 51, error: { code: -32003, message: 'ztauthz agents: tool not granted to caller' } },
+    ]);
     expect(res.headers['x-ztauthz-policy']).toBe('agents');
     expect(tools.ran.length).toBe(before);
+  });
+
+  it("the raw answer to a denied call is a JSON-RPC error with the call's id; a body that is not JSON-RPC gets -32700 or -32600", async () => {
+    const { transport } = await mcpClient(svid.planner);
+    const session = { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
+    const denied = await toDocs(
+      svid.planner,
+      rpcPost('/docs/mcp', { jsonrpc: '2.0', id: 'call-7', method: 'tools/call', params: { name: 'purge_index', arguments: {} } }, session),
+    );
+    expect([denied.status, denied.headers['content-type']]).toEqual([403, 'application/json']);
+    expect(JSON.parse(denied.body)).toEqual({ jsonrpc: '2.0', id: 'call-7', error: { code: -32003, message: 'ztauthz agents: tool not granted to caller' } });
+    const notJson = await toDocs(svid.planner, { ...rpcPost('/docs/mcp', null, session), body: '{"jsonrpc":"2.0","id":8,' });
+    expect([notJson.status, notJson.headers['content-type']]).toEqual([400, 'application/json']);
+    expect(JSON.parse(notJson.body)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700, message: expect.stringMatching(/^body_invalid: /) } });
+    const notRpc = await toDocs(svid.planner, rpcPost('/docs/mcp', { jsonrpc: '2.0', id: 9, method: 'tools/call', params: {} }, session));
+    expect(notRpc.status).toBe(400);
+    expect(JSON.parse(notRpc.body)).toMatchObject({ jsonrpc: '2.0', id: 9, error: { code: -32600, message: expect.stringMatching(/tool name/) } });
   });
 
   it('an agent of another tenant cannot even initialize; the reviewer is granted only search_docs', async () => {
@@ -252,6 +287,7 @@ describe('MCP through Envoy and ztauthz with the policy library', () => {
 describe('A2A through Envoy and ztauthz with the policy library', () => {
   const send = (id: number, method: string, params: unknown) => ({ jsonrpc: '2.0', id, method, params });
   const message = { message: { role: 'user', messageId: 'm-1', parts: [{ kind: 'text', text: 'please review d1' }] } };
+  const a2aDenial = (id: number, reason: string) => ({ jsonrpc: '2.0', id, error: { code: -32003, message: `ztauthz agents: ${reason}` } });
 
   it('the planner reads the agent card, sends a task and reads it back', async () => {
     const card = await toReviewer(svid.planner, { method: 'GET', path: '/.well-known/agent-card.json' });
@@ -274,12 +310,13 @@ describe('A2A through Envoy and ztauthz with the policy library', () => {
       svid.planner,
       rpcPost('/reviewer/a2a', send(3, 'tasks/pushNotificationConfig/set', { taskId: 'task-1', pushNotificationConfig: { url: 'https://attacker.example/' } })),
     );
-    expect([push.status, push.body]).toEqual([403, 'ztauthz agents: action not permitted for caller\n']);
+    expect([push.status, push.headers['content-type']]).toEqual([403, 'application/json']);
+    expect(JSON.parse(push.body)).toEqual(a2aDenial(3, 'action not permitted for caller'));
     // The reviewer calls tools but sends no tasks; a workload outside data.json is unknown.
     const self = await toReviewer(svid.reviewer, rpcPost('/reviewer/a2a', send(4, 'message/send', message)));
-    expect([self.status, self.body]).toEqual([403, 'ztauthz agents: action not permitted for caller\n']);
+    expect([self.status, JSON.parse(self.body)]).toEqual([403, a2aDenial(4, 'action not permitted for caller')]);
     const stranger = await toReviewer(svid.docsMcp, rpcPost('/reviewer/a2a', send(5, 'message/send', message)));
-    expect([stranger.status, stranger.body]).toEqual([403, 'ztauthz agents: unknown workload\n']);
+    expect([stranger.status, JSON.parse(stranger.body)]).toEqual([403, a2aDenial(5, 'unknown workload')]);
     expect(agent.received.length).toBe(before);
   });
 });

@@ -10,6 +10,9 @@ import { CheckClient, checkRequest, headerValue } from '../support/checkClient.t
 import { inProcessPipeline, startInProcess } from '../support/servers.ts';
 import { CheckRequestType } from '../../src/envoy/ProtoCodec.ts';
 import type { CheckOutcome } from '../../src/check/CheckPipeline.ts';
+import { RequestShortcut } from '../../src/cache/RequestShortcut.ts';
+import type { Identity } from '../../src/types/Identity.ts';
+import type { RouteMatch } from '../../src/types/Route.ts';
 
 const POLICY = 'test/fixtures/policies/cache-identities';
 const SCORER = 'spiffe://cluster.local/ns/web/sa/frontend';
@@ -193,5 +196,46 @@ describe('request shortcut over real gRPC', () => {
     }
     // And the cached answer is still there for the good repeats.
     expect((pipeline.check(encode(again(6))) as CheckOutcome).record.cache).toBe('hit');
+  });
+});
+
+describe('request shortcut table', () => {
+  const identity = (source: Identity['source'] = 'principal'): Identity => ({
+    spiffe_id: SCORER,
+    trust_domain: 'cluster.local',
+    path: '/ns/web/sa/frontend',
+    namespace: 'web',
+    service_account: 'frontend',
+    source,
+    peer: null,
+    user: null,
+  });
+  const route = (params: RouteMatch['params'] = { model: 'churn' }): RouteMatch => ({
+    name: 'kserve-v2-infer',
+    api: 'kserve-v2',
+    action: 'infer',
+    model: 'churn',
+    version: null,
+    params,
+    entrypoint: 'envoy/authz/allow',
+  });
+  const entry = (i: Identity | null, r: RouteMatch | null) => ({ cacheKey: 'k', identity: i, route: r, entrypoint: 'envoy/authz/allow', behavior: undefined });
+
+  // Each full-path Check builds its own identity and route objects; entries of one caller and route share one of each.
+  it('shares equal identities and routes between entries, and keeps unequal ones apart', () => {
+    const table = new RequestShortcut(100, 1 << 20, 60_000);
+    table.remember('a', entry(identity(), route()));
+    table.remember('b', entry(identity(), route()));
+    table.remember('c', entry(identity('certificate'), route({ model: 'churn', extra: ['x'] })));
+    table.remember('d', entry(null, null));
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((k) => table.get(k)!);
+    expect(b!.identity).toBe(a!.identity);
+    expect(b!.route).toBe(a!.route);
+    expect(b!.identity).toEqual(identity());
+    expect(c!.identity).not.toBe(a!.identity);
+    expect(c!.identity!.source).toBe('certificate');
+    expect(c!.route).not.toBe(a!.route);
+    expect(c!.route!.params).toEqual({ model: 'churn', extra: ['x'] });
+    expect(d).toEqual(entry(null, null));
   });
 });

@@ -108,6 +108,21 @@ describe('OPA configuration format', () => {
     ).toContain('min_delay_seconds must not exceed');
   });
 
+  it('takes several bundles, each with its own service and signing key, and refuses more than 16', () => {
+    const c = loadConfig({
+      file: yamlFile(
+        OPA_ENVOY_CONFIG.replace('keys:\n', '  grants:\n    service: other\n    resource: grants.tar.gz\nkeys:\n').replace(
+          'services:\n',
+          'services:\n  other:\n    url: http://127.0.0.1:1\n',
+        ),
+      ),
+    });
+    expect(Object.keys(c.bundles)).toEqual(['authz', 'grants']);
+    expect(c.bundles['grants']).toEqual({ service: 'other', resource: 'grants.tar.gz' });
+    const many = Array.from({ length: 17 }, (_, i) => `  b${i}:\n    service: s\n`).join('');
+    expect(refusal(`services:\n  s:\n    url: http://x\nbundles:\n${many}`)).toContain('bundles: at most 16 bundles; got 17');
+  });
+
   it('check and replay refuse a config with bundles instead of checking the demo policy', async () => {
     const c = loadConfig({ file: yamlFile('services:\n  s:\n    url: http://127.0.0.1:1\nbundles:\n  b:\n    service: s\n') });
     expect(() => loadConfiguredPolicy(c, [])).toThrow('bundles are downloaded by serve; give the bundle as --policy');

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { BundleMetrics, statusReportCounter } from '../../src/observe/BundleMetrics.ts';
+import { DecisionUpload } from '../../src/observe/DecisionUpload.ts';
 import { Metrics } from '../../src/observe/Metrics.ts';
 import { promtool, writeTemp } from './support/checks.ts';
 
@@ -33,6 +35,21 @@ function dashboardExprs(): string[] {
 async function exportedNames(): Promise<Set<string>> {
   const m = new Metrics();
   m.watchCache({ stats: { evictions: 0 }, entries: 0, bytes: 0 });
+  // Registered when bundles.<name> and status are configured.
+  BundleMetrics.of(m.registry);
+  statusReportCounter(m.registry);
+  // Registered when decision_log.upload names a service.
+  await new DecisionUpload({
+    post: async () => {},
+    uploadLimitBytes: 32768,
+    minDelayMs: 60_000,
+    maxDelayMs: 60_000,
+    backoffMs: () => 60_000,
+    maxBufferBytes: 1024,
+    maxBufferEvents: 1,
+    labels: {},
+    registry: m.registry,
+  }).close(0);
   const names = new Set<string>();
   for (const metric of await m.registry.getMetricsAsJSON()) {
     names.add(metric.name);
@@ -71,6 +88,9 @@ describe('alerting rules', () => {
       'ZtauthzBehaviorAnomaly',
       'ZtauthzFirstSeenRoute',
       'ZtauthzFirstSeenTool',
+      'ZtauthzBundleDownloadsFailing',
+      'ZtauthzDecisionLogUploadFailing',
+      'ZtauthzDecisionLogRecordsDropped',
     ]);
     for (const a of alerts) expect(['critical', 'warning', 'info']).toContain(a.labels?.['severity']);
     const tests = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }> };

@@ -2,6 +2,7 @@
 // Prometheus conventions, with per-identity series capped at
 // metrics.max_identities plus one overflow series, however many arrive.
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
@@ -92,6 +93,44 @@ describe('/metrics text', () => {
     expect(text).toContain('ztauthz_identity_labels 2');
     expect(text).toContain('ztauthz_identity_labels_max 1000');
     expect(text).toContain('ztauthz_behavior_tracked_identities 2');
+  });
+});
+
+describe('process metrics', () => {
+  // observe/PromClient.ts: prom-client's defaults without its index, whose CPU metric loads @opentelemetry/api.
+  it("are prom-client's defaults under ztauthz_, the CPU counters counting", async () => {
+    const metrics = new Metrics();
+    for (let i = 0; i < 2e6; i++) Math.sqrt(i);
+    const text = await metrics.registry.metrics();
+    for (const name of [
+      'ztauthz_process_cpu_user_seconds_total',
+      'ztauthz_process_cpu_system_seconds_total',
+      'ztauthz_process_cpu_seconds_total',
+      'ztauthz_process_start_time_seconds',
+      'ztauthz_process_resident_memory_bytes',
+      'ztauthz_nodejs_eventloop_lag_seconds',
+      'ztauthz_nodejs_heap_size_used_bytes',
+      'ztauthz_nodejs_version_info',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+    const cpu = await values(metrics, 'ztauthz_process_cpu_seconds_total');
+    const user = await values(metrics, 'ztauthz_process_cpu_user_seconds_total');
+    expect(cpu[0]!.value).toBeGreaterThan(0);
+    expect(cpu[0]!.value).toBeGreaterThanOrEqual(user[0]!.value);
+  });
+
+  it('load without OpenTelemetry', () => {
+    const script = [
+      "const { createRequire } = await import('node:module');",
+      "const { Metrics } = await import('./src/observe/Metrics.ts');",
+      'await new Metrics().registry.metrics();',
+      "const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('opentelemetry'));",
+      'console.log(JSON.stringify(loaded));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([]);
   });
 });
 

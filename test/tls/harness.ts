@@ -1,10 +1,13 @@
-// Real grpc-js servers and clients for the TLS tests: a one-method service that
-// answers with the caller's peer identity, mTLS clients, and a raw TLS probe
+// Real servers and clients for the TLS tests: a one-method service on
+// ztauthz's own transport (src/server/h2, as the listener runs it) that
+// answers with the caller's peer identity, grpc-js mTLS clients, and a raw TLS probe
 // that reports which certificate the listener serves to a new connection.
 import * as grpc from '@grpc/grpc-js';
 import { connect, type TLSSocket } from 'node:tls';
 import * as http2 from 'node:http2';
-import { type PeerAuth, peerAuthInterceptor, uriSans, type ParsedSpiffeId } from '../../src/tls/PeerAuth.ts';
+import { type PeerAuth, uriSans, type ParsedSpiffeId } from '../../src/tls/PeerAuth.ts';
+import type { RotatingCertificateProvider } from '../../src/tls/RotatingCertificateProvider.ts';
+import { H2Transport } from '../../src/server/h2/H2Transport.ts';
 
 export const SERVER_ID = 'spiffe://test.example/ztauthz';
 const SNI = 'ztauthz.test';
@@ -40,9 +43,22 @@ export interface EchoServer {
   stop(): Promise<void>;
 }
 
-/** A grpc-js server on 127.0.0.1:0 with `credentials`, refusing callers `auth` does not allow. */
-export async function startEchoServer(credentials: grpc.ServerCredentials, auth: PeerAuth, exempt: string[] = []): Promise<EchoServer> {
-  const server = new grpc.Server({ interceptors: [peerAuthInterceptor(auth, exempt)] });
+/**
+ * An mTLS server on 127.0.0.1:0 serving `provider`'s material (and following
+ * its updates), refusing callers `auth` does not allow, as GrpcListener
+ * builds it; `open` leaves out the allowlist (the handshake still needs a
+ * certificate the CA bundle verifies).
+ */
+export async function startEchoServer(provider: RotatingCertificateProvider, auth: PeerAuth, open = false): Promise<EchoServer> {
+  const server = new H2Transport({
+    maxRecvBytes: 4 * 1024 * 1024,
+    maxSendBytes: 4 * 1024 * 1024,
+    maxConcurrentStreams: 100,
+    maxConnectionAgeMs: 0,
+    maxConnectionAgeGraceMs: 0,
+    tls: provider,
+    authorize: open ? undefined : (ctx) => auth.authorize({ getAuthContext: () => ctx }).error,
+  });
   const state = { handled: 0 };
   server.addService(whoDefinition, {
     Who(call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) {
@@ -50,7 +66,7 @@ export async function startEchoServer(credentials: grpc.ServerCredentials, auth:
       cb(null, { peer: auth.peerIdentity(call) });
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await server.listen({ host: '127.0.0.1', port: 0 });
   return {
     port,
     get handled() {

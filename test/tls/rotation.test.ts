@@ -40,7 +40,7 @@ beforeAll(async () => {
     onRejected: (err) => rejected.push(err.message),
     onRotated: (m) => rotated.push(m.serial),
   });
-  server = await startEchoServer(tls.credentials, new PeerAuth({ allowed: [ENVOY_ID], parseId: parseTestId }));
+  server = await startEchoServer(tls.provider, new PeerAuth({ allowed: [ENVOY_ID], parseId: parseTestId }));
 });
 
 afterAll(async () => {

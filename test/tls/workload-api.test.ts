@@ -54,7 +54,7 @@ describe('Workload API feeding the listener', () => {
     expect(tls.provider.current()!.serial).toBe(first.serial);
     expect(agent.acceptedHeaders).toEqual(['true']);
 
-    server = await startEchoServer(tls.credentials, new PeerAuth({ allowed: [ENVOY_ID], parseId: parseTestId }));
+    server = await startEchoServer(tls.provider, new PeerAuth({ allowed: [ENVOY_ID], parseId: parseTestId }));
     expect(await servedSerial(server.port, clientTls())).toBe(first.serial);
     const c = whoClient(server.port, clientTls());
     expect(await c.who()).toMatchObject({ peer: { spiffe_id: ENVOY_ID } });

@@ -19,13 +19,31 @@ allow(family, rule) := {
 # The body goes to the client, so reasons are fixed phrases and never echo
 # data (model names, tenants, grants). The precise rule goes to
 # dynamic_metadata, which Envoy keeps for its access log and later filters.
-deny(family, rule, reason) := {
+deny(family, rule, reason) := object.union(plain_deny(family, rule, reason), {"jsonrpc_error": jsonrpc_error(family, reason)}) if {
+	family in jsonrpc_families
+} else := plain_deny(family, rule, reason)
+
+plain_deny(family, rule, reason) := {
 	"allowed": false,
 	"http_status": 403,
 	"body": concat("", ["ztauthz ", family, ": ", reason, "\n"]),
 	"headers": headers(family),
 	"dynamic_metadata": {"rule": rule},
 }
+
+# Families that decide MCP and A2A calls (JSON-RPC in a POST body). Their
+# denials also carry ztauthz's result field jsonrpc_error: on a JSON-RPC POST
+# ztauthz answers it as a JSON-RPC error response, application/json, with the
+# request's id filled in (an array for a batch), so agent clients report the
+# reason as the error of the call. The id is not known here, and must not be:
+# decisions are cached without it (deploy/config/library.yaml). `body` stays
+# for the GET and DELETE of MCP sessions and the agent card, which are not
+# JSON-RPC, and for opa-envoy-plugin, which ignores the field.
+jsonrpc_families := {"agents"}
+
+# -32003: the code ztauthz gives authorization refusals, from the range
+# JSON-RPC leaves to servers (docs/routes.md lists ztauthz's codes).
+jsonrpc_error(family, reason) := {"code": -32003, "message": concat("", ["ztauthz ", family, ": ", reason])}
 
 # Checks are ordered from the most fundamental (who is calling) to the most
 # specific (time of day), so the first failure is the reason worth telling.

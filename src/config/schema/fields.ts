@@ -114,6 +114,17 @@ export function objects<S extends z.ZodType>(item: S, doc: string, extra: Extra 
 
 /** A mapping of names to objects, each validated by `item` (OPA's services, bundles, keys); JSON on the command line. */
 export function mapping<S extends z.ZodType>(item: S, doc: string, extra: Extra = {}) {
+  return record(
+    z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'must be a name of letters, digits, _ . -' }), item, {
+      error: 'must be a mapping of names (JSON on the command line)',
+    }),
+    doc,
+    extra,
+  );
+}
+
+/** A whole mapping schema (`labels`) as one key, empty by default; JSON on the command line. */
+export function record<S extends z.ZodType<Record<string, unknown>>>(schema: S, doc: string, extra: Extra = {}) {
   const fromJson = (v: unknown) => {
     if (typeof v !== 'string') return v;
     try {
@@ -122,13 +133,8 @@ export function mapping<S extends z.ZodType>(item: S, doc: string, extra: Extra 
       return v; // left a string: refused below as not a mapping
     }
   };
-  const schema = z.preprocess(
-    fromJson,
-    z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'must be a name of letters, digits, _ . -' }), item, {
-      error: 'must be a mapping of names (JSON on the command line)',
-    }),
-  );
-  return leaf(schema, {} as z.output<typeof schema>, { kind: 'mapping', doc, ...extra });
+  const withJson = z.preprocess(fromJson, schema);
+  return leaf(withJson, {} as z.output<typeof withJson>, { kind: 'mapping', doc, ...extra });
 }
 
 /** A refinement that runs one of the address parsers and reports its complaint. */

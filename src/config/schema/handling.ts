@@ -52,7 +52,10 @@ export const HANDLING = {
     ),
   }),
   decision_log: section({
-    enabled: bool(true, 'Write one JSON line per decision.'),
+    enabled: bool(
+      true,
+      "Write one JSON line per decision to decision_log.output (OPA's decision_logs.console). Off, records are still built for decision_log.upload when that names a service.",
+    ),
     output: str('stdout', '"stdout", "stderr" or a file path (appended to; reopened on SIGHUP for log rotation).'),
     include_input: oneOf(
       ['denied', 'all', 'none'],
@@ -75,6 +78,34 @@ export const HANDLING = {
       'JSON pointers removed from logged records (the input is never changed for the policy).',
     ),
     sample_allowed: float(1, 0, 1, 'Fraction of allowed decisions written; denials (and errors, and dry-run denials) are always written.'),
+    upload: section({
+      service: str(
+        '',
+        "Name of the services entry decision records are uploaded to, per OPA's decision-log protocol (gzipped JSON arrays POSTed to its url + resource, with its headers, bearer token and TLS); OPA's decision_logs.service. Empty: no upload. Records are masked (decision_log.mask) and carry the input as decision_log.include_input says, as on the console. See docs/decision-logs.md.",
+      ),
+      resource: str('/logs', "Path under the service's url the records are POSTed to (OPA's decision_logs.resource)."),
+      upload_size_limit_bytes: int(32768, 1024, 64 * MiB, 'Largest gzipped body of one upload; more records wait for the next request of the same round.'),
+      min_delay_seconds: int(5, 1, 86400, 'Least time between upload rounds (after a failure: the first backoff).'),
+      max_delay_seconds: int(
+        10,
+        1,
+        86400,
+        "Most time between upload rounds (a random delay in between spreads replicas out; after failures the backoff grows to this). OPA's defaults are 300 and 600; ztauthz's are shorter so its bounded buffer holds the records of a round.",
+      ),
+      buffer_size_limit_bytes: int(
+        16 * MiB,
+        1024,
+        1024 * MiB,
+        'Most bytes of serialised records held for upload (counted in characters, which is bytes for ASCII JSON; OPA keeps no bound by default); past it the oldest are dropped and counted (ztauthz_decision_log_upload_dropped_total{reason="buffer_full"}). A round starts early once half is used.',
+      ),
+      buffer_size_limit_events: int(100000, 1, 100000000, 'Most records held for upload; past it the oldest are dropped and counted.'),
+      max_decisions_per_second: float(
+        0,
+        0,
+        1000000,
+        'Most records taken for upload per second (a bucket of one second\'s worth); more are dropped and counted (reason="rate_limited"). 0: no limit.',
+      ),
+    }),
   }),
   tracing: section({
     enabled: bool(

@@ -1,10 +1,12 @@
-// OPA's own configuration keys (services, bundles, keys, persistence_directory),
+// OPA's own configuration keys (services, bundles, keys, persistence_directory,
+// status, labels),
 // accepted as OPA writes them so an opa-envoy-plugin config file works as it is.
 // Only what ztauthz implements is in the shapes: a credential or option it does
 // not implement is refused with a line saying so (config/opa.ts) instead of
 // being ignored. Part of the schema in ../schema.ts.
 import { z } from 'zod';
-import { MiB, mapping, str } from './fields.ts';
+import { LABELS } from '../labels.ts';
+import { bool, MiB, mapping, oneOf, record, section, str } from './fields.ts';
 
 const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
 
@@ -69,7 +71,7 @@ export const OPA = {
   ),
   bundles: mapping(
     BUNDLE,
-    "OPA's bundles: name -> {service, resource (default bundles/<name>), polling {min_delay_seconds 60, max_delay_seconds 120, long_polling_timeout_seconds}, signing {keyid, scope}, persist, size_limit_bytes}. Downloaded per OPA's bundle protocol (ETag, long polling) and served in place of policy.path; /readyz answers ready once one has loaded. One bundle at most. See docs/bundles.md.",
+    "OPA's bundles: name -> {service, resource (default bundles/<name>), polling {min_delay_seconds 60, max_delay_seconds 120, long_polling_timeout_seconds}, signing {keyid, scope}, persist, size_limit_bytes}. Downloaded per OPA's bundle protocol (ETag, long polling) and served in place of policy.path; several bundles (at most 16) are combined into one policy, their manifest roots must not overlap; /readyz answers ready once every bundle has loaded. See docs/bundles.md.",
   ),
   keys: mapping(
     KEY,
@@ -78,5 +80,23 @@ export const OPA = {
   persistence_directory: str(
     '',
     'Where bundles with persist: true keep their last good copy (read at start when the service cannot be reached). Empty: .opa in the working directory, as OPA.',
+  ),
+  status: section({
+    service: str(
+      '',
+      "The service (in services) status reports are POSTed to, at <url>/status[/<partition_name>], as OPA's status plugin does: on start, after every bundle poll, activation or failure, and a last one at stop. Empty with a status section in the file: the first service unless console or prometheus is on, as OPA; empty otherwise: no reports. See docs/bundles.md.",
+    ),
+    partition_name: str('', 'Appended to the status path (/status/<partition_name>), to route reports to different backends.'),
+    console: bool(false, 'Also write each status report to the service log (info, "msg":"status report").'),
+    trigger: oneOf(
+      ['periodic', 'manual'],
+      'periodic',
+      "periodic: report on every bundle change, as OPA's default. manual is refused (ztauthz has no SDK to trigger a report).",
+    ),
+    prometheus: bool(false, "Accepted for OPA config files: ztauthz's /metrics always carries the bundle metrics (ztauthz_bundle_*), so it changes nothing."),
+  }),
+  labels: record(
+    LABELS,
+    'Labels (name -> string) sent with every status report and in every uploaded decision record (decision_log.upload); ztauthz adds id (a random instance id chosen at start) and version, which may not be set here.',
   ),
 };

@@ -1,4 +1,6 @@
-// One request of OPA's bundle protocol: GET <service url>/<resource> with
+// The HTTP client of OPA's services (serviceRequest: credentials, TLS,
+// bounds), shared by bundle downloads and decision-log uploads, and one
+// request of OPA's bundle protocol: GET <service url>/<resource> with
 // If-None-Match (the last ETag) and, when long polling is configured,
 // `Prefer: modes=snapshot;wait=N`. 304 means unchanged. A server that holds
 // the request answers with OPA's bundle content type; only then is the next
@@ -40,6 +42,13 @@ export type FetchResult =
 
 export class BundleDownloadError extends Error {
   override name = 'BundleDownloadError';
+  /** The server's HTTP status, when it answered with an unexpected one (status reports carry it as http_code). */
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, httpStatus?: number) {
+    super(message);
+    this.httpStatus = httpStatus;
+  }
 }
 
 /** Headers of a service request (bearer token, configured headers). */
@@ -61,12 +70,37 @@ export function serviceGet(
   maxBytes: number,
   signal?: AbortSignal,
 ): Promise<{ res: IncomingMessage; body: Buffer }> {
+  return serviceRequest(s, url, { method: 'GET', headers, timeoutMs, maxBytes, signal });
+}
+
+export interface ServiceRequest {
+  readonly method: 'GET' | 'POST';
+  readonly headers: Record<string, string>;
+  /** Sent as it is (POST); its length is set as Content-Length. */
+  readonly body?: Buffer | undefined;
+  /** Bound on the whole exchange: sending, the answer's headers and its body. */
+  readonly timeoutMs: number;
+  /** Longest answer body read; a longer one is refused. */
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * One request to a service (bundle downloads, decision-log uploads) with its
+ * TLS settings and client certificate; resolves with the response and its
+ * body (bounded), whatever the status. Rejects with a BundleDownloadError
+ * naming the origin on a connection failure, the time bound or an oversized
+ * answer.
+ */
+export function serviceRequest(s: HttpServiceOptions, url: URL, r: ServiceRequest): Promise<{ res: IncomingMessage; body: Buffer }> {
+  const { timeoutMs, maxBytes } = r;
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const headers = r.body ? { ...r.headers, 'content-length': String(r.body.length) } : r.headers;
     const req = request(url, {
-      method: 'GET',
+      method: r.method,
       headers,
-      signal,
+      signal: r.signal,
       ...(url.protocol === 'https:' ? { ca: s.ca, cert: s.clientCert, key: s.clientKey } : {}),
     });
     const timer = setTimeout(() => req.destroy(new BundleDownloadError(`no answer from ${url.origin} within ${timeoutMs} ms`)), timeoutMs);
@@ -96,12 +130,17 @@ export function serviceGet(
         resolve({ res, body: Buffer.concat(chunks) });
       });
     });
-    req.end();
+    req.end(r.body);
   });
 }
 
+/** <service url>/<resource>, as OPA joins them: a leading slash on the resource does not drop the url's path. */
+export function resourceUrl(service: HttpServiceOptions, resource: string): URL {
+  return new URL(resource.replace(/^\/+/, ''), service.url.endsWith('/') ? service.url : `${service.url}/`);
+}
+
 export async function fetchBundle(service: HttpServiceOptions, resource: string, r: FetchRequest): Promise<FetchResult> {
-  const url = new URL(resource.replace(/^\/+/, ''), service.url.endsWith('/') ? service.url : `${service.url}/`);
+  const url = resourceUrl(service, resource);
   const headers = serviceHeaders(service);
   if (r.etag !== undefined) headers['if-none-match'] = r.etag;
   if (r.waitSeconds !== undefined) headers['prefer'] = `modes=snapshot;wait=${r.waitSeconds}`;
@@ -114,7 +153,7 @@ export async function fetchBundle(service: HttpServiceOptions, resource: string,
       .split(';')[0]!
       .trim() === BUNDLE_CONTENT_TYPE;
   if (res.statusCode === 304) return { status: 'not_modified', longPolling };
-  if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`);
+  if (res.statusCode !== 200) throw new BundleDownloadError(`GET ${url.href}: HTTP ${res.statusCode}`, res.statusCode);
   const etag = res.headers['etag'];
   return { status: 'bundle', bytes: body, etag: typeof etag === 'string' && etag !== '' ? etag : undefined, longPolling };
 }

@@ -64,7 +64,7 @@ export async function fetchOciBundle(service: HttpServiceOptions, resource: stri
   };
   const manifestUrl = new URL(`v2/${repository}/manifests/${reference}`, base);
   const m = await get(manifestUrl, { accept: MANIFEST_TYPES.join(', ') }, MAX_MANIFEST_BYTES);
-  if (m.res.statusCode !== 200) throw new BundleDownloadError(`GET ${manifestUrl.href}: HTTP ${m.res.statusCode}`);
+  if (m.res.statusCode !== 200) throw new BundleDownloadError(`GET ${manifestUrl.href}: HTTP ${m.res.statusCode}`, m.res.statusCode);
   const digest = `sha256:${createHash('sha256').update(m.body).digest('hex')}`;
   if (digest === r.etag) return { status: 'not_modified', longPolling: false };
   let layers: unknown;
@@ -83,7 +83,7 @@ export async function fetchOciBundle(service: HttpServiceOptions, resource: stri
     throw new BundleDownloadError(`${manifestUrl.href}: bundle layer of ${layer.size} bytes is over the limit of ${r.maxBytes}`);
   const blobUrl = new URL(`v2/${repository}/blobs/${layer.digest}`, base);
   const b = await get(blobUrl, {}, r.maxBytes);
-  if (b.res.statusCode !== 200) throw new BundleDownloadError(`GET ${blobUrl.href}: HTTP ${b.res.statusCode}`);
+  if (b.res.statusCode !== 200) throw new BundleDownloadError(`GET ${blobUrl.href}: HTTP ${b.res.statusCode}`, b.res.statusCode);
   const got = `sha256:${createHash('sha256').update(b.body).digest('hex')}`;
   if (got !== layer.digest) throw new BundleDownloadError(`${blobUrl.href}: content digest ${got} is not the manifest's ${layer.digest}`);
   return { status: 'bundle', bytes: b.body, etag: digest, longPolling: false };

@@ -3,18 +3,24 @@
 // replicas does not hit the server in step), re-ask at once while the server
 // long-polls, back off exponentially (capped at max, jittered) after failures.
 // A downloaded bundle is activated only once it has loaded completely; a bad
-// one is counted and the previous policy keeps serving. With persist the last
-// good archive is written to disk (atomically) and loaded at start, so a
-// replica restarted while the service is down still serves.
+// one is counted and the previous policy keeps serving. What loading means
+// (one bundle alone, or one of several combined) is the caller's
+// (BundleSet.ts). With persist the last good archive is written to disk
+// (atomically) and loaded at start, so a replica restarted while the service
+// is down still serves.
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PolicyEngine } from '../PolicyEngine.ts';
 import type { FetchRequest, FetchResult } from './BundleHttp.ts';
 
 export interface RemoteBundleOptions {
   readonly name: string;
   readonly fetch: (r: FetchRequest) => Promise<FetchResult>;
-  readonly load: (bytes: Uint8Array) => Promise<PolicyEngine>;
+  /**
+   * Takes a downloaded (or persisted) archive into the policy; throws when it
+   * is refused, and the bundle's previous copy stays (its ETag too, so the
+   * refused one is fetched again rather than answered 304).
+   */
+  readonly load: (bytes: Uint8Array, source: 'download' | 'persisted') => Promise<void>;
   readonly minDelayMs: number;
   readonly maxDelayMs: number;
   /** Long-poll wait (seconds); absent: plain polling. */
@@ -26,9 +32,8 @@ export interface RemoteBundleOptions {
 }
 
 export interface RemoteBundleEvents {
-  activated(engine: PolicyEngine, source: 'download' | 'persisted'): void;
-  /** A download answered: a new bundle, or not_modified. */
-  downloaded(result: 'bundle' | 'not_modified'): void;
+  /** A download answered: a new bundle (of `size` bytes), or not_modified. */
+  downloaded(result: 'bundle' | 'not_modified', size?: number): void;
   /** A download or a load failed; the previous policy (if any) keeps serving. */
   failed(stage: 'download' | 'load' | 'persist', err: Error): void;
 }
@@ -66,10 +71,9 @@ export class RemoteBundle {
     const dir = this.#o.persistDir;
     if (!dir || !existsSync(join(dir, 'bundle.tar.gz'))) return;
     try {
-      const engine = await this.#o.load(readFileSync(join(dir, 'bundle.tar.gz')));
+      await this.#o.load(readFileSync(join(dir, 'bundle.tar.gz')), 'persisted');
       // The stored ETag belongs to that copy: an unchanged server answers 304.
       this.#etag = existsSync(join(dir, 'etag')) ? readFileSync(join(dir, 'etag'), 'utf8') || undefined : undefined;
-      this.#o.events.activated(engine, 'persisted');
     } catch (err) {
       this.#o.events.failed('load', err as Error);
     }
@@ -87,7 +91,7 @@ export class RemoteBundle {
           signal: this.#abort.signal,
         });
         longPolling = result.longPolling;
-        this.#o.events.downloaded(result.status);
+        this.#o.events.downloaded(result.status, result.status === 'bundle' ? result.bytes.length : undefined);
         if (result.status === 'bundle') await this.#take(result.bytes, result.etag);
         this.#failures = 0;
         // The server held the request until a change or its wait ran out: ask again now.
@@ -103,14 +107,12 @@ export class RemoteBundle {
   }
 
   async #take(bytes: Buffer, etag: string | undefined): Promise<void> {
-    let engine: PolicyEngine;
     try {
-      engine = await this.#o.load(bytes);
+      await this.#o.load(bytes, 'download');
     } catch (err) {
       throw Object.assign(err as Error, { [LOAD_FAILED]: true });
     }
     this.#etag = etag;
-    this.#o.events.activated(engine, 'download');
     this.#persist(bytes, etag);
   }
 

@@ -4,7 +4,6 @@
 // (what bundle servers usually carry) is compiled with the pinned opa, as a
 // Rego directory given as policy.path would be. Delta bundles are refused: a
 // policy is only ever replaced whole.
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
@@ -12,10 +11,11 @@ import { BundleError, loadBundleArchive, readArchiveFiles } from '../Bundle.ts';
 import type { PolicyEngine } from '../PolicyEngine.ts';
 import { checkSignature, instantiate, type LoaderOptions } from '../PolicyLoader.ts';
 import { readPolicySource } from '../PolicySource.ts';
+import { contentRevision, readManifest } from './BundleParts.ts';
 
 export async function loadRemoteBundle(bytes: Uint8Array, what: string, opts: LoaderOptions): Promise<PolicyEngine> {
   const files = await readArchiveFiles(bytes);
-  const manifest = readManifest(files);
+  const manifest = readManifest(files, what);
   if (manifest['type'] === 'delta') throw new BundleError(`${what} is a delta bundle; ztauthz takes snapshot bundles only`);
   await checkSignature(files, what, opts);
   if (files.has('/policy.wasm')) {
@@ -39,20 +39,4 @@ export async function loadRemoteBundle(bytes: Uint8Array, what: string, opts: Lo
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function readManifest(files: ReadonlyMap<string, Uint8Array>): Record<string, unknown> {
-  const raw = files.get('/.manifest');
-  if (!raw) return {};
-  try {
-    const m = JSON.parse(Buffer.from(raw).toString('utf8')) as unknown;
-    if (m !== null && typeof m === 'object' && !Array.isArray(m)) return m as Record<string, unknown>;
-  } catch {
-    // refused below
-  }
-  throw new BundleError('bundle /.manifest is not a JSON object');
-}
-
-function contentRevision(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`;
 }
