@@ -66,7 +66,7 @@ export function unmaskedLine(record: DecisionRecord, withInput: boolean, masks: 
         default:
           text = value === null ? 'null' : objectJson(value as object);
       }
-      if (text !== undefined) props += `,${pinoString(key)}:${text}`;
+      if (text !== undefined) props += `,${keyText(key)}:${text}`;
     }
   } catch {
     return undefined;
@@ -74,6 +74,18 @@ export function unmaskedLine(record: DecisionRecord, withInput: boolean, masks: 
   const line = `{${props.slice(1)}}\n`;
   if (!withInput || record.input === undefined || line.length * 3 <= maxLine || Buffer.byteLength(line) <= maxLine) return line;
   return undefined;
+}
+
+/** Record keys as written, `"key"`: a record has the same few keys every time (bounded all the same). */
+const KEY_TEXTS = new Map<string, string>();
+
+function keyText(key: string): string {
+  let text = KEY_TEXTS.get(key);
+  if (text === undefined) {
+    text = pinoString(key);
+    if (KEY_TEXTS.size < 256) KEY_TEXTS.set(key, text);
+  }
+  return text;
 }
 
 const PINO_JSON_STRINGS = Number(process.versions.node.split('.')[0]) >= 25;
