@@ -10,7 +10,7 @@ const RUNTIME_SH = fileURLToPath(new URL('../../scripts/runtime.sh', import.meta
 export type RuntimeName = 'node' | 'bun';
 export const RUNTIMES: readonly RuntimeName[] = ['node', 'bun'];
 
-function ask(flag: '--name' | '--bin', runtime?: RuntimeName): string {
+function ask(flag: '--name' | '--bin' | '--flags', runtime?: RuntimeName): string {
   const env = { ...process.env };
   if (runtime) env['ZTAUTHZ_RUNTIME'] = runtime;
   return execFileSync('bash', [RUNTIME_SH, flag], { env, encoding: 'utf8' }).trim();
@@ -25,3 +25,13 @@ export function runtimeBin(runtime: RuntimeName): string {
 export const RUNTIME = ask('--name') as RuntimeName;
 /** The chosen runtime's binary. */
 export const RUNTIME_BIN = ask('--bin');
+
+/**
+ * The flags scripts/runtime.sh gives a runtime (chosen by measurement, e.g.
+ * Node's semi-space size), so a server a test spawns runs as `npm start` and
+ * the image run it: memory measured without them is not what users get.
+ */
+export function runtimeFlags(runtime: RuntimeName = RUNTIME): string[] {
+  const flags = ask('--flags', runtime);
+  return flags ? flags.split(' ') : [];
+}

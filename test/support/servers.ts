@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.ts';
 import { startServer, type RunningServer } from '../../src/server/Server.ts';
 import { createLogger } from '../../src/observe/Log.ts';
-import { RUNTIME_BIN, runtimeBin, type RuntimeName } from './runtime.ts';
+import { RUNTIME, RUNTIME_BIN, runtimeBin, runtimeFlags, type RuntimeName } from './runtime.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -42,10 +42,11 @@ export interface ServeProcess {
  * in env runs this one server on that runtime instead of the chosen one.
  */
 export function spawnServe(args: string[] = [], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
-  const bin = env['ZTAUTHZ_RUNTIME'] ? runtimeBin(env['ZTAUTHZ_RUNTIME'] as RuntimeName) : NODE;
+  const runtime = (env['ZTAUTHZ_RUNTIME'] as RuntimeName | undefined) ?? RUNTIME;
+  const bin = env['ZTAUTHZ_RUNTIME'] ? runtimeBin(runtime) : NODE;
   return spawnServing(
     bin,
-    [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args],
+    [...runtimeFlags(runtime), CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args],
     { cwd: ROOT, env: { ...process.env, ...env } },
     timeoutMs,
   );
