@@ -126,7 +126,7 @@ export function evaluateTargets(rows: readonly Row[]): Target[] {
       : `; no opa-envoy-plugin row (binary missing or it failed: see the notes)`;
     targets.push({
       target: 'latency ztauthz adds through Envoy: p50 ≤ 0.3 ms',
-      measured: `+${added.toFixed(3)} ms (p50 ${ms(alone.p50Ms)} → ${ms(withAuthz.p50Ms)}; p99 ${ms(alone.p99Ms)} → ${ms(withAuthz.p99Ms)})${hop}${opaAdded}`,
+      measured: `${signed(added)} ms (p50 ${ms(alone.p50Ms)} → ${ms(withAuthz.p50Ms)}; p99 ${ms(alone.p99Ms)} → ${ms(withAuthz.p99Ms)})${hop}${opaAdded}`,
       status: added <= 0.3 ? 'met' : 'not met',
       basis: 'p50 at a fixed offered load',
     });

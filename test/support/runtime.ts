@@ -32,6 +32,12 @@ export const RUNTIME_BIN = ask('--bin');
  * the image run it: memory measured without them is not what users get.
  */
 export function runtimeFlags(runtime: RuntimeName = RUNTIME): string[] {
-  const flags = ask('--flags', runtime);
-  return flags ? flags.split(' ') : [];
+  // Asked once per runtime: spawnServe calls this for every server a test starts.
+  let flags = FLAGS.get(runtime);
+  if (!flags) {
+    const text = ask('--flags', runtime);
+    FLAGS.set(runtime, (flags = text ? text.split(' ') : []));
+  }
+  return flags;
 }
+const FLAGS = new Map<RuntimeName, string[]>();

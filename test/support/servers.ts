@@ -43,7 +43,7 @@ export interface ServeProcess {
  */
 export function spawnServe(args: string[] = [], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
   const runtime = (env['ZTAUTHZ_RUNTIME'] as RuntimeName | undefined) ?? RUNTIME;
-  const bin = env['ZTAUTHZ_RUNTIME'] ? runtimeBin(runtime) : NODE;
+  const bin = runtime === RUNTIME ? NODE : runtimeBin(runtime);
   return spawnServing(
     bin,
     [...runtimeFlags(runtime), CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args],
