@@ -21,7 +21,7 @@ import { createHttpServer, listenHttp } from './HttpServer.ts';
 import { PolicyLifecycle } from './PolicyLifecycle.ts';
 import { buildPhases, createPipeline } from './Pipeline.ts';
 import { startGrpcListener, type GrpcListener } from './GrpcListener.ts';
-import { RUNTIME_VERSION } from './Runtime.ts';
+import { RUNTIME_VERSION, releaseStartupMemory } from './Runtime.ts';
 import type { BundleState } from '../types/BundleState.ts';
 
 export interface RunningServer {
@@ -146,6 +146,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     }
     lifecycle.serving();
     log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
+    releaseStartupMemory();
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.
     const onHup = (): void => {
