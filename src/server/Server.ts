@@ -144,9 +144,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       httpServer = createHttpServer(metrics, policies, () => lifecycle.missingBundles());
       httpPort = await listenHttp(httpServer, h.host, h.port, config.http.addr);
     }
+    releaseStartupMemory();
     lifecycle.serving();
     log.info('serving', { grpc: grpc.address, http: `${h.host}:${httpPort}`, tls: config.grpc.tls.mode, runtime: RUNTIME_VERSION });
-    releaseStartupMemory();
 
     // SIGHUP: reopen the decision log (rotation) and reload policies now.
     const onHup = (): void => {
