@@ -28,4 +28,14 @@ esac
 
 rm -rf dist
 "$root/node_modules/.bin/tsc" -p tsconfig.build.json
+# Bun: one minified file per entry (the CLI and the http.send worker, which
+# HttpSendRuntime finds beside its module), in dist/bun/, two directories below
+# the root like every module that finds proto/ or the demo bundle by a relative
+# path. One file idles at 68 MiB against 71 for the ~300 modules (the module
+# records, their code and the transpiler's work: docs/performance.md "Memory").
+bun=$root/node_modules/bun/bin/bun.exe
+if [[ -x $bun ]]; then
+  "$bun" build src/cli.ts --target=bun --minify --outfile dist/bun/cli.js >/dev/null
+  "$bun" build src/policy/httpsend/evalWorker.ts --target=bun --minify --outfile dist/bun/evalWorker.js >/dev/null
+fi
 touch dist/.built

@@ -4,7 +4,7 @@
 // configuration or policy load errors. Usage errors and configuration errors
 // go to stderr; help asked for goes to stdout.
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
+import { ztauthzVersion } from './config/labels.ts';
 import { didYouMean } from './config/suggest.ts';
 import { loadConfig } from './config/load.ts';
 import { parseCommandArgs, UsageError, type ParsedArgs } from './cli/args.ts';
@@ -80,9 +80,8 @@ function stringOption(args: ParsedArgs, name: string): string | undefined {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   const bun = process.versions['bun'];
-  return `ztauthz ${pkg.version}\n${bun ? `bun ${bun}` : `node ${process.version}`}\n`;
+  return `ztauthz ${ztauthzVersion()}\n${bun ? `bun ${bun}` : `node ${process.version}`}\n`;
 }
 
 main(process.argv.slice(2)).then(

@@ -46,7 +46,7 @@ export function instanceLabel(): string {
 
 let version: string | undefined;
 
-/** ztauthz's version, from its package.json (src/ and dist/ sit at the same depth below it). */
+/** ztauthz's version, from its package.json (src/config/, dist/config/ and the Bun bundle in dist/bun/ all sit two directories below it). */
 export function ztauthzVersion(): string {
   version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   return version;

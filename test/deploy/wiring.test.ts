@@ -279,7 +279,7 @@ describe('Dockerfile', () => {
         .filter(Boolean);
     expect(entrypoint('node')).toEqual(['/nodejs/bin/node', ...flags('node'), 'dist/cli.js']);
     expect(base('bun')).toMatch(/^\$\{BUN_RUNTIME_IMAGE\} AS runtime-bun\n/);
-    expect(entrypoint('bun')).toEqual(['/usr/local/bin/bun', ...flags('bun'), 'dist/cli.js']);
+    expect(entrypoint('bun')).toEqual(['/usr/local/bin/bun', ...flags('bun'), 'dist/bun/cli.js']);
     expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
     for (const s of [runtime, base('node'), base('bun')]) expect(s).not.toMatch(/^RUN /m);
     const user = /^USER\s+(\d+):(\d+)/m.exec(runtime);

@@ -9,6 +9,14 @@ import { RUNTIME, RUNTIME_BIN, runtimeBin, runtimeFlags, type RuntimeName } from
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 /**
+ * What a spawned `serve` runs: on Bun the one-file bundle (dist/bun/cli.js,
+ * built before the tests by globalSetup.ts), as scripts/runtime.sh and the
+ * image run it; on Node the sources.
+ */
+export function serveScript(runtime: RuntimeName): string {
+  return runtime === 'bun' ? fileURLToPath(new URL('../../dist/bun/cli.js', import.meta.url)) : CLI;
+}
+/**
  * The runtime every server and CLI process the tests start runs on: Node 24
  * or Bun from the devDependencies, as package.json config.runtime or
  * ZTAUTHZ_RUNTIME chooses (test/support/runtime.ts). The test runner stays on
@@ -46,7 +54,7 @@ export function spawnServe(args: string[] = [], env: Record<string, string> = {}
   const bin = runtime === RUNTIME ? NODE : runtimeBin(runtime);
   return spawnServing(
     bin,
-    [...runtimeFlags(runtime), CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args],
+    [...runtimeFlags(runtime), serveScript(runtime), 'serve', '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', ...args],
     { cwd: ROOT, env: { ...process.env, ...env } },
     timeoutMs,
   );
