@@ -5,8 +5,9 @@
 # Why: Node 24 runs the TypeScript sources directly, but its type stripper (a
 # WebAssembly build of swc) and the TypeScript source texts stay in memory for
 # the life of the process: about 28 MiB of a ~115 MiB idle server. From dist/
-# Node carries neither. scripts/runtime.sh runs dist/ when it is current and
-# the sources otherwise; Bun transpiles TypeScript natively and gains nothing.
+# Node carries neither. Bun gets one minified file per entry in dist/bun/
+# (below). scripts/runtime.sh runs the build when it is current and the
+# sources otherwise.
 #
 #   scripts/build.sh            build dist/ (from scratch)
 #   scripts/build.sh --if-stale build only when dist/ is missing or older than src/
@@ -15,8 +16,13 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# Current: built after the last change to the sources, the compiler settings
+# and the installed dependencies (the Bun bundle carries its libraries inside;
+# npm writes node_modules/.package-lock.json on every install).
 current() {
-  [[ -f dist/.built ]] && [[ -z $(find src tsconfig.json tsconfig.build.json -newer dist/.built -print -quit) ]]
+  local inputs=(src tsconfig.json tsconfig.build.json)
+  [[ -f node_modules/.package-lock.json ]] && inputs+=(node_modules/.package-lock.json)
+  [[ -f dist/.built ]] && [[ -z $(find "${inputs[@]}" -newer dist/.built -print -quit) ]]
 }
 
 case ${1:-} in
