@@ -4,14 +4,16 @@
 // core. The server is started the way `npm start` starts it (scripts/runtime.sh:
 // the chosen runtime, its flags, the compiled dist/ when current), so
 // ZTAUTHZ_RUNTIME, ZTAUTHZ_RUNTIME_FLAGS and ZTAUTHZ_FROM_SOURCE select what
-// is measured; --opa-envoy-plugin measures the peer instead.
+// is measured; --opa-envoy-plugin measures the peer instead, --noop the
+// no-op server on ztauthz's transport and runtime (the floor: what the
+// runtime and its HTTP/2 layer hold at this load with no Check work at all).
 //
-//   node bench/memory.ts [--rps 1500] [--seconds 20] [--idle-seconds 5] [--opa-envoy-plugin] [-- serve flags...]
+//   node bench/memory.ts [--rps 1500] [--seconds 20] [--idle-seconds 5] [--opa-envoy-plugin | --noop] [-- serve flags...]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decide, startOpaEnvoyPlugin, tools, type Contender } from './lib/Contenders.ts';
+import { decide, startNoop, startOpaEnvoyPlugin, tools, type Contender } from './lib/Contenders.ts';
 import { runGhzAsync } from './lib/Ghz.ts';
 import { killAll, startPinned } from './lib/Pinned.ts';
 import { delimited, requests } from './lib/Requests.ts';
@@ -29,6 +31,7 @@ const { values: a, positionals: serveFlags } = parseArgs({
     'server-cores': { type: 'string', default: '0' },
     'ghz-cores': { type: 'string', default: '1' },
     'opa-envoy-plugin': { type: 'boolean', default: false },
+    noop: { type: 'boolean', default: false },
   },
 });
 
@@ -40,6 +43,7 @@ const mib = (kib: number): string => (kib / 1024).toFixed(0);
 
 async function start(): Promise<Contender> {
   if (a['opa-envoy-plugin']) return startOpaEnvoyPlugin(t, join(ROOT, DROP_IN), a['server-cores'], tmp);
+  if (a.noop) return startNoop(t, a['server-cores']);
   const p = await startPinned({
     cores: a['server-cores'],
     command: 'bash',
@@ -72,7 +76,7 @@ try {
   await new Promise((r) => setTimeout(r, Number(a['idle-seconds']) * 1000));
   const idle = statusKiB(pid, 'VmRSS');
   const startHwm = statusKiB(pid, 'VmHWM');
-  if ((await decide(c, reqs[0])) !== 'allow') throw new Error('the first request was not allowed: the run would measure the wrong thing');
+  if (!a.noop && (await decide(c, reqs[0])) !== 'allow') throw new Error('the first request was not allowed: the run would measure the wrong thing');
   const cpu0 = c.process.cpuSeconds();
   const r = await runGhzAsync({
     ghz: t.ghz,
@@ -90,7 +94,9 @@ try {
   const after = statusKiB(pid, 'VmRSS');
   const runtime = a['opa-envoy-plugin']
     ? 'opa-envoy-plugin'
-    : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
+    : a.noop
+      ? `no-op server on ${process.env['ZTAUTHZ_RUNTIME'] ?? 'the default runtime'}`
+      : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
   console.log(
     `${runtime}: idle ${mib(idle)} MiB (startup peak ${mib(startHwm)}), peak ${mib(peak)} MiB, after ${mib(after)} MiB; ` +
       `${Math.round(r.rps)} RPS, ${Math.round(cpuUs)} µs CPU per Check, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`,
