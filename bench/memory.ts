@@ -18,6 +18,7 @@ import { runGhzAsync } from './lib/Ghz.ts';
 import { killAll, startPinned } from './lib/Pinned.ts';
 import { delimited, requests } from './lib/Requests.ts';
 import { prng } from '../test/support/prng.ts';
+import { RUNTIME } from '../test/support/runtime.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DROP_IN = 'bench/policies/drop-in';
@@ -34,12 +35,22 @@ const { values: a, positionals: serveFlags } = parseArgs({
     noop: { type: 'boolean', default: false },
   },
 });
+if (a['opa-envoy-plugin'] && a.noop) throw new Error('bench/memory.ts: --opa-envoy-plugin and --noop measure different servers; give one');
 
 const t = tools(ROOT);
 const tmp = mkdtempSync(join(tmpdir(), 'ztauthz-memory-'));
 const statusKiB = (pid: number, field: 'VmRSS' | 'VmHWM'): number =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 const mib = (kib: number): string => (kib / 1024).toFixed(0);
+
+/** What was measured, as the result line names it. */
+function label(): string {
+  if (a['opa-envoy-plugin']) return 'opa-envoy-plugin';
+  if (a.noop) return `no-op server on ${RUNTIME}`;
+  const env = process.env;
+  const flags = env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${env['ZTAUTHZ_RUNTIME_FLAGS']}"` : '';
+  return `${RUNTIME}${flags}${env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
+}
 
 async function start(): Promise<Contender> {
   if (a['opa-envoy-plugin']) return startOpaEnvoyPlugin(t, join(ROOT, DROP_IN), a['server-cores'], tmp);
@@ -92,13 +103,8 @@ try {
   const cpuUs = ((c.process.cpuSeconds() - cpu0) / r.count) * 1e6;
   const peak = statusKiB(pid, 'VmHWM');
   const after = statusKiB(pid, 'VmRSS');
-  const runtime = a['opa-envoy-plugin']
-    ? 'opa-envoy-plugin'
-    : a.noop
-      ? `no-op server on ${process.env['ZTAUTHZ_RUNTIME'] ?? 'the default runtime'}`
-      : `${process.env['ZTAUTHZ_RUNTIME'] ?? 'default runtime'}${process.env['ZTAUTHZ_RUNTIME_FLAGS'] !== undefined ? ` flags "${process.env['ZTAUTHZ_RUNTIME_FLAGS']}"` : ''}${process.env['ZTAUTHZ_FROM_SOURCE'] ? ' from source' : ''}${serveFlags.length ? ` ${serveFlags.join(' ')}` : ''}`;
   console.log(
-    `${runtime}: idle ${mib(idle)} MiB (startup peak ${mib(startHwm)}), peak ${mib(peak)} MiB, after ${mib(after)} MiB; ` +
+    `${label()}: idle ${mib(idle)} MiB (startup peak ${mib(startHwm)}), peak ${mib(peak)} MiB, after ${mib(after)} MiB; ` +
       `${Math.round(r.rps)} RPS, ${Math.round(cpuUs)} µs CPU per Check, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`,
   );
   await c.process.stop();
